@@ -1,0 +1,10 @@
+DROP TRIGGER audit_events_no_change ON audit_events;
+DROP FUNCTION audit_events_append_only();
+DROP TABLE audit_events;
+DROP TABLE reference_counters;
+DROP TABLE agreement_versions;
+DROP TABLE agreements;
+DROP TABLE services;
+DROP TABLE contacts;
+DROP TABLE municipalities;
+DROP TABLE organisations;

@@ -1,0 +1,175 @@
+//! `/api/v1/agreements`: IÖV, EKV, RV and EA with their lifecycle and amendments.
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{get, patch, post, routes, Route, State};
+
+use super::{body, Body, Staff};
+use crate::app::AppState;
+use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::{AppError, AppResult};
+use crate::models::agreement::{
+    Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, Filter, NewAgreement,
+    TransitionInput,
+};
+use crate::models::Paged;
+
+pub fn routes() -> Vec<Route> {
+    routes![list, create, show, edit, transition, amend, amendment_step]
+}
+
+#[get("/api/v1/agreements?<kind>&<status>&<municipality_id>&<service_id>&<counterparty_id>&<page>&<per_page>")]
+#[allow(clippy::too_many_arguments)]
+async fn list(
+    _staff: Staff,
+    state: &State<AppState>,
+    kind: Option<&str>,
+    status: Option<&str>,
+    municipality_id: Option<&str>,
+    service_id: Option<&str>,
+    counterparty_id: Option<&str>,
+    page: Option<&str>,
+    per_page: Option<&str>,
+) -> AppResult<Json<Paged<AgreementView>>> {
+    let page = super::page(page, per_page)?;
+    let kind = kind
+        .map(|k| {
+            AgreementKind::parse(k).ok_or_else(|| {
+                AppError::field(
+                    "kind",
+                    format!("„{k}“ ist keine Vereinbarungsart (ioev, ekv, rv, ea)."),
+                )
+            })
+        })
+        .transpose()?;
+    let status = status
+        .map(|s| {
+            AgreementStatus::parse(s).ok_or_else(|| {
+                AppError::field("status", format!("„{s}“ ist kein Status (draft, awaiting_signatures, signed, in_force, terminated, expired, cancelled)."))
+            })
+        })
+        .transpose()?;
+    let uuid = |field: &str, v: Option<&str>| {
+        v.map(|v| {
+            uuid::Uuid::parse_str(v)
+                .map(|u| u.to_string())
+                .map_err(|_| AppError::field(field, format!("„{v}“ ist keine gültige Id.")))
+        })
+        .transpose()
+    };
+    let filter = Filter {
+        kind,
+        status,
+        municipality_id: uuid("municipality_id", municipality_id)?,
+        service_id: uuid("service_id", service_id)?,
+        counterparty_id: uuid("counterparty_id", counterparty_id)?,
+    };
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| Agreement::list(conn, &filter, page))
+            .await?,
+    ))
+}
+
+#[post("/api/v1/agreements", data = "<input>")]
+async fn create(
+    staff: Staff,
+    state: &State<AppState>,
+    input: Body<'_, NewAgreement>,
+) -> AppResult<(Status, Json<AgreementView>)> {
+    let input = body(input)?;
+    let view = state
+        .db
+        .write(move |conn| input.create(conn, &staff.actor)?.view(conn, true))
+        .await?;
+    Ok((Status::Created, Json(view)))
+}
+
+#[get("/api/v1/agreements/<id>")]
+async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Json<AgreementView>> {
+    let id = super::id(id)?;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| Agreement::find(conn, &id)?.view(conn, true))
+            .await?,
+    ))
+}
+
+#[patch("/api/v1/agreements/<id>", data = "<input>")]
+async fn edit(
+    staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    input: Body<'_, EditInput>,
+) -> AppResult<Json<AgreementView>> {
+    let id = super::id(id)?;
+    let input = body(input)?;
+    Ok(Json(
+        state
+            .db
+            .write(move |conn| input.apply(conn, &staff.actor, &id)?.view(conn, true))
+            .await?,
+    ))
+}
+
+#[post("/api/v1/agreements/<id>/transitions", data = "<input>")]
+async fn transition(
+    staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    input: Body<'_, TransitionInput>,
+) -> AppResult<Json<AgreementView>> {
+    let id = super::id(id)?;
+    let input = body(input)?;
+    Ok(Json(
+        state
+            .db
+            .write(move |conn| input.apply(conn, &staff.actor, &id)?.view(conn, true))
+            .await?,
+    ))
+}
+
+#[post("/api/v1/agreements/<id>/amendments", data = "<input>")]
+async fn amend(
+    staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    input: Body<'_, AmendmentInput>,
+) -> AppResult<(Status, Json<AgreementView>)> {
+    let id = super::id(id)?;
+    let input = body(input)?;
+    let view = state
+        .db
+        .write(move |conn| {
+            input.apply(conn, &staff.actor, &id)?;
+            Agreement::find(conn, &id)?.view(conn, true)
+        })
+        .await?;
+    Ok((Status::Created, Json(view)))
+}
+
+#[post(
+    "/api/v1/agreements/<id>/amendments/<no>/transitions",
+    data = "<input>"
+)]
+async fn amendment_step(
+    staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    no: i32,
+    input: Body<'_, AmendmentStep>,
+) -> AppResult<Json<AgreementView>> {
+    let id = super::id(id)?;
+    let input = body(input)?;
+    Ok(Json(
+        state
+            .db
+            .write(move |conn| {
+                input.apply(conn, &staff.actor, &id, no)?;
+                Agreement::find(conn, &id)?.view(conn, true)
+            })
+            .await?,
+    ))
+}

@@ -1,0 +1,143 @@
+//! `GET /api/v1/openapi.json`: an OpenAPI 3 description of this API. A test checks that
+//! every mounted `/api/v1` route is described here and every described path is mounted.
+
+use rocket::serde::json::Json;
+use rocket::{get, routes, Route};
+use serde_json::{json, Value};
+
+pub fn routes() -> Vec<Route> {
+    routes![openapi]
+}
+
+fn error_responses(codes: &[&str]) -> Value {
+    let mut map = serde_json::Map::new();
+    for code in codes {
+        let text = match *code {
+            "400" => "Malformed request (e.g. invalid JSON)",
+            "401" => "Missing or invalid bearer token",
+            "403" => "No staff token configured on this instance",
+            "404" => "Unknown id",
+            "409" => "Conflict: stale lock_version, duplicate, forbidden transition, dependants",
+            "422" => "Invalid input or a rule of the Nachnutzungsmodell refuses it",
+            _ => "Error",
+        };
+        map.insert(code.to_string(), json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
+    }
+    Value::Object(map)
+}
+
+fn op(
+    summary: &str,
+    public: bool,
+    params: &[&str],
+    body: Option<&str>,
+    ok: &str,
+    schema: &str,
+    errors: &[&str],
+) -> Value {
+    let mut responses = error_responses(errors);
+    responses[ok] = json!({ "description": "OK", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+    let parameters: Vec<Value> = params
+        .iter()
+        .map(|p| {
+            let (name, place) = match p.strip_prefix("path:") {
+                Some(n) => (n, "path"),
+                None => (*p, "query"),
+            };
+            json!({ "name": name, "in": place, "required": place == "path", "schema": { "type": if matches!(name, "page" | "per_page" | "no") { "integer" } else { "string" } } })
+        })
+        .collect();
+    let mut o = json!({ "summary": summary, "parameters": parameters, "responses": responses });
+    if !public {
+        o["security"] = json!([{ "staffToken": [] }]);
+    }
+    if let Some(b) = body {
+        o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{b}") } } } });
+    }
+    o
+}
+
+/// The document.
+pub fn document() -> Value {
+    let read = ["401", "403", "404", "422"];
+    let write = ["400", "401", "403", "404", "409", "422"];
+    let obj = json!({ "type": "object", "additionalProperties": true });
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Nachnutzungsregister API",
+            "version": "1",
+            "description": "Registry of d-NRW AöR (Kommunalvertreter.NRW): parties, EfA services and the four agreements (IÖV, EKV, RV, EA). Errors are {\"error\": code, \"message\": German text}."
+        },
+        "components": {
+            "securitySchemes": { "staffToken": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error", "message"], "properties": {
+                    "error": { "type": "string" }, "message": { "type": "string" },
+                    "fields": { "type": "array", "items": { "type": "object", "properties": { "field": { "type": "string" }, "message": { "type": "string" } } } } } },
+                "Catalog": obj, "Page": { "type": "object", "properties": { "items": { "type": "array", "items": obj }, "page": { "type": "integer" }, "per_page": { "type": "integer" }, "total": { "type": "integer" } } },
+                "List": { "type": "array", "items": obj },
+                "Municipality": obj, "MunicipalityPatch": obj, "Contact": obj, "ContactInput": obj,
+                "Organisation": obj, "OrganisationInput": obj, "Service": obj, "ServiceInput": obj,
+                "Agreement": obj,
+                "NewAgreement": { "type": "object", "required": ["kind"], "properties": {
+                    "kind": { "type": "string", "enum": ["ioev", "ekv", "rv", "ea"] },
+                    "counterparty_id": { "type": "string", "format": "uuid" }, "municipality_id": { "type": "string", "format": "uuid" },
+                    "service_id": { "type": "string", "format": "uuid" }, "direction": { "type": "string", "enum": ["inbound", "outbound"] },
+                    "external_party_name": { "type": "string" }, "external_party_ags": { "type": "string", "pattern": "^[0-9]{8}$" },
+                    "notice_period_months": { "type": "integer" }, "ends_on": { "type": "string", "format": "date" },
+                    "avv": obj, "parameters": obj, "costs": { "type": "string" }, "notes": { "type": "string" } } },
+                "AgreementEdit": obj, "Amendment": obj, "AmendmentStep": obj,
+                "Transition": { "type": "object", "required": ["action"], "properties": {
+                    "action": { "type": "string", "enum": ["submit", "sign", "activate", "terminate", "expire", "cancel"] },
+                    "lock_version": { "type": "integer" }, "signed_on": { "type": "string", "format": "date" }, "signed_by": { "type": "string" },
+                    "effective_from": { "type": "string", "format": "date" }, "notice_given_on": { "type": "string", "format": "date" },
+                    "ends_on": { "type": "string", "format": "date" }, "reason": { "type": "string" }, "cascade": { "type": "boolean" } } },
+                "OpenApi": obj
+            }
+        },
+        "paths": {
+            "/api/v1/catalog": { "get": op("Public catalogue of offered services", true, &[], None, "200", "Catalog", &[]) },
+            "/api/v1/openapi.json": { "get": op("This document", true, &[], None, "200", "OpenApi", &[]) },
+            "/api/v1/municipalities": { "get": op("NRW municipalities and Kreise", false, &["ags", "q", "kind", "regierungsbezirk", "page", "per_page"], None, "200", "Page", &read) },
+            "/api/v1/municipalities/{id}": {
+                "get": op("One municipality with contacts", false, &["path:id"], None, "200", "Municipality", &read),
+                "patch": op("Träger status, address, population", false, &["path:id"], Some("MunicipalityPatch"), "200", "Municipality", &write) },
+            "/api/v1/municipalities/{id}/contacts": { "post": op("Add a contact person", false, &["path:id"], Some("ContactInput"), "201", "Contact", &write) },
+            "/api/v1/organisations/{id}/contacts": { "post": op("Add a contact person", false, &["path:id"], Some("ContactInput"), "201", "Contact", &write) },
+            "/api/v1/intermediaries": {
+                "get": op("Intermediaries of the Länder", false, &[], None, "200", "List", &read),
+                "post": op("Record an intermediary", false, &[], Some("OrganisationInput"), "201", "Organisation", &write) },
+            "/api/v1/intermediaries/{id}": {
+                "get": op("One intermediary", false, &["path:id"], None, "200", "Organisation", &read),
+                "patch": op("Change an intermediary (lock_version required)", false, &["path:id"], Some("OrganisationInput"), "200", "Organisation", &write) },
+            "/api/v1/providers": {
+                "get": op("Providers and operators", false, &[], None, "200", "List", &read),
+                "post": op("Record a provider", false, &[], Some("OrganisationInput"), "201", "Organisation", &write) },
+            "/api/v1/providers/{id}": {
+                "get": op("One provider", false, &["path:id"], None, "200", "Organisation", &read),
+                "patch": op("Change a provider (lock_version required)", false, &["path:id"], Some("OrganisationInput"), "200", "Organisation", &write) },
+            "/api/v1/services": {
+                "get": op("All services, withdrawn included", false, &[], None, "200", "List", &read),
+                "post": op("Add a service", false, &[], Some("ServiceInput"), "201", "Service", &write) },
+            "/api/v1/services/{id}": {
+                "get": op("One service", false, &["path:id"], None, "200", "Service", &read),
+                "patch": op("Change a service (lock_version required)", false, &["path:id"], Some("ServiceInput"), "200", "Service", &write) },
+            "/api/v1/agreements": {
+                "get": op("Agreements", false, &["kind", "status", "municipality_id", "service_id", "counterparty_id", "page", "per_page"], None, "200", "Page", &read),
+                "post": op("Create an agreement (draft); the rules of the model apply", false, &[], Some("NewAgreement"), "201", "Agreement", &write) },
+            "/api/v1/agreements/{id}": {
+                "get": op("One agreement with links, versions and history", false, &["path:id"], None, "200", "Agreement", &read),
+                "patch": op("Edit a draft (lock_version required)", false, &["path:id"], Some("AgreementEdit"), "200", "Agreement", &write) },
+            "/api/v1/agreements/{id}/transitions": { "post": op("Lifecycle step", false, &["path:id"], Some("Transition"), "200", "Agreement", &write) },
+            "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
+            "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Sign, activate or cancel an amendment", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },
+            "/api/v1/audit": { "get": op("Audit log", false, &["entity_id", "page", "per_page"], None, "200", "Page", &read) }
+        }
+    })
+}
+
+#[get("/api/v1/openapi.json")]
+fn openapi() -> Json<Value> {
+    Json(document())
+}

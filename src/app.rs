@@ -1,0 +1,129 @@
+//! Building the application: open and migrate the database, seed it, work out the staff
+//! token, mount the routes and catchers.
+
+use std::path::Path;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, MIN_TOKEN_LEN};
+use crate::db::{Backend, Db, DbUrl};
+use crate::error::{AppError, AppResult};
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub db: Db,
+    /// SHA-256 of the staff token; `None` means the API is read-only for everybody.
+    pub staff_token_hash: Option<[u8; 32]>,
+}
+
+/// Opens the database named in the configuration and applies the migrations.
+pub fn open_db(config: &Config) -> AppResult<Db> {
+    let url = DbUrl::parse(&config.database_url).map_err(AppError::bad_request)?;
+    let db = Db::open(&url, config.database_pool_size)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+/// The staff token: configured, or (embedded SQLite only) generated once and kept in the
+/// data folder so the demo login survives restarts.
+pub fn staff_token(config: &Config, backend: Backend) -> AppResult<Option<String>> {
+    if let Some(token) = &config.staff_token {
+        if token.trim().len() < MIN_TOKEN_LEN {
+            return Err(AppError::bad_request(format!(
+                "staff_token ist zu kurz: mindestens {MIN_TOKEN_LEN} Zeichen."
+            )));
+        }
+        return Ok(Some(token.trim().to_string()));
+    }
+    if backend == Backend::Postgres {
+        log::warn!("no staff_token configured: the API is read-only");
+        return Ok(None);
+    }
+    let path = config.data_dir.join("staff-token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        if token.trim().len() >= MIN_TOKEN_LEN {
+            return Ok(Some(token.trim().to_string()));
+        }
+    }
+    let token = random_token();
+    write_secret(&path, &token)?;
+    Ok(Some(token))
+}
+
+fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn write_secret(path: &Path, secret: &str) -> AppResult<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
+        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))
+}
+
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Builds the Rocket instance from a prepared database and configuration.
+pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Build>> {
+    if config.seed_reference_data {
+        db.write_blocking(crate::seed::reference_data)?;
+    }
+    if config.seed_demo_agreements {
+        db.write_blocking(crate::seed::demo_agreements)?;
+    }
+    let token = staff_token(config, db.backend())?;
+    let state = AppState {
+        db,
+        staff_token_hash: token.as_deref().map(token_hash),
+    };
+    Ok(rocket::custom(figment)
+        .manage(state)
+        .mount("/", crate::api::routes())
+        .register("/", crate::api::catchers())
+        .attach(AdHoc::on_liftoff("Startmeldung", move |rocket| {
+            Box::pin(async move {
+                let cfg = rocket.config();
+                println!();
+                println!(
+                    "Nachnutzungsregister läuft auf http://{}:{}",
+                    cfg.address, cfg.port
+                );
+                println!(
+                    "  Katalog (öffentlich): http://{}:{}/api/v1/catalog",
+                    cfg.address, cfg.port
+                );
+                match &token {
+                    Some(t) => println!("  Staff-Zugang (Demo): Authorization: Bearer {t}"),
+                    None => println!("  Kein Staff-Token konfiguriert: die API ist nur lesbar."),
+                }
+                println!();
+            })
+        })))
+}
+
+/// Everything from configuration: used by `serve` and by the tests.
+pub fn build(figment: Figment) -> AppResult<Rocket<Build>> {
+    let config = Config::from_figment(&figment).map_err(AppError::bad_request)?;
+    let db = open_db(&config)?;
+    rocket(figment, &config, db)
+}

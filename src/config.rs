@@ -1,0 +1,62 @@
+//! The application's settings. Read from `Rocket.toml` (profiles `debug`/`release`), then
+//! from `NACHNUTZUNG_*` environment variables (e.g. `NACHNUTZUNG_DATABASE_URL`), which win.
+//! Rocket's own settings (address, port, …) are read as usual (`ROCKET_*`).
+
+use std::path::PathBuf;
+
+use rocket::figment::providers::{Env, Serialized};
+use rocket::figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the registry keeps its data: `postgres://user@host/db`, `sqlite://path` or a
+    /// plain file path. Default: `sqlite://data/nachnutzung.db` (embedded mode).
+    pub database_url: String,
+    /// Connections in the pool (SQLite is capped at 8).
+    pub database_pool_size: u32,
+    /// Bearer token that grants staff rights on the JSON API until user logins exist.
+    /// At least 24 characters. If unset on SQLite, a random token is generated once and
+    /// kept in `<data_dir>/staff-token`; if unset on PostgreSQL, nothing can be written.
+    pub staff_token: Option<String>,
+    /// Folder for the embedded database and generated secrets.
+    pub data_dir: PathBuf,
+    /// Load the real reference data (NRW municipalities, intermediaries, EfA services) at
+    /// start when it is missing. Idempotent.
+    pub seed_reference_data: bool,
+    /// Also create the two demo scenarios (Dortmund/Wohngeld, Hannover/HzL) when the
+    /// registry has no agreements yet. Off in the release profile.
+    pub seed_demo_agreements: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            database_url: "sqlite://data/nachnutzung.db".into(),
+            database_pool_size: 8,
+            staff_token: None,
+            data_dir: PathBuf::from("data"),
+            seed_reference_data: true,
+            seed_demo_agreements: true,
+        }
+    }
+}
+
+/// Minimum length of a configured staff token.
+pub const MIN_TOKEN_LEN: usize = 24;
+
+/// Rocket.toml and `ROCKET_*` (Rocket's own figment), then `NACHNUTZUNG_*`.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .join(Serialized::defaults(Config::default()))
+        .merge(Env::prefixed("NACHNUTZUNG_").global())
+}
+
+impl Config {
+    pub fn from_figment(figment: &Figment) -> Result<Config, String> {
+        figment
+            .extract::<Config>()
+            .map_err(|e| format!("Konfiguration ungültig: {e}"))
+    }
+}

@@ -1,0 +1,257 @@
+//! Database access: one connection enum over SQLite and PostgreSQL, a pool, the embedded
+//! migrations, and the helpers every model uses (`Db::read`, `Db::write`).
+
+pub mod schema;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend. Models are written once against this type.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL, checked: `postgres://…`/`postgresql://…`, `sqlite://path`, or a plain
+/// file path. Anything else is refused rather than silently creating a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbUrl {
+    pub backend: Backend,
+    /// What the driver receives: the PostgreSQL URL, or the SQLite file path.
+    pub target: String,
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("Die Datenbank-URL ist leer.".into());
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl {
+                backend: Backend::Postgres,
+                target: url.to_string(),
+            });
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(
+                    "sqlite:// braucht einen Dateipfad, z. B. sqlite://data/register.db".into(),
+                );
+            }
+            return Ok(DbUrl {
+                backend: Backend::Sqlite,
+                target: path.to_string(),
+            });
+        }
+        if let Some(scheme_end) = url.find("://") {
+            let scheme = &url[..scheme_end];
+            return Err(format!(
+                "Nicht unterstütztes Datenbank-Schema '{scheme}://'. Erlaubt sind postgres://, postgresql://, sqlite:// oder ein Dateipfad."
+            ));
+        }
+        if url.contains(':') && !url.starts_with('/') && !url.starts_with('.') {
+            return Err(format!(
+                "'{url}' ist weder eine PostgreSQL-URL noch ein SQLite-Dateipfad."
+            ));
+        }
+        Ok(DbUrl {
+            backend: Backend::Sqlite,
+            target: url.to_string(),
+        })
+    }
+}
+
+/// Pragmas every SQLite connection gets: WAL, foreign keys, a busy timeout.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Establishes connections of the backend the URL chose (never "whichever accepts it").
+#[derive(Debug, Clone)]
+pub struct Manager(DbUrl);
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        let conn = match self.0.backend {
+            Backend::Postgres => PgConnection::establish(&self.0.target).map(DbConn::Postgres),
+            Backend::Sqlite => SqliteConnection::establish(&self.0.target).map(DbConn::Sqlite),
+        };
+        conn.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// The pool and what the application needs to know about it. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    pub url: DbUrl,
+    /// SQLite allows one writer at a time; taking this lock before a write transaction
+    /// turns "database is locked" races into orderly waiting.
+    write_lock: Arc<std::sync::Mutex<()>>,
+}
+
+pub type PooledConn = PooledConnection<Manager>;
+
+impl Db {
+    /// Opens the pool (creating the SQLite file and its folder if needed).
+    pub fn open(url: &DbUrl, pool_size: u32) -> AppResult<Db> {
+        if url.backend == Backend::Sqlite {
+            let path = PathBuf::from(&url.target);
+            if let Some(dir) = path.parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        AppError::internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+        }
+        let size = match url.backend {
+            Backend::Sqlite => pool_size.clamp(1, 8),
+            Backend::Postgres => pool_size.max(1),
+        };
+        let pool = Pool::builder()
+            .max_size(size)
+            .connection_timeout(Duration::from_secs(15))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(Manager(url.clone()))
+            .map_err(|e| AppError::internal(format!("cannot open database: {e}")))?;
+        Ok(Db {
+            pool,
+            url: url.clone(),
+            write_lock: Arc::new(std::sync::Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend
+    }
+
+    pub fn conn(&self) -> AppResult<PooledConn> {
+        self.pool
+            .get()
+            .map_err(|e| AppError::unavailable(format!("no database connection: {e}")))
+    }
+
+    /// Runs all pending migrations of the backend.
+    pub fn migrate(&self) -> AppResult<()> {
+        let mut conn = self.conn()?;
+        let migrations = match self.backend() {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        conn.run_pending_migrations(migrations)
+            .map_err(|e| AppError::internal(format!("migration failed: {e}")))?;
+        Ok(())
+    }
+
+    /// A read on a pooled connection (blocking; call from a blocking context).
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// A write transaction (blocking). On SQLite writers queue on a process-wide lock.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
+        let mut conn = self.conn()?;
+        let _guard = match self.backend() {
+            Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        };
+        let conn: &mut DbConn = &mut conn;
+        conn.transaction(f)
+    }
+
+    /// `read_blocking` on Rocket's blocking thread pool.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let db = self.clone();
+        rocket::tokio::task::spawn_blocking(move || db.read_blocking(f))
+            .await
+            .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// `write_blocking` on Rocket's blocking thread pool.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let db = self.clone();
+        rocket::tokio::task::spawn_blocking(move || db.write_blocking(f))
+            .await
+            .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_backend_or_are_refused() {
+        assert_eq!(
+            DbUrl::parse("postgres://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        assert_eq!(
+            DbUrl::parse("postgresql://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        let s = DbUrl::parse("sqlite://data/x.db").unwrap();
+        assert_eq!(
+            (s.backend, s.target.as_str()),
+            (Backend::Sqlite, "data/x.db")
+        );
+        assert_eq!(DbUrl::parse("data/x.db").unwrap().backend, Backend::Sqlite);
+        assert_eq!(DbUrl::parse("/tmp/x.db").unwrap().backend, Backend::Sqlite);
+        let err = DbUrl::parse("mysql://root@localhost/db").unwrap_err();
+        assert!(err.contains("mysql://"), "{err}");
+        assert!(DbUrl::parse("sqlite://").is_err());
+        assert!(DbUrl::parse("").is_err());
+    }
+}

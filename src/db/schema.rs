@@ -1,0 +1,167 @@
+//! The one schema for both backends. Keep in step with `migrations/{sqlite,postgres}`.
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        name -> Text,
+        legal_form -> Nullable<Text>,
+        is_intermediary -> Bool,
+        is_provider -> Bool,
+        is_self -> Bool,
+        states -> Text,
+        address -> Nullable<Text>,
+        note -> Nullable<Text>,
+        lock_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    municipalities (id) {
+        id -> Text,
+        ags -> Text,
+        ars -> Text,
+        name -> Text,
+        search_name -> Text,
+        kind -> Text,
+        kreis_ags -> Nullable<Text>,
+        kreis_name -> Nullable<Text>,
+        regierungsbezirk -> Text,
+        population -> Nullable<BigInt>,
+        postcode -> Nullable<Text>,
+        address -> Nullable<Text>,
+        traeger_since -> Nullable<Date>,
+        capital_contribution_cents -> Nullable<BigInt>,
+        lock_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        organisation_id -> Nullable<Text>,
+        municipality_id -> Nullable<Text>,
+        name -> Text,
+        function -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Text,
+        name -> Text,
+        ozg_id -> Nullable<Text>,
+        ozg_name -> Nullable<Text>,
+        leika_keys -> Text,
+        providing_state -> Nullable<Text>,
+        providing_land_key -> Nullable<Text>,
+        operator_id -> Nullable<Text>,
+        operator_note -> Nullable<Text>,
+        availability -> Text,
+        data_standard -> Nullable<Text>,
+        dvdv_category -> Nullable<Text>,
+        transport -> Nullable<Text>,
+        parameters -> Text,
+        release -> Text,
+        description -> Nullable<Text>,
+        source -> Nullable<Text>,
+        lock_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreements (id) {
+        id -> Text,
+        kind -> Text,
+        reference -> Text,
+        direction -> Text,
+        status -> Text,
+        counterparty_id -> Nullable<Text>,
+        municipality_id -> Nullable<Text>,
+        service_id -> Nullable<Text>,
+        external_party_name -> Nullable<Text>,
+        external_party_ags -> Nullable<Text>,
+        ioev_id -> Nullable<Text>,
+        rv_id -> Nullable<Text>,
+        ekv_id -> Nullable<Text>,
+        active_key -> Nullable<Text>,
+        current_version -> Integer,
+        notice_period_months -> Nullable<Integer>,
+        submitted_at -> Nullable<Timestamp>,
+        submitted_by -> Nullable<Text>,
+        signed_on -> Nullable<Date>,
+        signed_by -> Nullable<Text>,
+        effective_from -> Nullable<Date>,
+        activated_by -> Nullable<Text>,
+        notice_given_on -> Nullable<Date>,
+        ends_on -> Nullable<Date>,
+        terminated_by -> Nullable<Text>,
+        termination_reason -> Nullable<Text>,
+        lock_version -> Integer,
+        created_at -> Timestamp,
+        created_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreement_versions (id) {
+        id -> Text,
+        agreement_id -> Text,
+        version_no -> Integer,
+        terms -> Text,
+        change_note -> Nullable<Text>,
+        status -> Text,
+        signed_on -> Nullable<Date>,
+        effective_from -> Nullable<Date>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    reference_counters (prefix, year) {
+        prefix -> Text,
+        year -> Integer,
+        last_value -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(contacts -> organisations (organisation_id));
+diesel::joinable!(contacts -> municipalities (municipality_id));
+diesel::joinable!(services -> organisations (operator_id));
+diesel::joinable!(agreement_versions -> agreements (agreement_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    municipalities,
+    contacts,
+    services,
+    agreements,
+    agreement_versions,
+    reference_counters,
+    audit_events,
+);

@@ -1,0 +1,81 @@
+//! The Nachnutzung rules as plain Rust: kinds, codes, lifecycle, preconditions.
+//! Nothing here knows Rocket or Diesel, so every rule is unit-testable in microseconds and
+//! the JSON API, the CLI and (later) the web forms all call the same functions.
+
+pub mod agreement;
+pub mod codes;
+pub mod party;
+pub mod rules;
+pub mod service;
+
+pub use agreement::{Action, AgreementKind, Avv, Direction, Status, Terms};
+pub use party::MunicipalityKind;
+pub use service::{Availability, ParameterDef, ParameterKind};
+
+/// Why the domain refuses something. Messages are German: users read them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Input that is malformed: (field, message) pairs.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<(String, String)>),
+    /// A rule of the Nachnutzungsmodell forbids it; the message names what is missing.
+    #[error("{0}")]
+    Rule(String),
+    /// The lifecycle does not allow this step from the current status.
+    #[error("{0}")]
+    Transition(String),
+    /// It would contradict existing data (duplicate, dependants).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> DomainError {
+        DomainError::Invalid(vec![(field.to_string(), message.into())])
+    }
+}
+
+/// Collects field errors so a form or API call can report all of them at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    pub fn new() -> Problems {
+        Problems(Vec::new())
+    }
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push((field.to_string(), message.into()));
+    }
+    /// Records the error of a check, if any.
+    pub fn check(&mut self, field: &str, result: Result<(), String>) {
+        if let Err(message) = result {
+            self.add(field, message);
+        }
+    }
+    pub fn into_result(self) -> Result<(), DomainError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(self.0))
+        }
+    }
+}
+
+/// Lower-cased, umlaut-folded form of a name for portable case-insensitive search
+/// (PostgreSQL's LIKE is case-sensitive, SQLite's only for ASCII).
+pub fn search_key(text: &str) -> String {
+    text.to_lowercase()
+        .replace('ä', "ae")
+        .replace('ö', "oe")
+        .replace('ü', "ue")
+        .replace('ß', "ss")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_key_folds_case_and_umlauts() {
+        assert_eq!(super::search_key("Düsseldorf, Stadt"), "duesseldorf, stadt");
+        assert_eq!(super::search_key("GROßE"), "grosse");
+    }
+}

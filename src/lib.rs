@@ -1,0 +1,12 @@
+//! Nachnutzungsregister: the contract and subsequent-use registry of d-NRW AöR in its role
+//! as Kommunalvertreter.NRW. See README.md, "Architecture".
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod seed;

@@ -1,0 +1,519 @@
+//! Creating an agreement: check the parties, apply the rules, number it, store version 1.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
+use time::Date;
+
+use super::{Agreement, AgreementVersion};
+use crate::db::schema::{agreement_versions, agreements};
+use crate::db::DbConn;
+use crate::domain::rules::{self, ServiceFacts};
+use crate::domain::{codes, service, AgreementKind, Avv, Direction, Problems, Status, Terms};
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, Change};
+use crate::models::municipality::Municipality;
+use crate::models::organisation::Organisation;
+use crate::models::service::Service;
+use crate::models::{new_id, now, reference};
+
+/// `POST /api/v1/agreements`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgreement {
+    pub kind: String,
+    #[serde(default)]
+    pub counterparty_id: Option<String>,
+    #[serde(default)]
+    pub municipality_id: Option<String>,
+    #[serde(default)]
+    pub service_id: Option<String>,
+    /// Derived from the service when absent: NRW services go outbound.
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// Outbound EA: the other Land's municipality that re-uses the service.
+    #[serde(default)]
+    pub external_party_name: Option<String>,
+    #[serde(default)]
+    pub external_party_ags: Option<String>,
+    #[serde(default)]
+    pub notice_period_months: Option<i32>,
+    /// For agreements with a fixed term.
+    #[serde(default)]
+    pub ends_on: Option<Date>,
+    #[serde(default)]
+    pub avv: Option<Avv>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub costs: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// The parties and links a new agreement gets, once the rules allow it.
+struct Resolved {
+    direction: Direction,
+    counterparty: Option<Organisation>,
+    municipality: Option<Municipality>,
+    service: Option<Service>,
+    ioev_id: Option<String>,
+    rv_id: Option<String>,
+    ekv_id: Option<String>,
+    active_key: String,
+    /// How the duplicate refusal names the parties.
+    parties_label: String,
+}
+
+fn required<T>(problems: &mut Problems, field: &str, value: Option<T>, what: &str) -> Option<T> {
+    if value.is_none() {
+        problems.add(field, format!("{what} ist anzugeben."));
+    }
+    value
+}
+
+fn forbidden<T>(problems: &mut Problems, field: &str, value: &Option<T>, kind: AgreementKind) {
+    if value.is_some() {
+        problems.add(
+            field,
+            format!("Dieses Feld gehört nicht zu einer {}.", kind.label()),
+        );
+    }
+}
+
+/// Looks up an id given in the request body; unknown ids are input errors (422).
+fn lookup<T>(problems: &mut Problems, field: &str, result: AppResult<T>) -> AppResult<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status.code == 404 => {
+            problems.add(field, e.message);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl NewAgreement {
+    /// Creates the agreement as a draft, or says exactly why not.
+    pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
+        let Some(kind) = AgreementKind::parse(&self.kind) else {
+            return Err(AppError::field(
+                "kind",
+                format!(
+                    "„{}“ ist keine Vereinbarungsart (ioev, ekv, rv, ea).",
+                    self.kind
+                ),
+            ));
+        };
+        let resolved = self.resolve(conn, kind)?;
+        let terms = Terms {
+            avv: self.avv.clone(),
+            parameters: self.parameters.clone(),
+            costs: self.costs.clone(),
+            notes: self.notes.clone(),
+        };
+        terms.check(kind, false)?;
+        if let Some(service) = &resolved.service {
+            if kind == AgreementKind::Ea {
+                service::check_parameter_values(
+                    &service.parameter_defs()?,
+                    &terms.parameters,
+                    false,
+                )?;
+            }
+        }
+        if let Some(m) = self.notice_period_months {
+            if !(0..=60).contains(&m) {
+                return Err(AppError::field(
+                    "notice_period_months",
+                    "Die Kündigungsfrist liegt zwischen 0 und 60 Monaten.",
+                ));
+            }
+        }
+        if let Some(existing) = Agreement::find_by_active_key(conn, &resolved.active_key)? {
+            return Err(AppError::conflict(
+                "duplicate",
+                format!(
+                    "Für {} besteht bereits eine aktive {} ({}, Status „{}“).",
+                    resolved.parties_label,
+                    kind.label(),
+                    existing.reference,
+                    existing.status()?.label()
+                ),
+            ));
+        }
+
+        let created_at = now();
+        let agreement = Agreement {
+            id: new_id(),
+            kind: kind.as_str().into(),
+            reference: reference::next(conn, kind, created_at.year())?,
+            direction: resolved.direction.as_str().into(),
+            status: Status::Draft.as_str().into(),
+            counterparty_id: resolved.counterparty.map(|c| c.id),
+            municipality_id: resolved.municipality.map(|m| m.id),
+            service_id: resolved.service.map(|s| s.id),
+            external_party_name: self.external_party_name.clone(),
+            external_party_ags: self.external_party_ags.clone(),
+            ioev_id: resolved.ioev_id,
+            rv_id: resolved.rv_id,
+            ekv_id: resolved.ekv_id,
+            active_key: Some(resolved.active_key),
+            current_version: 1,
+            notice_period_months: self.notice_period_months,
+            submitted_at: None,
+            submitted_by: None,
+            signed_on: None,
+            signed_by: None,
+            effective_from: None,
+            activated_by: None,
+            notice_given_on: None,
+            ends_on: self.ends_on,
+            terminated_by: None,
+            termination_reason: None,
+            lock_version: 1,
+            created_at,
+            created_by: actor.to_string(),
+            updated_at: created_at,
+        };
+        let version = AgreementVersion {
+            id: new_id(),
+            agreement_id: agreement.id.clone(),
+            version_no: 1,
+            terms: serde_json::to_string(&terms)?,
+            change_note: None,
+            status: "draft".into(),
+            signed_on: None,
+            effective_from: None,
+            created_at,
+            created_by: actor.to_string(),
+        };
+        diesel::insert_into(agreements::table)
+            .values(&agreement)
+            .execute(conn)
+            .map_err(|e| {
+                let mut err = AppError::from(e);
+                if err.code == "duplicate" {
+                    err.message = format!(
+                        "Für {} besteht bereits eine aktive {}.",
+                        resolved.parties_label,
+                        kind.label()
+                    );
+                }
+                err
+            })?;
+        diesel::insert_into(agreement_versions::table)
+            .values(&version)
+            .execute(conn)?;
+        let mut after = agreement.snapshot();
+        after["terms"] = serde_json::to_value(&terms)?;
+        audit::record(
+            conn,
+            Change {
+                actor,
+                action: "create",
+                entity_type: "agreement",
+                entity_id: &agreement.id,
+                before: None,
+                after: Some(after),
+                note: None,
+            },
+        )?;
+        Ok(agreement)
+    }
+
+    fn resolve(&self, conn: &mut DbConn, kind: AgreementKind) -> AppResult<Resolved> {
+        let mut p = Problems::new();
+        let counterparty = match &self.counterparty_id {
+            Some(id) => lookup(&mut p, "counterparty_id", Organisation::find(conn, id))?,
+            None => None,
+        };
+        let municipality = match &self.municipality_id {
+            Some(id) => lookup(&mut p, "municipality_id", Municipality::find(conn, id))?,
+            None => None,
+        };
+        let service = match &self.service_id {
+            Some(id) => lookup(&mut p, "service_id", Service::find(conn, id))?,
+            None => None,
+        };
+        if let Some(c) = &counterparty {
+            if c.is_self {
+                p.add(
+                    "counterparty_id",
+                    "d-NRW ist immer selbst Vertragspartei und kann nicht Gegenpartei sein.",
+                );
+            }
+        }
+        let direction = match self.direction.as_deref() {
+            None => None,
+            Some(d) => match Direction::parse(d) {
+                Some(d) => Some(d),
+                None => {
+                    p.add(
+                        "direction",
+                        format!("„{d}“ ist keine Richtung (inbound, outbound)."),
+                    );
+                    None
+                }
+            },
+        };
+        let outbound_ea = kind == AgreementKind::Ea
+            && (direction == Some(Direction::Outbound)
+                || (direction.is_none()
+                    && self.municipality_id.is_none()
+                    && self.external_party_ags.is_some()));
+
+        match kind {
+            AgreementKind::Ioev | AgreementKind::Rv => {
+                forbidden(&mut p, "service_id", &self.service_id, kind);
+                forbidden(&mut p, "external_party_ags", &self.external_party_ags, kind);
+            }
+            _ => {}
+        }
+        match kind {
+            AgreementKind::Ioev => {
+                required(
+                    &mut p,
+                    "counterparty_id",
+                    self.counterparty_id.as_ref(),
+                    "Die Gegenpartei (counterparty_id)",
+                );
+                forbidden(&mut p, "municipality_id", &self.municipality_id, kind);
+            }
+            AgreementKind::Ekv => {
+                required(
+                    &mut p,
+                    "counterparty_id",
+                    self.counterparty_id.as_ref(),
+                    "Die Gegenpartei (counterparty_id)",
+                );
+                required(
+                    &mut p,
+                    "service_id",
+                    self.service_id.as_ref(),
+                    "Der Dienst (service_id)",
+                );
+                forbidden(&mut p, "municipality_id", &self.municipality_id, kind);
+            }
+            AgreementKind::Rv => {
+                required(
+                    &mut p,
+                    "municipality_id",
+                    self.municipality_id.as_ref(),
+                    "Die Kommune (municipality_id)",
+                );
+                forbidden(&mut p, "counterparty_id", &self.counterparty_id, kind);
+            }
+            AgreementKind::Ea if outbound_ea => {
+                required(
+                    &mut p,
+                    "counterparty_id",
+                    self.counterparty_id.as_ref(),
+                    "Der Kommunalvertreter des anderen Landes (counterparty_id)",
+                );
+                required(
+                    &mut p,
+                    "service_id",
+                    self.service_id.as_ref(),
+                    "Der Dienst (service_id)",
+                );
+                required(
+                    &mut p,
+                    "external_party_name",
+                    self.external_party_name.as_ref(),
+                    "Die nachnutzende Kommune (external_party_name)",
+                );
+                if let Some(ags) = required(
+                    &mut p,
+                    "external_party_ags",
+                    self.external_party_ags.as_ref(),
+                    "Der AGS der nachnutzenden Kommune (external_party_ags)",
+                ) {
+                    p.check("external_party_ags", codes::check_ags(ags));
+                    if ags.starts_with("05") {
+                        p.add("external_party_ags", "Eine Kommune in NRW ruft Dienste über ihre eigene RV ab, nicht als Nachnutzung eines anderen Landes.");
+                    }
+                }
+                forbidden(&mut p, "municipality_id", &self.municipality_id, kind);
+                if let Some(c) = &counterparty {
+                    if !c.is_intermediary {
+                        p.add(
+                            "counterparty_id",
+                            format!("{} ist kein Kommunalvertreter eines Landes.", c.name),
+                        );
+                    }
+                }
+            }
+            AgreementKind::Ea => {
+                required(
+                    &mut p,
+                    "municipality_id",
+                    self.municipality_id.as_ref(),
+                    "Die Kommune (municipality_id)",
+                );
+                required(
+                    &mut p,
+                    "service_id",
+                    self.service_id.as_ref(),
+                    "Der Dienst (service_id)",
+                );
+                forbidden(&mut p, "counterparty_id", &self.counterparty_id, kind);
+                forbidden(&mut p, "external_party_ags", &self.external_party_ags, kind);
+            }
+        }
+        let natural = service.as_ref().map(|s| {
+            if s.is_nrw_service() {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            }
+        });
+        let direction = match (kind, direction, natural) {
+            (AgreementKind::Ea, _, _) if outbound_ea => Direction::Outbound,
+            (AgreementKind::Ea, Some(Direction::Outbound), _) => Direction::Outbound,
+            (AgreementKind::Ekv | AgreementKind::Ea, Some(given), Some(natural))
+                if given != natural =>
+            {
+                let s = service.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+                p.add(
+                    "direction",
+                    match natural {
+                        Direction::Outbound => format!("„{s}“ ist ein Dienst aus NRW: er wird anderen Ländern angeboten (outbound)."),
+                        Direction::Inbound => format!("„{s}“ ist ein Dienst eines anderen Landes: NRW-Kommunen nutzen ihn nach (inbound)."),
+                    },
+                );
+                given
+            }
+            (AgreementKind::Ea, _, _) => Direction::Inbound,
+            (_, Some(given), _) => given,
+            (_, None, Some(natural)) => natural,
+            (_, None, None) => Direction::Inbound,
+        };
+        p.into_result()?;
+
+        // The parties are known and well-formed: now the rules of the model.
+        let cp_name = counterparty
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let cp_id = counterparty
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        let (mut ioev_id, mut rv_id, mut ekv_id) = (None, None, None);
+        let (active_key, parties_label) = match kind {
+            AgreementKind::Ioev => (format!("ioev:{cp_id}"), cp_name.clone()),
+            AgreementKind::Rv => {
+                let m = municipality
+                    .as_ref()
+                    .ok_or_else(|| AppError::internal("municipality resolved"))?;
+                (format!("rv:{}", m.id), m.display_name())
+            }
+            AgreementKind::Ekv => {
+                let s = service
+                    .as_ref()
+                    .ok_or_else(|| AppError::internal("service resolved"))?;
+                let ioev = Agreement::best_active(
+                    conn,
+                    AgreementKind::Ioev,
+                    Some(&cp_id),
+                    None,
+                    None,
+                    None,
+                )?;
+                rules::check_ekv(&cp_name, ioev.as_ref().map(Agreement::found).transpose()?)?;
+                ioev_id = ioev.map(|a| a.id);
+                (
+                    format!("ekv:{cp_id}:{}", s.id),
+                    format!("{cp_name} und „{}“", s.name),
+                )
+            }
+            AgreementKind::Ea => {
+                let s = service
+                    .as_ref()
+                    .ok_or_else(|| AppError::internal("service resolved"))?;
+                let facts = ServiceFacts {
+                    name: &s.name,
+                    availability: s.availability()?,
+                };
+                if outbound_ea {
+                    let ioev = Agreement::best_active(
+                        conn,
+                        AgreementKind::Ioev,
+                        Some(&cp_id),
+                        None,
+                        None,
+                        None,
+                    )?;
+                    let ekv = Agreement::best_active(
+                        conn,
+                        AgreementKind::Ekv,
+                        Some(&cp_id),
+                        None,
+                        Some(&s.id),
+                        None,
+                    )?;
+                    rules::check_ea_outbound(
+                        &cp_name,
+                        ioev.as_ref().map(Agreement::found).transpose()?,
+                        facts,
+                        ekv.as_ref().map(Agreement::found).transpose()?,
+                    )?;
+                    ioev_id = ioev.map(|a| a.id);
+                    ekv_id = ekv.map(|a| a.id);
+                    let ags = self.external_party_ags.clone().unwrap_or_default();
+                    let name = self.external_party_name.clone().unwrap_or_default();
+                    (
+                        format!("ea:{cp_id}:{ags}:{}", s.id),
+                        format!("{name} (über {cp_name}) und „{}“", s.name),
+                    )
+                } else {
+                    let m = municipality
+                        .as_ref()
+                        .ok_or_else(|| AppError::internal("municipality resolved"))?;
+                    let rv = Agreement::best_active(
+                        conn,
+                        AgreementKind::Rv,
+                        None,
+                        Some(&m.id),
+                        None,
+                        None,
+                    )?;
+                    let ekv = Agreement::best_active(
+                        conn,
+                        AgreementKind::Ekv,
+                        None,
+                        None,
+                        Some(&s.id),
+                        Some(Direction::Inbound),
+                    )?;
+                    rules::check_ea_inbound(
+                        &m.display_name(),
+                        rv.as_ref().map(Agreement::found).transpose()?,
+                        facts,
+                        ekv.as_ref().map(Agreement::found).transpose()?,
+                    )?;
+                    rv_id = rv.map(|a| a.id);
+                    ekv_id = ekv.map(|a| a.id);
+                    (
+                        format!("ea:{}:{}", m.id, s.id),
+                        format!("{} und „{}“", m.display_name(), s.name),
+                    )
+                }
+            }
+        };
+        Ok(Resolved {
+            direction,
+            counterparty,
+            municipality,
+            service,
+            ioev_id,
+            rv_id,
+            ekv_id,
+            active_key,
+            parties_label,
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! Changing terms: a draft is edited in place (every edit audited); a signed agreement is
+//! never edited, it gets an amendment (Nachtrag) as a new version with its own signature.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
+use time::Date;
+
+use super::{Agreement, AgreementVersion};
+use crate::db::schema::agreement_versions as v;
+use crate::db::DbConn;
+use crate::domain::agreement::german_date;
+use crate::domain::{service, AgreementKind, Avv, Status, Terms};
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, Change};
+use crate::models::service::Service;
+use crate::models::{new_id, now, today};
+
+/// `PATCH /api/v1/agreements/{id}`: only drafts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditInput {
+    pub lock_version: i32,
+    #[serde(default)]
+    pub avv: Option<Avv>,
+    #[serde(default)]
+    pub parameters: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    pub costs: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub notice_period_months: Option<i32>,
+    #[serde(default)]
+    pub ends_on: Option<Date>,
+}
+
+/// `POST /api/v1/agreements/{id}/amendments`: the changed terms of a signed agreement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentInput {
+    pub lock_version: i32,
+    pub change_note: String,
+    #[serde(default)]
+    pub avv: Option<Avv>,
+    #[serde(default)]
+    pub parameters: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    pub costs: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// `POST /api/v1/agreements/{id}/amendments/{no}/transitions`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentStep {
+    pub action: String,
+    #[serde(default)]
+    pub signed_on: Option<Date>,
+    #[serde(default)]
+    pub effective_from: Option<Date>,
+}
+
+fn merge(
+    mut terms: Terms,
+    avv: Option<Avv>,
+    parameters: Option<BTreeMap<String, Value>>,
+    costs: Option<String>,
+    notes: Option<String>,
+) -> Terms {
+    if avv.is_some() {
+        terms.avv = avv;
+    }
+    if let Some(p) = parameters {
+        terms.parameters = p;
+    }
+    if costs.is_some() {
+        terms.costs = costs;
+    }
+    if notes.is_some() {
+        terms.notes = notes;
+    }
+    terms
+}
+
+fn check_parameters(
+    conn: &mut DbConn,
+    a: &Agreement,
+    terms: &Terms,
+    complete: bool,
+) -> AppResult<()> {
+    if a.kind()? == AgreementKind::Ea {
+        let s = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+        service::check_parameter_values(&s.parameter_defs()?, &terms.parameters, complete)?;
+    }
+    Ok(())
+}
+
+impl EditInput {
+    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
+        let mut a = Agreement::find(conn, id)?;
+        super::check_lock(&a, Some(self.lock_version))?;
+        let status = a.status()?;
+        if !status.is_editable() {
+            return Err(AppError::conflict(
+                "immutable",
+                format!(
+                    "{} ist im Status „{}“ und wird nicht mehr geändert. Änderungen an einer unterzeichneten Vereinbarung sind als Nachtrag anzulegen (POST /api/v1/agreements/{}/amendments).",
+                    a.reference,
+                    status.label(),
+                    a.id
+                ),
+            ));
+        }
+        let kind = a.kind()?;
+        let version = a.version(conn, a.current_version)?;
+        let old_terms = version.terms()?;
+        let terms = merge(
+            old_terms.clone(),
+            self.avv,
+            self.parameters,
+            self.costs,
+            self.notes,
+        );
+        terms.check(kind, false)?;
+        check_parameters(conn, &a, &terms, false)?;
+        if let Some(m) = self.notice_period_months {
+            if !(0..=60).contains(&m) {
+                return Err(AppError::field(
+                    "notice_period_months",
+                    "Die Kündigungsfrist liegt zwischen 0 und 60 Monaten.",
+                ));
+            }
+            a.notice_period_months = Some(m);
+        }
+        if self.ends_on.is_some() {
+            a.ends_on = self.ends_on;
+        }
+        let mut before = a.snapshot();
+        before["terms"] = serde_json::to_value(&old_terms)?;
+        diesel::update(v::table.filter(v::id.eq(&version.id)))
+            .set(v::terms.eq(serde_json::to_string(&terms)?))
+            .execute(conn)?;
+        let expected = a.lock_version;
+        a.save(conn, expected)?;
+        let mut after = a.snapshot();
+        after["terms"] = serde_json::to_value(&terms)?;
+        audit::record(
+            conn,
+            Change {
+                actor,
+                action: "edit",
+                entity_type: "agreement",
+                entity_id: &a.id,
+                before: Some(before),
+                after: Some(after),
+                note: None,
+            },
+        )?;
+        Ok(a)
+    }
+}
+
+impl AmendmentInput {
+    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<AgreementVersion> {
+        let mut a = Agreement::find(conn, id)?;
+        super::check_lock(&a, Some(self.lock_version))?;
+        let status = a.status()?;
+        if !matches!(status, Status::Signed | Status::InForce) {
+            return Err(AppError::conflict(
+                "invalid_transition",
+                format!(
+                    "Ein Nachtrag ist nur zu einer unterzeichneten oder geltenden Vereinbarung möglich; {} ist im Status „{}“.",
+                    a.reference,
+                    status.label()
+                ),
+            ));
+        }
+        if self.change_note.trim().is_empty() {
+            return Err(AppError::field(
+                "change_note",
+                "Bitte beschreiben Sie, was der Nachtrag ändert.",
+            ));
+        }
+        let versions = a.versions(conn)?;
+        if let Some(open) = versions
+            .iter()
+            .find(|x| x.version_no > a.current_version && x.status != "cancelled")
+        {
+            return Err(AppError::conflict(
+                "duplicate",
+                format!(
+                    "Zu {} ist bereits ein Nachtrag (Fassung {}) offen.",
+                    a.reference, open.version_no
+                ),
+            ));
+        }
+        let kind = a.kind()?;
+        let current = a.version(conn, a.current_version)?;
+        let terms = merge(
+            current.terms()?,
+            self.avv,
+            self.parameters,
+            self.costs,
+            self.notes,
+        );
+        terms.check(kind, true)?;
+        check_parameters(conn, &a, &terms, true)?;
+        let no = versions.iter().map(|x| x.version_no).max().unwrap_or(1) + 1;
+        let version = AgreementVersion {
+            id: new_id(),
+            agreement_id: a.id.clone(),
+            version_no: no,
+            terms: serde_json::to_string(&terms)?,
+            change_note: Some(self.change_note.trim().to_string()),
+            status: "draft".into(),
+            signed_on: None,
+            effective_from: None,
+            created_at: now(),
+            created_by: actor.to_string(),
+        };
+        diesel::insert_into(v::table)
+            .values(&version)
+            .execute(conn)?;
+        // Bump the agreement's lock version: it has changed (an amendment is pending).
+        let expected = a.lock_version;
+        a.save(conn, expected)?;
+        audit::record(
+            conn,
+            Change {
+                actor,
+                action: "amend",
+                entity_type: "agreement",
+                entity_id: &a.id,
+                before: None,
+                after: Some(
+                    serde_json::json!({ "version_no": no, "terms": terms, "change_note": version.change_note }),
+                ),
+                note: None,
+            },
+        )?;
+        Ok(version)
+    }
+}
+
+impl AmendmentStep {
+    /// sign → activate (the amendment becomes the current version) or cancel.
+    pub fn apply(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+        no: i32,
+    ) -> AppResult<AgreementVersion> {
+        let mut a = Agreement::find(conn, id)?;
+        let version = a.version(conn, no)?;
+        if no <= a.current_version || version.status == "cancelled" {
+            return Err(AppError::conflict(
+                "invalid_transition",
+                format!(
+                    "Fassung {no} von {} ist kein offener Nachtrag.",
+                    a.reference
+                ),
+            ));
+        }
+        let (to, signed_on, effective_from) = match (self.action.as_str(), version.status.as_str()) {
+            ("sign", "draft") => {
+                let on = self.signed_on.unwrap_or_else(today);
+                if on > today() {
+                    return Err(AppError::field("signed_on", "Das Unterschriftsdatum darf nicht in der Zukunft liegen."));
+                }
+                ("signed", Some(on), None)
+            }
+            ("activate", "signed") => {
+                let from = self.effective_from.unwrap_or_else(today);
+                if version.signed_on.is_some_and(|s| from < s) {
+                    return Err(AppError::field(
+                        "effective_from",
+                        format!("Ein Nachtrag kann nicht vor seiner Unterzeichnung ({}) gelten.", german_date(version.signed_on.unwrap_or(from))),
+                    ));
+                }
+                ("in_force", None, Some(from))
+            }
+            ("cancel", "draft" | "signed") => ("cancelled", None, None),
+            (action, status) => {
+                return Err(AppError::conflict(
+                    "invalid_transition",
+                    format!("Schritt „{action}“ ist für einen Nachtrag im Status „{status}“ nicht möglich (sign → activate, oder cancel)."),
+                ))
+            }
+        };
+        diesel::update(v::table.filter(v::id.eq(&version.id)))
+            .set((
+                v::status.eq(to),
+                v::signed_on.eq(signed_on.or(version.signed_on)),
+                v::effective_from.eq(effective_from),
+            ))
+            .execute(conn)?;
+        let expected = a.lock_version;
+        if to == "in_force" {
+            diesel::update(
+                v::table
+                    .filter(v::agreement_id.eq(&a.id))
+                    .filter(v::version_no.eq(a.current_version)),
+            )
+            .set(v::status.eq("superseded"))
+            .execute(conn)?;
+            a.current_version = no;
+        }
+        a.save(conn, expected)?;
+        audit::record(
+            conn,
+            Change {
+                actor,
+                action: &format!("amendment_{}", self.action),
+                entity_type: "agreement",
+                entity_id: &a.id,
+                before: Some(serde_json::json!({ "version_no": no, "status": version.status })),
+                after: Some(
+                    serde_json::json!({ "version_no": no, "status": to, "current_version": a.current_version }),
+                ),
+                note: None,
+            },
+        )?;
+        let mut out = version;
+        out.status = to.to_string();
+        out.signed_on = signed_on.or(out.signed_on);
+        out.effective_from = effective_from;
+        Ok(out)
+    }
+}

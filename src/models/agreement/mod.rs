@@ -1,0 +1,268 @@
+//! Agreements (IÖV, EKV, RV, EA) and the versions of their terms.
+//! `create`, `transition` and `amend` are the actions; this file holds the rows, queries
+//! and the JSON view.
+
+mod create;
+mod edit;
+mod transition;
+mod view;
+
+pub use create::NewAgreement;
+pub use edit::{AmendmentInput, AmendmentStep, EditInput};
+pub use transition::TransitionInput;
+pub use view::{AgreementView, Filter};
+
+use diesel::prelude::*;
+use time::{Date, PrimitiveDateTime};
+
+use crate::db::schema::{agreement_versions, agreements};
+use crate::db::DbConn;
+use crate::domain::rules::Found;
+use crate::domain::{AgreementKind, Direction, Status, Terms};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = agreements)]
+pub struct Agreement {
+    pub id: String,
+    pub kind: String,
+    pub reference: String,
+    pub direction: String,
+    pub status: String,
+    pub counterparty_id: Option<String>,
+    pub municipality_id: Option<String>,
+    pub service_id: Option<String>,
+    pub external_party_name: Option<String>,
+    pub external_party_ags: Option<String>,
+    pub ioev_id: Option<String>,
+    pub rv_id: Option<String>,
+    pub ekv_id: Option<String>,
+    pub active_key: Option<String>,
+    pub current_version: i32,
+    pub notice_period_months: Option<i32>,
+    pub submitted_at: Option<PrimitiveDateTime>,
+    pub submitted_by: Option<String>,
+    pub signed_on: Option<Date>,
+    pub signed_by: Option<String>,
+    pub effective_from: Option<Date>,
+    pub activated_by: Option<String>,
+    pub notice_given_on: Option<Date>,
+    pub ends_on: Option<Date>,
+    pub terminated_by: Option<String>,
+    pub termination_reason: Option<String>,
+    pub lock_version: i32,
+    pub created_at: PrimitiveDateTime,
+    pub created_by: String,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = agreement_versions)]
+pub struct AgreementVersion {
+    pub id: String,
+    pub agreement_id: String,
+    pub version_no: i32,
+    pub terms: String,
+    pub change_note: Option<String>,
+    pub status: String,
+    pub signed_on: Option<Date>,
+    pub effective_from: Option<Date>,
+    pub created_at: PrimitiveDateTime,
+    pub created_by: String,
+}
+
+impl AgreementVersion {
+    pub fn terms(&self) -> AppResult<Terms> {
+        Ok(serde_json::from_str(&self.terms)?)
+    }
+}
+
+impl Agreement {
+    pub fn kind(&self) -> AppResult<AgreementKind> {
+        AgreementKind::parse(&self.kind)
+            .ok_or_else(|| AppError::internal(format!("unknown agreement kind {}", self.kind)))
+    }
+    pub fn status(&self) -> AppResult<Status> {
+        Status::parse(&self.status)
+            .ok_or_else(|| AppError::internal(format!("unknown agreement status {}", self.status)))
+    }
+    pub fn direction(&self) -> AppResult<Direction> {
+        Direction::parse(&self.direction)
+            .ok_or_else(|| AppError::internal(format!("unknown direction {}", self.direction)))
+    }
+
+    /// As a precondition fact for the domain rules.
+    pub fn found(&self) -> AppResult<Found<'_>> {
+        Ok(Found {
+            reference: &self.reference,
+            status: self.status()?,
+        })
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> AppResult<Agreement> {
+        agreements::table
+            .find(id)
+            .select(Agreement::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::not_found(format!("Es gibt keine Vereinbarung mit der Id {id}."))
+            })
+    }
+
+    pub fn find_by_active_key(conn: &mut DbConn, key: &str) -> AppResult<Option<Agreement>> {
+        Ok(agreements::table
+            .filter(agreements::active_key.eq(key))
+            .select(Agreement::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// The active agreement of `kind` matching the given parties, preferring one in force.
+    pub fn best_active(
+        conn: &mut DbConn,
+        kind: AgreementKind,
+        counterparty_id: Option<&str>,
+        municipality_id: Option<&str>,
+        service_id: Option<&str>,
+        direction: Option<Direction>,
+    ) -> AppResult<Option<Agreement>> {
+        let active: Vec<&str> = Status::ALL
+            .iter()
+            .filter(|s| s.is_active())
+            .map(|s| s.as_str())
+            .collect();
+        let mut q = agreements::table
+            .filter(agreements::kind.eq(kind.as_str()))
+            .filter(agreements::status.eq_any(active))
+            .select(Agreement::as_select())
+            .order(agreements::created_at.desc())
+            .into_boxed();
+        if let Some(id) = counterparty_id {
+            q = q.filter(agreements::counterparty_id.eq(id.to_string()));
+        }
+        if let Some(id) = municipality_id {
+            q = q.filter(agreements::municipality_id.eq(id.to_string()));
+        }
+        if let Some(id) = service_id {
+            q = q.filter(agreements::service_id.eq(id.to_string()));
+        }
+        if let Some(d) = direction {
+            q = q.filter(agreements::direction.eq(d.as_str()));
+        }
+        let found = q.load(conn)?;
+        let in_force = found
+            .iter()
+            .position(|a| a.status == Status::InForce.as_str());
+        Ok(match in_force {
+            Some(i) => found.into_iter().nth(i),
+            None => found.into_iter().next(),
+        })
+    }
+
+    /// Active agreements that rest on this one (EKVs and outbound EAs on an IÖV, EAs on an
+    /// RV or EKV).
+    pub fn active_dependants(&self, conn: &mut DbConn) -> AppResult<Vec<Agreement>> {
+        let active: Vec<&str> = Status::ALL
+            .iter()
+            .filter(|s| s.is_active())
+            .map(|s| s.as_str())
+            .collect();
+        let q = agreements::table
+            .filter(agreements::status.eq_any(active))
+            .select(Agreement::as_select())
+            .order(agreements::reference);
+        Ok(match self.kind()? {
+            AgreementKind::Ioev => q.filter(agreements::ioev_id.eq(&self.id)).load(conn)?,
+            AgreementKind::Rv => q.filter(agreements::rv_id.eq(&self.id)).load(conn)?,
+            AgreementKind::Ekv => q.filter(agreements::ekv_id.eq(&self.id)).load(conn)?,
+            AgreementKind::Ea => Vec::new(),
+        })
+    }
+
+    pub fn versions(&self, conn: &mut DbConn) -> AppResult<Vec<AgreementVersion>> {
+        Ok(agreement_versions::table
+            .filter(agreement_versions::agreement_id.eq(&self.id))
+            .select(AgreementVersion::as_select())
+            .order(agreement_versions::version_no)
+            .load(conn)?)
+    }
+
+    pub fn version(&self, conn: &mut DbConn, no: i32) -> AppResult<AgreementVersion> {
+        agreement_versions::table
+            .filter(agreement_versions::agreement_id.eq(&self.id))
+            .filter(agreement_versions::version_no.eq(no))
+            .select(AgreementVersion::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::not_found(format!("{} hat keine Fassung {no}.", self.reference))
+            })
+    }
+
+    /// Writes every lifecycle column if nobody changed the row since `expected`.
+    pub fn save(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
+        let next = expected + 1;
+        self.updated_at = super::now();
+        self.lock_version = next;
+        let n = diesel::update(
+            agreements::table
+                .filter(agreements::id.eq(&self.id))
+                .filter(agreements::lock_version.eq(expected)),
+        )
+        .set((
+            agreements::status.eq(&self.status),
+            agreements::active_key.eq(&self.active_key),
+            agreements::ioev_id.eq(&self.ioev_id),
+            agreements::rv_id.eq(&self.rv_id),
+            agreements::ekv_id.eq(&self.ekv_id),
+            agreements::current_version.eq(self.current_version),
+            agreements::notice_period_months.eq(self.notice_period_months),
+            agreements::submitted_at.eq(self.submitted_at),
+            agreements::submitted_by.eq(&self.submitted_by),
+            agreements::signed_on.eq(self.signed_on),
+            agreements::signed_by.eq(&self.signed_by),
+            agreements::effective_from.eq(self.effective_from),
+            agreements::activated_by.eq(&self.activated_by),
+            agreements::notice_given_on.eq(self.notice_given_on),
+            agreements::ends_on.eq(self.ends_on),
+            agreements::terminated_by.eq(&self.terminated_by),
+            agreements::termination_reason.eq(&self.termination_reason),
+            agreements::lock_version.eq(next),
+            agreements::updated_at.eq(self.updated_at),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(AppError::stale());
+        }
+        Ok(())
+    }
+
+    /// The lifecycle columns as JSON, for the audit log's before/after.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "status": self.status,
+            "reference": self.reference,
+            "current_version": self.current_version,
+            "notice_period_months": self.notice_period_months,
+            "submitted_by": self.submitted_by,
+            "signed_on": self.signed_on,
+            "signed_by": self.signed_by,
+            "effective_from": self.effective_from,
+            "activated_by": self.activated_by,
+            "notice_given_on": self.notice_given_on,
+            "ends_on": self.ends_on,
+            "terminated_by": self.terminated_by,
+            "termination_reason": self.termination_reason,
+            "lock_version": self.lock_version,
+        })
+    }
+}
+
+/// Rejects a stale `lock_version` given by the caller.
+pub fn check_lock(agreement: &Agreement, given: Option<i32>) -> AppResult<()> {
+    match given {
+        Some(v) if v != agreement.lock_version => Err(AppError::stale()),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,327 @@
+//! Lifecycle steps: submit, sign, activate, terminate, expire, cancel.
+
+use serde::Deserialize;
+use time::Date;
+
+use super::{check_lock, Agreement};
+use crate::db::DbConn;
+use crate::domain::agreement::{check_termination, german_date};
+use crate::domain::rules::{self, Found, ServiceFacts};
+use crate::domain::{service, Action, AgreementKind, Direction, DomainError, Status};
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, Change};
+use crate::models::municipality::Municipality;
+use crate::models::organisation::Organisation;
+use crate::models::service::Service;
+use crate::models::{now, today};
+
+/// `POST /api/v1/agreements/{id}/transitions`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionInput {
+    pub action: String,
+    /// The version the caller saw; a stale one is refused (409).
+    #[serde(default)]
+    pub lock_version: Option<i32>,
+    /// sign: date of the last signature (default today).
+    #[serde(default)]
+    pub signed_on: Option<Date>,
+    /// sign: who signed (default: the acting user).
+    #[serde(default)]
+    pub signed_by: Option<String>,
+    /// activate: first day in force (default today, not before `signed_on`).
+    #[serde(default)]
+    pub effective_from: Option<Date>,
+    /// terminate: the day notice was given (default today).
+    #[serde(default)]
+    pub notice_given_on: Option<Date>,
+    /// terminate: last day in force (default: notice date plus notice period).
+    #[serde(default)]
+    pub ends_on: Option<Date>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// terminate/expire: also end the agreements that rest on this one.
+    #[serde(default)]
+    pub cascade: bool,
+}
+
+fn parse_action(s: &str) -> AppResult<Action> {
+    Ok(match s {
+        "submit" => Action::Submit,
+        "sign" => Action::Sign,
+        "activate" => Action::Activate,
+        "terminate" => Action::Terminate,
+        "expire" => Action::Expire,
+        "cancel" => Action::Cancel,
+        other => return Err(AppError::field(
+            "action",
+            format!(
+                "„{other}“ ist kein Schritt (submit, sign, activate, terminate, expire, cancel)."
+            ),
+        )),
+    })
+}
+
+impl TransitionInput {
+    /// Applies the step, or says why it is not allowed. Returns the agreement as it now is.
+    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
+        let action = parse_action(&self.action)?;
+        let mut a = Agreement::find(conn, id)?;
+        check_lock(&a, self.lock_version)?;
+        let before = a.snapshot();
+        let expected = a.lock_version;
+        let from = a.status()?;
+        let to = action.apply(from)?;
+        let kind = a.kind()?;
+        let mut note = None;
+        match action {
+            Action::Submit => {
+                let version = a.version(conn, a.current_version)?;
+                let terms = version.terms()?;
+                terms.check(kind, true)?;
+                if kind == AgreementKind::Ea {
+                    let s = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+                    service::check_parameter_values(&s.parameter_defs()?, &terms.parameters, true)?;
+                }
+                recheck_preconditions(conn, &mut a)?;
+                a.submitted_at = Some(now());
+                a.submitted_by = Some(actor.to_string());
+            }
+            Action::Sign => {
+                let on = self.signed_on.unwrap_or_else(today);
+                if on > today() {
+                    return Err(AppError::field(
+                        "signed_on",
+                        "Das Unterschriftsdatum darf nicht in der Zukunft liegen.",
+                    ));
+                }
+                a.signed_on = Some(on);
+                a.signed_by = Some(self.signed_by.clone().unwrap_or_else(|| actor.to_string()));
+                set_version_status(conn, &a, "signed", Some(on), None)?;
+            }
+            Action::Activate => {
+                let from_date = self.effective_from.unwrap_or_else(today);
+                if let Some(signed) = a.signed_on {
+                    if from_date < signed {
+                        return Err(AppError::field(
+                            "effective_from",
+                            format!("Eine Vereinbarung kann nicht vor ihrer Unterzeichnung ({}) in Kraft treten.", german_date(signed)),
+                        ));
+                    }
+                }
+                recheck_preconditions(conn, &mut a)?;
+                a.effective_from = Some(from_date);
+                a.activated_by = Some(actor.to_string());
+                set_version_status(conn, &a, "in_force", None, Some(from_date))?;
+            }
+            Action::Terminate => {
+                let given = self.notice_given_on.unwrap_or_else(today);
+                let ends = self.ends_on.unwrap_or_else(|| {
+                    crate::domain::agreement::add_months(given, a.notice_period_months.unwrap_or(0))
+                });
+                check_termination(given, ends, a.notice_period_months)?;
+                note = end_dependants(conn, actor, &a, self.cascade, given, ends, "terminate")?;
+                a.notice_given_on = Some(given);
+                a.ends_on = Some(ends);
+                a.terminated_by = Some(actor.to_string());
+                a.termination_reason = self.reason.clone();
+                a.active_key = None;
+            }
+            Action::Expire => {
+                match a.ends_on {
+                    Some(end) if end < today() => {}
+                    Some(end) => {
+                        return Err(DomainError::Transition(format!(
+                            "{} läuft erst mit Ablauf des {} aus.",
+                            a.reference,
+                            german_date(end)
+                        ))
+                        .into())
+                    }
+                    None => {
+                        return Err(DomainError::Transition(format!(
+                            "{} hat kein Enddatum; beenden Sie sie durch Kündigung.",
+                            a.reference
+                        ))
+                        .into())
+                    }
+                }
+                let end = a.ends_on.unwrap_or_else(today);
+                note = end_dependants(conn, actor, &a, self.cascade, end, end, "expire")?;
+                a.active_key = None;
+            }
+            Action::Cancel => {
+                a.termination_reason = self.reason.clone();
+                a.active_key = None;
+            }
+        }
+        a.status = to.as_str().to_string();
+        a.save(conn, expected)?;
+        audit::record(
+            conn,
+            Change {
+                actor,
+                action: action.as_str(),
+                entity_type: "agreement",
+                entity_id: &a.id,
+                before: Some(before),
+                after: Some(a.snapshot()),
+                note,
+            },
+        )?;
+        Ok(a)
+    }
+}
+
+fn set_version_status(
+    conn: &mut DbConn,
+    a: &Agreement,
+    status: &str,
+    signed_on: Option<Date>,
+    effective_from: Option<Date>,
+) -> AppResult<()> {
+    use crate::db::schema::agreement_versions as v;
+    use diesel::prelude::*;
+    let target = v::table
+        .filter(v::agreement_id.eq(&a.id))
+        .filter(v::version_no.eq(a.current_version));
+    diesel::update(target)
+        .set(v::status.eq(status))
+        .execute(conn)?;
+    if let Some(d) = signed_on {
+        diesel::update(target)
+            .set(v::signed_on.eq(d))
+            .execute(conn)?;
+    }
+    if let Some(d) = effective_from {
+        diesel::update(target)
+            .set(v::effective_from.eq(d))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn found(a: &Option<Agreement>) -> AppResult<Option<Found<'_>>> {
+    a.as_ref().map(Agreement::found).transpose()
+}
+
+/// Checks again, at submission and activation, what the agreement rests on, and links
+/// the agreements that are in force now.
+fn recheck_preconditions(conn: &mut DbConn, a: &mut Agreement) -> AppResult<()> {
+    let kind = a.kind()?;
+    let best = |conn: &mut DbConn, kind, cp: Option<&str>, m: Option<&str>, s: Option<&str>, d| {
+        Agreement::best_active(conn, kind, cp, m, s, d)
+    };
+    match kind {
+        AgreementKind::Ioev | AgreementKind::Rv => {}
+        AgreementKind::Ekv => {
+            let cp = Organisation::find(conn, a.counterparty_id.as_deref().unwrap_or_default())?;
+            let ioev = best(conn, AgreementKind::Ioev, Some(&cp.id), None, None, None)?;
+            rules::check_ekv(&cp.name, found(&ioev)?)?;
+            a.ioev_id = ioev.map(|x| x.id);
+        }
+        AgreementKind::Ea => {
+            let s = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+            let facts = ServiceFacts {
+                name: &s.name,
+                availability: s.availability()?,
+            };
+            if a.direction()? == Direction::Outbound {
+                let cp =
+                    Organisation::find(conn, a.counterparty_id.as_deref().unwrap_or_default())?;
+                let ioev = best(conn, AgreementKind::Ioev, Some(&cp.id), None, None, None)?;
+                let ekv = best(
+                    conn,
+                    AgreementKind::Ekv,
+                    Some(&cp.id),
+                    None,
+                    Some(&s.id),
+                    None,
+                )?;
+                rules::check_ea_outbound(&cp.name, found(&ioev)?, facts, found(&ekv)?)?;
+                a.ioev_id = ioev.map(|x| x.id);
+                a.ekv_id = ekv.map(|x| x.id);
+            } else {
+                let m = Municipality::find(conn, a.municipality_id.as_deref().unwrap_or_default())?;
+                let rv = best(conn, AgreementKind::Rv, None, Some(&m.id), None, None)?;
+                let ekv = best(
+                    conn,
+                    AgreementKind::Ekv,
+                    None,
+                    None,
+                    Some(&s.id),
+                    Some(Direction::Inbound),
+                )?;
+                rules::check_ea_inbound(&m.display_name(), found(&rv)?, facts, found(&ekv)?)?;
+                a.rv_id = rv.map(|x| x.id);
+                a.ekv_id = ekv.map(|x| x.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to end an agreement others rest on, or (with `cascade`) ends them too, each
+/// with an audit record that says why. Returns the note for the parent's audit record.
+fn end_dependants(
+    conn: &mut DbConn,
+    actor: &str,
+    parent: &Agreement,
+    cascade: bool,
+    given: Date,
+    ends: Date,
+    action: &str,
+) -> AppResult<Option<String>> {
+    let dependants = parent.active_dependants(conn)?;
+    let found = dependants
+        .iter()
+        .map(Agreement::found)
+        .collect::<AppResult<Vec<_>>>()?;
+    rules::check_dependants(&parent.reference, &found, cascade)?;
+    if dependants.is_empty() {
+        return Ok(None);
+    }
+    let mut ended = Vec::new();
+    for mut d in dependants {
+        let before = d.snapshot();
+        let expected = d.lock_version;
+        // Their own dependants (an IÖV's EKVs carry EAs) go the same way.
+        let sub_note = end_dependants(conn, actor, &d, true, given, ends, action)?;
+        let status = d.status()?;
+        d.status = if status == Status::InForce || status == Status::Signed {
+            Status::Terminated.as_str()
+        } else {
+            Status::Cancelled.as_str()
+        }
+        .to_string();
+        d.notice_given_on = Some(given);
+        d.ends_on = Some(ends);
+        d.terminated_by = Some(actor.to_string());
+        d.termination_reason = Some(format!(
+            "Mit beendet, weil {} beendet wurde.",
+            parent.reference
+        ));
+        d.active_key = None;
+        d.save(conn, expected)?;
+        let warning = format!(
+            "WARNUNG: {} wurde mit beendet, weil {} beendet wurde.{}",
+            d.reference,
+            parent.reference,
+            sub_note.map(|n| format!(" {n}")).unwrap_or_default()
+        );
+        audit::record(
+            conn,
+            Change {
+                actor,
+                action: &format!("{action}_cascade"),
+                entity_type: "agreement",
+                entity_id: &d.id,
+                before: Some(before),
+                after: Some(d.snapshot()),
+                note: Some(warning),
+            },
+        )?;
+        ended.push(d.reference.clone());
+    }
+    Ok(Some(format!("Mit beendet: {}.", ended.join(", "))))
+}

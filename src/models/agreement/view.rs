@@ -1,0 +1,356 @@
+//! How agreements appear in the API: parties by name, links with their status, terms,
+//! versions and (for one agreement) its history.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use time::{Date, PrimitiveDateTime};
+
+use super::Agreement;
+use crate::db::schema::{agreements, municipalities, organisations, services};
+use crate::db::DbConn;
+use crate::domain::{AgreementKind, Direction, Status, Terms};
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{AuditEvent, AuditView};
+use crate::models::{Page, Paged};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyRef {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ags: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalParty {
+    pub name: Option<String>,
+    pub ags: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkRef {
+    pub id: String,
+    pub reference: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Links {
+    pub ioev: Option<LinkRef>,
+    pub rv: Option<LinkRef>,
+    pub ekv: Option<LinkRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    pub version_no: i32,
+    pub status: String,
+    pub change_note: Option<String>,
+    pub signed_on: Option<Date>,
+    pub effective_from: Option<Date>,
+    pub terms: Terms,
+    #[serde(with = "crate::models::ts")]
+    pub created_at: PrimitiveDateTime,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgreementView {
+    pub id: String,
+    pub kind: AgreementKind,
+    pub kind_label: &'static str,
+    pub reference: String,
+    pub direction: Direction,
+    pub status: Status,
+    pub status_label: &'static str,
+    pub counterparty: Option<PartyRef>,
+    pub municipality: Option<PartyRef>,
+    pub external_party: Option<ExternalParty>,
+    pub service: Option<PartyRef>,
+    pub links: Links,
+    pub current_version: i32,
+    pub terms: Terms,
+    pub notice_period_months: Option<i32>,
+    #[serde(with = "crate::models::ts::option")]
+    pub submitted_at: Option<PrimitiveDateTime>,
+    pub submitted_by: Option<String>,
+    pub signed_on: Option<Date>,
+    pub signed_by: Option<String>,
+    pub effective_from: Option<Date>,
+    pub activated_by: Option<String>,
+    pub notice_given_on: Option<Date>,
+    pub ends_on: Option<Date>,
+    pub terminated_by: Option<String>,
+    pub termination_reason: Option<String>,
+    pub lock_version: i32,
+    #[serde(with = "crate::models::ts")]
+    pub created_at: PrimitiveDateTime,
+    pub created_by: String,
+    #[serde(with = "crate::models::ts")]
+    pub updated_at: PrimitiveDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<VersionView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<AuditView>>,
+}
+
+/// Filters of `GET /api/v1/agreements`.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kind: Option<AgreementKind>,
+    pub status: Option<Status>,
+    pub municipality_id: Option<String>,
+    pub service_id: Option<String>,
+    pub counterparty_id: Option<String>,
+}
+
+/// Names of the parties and links of a set of agreements, loaded in one query each.
+#[derive(Default)]
+struct Names {
+    orgs: HashMap<String, String>,
+    munis: HashMap<String, (String, String)>,
+    services: HashMap<String, String>,
+    links: HashMap<String, LinkRef>,
+}
+
+impl Names {
+    fn load(conn: &mut DbConn, rows: &[Agreement]) -> AppResult<Names> {
+        let ids = |f: fn(&Agreement) -> Option<&String>| -> Vec<String> {
+            let mut v: Vec<String> = rows.iter().filter_map(f).cloned().collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let org_ids = ids(|a| a.counterparty_id.as_ref());
+        let muni_ids = ids(|a| a.municipality_id.as_ref());
+        let service_ids = ids(|a| a.service_id.as_ref());
+        let mut link_ids: Vec<String> = rows
+            .iter()
+            .flat_map(|a| [&a.ioev_id, &a.rv_id, &a.ekv_id])
+            .filter_map(|x| x.clone())
+            .collect();
+        link_ids.sort();
+        link_ids.dedup();
+        let mut names = Names::default();
+        if !org_ids.is_empty() {
+            names.orgs = organisations::table
+                .filter(organisations::id.eq_any(org_ids))
+                .select((organisations::id, organisations::name))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !muni_ids.is_empty() {
+            names.munis = municipalities::table
+                .filter(municipalities::id.eq_any(muni_ids))
+                .select((
+                    municipalities::id,
+                    municipalities::name,
+                    municipalities::ags,
+                ))
+                .load::<(String, String, String)>(conn)?
+                .into_iter()
+                .map(|(id, name, ags)| (id, (name, ags)))
+                .collect();
+        }
+        if !service_ids.is_empty() {
+            names.services = services::table
+                .filter(services::id.eq_any(service_ids))
+                .select((services::id, services::name))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !link_ids.is_empty() {
+            names.links = agreements::table
+                .filter(agreements::id.eq_any(link_ids))
+                .select((agreements::id, agreements::reference, agreements::status))
+                .load::<(String, String, String)>(conn)?
+                .into_iter()
+                .map(|(id, reference, status)| {
+                    (
+                        id.clone(),
+                        LinkRef {
+                            id,
+                            reference,
+                            status,
+                        },
+                    )
+                })
+                .collect();
+        }
+        Ok(names)
+    }
+}
+
+impl Agreement {
+    /// The agreement with names, links, terms and, with `detail`, versions and history.
+    pub fn view(&self, conn: &mut DbConn, detail: bool) -> AppResult<AgreementView> {
+        let names = Names::load(conn, std::slice::from_ref(self))?;
+        let versions = self.versions(conn)?;
+        let terms = versions
+            .iter()
+            .find(|v| v.version_no == self.current_version)
+            .map(|v| v.terms())
+            .transpose()?
+            .unwrap_or_default();
+        let mut view = self.view_with(&names, terms)?;
+        if detail {
+            view.versions = Some(
+                versions
+                    .iter()
+                    .map(|v| {
+                        Ok(VersionView {
+                            version_no: v.version_no,
+                            status: v.status.clone(),
+                            change_note: v.change_note.clone(),
+                            signed_on: v.signed_on,
+                            effective_from: v.effective_from,
+                            terms: v.terms()?,
+                            created_at: v.created_at,
+                            created_by: v.created_by.clone(),
+                        })
+                    })
+                    .collect::<AppResult<_>>()?,
+            );
+            view.history = Some(
+                AuditEvent::list(
+                    conn,
+                    Some(&self.id),
+                    Page {
+                        page: 1,
+                        per_page: 1000,
+                    },
+                )?
+                .items,
+            );
+        }
+        Ok(view)
+    }
+
+    fn view_with(&self, names: &Names, terms: Terms) -> AppResult<AgreementView> {
+        let kind = self.kind()?;
+        let status = self.status()?;
+        let link = |id: &Option<String>| id.as_ref().and_then(|id| names.links.get(id).cloned());
+        Ok(AgreementView {
+            id: self.id.clone(),
+            kind,
+            kind_label: kind.label(),
+            reference: self.reference.clone(),
+            direction: self.direction()?,
+            status,
+            status_label: status.label(),
+            counterparty: self.counterparty_id.as_ref().map(|id| PartyRef {
+                id: id.clone(),
+                name: names.orgs.get(id).cloned().unwrap_or_default(),
+                ags: None,
+            }),
+            municipality: self.municipality_id.as_ref().map(|id| {
+                let (name, ags) = names.munis.get(id).cloned().unwrap_or_default();
+                PartyRef {
+                    id: id.clone(),
+                    name,
+                    ags: Some(ags),
+                }
+            }),
+            external_party: self.external_party_ags.as_ref().map(|ags| ExternalParty {
+                name: self.external_party_name.clone(),
+                ags: Some(ags.clone()),
+            }),
+            service: self.service_id.as_ref().map(|id| PartyRef {
+                id: id.clone(),
+                name: names.services.get(id).cloned().unwrap_or_default(),
+                ags: None,
+            }),
+            links: Links {
+                ioev: link(&self.ioev_id),
+                rv: link(&self.rv_id),
+                ekv: link(&self.ekv_id),
+            },
+            current_version: self.current_version,
+            terms,
+            notice_period_months: self.notice_period_months,
+            submitted_at: self.submitted_at,
+            submitted_by: self.submitted_by.clone(),
+            signed_on: self.signed_on,
+            signed_by: self.signed_by.clone(),
+            effective_from: self.effective_from,
+            activated_by: self.activated_by.clone(),
+            notice_given_on: self.notice_given_on,
+            ends_on: self.ends_on,
+            terminated_by: self.terminated_by.clone(),
+            termination_reason: self.termination_reason.clone(),
+            lock_version: self.lock_version,
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            updated_at: self.updated_at,
+            versions: None,
+            history: None,
+        })
+    }
+
+    /// One page of agreements matching the filter, newest first.
+    pub fn list(conn: &mut DbConn, filter: &Filter, page: Page) -> AppResult<Paged<AgreementView>> {
+        let build = || {
+            let mut q = agreements::table.into_boxed();
+            if let Some(k) = filter.kind {
+                q = q.filter(agreements::kind.eq(k.as_str()));
+            }
+            if let Some(s) = filter.status {
+                q = q.filter(agreements::status.eq(s.as_str()));
+            }
+            if let Some(id) = &filter.municipality_id {
+                q = q.filter(agreements::municipality_id.eq(id.clone()));
+            }
+            if let Some(id) = &filter.service_id {
+                q = q.filter(agreements::service_id.eq(id.clone()));
+            }
+            if let Some(id) = &filter.counterparty_id {
+                q = q.filter(agreements::counterparty_id.eq(id.clone()));
+            }
+            q
+        };
+        let total: i64 = build().count().get_result(conn)?;
+        let rows: Vec<Agreement> = build()
+            .select(Agreement::as_select())
+            .order((agreements::created_at.desc(), agreements::reference.desc()))
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load(conn)?;
+        let names = Names::load(conn, &rows)?;
+        let ids: Vec<(String, i32)> = rows
+            .iter()
+            .map(|a| (a.id.clone(), a.current_version))
+            .collect();
+        let terms = current_terms(conn, &ids)?;
+        let items = rows
+            .iter()
+            .map(|a| a.view_with(&names, terms.get(&a.id).cloned().unwrap_or_default()))
+            .collect::<AppResult<_>>()?;
+        Ok(Paged {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        })
+    }
+}
+
+fn current_terms(conn: &mut DbConn, ids: &[(String, i32)]) -> AppResult<HashMap<String, Terms>> {
+    use crate::db::schema::agreement_versions as v;
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let agreement_ids: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
+    let rows: Vec<(String, i32, String)> = v::table
+        .filter(v::agreement_id.eq_any(agreement_ids))
+        .select((v::agreement_id, v::version_no, v::terms))
+        .load(conn)?;
+    let current: HashMap<&str, i32> = ids.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+    rows.into_iter()
+        .filter(|(id, no, _)| current.get(id.as_str()) == Some(no))
+        .map(|(id, _, t)| Ok((id, serde_json::from_str(&t).map_err(AppError::from)?)))
+        .collect()
+}

@@ -1,0 +1,107 @@
+//! One file per table: the row struct, its insert form, and plain query functions that
+//! take `&mut DbConn` and return `AppResult`. No HTTP here.
+
+pub mod agreement;
+pub mod audit;
+pub mod contact;
+pub mod municipality;
+pub mod organisation;
+pub mod reference;
+pub mod service;
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// Current UTC time as stored (timestamps are UTC without offset in both backends).
+pub fn now() -> PrimitiveDateTime {
+    let now = OffsetDateTime::now_utc();
+    // Microsecond precision: what both backends store.
+    let micros = now.microsecond();
+    let now = now.replace_microsecond(micros).unwrap_or(now);
+    PrimitiveDateTime::new(now.date(), now.time())
+}
+
+/// Today in UTC.
+pub fn today() -> time::Date {
+    OffsetDateTime::now_utc().date()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// `2026-11-23T10:15:00.123456Z`
+pub fn timestamp(t: PrimitiveDateTime) -> String {
+    t.assume_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+/// Serde helper: timestamps as RFC 3339 UTC strings.
+pub mod ts {
+    use serde::Serializer;
+    use time::PrimitiveDateTime;
+
+    pub fn serialize<S: Serializer>(t: &PrimitiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::timestamp(*t))
+    }
+
+    pub mod option {
+        use serde::Serializer;
+        use time::PrimitiveDateTime;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<PrimitiveDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::timestamp(*t)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
+/// Pagination of list endpoints: 1-based page, at most 500 per page.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const MAX_PER_PAGE: i64 = 500;
+
+    pub fn new(page: Option<i64>, per_page: Option<i64>) -> crate::error::AppResult<Page> {
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(50);
+        let mut problems = Vec::new();
+        if page < 1 {
+            problems.push(crate::error::FieldError {
+                field: "page".into(),
+                message: "Die Seite beginnt bei 1.".into(),
+            });
+        }
+        if !(1..=Page::MAX_PER_PAGE).contains(&per_page) {
+            problems.push(crate::error::FieldError {
+                field: "per_page".into(),
+                message: format!("per_page liegt zwischen 1 und {}.", Page::MAX_PER_PAGE),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(crate::error::AppError::validation(problems));
+        }
+        Ok(Page { page, per_page })
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+/// One page of results.
+#[derive(Debug, serde::Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}

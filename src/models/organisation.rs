@@ -1,0 +1,157 @@
+//! Organisations: d-NRW itself, the intermediaries of the Länder, providers and operators.
+//! One table, because one body can be both (Dataport is Schleswig-Holstein's and Hamburg's
+//! intermediary and the operator of Wohngeld).
+
+use diesel::prelude::*;
+use serde::Serialize;
+use time::PrimitiveDateTime;
+
+use crate::db::schema::organisations;
+use crate::db::DbConn;
+use crate::domain::party::StateRef;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = organisations)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub legal_form: Option<String>,
+    pub is_intermediary: bool,
+    pub is_provider: bool,
+    pub is_self: bool,
+    pub states: String,
+    pub address: Option<String>,
+    pub note: Option<String>,
+    pub lock_version: i32,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+/// How an organisation appears in the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganisationView {
+    pub id: String,
+    pub name: String,
+    pub legal_form: Option<String>,
+    pub is_intermediary: bool,
+    pub is_provider: bool,
+    /// True for d-NRW, the Kommunalvertreter.NRW itself.
+    pub is_kommunalvertreter_nrw: bool,
+    pub states: Vec<StateRef>,
+    pub address: Option<String>,
+    pub note: Option<String>,
+    pub lock_version: i32,
+    #[serde(with = "super::ts")]
+    pub created_at: PrimitiveDateTime,
+    #[serde(with = "super::ts")]
+    pub updated_at: PrimitiveDateTime,
+}
+
+/// Which organisations a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Intermediary,
+    Provider,
+}
+
+impl Organisation {
+    pub fn states(&self) -> AppResult<Vec<StateRef>> {
+        Ok(serde_json::from_str(&self.states)?)
+    }
+
+    pub fn view(&self) -> AppResult<OrganisationView> {
+        Ok(OrganisationView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            legal_form: self.legal_form.clone(),
+            is_intermediary: self.is_intermediary,
+            is_provider: self.is_provider,
+            is_kommunalvertreter_nrw: self.is_self,
+            states: self.states()?,
+            address: self.address.clone(),
+            note: self.note.clone(),
+            lock_version: self.lock_version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> AppResult<Organisation> {
+        organisations::table
+            .find(id)
+            .select(Organisation::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::not_found(format!("Es gibt keine Organisation mit der Id {id}."))
+            })
+    }
+
+    pub fn find_by_name(conn: &mut DbConn, name: &str) -> AppResult<Option<Organisation>> {
+        Ok(organisations::table
+            .filter(organisations::name.eq(name))
+            .select(Organisation::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// d-NRW, the Kommunalvertreter.NRW (one party of every agreement).
+    pub fn kommunalvertreter(conn: &mut DbConn) -> AppResult<Organisation> {
+        organisations::table
+            .filter(organisations::is_self.eq(true))
+            .select(Organisation::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::internal("d-NRW is missing: run `nachnutzung seed`"))
+    }
+
+    pub fn list(conn: &mut DbConn, role: Role) -> AppResult<Vec<Organisation>> {
+        let query = organisations::table
+            .select(Organisation::as_select())
+            .order(organisations::name);
+        Ok(match role {
+            Role::Intermediary => query
+                .filter(organisations::is_intermediary.eq(true))
+                .load(conn)?,
+            Role::Provider => query
+                .filter(organisations::is_provider.eq(true))
+                .load(conn)?,
+        })
+    }
+
+    pub fn insert(&self, conn: &mut DbConn) -> AppResult<()> {
+        diesel::insert_into(organisations::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Writes the changed row if nobody changed it since `expected` (optimistic concurrency).
+    pub fn update(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
+        let next = expected + 1;
+        self.updated_at = super::now();
+        let n = diesel::update(
+            organisations::table
+                .filter(organisations::id.eq(&self.id))
+                .filter(organisations::lock_version.eq(expected)),
+        )
+        .set((
+            organisations::name.eq(&self.name),
+            organisations::legal_form.eq(&self.legal_form),
+            organisations::is_intermediary.eq(self.is_intermediary),
+            organisations::is_provider.eq(self.is_provider),
+            organisations::states.eq(&self.states),
+            organisations::address.eq(&self.address),
+            organisations::note.eq(&self.note),
+            organisations::lock_version.eq(next),
+            organisations::updated_at.eq(self.updated_at),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(AppError::stale());
+        }
+        self.lock_version = next;
+        Ok(())
+    }
+}

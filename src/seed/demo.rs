@@ -1,0 +1,229 @@
+//! The two examples of the seeds, created through the same rules as every agreement:
+//! Dortmund re-uses Wohngeld from Dataport (inbound: IÖV, EKV, RV, EA), and Hannover
+//! re-uses Hilfe zum Lebensunterhalt through GovConnect (outbound: IÖV, EKV, and the call
+//! recorded against GovConnect).
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde_json::json;
+use time::macros::date;
+use time::Date;
+
+use crate::db::schema::agreements;
+use crate::db::DbConn;
+use crate::domain::agreement::SubProcessor;
+use crate::domain::Avv;
+use crate::error::{AppError, AppResult};
+use crate::models::agreement::{Agreement, NewAgreement, TransitionInput};
+use crate::models::municipality::Municipality;
+use crate::models::organisation::Organisation;
+use crate::models::service::Service;
+
+const ACTOR: &str = "seed";
+
+/// An AVV for an online application service in our own words.
+pub fn avv_for(service: &str, data_types: &[&str], data_subjects: &[&str]) -> Avv {
+    Avv {
+        subject: format!(
+            "Betrieb des Online-Dienstes „{service}“ nach dem Einer-für-Alle-Prinzip: Entgegennahme, Prüfung auf Vollständigkeit und verschlüsselte Weiterleitung von Anträgen an die zuständige Behörde."
+        ),
+        duration: "Für die Laufzeit der Vereinbarung; die Löschpflichten nach Ende der Verarbeitung bleiben bestehen.".into(),
+        nature_and_purpose: "Erheben, Speichern, Übermitteln und Löschen von Antragsdaten, damit Bürgerinnen und Bürger die Leistung online beantragen können und die zuständige Behörde den Antrag elektronisch erhält.".into(),
+        data_types: data_types.iter().map(|s| s.to_string()).collect(),
+        data_subjects: data_subjects.iter().map(|s| s.to_string()).collect(),
+        technical_measures: vec![
+            "Transportverschlüsselung (TLS) zwischen Browser und Online-Dienst".into(),
+            "Ende-zu-Ende-verschlüsselte Übermittlung an die Behörde über OSCI und DVDV".into(),
+            "Betrieb in einem nach BSI IT-Grundschutz zertifizierten Rechenzentrum".into(),
+            "Rollen- und Berechtigungskonzept, Protokollierung administrativer Zugriffe".into(),
+            "Löschung der Antragsdaten im Online-Dienst nach erfolgreicher Zustellung".into(),
+        ],
+        sub_processors: Vec::<SubProcessor>::new(),
+    }
+}
+
+fn create(conn: &mut DbConn, input: NewAgreement) -> AppResult<Agreement> {
+    input.create(conn, ACTOR)
+}
+
+/// Submits, signs and activates an agreement on the given dates.
+fn bring_into_force(
+    conn: &mut DbConn,
+    a: &Agreement,
+    signed: Date,
+    effective: Date,
+) -> AppResult<()> {
+    for (action, signed_on, effective_from) in [
+        ("submit", None, None),
+        ("sign", Some(signed), None),
+        ("activate", None, Some(effective)),
+    ] {
+        TransitionInput {
+            action: action.into(),
+            signed_on,
+            signed_by: signed_on
+                .map(|_| "Vorstand d-NRW AöR und Vertretung der Gegenpartei".to_string()),
+            effective_from,
+            ..TransitionInput::default()
+        }
+        .apply(conn, ACTOR, &a.id)?;
+    }
+    Ok(())
+}
+
+fn org(conn: &mut DbConn, name: &str) -> AppResult<Organisation> {
+    Organisation::find_by_name(conn, name)?
+        .ok_or_else(|| AppError::internal(format!("seed: {name} missing")))
+}
+
+fn service(conn: &mut DbConn, name: &str) -> AppResult<Service> {
+    Service::find_by_name(conn, name)?
+        .ok_or_else(|| AppError::internal(format!("seed: service {name} missing")))
+}
+
+/// Creates the demo scenarios if the registry has no agreements yet.
+pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
+    let count: i64 = agreements::table.count().get_result(conn)?;
+    if count > 0 {
+        return Ok(());
+    }
+    let dataport = org(conn, "Dataport AöR")?;
+    let govconnect = org(conn, "GovConnect GmbH")?;
+    let wohngeld = service(conn, "Wohngeld (Online-Dienst Wohngeld)")?;
+    let hzl = service(
+        conn,
+        "Sozialplattform (Anträge u.a. Hilfe zum Lebensunterhalt, Wohngeld, ALG II)",
+    )?;
+    let dortmund = Municipality::find_by_ags(conn, "05913000")?
+        .ok_or_else(|| AppError::internal("seed: Dortmund missing"))?;
+
+    // Inbound: Dortmund re-uses Wohngeld (Schleswig-Holstein, run by Dataport).
+    let ioev = create(
+        conn,
+        NewAgreement {
+            kind: "ioev".into(),
+            counterparty_id: Some(dataport.id.clone()),
+            notice_period_months: Some(12),
+            ..Default::default()
+        },
+    )?;
+    bring_into_force(conn, &ioev, date!(2022 - 03 - 15), date!(2022 - 04 - 01))?;
+    let wohngeld_avv = avv_for(
+        &wohngeld.name,
+        &[
+            "Name, Vorname, Geburtsdatum, Anschrift und Kontaktdaten",
+            "Angaben zu Haushaltsmitgliedern",
+            "Einkommens- und Vermögensverhältnisse",
+            "Miete bzw. Belastung und Wohnverhältnisse",
+            "Bankverbindung",
+        ],
+        &[
+            "Antragstellende Personen",
+            "Haushaltsmitglieder",
+            "Vermieterinnen und Vermieter",
+        ],
+    );
+    let ekv = create(conn, NewAgreement {
+        kind: "ekv".into(),
+        counterparty_id: Some(dataport.id.clone()),
+        service_id: Some(wohngeld.id.clone()),
+        notice_period_months: Some(6),
+        avv: Some(wohngeld_avv.clone()),
+        costs: Some("Nachnutzung nach dem Kostenverteilungsschlüssel der Länder; keine Einzelentgelte je Kommune.".into()),
+        ..Default::default()
+    })?;
+    bring_into_force(conn, &ekv, date!(2022 - 06 - 20), date!(2022 - 07 - 01))?;
+    let rv = create(
+        conn,
+        NewAgreement {
+            kind: "rv".into(),
+            municipality_id: Some(dortmund.id.clone()),
+            notice_period_months: Some(6),
+            ..Default::default()
+        },
+    )?;
+    bring_into_force(conn, &rv, date!(2022 - 09 - 05), date!(2022 - 10 - 01))?;
+    let mut parameters = BTreeMap::new();
+    parameters.insert(
+        "zustaendige_stelle_url".to_string(),
+        json!("https://www.dortmund.de/themen/soziales/wohngeld/"),
+    );
+    parameters.insert("kontakt_email".to_string(), json!("wohngeld@stadtdo.de"));
+    let ea = create(
+        conn,
+        NewAgreement {
+            kind: "ea".into(),
+            municipality_id: Some(dortmund.id.clone()),
+            service_id: Some(wohngeld.id.clone()),
+            notice_period_months: Some(3),
+            avv: Some(wohngeld_avv),
+            parameters,
+            ..Default::default()
+        },
+    )?;
+    bring_into_force(conn, &ea, date!(2022 - 11 - 14), date!(2022 - 12 - 01))?;
+
+    // Outbound: Hannover (Niedersachsen) re-uses the NRW Sozialplattform (HzL) through
+    // GovConnect; the RV and EA in Niedersachsen are GovConnect's, d-NRW records the call.
+    let ioev = create(
+        conn,
+        NewAgreement {
+            kind: "ioev".into(),
+            counterparty_id: Some(govconnect.id.clone()),
+            notice_period_months: Some(12),
+            ..Default::default()
+        },
+    )?;
+    bring_into_force(conn, &ioev, date!(2023 - 02 - 01), date!(2023 - 03 - 01))?;
+    let hzl_avv = avv_for(
+        "Hilfe zum Lebensunterhalt (Sozialplattform)",
+        &[
+            "Name, Vorname, Geburtsdatum, Anschrift und Kontaktdaten",
+            "Angaben zur Bedarfsgemeinschaft",
+            "Einkommens- und Vermögensverhältnisse",
+            "Gesundheitsdaten, soweit für Mehrbedarfe angegeben (Art. 9 DSGVO)",
+            "Bankverbindung",
+        ],
+        &[
+            "Antragstellende Personen",
+            "Mitglieder der Bedarfs- und Haushaltsgemeinschaft",
+        ],
+    );
+    let ekv = create(
+        conn,
+        NewAgreement {
+            kind: "ekv".into(),
+            counterparty_id: Some(govconnect.id.clone()),
+            service_id: Some(hzl.id.clone()),
+            notice_period_months: Some(6),
+            avv: Some(hzl_avv.clone()),
+            ..Default::default()
+        },
+    )?;
+    bring_into_force(conn, &ekv, date!(2023 - 05 - 10), date!(2023 - 06 - 01))?;
+    let mut parameters = BTreeMap::new();
+    parameters.insert(
+        "zustaendige_stelle_url".to_string(),
+        json!("https://www.hannover.de/Leben-in-der-Region-Hannover/Soziales"),
+    );
+    parameters.insert(
+        "kontakt_email".to_string(),
+        json!("sozialamt@hannover-stadt.de"),
+    );
+    let ea = create(
+        conn,
+        NewAgreement {
+            kind: "ea".into(),
+            counterparty_id: Some(govconnect.id),
+            service_id: Some(hzl.id),
+            external_party_name: Some("Landeshauptstadt Hannover".into()),
+            external_party_ags: Some("03241001".into()),
+            avv: Some(hzl_avv),
+            parameters,
+            ..Default::default()
+        },
+    )?;
+    bring_into_force(conn, &ea, date!(2023 - 07 - 03), date!(2023 - 08 - 01))?;
+    Ok(())
+}
