@@ -53,12 +53,14 @@ fn parse_action(s: &str) -> AppResult<Action> {
         "terminate" => Action::Terminate,
         "expire" => Action::Expire,
         "cancel" => Action::Cancel,
-        other => return Err(AppError::field(
-            "action",
-            format!(
+        other => {
+            return Err(AppError::field(
+                "action",
+                format!(
                 "„{other}“ ist kein Schritt (submit, sign, activate, terminate, expire, cancel)."
             ),
-        )),
+            ))
+        }
     })
 }
 

@@ -1,0 +1,254 @@
+//! TestApp: the real application on a fresh database per test. SQLite by default (a new
+//! file); PostgreSQL when `TEST_DATABASE_URL=postgres://…` is set (a new schema, dropped
+//! afterwards). Every test file runs unchanged on both.
+
+#![allow(dead_code)]
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::blocking::Client;
+use serde_json::{json, Value};
+
+pub const TOKEN: &str = "test-staff-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub client: Client,
+    pub database_url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(std::path::PathBuf),
+    Postgres { base: String, schema: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Cleanup::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { base, schema } => {
+                if let Ok(mut c) = diesel::PgConnection::establish(base) {
+                    let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            }
+        }
+    }
+}
+
+/// A fresh database URL for one test, and what to remove afterwards.
+fn fresh_database() -> (String, Cleanup) {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let schema = format!("t_{tag}");
+            let mut c = diesel::PgConnection::establish(&base)
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {base} unreachable: {e}"));
+            c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .expect("create schema");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+            (url, Cleanup::Postgres { base, schema })
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("nachnutzung-test-{tag}"));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let url = format!("sqlite://{}", dir.join("test.db").display());
+            (url, Cleanup::Sqlite(dir))
+        }
+    }
+}
+
+impl TestApp {
+    /// Reference data (municipalities, intermediaries, services), no agreements.
+    pub fn new() -> TestApp {
+        TestApp::with(false)
+    }
+
+    /// Reference data and the two demo scenarios.
+    pub fn with_demo() -> TestApp {
+        TestApp::with(true)
+    }
+
+    fn with(demo: bool) -> TestApp {
+        let (database_url, cleanup) = fresh_database();
+        let figment = rocket::Config::figment()
+            .merge(("port", 0))
+            .merge(("log_level", "off"))
+            .merge(("database_url", database_url.clone()))
+            .merge(("database_pool_size", 8))
+            .merge(("staff_token", TOKEN))
+            .merge((
+                "data_dir",
+                std::env::temp_dir().join("nachnutzung-test-data"),
+            ))
+            .merge(("seed_reference_data", true))
+            .merge(("seed_demo_agreements", demo));
+        let rocket =
+            nachnutzung::app::build(figment).unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
+        let client = Client::tracked(rocket).expect("client");
+        TestApp {
+            client,
+            database_url,
+            cleanup,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<&Value>, auth: bool) -> (Status, Value) {
+        let mut req = match method {
+            "GET" => self.client.get(path),
+            "POST" => self.client.post(path),
+            "PATCH" => self.client.patch(path),
+            "DELETE" => self.client.delete(path),
+            "PUT" => self.client.put(path),
+            _ => panic!("method {method}"),
+        };
+        if auth {
+            req = req.header(Header::new("Authorization", format!("Bearer {TOKEN}")));
+        }
+        if let Some(b) = body {
+            req = req.header(ContentType::JSON).body(b.to_string());
+        }
+        let res = req.dispatch();
+        let status = res.status();
+        let text = res.into_string().unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub fn get(&self, path: &str) -> (Status, Value) {
+        self.send("GET", path, None, true)
+    }
+    pub fn get_anon(&self, path: &str) -> (Status, Value) {
+        self.send("GET", path, None, false)
+    }
+    pub fn post(&self, path: &str, body: Value) -> (Status, Value) {
+        self.send("POST", path, Some(&body), true)
+    }
+    pub fn post_anon(&self, path: &str, body: Value) -> (Status, Value) {
+        self.send("POST", path, Some(&body), false)
+    }
+    pub fn patch(&self, path: &str, body: Value) -> (Status, Value) {
+        self.send("PATCH", path, Some(&body), true)
+    }
+    /// A raw body (for malformed JSON).
+    pub fn post_raw(&self, path: &str, raw: &str) -> (Status, Value) {
+        let res = self
+            .client
+            .post(path)
+            .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+            .header(ContentType::JSON)
+            .body(raw)
+            .dispatch();
+        let status = res.status();
+        let text = res.into_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.send(method, path, body.as_ref(), true);
+        assert!(status.code < 300, "{method} {path}: {status} {value}");
+        value
+    }
+
+    pub fn municipality(&self, ags: &str) -> String {
+        let v = self.ok("GET", &format!("/api/v1/municipalities?ags={ags}"), None);
+        assert_eq!(v["total"], 1, "AGS {ags}: {v}");
+        v["items"][0]["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn service(&self, name_part: &str) -> String {
+        let v = self.ok("GET", "/api/v1/services", None);
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"].as_str().unwrap().contains(name_part))
+            .unwrap_or_else(|| panic!("service {name_part}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn organisation(&self, list: &str, name: &str) -> String {
+        let v = self.ok("GET", &format!("/api/v1/{list}"), None);
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{list}: {name}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates an agreement and returns its JSON (panics on refusal).
+    pub fn create(&self, body: Value) -> Value {
+        let (status, v) = self.post("/api/v1/agreements", body);
+        assert_eq!(status, Status::Created, "{v}");
+        v
+    }
+
+    pub fn step(&self, id: &str, action: &str) -> (Status, Value) {
+        self.post(
+            &format!("/api/v1/agreements/{id}/transitions"),
+            json!({ "action": action }),
+        )
+    }
+
+    /// submit → sign → activate.
+    pub fn bring_into_force(&self, id: &str) -> Value {
+        let mut last = Value::Null;
+        for action in ["submit", "sign", "activate"] {
+            let (status, v) = self.step(id, action);
+            assert_eq!(status, Status::Ok, "{action}: {v}");
+            last = v;
+        }
+        assert_eq!(last["status"], "in_force");
+        last
+    }
+
+    /// A new agreement already in force.
+    pub fn in_force(&self, body: Value) -> Value {
+        let a = self.create(body);
+        self.bring_into_force(a["id"].as_str().unwrap())
+    }
+}
+
+pub fn avv() -> Value {
+    json!({
+        "subject": "Betrieb des Online-Dienstes Wohngeld",
+        "duration": "Laufzeit der Vereinbarung",
+        "nature_and_purpose": "Entgegennahme und Weiterleitung von Anträgen",
+        "data_types": ["Name", "Anschrift", "Einkommen"],
+        "data_subjects": ["Antragstellende Personen"],
+        "technical_measures": ["Transportverschlüsselung", "OSCI-Verschlüsselung"],
+        "sub_processors": []
+    })
+}
+
+pub fn wohngeld_parameters() -> Value {
+    json!({
+        "zustaendige_stelle_url": "https://www.dortmund.de/wohngeld",
+        "kontakt_email": "wohngeld@stadtdo.de"
+    })
+}
+
+/// IÖV and EKV with Dataport for Wohngeld, in force; returns (ioev, ekv, service id).
+pub fn wohngeld_supply(app: &TestApp) -> (Value, Value, String) {
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+    let ioev = app.in_force(json!({ "kind": "ioev", "counterparty_id": dataport }));
+    let ekv = app.in_force(
+        json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": wohngeld, "avv": avv() }),
+    );
+    (ioev, ekv, wohngeld)
+}
