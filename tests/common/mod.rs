@@ -61,6 +61,21 @@ fn fresh_database() -> (String, Cleanup) {
     }
 }
 
+fn figment(database_url: &str, demo: bool) -> rocket::figment::Figment {
+    rocket::Config::figment()
+        .merge(("port", 0))
+        .merge(("log_level", "off"))
+        .merge(("database_url", database_url.to_string()))
+        .merge(("database_pool_size", 8))
+        .merge(("staff_token", TOKEN))
+        .merge((
+            "data_dir",
+            std::env::temp_dir().join("nachnutzung-test-data"),
+        ))
+        .merge(("seed_reference_data", true))
+        .merge(("seed_demo_agreements", demo))
+}
+
 impl TestApp {
     /// Reference data (municipalities, intermediaries, services), no agreements.
     pub fn new() -> TestApp {
@@ -74,26 +89,20 @@ impl TestApp {
 
     fn with(demo: bool) -> TestApp {
         let (database_url, cleanup) = fresh_database();
-        let figment = rocket::Config::figment()
-            .merge(("port", 0))
-            .merge(("log_level", "off"))
-            .merge(("database_url", database_url.clone()))
-            .merge(("database_pool_size", 8))
-            .merge(("staff_token", TOKEN))
-            .merge((
-                "data_dir",
-                std::env::temp_dir().join("nachnutzung-test-data"),
-            ))
-            .merge(("seed_reference_data", true))
-            .merge(("seed_demo_agreements", demo));
-        let rocket =
-            nachnutzung::app::build(figment).unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
+        let rocket = nachnutzung::app::build(figment(&database_url, demo))
+            .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
         let client = Client::tracked(rocket).expect("client");
         TestApp {
             client,
             database_url,
             cleanup,
         }
+    }
+
+    /// Another instance of the application on this test's database.
+    pub fn second_instance(&self) -> rocket::Rocket<rocket::Build> {
+        nachnutzung::app::build(figment(&self.database_url, false))
+            .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause))
     }
 
     pub fn is_postgres(&self) -> bool {
