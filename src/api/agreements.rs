@@ -19,7 +19,10 @@ pub fn routes() -> Vec<Route> {
 }
 
 #[get("/api/v1/agreements?<kind>&<status>&<municipality_id>&<service_id>&<counterparty_id>&<page>&<per_page>")]
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one parameter per documented query field"
+)]
 async fn list(
     _staff: Staff,
     state: &State<AppState>,

@@ -19,7 +19,10 @@ pub fn routes() -> Vec<Route> {
 }
 
 #[get("/api/v1/municipalities?<ags>&<q>&<kind>&<regierungsbezirk>&<page>&<per_page>")]
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one parameter per documented query field"
+)]
 async fn list(
     _staff: Staff,
     state: &State<AppState>,
