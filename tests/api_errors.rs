@@ -124,16 +124,11 @@ fn wrong_ags_leika_land_key_and_paging_are_refused_with_field_errors() {
 
     let (status, v) = app.post("/api/v1/services", json!({ "name": "Hundesteuer", "availability": "available", "leika_keys": ["9910702300000", "99107023000000", "99107023000000"], "providing_land_key": "17" }));
     assert_error(status, &v, Status::UnprocessableEntity, "validation_failed");
-    let fields: Vec<&str> = v["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = field_names(&v);
     assert!(
-        fields.contains(&"leika_keys[0]")
-            && fields.contains(&"leika_keys[2]")
-            && fields.contains(&"providing_land_key"),
+        fields.contains(&"leika_keys[0]".to_string())
+            && fields.contains(&"leika_keys[2]".to_string())
+            && fields.contains(&"providing_land_key".to_string()),
         "{v}"
     );
 

@@ -9,9 +9,7 @@ use serde_json::json;
 #[test]
 fn sixteen_racing_requests_create_exactly_one_ea() {
     let app = TestApp::new();
-    let (_, _, wohngeld) = wohngeld_supply(&app);
-    let dortmund = app.municipality("05913000");
-    app.in_force(json!({ "kind": "rv", "municipality_id": dortmund }));
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
     let body = json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() }).to_string();
 
     // A second instance of the application with the asynchronous client: the sixteen

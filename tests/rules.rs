@@ -144,9 +144,7 @@ fn ea_needs_rv_and_ekv_in_force_and_an_available_service() {
 #[test]
 fn at_most_one_active_ea_per_municipality_and_service() {
     let app = TestApp::new();
-    let (_, _, wohngeld) = wohngeld_supply(&app);
-    let dortmund = app.municipality("05913000");
-    app.in_force(json!({ "kind": "rv", "municipality_id": dortmund }));
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
     let body = json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() });
     let first = app.in_force(body.clone());
     let (status, v) = app.post("/api/v1/agreements", body.clone());
@@ -175,9 +173,7 @@ fn at_most_one_active_ea_per_municipality_and_service() {
 #[test]
 fn submitting_needs_a_complete_avv_and_the_required_parameters() {
     let app = TestApp::new();
-    let (_, _, wohngeld) = wohngeld_supply(&app);
-    let dortmund = app.municipality("05913000");
-    app.in_force(json!({ "kind": "rv", "municipality_id": dortmund }));
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
     let ea =
         app.create(json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld }));
     let id = ea["id"].as_str().unwrap();
@@ -195,15 +191,10 @@ fn submitting_needs_a_complete_avv_and_the_required_parameters() {
     assert_eq!(status, Status::Ok, "{v}");
     let (status, v) = app.step(id, "submit");
     assert_eq!(status, Status::UnprocessableEntity);
-    let fields: Vec<&str> = v["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = field_names(&v);
     assert!(
-        fields.contains(&"parameters.zustaendige_stelle_url")
-            && fields.contains(&"parameters.kontakt_email"),
+        fields.contains(&"parameters.zustaendige_stelle_url".to_string())
+            && fields.contains(&"parameters.kontakt_email".to_string()),
         "{v}"
     );
 

@@ -261,3 +261,24 @@ pub fn wohngeld_supply(app: &TestApp) -> (Value, Value, String) {
     );
     (ioev, ekv, wohngeld)
 }
+
+/// Wohngeld supplied (IÖV, EKV) and Dortmund's RV in force: an EA may be filed.
+/// Returns (Dortmund's id, Wohngeld's id).
+pub fn dortmund_ready_for_wohngeld(app: &TestApp) -> (String, String) {
+    let (_, _, wohngeld) = wohngeld_supply(app);
+    let dortmund = app.municipality("05913000");
+    app.in_force(json!({ "kind": "rv", "municipality_id": dortmund }));
+    (dortmund, wohngeld)
+}
+
+/// The `field` names of a 422 response.
+pub fn field_names(v: &Value) -> Vec<String> {
+    v["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["field"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
