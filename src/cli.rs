@@ -35,6 +35,15 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Write the synthetic national-scale dataset for benchmarks into an empty database.
+    GenerateNational {
+        #[arg(long, default_value_t = 11_000)]
+        municipalities: usize,
+        #[arg(long, default_value_t = 600)]
+        services: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        eas: usize,
+    },
 }
 
 fn figment(cli: &Cli) -> Figment {
@@ -68,6 +77,29 @@ pub fn run(cli: Cli) -> ExitCode {
                 db.write_blocking(crate::seed::demo_agreements)?;
             }
             println!("Stammdaten geladen.");
+            Ok(())
+        }),
+        Command::GenerateNational {
+            municipalities,
+            services,
+            eas,
+        } => app::open_db(&config).and_then(|db| {
+            let scale = crate::seed::national::Scale {
+                municipalities,
+                services,
+                providers: 20,
+                eas,
+            };
+            let report = db.write_blocking(|conn| {
+                crate::seed::national::generate(conn, scale, &mut |n| {
+                    eprint!("\r{n} Einzelabrufe geschrieben")
+                })
+            })?;
+            eprintln!();
+            println!(
+                "{} Vereinbarungen in {:.1} s erzeugt.",
+                report.agreements, report.seconds
+            );
             Ok(())
         }),
     };

@@ -193,3 +193,20 @@ fn catalogue_is_public_and_lists_offered_services_only() {
     let (_, catalog) = app.get_anon("/api/v1/catalog");
     assert_eq!(catalog["services"].as_array().unwrap().len(), 11);
 }
+
+#[test]
+fn service_status_counts_einzelabrufe_across_municipalities() {
+    let app = TestApp::new();
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
+    let essen = app.municipality("05113000");
+    app.in_force(json!({ "kind": "rv", "municipality_id": essen }));
+    let body = |m: &str| json!({ "kind": "ea", "municipality_id": m, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() });
+    app.in_force(body(&dortmund));
+    app.create(body(&essen));
+    let status = app.ok("GET", &format!("/api/v1/services/{wohngeld}/status"), None);
+    assert_eq!(status["einzelabrufe"]["in_force"], 1);
+    assert_eq!(status["einzelabrufe"]["draft"], 1);
+    assert_eq!(status["einzelabrufe"]["terminated"], 0);
+    assert_eq!(status["municipalities_in_force"], 1);
+    assert_eq!(status["outbound_in_force"], 0);
+}

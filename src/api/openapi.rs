@@ -78,7 +78,7 @@ pub fn document() -> Value {
                 "Catalog": obj, "Page": { "type": "object", "properties": { "items": { "type": "array", "items": obj }, "page": { "type": "integer" }, "per_page": { "type": "integer" }, "total": { "type": "integer" } } },
                 "List": { "type": "array", "items": obj },
                 "Municipality": obj, "MunicipalityPatch": obj, "Contact": obj, "ContactInput": obj,
-                "Organisation": obj, "OrganisationInput": obj, "Service": obj, "ServiceInput": obj,
+                "Organisation": obj, "OrganisationInput": obj, "Service": obj, "ServiceInput": obj, "ServiceStatus": obj,
                 "Agreement": obj,
                 "NewAgreement": { "type": "object", "required": ["kind"], "properties": {
                     "kind": { "type": "string", "enum": ["ioev", "ekv", "rv", "ea"] },
@@ -123,6 +123,7 @@ pub fn document() -> Value {
             "/api/v1/services/{id}": {
                 "get": op("One service", false, &["path:id"], None, "200", "Service", &read),
                 "patch": op("Change a service (lock_version required)", false, &["path:id"], Some("ServiceInput"), "200", "Service", &write) },
+            "/api/v1/services/{id}/status": { "get": op("Einzelabrufe of one service across all municipalities, by status", false, &["path:id"], None, "200", "ServiceStatus", &read) },
             "/api/v1/agreements": {
                 "get": op("Agreements", false, &["kind", "status", "municipality_id", "service_id", "counterparty_id", "page", "per_page"], None, "200", "Page", &read),
                 "post": op("Create an agreement (draft); the rules of the model apply", false, &[], Some("NewAgreement"), "201", "Agreement", &write) },

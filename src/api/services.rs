@@ -12,11 +12,11 @@ use crate::domain::{codes, service, Availability, ParameterDef, Problems};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
 use crate::models::organisation::Organisation;
-use crate::models::service::{Service, ServiceView};
+use crate::models::service::{Service, ServiceStatus, ServiceView};
 use crate::models::{new_id, now};
 
 pub fn routes() -> Vec<Route> {
-    routes![list, show, create, update]
+    routes![list, show, status, create, update]
 }
 
 fn view(conn: &mut DbConn, s: &Service) -> AppResult<ServiceView> {
@@ -52,6 +52,21 @@ async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
                 let s = Service::find(conn, &id)?;
                 view(conn, &s)
             })
+            .await?,
+    ))
+}
+
+#[get("/api/v1/services/<id>/status")]
+async fn status(
+    _staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+) -> AppResult<Json<ServiceStatus>> {
+    let id = super::id(id)?;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| Service::find(conn, &id)?.status(conn))
             .await?,
     ))
 }

@@ -228,6 +228,36 @@ impl Db {
     }
 }
 
+/// Inserts many rows in multi-row statements. Diesel's multi-backend connection has no
+/// batch insert, so this is the one place that matches on the backend for it; the SQL is
+/// the same plain `INSERT … VALUES (…), (…)` on both.
+#[macro_export]
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        let rows = $rows;
+        // Stays under SQLite's and PostgreSQL's bind-parameter limits for tables of up to
+        // 32 columns.
+        let per_chunk = 1000;
+        let mut result: Result<(), diesel::result::Error> = Ok(());
+        for chunk in rows.chunks(per_chunk) {
+            let r = match &mut *$conn {
+                $crate::db::DbConn::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)
+                }
+                $crate::db::DbConn::Postgres(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)
+                }
+            };
+            if let Err(e) = r {
+                result = Err(e);
+                break;
+            }
+        }
+        result
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

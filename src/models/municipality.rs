@@ -111,10 +111,7 @@ impl Municipality {
     }
 
     pub fn insert_many(conn: &mut DbConn, rows: &[Municipality]) -> AppResult<()> {
-        // Row by row: batch inserts are not available through the multi-backend connection.
-        for row in rows {
-            row.insert(conn)?;
-        }
+        crate::insert_batch!(conn, municipalities::table, rows)?;
         Ok(())
     }
 

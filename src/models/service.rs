@@ -192,3 +192,53 @@ impl Service {
         Ok(())
     }
 }
+
+/// Where one service stands across all municipalities: its Einzelabrufe by status.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    pub service_id: String,
+    pub name: String,
+    pub availability: Availability,
+    /// Einzelabrufe by status (all statuses listed, zero included).
+    pub einzelabrufe: std::collections::BTreeMap<&'static str, i64>,
+    /// NRW municipalities with an EA in force.
+    pub municipalities_in_force: i64,
+    /// Re-use by other Länder's municipalities recorded against their intermediary.
+    pub outbound_in_force: i64,
+}
+
+impl Service {
+    pub fn status(&self, conn: &mut DbConn) -> AppResult<ServiceStatus> {
+        use crate::db::schema::agreements as a;
+        use crate::domain::{AgreementKind, Status};
+        let counts: Vec<(String, String, i64)> = a::table
+            .filter(a::service_id.eq(&self.id))
+            .filter(a::kind.eq(AgreementKind::Ea.as_str()))
+            .group_by((a::status, a::direction))
+            .select((a::status, a::direction, diesel::dsl::count_star()))
+            .load(conn)?;
+        let mut einzelabrufe: std::collections::BTreeMap<&'static str, i64> =
+            Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let (mut inbound, mut outbound) = (0, 0);
+        for (status, direction, n) in counts {
+            if let Some(s) = Status::parse(&status) {
+                *einzelabrufe.entry(s.as_str()).or_default() += n;
+                if s == Status::InForce {
+                    if direction == "outbound" {
+                        outbound += n;
+                    } else {
+                        inbound += n;
+                    }
+                }
+            }
+        }
+        Ok(ServiceStatus {
+            service_id: self.id.clone(),
+            name: self.name.clone(),
+            availability: self.availability()?,
+            einzelabrufe,
+            municipalities_in_force: inbound,
+            outbound_in_force: outbound,
+        })
+    }
+}

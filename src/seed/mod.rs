@@ -2,7 +2,8 @@
 //! intermediaries, EfA services; see `data/SOURCES.md`) and the two demo scenarios of the
 //! seeds. Both are idempotent: what exists is left alone.
 
-mod demo;
+pub(crate) mod demo;
+pub mod national;
 
 pub use demo::demo_agreements;
 
@@ -164,7 +165,7 @@ fn param(key: &str, label: &str, kind: ParameterKind, required: bool) -> Paramet
 /// The parameters a municipality sets for a service. Every service needs the responsible
 /// office and a contact address and may show a coat of arms; services with fees need
 /// ePayment data and the fee (0 skips payment).
-fn parameters_for(name: &str) -> Vec<ParameterDef> {
+pub(crate) fn parameters_for(name: &str) -> Vec<ParameterDef> {
     let mut p = vec![
         param(
             "zustaendige_stelle_url",

@@ -62,6 +62,10 @@ fn fresh_database() -> (String, Cleanup) {
 }
 
 fn figment(database_url: &str, demo: bool) -> rocket::figment::Figment {
+    figment_with(database_url, true, demo)
+}
+
+fn figment_with(database_url: &str, reference: bool, demo: bool) -> rocket::figment::Figment {
     rocket::Config::figment()
         .merge(("port", 0))
         .merge(("log_level", "off"))
@@ -72,7 +76,7 @@ fn figment(database_url: &str, demo: bool) -> rocket::figment::Figment {
             "data_dir",
             std::env::temp_dir().join("nachnutzung-test-data"),
         ))
-        .merge(("seed_reference_data", true))
+        .merge(("seed_reference_data", reference))
         .merge(("seed_demo_agreements", demo))
 }
 
@@ -90,6 +94,23 @@ impl TestApp {
     fn with(demo: bool) -> TestApp {
         let (database_url, cleanup) = fresh_database();
         let rocket = nachnutzung::app::build(figment(&database_url, demo))
+            .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
+        let client = Client::tracked(rocket).expect("client");
+        TestApp {
+            client,
+            database_url,
+            cleanup,
+        }
+    }
+
+    /// No data at all, after `prepare` ran on the migrated database (e.g. a generator).
+    pub fn empty_then(prepare: impl FnOnce(&mut nachnutzung::db::DbConn)) -> TestApp {
+        let (database_url, cleanup) = fresh_database();
+        let url = nachnutzung::db::DbUrl::parse(&database_url).unwrap();
+        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        db.migrate().unwrap();
+        prepare(&mut db.conn().unwrap());
+        let rocket = nachnutzung::app::build(figment_with(&database_url, false, false))
             .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
         let client = Client::tracked(rocket).expect("client");
         TestApp {
