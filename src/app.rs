@@ -17,6 +17,8 @@ pub struct AppState {
     pub db: Db,
     /// SHA-256 of the staff token; `None` means the API is read-only for everybody.
     pub staff_token_hash: Option<[u8; 32]>,
+    /// The rendered public catalogue (see `api::catalog`).
+    pub catalog: std::sync::Arc<crate::api::CatalogCache>,
 }
 
 /// Opens the database named in the configuration and applies the migrations.
@@ -95,6 +97,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     let state = AppState {
         db,
         staff_token_hash: token.as_deref().map(token_hash),
+        catalog: Default::default(),
     };
     Ok(rocket::custom(figment)
         .manage(state)

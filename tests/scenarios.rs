@@ -50,6 +50,10 @@ fn dortmund_reuses_wohngeld_from_dataport_inbound() {
         .map(|a| a["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"rv") && kinds.contains(&"ea"), "{kinds:?}");
+    assert!(
+        list["items"][0].get("terms").is_none(),
+        "lists carry no terms; the detail does"
+    );
 }
 
 #[test]
@@ -181,6 +185,24 @@ fn catalogue_is_public_and_lists_offered_services_only() {
         .iter()
         .any(|p| p["key"] == "zustaendige_stelle_url" && p["required"] == true));
     assert_eq!(wohngeld["dvdv_category"], "wgb (Wohngeldbehörde)");
+
+    // Renaming an operator shows in the (cached) catalogue at once.
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let d = app.ok("GET", &format!("/api/v1/intermediaries/{dataport}"), None);
+    app.ok(
+        "PATCH",
+        &format!("/api/v1/intermediaries/{dataport}"),
+        Some(json!({ "lock_version": d["lock_version"], "name": "Dataport AöR (Altenholz)" })),
+    );
+    let (_, catalog) = app.get_anon("/api/v1/catalog");
+    let dataport_operated: Vec<&str> = catalog["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["operator"].as_str())
+        .filter(|o| o.starts_with("Dataport AöR"))
+        .collect();
+    assert_eq!(dataport_operated, ["Dataport AöR (Altenholz)"], "{catalog}");
 
     // Withdrawing a service removes it from the public catalogue.
     let id = wohngeld["id"].as_str().unwrap();

@@ -14,6 +14,8 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::{Error as JsonError, Json};
 use rocket::{Catcher, Route};
 
+pub use catalog::CatalogCache;
+
 use crate::app::{token_hash, AppState};
 use crate::error::{AppError, AppResult};
 

@@ -351,6 +351,8 @@ pub fn generate(
             ))
             .execute(conn)?;
     }
+    // Fresh statistics, so both planners see the shape of a million rows.
+    diesel::sql_query("ANALYZE").execute(conn)?;
     Ok(Report {
         agreements: ioevs.len() + ekvs.len() + rvs.len() + number,
         seconds: start.elapsed().as_secs_f64(),

@@ -128,7 +128,8 @@ CREATE UNIQUE INDEX agreements_reference ON agreements (reference);
 CREATE UNIQUE INDEX agreements_active_key ON agreements (active_key);
 CREATE INDEX agreements_kind_status ON agreements (kind, status);
 CREATE INDEX agreements_municipality ON agreements (municipality_id, kind);
-CREATE INDEX agreements_service ON agreements (service_id, kind);
+-- Covers "one service across all municipalities" (counts by status without touching rows).
+CREATE INDEX agreements_service ON agreements (service_id, kind, status, direction);
 CREATE INDEX agreements_counterparty ON agreements (counterparty_id, kind);
 CREATE INDEX agreements_rv ON agreements (rv_id);
 CREATE INDEX agreements_ekv ON agreements (ekv_id);

@@ -11,7 +11,7 @@ use super::Agreement;
 use crate::db::schema::{agreements, municipalities, organisations, services};
 use crate::db::DbConn;
 use crate::domain::{AgreementKind, Direction, Status, Terms};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::models::audit::{AuditEvent, AuditView};
 use crate::models::{Page, Paged};
 
@@ -71,7 +71,9 @@ pub struct AgreementView {
     pub service: Option<PartyRef>,
     pub links: Links,
     pub current_version: i32,
-    pub terms: Terms,
+    /// The terms of the current version: in the detail view only (lists stay small).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms: Option<Terms>,
     pub notice_period_months: Option<i32>,
     #[serde(with = "crate::models::ts::option")]
     pub submitted_at: Option<PrimitiveDateTime>,
@@ -196,7 +198,7 @@ impl Agreement {
             .map(|v| v.terms())
             .transpose()?
             .unwrap_or_default();
-        let mut view = self.view_with(&names, terms)?;
+        let mut view = self.view_with(&names, Some(terms))?;
         if detail {
             view.versions = Some(
                 versions
@@ -230,7 +232,7 @@ impl Agreement {
         Ok(view)
     }
 
-    fn view_with(&self, names: &Names, terms: Terms) -> AppResult<AgreementView> {
+    fn view_with(&self, names: &Names, terms: Option<Terms>) -> AppResult<AgreementView> {
         let kind = self.kind()?;
         let status = self.status()?;
         let link = |id: &Option<String>| id.as_ref().and_then(|id| names.links.get(id).cloned());
@@ -320,14 +322,9 @@ impl Agreement {
             .offset(page.offset())
             .load(conn)?;
         let names = Names::load(conn, &rows)?;
-        let ids: Vec<(String, i32)> = rows
-            .iter()
-            .map(|a| (a.id.clone(), a.current_version))
-            .collect();
-        let terms = current_terms(conn, &ids)?;
         let items = rows
             .iter()
-            .map(|a| a.view_with(&names, terms.get(&a.id).cloned().unwrap_or_default()))
+            .map(|a| a.view_with(&names, None))
             .collect::<AppResult<_>>()?;
         Ok(Paged {
             items,
@@ -336,21 +333,4 @@ impl Agreement {
             total,
         })
     }
-}
-
-fn current_terms(conn: &mut DbConn, ids: &[(String, i32)]) -> AppResult<HashMap<String, Terms>> {
-    use crate::db::schema::agreement_versions as v;
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let agreement_ids: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
-    let rows: Vec<(String, i32, String)> = v::table
-        .filter(v::agreement_id.eq_any(agreement_ids))
-        .select((v::agreement_id, v::version_no, v::terms))
-        .load(conn)?;
-    let current: HashMap<&str, i32> = ids.iter().map(|(id, n)| (id.as_str(), *n)).collect();
-    rows.into_iter()
-        .filter(|(id, no, _)| current.get(id.as_str()) == Some(no))
-        .map(|(id, _, t)| Ok((id, serde_json::from_str(&t).map_err(AppError::from)?)))
-        .collect()
 }
