@@ -15,7 +15,7 @@ fn sixteen_racing_requests_create_exactly_one_ea() {
     // A second instance of the application with the asynchronous client: the sixteen
     // requests are in flight at once, and their database work runs in parallel on the
     // blocking pool, so the writes truly race.
-    let rocket = app.second_instance();
+    let rocket = app.second_instance(false);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()

@@ -188,6 +188,19 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics after a bulk load (outside any transaction):
+    /// `ANALYZE` on SQLite; `VACUUM ANALYZE` on PostgreSQL, which also sets the visibility
+    /// map so index-only scans need not visit the table.
+    pub fn optimize(&self) -> AppResult<()> {
+        let mut conn = self.conn()?;
+        let sql = match self.backend() {
+            Backend::Sqlite => "ANALYZE",
+            Backend::Postgres => "VACUUM ANALYZE",
+        };
+        conn.batch_execute(sql)?;
+        Ok(())
+    }
+
     /// A read on a pooled connection (blocking; call from a blocking context).
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
         let mut conn = self.conn()?;

@@ -139,6 +139,7 @@ fn store(conn: &mut DbConn, rows: &[Agreement], terms: &str) -> AppResult<()> {
 }
 
 /// Generates the dataset into an empty registry (refuses one that has agreements).
+/// Call `Db::optimize` after the transaction commits.
 /// `progress` is told how many EAs are written so far.
 pub fn generate(
     conn: &mut DbConn,
@@ -351,8 +352,6 @@ pub fn generate(
             ))
             .execute(conn)?;
     }
-    // Fresh statistics, so both planners see the shape of a million rows.
-    diesel::sql_query("ANALYZE").execute(conn)?;
     Ok(Report {
         agreements: ioevs.len() + ekvs.len() + rvs.len() + number,
         seconds: start.elapsed().as_secs_f64(),

@@ -120,9 +120,9 @@ impl TestApp {
         }
     }
 
-    /// Another instance of the application on this test's database.
-    pub fn second_instance(&self) -> rocket::Rocket<rocket::Build> {
-        nachnutzung::app::build(figment(&self.database_url, false))
+    /// Another instance of the application on this test's database (seeding as configured).
+    pub fn second_instance(&self, demo: bool) -> rocket::Rocket<rocket::Build> {
+        nachnutzung::app::build(figment(&self.database_url, demo))
             .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause))
     }
 

@@ -127,7 +127,9 @@ CREATE TABLE agreements (
 CREATE UNIQUE INDEX agreements_reference ON agreements (reference);
 CREATE UNIQUE INDEX agreements_active_key ON agreements (active_key);
 CREATE INDEX agreements_kind_status ON agreements (kind, status);
-CREATE INDEX agreements_municipality ON agreements (municipality_id, kind);
+-- Lists of one municipality's or one service's agreements, newest first, read in order.
+CREATE INDEX agreements_municipality ON agreements (municipality_id, kind, created_at, reference);
+CREATE INDEX agreements_service_recent ON agreements (service_id, kind, created_at, reference);
 -- Covers "one service across all municipalities" (counts by status without touching rows).
 CREATE INDEX agreements_service ON agreements (service_id, kind, status, direction);
 CREATE INDEX agreements_counterparty ON agreements (counterparty_id, kind);
