@@ -77,9 +77,13 @@ fn main() {
                 })
             })
             .expect("generate");
+        let start = Instant::now();
+        db.optimize().expect("optimize");
         println!(
-            "seeding: {} agreements in {:.1} s",
-            report.agreements, report.seconds
+            "seeding: {} agreements in {:.1} s, statistics refreshed in {:.1} s",
+            report.agreements,
+            report.seconds,
+            start.elapsed().as_secs_f64()
         );
     } else {
         println!("reusing the dataset in {url} ({existing} municipalities)");

@@ -96,6 +96,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 })
             })?;
             eprintln!();
+            db.optimize()?;
             println!(
                 "{} Vereinbarungen in {:.1} s erzeugt.",
                 report.agreements, report.seconds

@@ -492,3 +492,41 @@ fn signed_agreements_change_only_by_amendment() {
     );
     assert_eq!(versions[1]["change_note"], "Kostenregelung ab 2027");
 }
+
+#[test]
+fn nrw_municipalities_reuse_nrw_services_inbound_too() {
+    let app = TestApp::new();
+    // The provider of the Einbürgerungsantrag, recorded by staff.
+    let kdn = app.ok("POST", "/api/v1/providers", Some(json!({ "name": "KDN – Dachverband kommunaler IT-Dienstleister", "legal_form": "Zweckverband" })));
+    let kdn = kdn["id"].as_str().unwrap();
+    let einbuergerung = app.service("Digitaler Einbürgerungsantrag");
+    app.in_force(json!({ "kind": "ioev", "counterparty_id": kdn }));
+    let ekv = app.in_force(
+        json!({ "kind": "ekv", "counterparty_id": kdn, "service_id": einbuergerung, "avv": avv() }),
+    );
+    assert_eq!(
+        ekv["direction"], "inbound",
+        "d-NRW obtains the NRW service from its provider"
+    );
+
+    let essen = app.municipality("05113000");
+    app.in_force(json!({ "kind": "rv", "municipality_id": essen }));
+    let ea =
+        app.create(json!({ "kind": "ea", "municipality_id": essen, "service_id": einbuergerung }));
+    assert_eq!(ea["links"]["ekv"]["id"], ekv["id"]);
+
+    // The same NRW service offered to Niedersachsen is an outbound EKV with GovConnect,
+    // and it does not count for NRW municipalities.
+    let govconnect = app.organisation("intermediaries", "GovConnect GmbH");
+    app.in_force(json!({ "kind": "ioev", "counterparty_id": govconnect }));
+    let out = app.in_force(json!({ "kind": "ekv", "counterparty_id": govconnect, "service_id": einbuergerung, "avv": avv() }));
+    assert_eq!(out["direction"], "outbound");
+    let call = app.create(json!({
+        "kind": "ea", "counterparty_id": govconnect, "service_id": einbuergerung,
+        "external_party_name": "Stadt Oldenburg", "external_party_ags": "03403000"
+    }));
+    assert_eq!(
+        call["links"]["ekv"]["id"], out["id"],
+        "the outbound call rests on the outbound EKV"
+    );
+}

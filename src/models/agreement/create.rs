@@ -363,33 +363,35 @@ impl NewAgreement {
                 forbidden(&mut p, "external_party_ags", &self.external_party_ags, kind);
             }
         }
-        let natural = service.as_ref().map(|s| {
-            if s.is_nrw_service() {
-                Direction::Outbound
-            } else {
-                Direction::Inbound
+        // Outbound re-use exists only for NRW services. An NRW service is also obtained
+        // inbound (from its provider) for NRW's own municipalities, so an EKV on an NRW
+        // service defaults by its counterparty: another Land's intermediary that does not
+        // operate the service re-uses it (outbound); anybody else provides it (inbound).
+        let nrw_service = service.as_ref().is_some_and(Service::is_nrw_service);
+        if (outbound_ea || direction == Some(Direction::Outbound))
+            && service.is_some()
+            && !nrw_service
+        {
+            let s = service.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+            p.add(
+                "direction",
+                format!("„{s}“ ist ein Dienst eines anderen Landes: nur Dienste aus NRW werden anderen Ländern angeboten (outbound)."),
+            );
+        }
+        let direction = match (kind, direction) {
+            (AgreementKind::Ea, _) if outbound_ea => Direction::Outbound,
+            (AgreementKind::Ea, _) => Direction::Inbound,
+            (_, Some(given)) => given,
+            (AgreementKind::Ekv, None) if nrw_service => {
+                let operator = service.as_ref().and_then(|s| s.operator_id.as_deref());
+                match &counterparty {
+                    Some(c) if c.is_intermediary && operator != Some(c.id.as_str()) => {
+                        Direction::Outbound
+                    }
+                    _ => Direction::Inbound,
+                }
             }
-        });
-        let direction = match (kind, direction, natural) {
-            (AgreementKind::Ea, _, _) if outbound_ea => Direction::Outbound,
-            (AgreementKind::Ea, Some(Direction::Outbound), _) => Direction::Outbound,
-            (AgreementKind::Ekv | AgreementKind::Ea, Some(given), Some(natural))
-                if given != natural =>
-            {
-                let s = service.as_ref().map(|s| s.name.as_str()).unwrap_or("");
-                p.add(
-                    "direction",
-                    match natural {
-                        Direction::Outbound => format!("„{s}“ ist ein Dienst aus NRW: er wird anderen Ländern angeboten (outbound)."),
-                        Direction::Inbound => format!("„{s}“ ist ein Dienst eines anderen Landes: NRW-Kommunen nutzen ihn nach (inbound)."),
-                    },
-                );
-                given
-            }
-            (AgreementKind::Ea, _, _) => Direction::Inbound,
-            (_, Some(given), _) => given,
-            (_, None, Some(natural)) => natural,
-            (_, None, None) => Direction::Inbound,
+            (_, None) => Direction::Inbound,
         };
         p.into_result()?;
 
@@ -453,7 +455,7 @@ impl NewAgreement {
                         Some(&cp_id),
                         None,
                         Some(&s.id),
-                        None,
+                        Some(Direction::Outbound),
                     )?;
                     rules::check_ea_outbound(
                         &cp_name,

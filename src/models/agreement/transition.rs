@@ -238,7 +238,7 @@ fn recheck_preconditions(conn: &mut DbConn, a: &mut Agreement) -> AppResult<()> 
                     Some(&cp.id),
                     None,
                     Some(&s.id),
-                    None,
+                    Some(Direction::Outbound),
                 )?;
                 rules::check_ea_outbound(&cp.name, found(&ioev)?, facts, found(&ekv)?)?;
                 a.ioev_id = ioev.map(|x| x.id);
