@@ -119,6 +119,8 @@ fn wrong_ags_leika_land_key_and_paging_are_refused_with_field_errors() {
     assert_error(status, &v, Status::UnprocessableEntity, "validation_failed");
     let (status, v) = app.get("/api/v1/municipalities?per_page=0");
     assert_error(status, &v, Status::UnprocessableEntity, "validation_failed");
+    let (status, v) = app.get("/api/v1/municipalities?page=9223372036854775807");
+    assert_error(status, &v, Status::UnprocessableEntity, "validation_failed");
     let (status, v) = app.get("/api/v1/municipalities?page=zwei");
     assert_error(status, &v, Status::UnprocessableEntity, "validation_failed");
 

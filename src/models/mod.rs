@@ -69,15 +69,17 @@ pub struct Page {
 
 impl Page {
     pub const MAX_PER_PAGE: i64 = 500;
+    /// Far beyond any real list; keeps the offset arithmetic from overflowing.
+    pub const MAX_PAGE: i64 = 1_000_000;
 
     pub fn new(page: Option<i64>, per_page: Option<i64>) -> crate::error::AppResult<Page> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(50);
         let mut problems = Vec::new();
-        if page < 1 {
+        if !(1..=Page::MAX_PAGE).contains(&page) {
             problems.push(crate::error::FieldError {
                 field: "page".into(),
-                message: "Die Seite beginnt bei 1.".into(),
+                message: format!("Die Seite liegt zwischen 1 und {}.", Page::MAX_PAGE),
             });
         }
         if !(1..=Page::MAX_PER_PAGE).contains(&per_page) {

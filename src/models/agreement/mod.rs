@@ -4,6 +4,7 @@
 
 mod create;
 mod edit;
+mod resolve;
 mod transition;
 mod view;
 
