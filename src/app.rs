@@ -130,3 +130,56 @@ pub fn build(figment: Figment) -> AppResult<Rocket<Build>> {
     let db = open_db(&config)?;
     rocket(figment, &config, db)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, token: Option<&str>) -> Config {
+        Config {
+            staff_token: token.map(str::to_string),
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn embedded_mode_generates_one_private_token_and_keeps_it() {
+        let dir = std::env::temp_dir().join(format!("nachnutzung-token-{}", uuid::Uuid::new_v4()));
+        let first = staff_token(&config(&dir, None), Backend::Sqlite)
+            .unwrap()
+            .unwrap();
+        assert!(first.len() >= MIN_TOKEN_LEN);
+        let again = staff_token(&config(&dir, None), Backend::Sqlite)
+            .unwrap()
+            .unwrap();
+        assert_eq!(first, again, "a restart keeps the demo token");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("staff-token"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn postgres_without_token_is_read_only_and_short_tokens_are_refused() {
+        let dir = std::env::temp_dir();
+        assert_eq!(
+            staff_token(&config(&dir, None), Backend::Postgres).unwrap(),
+            None
+        );
+        assert!(staff_token(&config(&dir, Some("kurz")), Backend::Postgres).is_err());
+        let long = "a-configured-token-of-enough-length";
+        assert_eq!(
+            staff_token(&config(&dir, Some(long)), Backend::Sqlite)
+                .unwrap()
+                .as_deref(),
+            Some(long)
+        );
+    }
+}

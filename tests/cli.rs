@@ -1,0 +1,148 @@
+//! The binary as a new user meets it: `migrate`, `seed`, and `serve` printing the URL and
+//! the demo token, then answering on that port. These use their own SQLite files on both CI
+//! runs: they test the binary, not the backend (every other test file covers both).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nachnutzung"))
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("nachnutzung-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn unknown_database_schemes_are_refused_with_a_clear_message() {
+    let out = bin()
+        .args(["--database-url", "mysql://root@localhost/db", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Nicht unterstütztes Datenbank-Schema 'mysql://'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn migrate_and_seed_are_idempotent_commands() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}", dir.join("cli.db").display());
+    for args in [
+        vec!["migrate"],
+        vec!["seed"],
+        vec!["seed", "--demo"],
+        vec!["seed", "--demo"],
+    ] {
+        let out = bin()
+            .arg("--database-url")
+            .arg(&url)
+            .args(&args)
+            .env("NACHNUTZUNG_DATA_DIR", &dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn get(port: u16, path: &str, token: Option<&str>) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn serve_prints_url_and_demo_token_and_answers() {
+    let dir = temp_dir();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = bin()
+        .env(
+            "NACHNUTZUNG_DATABASE_URL",
+            format!("sqlite://{}", dir.join("serve.db").display()),
+        )
+        .env("NACHNUTZUNG_DATA_DIR", &dir)
+        .env("ROCKET_PORT", port.to_string())
+        .env("ROCKET_LOG_LEVEL", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut url = None;
+    let mut token = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (url.is_none() || token.is_none()) && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Some(u) = line.strip_prefix("Nachnutzungsregister läuft auf ") {
+                url = Some(u.trim().to_string());
+            }
+            if let Some(t) = line
+                .trim()
+                .strip_prefix("Staff-Zugang (Demo): Authorization: Bearer ")
+            {
+                token = Some(t.trim().to_string());
+            }
+        }
+    }
+    let result = std::panic::catch_unwind(|| {
+        assert_eq!(
+            url.as_deref(),
+            Some(format!("http://127.0.0.1:{port}").as_str())
+        );
+        let token = token.clone().expect("demo token printed");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("staff-token"))
+                .unwrap()
+                .trim(),
+            token
+        );
+        let catalog = get(port, "/api/v1/catalog", None);
+        assert!(catalog.starts_with("HTTP/1.1 200"), "{catalog}");
+        assert!(catalog.contains("Wohngeld"));
+        let refused = get(port, "/api/v1/agreements", None);
+        assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+        let demo = get(port, "/api/v1/agreements?kind=ea", Some(&token));
+        assert!(demo.starts_with("HTTP/1.1 200"), "{demo}");
+        assert!(
+            demo.contains("Dortmund, Stadt"),
+            "the demo Einzelabruf is there"
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
