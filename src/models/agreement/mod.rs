@@ -2,6 +2,7 @@
 //! `create`, `transition` and `amend` are the actions; this file holds the rows, queries
 //! and the JSON view.
 
+mod basis;
 mod create;
 mod edit;
 mod resolve;

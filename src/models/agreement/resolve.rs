@@ -2,9 +2,7 @@
 //! which direction it has, and what the rules of the model say about it.
 
 use super::create::NewAgreement;
-use super::Agreement;
 use crate::db::DbConn;
-use crate::domain::rules::{self, ServiceFacts};
 use crate::domain::{codes, AgreementKind, Direction, Problems};
 use crate::error::{AppError, AppResult};
 use crate::models::municipality::Municipality;
@@ -226,114 +224,48 @@ impl NewAgreement {
         p.into_result()?;
 
         // The parties are known and well-formed: now the rules of the model.
-        let cp_name = counterparty
+        let basis = super::basis::check(
+            conn,
+            &super::basis::Parties {
+                kind,
+                direction,
+                counterparty: counterparty.as_ref(),
+                municipality: municipality.as_ref(),
+                service: service.as_ref(),
+            },
+        )?;
+        let cp = counterparty
             .as_ref()
-            .map(|c| c.name.clone())
+            .map(|c| (c.id.as_str(), c.name.as_str()))
             .unwrap_or_default();
-        let cp_id = counterparty
+        let m = municipality
             .as_ref()
-            .map(|c| c.id.clone())
+            .map(|m| (m.id.as_str(), m.display_name()));
+        let s = service
+            .as_ref()
+            .map(|s| (s.id.as_str(), s.name.as_str()))
             .unwrap_or_default();
-        let (mut ioev_id, mut rv_id, mut ekv_id) = (None, None, None);
-        let (active_key, parties_label) = match kind {
-            AgreementKind::Ioev => (format!("ioev:{cp_id}"), cp_name.clone()),
-            AgreementKind::Rv => {
-                let m = municipality
-                    .as_ref()
-                    .ok_or_else(|| AppError::internal("municipality resolved"))?;
-                (format!("rv:{}", m.id), m.display_name())
-            }
-            AgreementKind::Ekv => {
-                let s = service
-                    .as_ref()
-                    .ok_or_else(|| AppError::internal("service resolved"))?;
-                let ioev = Agreement::best_active(
-                    conn,
-                    AgreementKind::Ioev,
-                    Some(&cp_id),
-                    None,
-                    None,
-                    None,
-                )?;
-                rules::check_ekv(&cp_name, ioev.as_ref().map(Agreement::found).transpose()?)?;
-                ioev_id = ioev.map(|a| a.id);
+        let (active_key, parties_label) = match (kind, m) {
+            (AgreementKind::Ioev, _) => (format!("ioev:{}", cp.0), cp.1.to_string()),
+            (AgreementKind::Rv, Some((m_id, m_name))) => (format!("rv:{m_id}"), m_name),
+            (AgreementKind::Ekv, _) => (
+                format!("ekv:{}:{}", cp.0, s.0),
+                format!("{} und „{}“", cp.1, s.1),
+            ),
+            (AgreementKind::Ea, _) if outbound_ea => {
+                let ags = self.external_party_ags.as_deref().unwrap_or_default();
+                let name = self.external_party_name.as_deref().unwrap_or_default();
                 (
-                    format!("ekv:{cp_id}:{}", s.id),
-                    format!("{cp_name} und „{}“", s.name),
+                    format!("ea:{}:{ags}:{}", cp.0, s.0),
+                    format!("{name} (über {}) und „{}“", cp.1, s.1),
                 )
             }
-            AgreementKind::Ea => {
-                let s = service
-                    .as_ref()
-                    .ok_or_else(|| AppError::internal("service resolved"))?;
-                let facts = ServiceFacts {
-                    name: &s.name,
-                    availability: s.availability()?,
-                };
-                if outbound_ea {
-                    let ioev = Agreement::best_active(
-                        conn,
-                        AgreementKind::Ioev,
-                        Some(&cp_id),
-                        None,
-                        None,
-                        None,
-                    )?;
-                    let ekv = Agreement::best_active(
-                        conn,
-                        AgreementKind::Ekv,
-                        Some(&cp_id),
-                        None,
-                        Some(&s.id),
-                        Some(Direction::Outbound),
-                    )?;
-                    rules::check_ea_outbound(
-                        &cp_name,
-                        ioev.as_ref().map(Agreement::found).transpose()?,
-                        facts,
-                        ekv.as_ref().map(Agreement::found).transpose()?,
-                    )?;
-                    ioev_id = ioev.map(|a| a.id);
-                    ekv_id = ekv.map(|a| a.id);
-                    let ags = self.external_party_ags.clone().unwrap_or_default();
-                    let name = self.external_party_name.clone().unwrap_or_default();
-                    (
-                        format!("ea:{cp_id}:{ags}:{}", s.id),
-                        format!("{name} (über {cp_name}) und „{}“", s.name),
-                    )
-                } else {
-                    let m = municipality
-                        .as_ref()
-                        .ok_or_else(|| AppError::internal("municipality resolved"))?;
-                    let rv = Agreement::best_active(
-                        conn,
-                        AgreementKind::Rv,
-                        None,
-                        Some(&m.id),
-                        None,
-                        None,
-                    )?;
-                    let ekv = Agreement::best_active(
-                        conn,
-                        AgreementKind::Ekv,
-                        None,
-                        None,
-                        Some(&s.id),
-                        Some(Direction::Inbound),
-                    )?;
-                    rules::check_ea_inbound(
-                        &m.display_name(),
-                        rv.as_ref().map(Agreement::found).transpose()?,
-                        facts,
-                        ekv.as_ref().map(Agreement::found).transpose()?,
-                    )?;
-                    rv_id = rv.map(|a| a.id);
-                    ekv_id = ekv.map(|a| a.id);
-                    (
-                        format!("ea:{}:{}", m.id, s.id),
-                        format!("{} und „{}“", m.display_name(), s.name),
-                    )
-                }
+            (AgreementKind::Ea, Some((m_id, m_name))) => (
+                format!("ea:{m_id}:{}", s.0),
+                format!("{m_name} und „{}“", s.1),
+            ),
+            (AgreementKind::Rv | AgreementKind::Ea, None) => {
+                return Err(AppError::internal("municipality resolved"))
             }
         };
         Ok(Resolved {
@@ -341,9 +273,9 @@ impl NewAgreement {
             counterparty,
             municipality,
             service,
-            ioev_id,
-            rv_id,
-            ekv_id,
+            ioev_id: basis.ioev_id,
+            rv_id: basis.rv_id,
+            ekv_id: basis.ekv_id,
             active_key,
             parties_label,
         })

@@ -6,12 +6,10 @@ use time::Date;
 use super::{check_lock, Agreement};
 use crate::db::DbConn;
 use crate::domain::agreement::{check_termination, german_date};
-use crate::domain::rules::{self, Found, ServiceFacts};
-use crate::domain::{service, Action, AgreementKind, Direction, DomainError, Status};
+use crate::domain::rules;
+use crate::domain::{service, Action, AgreementKind, DomainError, Status};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
 use crate::models::service::Service;
 use crate::models::{now, today};
 
@@ -203,62 +201,14 @@ fn set_version_status(
     Ok(())
 }
 
-fn found(a: &Option<Agreement>) -> AppResult<Option<Found<'_>>> {
-    a.as_ref().map(Agreement::found).transpose()
-}
-
 /// Checks again, at submission and activation, what the agreement rests on, and links
 /// the agreements that are in force now.
 fn recheck_preconditions(conn: &mut DbConn, a: &mut Agreement) -> AppResult<()> {
-    let kind = a.kind()?;
-    let best = |conn: &mut DbConn, kind, cp: Option<&str>, m: Option<&str>, s: Option<&str>, d| {
-        Agreement::best_active(conn, kind, cp, m, s, d)
-    };
-    match kind {
-        AgreementKind::Ioev | AgreementKind::Rv => {}
-        AgreementKind::Ekv => {
-            let cp = Organisation::find(conn, a.counterparty_id.as_deref().unwrap_or_default())?;
-            let ioev = best(conn, AgreementKind::Ioev, Some(&cp.id), None, None, None)?;
-            rules::check_ekv(&cp.name, found(&ioev)?)?;
-            a.ioev_id = ioev.map(|x| x.id);
-        }
-        AgreementKind::Ea => {
-            let s = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
-            let facts = ServiceFacts {
-                name: &s.name,
-                availability: s.availability()?,
-            };
-            if a.direction()? == Direction::Outbound {
-                let cp =
-                    Organisation::find(conn, a.counterparty_id.as_deref().unwrap_or_default())?;
-                let ioev = best(conn, AgreementKind::Ioev, Some(&cp.id), None, None, None)?;
-                let ekv = best(
-                    conn,
-                    AgreementKind::Ekv,
-                    Some(&cp.id),
-                    None,
-                    Some(&s.id),
-                    Some(Direction::Outbound),
-                )?;
-                rules::check_ea_outbound(&cp.name, found(&ioev)?, facts, found(&ekv)?)?;
-                a.ioev_id = ioev.map(|x| x.id);
-                a.ekv_id = ekv.map(|x| x.id);
-            } else {
-                let m = Municipality::find(conn, a.municipality_id.as_deref().unwrap_or_default())?;
-                let rv = best(conn, AgreementKind::Rv, None, Some(&m.id), None, None)?;
-                let ekv = best(
-                    conn,
-                    AgreementKind::Ekv,
-                    None,
-                    None,
-                    Some(&s.id),
-                    Some(Direction::Inbound),
-                )?;
-                rules::check_ea_inbound(&m.display_name(), found(&rv)?, facts, found(&ekv)?)?;
-                a.rv_id = rv.map(|x| x.id);
-                a.ekv_id = ekv.map(|x| x.id);
-            }
-        }
+    let basis = super::basis::recheck(conn, a)?;
+    if a.kind()? != AgreementKind::Ioev && a.kind()? != AgreementKind::Rv {
+        a.ioev_id = basis.ioev_id;
+        a.rv_id = basis.rv_id;
+        a.ekv_id = basis.ekv_id;
     }
     Ok(())
 }
