@@ -122,25 +122,21 @@ fn intermediaries_and_providers_are_created_and_changed_by_staff() {
 #[test]
 fn seeding_again_adds_nothing() {
     let app = TestApp::with_demo();
-    let before = (
-        app.ok("GET", "/api/v1/municipalities?per_page=1", None)["total"].clone(),
-        app.ok("GET", "/api/v1/agreements?per_page=1", None)["total"].clone(),
-        app.ok("GET", "/api/v1/services", None)
-            .as_array()
-            .unwrap()
-            .len(),
-    );
+    let counts = || {
+        (
+            app.ok("GET", "/api/v1/municipalities?per_page=1", None)["total"].clone(),
+            app.ok("GET", "/api/v1/agreements?per_page=1", None)["total"].clone(),
+            app.ok("GET", "/api/v1/services", None)
+                .as_array()
+                .unwrap()
+                .len(),
+        )
+    };
+    let before = counts();
     // A second instance starts on the same database and seeds again.
     let again = rocket::local::blocking::Client::untracked(app.second_instance(true)).unwrap();
     drop(again);
-    let after = (
-        app.ok("GET", "/api/v1/municipalities?per_page=1", None)["total"].clone(),
-        app.ok("GET", "/api/v1/agreements?per_page=1", None)["total"].clone(),
-        app.ok("GET", "/api/v1/services", None)
-            .as_array()
-            .unwrap()
-            .len(),
-    );
+    let after = counts();
     assert_eq!(before, after);
     assert_eq!(after.0, 427);
 }

@@ -93,8 +93,12 @@ impl TestApp {
 
     fn with(demo: bool) -> TestApp {
         let (database_url, cleanup) = fresh_database();
-        let rocket = nachnutzung::app::build(figment(&database_url, demo))
-            .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
+        TestApp::start(figment(&database_url, demo), database_url, cleanup)
+    }
+
+    fn start(figment: rocket::figment::Figment, database_url: String, cleanup: Cleanup) -> TestApp {
+        let rocket =
+            nachnutzung::app::build(figment).unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
         let client = Client::tracked(rocket).expect("client");
         TestApp {
             client,
@@ -110,14 +114,11 @@ impl TestApp {
         let db = nachnutzung::db::Db::open(&url, 1).unwrap();
         db.migrate().unwrap();
         prepare(&mut db.conn().unwrap());
-        let rocket = nachnutzung::app::build(figment_with(&database_url, false, false))
-            .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause));
-        let client = Client::tracked(rocket).expect("client");
-        TestApp {
-            client,
+        TestApp::start(
+            figment_with(&database_url, false, false),
             database_url,
             cleanup,
-        }
+        )
     }
 
     /// Another instance of the application on this test's database (seeding as configured).
