@@ -6,6 +6,7 @@ use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Staff};
 use crate::app::AppState;
+use crate::documents::text::{render, ContractText};
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{
@@ -15,7 +16,16 @@ use crate::models::agreement::{
 use crate::models::Paged;
 
 pub fn routes() -> Vec<Route> {
-    routes![list, create, show, edit, transition, amend, amendment_step]
+    routes![
+        list,
+        create,
+        show,
+        text,
+        edit,
+        transition,
+        amend,
+        amendment_step
+    ]
 }
 
 #[get("/api/v1/agreements?<kind>&<status>&<municipality_id>&<service_id>&<counterparty_id>&<page>&<per_page>")]
@@ -96,6 +106,22 @@ async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
         state
             .db
             .read(move |conn| Agreement::find(conn, &id)?.view(conn, true))
+            .await?,
+    ))
+}
+
+/// The contract text of the current version (unsealed preview), with template versions
+/// and SHA-256.
+#[get("/api/v1/agreements/<id>/text")]
+async fn text(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Json<ContractText>> {
+    let id = super::id(id)?;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| {
+                let a = Agreement::find(conn, &id)?;
+                render(conn, &a)
+            })
             .await?,
     ))
 }

@@ -79,7 +79,9 @@ pub fn document() -> Value {
                 "List": { "type": "array", "items": obj },
                 "Municipality": obj, "MunicipalityPatch": obj, "Contact": obj, "ContactInput": obj,
                 "Organisation": obj, "OrganisationInput": obj, "Service": obj, "ServiceInput": obj, "ServiceStatus": obj,
-                "Agreement": obj,
+                "Agreement": obj, "ContractText": { "type": "object", "properties": {
+                    "agreement_id": { "type": "string" }, "reference": { "type": "string" }, "version_no": { "type": "integer" },
+                    "templates": { "type": "array", "items": { "type": "string" } }, "text": { "type": "string" }, "sha256": { "type": "string" } } },
                 "NewAgreement": { "type": "object", "required": ["kind"], "properties": {
                     "kind": { "type": "string", "enum": ["ioev", "ekv", "rv", "ea"] },
                     "counterparty_id": { "type": "string", "format": "uuid" }, "municipality_id": { "type": "string", "format": "uuid" },
@@ -130,6 +132,7 @@ pub fn document() -> Value {
             "/api/v1/agreements/{id}": {
                 "get": op("One agreement with links, versions and history", false, &["path:id"], None, "200", "Agreement", &read),
                 "patch": op("Edit a draft (lock_version required)", false, &["path:id"], Some("AgreementEdit"), "200", "Agreement", &write) },
+            "/api/v1/agreements/{id}/text": { "get": op("Contract text of the current version, with template versions and SHA-256", false, &["path:id"], None, "200", "ContractText", &read) },
             "/api/v1/agreements/{id}/transitions": { "post": op("Lifecycle step", false, &["path:id"], Some("Transition"), "200", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Sign, activate or cancel an amendment", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },
