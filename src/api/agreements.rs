@@ -1,11 +1,12 @@
 //! `/api/v1/agreements`: IÖV, EKV, RV and EA with their lifecycle and amendments.
 
-use rocket::http::Status;
+use rocket::http::{ContentType, Status};
 use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Staff};
 use crate::app::AppState;
+use crate::documents::pdf::{self, Purpose};
 use crate::documents::text::{render, ContractText};
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
@@ -21,6 +22,7 @@ pub fn routes() -> Vec<Route> {
         create,
         show,
         text,
+        preview,
         edit,
         transition,
         amend,
@@ -124,6 +126,27 @@ async fn text(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
             })
             .await?,
     ))
+}
+
+/// The contract as an unsealed PDF, every page marked ENTWURF.
+#[get("/api/v1/agreements/<id>/preview.pdf")]
+async fn preview(
+    _staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+) -> AppResult<(ContentType, Vec<u8>)> {
+    let id = super::id(id)?;
+    let text = state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find(conn, &id)?;
+            render(conn, &a)
+        })
+        .await?;
+    let pdf = rocket::tokio::task::spawn_blocking(move || pdf::render(&text, Purpose::Draft))
+        .await
+        .map_err(|e| AppError::internal(format!("pdf task: {e}")))??;
+    Ok((ContentType::PDF, pdf))
 }
 
 #[patch("/api/v1/agreements/<id>", data = "<input>")]

@@ -133,6 +133,11 @@ pub fn document() -> Value {
                 "get": op("One agreement with links, versions and history", false, &["path:id"], None, "200", "Agreement", &read),
                 "patch": op("Edit a draft (lock_version required)", false, &["path:id"], Some("AgreementEdit"), "200", "Agreement", &write) },
             "/api/v1/agreements/{id}/text": { "get": op("Contract text of the current version, with template versions and SHA-256", false, &["path:id"], None, "200", "ContractText", &read) },
+            "/api/v1/agreements/{id}/preview.pdf": { "get": {
+                "summary": "The contract as an unsealed PDF preview (ENTWURF on every page)",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "PDF", "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } } } } },
             "/api/v1/agreements/{id}/transitions": { "post": op("Lifecycle step", false, &["path:id"], Some("Transition"), "200", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Sign, activate or cancel an amendment", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },
