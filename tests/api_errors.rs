@@ -192,11 +192,26 @@ fn stale_updates_get_409_and_change_nothing() {
     assert_error(status, &v, Status::Conflict, "stale");
 
     let rv = app.create(json!({ "kind": "rv", "municipality_id": dortmund }));
-    app.ok(
+    let edited = app.ok(
         "PATCH",
         &format!("/api/v1/agreements/{}", rv["id"].as_str().unwrap()),
-        Some(json!({ "lock_version": rv["lock_version"], "notice_period_months": 6 })),
+        Some(json!({ "lock_version": rv["lock_version"], "notice_period_months": 6, "ends_on": "2030-12-31" })),
     );
+    assert_eq!(
+        (
+            edited["notice_period_months"].clone(),
+            edited["ends_on"].clone()
+        ),
+        (json!(6), json!("2030-12-31"))
+    );
+    // null clears a draft's fixed end; an absent field leaves it alone.
+    let cleared = app.ok(
+        "PATCH",
+        &format!("/api/v1/agreements/{}", rv["id"].as_str().unwrap()),
+        Some(json!({ "lock_version": edited["lock_version"], "ends_on": null })),
+    );
+    assert!(cleared["ends_on"].is_null());
+    assert_eq!(cleared["notice_period_months"], 6);
     let (status, v) = app.patch(
         &format!("/api/v1/agreements/{}", rv["id"].as_str().unwrap()),
         json!({ "lock_version": rv["lock_version"], "notice_period_months": 3 }),

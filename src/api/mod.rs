@@ -149,11 +149,4 @@ pub fn page(page: Option<&str>, per_page: Option<&str>) -> AppResult<crate::mode
     crate::models::Page::new(int("page", page)?, int("per_page", per_page)?)
 }
 
-/// For PATCH fields that may be cleared: absent → `None`, `null` → `Some(None)`.
-pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
-}
+pub use crate::models::nullable;

@@ -107,3 +107,12 @@ pub struct Paged<T> {
     pub per_page: i64,
     pub total: i64,
 }
+
+/// For PATCH fields that may be cleared: absent → `None`, `null` → `Some(None)`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

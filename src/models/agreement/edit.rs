@@ -31,10 +31,12 @@ pub struct EditInput {
     pub costs: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
-    #[serde(default)]
-    pub notice_period_months: Option<i32>,
-    #[serde(default)]
-    pub ends_on: Option<Date>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::models::nullable")]
+    pub notice_period_months: Option<Option<i32>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::models::nullable")]
+    pub ends_on: Option<Option<Date>>,
 }
 
 /// `POST /api/v1/agreements/{id}/amendments`: the changed terms of a signed agreement.
@@ -128,16 +130,16 @@ impl EditInput {
         terms.check(kind, false)?;
         check_parameters(conn, &a, &terms, false)?;
         if let Some(m) = self.notice_period_months {
-            if !(0..=60).contains(&m) {
+            if m.is_some_and(|m| !(0..=60).contains(&m)) {
                 return Err(AppError::field(
                     "notice_period_months",
                     "Die Kündigungsfrist liegt zwischen 0 und 60 Monaten.",
                 ));
             }
-            a.notice_period_months = Some(m);
+            a.notice_period_months = m;
         }
-        if self.ends_on.is_some() {
-            a.ends_on = self.ends_on;
+        if let Some(end) = self.ends_on {
+            a.ends_on = end;
         }
         let mut before = a.snapshot();
         before["terms"] = serde_json::to_value(&old_terms)?;
