@@ -16,7 +16,6 @@ use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
 use crate::models::contact::Contact;
 use crate::models::organisation::{Organisation, OrganisationView, Role};
-use crate::models::{new_id, now};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -205,21 +204,11 @@ async fn create(
     let detail = state
         .db
         .write(move |conn| {
-            let t = now();
-            let mut o = Organisation {
-                id: new_id(),
-                name: String::new(),
-                legal_form: None,
-                is_intermediary: role == Role::Intermediary,
-                is_provider: role == Role::Provider,
-                is_self: false,
-                states: "[]".into(),
-                address: None,
-                note: None,
-                lock_version: 1,
-                created_at: t,
-                updated_at: t,
-            };
+            let mut o = Organisation::new(
+                String::new(),
+                role == Role::Intermediary,
+                role == Role::Provider,
+            );
             input.apply_to(&mut o)?;
             if let Some(existing) = Organisation::find_by_name(conn, &o.name)? {
                 return Err(AppError::conflict(

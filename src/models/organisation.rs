@@ -56,6 +56,25 @@ pub enum Role {
 }
 
 impl Organisation {
+    /// A new organisation in its first version: no Länder, address or note yet.
+    pub fn new(name: impl Into<String>, is_intermediary: bool, is_provider: bool) -> Organisation {
+        let t = super::now();
+        Organisation {
+            id: super::new_id(),
+            name: name.into(),
+            legal_form: None,
+            is_intermediary,
+            is_provider,
+            is_self: false,
+            states: "[]".into(),
+            address: None,
+            note: None,
+            lock_version: 1,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
     pub fn states(&self) -> AppResult<Vec<StateRef>> {
         Ok(serde_json::from_str(&self.states)?)
     }

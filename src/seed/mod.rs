@@ -71,22 +71,13 @@ fn organisations(conn: &mut DbConn) -> AppResult<()> {
             continue;
         }
         let is_self = name == DNRW;
-        let t = now();
-        Organisation {
-            id: new_id(),
-            is_provider: name.starts_with("Dataport"),
-            is_intermediary: true,
-            is_self,
-            states: serde_json::to_string(&states)?,
-            address: is_self.then(|| "Rheinische Straße 1, 44137 Dortmund".to_string()),
-            note: None,
-            name,
-            legal_form,
-            lock_version: 1,
-            created_at: t,
-            updated_at: t,
-        }
-        .insert(conn)?;
+        let mut o = Organisation::new(name, true, false);
+        o.is_provider = o.name.starts_with("Dataport");
+        o.is_self = is_self;
+        o.legal_form = legal_form;
+        o.states = serde_json::to_string(&states)?;
+        o.address = is_self.then(|| "Rheinische Straße 1, 44137 Dortmund".to_string());
+        o.insert(conn)?;
     }
     Ok(())
 }

@@ -157,35 +157,15 @@ pub fn generate(
     }
     let t = now();
     // d-NRW and the providers.
-    let mut orgs = vec![Organisation {
-        id: new_id(),
-        name: crate::seed::DNRW.into(),
-        legal_form: Some("AöR".into()),
-        is_intermediary: true,
-        is_provider: false,
-        is_self: true,
-        states: r#"[{"land_key":"05","state":"Nordrhein-Westfalen"}]"#.into(),
-        address: None,
-        note: None,
-        lock_version: 1,
-        created_at: t,
-        updated_at: t,
-    }];
+    let mut dnrw = Organisation::new(crate::seed::DNRW, true, false);
+    dnrw.is_self = true;
+    dnrw.legal_form = Some("AöR".into());
+    dnrw.states = r#"[{"land_key":"05","state":"Nordrhein-Westfalen"}]"#.into();
+    let mut orgs = vec![dnrw];
     for p in 0..scale.providers {
-        orgs.push(Organisation {
-            id: new_id(),
-            name: format!("Anbieter {p:02} (synthetisch)"),
-            legal_form: Some("AöR".into()),
-            is_intermediary: false,
-            is_provider: true,
-            is_self: false,
-            states: "[]".into(),
-            address: None,
-            note: None,
-            lock_version: 1,
-            created_at: t,
-            updated_at: t,
-        });
+        let mut provider = Organisation::new(format!("Anbieter {p:02} (synthetisch)"), false, true);
+        provider.legal_form = Some("AöR".into());
+        orgs.push(provider);
     }
     crate::insert_batch!(conn, organisations::table, &orgs)?;
     let providers = &orgs[1..];

@@ -204,12 +204,11 @@ fn set_version_status(
 /// Checks again, at submission and activation, what the agreement rests on, and links
 /// the agreements that are in force now.
 fn recheck_preconditions(conn: &mut DbConn, a: &mut Agreement) -> AppResult<()> {
+    // IÖV and RV rest on nothing: their basis is empty, as their links always are.
     let basis = super::basis::recheck(conn, a)?;
-    if a.kind()? != AgreementKind::Ioev && a.kind()? != AgreementKind::Rv {
-        a.ioev_id = basis.ioev_id;
-        a.rv_id = basis.rv_id;
-        a.ekv_id = basis.ekv_id;
-    }
+    a.ioev_id = basis.ioev_id;
+    a.rv_id = basis.rv_id;
+    a.ekv_id = basis.ekv_id;
     Ok(())
 }
 
