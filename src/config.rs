@@ -28,6 +28,18 @@ pub struct Config {
     /// Also create the two demo scenarios (Dortmund/Wohngeld, Hannover/HzL) when the
     /// registry has no agreements yet. Off in the release profile.
     pub seed_demo_agreements: bool,
+    /// PKCS#12 file with the seal key, its certificate and the issuing CA. Unset: a local
+    /// TEST CA and seal certificate are created once in `<data_dir>/seal-test/`.
+    pub seal_pkcs12: Option<PathBuf>,
+    /// Password of `seal_pkcs12` (better given as `NACHNUTZUNG_SEAL_PKCS12_PASSWORD`).
+    pub seal_pkcs12_password: Option<String>,
+    /// More PEM certificates whose seals `verify` accepts, e.g. the CA of a previous key.
+    pub seal_trusted_certificates: Vec<PathBuf>,
+    /// `/Reason` and `/Location` of the seal.
+    pub seal_reason: String,
+    pub seal_location: String,
+    /// Who signs first: `partner_first` (default), `dnrw_first` or `any`.
+    pub signing_order: crate::domain::signing::SigningOrder,
 }
 
 impl Default for Config {
@@ -39,6 +51,14 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             seed_reference_data: true,
             seed_demo_agreements: true,
+            seal_pkcs12: None,
+            seal_pkcs12_password: None,
+            seal_trusted_certificates: Vec::new(),
+            seal_reason:
+                "Vertrag im Nachnutzungsregister abgeschlossen und von der d-NRW AöR gesiegelt"
+                    .into(),
+            seal_location: "Nachnutzungsregister der d-NRW AöR".into(),
+            signing_order: Default::default(),
         }
     }
 }

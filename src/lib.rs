@@ -10,4 +10,5 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod models;
+pub mod seal;
 pub mod seed;

@@ -7,6 +7,7 @@ pub mod codes;
 pub mod party;
 pub mod rules;
 pub mod service;
+pub mod signing;
 
 pub use agreement::{Action, AgreementKind, Avv, Direction, Status, Terms};
 pub use party::MunicipalityKind;
