@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, MIN_TOKEN_LEN};
 use crate::db::{Backend, Db, DbUrl};
+use crate::domain::signing::SigningOrder;
 use crate::error::{AppError, AppResult};
+use crate::seal::Sealer;
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -19,6 +21,14 @@ pub struct AppState {
     pub staff_token_hash: Option<[u8; 32]>,
     /// The rendered public catalogue (see `api::catalog`).
     pub catalog: std::sync::Arc<crate::api::CatalogCache>,
+    /// The d-NRW seal for the final documents.
+    pub sealer: std::sync::Arc<Sealer>,
+    pub signing_order: SigningOrder,
+}
+
+/// The seal named in the configuration (or the local TEST seal).
+pub fn sealer(config: &Config) -> AppResult<Sealer> {
+    Sealer::from_config(config).map_err(|e| AppError::internal(e.to_string()))
 }
 
 /// Opens the database named in the configuration and applies the migrations.
@@ -90,14 +100,21 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     if config.seed_reference_data {
         db.write_blocking(crate::seed::reference_data)?;
     }
+    let sealer = sealer(config)?;
     if config.seed_demo_agreements {
-        db.write_blocking(crate::seed::demo_agreements)?;
+        let seal = crate::seed::Seal {
+            sealer: &sealer,
+            order: config.signing_order,
+        };
+        db.write_blocking(|conn| crate::seed::demo_agreements(conn, &seal))?;
     }
     let token = staff_token(config, db.backend())?;
     let state = AppState {
         db,
         staff_token_hash: token.as_deref().map(token_hash),
         catalog: Default::default(),
+        sealer: std::sync::Arc::new(sealer),
+        signing_order: config.signing_order,
     };
     Ok(rocket::custom(figment)
         .manage(state)

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `seed`.
+//! The command line: `serve` (default), `migrate`, `seed`, `generate-national`, `verify`,
+//! `documents render`.
 
 use std::process::ExitCode;
 
@@ -44,6 +45,34 @@ pub enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         eas: usize,
     },
+    /// Check a PDF: is the seal valid, did this registry issue it, which agreement is it.
+    /// Exit code 0 only if both hold.
+    Verify {
+        /// The PDF file.
+        file: std::path::PathBuf,
+        /// Print the full result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sealed documents.
+    Documents {
+        #[command(subcommand)]
+        command: DocumentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// Seal the missing documents of all signed or in-force Einzelabrufe of one service,
+    /// in parallel. Running it again does only what is still missing.
+    Render {
+        /// Service id, or a unique part of its name (e.g. "Wohngeld").
+        #[arg(long)]
+        service: String,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 fn figment(cli: &Cli) -> Figment {
@@ -69,12 +98,21 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(AppError::bad_request(e)),
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Verify { file, json } => return verify(&config, &file, json),
+        Command::Documents {
+            command: DocumentsCommand::Render { service, threads },
+        } => render_documents(&config, &service, threads),
         Command::Serve => serve(figment, &config),
         Command::Migrate => app::open_db(&config).map(|_| println!("Migrationen angewendet.")),
         Command::Seed { demo } => app::open_db(&config).and_then(|db| {
             db.write_blocking(crate::seed::reference_data)?;
             if demo || config.seed_demo_agreements {
-                db.write_blocking(crate::seed::demo_agreements)?;
+                let sealer = app::sealer(&config)?;
+                let seal = crate::seed::Seal {
+                    sealer: &sealer,
+                    order: config.signing_order,
+                };
+                db.write_blocking(|conn| crate::seed::demo_agreements(conn, &seal))?;
             }
             println!("Stammdaten geladen.");
             Ok(())
@@ -108,6 +146,96 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
+}
+
+fn verify(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return fail(AppError::bad_request(format!("{}: {e}", file.display()))),
+    };
+    let result = app::open_db(config).and_then(|db| {
+        let sealer = app::sealer(config)?;
+        db.read_blocking(|conn| crate::models::document::verify(conn, &sealer, &bytes))
+    });
+    let v = match result {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!("{}", v.summary);
+        let yes_no = |b: bool| if b { "ja" } else { "nein" };
+        println!("  Siegel unversehrt:            {}", yes_no(v.seal.intact));
+        println!(
+            "  ganzes Dokument gesiegelt:    {}",
+            yes_no(v.seal.covers_whole_document)
+        );
+        println!(
+            "  Siegelzertifikat vertrauenswürdig: {}",
+            yes_no(v.seal.trusted)
+        );
+        if let Some(s) = &v.seal.signer {
+            println!("  Siegel von:                   {s}");
+        }
+        if let Some(t) = &v.seal.signing_time {
+            println!("  gesiegelt (/M):               {t}");
+        }
+        match &v.issued_as {
+            Some(i) => println!(
+                "  ausgestellt als:              {} Fassung {} (Dokument {})",
+                i.reference, i.version_no, i.document_id
+            ),
+            None => println!("  ausgestellt als:              – (unbekannt im Register)"),
+        }
+        println!("  SHA-256:                      {}", v.sha256);
+        for p in &v.seal.problems {
+            println!("  Problem: {p}");
+        }
+    }
+    if v.seal_valid && v.issued_by_registry {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn render_documents(
+    config: &Config,
+    service: &str,
+    threads: Option<usize>,
+) -> Result<(), AppError> {
+    let db = app::open_db(config)?;
+    let sealer = app::sealer(config)?;
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} Dokumente gesiegelt ({eta} verbleibend)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = crate::documents::bulk::render_service(
+        &db,
+        &sealer,
+        config.signing_order,
+        service,
+        threads,
+        &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} Einzelabrufe unterzeichnet oder in Kraft, {} neu gesiegelt, {} hatten schon ein Dokument ({:.2} s, {} Threads).",
+        report.service, report.eligible, report.sealed, report.skipped, report.seconds, report.threads
+    );
+    Ok(())
 }
 
 fn serve(figment: Figment, config: &Config) -> Result<(), AppError> {

@@ -249,24 +249,39 @@ fn audit_log_records_each_change_with_before_and_after() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["create", "submit", "sign", "activate"]);
+    assert_eq!(
+        actions,
+        [
+            "create",
+            "submit",
+            "signature",
+            "signature",
+            "sign",
+            "seal",
+            "activate"
+        ]
+    );
     assert_eq!(events[0]["actor"], "staff:Erika Mustermann");
     assert!(events[0]["before"].is_null());
     assert_eq!(events[1]["before"]["status"], "draft");
     assert_eq!(events[1]["after"]["status"], "awaiting_signatures");
-    assert_eq!(events[3]["after"]["status"], "in_force");
+    assert_eq!(events[4]["after"]["status"], "signed");
+    assert_eq!(events[6]["after"]["status"], "in_force");
     let detail = app.ok("GET", &format!("/api/v1/agreements/{id}"), None);
-    assert_eq!(detail["history"].as_array().unwrap().len(), 4);
+    assert_eq!(detail["history"].as_array().unwrap().len(), 7);
 
     let m = app.ok("GET", &format!("/api/v1/municipalities/{dortmund}"), None);
     app.ok("PATCH", &format!("/api/v1/municipalities/{dortmund}"), Some(json!({ "lock_version": m["lock_version"], "address": "Friedensplatz 1, 44135 Dortmund" })));
     let log = app.ok("GET", &format!("/api/v1/audit?entity_id={dortmund}"), None);
+    let update = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "update")
+        .unwrap_or_else(|| panic!("no update event: {log}"));
+    assert_eq!(update["before"]["address"], serde_json::Value::Null);
     assert_eq!(
-        log["items"][0]["before"]["address"],
-        serde_json::Value::Null
-    );
-    assert_eq!(
-        log["items"][0]["after"]["address"],
+        update["after"]["address"],
         "Friedensplatz 1, 44135 Dortmund"
     );
 }

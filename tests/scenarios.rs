@@ -158,10 +158,42 @@ fn seeded_registry_has_real_nrw_data_and_both_demo_scenarios() {
         None,
     );
     assert_eq!(
-        agreements["total"], 7,
-        "Dortmund: IÖV, EKV, RV, EA; Hannover: IÖV, EKV, EA"
+        agreements["total"], 8,
+        "Dortmund: IÖV, EKV, RV, EA; Hannover: IÖV, EKV, EA; Düsseldorf: RV"
     );
     let items = agreements["items"].as_array().unwrap();
+    // Every agreement in force has its sealed document.
+    for a in items {
+        let docs = app.ok(
+            "GET",
+            &format!("/api/v1/agreements/{}/documents", a["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(
+            docs.as_array().unwrap().len(),
+            1,
+            "{}: {docs}",
+            a["reference"]
+        );
+    }
+    // Düsseldorf's EA for Wohngeld waits for the city's signature, then d-NRW's.
+    let waiting = app.ok("GET", "/api/v1/agreements?status=awaiting_signatures", None);
+    assert_eq!(waiting["total"], 1, "{waiting}");
+    let ea = &waiting["items"][0];
+    assert_eq!(ea["municipality"]["ags"], "05111000");
+    let signing = app.ok(
+        "GET",
+        &format!(
+            "/api/v1/agreements/{}/signatures",
+            ea["id"].as_str().unwrap()
+        ),
+        None,
+    );
+    assert_eq!(signing["open"], true);
+    assert_eq!(signing["required"][0]["party"], "partner");
+    assert_eq!(signing["required"][0]["organisation"], "Stadt Düsseldorf");
+    assert!(signing["required"][0]["signature"].is_null());
+    assert_eq!(signing["required"][1]["party"], "dnrw");
     assert!(items
         .iter()
         .any(|a| a["kind"] == "ea" && a["municipality"]["ags"] == "05913000"));

@@ -14,7 +14,7 @@ use crate::models::agreement::{
     Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, Filter, NewAgreement,
     TransitionInput,
 };
-use crate::models::Paged;
+use crate::models::{document, Paged};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -128,7 +128,8 @@ async fn text(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
     ))
 }
 
-/// The contract as an unsealed PDF, every page marked ENTWURF.
+/// The contract as an unsealed PDF, every page marked ENTWURF, with the signatures given
+/// so far.
 #[get("/api/v1/agreements/<id>/preview.pdf")]
 async fn preview(
     _staff: Staff,
@@ -136,16 +137,20 @@ async fn preview(
     id: &str,
 ) -> AppResult<(ContentType, Vec<u8>)> {
     let id = super::id(id)?;
-    let text = state
+    let order = state.signing_order;
+    let prepared = state
         .db
         .read(move |conn| {
             let a = Agreement::find(conn, &id)?;
-            render(conn, &a)
+            let no = a.current_version;
+            document::prepare(conn, order, &a, no)
         })
         .await?;
-    let pdf = rocket::tokio::task::spawn_blocking(move || pdf::render(&text, Purpose::Draft))
-        .await
-        .map_err(|e| AppError::internal(format!("pdf task: {e}")))??;
+    let pdf = rocket::tokio::task::spawn_blocking(move || {
+        pdf::render(&prepared.text, Purpose::Draft, &prepared.annex)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("pdf task: {e}")))??;
     Ok((ContentType::PDF, pdf))
 }
 

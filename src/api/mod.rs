@@ -4,6 +4,7 @@
 mod agreements;
 mod audit;
 mod catalog;
+mod documents;
 mod municipalities;
 mod openapi;
 mod organisations;
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(organisations::routes());
     routes.extend(services::routes());
     routes.extend(agreements::routes());
+    routes.extend(documents::routes());
     routes.extend(audit::routes());
     routes.extend(openapi::routes());
     routes
@@ -55,6 +57,13 @@ fn default_catcher(status: Status, req: &Request<'_>) -> AppError {
 /// the `X-Actor` header (trimmed, at most 100 characters) or "staff-token".
 pub struct Staff {
     pub actor: String,
+    /// What a signature records about the session it was given in.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Staff {
+    pub const AUTH_METHOD: &'static str = "Staff-Token (Bearer) über die JSON-API";
 }
 
 #[rocket::async_trait]
@@ -98,7 +107,15 @@ impl<'r> FromRequest<'r> for Staff {
             .filter(|a| !a.is_empty())
             .map(|a| format!("staff:{a}"))
             .unwrap_or_else(|| "staff-token".to_string());
-        Outcome::Success(Staff { actor })
+        let user_agent = req
+            .headers()
+            .get_one("User-Agent")
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect());
+        Outcome::Success(Staff {
+            actor,
+            ip: req.client_ip().map(|ip| ip.to_string()),
+            user_agent,
+        })
     }
 }
 

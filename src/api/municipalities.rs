@@ -195,6 +195,9 @@ pub struct ContactInput {
     pub email: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// Authorised to sign agreements for the municipality or organisation.
+    #[serde(default)]
+    pub may_sign: bool,
 }
 
 impl ContactInput {
@@ -216,6 +219,7 @@ impl ContactInput {
             email: self.email,
             phone: self.phone,
             created_at: now(),
+            may_sign: self.may_sign,
         })
     }
 }

@@ -91,11 +91,13 @@ pub fn document() -> Value {
                     "avv": obj, "parameters": obj, "costs": { "type": "string" }, "notes": { "type": "string" } } },
                 "AgreementEdit": obj, "Amendment": obj, "AmendmentStep": obj,
                 "Transition": { "type": "object", "required": ["action"], "properties": {
-                    "action": { "type": "string", "enum": ["submit", "sign", "activate", "terminate", "expire", "cancel"] },
-                    "lock_version": { "type": "integer" }, "signed_on": { "type": "string", "format": "date" }, "signed_by": { "type": "string" },
+                    "action": { "type": "string", "enum": ["submit", "activate", "terminate", "expire", "cancel"] },
+                    "lock_version": { "type": "integer" },
                     "effective_from": { "type": "string", "format": "date" }, "notice_given_on": { "type": "string", "format": "date" },
                     "ends_on": { "type": "string", "format": "date" }, "reason": { "type": "string" }, "cascade": { "type": "boolean" } } },
-                "OpenApi": obj
+                "OpenApi": obj, "SigningState": obj, "Verification": obj,
+                "SignInput": { "type": "object", "required": ["contact_id"], "properties": {
+                    "contact_id": { "type": "string", "format": "uuid" }, "version_no": { "type": "integer" } } }
             }
         },
         "paths": {
@@ -138,9 +140,27 @@ pub fn document() -> Value {
                 "security": [{ "staffToken": [] }],
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": { "200": { "description": "PDF", "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } } } } },
-            "/api/v1/agreements/{id}/transitions": { "post": op("Lifecycle step", false, &["path:id"], Some("Transition"), "200", "Agreement", &write) },
+            "/api/v1/agreements/{id}/transitions": { "post": op("Lifecycle step (signing is POST …/signatures)", false, &["path:id"], Some("Transition"), "200", "Agreement", &write) },
+            "/api/v1/agreements/{id}/signatures": {
+                "get": op("Required signatories and the signatures given", false, &["path:id", "version"], None, "200", "SigningState", &read),
+                "post": op("Sign as an authorised signatory; the last signature signs and seals", false, &["path:id"], Some("SignInput"), "201", "SigningState", &write) },
+            "/api/v1/agreements/{id}/documents": { "get": op("Sealed documents of an agreement (without bytes)", false, &["path:id"], None, "200", "List", &read) },
+            "/api/v1/agreements/{id}/document.pdf": { "get": {
+                "summary": "The sealed PDF (PAdES B-B) of the current version, or of ?version=n",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                               { "name": "version", "in": "query", "required": false, "schema": { "type": "integer" } }],
+                "responses": { "200": { "description": "PDF", "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } },
+                               "404": { "description": "Not sealed yet", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/verify": { "post": {
+                "summary": "Check a PDF: seal valid, issued by this registry, which agreement (public; upload the PDF as the body)",
+                "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Verification" } } } },
+                               "413": { "description": "Larger than 20 MiB", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                               "422": { "description": "Not a PDF", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/kommunalvertreter": { "get": op("d-NRW itself, with its contacts", false, &[], None, "200", "Organisation", &read) },
             "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
-            "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Sign, activate or cancel an amendment", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },
+            "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Activate or cancel an amendment (signing is POST …/signatures)", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },
             "/api/v1/audit": { "get": op("Audit log", false, &["entity_id", "page", "per_page"], None, "200", "Page", &read) }
         }
     })

@@ -27,6 +27,7 @@ pub fn routes() -> Vec<Route> {
         create_provider,
         update_intermediary,
         update_provider,
+        show_kommunalvertreter,
         add_contact
     ]
 }
@@ -101,6 +102,23 @@ async fn list_providers(
 ) -> AppResult<Json<Vec<OrganisationView>>> {
     Ok(Json(
         state.db.read(|conn| list(conn, Role::Provider)).await?,
+    ))
+}
+
+/// d-NRW itself, with its contacts (the d-NRW signatories among them).
+#[get("/api/v1/kommunalvertreter")]
+async fn show_kommunalvertreter(_staff: Staff, state: &State<AppState>) -> AppResult<Json<Detail>> {
+    Ok(Json(
+        state
+            .db
+            .read(|conn| {
+                let o = Organisation::kommunalvertreter(conn)?;
+                Ok(Detail {
+                    contacts: Contact::of_organisation(conn, &o.id)?,
+                    organisation: o.view()?,
+                })
+            })
+            .await?,
     ))
 }
 

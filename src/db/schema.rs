@@ -49,6 +49,7 @@ diesel::table! {
         email -> Nullable<Text>,
         phone -> Nullable<Text>,
         created_at -> Timestamp,
+        may_sign -> Bool,
     }
 }
 
@@ -150,10 +151,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signatures (id) {
+        id -> Text,
+        agreement_id -> Text,
+        version_no -> Integer,
+        party -> Text,
+        position -> Integer,
+        contact_id -> Text,
+        signer_name -> Text,
+        signer_function -> Nullable<Text>,
+        organisation_name -> Text,
+        signed_at -> Timestamp,
+        actor -> Text,
+        auth_method -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Text,
+        agreement_id -> Text,
+        version_no -> Integer,
+        sha256 -> Text,
+        text_sha256 -> Text,
+        templates -> Text,
+        size_bytes -> BigInt,
+        seal_subject -> Text,
+        sealed_at -> Timestamp,
+        pdf -> Binary,
+    }
+}
+
 diesel::joinable!(contacts -> organisations (organisation_id));
 diesel::joinable!(contacts -> municipalities (municipality_id));
 diesel::joinable!(services -> organisations (operator_id));
 diesel::joinable!(agreement_versions -> agreements (agreement_id));
+diesel::joinable!(signatures -> agreements (agreement_id));
+diesel::joinable!(signatures -> contacts (contact_id));
+diesel::joinable!(documents -> agreements (agreement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -164,4 +202,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     agreement_versions,
     reference_counters,
     audit_events,
+    signatures,
+    documents,
 );

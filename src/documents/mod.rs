@@ -1,5 +1,8 @@
 //! Contract documents. `text` renders the German contract texts of `contracts/` with the
-//! registry's data; the PDF layout and the PAdES seal build on it (contract-documents issue).
+//! registry's data, `pdf` lays them out on A4 pages (with `subset` shrinking the embedded
+//! fonts); `crate::seal` seals the result and `models::document` stores it.
 
+pub mod bulk;
 pub mod pdf;
+pub mod subset;
 pub mod text;

@@ -9,6 +9,10 @@ use printpdf::{
     TextItem,
 };
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use super::subset;
 use super::text::ContractText;
 use crate::error::{AppError, AppResult};
 
@@ -29,22 +33,73 @@ pub enum Purpose {
     Final,
 }
 
-/// A font with the metrics we break lines by.
+/// A face of DejaVu Sans: its metrics (for line breaking) and printpdf's parse of it,
+/// both made once per process.
 struct Font {
-    id: FontId,
+    bytes: &'static [u8],
     face: ttf_parser::Face<'static>,
+    parsed: ParsedFont,
 }
 
+static REGULAR: OnceLock<Result<Font, String>> = OnceLock::new();
+static BOLD: OnceLock<Result<Font, String>> = OnceLock::new();
+
 impl Font {
-    fn load(doc: &mut PdfDocument, bytes: &'static [u8]) -> AppResult<Font> {
-        let parsed = ParsedFont::from_bytes(bytes, 0, &mut Vec::new())
-            .ok_or_else(|| AppError::internal("embedded font unreadable"))?;
-        let face = ttf_parser::Face::parse(bytes, 0)
-            .map_err(|e| AppError::internal(format!("font: {e}")))?;
+    fn parse(bytes: &'static [u8]) -> Result<Font, String> {
+        let parsed =
+            ParsedFont::from_bytes(bytes, 0, &mut Vec::new()).ok_or("embedded font unreadable")?;
+        let face = ttf_parser::Face::parse(bytes, 0).map_err(|e| format!("font: {e}"))?;
         Ok(Font {
-            id: doc.add_font(&parsed),
+            bytes,
             face,
+            parsed,
         })
+    }
+
+    fn get(
+        cell: &'static OnceLock<Result<Font, String>>,
+        bytes: &'static [u8],
+    ) -> AppResult<&'static Font> {
+        cell.get_or_init(|| Font::parse(bytes))
+            .as_ref()
+            .map_err(|e| AppError::internal(e.clone()))
+    }
+
+    fn regular() -> AppResult<&'static Font> {
+        Font::get(&REGULAR, dejavu::sans::regular())
+    }
+
+    fn bold() -> AppResult<&'static Font> {
+        Font::get(&BOLD, dejavu::sans::bold())
+    }
+
+    /// Adds this face to `doc`, subset to the characters of `used` (glyph ids stay).
+    fn add_to(&self, doc: &mut PdfDocument, used: &BTreeSet<char>) -> FontId {
+        let mut codepoint_to_glyph = BTreeMap::new();
+        let mut glyph_widths = BTreeMap::new();
+        let mut glyphs = BTreeSet::new();
+        for c in used {
+            if let Some(&g) = self.parsed.codepoint_to_glyph.get(&(*c as u32)) {
+                codepoint_to_glyph.insert(*c as u32, g);
+                glyphs.insert(g);
+                if let Some(&w) = self.parsed.glyph_widths.get(&g) {
+                    glyph_widths.insert(g, w);
+                }
+            }
+        }
+        let bytes = subset::subset(self.bytes, &glyphs).unwrap_or_else(|| self.bytes.to_vec());
+        let font = ParsedFont {
+            original_bytes: bytes,
+            font_index: 0,
+            font_name: self.parsed.font_name.clone(),
+            codepoint_to_glyph,
+            glyph_widths,
+            units_per_em: self.parsed.units_per_em,
+            font_metrics: self.parsed.font_metrics.clone(),
+            font_type: self.parsed.font_type,
+            pdf_font_metrics: self.parsed.pdf_font_metrics.clone(),
+        };
+        doc.add_font(&font)
     }
 
     /// Width of `text` at `size` points, in millimetres.
@@ -209,10 +264,10 @@ impl Layout<'_> {
     }
 }
 
-fn text_op(ops: &mut Vec<Op>, font: &Font, size: f32, x: f32, y: f32, text: &str) {
+fn text_op(ops: &mut Vec<Op>, font: &FontId, size: f32, x: f32, y: f32, text: &str) {
     ops.push(Op::StartTextSection);
     ops.push(Op::SetFont {
-        font: PdfFontHandle::External(font.id.clone()),
+        font: PdfFontHandle::External(font.clone()),
         size: Pt(size),
     });
     ops.push(Op::SetTextCursor {
@@ -224,34 +279,130 @@ fn text_op(ops: &mut Vec<Op>, font: &Font, size: f32, x: f32, y: f32, text: &str
     ops.push(Op::EndTextSection);
 }
 
-/// The evidence page: what identifies this text.
-fn evidence(layout: &mut Layout<'_>, text: &ContractText) {
+/// One signature as the signature page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureLine {
+    /// "Für die Kommune", "Für d-NRW AöR", …
+    pub role: String,
+    pub name: String,
+    pub function: Option<String>,
+    pub organisation: String,
+    /// "24.11.2026, 01:23 Uhr (UTC)"; `None` while the signature is outstanding.
+    pub signed_at: Option<String>,
+    pub auth_method: Option<String>,
+}
+
+/// One audit event on the evidence page.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceEvent {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+}
+
+/// What the contract text is followed by: the signature page and the evidence page.
+#[derive(Debug, Clone, Default)]
+pub struct Annex {
+    pub signatures: Vec<SignatureLine>,
+    /// Set when signatures were given outside the registry (nothing in `signatures`).
+    pub signed_outside: Option<String>,
+    pub events: Vec<EvidenceEvent>,
+    /// "Dokument-Id" of the sealed document, if it is to be sealed.
+    pub document_id: Option<String>,
+}
+
+/// The signature page: every required signatory and whether and how they signed.
+fn signature_page(layout: &mut Layout<'_>, annex: &Annex) {
+    layout.new_page();
+    layout.lines("Unterschriften", 14.0, true, 0.0, None, 2);
+    layout.space(2.0);
+    if let Some(note) = &annex.signed_outside {
+        layout.lines(note, 10.0, false, 0.0, None, 1);
+    }
+    for s in &annex.signatures {
+        layout.space(3.0);
+        layout.lines(&s.role, 10.5, true, 0.0, None, 4);
+        let who = match &s.function {
+            Some(f) if !f.trim().is_empty() => format!("{}, {}", s.name, f),
+            _ => s.name.clone(),
+        };
+        layout.lines(&who, 10.0, false, 0.0, None, 1);
+        layout.lines(&s.organisation, 10.0, false, 0.0, None, 1);
+        match &s.signed_at {
+            Some(at) => {
+                layout.lines(
+                    &format!("Elektronisch unterzeichnet am {at}"),
+                    10.0,
+                    false,
+                    0.0,
+                    None,
+                    1,
+                );
+                if let Some(m) = &s.auth_method {
+                    layout.lines(&format!("Anmeldung: {m}"), 10.0, false, 0.0, None, 1);
+                }
+            }
+            None => layout.lines("Unterschrift steht aus.", 10.0, false, 0.0, None, 1),
+        }
+    }
+    layout.space(4.0);
+    layout.lines(
+        "Das Dokument ist mit dem elektronischen Siegel der d-NRW AöR versehen. Jede \
+         Änderung nach dem Siegeln macht das Siegel ungültig.",
+        9.0,
+        false,
+        0.0,
+        None,
+        1,
+    );
+}
+
+/// The evidence page: what identifies this text and how it came about.
+fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Annex) {
     layout.new_page();
     layout.lines("Nachweisblatt", 14.0, true, 0.0, None, 2);
     layout.space(2.0);
-    for (label, value) in [
+    let mut rows = vec![
         ("Vereinbarung", text.reference.clone()),
         (
-            "Dokument-Id",
-            format!("{}/{}", text.agreement_id, text.version_no),
+            "Fassung",
+            format!("{} (Vereinbarung {})", text.version_no, text.agreement_id),
         ),
-        ("Vorlagen", text.templates.join(", ")),
-        ("SHA-256 des Vertragstexts", text.sha256.clone()),
-    ] {
+    ];
+    if let Some(id) = &annex.document_id {
+        rows.push(("Dokument-Id", id.clone()));
+    }
+    rows.push(("Vorlagen", text.templates.join(", ")));
+    rows.push(("SHA-256 des Vertragstexts", text.sha256.clone()));
+    for (label, value) in rows {
         layout.lines(label, 10.0, true, 0.0, None, 2);
         layout.lines(&value, 10.0, false, 0.0, None, 1);
         layout.space(1.5);
     }
+    if !annex.events.is_empty() {
+        layout.space(2.0);
+        layout.lines("Verlauf (Auditprotokoll)", 10.0, true, 0.0, None, 2);
+        for e in &annex.events {
+            layout.lines(
+                &format!("{} – {} – {}", e.at, e.action, e.actor),
+                9.0,
+                false,
+                6.0,
+                Some("–"),
+                1,
+            );
+        }
+    }
 }
 
 /// Renders the contract text as a PDF.
-pub fn render(text: &ContractText, purpose: Purpose) -> AppResult<Vec<u8>> {
+pub fn render(text: &ContractText, purpose: Purpose, annex: &Annex) -> AppResult<Vec<u8>> {
     let mut doc = PdfDocument::new(&format!("{} – Fassung {}", text.reference, text.version_no));
-    let regular = Font::load(&mut doc, dejavu::sans::regular())?;
-    let bold = Font::load(&mut doc, dejavu::sans::bold())?;
+    let regular = Font::regular()?;
+    let bold = Font::bold()?;
     let mut layout = Layout {
-        regular: &regular,
-        bold: &bold,
+        regular,
+        bold,
         pages: Vec::new(),
         y: 0.0,
     };
@@ -287,7 +438,8 @@ pub fn render(text: &ContractText, purpose: Purpose) -> AppResult<Vec<u8>> {
             }
         }
     }
-    evidence(&mut layout, text);
+    signature_page(&mut layout, annex);
+    evidence(&mut layout, text, annex);
 
     let total = layout.pages.len();
     let header = match purpose {
@@ -297,18 +449,39 @@ pub fn render(text: &ContractText, purpose: Purpose) -> AppResult<Vec<u8>> {
         ),
         Purpose::Final => format!("{} · Fassung {}", text.reference, text.version_no),
     };
+    // Only the characters on the pages go into the embedded fonts.
+    let mut used_regular: BTreeSet<char> = header.chars().collect();
+    used_regular.extend("Seite von 0123456789".chars());
+    let mut used_bold = BTreeSet::new();
+    for l in layout.pages.iter().flatten() {
+        let set = if l.bold {
+            &mut used_bold
+        } else {
+            &mut used_regular
+        };
+        set.extend(l.text.chars());
+    }
+    let regular_id = regular.add_to(&mut doc, &used_regular);
+    let bold_id = bold.add_to(&mut doc, &used_bold);
     let pages = layout
         .pages
         .iter()
         .enumerate()
         .map(|(i, lines)| {
             let mut ops = Vec::with_capacity(lines.len() * 5 + 10);
-            text_op(&mut ops, &regular, 8.0, LEFT, PAGE_H - 15.0, &header);
+            text_op(&mut ops, &regular_id, 8.0, LEFT, PAGE_H - 15.0, &header);
             let footer = format!("Seite {} von {}", i + 1, total);
             let w = regular.width_mm(&footer, 8.0);
-            text_op(&mut ops, &regular, 8.0, PAGE_W - RIGHT - w, 12.0, &footer);
+            text_op(
+                &mut ops,
+                &regular_id,
+                8.0,
+                PAGE_W - RIGHT - w,
+                12.0,
+                &footer,
+            );
             for l in lines {
-                let font = if l.bold { &bold } else { &regular };
+                let font = if l.bold { &bold_id } else { &regular_id };
                 text_op(&mut ops, font, l.size, l.x, l.y, &l.text);
             }
             PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops)
@@ -325,16 +498,15 @@ mod tests {
 
     #[test]
     fn lines_break_within_the_width_and_keep_every_word() {
-        let mut doc = PdfDocument::new("t");
-        let font = Font::load(&mut doc, dejavu::sans::regular()).unwrap();
+        let font = Font::regular().unwrap();
         let text = "Die Kommune ruft den Online-Dienst „Wohngeld“ zur Nachnutzung ab; technische und organisatorische Maßnahmen nach Art. 32 DSGVO sind vereinbart.";
-        let lines = wrap(&font, text, 10.0, 60.0);
+        let lines = wrap(font, text, 10.0, 60.0);
         assert!(lines.len() > 2);
         for l in &lines {
             assert!(font.width_mm(l, 10.0) <= 60.0, "{l}");
         }
         assert_eq!(lines.join(" "), text);
-        let long = wrap(&font, &"x".repeat(200), 10.0, 30.0);
+        let long = wrap(font, &"x".repeat(200), 10.0, 30.0);
         assert!(long.len() > 1 && long.iter().all(|l| font.width_mm(l, 10.0) <= 30.0));
     }
 }

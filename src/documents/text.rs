@@ -119,8 +119,13 @@ fn or_unknown(v: Option<&str>) -> String {
 
 /// Renders the current version of an agreement's contract text.
 pub fn render(conn: &mut DbConn, a: &Agreement) -> AppResult<ContractText> {
+    render_version(conn, a, a.current_version)
+}
+
+/// The text of version `no` (an amendment has its own terms).
+pub fn render_version(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {
     let kind = a.kind()?;
-    let terms: Terms = a.version(conn, a.current_version)?.terms()?;
+    let terms: Terms = a.version(conn, no)?.terms()?;
     let dnrw = Organisation::kommunalvertreter(conn)?;
     let reference_of = |conn: &mut DbConn, id: &Option<String>| -> AppResult<Option<String>> {
         id.as_deref()
@@ -195,7 +200,7 @@ pub fn render(conn: &mut DbConn, a: &Agreement) -> AppResult<ContractText> {
     context.insert(
         "agreement",
         &json!({
-            "reference": a.reference, "version": a.current_version, "kind_label": kind.label(),
+            "reference": a.reference, "version": no, "kind_label": kind.label(),
             "effective_from": a.effective_from.map(german_date), "signed_on": a.signed_on.map(german_date),
             "ends_on": a.ends_on.map(german_date), "notice": notice, "costs": terms.costs, "notes": terms.notes,
         }),
@@ -236,7 +241,7 @@ pub fn render(conn: &mut DbConn, a: &Agreement) -> AppResult<ContractText> {
     Ok(ContractText {
         agreement_id: a.id.clone(),
         reference: a.reference.clone(),
-        version_no: a.current_version,
+        version_no: no,
         templates,
         text,
         sha256,

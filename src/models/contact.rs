@@ -6,7 +6,7 @@ use time::PrimitiveDateTime;
 
 use crate::db::schema::contacts;
 use crate::db::DbConn;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = contacts)]
@@ -20,6 +20,8 @@ pub struct Contact {
     pub phone: Option<String>,
     #[serde(with = "super::ts")]
     pub created_at: PrimitiveDateTime,
+    /// Authorised signatory (Zeichnungsbefugnis) of its municipality or organisation.
+    pub may_sign: bool,
 }
 
 impl Contact {
@@ -28,6 +30,15 @@ impl Contact {
             .values(self)
             .execute(conn)?;
         Ok(())
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> AppResult<Contact> {
+        contacts::table
+            .find(id)
+            .select(Contact::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found(format!("Ansprechperson {id} gibt es nicht.")))
     }
 
     pub fn of_municipality(conn: &mut DbConn, id: &str) -> AppResult<Vec<Contact>> {

@@ -4,10 +4,12 @@
 pub mod agreement;
 pub mod audit;
 pub mod contact;
+pub mod document;
 pub mod municipality;
 pub mod organisation;
 pub mod reference;
 pub mod service;
+pub mod signature;
 
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};

@@ -13,12 +13,17 @@ use time::Date;
 use crate::db::schema::agreements;
 use crate::db::DbConn;
 use crate::domain::agreement::SubProcessor;
+use crate::domain::signing::SigningOrder;
 use crate::domain::Avv;
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, NewAgreement, TransitionInput};
+use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
 use crate::models::service::Service;
+use crate::models::signature::{record_signed_outside, SignContext, SignInput};
+use crate::models::{new_id, now};
+use crate::seal::Sealer;
 
 const ACTOR: &str = "seed";
 
@@ -47,27 +52,95 @@ fn create(conn: &mut DbConn, input: NewAgreement) -> AppResult<Agreement> {
     input.create(conn, ACTOR)
 }
 
-/// Submits, signs and activates an agreement on the given dates.
+/// What sealing needs in the seed.
+pub struct Seal<'a> {
+    pub sealer: &'a Sealer,
+    pub order: SigningOrder,
+}
+
+fn step(
+    conn: &mut DbConn,
+    a: &Agreement,
+    action: &str,
+    effective_from: Option<Date>,
+) -> AppResult<()> {
+    TransitionInput {
+        action: action.into(),
+        effective_from,
+        ..TransitionInput::default()
+    }
+    .apply(conn, ACTOR, &a.id)?;
+    Ok(())
+}
+
+/// Submits an agreement that was signed on paper on `signed`, seals its document and
+/// activates it on `effective`: the contracts d-NRW concluded before the registry.
 fn bring_into_force(
     conn: &mut DbConn,
+    seal: &Seal<'_>,
     a: &Agreement,
     signed: Date,
     effective: Date,
 ) -> AppResult<()> {
-    for (action, signed_on, effective_from) in [
-        ("submit", None, None),
-        ("sign", Some(signed), None),
-        ("activate", None, Some(effective)),
-    ] {
-        TransitionInput {
-            action: action.into(),
-            signed_on,
-            signed_by: signed_on
-                .map(|_| "Vorstand d-NRW AöR und Vertretung der Gegenpartei".to_string()),
-            effective_from,
-            ..TransitionInput::default()
+    step(conn, a, "submit", None)?;
+    record_signed_outside(
+        conn,
+        seal.sealer,
+        seal.order,
+        ACTOR,
+        &a.id,
+        signed,
+        "Vorstand der d-NRW AöR und Vertretung des Vertragspartners, in Papierform",
+    )?;
+    step(conn, a, "activate", Some(effective))
+}
+
+/// A demo signatory (Zeichnungsbefugnis) of a municipality or of d-NRW.
+fn signatory(
+    conn: &mut DbConn,
+    municipality_id: Option<String>,
+    organisation_id: Option<String>,
+    name: &str,
+    function: &str,
+) -> AppResult<Contact> {
+    let contact = Contact {
+        id: new_id(),
+        organisation_id,
+        municipality_id,
+        name: name.into(),
+        function: Some(function.into()),
+        email: None,
+        phone: None,
+        created_at: now(),
+        may_sign: true,
+    };
+    contact.insert(conn)?;
+    Ok(contact)
+}
+
+/// Signs through the workflow, as the API does: the partner, then d-NRW.
+fn sign(
+    conn: &mut DbConn,
+    seal: &Seal<'_>,
+    a: &Agreement,
+    contacts: [&Contact; 2],
+) -> AppResult<()> {
+    let ctx = SignContext {
+        actor: ACTOR.into(),
+        auth_method: "Demo-Daten (Seed)".into(),
+        ip: None,
+        user_agent: None,
+    };
+    let mut ordered = contacts;
+    if seal.order == SigningOrder::DnrwFirst {
+        ordered.reverse();
+    }
+    for c in ordered {
+        SignInput {
+            contact_id: c.id.clone(),
+            version_no: None,
         }
-        .apply(conn, ACTOR, &a.id)?;
+        .apply(conn, seal.sealer, seal.order, &ctx, &a.id)?;
     }
     Ok(())
 }
@@ -83,7 +156,7 @@ fn service(conn: &mut DbConn, name: &str) -> AppResult<Service> {
 }
 
 /// Creates the demo scenarios if the registry has no agreements yet.
-pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
+pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
     let count: i64 = agreements::table.count().get_result(conn)?;
     if count > 0 {
         return Ok(());
@@ -108,7 +181,13 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
             ..Default::default()
         },
     )?;
-    bring_into_force(conn, &ioev, date!(2022 - 03 - 15), date!(2022 - 04 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &ioev,
+        date!(2022 - 03 - 15),
+        date!(2022 - 04 - 01),
+    )?;
     let wohngeld_avv = avv_for(
         &wohngeld.name,
         &[
@@ -133,7 +212,13 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
         costs: Some("Nachnutzung nach dem Kostenverteilungsschlüssel der Länder; keine Einzelentgelte je Kommune.".into()),
         ..Default::default()
     })?;
-    bring_into_force(conn, &ekv, date!(2022 - 06 - 20), date!(2022 - 07 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &ekv,
+        date!(2022 - 06 - 20),
+        date!(2022 - 07 - 01),
+    )?;
     let rv = create(
         conn,
         NewAgreement {
@@ -143,7 +228,13 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
             ..Default::default()
         },
     )?;
-    bring_into_force(conn, &rv, date!(2022 - 09 - 05), date!(2022 - 10 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &rv,
+        date!(2022 - 09 - 05),
+        date!(2022 - 10 - 01),
+    )?;
     let mut parameters = BTreeMap::new();
     parameters.insert(
         "zustaendige_stelle_url".to_string(),
@@ -162,7 +253,13 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
             ..Default::default()
         },
     )?;
-    bring_into_force(conn, &ea, date!(2022 - 11 - 14), date!(2022 - 12 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &ea,
+        date!(2022 - 11 - 14),
+        date!(2022 - 12 - 01),
+    )?;
 
     // Outbound: Hannover (Niedersachsen) re-uses the NRW Sozialplattform (HzL) through
     // GovConnect; the RV and EA in Niedersachsen are GovConnect's, d-NRW records the call.
@@ -175,7 +272,13 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
             ..Default::default()
         },
     )?;
-    bring_into_force(conn, &ioev, date!(2023 - 02 - 01), date!(2023 - 03 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &ioev,
+        date!(2023 - 02 - 01),
+        date!(2023 - 03 - 01),
+    )?;
     let hzl_avv = avv_for(
         "Hilfe zum Lebensunterhalt (Sozialplattform)",
         &[
@@ -201,7 +304,13 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
             ..Default::default()
         },
     )?;
-    bring_into_force(conn, &ekv, date!(2023 - 05 - 10), date!(2023 - 06 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &ekv,
+        date!(2023 - 05 - 10),
+        date!(2023 - 06 - 01),
+    )?;
     let mut parameters = BTreeMap::new();
     parameters.insert(
         "zustaendige_stelle_url".to_string(),
@@ -224,6 +333,80 @@ pub fn demo_agreements(conn: &mut DbConn) -> AppResult<()> {
             ..Default::default()
         },
     )?;
-    bring_into_force(conn, &ea, date!(2023 - 07 - 03), date!(2023 - 08 - 01))?;
+    bring_into_force(
+        conn,
+        seal,
+        &ea,
+        date!(2023 - 07 - 03),
+        date!(2023 - 08 - 01),
+    )?;
+
+    // Signed in the registry: Düsseldorf's RV through the signing workflow, and an EA for
+    // Wohngeld that waits for its signatures.
+    let duesseldorf = Municipality::find_by_ags(conn, "05111000")?
+        .ok_or_else(|| AppError::internal("seed: Düsseldorf missing"))?;
+    let dnrw = Organisation::kommunalvertreter(conn)?;
+    let for_dnrw = signatory(
+        conn,
+        None,
+        Some(dnrw.id),
+        "Demo-Zeichnungsberechtigte d-NRW",
+        "Vorstand",
+    )?;
+    let for_duesseldorf = signatory(
+        conn,
+        Some(duesseldorf.id.clone()),
+        None,
+        "Demo-Zeichnungsberechtigter Düsseldorf",
+        "Beigeordneter für Digitalisierung",
+    )?;
+    signatory(
+        conn,
+        Some(dortmund.id),
+        None,
+        "Demo-Zeichnungsberechtigte Dortmund",
+        "Stadtdirektorin",
+    )?;
+    let rv = create(
+        conn,
+        NewAgreement {
+            kind: "rv".into(),
+            municipality_id: Some(duesseldorf.id.clone()),
+            notice_period_months: Some(6),
+            ..Default::default()
+        },
+    )?;
+    step(conn, &rv, "submit", None)?;
+    sign(conn, seal, &rv, [&for_duesseldorf, &for_dnrw])?;
+    step(conn, &rv, "activate", None)?;
+    let mut parameters = BTreeMap::new();
+    parameters.insert(
+        "zustaendige_stelle_url".to_string(),
+        json!("https://www.duesseldorf.de/wohnungswesen/wohngeld"),
+    );
+    parameters.insert(
+        "kontakt_email".to_string(),
+        json!("wohngeld@duesseldorf.de"),
+    );
+    let ea = create(
+        conn,
+        NewAgreement {
+            kind: "ea".into(),
+            municipality_id: Some(duesseldorf.id),
+            service_id: Some(wohngeld.id),
+            notice_period_months: Some(3),
+            avv: Some(avv_for(
+                "Wohngeld (Online-Dienst Wohngeld)",
+                &[
+                    "Name, Vorname, Geburtsdatum, Anschrift und Kontaktdaten",
+                    "Einkommens- und Vermögensverhältnisse",
+                ],
+                &["Antragstellende Personen", "Haushaltsmitglieder"],
+            )),
+            parameters,
+            ..Default::default()
+        },
+    )?;
+    step(conn, &ea, "submit", None)?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 pub(crate) mod demo;
 pub mod national;
 
-pub use demo::demo_agreements;
+pub use demo::{demo_agreements, Seal};
 
 use std::collections::BTreeMap;
 

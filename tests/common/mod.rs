@@ -235,14 +235,65 @@ impl TestApp {
         )
     }
 
-    /// submit → sign → activate.
-    pub fn bring_into_force(&self, id: &str) -> Value {
-        let mut last = Value::Null;
-        for action in ["submit", "sign", "activate"] {
-            let (status, v) = self.step(id, action);
-            assert_eq!(status, Status::Ok, "{action}: {v}");
-            last = v;
+    /// d-NRW's organisation id.
+    pub fn dnrw(&self) -> String {
+        self.ok("GET", "/api/v1/kommunalvertreter", None)["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A new contact with signing authority; `owner` is "municipalities/<id>" or
+    /// "organisations/<id>". Returns its id.
+    pub fn signatory(&self, owner: &str, name: &str) -> String {
+        let v = self.ok(
+            "POST",
+            &format!("/api/v1/{owner}/contacts"),
+            Some(json!({ "name": name, "function": "Zeichnungsberechtigt", "may_sign": true })),
+        );
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// The partner's owner path of an agreement: its municipality or its counterparty.
+    pub fn partner_of(&self, id: &str) -> String {
+        let a = self.ok("GET", &format!("/api/v1/agreements/{id}"), None);
+        match a["municipality"]["id"].as_str() {
+            Some(m) => format!("municipalities/{m}"),
+            None => format!(
+                "organisations/{}",
+                a["counterparty"]["id"].as_str().unwrap()
+            ),
         }
+    }
+
+    /// One signature by `contact`; returns the status and the signing state.
+    pub fn sign_as(&self, id: &str, contact: &str) -> (Status, Value) {
+        self.post(
+            &format!("/api/v1/agreements/{id}/signatures"),
+            json!({ "contact_id": contact }),
+        )
+    }
+
+    /// The partner's and d-NRW's signatures (new signatories each time); the last one
+    /// signs and seals. Returns the final signing state.
+    pub fn sign_all(&self, id: &str) -> Value {
+        let partner = self.signatory(&self.partner_of(id), "Paula Partner");
+        let dnrw = self.signatory(&format!("organisations/{}", self.dnrw()), "Dora d-NRW");
+        let (status, v) = self.sign_as(id, &partner);
+        assert_eq!(status, Status::Created, "partner signature: {v}");
+        let (status, v) = self.sign_as(id, &dnrw);
+        assert_eq!(status, Status::Created, "d-NRW signature: {v}");
+        assert!(v["document"]["sha256"].is_string(), "sealed: {v}");
+        v
+    }
+
+    /// submit → signatures (partner, d-NRW; sealed) → activate.
+    pub fn bring_into_force(&self, id: &str) -> Value {
+        let (status, v) = self.step(id, "submit");
+        assert_eq!(status, Status::Ok, "submit: {v}");
+        self.sign_all(id);
+        let (status, last) = self.step(id, "activate");
+        assert_eq!(status, Status::Ok, "activate: {last}");
         assert_eq!(last["status"], "in_force");
         last
     }

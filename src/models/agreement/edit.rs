@@ -61,8 +61,6 @@ pub struct AmendmentInput {
 pub struct AmendmentStep {
     pub action: String,
     #[serde(default)]
-    pub signed_on: Option<Date>,
-    #[serde(default)]
     pub effective_from: Option<Date>,
 }
 
@@ -250,12 +248,28 @@ impl AmendmentInput {
 
 impl AmendmentStep {
     /// sign → activate (the amendment becomes the current version) or cancel.
+    /// activate or cancel. Signing goes through the signing workflow
+    /// (`models::signature`), which calls [`mark_amendment_signed`].
     pub fn apply(
         self,
         conn: &mut DbConn,
         actor: &str,
         id: &str,
         no: i32,
+    ) -> AppResult<AgreementVersion> {
+        if self.action == "sign" {
+            return Err(super::transition::sign_elsewhere(id));
+        }
+        self.run(conn, actor, id, no, None)
+    }
+
+    fn run(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+        no: i32,
+        signed_on: Option<Date>,
     ) -> AppResult<AgreementVersion> {
         let mut a = Agreement::find(conn, id)?;
         let version = a.version(conn, no)?;
@@ -270,7 +284,7 @@ impl AmendmentStep {
         }
         let (to, signed_on, effective_from) = match (self.action.as_str(), version.status.as_str()) {
             ("sign", "draft") => {
-                let on = self.signed_on.unwrap_or_else(today);
+                let on = signed_on.unwrap_or_else(today);
                 if on > today() {
                     return Err(AppError::field("signed_on", "Das Unterschriftsdatum darf nicht in der Zukunft liegen."));
                 }
@@ -333,4 +347,20 @@ impl AmendmentStep {
         out.effective_from = effective_from;
         Ok(out)
     }
+}
+
+/// The last signature of an amendment: version `no` becomes `signed`.
+pub fn mark_amendment_signed(
+    conn: &mut DbConn,
+    actor: &str,
+    a: &Agreement,
+    no: i32,
+    on: Date,
+) -> AppResult<()> {
+    AmendmentStep {
+        action: "sign".into(),
+        effective_from: None,
+    }
+    .run(conn, actor, &a.id, no, Some(on))
+    .map(|_| ())
 }

@@ -4,9 +4,9 @@
 
 mod basis;
 mod create;
-mod edit;
+pub(crate) mod edit;
 mod resolve;
-mod transition;
+pub(crate) mod transition;
 mod view;
 
 pub use create::NewAgreement;

@@ -21,11 +21,11 @@ pub struct TransitionInput {
     /// The version the caller saw; a stale one is refused (409).
     #[serde(default)]
     pub lock_version: Option<i32>,
-    /// sign: date of the last signature (default today).
-    #[serde(default)]
+    /// sign (signing workflow only, not in the API): date of the last signature.
+    #[serde(skip)]
     pub signed_on: Option<Date>,
-    /// sign: who signed (default: the acting user).
-    #[serde(default)]
+    /// sign (signing workflow only, not in the API): who signed.
+    #[serde(skip)]
     pub signed_by: Option<String>,
     /// activate: first day in force (default today, not before `signed_on`).
     #[serde(default)]
@@ -43,10 +43,18 @@ pub struct TransitionInput {
     pub cascade: bool,
 }
 
-fn parse_action(s: &str) -> AppResult<Action> {
+/// Signatures are given one by one, by authorised signatories, not as a lifecycle step.
+pub fn sign_elsewhere(id: &str) -> AppError {
+    AppError::field(
+        "action",
+        format!("Unterschriften werden einzeln geleistet: POST /api/v1/agreements/{id}/signatures mit der zeichnungsberechtigten Ansprechperson; die letzte Unterschrift unterzeichnet und siegelt."),
+    )
+}
+
+fn parse_action(s: &str, id: &str) -> AppResult<Action> {
     Ok(match s {
         "submit" => Action::Submit,
-        "sign" => Action::Sign,
+        "sign" => return Err(sign_elsewhere(id)),
         "activate" => Action::Activate,
         "terminate" => Action::Terminate,
         "expire" => Action::Expire,
@@ -55,8 +63,8 @@ fn parse_action(s: &str) -> AppResult<Action> {
             return Err(AppError::field(
                 "action",
                 format!(
-                "„{other}“ ist kein Schritt (submit, sign, activate, terminate, expire, cancel)."
-            ),
+                    "„{other}“ ist kein Schritt (submit, activate, terminate, expire, cancel)."
+                ),
             ))
         }
     })
@@ -65,7 +73,18 @@ fn parse_action(s: &str) -> AppResult<Action> {
 impl TransitionInput {
     /// Applies the step, or says why it is not allowed. Returns the agreement as it now is.
     pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
-        let action = parse_action(&self.action)?;
+        let action = parse_action(&self.action, id)?;
+        self.run(conn, actor, id, action)
+    }
+
+    /// Applies `action`; `Sign` comes only from the signing workflow.
+    pub(crate) fn run(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+        action: Action,
+    ) -> AppResult<Agreement> {
         let mut a = Agreement::find(conn, id)?;
         check_lock(&a, self.lock_version)?;
         let before = a.snapshot();

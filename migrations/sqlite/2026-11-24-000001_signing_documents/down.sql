@@ -1,0 +1,3 @@
+DROP TABLE documents;
+DROP TABLE signatures;
+ALTER TABLE contacts DROP COLUMN may_sign;

@@ -1,0 +1,198 @@
+//! Signatures, sealed documents and verification:
+//! `/api/v1/agreements/{id}/signatures`, `…/documents`, `…/document.pdf`, `/api/v1/verify`.
+
+use rocket::data::{Data, ToByteUnit};
+use rocket::http::{ContentType, Status};
+use rocket::serde::json::Json;
+use rocket::{get, post, routes, Route, State};
+
+use super::{body, Body, Staff};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::models::agreement::Agreement;
+use crate::models::document::{self, Document, DocumentInfo, Verification};
+use crate::models::signature::{self, SignContext, SignInput, SigningState};
+
+/// Largest PDF `POST /api/v1/verify` accepts.
+pub const MAX_VERIFY_BYTES: u64 = 20 * 1024 * 1024;
+
+pub fn routes() -> Vec<Route> {
+    routes![signing_state, sign, documents, document_pdf, verify]
+}
+
+fn version_param(version: Option<&str>) -> AppResult<Option<i32>> {
+    version
+        .map(|v| {
+            v.parse::<i32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| AppError::field("version", "Die Fassung ist eine Zahl ab 1."))
+        })
+        .transpose()
+}
+
+/// Who must sign, who has, and the sealed document once all have.
+#[get("/api/v1/agreements/<id>/signatures?<version>")]
+async fn signing_state(
+    _staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    version: Option<&str>,
+) -> AppResult<Json<SigningState>> {
+    let id = super::id(id)?;
+    let no = version_param(version)?;
+    let order = state.signing_order;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| signature::state(conn, order, &id, no))
+            .await?,
+    ))
+}
+
+/// One signature by an authorised signatory; the last one signs and seals.
+#[post("/api/v1/agreements/<id>/signatures", data = "<input>")]
+async fn sign(
+    staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    input: Body<'_, SignInput>,
+) -> AppResult<(Status, Json<SigningState>)> {
+    let id = super::id(id)?;
+    let input = body(input)?;
+    let sealer = state.sealer.clone();
+    let order = state.signing_order;
+    let ctx = SignContext {
+        actor: staff.actor,
+        auth_method: Staff::AUTH_METHOD.to_string(),
+        ip: staff.ip,
+        user_agent: staff.user_agent,
+    };
+    let signing = state
+        .db
+        .write(move |conn| input.apply(conn, &sealer, order, &ctx, &id))
+        .await?;
+    Ok((Status::Created, Json(signing)))
+}
+
+/// The sealed documents of an agreement (without their bytes).
+#[get("/api/v1/agreements/<id>/documents")]
+async fn documents(
+    _staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+) -> AppResult<Json<Vec<DocumentInfo>>> {
+    let id = super::id(id)?;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| {
+                Agreement::find(conn, &id)?;
+                Document::list(conn, &id)
+            })
+            .await?,
+    ))
+}
+
+/// A sealed PDF as stored: the current version's, or `?version=n`.
+pub struct SealedPdf {
+    bytes: Vec<u8>,
+    file_name: String,
+}
+
+impl<'r> rocket::response::Responder<'r, 'static> for SealedPdf {
+    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        rocket::Response::build()
+            .header(ContentType::PDF)
+            .raw_header(
+                "Content-Disposition",
+                format!("attachment; filename=\"{}\"", self.file_name),
+            )
+            .raw_header("Cache-Control", "private, no-store")
+            .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
+            .ok()
+    }
+}
+
+#[get("/api/v1/agreements/<id>/document.pdf?<version>")]
+async fn document_pdf(
+    _staff: Staff,
+    state: &State<AppState>,
+    id: &str,
+    version: Option<&str>,
+) -> AppResult<SealedPdf> {
+    let id = super::id(id)?;
+    let no = version_param(version)?;
+    state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find(conn, &id)?;
+            let doc = match no {
+                Some(n) => Document::of_version(conn, &a.id, n)?,
+                None => match Document::of_version(conn, &a.id, a.current_version)? {
+                    Some(d) => Some(d),
+                    // An amendment may be sealed before it applies: the newest document.
+                    None => match Document::list(conn, &a.id)?.last() {
+                        Some(last) => Document::of_version(conn, &a.id, last.version_no)?,
+                        None => None,
+                    },
+                },
+            };
+            let doc = doc.ok_or_else(|| {
+                AppError::not_found(format!(
+                    "Für {} gibt es noch kein gesiegeltes Dokument; es entsteht mit der letzten Unterschrift.",
+                    a.reference
+                ))
+            })?;
+            // References are ASCII ("EA-2026-000001"): safe in the header.
+            let file_name = format!(
+                "{}-Fassung-{}.pdf",
+                a.reference
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect::<String>(),
+                doc.version_no
+            );
+            Ok(SealedPdf {
+                bytes: doc.pdf,
+                file_name,
+            })
+        })
+        .await
+}
+
+/// Checks an uploaded PDF (the request body): is the seal valid, did the registry issue
+/// exactly this file, and which agreement is it. Reads nothing but the upload and the
+/// document hashes, so it is open to anyone holding a document.
+#[post("/api/v1/verify", data = "<data>")]
+async fn verify(state: &State<AppState>, data: Data<'_>) -> AppResult<Json<Verification>> {
+    let bytes = data
+        .open(MAX_VERIFY_BYTES.bytes())
+        .into_bytes()
+        .await
+        .map_err(|e| AppError::bad_request(format!("Upload nicht lesbar: {e}")))?;
+    if !bytes.is_complete() {
+        return Err(AppError::new(
+            Status::PayloadTooLarge,
+            "too_large",
+            format!(
+                "Die Datei ist größer als {} MiB.",
+                MAX_VERIFY_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    let bytes = bytes.into_inner();
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(AppError::field(
+            "file",
+            "Die Datei ist kein PDF (sie beginnt nicht mit %PDF-).",
+        ));
+    }
+    let sealer = state.sealer.clone();
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| document::verify(conn, &sealer, &bytes))
+            .await?,
+    ))
+}

@@ -1,0 +1,339 @@
+//! The signing workflow. An agreement awaiting signatures (or an open amendment) needs one
+//! signature from each party, in the configured order, each by a contact person of that
+//! party who is marked as authorised signatory. Each signature records who, in which
+//! function, when, from which IP and user agent and how they were authenticated. The last
+//! signature signs the version and seals its document, in the same transaction.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
+
+use super::agreement::transition::TransitionInput;
+use super::agreement::Agreement;
+use super::audit::{self, Change};
+use super::contact::Contact;
+use super::document::{self, DocumentInfo};
+use super::municipality::Municipality;
+use super::organisation::Organisation;
+use super::{new_id, now, today};
+use crate::db::schema::{agreement_versions, signatures};
+use crate::db::DbConn;
+use crate::domain::signing::{Party, SigningOrder};
+use crate::domain::{Action, DomainError, Status};
+use crate::error::{AppError, AppResult};
+use crate::seal::Sealer;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = signatures)]
+pub struct Signature {
+    pub id: String,
+    pub agreement_id: String,
+    pub version_no: i32,
+    /// `partner` or `dnrw`
+    pub party: String,
+    /// 1 for the first signature of the version, 2 for the second.
+    pub position: i32,
+    pub contact_id: String,
+    pub signer_name: String,
+    pub signer_function: Option<String>,
+    pub organisation_name: String,
+    #[serde(with = "super::ts")]
+    pub signed_at: PrimitiveDateTime,
+    pub actor: String,
+    pub auth_method: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Signature {
+    pub fn of_version(conn: &mut DbConn, agreement_id: &str, no: i32) -> AppResult<Vec<Signature>> {
+        Ok(signatures::table
+            .filter(signatures::agreement_id.eq(agreement_id))
+            .filter(signatures::version_no.eq(no))
+            .select(Signature::as_select())
+            .order(signatures::position)
+            .load(conn)?)
+    }
+}
+
+/// The name of the organisation that signs as `party`.
+pub fn party_name(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<String> {
+    Ok(match party {
+        Party::Dnrw => Organisation::kommunalvertreter(conn)?.name,
+        Party::Partner => match (&a.municipality_id, &a.counterparty_id) {
+            (Some(m), _) => Municipality::find(conn, m)?.display_name(),
+            (None, Some(o)) => Organisation::find(conn, o)?.name,
+            (None, None) => a.external_party_name.clone().unwrap_or_default(),
+        },
+    })
+}
+
+/// The party `contact` may sign for on `a`, or why it may not sign at all.
+fn party_of(conn: &mut DbConn, a: &Agreement, contact: &Contact) -> AppResult<Party> {
+    let dnrw = Organisation::kommunalvertreter(conn)?;
+    let party = if contact.organisation_id.as_deref() == Some(dnrw.id.as_str()) {
+        Party::Dnrw
+    } else {
+        let partner = match (&a.municipality_id, &a.counterparty_id) {
+            (Some(m), _) => contact.municipality_id.as_deref() == Some(m.as_str()),
+            (None, Some(o)) => contact.organisation_id.as_deref() == Some(o.as_str()),
+            (None, None) => false,
+        };
+        if !partner {
+            return Err(AppError::forbidden(format!(
+                "{} gehört weder zu {} noch zu d-NRW und kann {} nicht unterzeichnen.",
+                contact.name,
+                party_name(conn, a, Party::Partner)?,
+                a.reference
+            )));
+        }
+        Party::Partner
+    };
+    if !contact.may_sign {
+        return Err(AppError::forbidden(format!(
+            "{} ist nicht als zeichnungsberechtigt hinterlegt.",
+            contact.name
+        )));
+    }
+    Ok(party)
+}
+
+/// The version that waits for signatures: the current one while the agreement is
+/// `awaiting_signatures`, otherwise an open (draft) amendment.
+fn pending_version(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
+    if a.status()? == Status::AwaitingSignatures {
+        return Ok(Some(a.current_version));
+    }
+    if matches!(a.status()?, Status::Signed | Status::InForce) {
+        return Ok(agreement_versions::table
+            .filter(agreement_versions::agreement_id.eq(&a.id))
+            .filter(agreement_versions::version_no.gt(a.current_version))
+            .filter(agreement_versions::status.eq("draft"))
+            .select(agreement_versions::version_no)
+            .order(agreement_versions::version_no.desc())
+            .first(conn)
+            .optional()?);
+    }
+    Ok(None)
+}
+
+/// `POST /api/v1/agreements/{id}/signatures`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInput {
+    /// The contact person who signs (authorised signatory of their party).
+    pub contact_id: String,
+    /// The version being signed; defaults to the one waiting for signatures.
+    #[serde(default)]
+    pub version_no: Option<i32>,
+}
+
+/// Who is signing, as the session tells it.
+#[derive(Debug, Clone)]
+pub struct SignContext {
+    pub actor: String,
+    pub auth_method: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One required signature and whether it is there.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequiredSignature {
+    pub party: Party,
+    pub label: &'static str,
+    pub organisation: String,
+    pub signature: Option<Signature>,
+}
+
+/// The signing state of an agreement version.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningState {
+    pub agreement_id: String,
+    pub reference: String,
+    pub version_no: i32,
+    pub order: SigningOrder,
+    /// Whether signatures are expected now.
+    pub open: bool,
+    pub required: Vec<RequiredSignature>,
+    /// The sealed document, once every signature is there.
+    pub document: Option<DocumentInfo>,
+}
+
+/// The signing state of version `no` (default: the pending one, else the current one).
+pub fn state(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    id: &str,
+    no: Option<i32>,
+) -> AppResult<SigningState> {
+    let a = Agreement::find(conn, id)?;
+    let pending = pending_version(conn, &a)?;
+    let no = match no {
+        Some(n) => {
+            a.version(conn, n)?;
+            n
+        }
+        None => pending.unwrap_or(a.current_version),
+    };
+    let kind = a.kind()?;
+    let signatures = Signature::of_version(conn, &a.id, no)?;
+    let mut required = Vec::new();
+    for party in order.parties() {
+        required.push(RequiredSignature {
+            party,
+            label: party.label(kind),
+            organisation: party_name(conn, &a, party)?,
+            signature: signatures
+                .iter()
+                .find(|s| s.party == party.as_str())
+                .cloned(),
+        });
+    }
+    let document = document::Document::list(conn, &a.id)?
+        .into_iter()
+        .find(|d| d.version_no == no);
+    Ok(SigningState {
+        agreement_id: a.id.clone(),
+        reference: a.reference.clone(),
+        version_no: no,
+        order,
+        open: pending == Some(no),
+        required,
+        document,
+    })
+}
+
+impl SignInput {
+    /// Records the signature; the last one signs the version and seals its document.
+    pub fn apply(
+        self,
+        conn: &mut DbConn,
+        sealer: &Sealer,
+        order: SigningOrder,
+        ctx: &SignContext,
+        id: &str,
+    ) -> AppResult<SigningState> {
+        let a = Agreement::find(conn, id)?;
+        let kind = a.kind()?;
+        let Some(no) = pending_version(conn, &a)? else {
+            return Err(DomainError::Transition(format!(
+                "{} wartet nicht auf Unterschriften (Status „{}“); legen Sie sie zuerst zur Unterschrift vor.",
+                a.reference,
+                a.status()?.label()
+            ))
+            .into());
+        };
+        if let Some(asked) = self.version_no {
+            if asked != no {
+                return Err(AppError::conflict(
+                    "stale",
+                    format!(
+                        "Zur Unterschrift liegt Fassung {no} von {} vor, nicht Fassung {asked}.",
+                        a.reference
+                    ),
+                ));
+            }
+        }
+        let contact = Contact::find(conn, &self.contact_id)
+            .map_err(|_| AppError::field("contact_id", "Diese Ansprechperson gibt es nicht."))?;
+        let party = party_of(conn, &a, &contact)?;
+        let existing = Signature::of_version(conn, &a.id, no)?;
+        let signed: Vec<Party> = existing
+            .iter()
+            .filter_map(|s| Party::parse(&s.party))
+            .collect();
+        order.check(kind, party, &signed)?;
+        let signature = Signature {
+            id: new_id(),
+            agreement_id: a.id.clone(),
+            version_no: no,
+            party: party.as_str().to_string(),
+            position: existing.len() as i32 + 1,
+            contact_id: contact.id.clone(),
+            signer_name: contact.name.clone(),
+            signer_function: contact.function.clone(),
+            organisation_name: party_name(conn, &a, party)?,
+            signed_at: now(),
+            actor: ctx.actor.clone(),
+            auth_method: ctx.auth_method.clone(),
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+        };
+        diesel::insert_into(signatures::table)
+            .values(&signature)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            Change {
+                actor: &ctx.actor,
+                action: "signature",
+                entity_type: "agreement",
+                entity_id: &a.id,
+                before: None,
+                after: Some(serde_json::to_value(&signature)?),
+                note: Some(format!(
+                    "{}: unterschrieben von {}{}",
+                    party.label(kind),
+                    signature.signer_name,
+                    signature
+                        .signer_function
+                        .as_deref()
+                        .map(|f| format!(" ({f})"))
+                        .unwrap_or_default()
+                )),
+            },
+        )?;
+
+        let mut all: Vec<Party> = signed;
+        all.push(party);
+        if order.complete(&all) {
+            let names = Signature::of_version(conn, &a.id, no)?
+                .iter()
+                .map(|s| format!("{} ({})", s.signer_name, s.organisation_name))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let a = if no == a.current_version {
+                TransitionInput {
+                    signed_on: Some(today()),
+                    signed_by: Some(names),
+                    ..TransitionInput::default()
+                }
+                .run(conn, &ctx.actor, &a.id, Action::Sign)?
+            } else {
+                super::agreement::edit::mark_amendment_signed(conn, &ctx.actor, &a, no, today())?;
+                a
+            };
+            document::issue(conn, sealer, order, &ctx.actor, &a, no)?;
+        }
+        state(conn, order, id, Some(no))
+    }
+}
+
+/// Records that version 1 of `a` was signed outside the registry (on paper, before the
+/// registry existed) on `on` by `by`, and seals its document, which says so. Used by the
+/// seed and imports; the API takes signatures only through [`SignInput`].
+pub fn record_signed_outside(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    order: SigningOrder,
+    actor: &str,
+    id: &str,
+    on: time::Date,
+    by: &str,
+) -> AppResult<Agreement> {
+    if on > today() {
+        return Err(AppError::field(
+            "signed_on",
+            "Das Unterschriftsdatum darf nicht in der Zukunft liegen.",
+        ));
+    }
+    let a = TransitionInput {
+        signed_on: Some(on),
+        signed_by: Some(by.to_string()),
+        ..TransitionInput::default()
+    }
+    .run(conn, actor, id, Action::Sign)?;
+    document::issue(conn, sealer, order, actor, &a, a.current_version)?;
+    Ok(a)
+}
