@@ -138,6 +138,19 @@ fn serve_prints_url_and_demo_token_and_answers() {
             demo.contains("Dortmund, Stadt"),
             "the demo Einzelabruf is there"
         );
+        // The first start created the TEST seal, its key readable by the owner only.
+        let seal = dir.join("seal-test");
+        let ca = std::fs::read_to_string(seal.join("test-ca.pem")).unwrap();
+        assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(seal.join("seal-test.p12"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "seal key readable by others: {mode:o}");
+        }
     });
     let _ = child.kill();
     let _ = child.wait();
@@ -145,4 +158,76 @@ fn serve_prints_url_and_demo_token_and_answers() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    bin()
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.join("cli.db").display()))
+        .args(args)
+        .env("NACHNUTZUNG_DATA_DIR", dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn documents_render_and_verify_on_the_command_line() {
+    use diesel::prelude::*;
+    let dir = temp_dir();
+    let out = run(&dir, &["seed", "--demo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The demo's Wohngeld EA (Dortmund) is sealed already: the bulk run has nothing to do,
+    // and says so.
+    let out = run(
+        &dir,
+        &["documents", "render", "--service", "Wohngeld (Online"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("1 Einzelabrufe unterzeichnet oder in Kraft, 0 neu gesiegelt, 1 hatten schon ein Dokument"),
+        "{stdout}"
+    );
+    let out = run(&dir, &["documents", "render", "--service", "gibt es nicht"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Keinen Dienst"));
+
+    // verify: a stored document is valid and known; one changed byte is not.
+    let url = nachnutzung::db::DbUrl::parse(&format!("sqlite://{}", dir.join("cli.db").display()))
+        .unwrap();
+    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let (reference, pdf): (String, Vec<u8>) = nachnutzung::db::schema::documents::table
+        .inner_join(nachnutzung::db::schema::agreements::table)
+        .select((
+            nachnutzung::db::schema::agreements::reference,
+            nachnutzung::db::schema::documents::pdf,
+        ))
+        .first(&mut db.conn().unwrap())
+        .unwrap();
+    let file = dir.join("vertrag.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let out = run(&dir, &["verify", file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.starts_with("Das Siegel ist gültig."), "{stdout}");
+    assert!(stdout.contains(&reference), "{stdout}");
+
+    let mut changed = pdf.clone();
+    changed[12] ^= 1;
+    std::fs::write(&file, &changed).unwrap();
+    let out = run(&dir, &["verify", "--json", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["seal_valid"], false);
+    assert_eq!(v["seal"]["intact"], false);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -4,32 +4,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use rocket::http::{ContentType, Header, Status};
 
 fn tool(name: &str, args: &[&str], pdf: &[u8]) -> String {
-    let dir =
-        std::env::temp_dir().join(format!("nachnutzung-pdf-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("doc.pdf");
-    std::fs::write(&file, pdf).unwrap();
-    let mut cmd = Command::new(name);
-    cmd.args(args).arg(&file);
-    if name == "pdftotext" {
-        cmd.arg("-");
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{name} is needed for this test (poppler-utils, qpdf): {e}"));
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        out.status.success(),
-        "{name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let (ok, out) = common::tool(name, args, pdf);
+    assert!(ok, "{name} failed: {out}");
+    out
 }
 
 fn preview(app: &TestApp, id: &str) -> Vec<u8> {

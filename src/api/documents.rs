@@ -94,7 +94,8 @@ async fn documents(
     ))
 }
 
-/// A sealed PDF as stored: the current version's, or `?version=n`.
+/// A sealed PDF as stored: that of the version in force (the current one), or of
+/// `?version=n` (e.g. a signed amendment that does not apply yet).
 pub struct SealedPdf {
     bytes: Vec<u8>,
     file_name: String,

@@ -72,10 +72,7 @@ fn figment_with(database_url: &str, reference: bool, demo: bool) -> rocket::figm
         .merge(("database_url", database_url.to_string()))
         .merge(("database_pool_size", 8))
         .merge(("staff_token", TOKEN))
-        .merge((
-            "data_dir",
-            std::env::temp_dir().join("nachnutzung-test-data"),
-        ))
+        .merge(("data_dir", TestApp::data_dir()))
         .merge(("seed_reference_data", reference))
         .merge(("seed_demo_agreements", demo))
 }
@@ -92,8 +89,51 @@ impl TestApp {
     }
 
     fn with(demo: bool) -> TestApp {
+        TestApp::with_settings(demo, &[])
+    }
+
+    /// Reference data, with settings (e.g. `("signing_order", "dnrw_first")`).
+    pub fn with_settings(demo: bool, settings: &[(&str, &str)]) -> TestApp {
         let (database_url, cleanup) = fresh_database();
-        TestApp::start(figment(&database_url, demo), database_url, cleanup)
+        let mut f = figment(&database_url, demo);
+        for (key, value) in settings {
+            f = f.merge((*key, *value));
+        }
+        TestApp::start(f, database_url, cleanup)
+    }
+
+    /// The data folder of every test app (it holds the shared TEST seal).
+    pub fn data_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join("nachnutzung-test-data")
+    }
+
+    /// The TEST CA that validators must trust for the seal to be TRUSTED.
+    pub fn test_ca() -> std::path::PathBuf {
+        TestApp::data_dir().join("seal-test").join("test-ca.pem")
+    }
+
+    /// A sealed PDF as `GET …/document.pdf` serves it.
+    pub fn document(&self, id: &str) -> Vec<u8> {
+        let res = self
+            .client
+            .get(format!("/api/v1/agreements/{id}/document.pdf"))
+            .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+            .dispatch();
+        assert_eq!(res.status(), Status::Ok, "document.pdf of {id}");
+        assert_eq!(res.content_type(), Some(ContentType::PDF));
+        res.into_bytes().unwrap()
+    }
+
+    /// `POST /api/v1/verify` (anonymous) with `pdf` as the body.
+    pub fn verify(&self, pdf: &[u8]) -> (Status, Value) {
+        let res = self
+            .client
+            .post("/api/v1/verify")
+            .header(ContentType::PDF)
+            .body(pdf)
+            .dispatch();
+        let status = res.status();
+        (status, res.into_json().unwrap_or(Value::Null))
     }
 
     fn start(figment: rocket::figment::Figment, database_url: String, cleanup: Cleanup) -> TestApp {
@@ -354,4 +394,32 @@ pub fn field_names(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Runs an independent tool on `pdf` (written to a temporary file): its exit status and
+/// its stdout and stderr together. Panics, so the test fails rather than skips, when the
+/// tool is not installed (`.ci/run` installs poppler-utils, qpdf and pyHanko).
+pub fn tool(name: &str, args: &[&str], pdf: &[u8]) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "nachnutzung-tool-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("doc.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let mut cmd = std::process::Command::new(name);
+    cmd.args(args).arg(&file);
+    if name == "pdftotext" {
+        cmd.arg("-");
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{name} is needed for this test (poppler-utils, qpdf, pyhanko-cli): {e}")
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }

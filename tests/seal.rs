@@ -1,0 +1,482 @@
+//! Sealed documents, checked by independent validators (poppler's pdfsig, pyHanko, qpdf,
+//! pdffonts, pdftotext) and by our own verification; the signing workflow that leads to
+//! them. The tools are required: these tests fail, not skip, where one is missing.
+
+mod common;
+
+use common::*;
+use rocket::http::{Header, Status};
+use serde_json::{json, Value};
+
+/// IÖV, EKV (Wohngeld, Dataport), RV and EA (Düsseldorf), each signed and in force.
+fn one_of_each_kind(app: &TestApp) -> Vec<(&'static str, Value)> {
+    let (ioev, ekv, wohngeld) = wohngeld_supply(app);
+    let duesseldorf = app.municipality("05111000");
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": duesseldorf }));
+    let ea = app.in_force(json!({
+        "kind": "ea", "municipality_id": duesseldorf, "service_id": wohngeld, "avv": avv(),
+        "parameters": { "zustaendige_stelle_url": "https://www.duesseldorf.de/wohngeld", "kontakt_email": "wohngeld@duesseldorf.de" }
+    }));
+    vec![("ioev", ioev), ("ekv", ekv), ("rv", rv), ("ea", ea)]
+}
+
+fn pyhanko(pdf: &[u8]) -> (bool, String) {
+    let ca = TestApp::test_ca();
+    tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            ca.to_str().unwrap(),
+            "--no-revocation-check",
+        ],
+        pdf,
+    )
+}
+
+#[test]
+fn sealed_documents_of_every_kind_satisfy_pdfsig_pyhanko_qpdf_and_keep_german_text() {
+    let app = TestApp::new();
+    for (kind, agreement) in one_of_each_kind(&app) {
+        let id = agreement["id"].as_str().unwrap();
+        let reference = agreement["reference"].as_str().unwrap();
+        let pdf = app.document(id);
+
+        let (_, sig) = tool("pdfsig", &[], &pdf);
+        assert!(sig.contains("Signature is Valid"), "{kind}: {sig}");
+        assert!(sig.contains("Total document signed"), "{kind}: {sig}");
+        assert!(sig.contains("ETSI.CAdES.detached"), "{kind}: {sig}");
+        assert!(sig.contains("SHA-256"), "{kind}: {sig}");
+
+        let (ok, out) = pyhanko(&pdf);
+        assert!(ok, "{kind}: {out}");
+        assert!(out.contains(":INTACT:TRUSTED,UNTOUCHED"), "{kind}: {out}");
+
+        let (ok, out) = tool("qpdf", &["--check"], &pdf);
+        assert!(
+            ok && out.contains("No syntax or stream encoding errors"),
+            "{kind}: {out}"
+        );
+
+        let (_, fonts) = tool("pdffonts", &[], &pdf);
+        let embedded: Vec<&str> = fonts.lines().skip(2).collect();
+        assert_eq!(embedded.len(), 2, "{kind}: {fonts}");
+        for line in embedded {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // name, type (2 words), encoding, emb, sub, uni, …
+            assert_eq!(cols[4], "yes", "{kind}: font not embedded: {line}");
+            assert_eq!(cols[6], "yes", "{kind}: no Unicode map: {line}");
+        }
+        assert!(
+            pdf.len() < 250_000,
+            "{kind}: {} bytes, fonts not subset?",
+            pdf.len()
+        );
+
+        let (_, text) = tool("pdftotext", &[], &pdf);
+        let title = match kind {
+            "ioev" => "Interöffentliche Vereinbarung",
+            "ekv" => "Einzelkooperationsvereinbarung",
+            "rv" => "Rahmenvereinbarung",
+            _ => "Einzelabruf",
+        };
+        // Title, the signature page and the evidence page with the audit trail.
+        for expected in [
+            title,
+            reference,
+            "Unterschriften",
+            "Paula Partner",
+            "Dora d-NRW",
+            "Elektronisch unterzeichnet am",
+            "Nachweisblatt",
+            "zur Unterschrift vorgelegt",
+        ] {
+            assert!(text.contains(expected), "{kind}: {expected} missing");
+        }
+        if kind == "rv" || kind == "ea" {
+            assert!(text.contains("Düsseldorf"), "{kind}");
+        }
+        if kind == "ekv" || kind == "ea" {
+            assert!(text.contains("Maßnahmen"), "{kind}: AVV annex missing");
+        }
+        assert!(
+            !text.contains("ENTWURF"),
+            "{kind}: the final document is no draft"
+        );
+
+        let (status, v) = app.verify(&pdf);
+        assert_eq!(status, Status::Ok, "{v}");
+        assert_eq!(v["seal_valid"], true, "{kind}: {v}");
+        assert_eq!(v["issued_by_registry"], true, "{kind}: {v}");
+        assert_eq!(v["issued_as"]["reference"], reference);
+        assert_eq!(v["issued_as"]["version_no"], 1);
+        assert_eq!(v["issued_as"]["kind"], kind);
+        assert!(v["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Das Siegel ist gültig."));
+    }
+}
+
+#[test]
+fn one_flipped_byte_in_the_signed_range_invalidates_the_seal_for_every_validator() {
+    let app = TestApp::new();
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
+    let ea = app.in_force(json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() }));
+    let mut pdf = app.document(ea["id"].as_str().unwrap());
+    // Byte 12 is in the binary comment of the header: the file stays readable, but it is
+    // inside the first signed range.
+    assert_eq!(&pdf[..9], b"%PDF-1.3\n");
+    pdf[12] ^= 0x01;
+
+    let (_, sig) = tool("pdfsig", &[], &pdf);
+    assert!(!sig.contains("Signature is Valid"), "{sig}");
+    assert!(
+        sig.contains("Digest Mismatch") || sig.contains("Invalid"),
+        "{sig}"
+    );
+    let (ok, out) = pyhanko(&pdf);
+    assert!(!ok, "pyHanko accepted a changed document: {out}");
+    assert!(out.contains("INVALID"), "{out}");
+    let (status, v) = app.verify(&pdf);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(v["seal_valid"], false, "{v}");
+    assert_eq!(v["seal"]["intact"], false, "{v}");
+    assert_eq!(v["issued_by_registry"], false, "{v}");
+    assert!(v["summary"].as_str().unwrap().contains("verändert"), "{v}");
+
+    // Something appended after sealing is no longer covered by the seal.
+    let mut appended = app.document(ea["id"].as_str().unwrap());
+    appended.extend_from_slice(b"\n% appended after sealing\n");
+    let (_, v) = app.verify(&appended);
+    assert_eq!(v["seal"]["intact"], true, "{v}");
+    assert_eq!(v["seal"]["covers_whole_document"], false, "{v}");
+    assert_eq!(v["seal_valid"], false);
+
+    // A PDF without a seal, and something that is not a PDF.
+    let res = app
+        .client
+        .get(format!(
+            "/api/v1/agreements/{}/preview.pdf",
+            ea["id"].as_str().unwrap()
+        ))
+        .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+        .dispatch();
+    let preview = res.into_bytes().unwrap();
+    let (_, v) = app.verify(&preview);
+    assert_eq!(v["seal"]["signature_found"], false, "{v}");
+    assert_eq!(v["seal_valid"], false);
+    let (status, v) = app.verify(b"GIF89a not a pdf");
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+}
+
+#[test]
+fn signatures_follow_the_order_come_from_authorised_signatories_and_seal_once() {
+    let app = TestApp::new();
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
+    let ea = app.create(json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() }));
+    let id = ea["id"].as_str().unwrap();
+    let for_dortmund = app.signatory(&format!("municipalities/{dortmund}"), "Ulla Unterschrift");
+    let for_dnrw = app.signatory(&format!("organisations/{}", app.dnrw()), "Carl Countersign");
+
+    // A draft waits for no signature.
+    let (status, v) = app.sign_as(id, &for_dortmund);
+    assert_eq!(status, Status::Conflict, "{v}");
+    app.step(id, "submit");
+
+    // d-NRW countersigns; it does not sign first.
+    let (status, v) = app.sign_as(id, &for_dnrw);
+    assert_eq!(status, Status::Conflict, "{v}");
+    assert_eq!(
+        v["message"],
+        "Zuerst unterschreibt die Kommune, dann d-NRW."
+    );
+    // Someone of another municipality may not sign for Dortmund.
+    let essen = app.municipality("05113000");
+    let for_essen = app.signatory(&format!("municipalities/{essen}"), "Egon Essen");
+    let (status, v) = app.sign_as(id, &for_essen);
+    assert_eq!(status, Status::Forbidden, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("gehört weder zu Stadt Dortmund"),
+        "{v}"
+    );
+    // A Dortmund contact without signing authority may not either.
+    let clerk = app.ok(
+        "POST",
+        &format!("/api/v1/municipalities/{dortmund}/contacts"),
+        Some(json!({ "name": "Sachbearbeiter Sven", "function": "Sachbearbeitung" })),
+    );
+    let (status, v) = app.sign_as(id, clerk["id"].as_str().unwrap());
+    assert_eq!(status, Status::Forbidden, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("nicht als zeichnungsberechtigt"),
+        "{v}"
+    );
+    let (status, v) = app.sign_as(id, "00000000-0000-0000-0000-000000000000");
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert_eq!(v["fields"][0]["field"], "contact_id");
+
+    // Dortmund signs; what the signature records.
+    let res = app
+        .client
+        .post(format!("/api/v1/agreements/{id}/signatures"))
+        .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+        .header(Header::new("X-Actor", "Ulla Unterschrift"))
+        .header(Header::new("X-Real-IP", "203.0.113.7"))
+        .header(Header::new("User-Agent", "Testbrowser/1.0"))
+        .header(rocket::http::ContentType::JSON)
+        .body(json!({ "contact_id": for_dortmund }).to_string())
+        .dispatch();
+    assert_eq!(res.status(), Status::Created);
+    let state: Value = res.into_json().unwrap();
+    let first = &state["required"][0]["signature"];
+    assert_eq!(first["signer_name"], "Ulla Unterschrift");
+    assert_eq!(first["signer_function"], "Zeichnungsberechtigt");
+    assert_eq!(first["organisation_name"], "Stadt Dortmund");
+    assert_eq!(first["actor"], "staff:Ulla Unterschrift");
+    assert_eq!(first["ip"], "203.0.113.7");
+    assert_eq!(first["user_agent"], "Testbrowser/1.0");
+    assert!(first["auth_method"].as_str().unwrap().contains("Token"));
+    assert!(first["signed_at"].is_string());
+    assert!(
+        state["document"].is_null(),
+        "nothing sealed before the last signature"
+    );
+    assert_eq!(
+        app.ok("GET", &format!("/api/v1/agreements/{id}"), None)["status"],
+        "awaiting_signatures"
+    );
+    // Nobody signs twice.
+    let (status, _) = app.sign_as(id, &for_dortmund);
+    assert_eq!(status, Status::Conflict);
+
+    // d-NRW's signature completes it: signed and sealed, exactly once.
+    let (status, state) = app.sign_as(id, &for_dnrw);
+    assert_eq!(status, Status::Created, "{state}");
+    let sha = state["document"]["sha256"].as_str().unwrap().to_string();
+    let agreement = app.ok("GET", &format!("/api/v1/agreements/{id}"), None);
+    assert_eq!(agreement["status"], "signed");
+    assert!(agreement["signed_by"]
+        .as_str()
+        .unwrap()
+        .contains("Ulla Unterschrift (Stadt Dortmund)"));
+    let (status, _) = app.sign_as(id, &for_dnrw);
+    assert_eq!(status, Status::Conflict, "no signature after the last");
+    let docs = app.ok("GET", &format!("/api/v1/agreements/{id}/documents"), None);
+    assert_eq!(docs.as_array().unwrap().len(), 1, "{docs}");
+    let first_download = app.document(id);
+    assert_eq!(
+        first_download,
+        app.document(id),
+        "the stored bytes, not a new rendering"
+    );
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&first_download)), sha);
+    let audit = app.ok("GET", &format!("/api/v1/audit?entity_id={id}"), None);
+    let seals = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "seal")
+        .count();
+    assert_eq!(seals, 1);
+
+    // A signed agreement is not edited; activation keeps the document.
+    let (status, v) = app.patch(
+        &format!("/api/v1/agreements/{id}"),
+        json!({ "lock_version": agreement["lock_version"], "costs": "anders" }),
+    );
+    assert_eq!(status, Status::Conflict, "{v}");
+    app.ok(
+        "POST",
+        &format!("/api/v1/agreements/{id}/transitions"),
+        Some(json!({ "action": "activate" })),
+    );
+    assert_eq!(app.document(id), first_download);
+
+    // The database itself refuses to change or remove a sealed document or a signature.
+    use diesel::connection::SimpleConnection;
+    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
+    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let mut conn = db.conn().unwrap();
+    assert!(conn
+        .batch_execute("UPDATE documents SET sha256 = 'x'")
+        .is_err());
+    assert!(conn.batch_execute("DELETE FROM documents").is_err());
+    assert!(conn
+        .batch_execute("UPDATE signatures SET signer_name = 'x'")
+        .is_err());
+    assert!(conn.batch_execute("DELETE FROM signatures").is_err());
+}
+
+#[test]
+fn amendments_are_signed_and_sealed_as_their_own_version() {
+    let app = TestApp::new();
+    let (_, ekv, _) = wohngeld_supply(&app);
+    let id = ekv["id"].as_str().unwrap();
+    let v1 = app.document(id);
+    app.ok(
+        "POST",
+        &format!("/api/v1/agreements/{id}/amendments"),
+        Some(json!({ "lock_version": ekv["lock_version"], "change_note": "Kosten ab 2027", "costs": "Ab 2027 nach Kostenschlüssel" })),
+    );
+    let signing = app.ok("GET", &format!("/api/v1/agreements/{id}/signatures"), None);
+    assert_eq!(signing["version_no"], 2);
+    assert_eq!(signing["open"], true);
+    let state = app.sign_all(id);
+    assert_eq!(state["document"]["version_no"], 2);
+    let version = |no: i32| {
+        app.client
+            .get(format!("/api/v1/agreements/{id}/document.pdf?version={no}"))
+            .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+            .dispatch()
+            .into_bytes()
+            .unwrap()
+    };
+    let (_, text) = tool("pdftotext", &[], &version(2));
+    assert!(text.contains("Fassung 2"), "{text}");
+    assert!(text.contains("Ab 2027 nach Kostenschlüssel"));
+    // Until the amendment applies, the document of the version in force is served.
+    assert_eq!(app.document(id), v1);
+    app.ok(
+        "POST",
+        &format!("/api/v1/agreements/{id}/amendments/2/transitions"),
+        Some(json!({ "action": "activate" })),
+    );
+    assert_eq!(app.document(id), version(2));
+    // Version 1's document stays as it was.
+    assert_eq!(version(1), v1);
+    assert_eq!(
+        app.ok("GET", &format!("/api/v1/agreements/{id}/documents"), None)
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn the_signing_order_is_configurable() {
+    let app = TestApp::with_settings(false, &[("signing_order", "dnrw_first")]);
+    let dortmund = app.municipality("05913000");
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": dortmund }));
+    let id = rv["id"].as_str().unwrap();
+    app.step(id, "submit");
+    let signing = app.ok("GET", &format!("/api/v1/agreements/{id}/signatures"), None);
+    assert_eq!(signing["required"][0]["party"], "dnrw");
+    let partner = app.signatory(&format!("municipalities/{dortmund}"), "Paula Partner");
+    let (status, v) = app.sign_as(id, &partner);
+    assert_eq!(status, Status::Conflict, "{v}");
+    assert_eq!(
+        v["message"],
+        "Zuerst unterschreibt d-NRW, dann die Kommune."
+    );
+    let dnrw = app.signatory(&format!("organisations/{}", app.dnrw()), "Dora d-NRW");
+    assert_eq!(app.sign_as(id, &dnrw).0, Status::Created);
+    let (status, state) = app.sign_as(id, &partner);
+    assert_eq!(status, Status::Created, "{state}");
+    assert!(state["document"]["sha256"].is_string());
+}
+
+#[test]
+fn document_pdf_before_sealing_is_a_clear_404() {
+    let app = TestApp::new();
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05913000") }));
+    let (status, v) = app.get(&format!(
+        "/api/v1/agreements/{}/document.pdf",
+        rv["id"].as_str().unwrap()
+    ));
+    assert_eq!(status, Status::NotFound);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("noch kein gesiegeltes Dokument"),
+        "{v}"
+    );
+    let (status, _) = app.get_anon(&format!(
+        "/api/v1/agreements/{}/document.pdf",
+        rv["id"].as_str().unwrap()
+    ));
+    assert_eq!(status, Status::Unauthorized);
+}
+
+#[test]
+fn bulk_sealing_of_a_service_covers_every_signed_ea_once_and_is_idempotent() {
+    use nachnutzung::seed::national::{generate, Scale};
+    let scale = Scale {
+        municipalities: 12,
+        services: 2,
+        providers: 1,
+        eas: 24,
+    };
+    let app = TestApp::empty_then(|conn| {
+        generate(conn, scale, &mut |_| {}).expect("generate");
+    });
+    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
+    let db = nachnutzung::db::Db::open(&url, 4).unwrap();
+    let config = nachnutzung::config::Config {
+        data_dir: TestApp::data_dir(),
+        ..Default::default()
+    };
+    let sealer = nachnutzung::app::sealer(&config).unwrap();
+    let order = Default::default();
+    let services = app.ok("GET", "/api/v1/services", None);
+    let mut sealed_total = 0;
+    for s in services.as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let first = nachnutzung::documents::bulk::render_service(
+            &db,
+            &sealer,
+            order,
+            id,
+            2,
+            &|done, total| {
+                assert!(done <= total);
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
+        .unwrap();
+        assert_eq!(first.sealed, first.eligible, "{first:?}");
+        assert_eq!(first.skipped, 0);
+        assert_eq!(
+            calls.into_inner(),
+            first.sealed,
+            "progress after each document"
+        );
+        sealed_total += first.sealed;
+        let again =
+            nachnutzung::documents::bulk::render_service(&db, &sealer, order, id, 2, &|_, _| {})
+                .unwrap();
+        assert_eq!(
+            (again.sealed, again.skipped),
+            (0, first.eligible),
+            "idempotent"
+        );
+    }
+    assert!(sealed_total > 0, "the generator signs most EAs");
+    // Every signed or in-force EA now has exactly one document, and it verifies.
+    let page = app.ok("GET", "/api/v1/agreements?kind=ea&per_page=100", None);
+    let mut checked = 0;
+    for ea in page["items"].as_array().unwrap() {
+        let id = ea["id"].as_str().unwrap();
+        let docs = app.ok("GET", &format!("/api/v1/agreements/{id}/documents"), None);
+        let expected = usize::from(ea["status"] == "in_force" || ea["status"] == "signed");
+        assert_eq!(docs.as_array().unwrap().len(), expected, "{ea}");
+        if expected == 1 && checked < 3 {
+            let (_, v) = app.verify(&app.document(id));
+            assert_eq!(v["seal_valid"], true, "{v}");
+            assert_eq!(v["issued_as"]["agreement_id"], id);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3);
+}
