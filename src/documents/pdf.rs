@@ -10,7 +10,8 @@ use printpdf::{
 };
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::subset;
 use super::text::ContractText;
@@ -39,6 +40,20 @@ struct Font {
     bytes: &'static [u8],
     face: ttf_parser::Face<'static>,
     parsed: ParsedFont,
+    /// Advance widths of U+0000 … U+2FFF in font units, for line breaking.
+    advances: Vec<u16>,
+    /// Subsets made, by glyph set (documents of one kind use the same glyphs).
+    subsets: Mutex<Vec<(BTreeSet<u16>, Vec<u8>)>>,
+}
+
+/// Characters whose advance width is looked up in a table (Latin, punctuation, symbols).
+const ADVANCE_TABLE: u32 = 0x3000;
+
+/// The advance of `c` in font units (half an em for characters the font lacks).
+fn advance(face: &ttf_parser::Face<'_>, c: char) -> u16 {
+    face.glyph_index(c)
+        .and_then(|g| face.glyph_hor_advance(g))
+        .unwrap_or(face.units_per_em() / 2)
 }
 
 static REGULAR: OnceLock<Result<Font, String>> = OnceLock::new();
@@ -49,10 +64,15 @@ impl Font {
         let parsed =
             ParsedFont::from_bytes(bytes, 0, &mut Vec::new()).ok_or("embedded font unreadable")?;
         let face = ttf_parser::Face::parse(bytes, 0).map_err(|e| format!("font: {e}"))?;
+        let advances = (0..ADVANCE_TABLE)
+            .map(|cp| char::from_u32(cp).map_or(0, |c| advance(&face, c)))
+            .collect();
         Ok(Font {
             bytes,
             face,
             parsed,
+            advances,
+            subsets: Mutex::new(Vec::new()),
         })
     }
 
@@ -87,9 +107,8 @@ impl Font {
                 }
             }
         }
-        let bytes = subset::subset(self.bytes, &glyphs).unwrap_or_else(|| self.bytes.to_vec());
         let font = ParsedFont {
-            original_bytes: bytes,
+            original_bytes: self.subset(&glyphs),
             font_index: 0,
             font_name: self.parsed.font_name.clone(),
             codepoint_to_glyph,
@@ -102,17 +121,33 @@ impl Font {
         doc.add_font(&font)
     }
 
+    /// The font program with the outlines of `glyphs` only (the whole font if it cannot
+    /// be subset).
+    fn subset(&self, glyphs: &BTreeSet<u16>) -> Vec<u8> {
+        let lock = || self.subsets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, bytes)) = lock().iter().find(|(g, _)| g == glyphs) {
+            return bytes.clone();
+        }
+        let bytes = subset::subset(self.bytes, glyphs).unwrap_or_else(|| self.bytes.to_vec());
+        let mut subsets = lock();
+        if subsets.len() == FontStreams::CAPACITY {
+            subsets.remove(0);
+        }
+        subsets.push((glyphs.clone(), bytes.clone()));
+        bytes
+    }
+
+    /// The advance of one character in font units.
+    fn char_units(&self, c: char) -> u32 {
+        match self.advances.get(c as usize) {
+            Some(&a) => a as u32,
+            None => advance(&self.face, c) as u32,
+        }
+    }
+
     /// Width of `text` at `size` points, in millimetres.
     fn width_mm(&self, text: &str, size: f32) -> f32 {
-        let units: u32 = text
-            .chars()
-            .map(|c| {
-                self.face
-                    .glyph_index(c)
-                    .and_then(|g| self.face.glyph_hor_advance(g))
-                    .unwrap_or(self.face.units_per_em() / 2) as u32
-            })
-            .sum();
+        let units: u32 = text.chars().map(|c| self.char_units(c)).sum();
         units as f32 / self.face.units_per_em() as f32 * size / PT_PER_MM
     }
 }
@@ -168,33 +203,44 @@ fn blocks(text: &str) -> Vec<Block> {
     out
 }
 
-/// Greedy line breaking by glyph widths; a word longer than the line is split.
+/// Greedy line breaking by glyph widths (in font units, summed word by word); a word
+/// longer than the line is split.
 fn wrap(font: &Font, text: &str, size: f32, width: f32) -> Vec<String> {
+    let limit = width * PT_PER_MM / size * font.face.units_per_em() as f32;
+    let fits = |units: u32| units as f32 <= limit;
+    let space = font.char_units(' ');
     let mut lines = Vec::new();
     let mut current = String::new();
+    let mut current_units = 0u32;
     for word in text.split_whitespace() {
+        let word_units: u32 = word.chars().map(|c| font.char_units(c)).sum();
         let candidate = if current.is_empty() {
-            word.to_string()
+            word_units
         } else {
-            format!("{current} {word}")
+            current_units + space + word_units
         };
-        if font.width_mm(&candidate, size) <= width {
-            current = candidate;
+        if fits(candidate) {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+            current_units = candidate;
             continue;
         }
         if !current.is_empty() {
             lines.push(std::mem::take(&mut current));
         }
-        let mut piece = String::new();
+        let mut piece_units = 0u32;
         for c in word.chars() {
-            piece.push(c);
-            if font.width_mm(&piece, size) > width && piece.chars().count() > 1 {
-                piece.pop();
-                lines.push(std::mem::take(&mut piece));
-                piece.push(c);
+            let c_units = font.char_units(c);
+            if !current.is_empty() && !fits(piece_units + c_units) {
+                lines.push(std::mem::take(&mut current));
+                piece_units = 0;
             }
+            current.push(c);
+            piece_units += c_units;
         }
-        current = piece;
+        current_units = piece_units;
     }
     if !current.is_empty() {
         lines.push(current);
@@ -264,12 +310,43 @@ impl Layout<'_> {
     }
 }
 
-fn text_op(ops: &mut Vec<Op>, font: &FontId, size: f32, x: f32, y: f32, text: &str) {
+/// The text operations of one page. The font (part of the graphics state, which BT/ET
+/// keep) is set only when it changes.
+struct PageOps {
+    ops: Vec<Op>,
+    font: Option<(FontId, f32)>,
+}
+
+impl PageOps {
+    fn new(lines: usize) -> PageOps {
+        PageOps {
+            ops: Vec::with_capacity(lines * 4 + 16),
+            font: None,
+        }
+    }
+
+    fn text(&mut self, font: &FontId, size: f32, x: f32, y: f32, text: &str) {
+        text_op(&mut self.ops, &mut self.font, font, size, x, y, text);
+    }
+}
+
+fn text_op(
+    ops: &mut Vec<Op>,
+    current: &mut Option<(FontId, f32)>,
+    font: &FontId,
+    size: f32,
+    x: f32,
+    y: f32,
+    text: &str,
+) {
     ops.push(Op::StartTextSection);
-    ops.push(Op::SetFont {
-        font: PdfFontHandle::External(font.clone()),
-        size: Pt(size),
-    });
+    if current.as_ref() != Some(&(font.clone(), size)) {
+        ops.push(Op::SetFont {
+            font: PdfFontHandle::External(font.clone()),
+            size: Pt(size),
+        });
+        *current = Some((font.clone(), size));
+    }
     ops.push(Op::SetTextCursor {
         pos: Point::new(Mm(x), Mm(y)),
     });
@@ -397,6 +474,65 @@ fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Annex) {
 
 /// Renders the contract text as a PDF.
 pub fn render(text: &ContractText, purpose: Purpose, annex: &Annex) -> AppResult<Vec<u8>> {
+    let mut doc = render_document(text, purpose, annex)?;
+    let mut out = Vec::new();
+    doc.save_to(&mut out)
+        .map_err(|e| AppError::internal(format!("pdf: {e}")))?;
+    Ok(out)
+}
+
+/// zlib level of the page streams (new in every document): the fastest level. Font
+/// programs are compressed harder, once per distinct subset (see [`FontStreams`]).
+const CONTENT_COMPRESSION: u32 = 1;
+const FONT_COMPRESSION: u32 = 9;
+
+fn deflate(data: &[u8], level: u32) -> AppResult<Vec<u8>> {
+    let mut z = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(data.len() / 3),
+        flate2::Compression::new(level),
+    );
+    z.write_all(data)
+        .and_then(|_| z.finish())
+        .map_err(|e| AppError::internal(format!("pdf: {e}")))
+}
+
+/// Compressed font programs by content: documents of one kind use the same characters,
+/// so their font subsets are byte for byte the same and are compressed once.
+struct FontStreams {
+    /// (font program, its zlib stream), oldest first.
+    entries: Mutex<Vec<CompressedFont>>,
+}
+
+type CompressedFont = (Arc<Vec<u8>>, Arc<Vec<u8>>);
+
+impl FontStreams {
+    const CAPACITY: usize = 32;
+
+    fn compressed(&self, program: &[u8]) -> AppResult<Arc<Vec<u8>>> {
+        let lock = || self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, z)) = lock().iter().find(|(p, _)| p.as_slice() == program) {
+            return Ok(z.clone());
+        }
+        let z = Arc::new(deflate(program, FONT_COMPRESSION)?);
+        let mut entries = lock();
+        if entries.len() == Self::CAPACITY {
+            entries.remove(0);
+        }
+        entries.push((Arc::new(program.to_vec()), z.clone()));
+        Ok(z)
+    }
+}
+
+static FONT_STREAMS: FontStreams = FontStreams {
+    entries: Mutex::new(Vec::new()),
+};
+
+/// The rendered PDF as a document structure, streams compressed, ready to save or seal.
+pub fn render_document(
+    text: &ContractText,
+    purpose: Purpose,
+    annex: &Annex,
+) -> AppResult<lopdf::Document> {
     let mut doc = PdfDocument::new(&format!("{} – Fassung {}", text.reference, text.version_no));
     let regular = Font::regular()?;
     let bold = Font::bold()?;
@@ -468,28 +604,40 @@ pub fn render(text: &ContractText, purpose: Purpose, annex: &Annex) -> AppResult
         .iter()
         .enumerate()
         .map(|(i, lines)| {
-            let mut ops = Vec::with_capacity(lines.len() * 5 + 10);
-            text_op(&mut ops, &regular_id, 8.0, LEFT, PAGE_H - 15.0, &header);
+            let mut page = PageOps::new(lines.len());
+            page.text(&regular_id, 8.0, LEFT, PAGE_H - 15.0, &header);
             let footer = format!("Seite {} von {}", i + 1, total);
             let w = regular.width_mm(&footer, 8.0);
-            text_op(
-                &mut ops,
-                &regular_id,
-                8.0,
-                PAGE_W - RIGHT - w,
-                12.0,
-                &footer,
-            );
+            page.text(&regular_id, 8.0, PAGE_W - RIGHT - w, 12.0, &footer);
             for l in lines {
                 let font = if l.bold { &bold_id } else { &regular_id };
-                text_op(&mut ops, font, l.size, l.x, l.y, &l.text);
+                page.text(font, l.size, l.x, l.y, &l.text);
             }
-            PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops)
+            PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), page.ops)
         })
         .collect();
-    Ok(doc
+    let options = PdfSaveOptions {
+        optimize: false,
+        ..PdfSaveOptions::default()
+    };
+    let mut doc = doc
         .with_pages(pages)
-        .save(&PdfSaveOptions::default(), &mut Vec::new()))
+        .to_lopdf_document(&options, &mut Vec::new());
+    for object in doc.objects.values_mut() {
+        if let lopdf::Object::Stream(stream) = object {
+            if stream.allows_compression && stream.dict.get(b"Filter").is_err() {
+                // Font programs carry /Length1 (their uncompressed length).
+                let compressed = if stream.dict.get(b"Length1").is_ok() {
+                    FONT_STREAMS.compressed(&stream.content)?.to_vec()
+                } else {
+                    deflate(&stream.content, CONTENT_COMPRESSION)?
+                };
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(compressed);
+            }
+        }
+    }
+    Ok(doc)
 }
 
 #[cfg(test)]

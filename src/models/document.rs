@@ -97,6 +97,7 @@ impl Document {
 }
 
 /// What a document of one version shows, read from the database.
+#[derive(Debug, Clone)]
 pub struct Prepared {
     pub agreement: Agreement,
     pub text: ContractText,
@@ -213,11 +214,11 @@ pub fn prepare(
 pub fn produce(mut prepared: Prepared, sealer: &Sealer) -> AppResult<Document> {
     let id = new_id();
     prepared.annex.document_id = Some(id.clone());
-    let unsealed = pdf::render(&prepared.text, Purpose::Final, &prepared.annex)?;
+    let mut unsealed = pdf::render_document(&prepared.text, Purpose::Final, &prepared.annex)?;
     let sealed_at = now();
     let bytes = sealer
-        .seal(
-            &unsealed,
+        .seal_document(
+            &mut unsealed,
             "d-NRW AöR – Kommunalvertreter.NRW",
             sealed_at.assume_utc(),
         )

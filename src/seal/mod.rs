@@ -155,6 +155,7 @@ pub struct Sealer {
     trust: Vec<Vec<u8>>,
     reason: String,
     location: String,
+    subject: String,
 }
 
 impl Sealer {
@@ -166,11 +167,17 @@ impl Sealer {
     ) -> Sealer {
         let mut trust = signer.chain().to_vec();
         trust.extend(extra_trust);
+        let subject = signer
+            .chain()
+            .first()
+            .map(|c| subject_of(c))
+            .unwrap_or_default();
         Sealer {
             signer,
             trust,
             reason,
             location,
+            subject,
         }
     }
 
@@ -205,13 +212,26 @@ impl Sealer {
 
     /// Seals a PDF in the name of `name` at `time`.
     pub fn seal(&self, pdf: &[u8], name: &str, time: OffsetDateTime) -> Result<Vec<u8>, SealError> {
-        let info = pades::SealInfo {
+        pades::seal(pdf, self.signer.as_ref(), &self.info(name, time), None)
+    }
+
+    /// Saves and seals a document the registry rendered (no re-parsing).
+    pub fn seal_document(
+        &self,
+        doc: &mut lopdf::Document,
+        name: &str,
+        time: OffsetDateTime,
+    ) -> Result<Vec<u8>, SealError> {
+        pades::seal_document(doc, self.signer.as_ref(), &self.info(name, time), None)
+    }
+
+    fn info(&self, name: &str, time: OffsetDateTime) -> pades::SealInfo {
+        pades::SealInfo {
             time,
             name: name.to_string(),
             reason: self.reason.clone(),
             location: self.location.clone(),
-        };
-        pades::seal(pdf, self.signer.as_ref(), &info, None)
+        }
     }
 
     /// Checks the seal of a PDF against the registry's trust anchors.
@@ -221,6 +241,6 @@ impl Sealer {
 
     /// Subject of the seal certificate.
     pub fn subject(&self) -> String {
-        subject_of(&self.signer.chain()[0])
+        self.subject.clone()
     }
 }

@@ -18,8 +18,9 @@ use time::OffsetDateTime;
 
 use super::{cms, SealError, Signer};
 
-/// Bytes reserved for the CMS signature (the hex in the file is twice as long).
-pub const SIGNATURE_CAPACITY: usize = 16 * 1024;
+/// Bytes reserved for the CMS signature (the hex in the file is twice as long). An
+/// RSA-3072 seal with a two-certificate chain needs about 3.5 KB.
+pub const SIGNATURE_CAPACITY: usize = 12 * 1024;
 /// With a timestamp token the CMS grows by the TSA's certificates.
 pub const SIGNATURE_CAPACITY_WITH_TSA: usize = 32 * 1024;
 /// Width of each number in the `/ByteRange` placeholder.
@@ -153,7 +154,31 @@ pub fn seal(
     timestamp: Option<cms::Stamper<'_>>,
 ) -> Result<Vec<u8>, SealError> {
     let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
-    let prev_xref = last_startxref(pdf)?;
+    append(pdf.to_vec(), &doc, signer, info, timestamp)
+}
+
+/// Saves `doc` and seals it, without reading the saved bytes back: what the registry
+/// does with the documents it renders itself.
+pub fn seal_document(
+    doc: &mut lopdf::Document,
+    signer: &dyn Signer,
+    info: &SealInfo,
+    timestamp: Option<cms::Stamper<'_>>,
+) -> Result<Vec<u8>, SealError> {
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).map_err(io)?;
+    append(pdf, doc, signer, info, timestamp)
+}
+
+/// Appends the signature to `pdf`, whose structure `doc` describes.
+fn append(
+    pdf: Vec<u8>,
+    doc: &lopdf::Document,
+    signer: &dyn Signer,
+    info: &SealInfo,
+    timestamp: Option<cms::Stamper<'_>>,
+) -> Result<Vec<u8>, SealError> {
+    let prev_xref = last_startxref(&pdf)?;
     let root_id = doc
         .trailer
         .get(b"Root")
@@ -202,9 +227,9 @@ pub fn seal(
     } else {
         SIGNATURE_CAPACITY
     };
-    let mut out = Vec::with_capacity(pdf.len() + 2 * capacity + 4096);
-    out.extend_from_slice(pdf);
-    if !pdf.ends_with(b"\n") {
+    let mut out = pdf;
+    out.reserve(2 * capacity + 4096);
+    if !out.ends_with(b"\n") {
         out.push(b'\n');
     }
     let mut offsets: Vec<(ObjectId, usize)> = Vec::new();
