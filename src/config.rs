@@ -38,6 +38,9 @@ pub struct Config {
     /// `/Reason` and `/Location` of the seal.
     pub seal_reason: String,
     pub seal_location: String,
+    /// RFC 3161 timestamp service; when set, every seal carries a timestamp (PAdES B-T)
+    /// and sealing fails, loudly, if the service does not answer properly.
+    pub tsa_url: Option<String>,
     /// Who signs first: `partner_first` (default), `dnrw_first` or `any`.
     pub signing_order: crate::domain::signing::SigningOrder,
 }
@@ -58,6 +61,7 @@ impl Default for Config {
                 "Vertrag im Nachnutzungsregister abgeschlossen und von der d-NRW AöR gesiegelt"
                     .into(),
             seal_location: "Nachnutzungsregister der d-NRW AöR".into(),
+            tsa_url: None,
             signing_order: Default::default(),
         }
     }

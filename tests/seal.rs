@@ -480,3 +480,187 @@ fn bulk_sealing_of_a_service_covers_every_signed_ea_once_and_is_idempotent() {
     }
     assert_eq!(checked, 3);
 }
+
+/// A TSA CA and a timestamping certificate (EKU timeStamping, critical) in `dir`:
+/// returns (CA PEM, TSA certificate PEM, TSA key PKCS#8 PEM).
+fn tsa_certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
+    use openssl::x509::{X509NameBuilder, X509};
+    let name = |cn: &str| {
+        let mut b = X509NameBuilder::new().unwrap();
+        b.append_entry_by_text("CN", cn).unwrap();
+        b.build()
+    };
+    let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut ca = X509::builder().unwrap();
+    ca.set_version(2).unwrap();
+    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    ca.set_subject_name(&name("TEST-TSA-CA")).unwrap();
+    ca.set_issuer_name(&name("TEST-TSA-CA")).unwrap();
+    ca.set_pubkey(&ca_key).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
+        .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut cert = X509::builder().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    cert.set_subject_name(&name("TEST-TSA")).unwrap();
+    cert.set_issuer_name(ca.subject_name()).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    cert.append_extension(
+        ExtendedKeyUsage::new()
+            .critical()
+            .time_stamping()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    cert.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .non_repudiation()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    cert.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let cert = cert.build();
+    let paths = (
+        dir.join("tsa-ca.pem"),
+        dir.join("tsa.pem"),
+        dir.join("tsa-key.pem"),
+    );
+    std::fs::write(&paths.0, ca.to_pem().unwrap()).unwrap();
+    std::fs::write(&paths.1, cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&paths.2, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    paths
+}
+
+/// The loopback TSA (tests/tsa/server.py on pyHanko); killed when dropped.
+struct Tsa {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Tsa {
+    fn start(cert: &std::path::Path, key: &std::path::Path) -> Tsa {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tsa/server.py"))
+            .arg(cert)
+            .arg(key)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with pyhanko is needed for the TSA test");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("TSA did not start: {line:?}"));
+        Tsa {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+        }
+    }
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_a_tsa_the_seal_carries_a_timestamp_and_without_an_answer_nothing_is_sealed() {
+    let dir =
+        std::env::temp_dir().join(format!("nachnutzung-tsa-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (tsa_ca, tsa_cert, tsa_key) = tsa_certificates(&dir);
+    let tsa = Tsa::start(&tsa_cert, &tsa_key);
+    let app = TestApp::with_settings(false, &[("tsa_url", tsa.url.as_str())]);
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let ioev = app.in_force(json!({ "kind": "ioev", "counterparty_id": dataport }));
+    let pdf = app.document(ioev["id"].as_str().unwrap());
+
+    let (_, v) = app.verify(&pdf);
+    assert_eq!(v["seal_valid"], true, "{v}");
+    assert_eq!(v["seal"]["timestamped"], true, "{v}");
+    let ca = TestApp::test_ca();
+    let (ok, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--trust",
+            ca.to_str().unwrap(),
+            "--trust",
+            tsa_ca.to_str().unwrap(),
+            "--no-revocation-check",
+        ],
+        &pdf,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("TEST-TSA"),
+        "pyHanko names the timestamp authority: {out}"
+    );
+    let (_, sig) = tool("pdfsig", &[], &pdf);
+    assert!(
+        sig.contains("Signature is Valid") && sig.contains("Total document signed"),
+        "{sig}"
+    );
+
+    // The TSA goes away: the last signature is refused and nothing changes.
+    drop(tsa);
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05913000") }));
+    let id = rv["id"].as_str().unwrap();
+    app.step(id, "submit");
+    let partner = app.signatory(&app.partner_of(id), "Paula Partner");
+    let dnrw = app.signatory(&format!("organisations/{}", app.dnrw()), "Dora d-NRW");
+    assert_eq!(app.sign_as(id, &partner).0, Status::Created);
+    let (status, v) = app.sign_as(id, &dnrw);
+    assert_eq!(status, Status::ServiceUnavailable, "{v}");
+    assert_eq!(v["error"], "tsa_unavailable");
+    assert!(
+        v["message"].as_str().unwrap().contains("Zeitstempeldienst"),
+        "{v}"
+    );
+    let signing = app.ok("GET", &format!("/api/v1/agreements/{id}/signatures"), None);
+    assert!(
+        signing["required"][1]["signature"].is_null(),
+        "d-NRW's signature was not kept: {signing}"
+    );
+    assert!(signing["document"].is_null());
+    assert_eq!(
+        app.ok("GET", &format!("/api/v1/agreements/{id}"), None)["status"],
+        "awaiting_signatures"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -222,8 +222,18 @@ pub fn produce(mut prepared: Prepared, sealer: &Sealer) -> AppResult<Document> {
             "d-NRW AöR – Kommunalvertreter.NRW",
             sealed_at.assume_utc(),
         )
-        .map_err(|e| {
-            AppError::internal(format!("sealing {}: {e}", prepared.agreement.reference))
+        .map_err(|e| match e {
+            crate::seal::SealError::Tsa(m) => AppError::new(
+                rocket::http::Status::ServiceUnavailable,
+                "tsa_unavailable",
+                format!(
+                    "{} wurde nicht gesiegelt, weil der Zeitstempeldienst nicht richtig antwortet ({m}). Es wurde nichts geändert; bitte später erneut versuchen.",
+                    prepared.agreement.reference
+                ),
+            ),
+            other => {
+                AppError::internal(format!("sealing {}: {other}", prepared.agreement.reference))
+            }
         })?;
     Ok(Document {
         id,

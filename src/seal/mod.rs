@@ -11,6 +11,7 @@
 pub mod cms;
 pub mod pades;
 pub mod testca;
+pub mod tsa;
 pub mod verify;
 
 use std::path::Path;
@@ -156,6 +157,7 @@ pub struct Sealer {
     reason: String,
     location: String,
     subject: String,
+    tsa: Option<tsa::TsaClient>,
 }
 
 impl Sealer {
@@ -164,6 +166,7 @@ impl Sealer {
         extra_trust: Vec<Vec<u8>>,
         reason: String,
         location: String,
+        tsa: Option<tsa::TsaClient>,
     ) -> Sealer {
         let mut trust = signer.chain().to_vec();
         trust.extend(extra_trust);
@@ -178,6 +181,7 @@ impl Sealer {
             reason,
             location,
             subject,
+            tsa,
         }
     }
 
@@ -202,17 +206,27 @@ impl Sealer {
                 extra.push(cert.to_der()?);
             }
         }
+        let tsa = config
+            .tsa_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(tsa::TsaClient::new)
+            .transpose()?;
         Ok(Sealer::new(
             Box::new(signer),
             extra,
             config.seal_reason.clone(),
             config.seal_location.clone(),
+            tsa,
         ))
     }
 
     /// Seals a PDF in the name of `name` at `time`.
     pub fn seal(&self, pdf: &[u8], name: &str, time: OffsetDateTime) -> Result<Vec<u8>, SealError> {
-        pades::seal(pdf, self.signer.as_ref(), &self.info(name, time), None)
+        let stamp = |s: &[u8]| self.stamp(s);
+        let stamper: Option<cms::Stamper<'_>> =
+            self.tsa.as_ref().map(|_| &stamp as cms::Stamper<'_>);
+        pades::seal(pdf, self.signer.as_ref(), &self.info(name, time), stamper)
     }
 
     /// Saves and seals a document the registry rendered (no re-parsing).
@@ -222,7 +236,18 @@ impl Sealer {
         name: &str,
         time: OffsetDateTime,
     ) -> Result<Vec<u8>, SealError> {
-        pades::seal_document(doc, self.signer.as_ref(), &self.info(name, time), None)
+        let stamp = |s: &[u8]| self.stamp(s);
+        let stamper: Option<cms::Stamper<'_>> =
+            self.tsa.as_ref().map(|_| &stamp as cms::Stamper<'_>);
+        pades::seal_document(doc, self.signer.as_ref(), &self.info(name, time), stamper)
+    }
+
+    /// The TSA's token over a signature value (only called when a TSA is configured).
+    fn stamp(&self, signature: &[u8]) -> Result<Vec<u8>, SealError> {
+        match &self.tsa {
+            Some(tsa) => tsa.stamp(signature),
+            None => Err(SealError::Tsa("kein Zeitstempeldienst konfiguriert".into())),
+        }
     }
 
     fn info(&self, name: &str, time: OffsetDateTime) -> pades::SealInfo {
