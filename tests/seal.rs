@@ -664,3 +664,10 @@ fn with_a_tsa_the_seal_carries_a_timestamp_and_without_an_answer_nothing_is_seal
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_shipped_configuration_trusts_no_client_header_for_the_recorded_ip() {
+    // Signatures record the client IP; Rocket.toml must not let a client choose it.
+    let config: rocket::Config = rocket::Config::figment().extract().unwrap();
+    assert!(config.ip_header.is_none(), "{:?}", config.ip_header);
+}

@@ -73,6 +73,8 @@ fn figment_with(database_url: &str, reference: bool, demo: bool) -> rocket::figm
         .merge(("database_pool_size", 8))
         .merge(("staff_token", TOKEN))
         .merge(("data_dir", TestApp::data_dir()))
+        // As behind a reverse proxy that sets X-Real-IP (Rocket.toml trusts no header).
+        .merge(("ip_header", "X-Real-IP"))
         .merge(("seed_reference_data", reference))
         .merge(("seed_demo_agreements", demo))
 }

@@ -247,9 +247,9 @@ impl AmendmentInput {
 }
 
 impl AmendmentStep {
-    /// sign → activate (the amendment becomes the current version) or cancel.
-    /// activate or cancel. Signing goes through the signing workflow
-    /// (`models::signature`), which calls [`mark_amendment_signed`].
+    /// activate (the amendment becomes the current version) or cancel. Signing goes
+    /// through the signing workflow (`models::signature`), which calls
+    /// [`mark_amendment_signed`].
     pub fn apply(
         self,
         conn: &mut DbConn,
