@@ -26,9 +26,10 @@ pub struct AppState {
     pub signing_order: SigningOrder,
 }
 
-/// The seal named in the configuration (or the local TEST seal).
+/// The seal named in the configuration (or the local TEST seal). A seal that cannot be
+/// loaded stops the start with a message for the operator.
 pub fn sealer(config: &Config) -> AppResult<Sealer> {
-    Sealer::from_config(config).map_err(|e| AppError::internal(e.to_string()))
+    Sealer::from_config(config).map_err(|e| AppError::bad_request(e.to_string()))
 }
 
 /// Opens the database named in the configuration and applies the migrations.

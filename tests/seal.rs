@@ -671,3 +671,142 @@ fn the_shipped_configuration_trusts_no_client_header_for_the_recorded_ip() {
     let config: rocket::Config = rocket::Config::figment().extract().unwrap();
     assert!(config.ip_header.is_none(), "{:?}", config.ip_header);
 }
+
+#[test]
+fn a_configured_pkcs12_with_an_ecdsa_key_seals_and_a_wrong_password_is_a_clear_error() {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkcs12::Pkcs12;
+    use openssl::pkey::PKey;
+    use openssl::stack::Stack;
+    use openssl::x509::extension::{BasicConstraints, KeyUsage};
+    use openssl::x509::{X509NameBuilder, X509};
+    let dir =
+        std::env::temp_dir().join(format!("nachnutzung-p12-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let ec = || PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let name = |cn: &str| {
+        let mut b = X509NameBuilder::new().unwrap();
+        b.append_entry_by_text("O", "Beispiel-Vertrauensdienst (Test)")
+            .unwrap();
+        b.append_entry_by_text("CN", cn).unwrap();
+        b.build()
+    };
+    let (ca_key, key) = (ec(), ec());
+    let mut ca = X509::builder().unwrap();
+    ca.set_version(2).unwrap();
+    ca.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    ca.set_subject_name(&name("Siegel-CA ECDSA")).unwrap();
+    ca.set_issuer_name(&name("Siegel-CA ECDSA")).unwrap();
+    ca.set_pubkey(&ca_key).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
+        .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let mut cert = X509::builder().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_serial_number(&BigNum::from_u32(8).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    cert.set_subject_name(&name("Siegel d-NRW (ECDSA-Test)"))
+        .unwrap();
+    cert.set_issuer_name(ca.subject_name()).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    cert.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .non_repudiation()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    cert.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let cert = cert.build();
+    let mut chain = Stack::new().unwrap();
+    chain.push(ca.clone()).unwrap();
+    let p12 = Pkcs12::builder()
+        .pkey(&key)
+        .cert(&cert)
+        .ca(chain)
+        .build2("geheim")
+        .unwrap();
+    let p12_path = dir.join("siegel.p12");
+    std::fs::write(&p12_path, p12.to_der().unwrap()).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca.to_pem().unwrap()).unwrap();
+
+    let app = TestApp::with_settings(
+        false,
+        &[
+            ("seal_pkcs12", p12_path.to_str().unwrap()),
+            ("seal_pkcs12_password", "geheim"),
+        ],
+    );
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": app.municipality("05913000") }));
+    let id = rv["id"].as_str().unwrap();
+    let docs = app.ok("GET", &format!("/api/v1/agreements/{id}/documents"), None);
+    assert!(
+        docs[0]["seal_subject"]
+            .as_str()
+            .unwrap()
+            .contains("Siegel d-NRW (ECDSA-Test)"),
+        "{docs}"
+    );
+    let pdf = app.document(id);
+    let (ok, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            ca_path.to_str().unwrap(),
+            "--no-revocation-check",
+        ],
+        &pdf,
+    );
+    assert!(ok && out.contains(":INTACT:TRUSTED,UNTOUCHED"), "{out}");
+    let (_, sig) = tool("pdfsig", &[], &pdf);
+    assert!(
+        sig.contains("Signature is Valid") && sig.contains("ECDSA-Test"),
+        "{sig}"
+    );
+    let (_, v) = app.verify(&pdf);
+    assert_eq!(v["seal_valid"], true, "{v}");
+    // The TEST seal of the other tests is not this registry's seal.
+    let other = TestApp::new();
+    let foreign =
+        other.in_force(json!({ "kind": "rv", "municipality_id": other.municipality("05913000") }));
+    let (_, v) = app.verify(&other.document(foreign["id"].as_str().unwrap()));
+    assert_eq!(v["seal"]["intact"], true, "{v}");
+    assert_eq!(v["seal"]["trusted"], false, "{v}");
+    assert_eq!(v["seal_valid"], false);
+
+    let config = nachnutzung::config::Config {
+        seal_pkcs12: Some(p12_path.clone()),
+        seal_pkcs12_password: Some("falsch".into()),
+        ..Default::default()
+    };
+    let err = nachnutzung::app::sealer(&config)
+        .err()
+        .expect("wrong password refused");
+    assert!(
+        format!("{err:?}").contains("PKCS#12-Datei nicht lesbar"),
+        "{err:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
