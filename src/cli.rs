@@ -59,6 +59,42 @@ pub enum Command {
         #[command(subcommand)]
         command: DocumentsCommand,
     },
+    /// Accounts (the first admin is created here).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints the initial password once (it must be changed at first login).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, clerk, municipality or intermediary.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Municipality users: the AGS of their municipality.
+        #[arg(long)]
+        ags: Option<String>,
+        /// Intermediary users: the id of their intermediary.
+        #[arg(long)]
+        organisation: Option<String>,
+        /// Municipality users: authorised to sign for the municipality.
+        #[arg(long)]
+        may_sign: bool,
+    },
+    /// Issue a personal API token for a user; prints it once.
+    Token {
+        #[arg(long)]
+        email: String,
+        /// What the token is for, e.g. "Skript Fachverfahren".
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +138,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Documents {
             command: DocumentsCommand::Render { service, threads },
         } => render_documents(&config, &service, threads),
+        Command::User { command } => user(&config, command),
         Command::Serve => serve(figment, &config),
         Command::Migrate => app::open_db(&config).map(|_| println!("Migrationen angewendet.")),
         Command::Seed { demo } => app::open_db(&config).and_then(|db| {
@@ -235,6 +272,54 @@ fn render_documents(
         "{}: {} Einzelabrufe unterzeichnet oder in Kraft, {} neu gesiegelt, {} hatten schon ein Dokument ({:.2} s, {} Threads).",
         report.service, report.eligible, report.sealed, report.skipped, report.seconds, report.threads
     );
+    Ok(())
+}
+
+fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
+    use crate::models::user::{ApiToken, NewUser, User};
+    let db = app::open_db(config)?;
+    if config.seed_reference_data {
+        db.write_blocking(crate::seed::reference_data)?;
+    }
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            ags,
+            organisation,
+            may_sign,
+        } => {
+            let created = db.write_blocking(|conn| {
+                NewUser {
+                    email,
+                    name,
+                    role,
+                    municipality_ags: ags,
+                    organisation_id: organisation,
+                    may_sign,
+                    ..NewUser::default()
+                }
+                .create(conn, "cli")
+            })?;
+            println!(
+                "Benutzer {} ({}) angelegt.",
+                created.user.email, created.user.role_label
+            );
+            println!("Erstpasswort (nur jetzt sichtbar, bei der ersten Anmeldung zu ändern):");
+            println!("{}", created.initial_password);
+        }
+        UserCommand::Token { email, name } => {
+            let issued = db.write_blocking(|conn| {
+                let user = User::find_by_email(conn, &email)?.ok_or_else(|| {
+                    AppError::not_found(format!("Es gibt keinen Benutzer {email}."))
+                })?;
+                ApiToken::issue(conn, &user, &name)
+            })?;
+            println!("API-Token „{}“ (nur jetzt sichtbar):", issued.token.name);
+            println!("{}", issued.secret);
+        }
+    }
     Ok(())
 }
 

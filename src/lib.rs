@@ -1,6 +1,9 @@
 //! Nachnutzungsregister: the contract and subsequent-use registry of d-NRW AöR in its role
 //! as Kommunalvertreter.NRW. See README.md, "Architecture".
 
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -231,3 +231,68 @@ fn documents_render_and_verify_on_the_command_line() {
     assert_eq!(v["seal"]["intact"], false);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_first_admin_and_her_token_come_from_the_command_line() {
+    let dir = temp_dir();
+    let out = run(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--email",
+            "Admin@d-NRW.de",
+            "--name",
+            "Erste Administratorin",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Benutzer admin@d-nrw.de (d-NRW (Administration)) angelegt."),
+        "{stdout}"
+    );
+    let password = stdout.lines().last().unwrap().trim().to_string();
+    assert!(password.len() >= 12, "{stdout}");
+    let out = run(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--email",
+            "admin@d-nrw.de",
+            "--name",
+            "Nochmal",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schon einen Benutzer"));
+
+    let out = run(
+        &dir,
+        &["user", "token", "--email", "admin@d-nrw.de", "--name", "CI"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let token = stdout.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("nnr_"), "{stdout}");
+
+    let url = nachnutzung::db::DbUrl::parse(&format!("sqlite://{}", dir.join("cli.db").display()))
+        .unwrap();
+    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let (_, user) = db
+        .read_blocking(|conn| nachnutzung::models::user::ApiToken::authenticate(conn, &token))
+        .unwrap()
+        .expect("the printed token works");
+    assert_eq!(user.role, "admin");
+    assert!(user.must_change_password);
+    assert!(nachnutzung::models::user::verify_password(
+        &user.password_hash,
+        &password
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -64,7 +64,7 @@ async fn sign(
     let order = state.signing_order;
     let ctx = SignContext {
         actor: staff.actor,
-        auth_method: Staff::AUTH_METHOD.to_string(),
+        auth_method: staff.auth_method,
         ip: staff.ip,
         user_agent: staff.user_agent,
     };

@@ -9,6 +9,7 @@ mod municipalities;
 mod openapi;
 mod organisations;
 mod services;
+mod users;
 
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -29,6 +30,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(agreements::routes());
     routes.extend(documents::routes());
     routes.extend(audit::routes());
+    routes.extend(users::routes());
     routes.extend(openapi::routes());
     routes
 }
@@ -53,17 +55,34 @@ fn default_catcher(status: Status, req: &Request<'_>) -> AppError {
     }
 }
 
-/// A caller holding the staff token. `actor` is what the audit log records: the name from
-/// the `X-Actor` header (trimmed, at most 100 characters) or "staff-token".
+/// A d-NRW staff caller: a user with role admin or clerk presenting a personal API token
+/// (`nnr_…`), or the configured bootstrap staff token. `actor` is what the audit log
+/// records: `user:<email>` for a user; for the bootstrap token the name from the `X-Actor`
+/// header (trimmed, at most 100 characters) or "staff-token".
 pub struct Staff {
     pub actor: String,
+    /// How the caller authenticated, as a signature records it.
+    pub auth_method: String,
+    /// The user behind a personal token (`None` for the bootstrap token).
+    pub user_id: Option<String>,
+    /// Admins (and the bootstrap token) manage users.
+    pub admin: bool,
     /// What a signature records about the session it was given in.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
 
 impl Staff {
-    pub const AUTH_METHOD: &'static str = "Staff-Token (Bearer) über die JSON-API";
+    /// Refuses a staff member who is not an admin.
+    pub fn require_admin(&self) -> AppResult<()> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "Benutzer verwalten dürfen nur Administratorinnen und Administratoren von d-NRW.",
+            ))
+        }
+    }
 }
 
 #[rocket::async_trait]
@@ -79,19 +98,57 @@ impl<'r> FromRequest<'r> for Staff {
         let Some(state) = req.rocket().state::<AppState>() else {
             return fail(AppError::internal("application state missing"));
         };
-        let Some(expected) = state.staff_token_hash else {
-            return fail(AppError::forbidden(
-                "Für diese Instanz ist kein Staff-Token eingerichtet; die API ist nur lesbar (siehe README, staff_token).",
-            ));
-        };
         let Some(header) = req.headers().get_one("Authorization") else {
             return fail(AppError::unauthorized(
                 "Anmeldung erforderlich: senden Sie „Authorization: Bearer <Token>“.",
             ));
         };
-        let token = header.strip_prefix("Bearer ").unwrap_or("").trim();
+        let token = header
+            .strip_prefix("Bearer ")
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let ip = req.client_ip().map(|ip| ip.to_string());
+        let user_agent = req
+            .headers()
+            .get_one("User-Agent")
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect());
+        if token.starts_with(crate::models::user::TOKEN_PREFIX) {
+            let found = state
+                .db
+                .read(move |conn| crate::models::user::ApiToken::authenticate(conn, &token))
+                .await;
+            return match found {
+                Ok(Some((t, user))) => match user.role() {
+                    Ok(role) if role.is_staff() => Outcome::Success(Staff {
+                        actor: format!("user:{}", user.email),
+                        auth_method: format!(
+                            "persönliches API-Token „{}“ von {}",
+                            t.name, user.email
+                        ),
+                        user_id: Some(user.id),
+                        admin: role == crate::domain::account::Role::Admin,
+                        ip,
+                        user_agent,
+                    }),
+                    Ok(_) => fail(AppError::forbidden(
+                        "Dieser Teil der Schnittstelle ist d-NRW vorbehalten.",
+                    )),
+                    Err(e) => fail(e),
+                },
+                Ok(None) => fail(AppError::unauthorized(
+                    "Das Token ist ungültig oder widerrufen.",
+                )),
+                Err(e) => fail(e),
+            };
+        }
+        let Some(expected) = state.staff_token_hash else {
+            return fail(AppError::forbidden(
+                "Für diese Instanz ist kein Staff-Token eingerichtet; schreiben können nur Benutzer mit persönlichem API-Token (siehe README, staff_token).",
+            ));
+        };
         // Comparing fixed-length digests keeps the comparison independent of the token.
-        if token.is_empty() || token_hash(token) != expected {
+        if token.is_empty() || token_hash(&token) != expected {
             return fail(AppError::unauthorized("Das Token ist ungültig."));
         }
         let actor = req
@@ -107,13 +164,12 @@ impl<'r> FromRequest<'r> for Staff {
             .filter(|a| !a.is_empty())
             .map(|a| format!("staff:{a}"))
             .unwrap_or_else(|| "staff-token".to_string());
-        let user_agent = req
-            .headers()
-            .get_one("User-Agent")
-            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect());
         Outcome::Success(Staff {
             actor,
-            ip: req.client_ip().map(|ip| ip.to_string()),
+            auth_method: "Bootstrap-Staff-Token über die JSON-API".into(),
+            user_id: None,
+            admin: true,
+            ip,
             user_agent,
         })
     }

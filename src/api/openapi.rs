@@ -95,7 +95,13 @@ pub fn document() -> Value {
                     "lock_version": { "type": "integer" },
                     "effective_from": { "type": "string", "format": "date" }, "notice_given_on": { "type": "string", "format": "date" },
                     "ends_on": { "type": "string", "format": "date" }, "reason": { "type": "string" }, "cascade": { "type": "boolean" } } },
-                "OpenApi": obj, "SigningState": obj, "Verification": obj,
+                "OpenApi": obj, "SigningState": obj, "Verification": obj, "Me": obj, "IssuedToken": obj, "CreatedUser": obj,
+                "TokenInput": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } } },
+                "NewUser": { "type": "object", "required": ["email", "name", "role"], "properties": {
+                    "email": { "type": "string" }, "name": { "type": "string" },
+                    "role": { "type": "string", "enum": ["admin", "clerk", "municipality", "intermediary"] },
+                    "municipality_id": { "type": "string" }, "municipality_ags": { "type": "string" },
+                    "organisation_id": { "type": "string" }, "may_sign": { "type": "boolean" }, "password": { "type": "string" } } },
                 "SignInput": { "type": "object", "required": ["contact_id"], "properties": {
                     "contact_id": { "type": "string", "format": "uuid" }, "version_no": { "type": "integer" } } }
             }
@@ -158,6 +164,19 @@ pub fn document() -> Value {
                 "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Verification" } } } },
                                "413": { "description": "Larger than 20 MiB", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                                "422": { "description": "Not a PDF", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/me": { "get": op("Who the caller is (user, role, authentication)", false, &[], None, "200", "Me", &read) },
+            "/api/v1/tokens": {
+                "get": op("The caller's personal API tokens (without secrets)", false, &[], None, "200", "List", &read),
+                "post": op("Issue a personal API token; the secret is in this answer only", false, &[], Some("TokenInput"), "201", "IssuedToken", &write) },
+            "/api/v1/tokens/{id}": { "delete": {
+                "summary": "Revoke one of the caller's tokens",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "204": { "description": "Revoked" },
+                               "404": { "description": "Not the caller's or already revoked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/users": {
+                "get": op("Users (admins)", false, &[], None, "200", "List", &read),
+                "post": op("Create a user (admins); the initial password is in this answer only", false, &[], Some("NewUser"), "201", "CreatedUser", &write) },
             "/api/v1/kommunalvertreter": { "get": op("d-NRW itself, with its contacts", false, &[], None, "200", "Organisation", &read) },
             "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Activate or cancel an amendment (signing is POST …/signatures)", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },

@@ -185,6 +185,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        municipality_id -> Nullable<Text>,
+        organisation_id -> Nullable<Text>,
+        may_sign -> Bool,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        disabled -> Bool,
+        lock_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(contacts -> organisations (organisation_id));
 diesel::joinable!(contacts -> municipalities (municipality_id));
 diesel::joinable!(services -> organisations (operator_id));
@@ -192,6 +221,7 @@ diesel::joinable!(agreement_versions -> agreements (agreement_id));
 diesel::joinable!(signatures -> agreements (agreement_id));
 diesel::joinable!(signatures -> contacts (contact_id));
 diesel::joinable!(documents -> agreements (agreement_id));
+diesel::joinable!(api_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -204,4 +234,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     signatures,
     documents,
+    users,
+    api_tokens,
 );

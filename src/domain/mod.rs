@@ -2,6 +2,7 @@
 //! Nothing here knows Rocket or Diesel, so every rule is unit-testable in microseconds and
 //! the JSON API, the CLI and (later) the web forms all call the same functions.
 
+pub mod account;
 pub mod agreement;
 pub mod codes;
 pub mod party;

@@ -173,6 +173,57 @@ impl TestApp {
         self.database_url.starts_with("postgres")
     }
 
+    /// A user created through the API (bootstrap token); returns (id, initial password).
+    pub fn user(&self, body: Value) -> (String, String) {
+        let (status, v) = self.post("/api/v1/users", body);
+        assert_eq!(status, Status::Created, "{v}");
+        (
+            v["user"]["id"].as_str().unwrap().to_string(),
+            v["initial_password"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A personal API token for the user with this e-mail, issued in the database (as
+    /// `nachnutzung user token` does).
+    pub fn token_for(&self, email: &str) -> String {
+        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
+        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        db.write_blocking(|conn| {
+            let user = nachnutzung::models::user::User::find_by_email(conn, email)?.unwrap();
+            nachnutzung::models::user::ApiToken::issue(conn, &user, "Test")
+        })
+        .unwrap()
+        .secret
+    }
+
+    /// A request with `token` as bearer token.
+    pub fn send_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (Status, Value) {
+        let mut req = match method {
+            "GET" => self.client.get(path),
+            "POST" => self.client.post(path),
+            "PATCH" => self.client.patch(path),
+            "DELETE" => self.client.delete(path),
+            _ => panic!("method {method}"),
+        };
+        req = req.header(Header::new("Authorization", format!("Bearer {token}")));
+        if let Some(b) = body {
+            req = req.header(ContentType::JSON).body(b.to_string());
+        }
+        let res = req.dispatch();
+        let status = res.status();
+        let text = res.into_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     fn send(&self, method: &str, path: &str, body: Option<&Value>, auth: bool) -> (Status, Value) {
         let mut req = match method {
             "GET" => self.client.get(path),

@@ -1,0 +1,131 @@
+//! `/api/v1/me`, `/api/v1/tokens` (one's own personal API tokens) and `/api/v1/users`
+//! (user management: admins and the bootstrap token).
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{delete, get, post, routes, Route, State};
+use serde::{Deserialize, Serialize};
+
+use super::{body, Body, Staff};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::models::user::{ApiToken, CreatedUser, IssuedToken, NewUser, User, UserView};
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        me,
+        list_tokens,
+        issue_token,
+        revoke_token,
+        list_users,
+        create_user
+    ]
+}
+
+/// Who the caller is.
+#[derive(Debug, Serialize)]
+struct Me {
+    actor: String,
+    auth_method: String,
+    admin: bool,
+    /// `None` for the bootstrap staff token.
+    user: Option<UserView>,
+}
+
+#[get("/api/v1/me")]
+async fn me(staff: Staff, state: &State<AppState>) -> AppResult<Json<Me>> {
+    let user = match staff.user_id.clone() {
+        Some(id) => Some(
+            state
+                .db
+                .read(move |conn| User::find(conn, &id)?.view())
+                .await?,
+        ),
+        None => None,
+    };
+    Ok(Json(Me {
+        actor: staff.actor,
+        auth_method: staff.auth_method,
+        admin: staff.admin,
+        user,
+    }))
+}
+
+fn own_user(staff: &Staff) -> AppResult<String> {
+    staff.user_id.clone().ok_or_else(|| {
+        AppError::conflict(
+            "bootstrap",
+            "Das Bootstrap-Staff-Token hat keine eigenen Tokens: legen Sie einen Benutzer an (nachnutzung user add) und geben Sie ihm ein Token.",
+        )
+    })
+}
+
+#[get("/api/v1/tokens")]
+async fn list_tokens(staff: Staff, state: &State<AppState>) -> AppResult<Json<Vec<ApiToken>>> {
+    let user_id = own_user(&staff)?;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| ApiToken::of_user(conn, &user_id))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenInput {
+    name: String,
+}
+
+/// A new personal token; its secret is in this answer only.
+#[post("/api/v1/tokens", data = "<input>")]
+async fn issue_token(
+    staff: Staff,
+    state: &State<AppState>,
+    input: Body<'_, TokenInput>,
+) -> AppResult<(Status, Json<IssuedToken>)> {
+    let user_id = own_user(&staff)?;
+    let input = body(input)?;
+    let issued = state
+        .db
+        .write(move |conn| {
+            let user = User::find(conn, &user_id)?;
+            ApiToken::issue(conn, &user, &input.name)
+        })
+        .await?;
+    Ok((Status::Created, Json(issued)))
+}
+
+#[delete("/api/v1/tokens/<id>")]
+async fn revoke_token(staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Status> {
+    let user_id = own_user(&staff)?;
+    let id = super::id(id)?;
+    state
+        .db
+        .write(move |conn| ApiToken::revoke(conn, &user_id, &id))
+        .await?;
+    Ok(Status::NoContent)
+}
+
+#[get("/api/v1/users")]
+async fn list_users(staff: Staff, state: &State<AppState>) -> AppResult<Json<Vec<UserView>>> {
+    staff.require_admin()?;
+    Ok(Json(state.db.read(User::list).await?))
+}
+
+/// A new user with an initial password (in this answer only), to be changed at first
+/// login.
+#[post("/api/v1/users", data = "<input>")]
+async fn create_user(
+    staff: Staff,
+    state: &State<AppState>,
+    input: Body<'_, NewUser>,
+) -> AppResult<(Status, Json<CreatedUser>)> {
+    staff.require_admin()?;
+    let input = body(input)?;
+    let created = state
+        .db
+        .write(move |conn| input.create(conn, &staff.actor))
+        .await?;
+    Ok((Status::Created, Json(created)))
+}

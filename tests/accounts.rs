@@ -1,0 +1,206 @@
+//! Accounts and personal API tokens: argon2id passwords, the four roles, tokens that act
+//! with their user's role and can be revoked, user management for admins only.
+
+mod common;
+
+use common::*;
+use rocket::http::Status;
+use serde_json::json;
+
+#[test]
+fn users_get_argon2id_passwords_and_tokens_that_act_as_them() {
+    let app = TestApp::new();
+    let (id, password) = app
+        .user(json!({ "email": " Clara.Clerk@D-NRW.de ", "name": "Clara Clerk", "role": "clerk" }));
+    assert!(password.len() >= 12);
+    let users = app.ok("GET", "/api/v1/users", None);
+    let clara = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(
+        clara["email"], "clara.clerk@d-nrw.de",
+        "login names are lower case"
+    );
+    assert_eq!(clara["must_change_password"], true);
+    assert!(
+        clara.get("password_hash").is_none(),
+        "the hash never leaves the server"
+    );
+    // Stored as argon2id with OWASP's parameters, and the initial password verifies.
+    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
+    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let user = db
+        .read_blocking(|conn| nachnutzung::models::user::User::find(conn, &id))
+        .unwrap();
+    assert!(user
+        .password_hash
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(nachnutzung::models::user::verify_password(
+        &user.password_hash,
+        &password
+    ));
+
+    // Her token acts as her: the audit log names her, X-Actor cannot pretend otherwise.
+    let token = app.token_for("clara.clerk@d-nrw.de");
+    assert!(token.starts_with("nnr_") && token.len() == 68);
+    let (status, me) = app.send_as(&token, "GET", "/api/v1/me", None);
+    assert_eq!(status, Status::Ok, "{me}");
+    assert_eq!(me["user"]["email"], "clara.clerk@d-nrw.de");
+    assert_eq!(me["admin"], false);
+    let dortmund = app.municipality("05913000");
+    let (status, rv) = app.send_as(
+        &token,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "rv", "municipality_id": dortmund })),
+    );
+    assert_eq!(status, Status::Created, "{rv}");
+    let log = app.ok(
+        "GET",
+        &format!("/api/v1/audit?entity_id={}", rv["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(log["items"][0]["actor"], "user:clara.clerk@d-nrw.de");
+
+    // A clerk does not manage users.
+    let (status, v) = app.send_as(
+        &token,
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "email": "x@d-nrw.de", "name": "X", "role": "admin" })),
+    );
+    assert_eq!(status, Status::Forbidden, "{v}");
+
+    // She issues herself a second token through the API, sees both without secrets, and
+    // revokes the first: it stops working at once.
+    let (status, issued) = app.send_as(
+        &token,
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({ "name": "Skript" })),
+    );
+    assert_eq!(status, Status::Created, "{issued}");
+    let second = issued["secret"].as_str().unwrap().to_string();
+    let (_, list) = app.send_as(&second, "GET", "/api/v1/tokens", None);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert!(
+        list.to_string().find("nnr_").is_none(),
+        "no secrets in the list: {list}"
+    );
+    let first_id = list[0]["id"].as_str().unwrap();
+    let (status, _) = app.send_as(
+        &second,
+        "DELETE",
+        &format!("/api/v1/tokens/{first_id}"),
+        None,
+    );
+    assert_eq!(status, Status::NoContent);
+    let (status, v) = app.send_as(&token, "GET", "/api/v1/me", None);
+    assert_eq!(status, Status::Unauthorized, "{v}");
+    let (status, _) = app.send_as(
+        &second,
+        "DELETE",
+        &format!("/api/v1/tokens/{first_id}"),
+        None,
+    );
+    assert_eq!(status, Status::NotFound, "revoked once");
+    let (status, _) = app.send_as(
+        "nnr_0000000000000000000000000000000000000000000000000000000000000000",
+        "GET",
+        "/api/v1/me",
+        None,
+    );
+    assert_eq!(status, Status::Unauthorized);
+}
+
+#[test]
+fn municipality_and_intermediary_users_are_bound_to_their_tenant_and_kept_out_of_staff_routes() {
+    let app = TestApp::new();
+    let (_, _) = app.user(json!({ "email": "kommune@dortmund.de", "name": "Karl Kommune", "role": "municipality", "municipality_ags": "05913000", "may_sign": true }));
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    app.user(json!({ "email": "iv@dataport.de", "name": "Ina Vertreterin", "role": "intermediary", "organisation_id": dataport }));
+    let users = app.ok("GET", "/api/v1/users", None);
+    let karl = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "kommune@dortmund.de")
+        .unwrap();
+    assert_eq!(
+        karl["municipality_id"],
+        app.municipality("05913000").as_str()
+    );
+    assert_eq!(karl["may_sign"], true);
+    for email in ["kommune@dortmund.de", "iv@dataport.de"] {
+        let token = app.token_for(email);
+        for path in ["/api/v1/agreements", "/api/v1/users", "/api/v1/audit"] {
+            let (status, v) = app.send_as(&token, "GET", path, None);
+            assert_eq!(status, Status::Forbidden, "{email} {path}: {v}");
+        }
+        // The public catalogue stays public.
+        let (status, _) = app.send_as(&token, "GET", "/api/v1/catalog", None);
+        assert_eq!(status, Status::Ok);
+    }
+}
+
+#[test]
+fn user_input_is_checked_with_german_messages() {
+    let app = TestApp::new();
+    for (body, field) in [
+        (
+            json!({ "email": "keine-adresse", "name": "A", "role": "clerk" }),
+            "email",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "chef" }),
+            "role",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "clerk", "password": "kurz" }),
+            "password",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "municipality" }),
+            "municipality_id",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "municipality", "municipality_ags": "99999999" }),
+            "municipality_ags",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "clerk", "municipality_ags": "05913000" }),
+            "municipality_id",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "intermediary" }),
+            "organisation_id",
+        ),
+        (
+            json!({ "email": "a@d-nrw.de", "name": "A", "role": "clerk", "may_sign": true }),
+            "may_sign",
+        ),
+    ] {
+        let (status, v) = app.post("/api/v1/users", body.clone());
+        assert_eq!(status, Status::UnprocessableEntity, "{body}: {v}");
+        assert_eq!(v["fields"][0]["field"], field, "{body}: {v}");
+    }
+    // d-NRW itself is no other Land's intermediary.
+    let (status, v) = app.post("/api/v1/users", json!({ "email": "a@d-nrw.de", "name": "A", "role": "intermediary", "organisation_id": app.dnrw() }));
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    app.user(json!({ "email": "a@d-nrw.de", "name": "A", "role": "clerk", "password": "ein langes gutes Passwort" }));
+    let (status, v) = app.post(
+        "/api/v1/users",
+        json!({ "email": "A@d-nrw.de", "name": "B", "role": "admin" }),
+    );
+    assert_eq!(status, Status::Conflict, "{v}");
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("schon einen Benutzer"));
+    // The bootstrap token is nobody: it has no tokens of its own.
+    let (status, v) = app.post("/api/v1/tokens", json!({ "name": "x" }));
+    assert_eq!(status, Status::Conflict, "{v}");
+}
