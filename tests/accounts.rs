@@ -136,7 +136,7 @@ fn municipality_and_intermediary_users_are_bound_to_their_tenant_and_kept_out_of
     assert_eq!(karl["may_sign"], true);
     for email in ["kommune@dortmund.de", "iv@dataport.de"] {
         let token = app.token_for(email);
-        for path in ["/api/v1/agreements", "/api/v1/users", "/api/v1/audit"] {
+        for path in ["/api/v1/municipalities", "/api/v1/users", "/api/v1/audit"] {
             let (status, v) = app.send_as(&token, "GET", path, None);
             assert_eq!(status, Status::Forbidden, "{email} {path}: {v}");
         }

@@ -4,7 +4,7 @@ use rocket::http::{ContentType, Status};
 use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
-use super::{body, Body, Staff};
+use super::{body, Body, Caller, Staff};
 use crate::app::AppState;
 use crate::documents::pdf::{self, Purpose};
 use crate::documents::text::{render, ContractText};
@@ -36,7 +36,7 @@ pub fn routes() -> Vec<Route> {
     reason = "one parameter per documented query field"
 )]
 async fn list(
-    _staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     kind: Option<&str>,
     status: Option<&str>,
@@ -82,7 +82,7 @@ async fn list(
     Ok(Json(
         state
             .db
-            .read(move |conn| Agreement::list(conn, &filter, page))
+            .read(move |conn| Agreement::list(conn, &caller.scope, &filter, page))
             .await?,
     ))
 }
@@ -102,12 +102,12 @@ async fn create(
 }
 
 #[get("/api/v1/agreements/<id>")]
-async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Json<AgreementView>> {
+async fn show(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Json<AgreementView>> {
     let id = super::id(id)?;
     Ok(Json(
         state
             .db
-            .read(move |conn| Agreement::find(conn, &id)?.view(conn, true))
+            .read(move |conn| Agreement::find_in(conn, &caller.scope, &id)?.view(conn, true))
             .await?,
     ))
 }
@@ -115,13 +115,13 @@ async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
 /// The contract text of the current version (unsealed preview), with template versions
 /// and SHA-256.
 #[get("/api/v1/agreements/<id>/text")]
-async fn text(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Json<ContractText>> {
+async fn text(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Json<ContractText>> {
     let id = super::id(id)?;
     Ok(Json(
         state
             .db
             .read(move |conn| {
-                let a = Agreement::find(conn, &id)?;
+                let a = Agreement::find_in(conn, &caller.scope, &id)?;
                 render(conn, &a)
             })
             .await?,
@@ -132,7 +132,7 @@ async fn text(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
 /// so far.
 #[get("/api/v1/agreements/<id>/preview.pdf")]
 async fn preview(
-    _staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     id: &str,
 ) -> AppResult<(ContentType, Vec<u8>)> {
@@ -141,7 +141,7 @@ async fn preview(
     let prepared = state
         .db
         .read(move |conn| {
-            let a = Agreement::find(conn, &id)?;
+            let a = Agreement::find_in(conn, &caller.scope, &id)?;
             let no = a.current_version;
             document::prepare(conn, order, &a, no)
         })

@@ -6,7 +6,7 @@ use rocket::http::{ContentType, Status};
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
-use super::{body, Body, Staff};
+use super::{body, Body, Caller, Staff};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::Agreement;
@@ -34,7 +34,7 @@ fn version_param(version: Option<&str>) -> AppResult<Option<i32>> {
 /// Who must sign, who has, and the sealed document once all have.
 #[get("/api/v1/agreements/<id>/signatures?<version>")]
 async fn signing_state(
-    _staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     id: &str,
     version: Option<&str>,
@@ -45,7 +45,10 @@ async fn signing_state(
     Ok(Json(
         state
             .db
-            .read(move |conn| signature::state(conn, order, &id, no))
+            .read(move |conn| {
+                Agreement::find_in(conn, &caller.scope, &id)?;
+                signature::state(conn, order, &id, no)
+            })
             .await?,
     ))
 }
@@ -78,7 +81,7 @@ async fn sign(
 /// The sealed documents of an agreement (without their bytes).
 #[get("/api/v1/agreements/<id>/documents")]
 async fn documents(
-    _staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     id: &str,
 ) -> AppResult<Json<Vec<DocumentInfo>>> {
@@ -87,7 +90,7 @@ async fn documents(
         state
             .db
             .read(move |conn| {
-                Agreement::find(conn, &id)?;
+                Agreement::find_in(conn, &caller.scope, &id)?;
                 Document::list(conn, &id)
             })
             .await?,
@@ -117,7 +120,7 @@ impl<'r> rocket::response::Responder<'r, 'static> for SealedPdf {
 
 #[get("/api/v1/agreements/<id>/document.pdf?<version>")]
 async fn document_pdf(
-    _staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     id: &str,
     version: Option<&str>,
@@ -127,7 +130,7 @@ async fn document_pdf(
     state
         .db
         .read(move |conn| {
-            let a = Agreement::find(conn, &id)?;
+            let a = Agreement::find_in(conn, &caller.scope, &id)?;
             let doc = match no {
                 Some(n) => Document::of_version(conn, &a.id, n)?,
                 None => match Document::of_version(conn, &a.id, a.current_version)? {

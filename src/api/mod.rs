@@ -19,7 +19,9 @@ use rocket::{Catcher, Route};
 pub use catalog::CatalogCache;
 
 use crate::app::{token_hash, AppState};
+use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
+use crate::models::Scope;
 
 pub fn routes() -> Vec<Route> {
     let mut routes = Vec::new();
@@ -55,19 +57,33 @@ fn default_catcher(status: Status, req: &Request<'_>) -> AppError {
     }
 }
 
-/// A d-NRW staff caller: a user with role admin or clerk presenting a personal API token
-/// (`nnr_…`), or the configured bootstrap staff token. `actor` is what the audit log
-/// records: `user:<email>` for a user; for the bootstrap token the name from the `X-Actor`
-/// header (trimmed, at most 100 characters) or "staff-token".
-pub struct Staff {
+/// An authenticated caller: a user presenting a personal API token (`nnr_…`), or the
+/// configured bootstrap staff token. `actor` is what the audit log records: `user:<email>`
+/// for a user; for the bootstrap token the name from the `X-Actor` header (trimmed, at
+/// most 100 characters) or "staff-token". `scope` is what the caller may see; the model
+/// layer applies it.
+pub struct Caller {
     pub actor: String,
     /// How the caller authenticated, as a signature records it.
     pub auth_method: String,
     /// The user behind a personal token (`None` for the bootstrap token).
     pub user_id: Option<String>,
+    /// `None` for the bootstrap token, which acts as an admin.
+    pub role: Option<Role>,
+    pub scope: Scope,
+    /// What a signature records about the session it was given in.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A d-NRW staff caller: a user with role admin or clerk, or the bootstrap token.
+/// Everyone else gets 403.
+pub struct Staff {
+    pub actor: String,
+    pub auth_method: String,
+    pub user_id: Option<String>,
     /// Admins (and the bootstrap token) manage users.
     pub admin: bool,
-    /// What a signature records about the session it was given in.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -85,93 +101,123 @@ impl Staff {
     }
 }
 
+async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
+    let state = req
+        .rocket()
+        .state::<AppState>()
+        .ok_or_else(|| AppError::internal("application state missing"))?;
+    let header = req.headers().get_one("Authorization").ok_or_else(|| {
+        AppError::unauthorized(
+            "Anmeldung erforderlich: senden Sie „Authorization: Bearer <Token>“.",
+        )
+    })?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let ip = req.client_ip().map(|ip| ip.to_string());
+    let user_agent = req
+        .headers()
+        .get_one("User-Agent")
+        .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect());
+    if token.starts_with(crate::models::user::TOKEN_PREFIX) {
+        let (t, user) = state
+            .db
+            .read(move |conn| crate::models::user::ApiToken::authenticate(conn, &token))
+            .await?
+            .ok_or_else(|| AppError::unauthorized("Das Token ist ungültig oder widerrufen."))?;
+        let role = user.role()?;
+        let scope = match role {
+            Role::Admin | Role::Clerk => Scope::All,
+            Role::Municipality => {
+                Scope::Municipality(user.municipality_id.clone().unwrap_or_default())
+            }
+            Role::Intermediary => {
+                Scope::Intermediary(user.organisation_id.clone().unwrap_or_default())
+            }
+        };
+        return Ok(Caller {
+            actor: format!("user:{}", user.email),
+            auth_method: format!("persönliches API-Token „{}“ von {}", t.name, user.email),
+            user_id: Some(user.id),
+            role: Some(role),
+            scope,
+            ip,
+            user_agent,
+        });
+    }
+    let expected = state.staff_token_hash.ok_or_else(|| {
+        AppError::forbidden(
+            "Für diese Instanz ist kein Staff-Token eingerichtet; schreiben können nur Benutzer mit persönlichem API-Token (siehe README, staff_token).",
+        )
+    })?;
+    // Comparing fixed-length digests keeps the comparison independent of the token.
+    if token.is_empty() || token_hash(&token) != expected {
+        return Err(AppError::unauthorized("Das Token ist ungültig."));
+    }
+    let actor = req
+        .headers()
+        .get_one("X-Actor")
+        .map(|a| {
+            a.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        })
+        .filter(|a| !a.is_empty())
+        .map(|a| format!("staff:{a}"))
+        .unwrap_or_else(|| "staff-token".to_string());
+    Ok(Caller {
+        actor,
+        auth_method: "Bootstrap-Staff-Token über die JSON-API".into(),
+        user_id: None,
+        role: None,
+        scope: Scope::All,
+        ip,
+        user_agent,
+    })
+}
+
+fn refuse<T>(req: &Request<'_>, err: AppError) -> Outcome<T, ()> {
+    let status = err.status;
+    req.local_cache(|| Some(err));
+    Outcome::Error((status, ()))
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Caller {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match authenticate(req).await {
+            Ok(c) => Outcome::Success(c),
+            Err(e) => refuse(req, e),
+        }
+    }
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Staff {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let fail = |err: AppError| {
-            let status = err.status;
-            req.local_cache(|| Some(err));
-            Outcome::Error((status, ()))
-        };
-        let Some(state) = req.rocket().state::<AppState>() else {
-            return fail(AppError::internal("application state missing"));
-        };
-        let Some(header) = req.headers().get_one("Authorization") else {
-            return fail(AppError::unauthorized(
-                "Anmeldung erforderlich: senden Sie „Authorization: Bearer <Token>“.",
-            ));
-        };
-        let token = header
-            .strip_prefix("Bearer ")
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let ip = req.client_ip().map(|ip| ip.to_string());
-        let user_agent = req
-            .headers()
-            .get_one("User-Agent")
-            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect());
-        if token.starts_with(crate::models::user::TOKEN_PREFIX) {
-            let found = state
-                .db
-                .read(move |conn| crate::models::user::ApiToken::authenticate(conn, &token))
-                .await;
-            return match found {
-                Ok(Some((t, user))) => match user.role() {
-                    Ok(role) if role.is_staff() => Outcome::Success(Staff {
-                        actor: format!("user:{}", user.email),
-                        auth_method: format!(
-                            "persönliches API-Token „{}“ von {}",
-                            t.name, user.email
-                        ),
-                        user_id: Some(user.id),
-                        admin: role == crate::domain::account::Role::Admin,
-                        ip,
-                        user_agent,
-                    }),
-                    Ok(_) => fail(AppError::forbidden(
-                        "Dieser Teil der Schnittstelle ist d-NRW vorbehalten.",
-                    )),
-                    Err(e) => fail(e),
-                },
-                Ok(None) => fail(AppError::unauthorized(
-                    "Das Token ist ungültig oder widerrufen.",
-                )),
-                Err(e) => fail(e),
-            };
+        match authenticate(req).await {
+            Ok(c) if c.role.is_none_or(Role::is_staff) => Outcome::Success(Staff {
+                admin: c.role.is_none_or(|r| r == Role::Admin),
+                actor: c.actor,
+                auth_method: c.auth_method,
+                user_id: c.user_id,
+                ip: c.ip,
+                user_agent: c.user_agent,
+            }),
+            Ok(_) => refuse(
+                req,
+                AppError::forbidden("Dieser Teil der Schnittstelle ist d-NRW vorbehalten."),
+            ),
+            Err(e) => refuse(req, e),
         }
-        let Some(expected) = state.staff_token_hash else {
-            return fail(AppError::forbidden(
-                "Für diese Instanz ist kein Staff-Token eingerichtet; schreiben können nur Benutzer mit persönlichem API-Token (siehe README, staff_token).",
-            ));
-        };
-        // Comparing fixed-length digests keeps the comparison independent of the token.
-        if token.is_empty() || token_hash(&token) != expected {
-            return fail(AppError::unauthorized("Das Token ist ungültig."));
-        }
-        let actor = req
-            .headers()
-            .get_one("X-Actor")
-            .map(|a| {
-                a.trim()
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(100)
-                    .collect::<String>()
-            })
-            .filter(|a| !a.is_empty())
-            .map(|a| format!("staff:{a}"))
-            .unwrap_or_else(|| "staff-token".to_string());
-        Outcome::Success(Staff {
-            actor,
-            auth_method: "Bootstrap-Staff-Token über die JSON-API".into(),
-            user_id: None,
-            admin: true,
-            ip,
-            user_agent,
-        })
     }
 }
 

@@ -1,13 +1,14 @@
-//! `/api/v1/me`, `/api/v1/tokens` (one's own personal API tokens) and `/api/v1/users`
-//! (user management: admins and the bootstrap token).
+//! `/api/v1/me` and `/api/v1/tokens` (one's own personal API tokens; every user) and
+//! `/api/v1/users` (user management: admins and the bootstrap token).
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{delete, get, post, routes, Route, State};
 use serde::{Deserialize, Serialize};
 
-use super::{body, Body, Staff};
+use super::{body, Body, Caller, Staff};
 use crate::app::AppState;
+use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
 use crate::models::user::{ApiToken, CreatedUser, IssuedToken, NewUser, User, UserView};
 
@@ -32,9 +33,10 @@ struct Me {
     user: Option<UserView>,
 }
 
+/// Who the caller is; open to every authenticated caller.
 #[get("/api/v1/me")]
-async fn me(staff: Staff, state: &State<AppState>) -> AppResult<Json<Me>> {
-    let user = match staff.user_id.clone() {
+async fn me(caller: Caller, state: &State<AppState>) -> AppResult<Json<Me>> {
+    let user = match caller.user_id.clone() {
         Some(id) => Some(
             state
                 .db
@@ -44,15 +46,15 @@ async fn me(staff: Staff, state: &State<AppState>) -> AppResult<Json<Me>> {
         None => None,
     };
     Ok(Json(Me {
-        actor: staff.actor,
-        auth_method: staff.auth_method,
-        admin: staff.admin,
+        admin: caller.role.is_none_or(|r| r == Role::Admin),
+        actor: caller.actor,
+        auth_method: caller.auth_method,
         user,
     }))
 }
 
-fn own_user(staff: &Staff) -> AppResult<String> {
-    staff.user_id.clone().ok_or_else(|| {
+fn own_user(caller: &Caller) -> AppResult<String> {
+    caller.user_id.clone().ok_or_else(|| {
         AppError::conflict(
             "bootstrap",
             "Das Bootstrap-Staff-Token hat keine eigenen Tokens: legen Sie einen Benutzer an (nachnutzung user add) und geben Sie ihm ein Token.",
@@ -61,8 +63,8 @@ fn own_user(staff: &Staff) -> AppResult<String> {
 }
 
 #[get("/api/v1/tokens")]
-async fn list_tokens(staff: Staff, state: &State<AppState>) -> AppResult<Json<Vec<ApiToken>>> {
-    let user_id = own_user(&staff)?;
+async fn list_tokens(caller: Caller, state: &State<AppState>) -> AppResult<Json<Vec<ApiToken>>> {
+    let user_id = own_user(&caller)?;
     Ok(Json(
         state
             .db
@@ -80,11 +82,11 @@ struct TokenInput {
 /// A new personal token; its secret is in this answer only.
 #[post("/api/v1/tokens", data = "<input>")]
 async fn issue_token(
-    staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     input: Body<'_, TokenInput>,
 ) -> AppResult<(Status, Json<IssuedToken>)> {
-    let user_id = own_user(&staff)?;
+    let user_id = own_user(&caller)?;
     let input = body(input)?;
     let issued = state
         .db
@@ -97,8 +99,8 @@ async fn issue_token(
 }
 
 #[delete("/api/v1/tokens/<id>")]
-async fn revoke_token(staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Status> {
-    let user_id = own_user(&staff)?;
+async fn revoke_token(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Status> {
+    let user_id = own_user(&caller)?;
     let id = super::id(id)?;
     state
         .db

@@ -112,6 +112,18 @@ impl Agreement {
             })
     }
 
+    /// The agreement if `scope` may see it; otherwise the same 404 as for a missing one.
+    pub fn find_in(conn: &mut DbConn, scope: &super::Scope, id: &str) -> AppResult<Agreement> {
+        let a = Agreement::find(conn, id)?;
+        if scope.allows(&a) {
+            Ok(a)
+        } else {
+            Err(AppError::not_found(format!(
+                "Es gibt keine Vereinbarung mit der Id {id}."
+            )))
+        }
+    }
+
     pub fn find_by_active_key(conn: &mut DbConn, key: &str) -> AppResult<Option<Agreement>> {
         Ok(agreements::table
             .filter(agreements::active_key.eq(key))

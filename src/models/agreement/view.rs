@@ -13,6 +13,7 @@ use crate::db::DbConn;
 use crate::domain::{AgreementKind, Direction, Status, Terms};
 use crate::error::AppResult;
 use crate::models::audit::{AuditEvent, AuditView};
+use crate::models::Scope;
 use crate::models::{Page, Paged};
 
 #[derive(Debug, Clone, Serialize)]
@@ -293,10 +294,24 @@ impl Agreement {
         })
     }
 
-    /// One page of agreements matching the filter, newest first.
-    pub fn list(conn: &mut DbConn, filter: &Filter, page: Page) -> AppResult<Paged<AgreementView>> {
+    /// One page of the agreements `scope` may see that match the filter, newest first.
+    pub fn list(
+        conn: &mut DbConn,
+        scope: &Scope,
+        filter: &Filter,
+        page: Page,
+    ) -> AppResult<Paged<AgreementView>> {
         let build = || {
             let mut q = agreements::table.into_boxed();
+            match scope {
+                Scope::All => {}
+                Scope::Municipality(m) => {
+                    q = q.filter(agreements::municipality_id.eq(m.clone()));
+                }
+                Scope::Intermediary(o) => {
+                    q = q.filter(agreements::counterparty_id.eq(o.clone()));
+                }
+            }
             if let Some(k) = filter.kind {
                 q = q.filter(agreements::kind.eq(k.as_str()));
             }
