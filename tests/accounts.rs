@@ -204,3 +204,107 @@ fn user_input_is_checked_with_german_messages() {
     let (status, v) = app.post("/api/v1/tokens", json!({ "name": "x" }));
     assert_eq!(status, Status::Conflict, "{v}");
 }
+
+#[test]
+fn a_municipality_signatory_signs_the_rv_a_clerk_countersigns_and_both_download_it() {
+    let app = TestApp::new();
+    let dortmund = app.municipality("05913000");
+    app.user(json!({ "email": "ob@dortmund.de", "name": "Olga Oberbürgermeisterin", "role": "municipality", "municipality_ags": "05913000", "may_sign": true }));
+    app.user(json!({ "email": "sb@dortmund.de", "name": "Sven Sachbearbeiter", "role": "municipality", "municipality_ags": "05913000" }));
+    app.user(json!({ "email": "ob@essen.de", "name": "Egon Essen", "role": "municipality", "municipality_ags": "05113000", "may_sign": true }));
+    app.user(json!({ "email": "clerk@d-nrw.de", "name": "Clara Clerk", "role": "clerk" }));
+    let (ob, sb, essen, clerk) = (
+        app.token_for("ob@dortmund.de"),
+        app.token_for("sb@dortmund.de"),
+        app.token_for("ob@essen.de"),
+        app.token_for("clerk@d-nrw.de"),
+    );
+    let (_, rv) = app.send_as(
+        &clerk,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "rv", "municipality_id": dortmund })),
+    );
+    let id = rv["id"].as_str().unwrap().to_string();
+    app.send_as(
+        &clerk,
+        "POST",
+        &format!("/api/v1/agreements/{id}/transitions"),
+        Some(json!({ "action": "submit" })),
+    );
+    let sign = |token: &str| {
+        app.send_as(
+            token,
+            "POST",
+            &format!("/api/v1/agreements/{id}/signatures"),
+            Some(json!({})),
+        )
+    };
+
+    // The clerk waits for the city; a colleague without authority and another city cannot sign.
+    assert_eq!(sign(&clerk).0, Status::Conflict);
+    let (status, v) = sign(&sb);
+    assert_eq!(status, Status::Forbidden, "{v}");
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("nicht als zeichnungsberechtigt"));
+    assert_eq!(
+        sign(&essen).0,
+        Status::NotFound,
+        "another city does not even see it"
+    );
+    // A municipality user cannot record someone else's signature.
+    let contact = app.signatory(&format!("municipalities/{dortmund}"), "Jemand Anderes");
+    let (status, _) = app.send_as(
+        &ob,
+        "POST",
+        &format!("/api/v1/agreements/{id}/signatures"),
+        Some(json!({ "contact_id": contact })),
+    );
+    assert_eq!(status, Status::Forbidden);
+
+    let (status, state) = sign(&ob);
+    assert_eq!(status, Status::Created, "{state}");
+    let first = &state["required"][0]["signature"];
+    assert_eq!(first["signer_name"], "Olga Oberbürgermeisterin");
+    assert_eq!(first["actor"], "user:ob@dortmund.de");
+    assert!(first["contact_id"].is_null() && first["user_id"].is_string());
+    assert!(first["auth_method"]
+        .as_str()
+        .unwrap()
+        .contains("ob@dortmund.de"));
+    let (status, state) = sign(&clerk);
+    assert_eq!(status, Status::Created, "{state}");
+    assert_eq!(
+        state["required"][1]["signature"]["signer_name"],
+        "Clara Clerk"
+    );
+    assert_eq!(
+        state["required"][1]["signature"]["signer_function"],
+        "d-NRW (Sachbearbeitung)"
+    );
+    assert!(state["document"]["sha256"].is_string(), "sealed: {state}");
+
+    // Both download the same sealed PDF; it names both signatories.
+    let download = |token: &str| {
+        app.client
+            .get(format!("/api/v1/agreements/{id}/document.pdf"))
+            .header(rocket::http::Header::new(
+                "Authorization",
+                format!("Bearer {token}"),
+            ))
+            .dispatch()
+            .into_bytes()
+            .unwrap()
+    };
+    let pdf = download(&ob);
+    assert_eq!(pdf, download(&clerk));
+    let (_, text) = tool("pdftotext", &[], &pdf);
+    assert!(
+        text.contains("Olga Oberbürgermeisterin") && text.contains("Clara Clerk"),
+        "{text}"
+    );
+    let (ok, out) = tool("pdfsig", &[], &pdf);
+    assert!(ok && out.contains("Signature is Valid"), "{out}");
+}

@@ -6,7 +6,7 @@ use rocket::http::{ContentType, Status};
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
-use super::{body, Body, Caller, Staff};
+use super::{body, Body, Caller};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::Agreement;
@@ -53,10 +53,12 @@ async fn signing_state(
     ))
 }
 
-/// One signature by an authorised signatory; the last one signs and seals.
+/// One signature: an authorised user signs as themselves (a municipality's or
+/// intermediary's signatory for their side, d-NRW staff for d-NRW), or staff record an
+/// authorised contact person's signature (`contact_id`). The last one signs and seals.
 #[post("/api/v1/agreements/<id>/signatures", data = "<input>")]
 async fn sign(
-    staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     id: &str,
     input: Body<'_, SignInput>,
@@ -65,15 +67,23 @@ async fn sign(
     let input = body(input)?;
     let sealer = state.sealer.clone();
     let order = state.signing_order;
+    let scope = caller.scope;
     let ctx = SignContext {
-        actor: staff.actor,
-        auth_method: staff.auth_method,
-        ip: staff.ip,
-        user_agent: staff.user_agent,
+        staff: caller
+            .role
+            .is_none_or(crate::domain::account::Role::is_staff),
+        actor: caller.actor,
+        auth_method: caller.auth_method,
+        ip: caller.ip,
+        user_agent: caller.user_agent,
+        user_id: caller.user_id,
     };
     let signing = state
         .db
-        .write(move |conn| input.apply(conn, &sealer, order, &ctx, &id))
+        .write(move |conn| {
+            Agreement::find_in(conn, &scope, &id)?;
+            input.apply(conn, &sealer, order, &ctx, &id)
+        })
         .await?;
     Ok((Status::Created, Json(signing)))
 }

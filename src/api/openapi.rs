@@ -102,7 +102,7 @@ pub fn document() -> Value {
                     "role": { "type": "string", "enum": ["admin", "clerk", "municipality", "intermediary"] },
                     "municipality_id": { "type": "string" }, "municipality_ags": { "type": "string" },
                     "organisation_id": { "type": "string" }, "may_sign": { "type": "boolean" }, "password": { "type": "string" } } },
-                "SignInput": { "type": "object", "required": ["contact_id"], "properties": {
+                "SignInput": { "type": "object", "properties": {
                     "contact_id": { "type": "string", "format": "uuid" }, "version_no": { "type": "integer" } } }
             }
         },
@@ -149,7 +149,7 @@ pub fn document() -> Value {
             "/api/v1/agreements/{id}/transitions": { "post": op("Lifecycle step (signing is POST …/signatures)", false, &["path:id"], Some("Transition"), "200", "Agreement", &write) },
             "/api/v1/agreements/{id}/signatures": {
                 "get": op("Required signatories and the signatures given", false, &["path:id", "version"], None, "200", "SigningState", &read),
-                "post": op("Sign as an authorised signatory; the last signature signs and seals", false, &["path:id"], Some("SignInput"), "201", "SigningState", &write) },
+                "post": op("Sign as yourself (authorised user) or record a contact's signature (staff); the last signature signs and seals", false, &["path:id"], Some("SignInput"), "201", "SigningState", &write) },
             "/api/v1/agreements/{id}/documents": { "get": op("Sealed documents of an agreement (without bytes)", false, &["path:id"], None, "200", "List", &read) },
             "/api/v1/agreements/{id}/document.pdf": { "get": {
                 "summary": "The sealed PDF (PAdES B-B) of the current version, or of ?version=n",

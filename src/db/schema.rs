@@ -158,7 +158,7 @@ diesel::table! {
         version_no -> Integer,
         party -> Text,
         position -> Integer,
-        contact_id -> Text,
+        contact_id -> Nullable<Text>,
         signer_name -> Text,
         signer_function -> Nullable<Text>,
         organisation_name -> Text,
@@ -167,6 +167,7 @@ diesel::table! {
         auth_method -> Text,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        user_id -> Nullable<Text>,
     }
 }
 
@@ -220,6 +221,7 @@ diesel::joinable!(services -> organisations (operator_id));
 diesel::joinable!(agreement_versions -> agreements (agreement_id));
 diesel::joinable!(signatures -> agreements (agreement_id));
 diesel::joinable!(signatures -> contacts (contact_id));
+diesel::joinable!(signatures -> users (user_id));
 diesel::joinable!(documents -> agreements (agreement_id));
 diesel::joinable!(api_tokens -> users (user_id));
 

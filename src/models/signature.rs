@@ -15,9 +15,11 @@ use super::contact::Contact;
 use super::document::{self, DocumentInfo};
 use super::municipality::Municipality;
 use super::organisation::Organisation;
+use super::user::User;
 use super::{new_id, now, today};
 use crate::db::schema::{agreement_versions, signatures};
 use crate::db::DbConn;
+use crate::domain::account::Role;
 use crate::domain::signing::{Party, SigningOrder};
 use crate::domain::{Action, DomainError, Status};
 use crate::error::{AppError, AppResult};
@@ -33,7 +35,8 @@ pub struct Signature {
     pub party: String,
     /// 1 for the first signature of the version, 2 for the second.
     pub position: i32,
-    pub contact_id: String,
+    /// The contact person whose signature staff recorded …
+    pub contact_id: Option<String>,
     pub signer_name: String,
     pub signer_function: Option<String>,
     pub organisation_name: String,
@@ -43,6 +46,8 @@ pub struct Signature {
     pub auth_method: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// … or the user who signed as themselves.
+    pub user_id: Option<String>,
 }
 
 impl Signature {
@@ -117,24 +122,65 @@ fn pending_version(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
     Ok(None)
 }
 
+/// The party a user signs for on `a`: d-NRW for staff, the partner for an authorised
+/// user of the municipality or intermediary the agreement is with.
+fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<Party> {
+    let role = user.role()?;
+    if role.is_staff() {
+        return Ok(Party::Dnrw);
+    }
+    let own = match role {
+        Role::Municipality => {
+            a.municipality_id.is_some() && a.municipality_id == user.municipality_id
+        }
+        Role::Intermediary => {
+            a.municipality_id.is_none()
+                && a.counterparty_id.is_some()
+                && a.counterparty_id == user.organisation_id
+        }
+        Role::Admin | Role::Clerk => false,
+    };
+    if !own {
+        return Err(AppError::forbidden(format!(
+            "{} kann {} nicht für {} unterzeichnen.",
+            user.name,
+            a.reference,
+            party_name(conn, a, Party::Partner)?
+        )));
+    }
+    if !user.may_sign {
+        return Err(AppError::forbidden(format!(
+            "{} ist nicht als zeichnungsberechtigt hinterlegt.",
+            user.name
+        )));
+    }
+    Ok(Party::Partner)
+}
+
 /// `POST /api/v1/agreements/{id}/signatures`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInput {
-    /// The contact person who signs (authorised signatory of their party).
-    pub contact_id: String,
+    /// Staff only: the contact person whose signature is recorded (an authorised
+    /// signatory of their party). Without it, the calling user signs as themselves.
+    #[serde(default)]
+    pub contact_id: Option<String>,
     /// The version being signed; defaults to the one waiting for signatures.
     #[serde(default)]
     pub version_no: Option<i32>,
 }
 
 /// Who is signing, as the session tells it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SignContext {
     pub actor: String,
     pub auth_method: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The user behind the session (`None` for the bootstrap token and the seed).
+    pub user_id: Option<String>,
+    /// d-NRW staff (or the bootstrap token, the seed): may record a contact's signature.
+    pub staff: bool,
 }
 
 /// One required signature and whether it is there.
@@ -235,9 +281,43 @@ impl SignInput {
                 ));
             }
         }
-        let contact = Contact::find(conn, &self.contact_id)
-            .map_err(|_| AppError::field("contact_id", "Diese Ansprechperson gibt es nicht."))?;
-        let party = party_of(conn, &a, &contact)?;
+        let (party, signer_name, signer_function, contact_id, user_id) = match &self.contact_id {
+            Some(contact_id) => {
+                if !ctx.staff {
+                    return Err(AppError::forbidden(
+                        "Unterschriften von Ansprechpersonen erfasst nur d-NRW; unterschreiben Sie selbst (ohne contact_id).",
+                    ));
+                }
+                let contact = Contact::find(conn, contact_id).map_err(|_| {
+                    AppError::field("contact_id", "Diese Ansprechperson gibt es nicht.")
+                })?;
+                let party = party_of(conn, &a, &contact)?;
+                (
+                    party,
+                    contact.name,
+                    contact.function,
+                    Some(contact.id),
+                    None,
+                )
+            }
+            None => {
+                let user_id = ctx.user_id.as_deref().ok_or_else(|| {
+                    AppError::field(
+                        "contact_id",
+                        "Mit dem Bootstrap-Token geben Sie an, wessen Unterschrift Sie erfassen (contact_id).",
+                    )
+                })?;
+                let user = User::find(conn, user_id)?;
+                let party = party_of_user(conn, &a, &user)?;
+                let role = user.role()?;
+                let function = if role.is_staff() {
+                    role.label().to_string()
+                } else {
+                    "zeichnungsberechtigt".to_string()
+                };
+                (party, user.name, Some(function), None, Some(user.id))
+            }
+        };
         let existing = Signature::of_version(conn, &a.id, no)?;
         let signed: Vec<Party> = existing
             .iter()
@@ -250,15 +330,16 @@ impl SignInput {
             version_no: no,
             party: party.as_str().to_string(),
             position: existing.len() as i32 + 1,
-            contact_id: contact.id.clone(),
-            signer_name: contact.name.clone(),
-            signer_function: contact.function.clone(),
+            contact_id,
+            signer_name,
+            signer_function,
             organisation_name: party_name(conn, &a, party)?,
             signed_at: now(),
             actor: ctx.actor.clone(),
             auth_method: ctx.auth_method.clone(),
             ip: ctx.ip.clone(),
             user_agent: ctx.user_agent.clone(),
+            user_id,
         };
         diesel::insert_into(signatures::table)
             .values(&signature)

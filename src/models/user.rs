@@ -246,8 +246,8 @@ impl NewUser {
                 ))
             }
         };
-        if self.may_sign && role != Role::Municipality {
-            return Err(AppError::field("may_sign", "Zeichnungsberechtigt im Sinne der Kommune sind nur Benutzer einer Kommune; d-NRW zeichnet über seine Ansprechpersonen."));
+        if self.may_sign && role.is_staff() {
+            return Err(AppError::field("may_sign", "Zeichnungsberechtigt für ihre Seite sind Benutzer einer Kommune oder eines Kommunalvertreters; für d-NRW zeichnet jede Sachbearbeiterin und jeder Administrator."));
         }
         if User::find_by_email(conn, &email)?.is_some() {
             return Err(AppError::conflict(

@@ -128,8 +128,8 @@ fn sign(
     let ctx = SignContext {
         actor: ACTOR.into(),
         auth_method: "Demo-Daten (Seed)".into(),
-        ip: None,
-        user_agent: None,
+        staff: true,
+        ..SignContext::default()
     };
     let mut ordered = contacts;
     if seal.order == SigningOrder::DnrwFirst {
@@ -137,7 +137,7 @@ fn sign(
     }
     for c in ordered {
         SignInput {
-            contact_id: c.id.clone(),
+            contact_id: Some(c.id.clone()),
             version_no: None,
         }
         .apply(conn, seal.sealer, seal.order, &ctx, &a.id)?;

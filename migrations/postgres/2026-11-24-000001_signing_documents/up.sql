@@ -11,7 +11,9 @@ CREATE TABLE signatures (
     -- 'partner': the municipality (RV, EA) or the counterparty (IÖV, EKV); 'dnrw': d-NRW.
     party TEXT NOT NULL CHECK (party IN ('partner', 'dnrw')),
     position INTEGER NOT NULL,
-    contact_id TEXT NOT NULL REFERENCES contacts (id),
+    -- who signed: a contact person (recorded by staff) or a user (signing as themselves,
+    -- user_id is added with the users table)
+    contact_id TEXT REFERENCES contacts (id),
     signer_name TEXT NOT NULL,
     signer_function TEXT,
     organisation_name TEXT NOT NULL,

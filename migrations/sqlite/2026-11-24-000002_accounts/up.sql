@@ -34,3 +34,6 @@ CREATE TABLE api_tokens (
 );
 CREATE UNIQUE INDEX api_tokens_hash ON api_tokens (token_hash);
 CREATE INDEX api_tokens_user ON api_tokens (user_id);
+
+-- A user who signs as themselves (signatures.contact_id is then empty).
+ALTER TABLE signatures ADD COLUMN user_id TEXT REFERENCES users (id);
