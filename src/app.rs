@@ -66,6 +66,28 @@ pub fn staff_token(config: &Config, backend: Backend) -> AppResult<Option<String
     Ok(Some(token))
 }
 
+/// Rocket's `secret_key` (it encrypts the session cookies): configured, or (embedded SQLite
+/// only) generated once into `<data_dir>/secret-key` so sessions survive a restart.
+/// Several instances on PostgreSQL must share one: set `ROCKET_SECRET_KEY`.
+fn with_secret_key(figment: Figment, config: &Config, backend: Backend) -> AppResult<Figment> {
+    if figment.find_value("secret_key").is_ok() || backend == Backend::Postgres {
+        return Ok(figment);
+    }
+    let path = config.data_dir.join("secret-key");
+    let key = match std::fs::read_to_string(&path) {
+        Ok(k) if k.trim().len() == 128 => k.trim().to_string(),
+        _ => {
+            use rand::RngCore;
+            let mut bytes = [0u8; 64];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let key = hex::encode(bytes);
+            write_secret(&path, &key)?;
+            key
+        }
+    };
+    Ok(figment.merge(("secret_key", key)))
+}
+
 fn random_token() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 24];
@@ -96,6 +118,14 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// `static/` of the crate (CSS): next to the binary's sources in development, or
+/// `NACHNUTZUNG_STATIC_DIR` where the binary is deployed on its own.
+fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("NACHNUTZUNG_STATIC_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
+}
+
 /// Builds the Rocket instance from a prepared database and configuration.
 pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Build>> {
     if config.seed_reference_data {
@@ -110,6 +140,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         db.write_blocking(|conn| crate::seed::demo_agreements(conn, &seal))?;
     }
     let token = staff_token(config, db.backend())?;
+    let figment = with_secret_key(figment, config, db.backend())?;
     let state = AppState {
         db,
         staff_token_hash: token.as_deref().map(token_hash),
@@ -120,6 +151,8 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     Ok(rocket::custom(figment)
         .manage(state)
         .mount("/", crate::api::routes())
+        .mount("/", crate::web::routes())
+        .mount("/static", rocket::fs::FileServer::from(static_dir()))
         .register("/", crate::api::catchers())
         .attach(AdHoc::on_liftoff("Startmeldung", move |rocket| {
             Box::pin(async move {

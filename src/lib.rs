@@ -15,3 +15,4 @@ pub mod error;
 pub mod models;
 pub mod seal;
 pub mod seed;
+pub mod web;

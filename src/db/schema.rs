@@ -215,6 +215,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        email -> Text,
+        ip -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(contacts -> organisations (organisation_id));
 diesel::joinable!(contacts -> municipalities (municipality_id));
 diesel::joinable!(services -> organisations (operator_id));
@@ -238,4 +247,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     documents,
     users,
     api_tokens,
+    login_failures,
 );

@@ -411,3 +411,131 @@ mod tests {
         assert!(!verify_password("kein hash", "x"));
     }
 }
+
+/// Failed logins within this window count towards throttling.
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+/// Free attempts per account and per IP within the window.
+pub const FREE_FAILURES: i64 = 5;
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Success(Box<User>),
+    /// Wrong e-mail or password (the two are not told apart).
+    Refused,
+    /// Too many failures: try again in this many seconds.
+    Throttled(i64),
+}
+
+/// Seconds to wait before the next attempt for this account or IP, if any: after
+/// `FREE_FAILURES` failures within the window, 30 s after the last failure, doubling with
+/// each further one, at most 15 minutes.
+pub fn login_wait(conn: &mut DbConn, email: &str, ip: &str) -> AppResult<Option<i64>> {
+    use crate::db::schema::login_failures as f;
+    let now = now();
+    let since = now - time::Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let mut wait = 0i64;
+    for by_email in [true, false] {
+        let q = f::table.filter(f::at.gt(since)).into_boxed();
+        let q = if by_email {
+            q.filter(f::email.eq(email.to_string()))
+        } else {
+            q.filter(f::ip.eq(ip.to_string()))
+        };
+        let times: Vec<PrimitiveDateTime> = q.select(f::at).order(f::at.desc()).load(conn)?;
+        let n = times.len() as i64;
+        if n >= FREE_FAILURES {
+            let delay = (30i64 << (n - FREE_FAILURES).min(5)).min(15 * 60);
+            let until = times[0] + time::Duration::seconds(delay);
+            wait = wait.max((until - now).whole_seconds());
+        }
+    }
+    Ok((wait > 0).then_some(wait))
+}
+
+/// Checks e-mail and password (throttled per account and per IP) and records the outcome.
+pub fn login(conn: &mut DbConn, email: &str, password: &str, ip: &str) -> AppResult<LoginOutcome> {
+    use crate::db::schema::login_failures as f;
+    let email = email.trim().to_lowercase();
+    if let Some(wait) = login_wait(conn, &email, ip)? {
+        return Ok(LoginOutcome::Throttled(wait));
+    }
+    let user = User::find_by_email(conn, &email)?.filter(|u| !u.disabled);
+    // Hash anyway when the user is unknown, so the answer takes as long either way.
+    let ok = match &user {
+        Some(u) => verify_password(&u.password_hash, password),
+        None => {
+            let _ = hash_password(password);
+            false
+        }
+    };
+    match (ok, user) {
+        (true, Some(u)) => {
+            diesel::delete(f::table.filter(f::email.eq(&email))).execute(conn)?;
+            Ok(LoginOutcome::Success(Box::new(u)))
+        }
+        _ => {
+            diesel::insert_into(f::table)
+                .values((
+                    f::id.eq(new_id()),
+                    f::email.eq(&email),
+                    f::ip.eq(ip),
+                    f::at.eq(now()),
+                ))
+                .execute(conn)?;
+            Ok(LoginOutcome::Refused)
+        }
+    }
+}
+
+impl User {
+    /// Sets a new password after checking the current one; clears `must_change_password`.
+    pub fn change_password(
+        conn: &mut DbConn,
+        id: &str,
+        current: &str,
+        new: &str,
+        repeat: &str,
+    ) -> AppResult<()> {
+        let user = User::find(conn, id)?;
+        let mut problems = Problems::new();
+        if !verify_password(&user.password_hash, current) {
+            problems.add("current", "Das bisherige Passwort stimmt nicht.");
+        }
+        account::check_password(&mut problems, "new", new, &user.email);
+        if new != repeat {
+            problems.add(
+                "repeat",
+                "Die Wiederholung stimmt nicht mit dem neuen Passwort überein.",
+            );
+        }
+        if new == current {
+            problems.add(
+                "new",
+                "Das neue Passwort muss sich vom bisherigen unterscheiden.",
+            );
+        }
+        problems.into_result()?;
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash_password(new)?),
+                users::must_change_password.eq(false),
+                users::updated_at.eq(now()),
+                users::lock_version.eq(user.lock_version + 1),
+            ))
+            .execute(conn)?;
+        super::audit::record(
+            conn,
+            super::audit::Change {
+                actor: &format!("user:{}", user.email),
+                action: "change_password",
+                entity_type: "user",
+                entity_id: id,
+                before: None,
+                after: None,
+                note: None,
+            },
+        )?;
+        Ok(())
+    }
+}
