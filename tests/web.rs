@@ -234,3 +234,44 @@ fn five_failures_throttle_the_account_and_the_ip() {
     let (status, _) = attempt("f@dortmund.de", PASSWORD, "192.0.2.100");
     assert_eq!(status, Status::SeeOther);
 }
+
+#[test]
+fn a_session_ends_after_eight_hours_and_a_forged_cookie_is_nobody() {
+    use rocket::http::Cookie;
+    let app = TestApp::new();
+    let (id, _) = app
+        .user(json!({ "email": "s@d-nrw.de", "name": "S", "role": "clerk", "password": PASSWORD }));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let visit = |value: String| {
+        let res = app
+            .client
+            .get("/")
+            .private_cookie(Cookie::new("nnr_sitzung", value))
+            .dispatch();
+        location(&res)
+    };
+    let csrf = "a".repeat(64);
+    assert_eq!(
+        visit(format!("{id}|{csrf}|{}", now - 60)),
+        "/passwort",
+        "a fresh session is let in"
+    );
+    assert_eq!(
+        visit(format!("{id}|{csrf}|{}", now - 8 * 3600 - 1)),
+        "/anmelden",
+        "expired"
+    );
+    assert_eq!(
+        visit(format!("{id}|{csrf}|{}", now + 3600)),
+        "/anmelden",
+        "from the future"
+    );
+    assert_eq!(visit(format!("{id}|{csrf}")), "/anmelden", "no start time");
+    // A cookie not encrypted with the application's key is ignored.
+    let res = app
+        .client
+        .get("/")
+        .cookie(Cookie::new("nnr_sitzung", format!("{id}|{csrf}|{now}")))
+        .dispatch();
+    assert_eq!(location(&res), "/anmelden");
+}

@@ -4,8 +4,8 @@
 //! compiled into the binary.
 //!
 //! - The session is a private (encrypted and authenticated) cookie `nnr_sitzung`: HttpOnly,
-//!   SameSite=Strict, Secure outside debug builds. It holds the user id and the session's
-//!   CSRF token.
+//!   SameSite=Strict, Secure outside debug builds. It holds the user id, the session's
+//!   CSRF token and when it began; it is valid for 8 hours.
 //! - Every state-changing form carries that CSRF token; the login form carries the token
 //!   of a private pre-login cookie. A missing or wrong token is a 403.
 
@@ -24,6 +24,8 @@ use crate::error::AppResult;
 use crate::models::user::{self, LoginOutcome, User};
 
 const SESSION: &str = "nnr_sitzung";
+/// A session ends after this long, however active (the user logs in again).
+const SESSION_HOURS: i64 = 8;
 const LOGIN_CSRF: &str = "nnr_csrf";
 
 pub fn routes() -> Vec<Route> {
@@ -136,9 +138,17 @@ impl<'r> FromRequest<'r> for Session {
         let Some(value) = req.cookies().get_private(SESSION) else {
             return Outcome::Forward(Status::Unauthorized);
         };
-        let Some((user_id, csrf)) = value.value().split_once('|') else {
+        let parts: Vec<&str> = value.value().split('|').collect();
+        let [user_id, csrf, began] = parts[..] else {
             return Outcome::Forward(Status::Unauthorized);
         };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let fresh = began
+            .parse::<i64>()
+            .is_ok_and(|t| t <= now && now - t < SESSION_HOURS * 3600);
+        if !fresh {
+            return Outcome::Forward(Status::Unauthorized);
+        }
         let (user_id, csrf) = (user_id.to_string(), csrf.to_string());
         let Some(state) = req.rocket().state::<AppState>() else {
             return Outcome::Forward(Status::InternalServerError);
@@ -213,7 +223,8 @@ async fn login(
     let error = match outcome {
         LoginOutcome::Success(u) => {
             cookies.remove_private(LOGIN_CSRF);
-            cookies.add_private(cookie(SESSION, format!("{}|{}", u.id, random_token())));
+            let began = time::OffsetDateTime::now_utc().unix_timestamp();
+            cookies.add_private(cookie(SESSION, format!("{}|{}|{began}", u.id, random_token())));
             let to = if u.must_change_password { "/passwort" } else { "/" };
             return Ok(Page::Redirect(Box::new(Redirect::to(to))));
         }
