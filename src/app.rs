@@ -153,7 +153,8 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         .mount("/", crate::api::routes())
         .mount("/", crate::web::routes())
         .mount("/static", rocket::fs::FileServer::from(static_dir()))
-        .register("/", crate::api::catchers())
+        .register("/api", crate::api::catchers())
+        .register("/", crate::web::catchers())
         .attach(AdHoc::on_liftoff("Startmeldung", move |rocket| {
             Box::pin(async move {
                 let cfg = rocket.config();

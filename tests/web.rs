@@ -275,3 +275,22 @@ fn a_session_ends_after_eight_hours_and_a_forged_cookie_is_nobody() {
         .dispatch();
     assert_eq!(location(&res), "/anmelden");
 }
+
+#[test]
+fn errors_outside_the_api_are_german_html_pages_and_the_api_keeps_json() {
+    let app = TestApp::new();
+    let res = app.client.get("/gibt-es-nicht").dispatch();
+    assert_eq!(res.status(), Status::NotFound);
+    assert_eq!(res.content_type(), Some(ContentType::HTML));
+    let html = res.into_string().unwrap();
+    assert!(
+        html.contains("<html lang=\"de\">") && html.contains("Seite nicht gefunden"),
+        "{html}"
+    );
+    let res = app.client.get("/static/gibt-es-nicht.css").dispatch();
+    assert_eq!(res.status(), Status::NotFound);
+    assert_eq!(res.content_type(), Some(ContentType::HTML));
+    let (status, v) = app.get("/api/v1/gibt-es-nicht");
+    assert_eq!(status, Status::NotFound);
+    assert_eq!(v["error"], "not_found", "{v}");
+}

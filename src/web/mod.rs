@@ -39,6 +39,39 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+pub fn catchers() -> Vec<rocket::Catcher> {
+    rocket::catchers![error_page]
+}
+
+/// Errors outside `/api` are German HTML pages that name no internals.
+#[rocket::catch(default)]
+fn error_page(status: Status, req: &Request<'_>) -> (Status, RawHtml<String>) {
+    let (title, message) = match status.code {
+        404 => ("Seite nicht gefunden", "Diese Seite gibt es nicht (mehr). Bitte prüfen Sie die Adresse."),
+        403 => ("Kein Zugriff", "Dafür fehlt Ihnen die Berechtigung."),
+        401 => ("Anmeldung erforderlich", "Bitte melden Sie sich an."),
+        413 => ("Zu groß", "Die gesendeten Daten sind zu groß."),
+        422 | 400 => ("Eingabe nicht lesbar", "Die gesendeten Daten konnten nicht gelesen werden."),
+        500..=599 => ("Interner Fehler", "Ein interner Fehler ist aufgetreten. Er wurde protokolliert; bitte versuchen Sie es später erneut."),
+        _ => ("Fehler", "Die Anfrage konnte nicht bearbeitet werden."),
+    };
+    if status.code >= 500 {
+        if let Some(err) = req.local_cache(|| None::<crate::error::AppError>) {
+            log::error!("{} {}: {:?}", req.method(), req.uri(), err.cause);
+        }
+    }
+    let html = match render(
+        "message.html",
+        json!({ "title": title, "message": message, "back": "/", "user": null }),
+    ) {
+        Page::Html(html) => html,
+        _ => RawHtml(format!(
+            "<!DOCTYPE html><html lang=\"de\"><title>{title}</title><h1>{title}</h1></html>"
+        )),
+    };
+    (status, html)
+}
+
 static PAGES: OnceLock<tera::Tera> = OnceLock::new();
 
 fn pages() -> &'static tera::Tera {
