@@ -81,6 +81,11 @@ impl AppError {
             message: message.into(),
         }])
     }
+    /// The message a person may read: ours for client errors, a generic one for 5xx.
+    pub fn user_message(&self) -> Option<&str> {
+        (self.status.code < 500).then_some(self.message.as_str())
+    }
+
     pub fn internal(cause: impl Into<String>) -> AppError {
         AppError {
             status: Status::InternalServerError,
@@ -162,13 +167,17 @@ impl From<serde_json::Error> for AppError {
 }
 
 impl<'r> Responder<'r, 'static> for AppError {
-    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if let Some(cause) = &self.cause {
             if self.status.code >= 500 {
                 log::error!("{} ({}): {cause}", self.code, self.status);
             } else {
                 log::info!("{} ({}): {cause}", self.code, self.status);
             }
+        }
+        // The web pages answer errors as German HTML; the API as JSON.
+        if !req.uri().path().starts_with("/api") {
+            return crate::web::error_html(self.status, self.user_message()).respond_to(req);
         }
         let body = self.body().to_string();
         Response::build()

@@ -290,6 +290,15 @@ fn errors_outside_the_api_are_german_html_pages_and_the_api_keeps_json() {
     let res = app.client.get("/static/gibt-es-nicht.css").dispatch();
     assert_eq!(res.status(), Status::NotFound);
     assert_eq!(res.content_type(), Some(ContentType::HTML));
+    // A form that cannot be read is a German page too, not JSON.
+    let res = app
+        .client
+        .post("/anmelden")
+        .header(ContentType::Form)
+        .body("email=%zz&password=%")
+        .dispatch();
+    assert!(res.status().code >= 400, "{}", res.status());
+    assert_eq!(res.content_type(), Some(ContentType::HTML));
     let (status, v) = app.get("/api/v1/gibt-es-nicht");
     assert_eq!(status, Status::NotFound);
     assert_eq!(v["error"], "not_found", "{v}");

@@ -46,7 +46,18 @@ pub fn catchers() -> Vec<rocket::Catcher> {
 /// Errors outside `/api` are German HTML pages that name no internals.
 #[rocket::catch(default)]
 fn error_page(status: Status, req: &Request<'_>) -> (Status, RawHtml<String>) {
-    let (title, message) = match status.code {
+    let err = req.local_cache(|| None::<crate::error::AppError>);
+    if status.code >= 500 {
+        if let Some(err) = err {
+            log::error!("{} {}: {:?}", req.method(), req.uri(), err.cause);
+        }
+    }
+    error_html(status, err.as_ref().and_then(|e| e.user_message()))
+}
+
+/// A German error page; `message` (a client error's own words) replaces the default text.
+pub fn error_html(status: Status, message: Option<&str>) -> (Status, RawHtml<String>) {
+    let (title, default) = match status.code {
         404 => ("Seite nicht gefunden", "Diese Seite gibt es nicht (mehr). Bitte prüfen Sie die Adresse."),
         403 => ("Kein Zugriff", "Dafür fehlt Ihnen die Berechtigung."),
         401 => ("Anmeldung erforderlich", "Bitte melden Sie sich an."),
@@ -55,11 +66,11 @@ fn error_page(status: Status, req: &Request<'_>) -> (Status, RawHtml<String>) {
         500..=599 => ("Interner Fehler", "Ein interner Fehler ist aufgetreten. Er wurde protokolliert; bitte versuchen Sie es später erneut."),
         _ => ("Fehler", "Die Anfrage konnte nicht bearbeitet werden."),
     };
-    if status.code >= 500 {
-        if let Some(err) = req.local_cache(|| None::<crate::error::AppError>) {
-            log::error!("{} {}: {:?}", req.method(), req.uri(), err.cause);
-        }
-    }
+    let message = if status.code >= 500 {
+        default
+    } else {
+        message.unwrap_or(default)
+    };
     let html = match render(
         "message.html",
         json!({ "title": title, "message": message, "back": "/", "user": null }),
