@@ -481,72 +481,92 @@ fn bulk_sealing_of_a_service_covers_every_signed_ea_once_and_is_idempotent() {
     assert_eq!(checked, 3);
 }
 
+/// A small test PKI: names, a self-signed CA and certificates it issues (30 days, SHA-256).
+mod pki {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::{PKey, Private};
+    use openssl::x509::extension::{BasicConstraints, KeyUsage};
+    use openssl::x509::{X509Extension, X509Name, X509NameBuilder, X509NameRef, X509};
+
+    pub fn name(cn: &str) -> X509Name {
+        let mut b = X509NameBuilder::new().unwrap();
+        b.append_entry_by_text("O", "Beispiel-Vertrauensdienst (Test)")
+            .unwrap();
+        b.append_entry_by_text("CN", cn).unwrap();
+        b.build()
+    }
+
+    /// A certificate for `key`, issued by `issuer` (self-signed when `None`).
+    pub fn certificate(
+        subject: &X509NameRef,
+        key: &PKey<Private>,
+        issuer: Option<(&X509, &PKey<Private>)>,
+        serial: u32,
+        extensions: Vec<X509Extension>,
+    ) -> X509 {
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(subject).unwrap();
+        b.set_issuer_name(issuer.map_or(subject, |(ca, _)| ca.subject_name()))
+            .unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        for e in extensions {
+            b.append_extension(e).unwrap();
+        }
+        b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
+            .unwrap();
+        b.build()
+    }
+
+    /// A self-signed CA (basicConstraints CA, keyCertSign).
+    pub fn ca(cn: &str, key: &PKey<Private>) -> X509 {
+        let extensions = vec![
+            BasicConstraints::new().critical().ca().build().unwrap(),
+            KeyUsage::new().critical().key_cert_sign().build().unwrap(),
+        ];
+        certificate(&name(cn), key, None, 1, extensions)
+    }
+}
+
 /// A TSA CA and a timestamping certificate (EKU timeStamping, critical) in `dir`:
 /// returns (CA PEM, TSA certificate PEM, TSA key PKCS#8 PEM).
 fn tsa_certificates(
     dir: &std::path::Path,
 ) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::BigNum;
-    use openssl::hash::MessageDigest;
     use openssl::pkey::PKey;
     use openssl::rsa::Rsa;
-    use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
-    use openssl::x509::{X509NameBuilder, X509};
-    let name = |cn: &str| {
-        let mut b = X509NameBuilder::new().unwrap();
-        b.append_entry_by_text("CN", cn).unwrap();
-        b.build()
-    };
+    use openssl::x509::extension::{ExtendedKeyUsage, KeyUsage};
     let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut ca = X509::builder().unwrap();
-    ca.set_version(2).unwrap();
-    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    ca.set_subject_name(&name("TEST-TSA-CA")).unwrap();
-    ca.set_issuer_name(&name("TEST-TSA-CA")).unwrap();
-    ca.set_pubkey(&ca_key).unwrap();
-    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    ca.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-        .unwrap();
-    ca.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
-        .unwrap();
-    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    let ca = ca.build();
+    let ca = pki::ca("TEST-TSA-CA", &ca_key);
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name("TEST-TSA")).unwrap();
-    cert.set_issuer_name(ca.subject_name()).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    cert.append_extension(
+    let extensions = vec![
         ExtendedKeyUsage::new()
             .critical()
             .time_stamping()
             .build()
             .unwrap(),
-    )
-    .unwrap();
-    cert.append_extension(
         KeyUsage::new()
             .critical()
             .digital_signature()
             .non_repudiation()
             .build()
             .unwrap(),
-    )
-    .unwrap();
-    cert.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    let cert = cert.build();
+    ];
+    let cert = pki::certificate(
+        &pki::name("TEST-TSA"),
+        &key,
+        Some((&ca, &ca_key)),
+        2,
+        extensions,
+    );
     let paths = (
         dir.join("tsa-ca.pem"),
         dir.join("tsa.pem"),
@@ -674,69 +694,32 @@ fn the_shipped_configuration_trusts_no_client_header_for_the_recorded_ip() {
 
 #[test]
 fn a_configured_pkcs12_with_an_ecdsa_key_seals_and_a_wrong_password_is_a_clear_error() {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::BigNum;
     use openssl::ec::{EcGroup, EcKey};
-    use openssl::hash::MessageDigest;
     use openssl::nid::Nid;
     use openssl::pkcs12::Pkcs12;
     use openssl::pkey::PKey;
     use openssl::stack::Stack;
-    use openssl::x509::extension::{BasicConstraints, KeyUsage};
-    use openssl::x509::{X509NameBuilder, X509};
+    use openssl::x509::extension::KeyUsage;
     let dir =
         std::env::temp_dir().join(format!("nachnutzung-p12-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     let ec = || PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
-    let name = |cn: &str| {
-        let mut b = X509NameBuilder::new().unwrap();
-        b.append_entry_by_text("O", "Beispiel-Vertrauensdienst (Test)")
-            .unwrap();
-        b.append_entry_by_text("CN", cn).unwrap();
-        b.build()
-    };
     let (ca_key, key) = (ec(), ec());
-    let mut ca = X509::builder().unwrap();
-    ca.set_version(2).unwrap();
-    ca.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+    let ca = pki::ca("Siegel-CA ECDSA", &ca_key);
+    let usage = KeyUsage::new()
+        .critical()
+        .digital_signature()
+        .non_repudiation()
+        .build()
         .unwrap();
-    ca.set_subject_name(&name("Siegel-CA ECDSA")).unwrap();
-    ca.set_issuer_name(&name("Siegel-CA ECDSA")).unwrap();
-    ca.set_pubkey(&ca_key).unwrap();
-    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    ca.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-        .unwrap();
-    ca.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
-        .unwrap();
-    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    let ca = ca.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_serial_number(&BigNum::from_u32(8).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name("Siegel d-NRW (ECDSA-Test)"))
-        .unwrap();
-    cert.set_issuer_name(ca.subject_name()).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    cert.append_extension(
-        KeyUsage::new()
-            .critical()
-            .digital_signature()
-            .non_repudiation()
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    cert.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    let cert = cert.build();
+    let cert = pki::certificate(
+        &pki::name("Siegel d-NRW (ECDSA-Test)"),
+        &key,
+        Some((&ca, &ca_key)),
+        8,
+        vec![usage],
+    );
     let mut chain = Stack::new().unwrap();
     chain.push(ca.clone()).unwrap();
     let p12 = Pkcs12::builder()
