@@ -61,7 +61,7 @@ pub fn staff_token(config: &Config, backend: Backend) -> AppResult<Option<String
             return Ok(Some(token.trim().to_string()));
         }
     }
-    let token = random_token();
+    let token = crate::models::random_hex(24);
     write_secret(&path, &token)?;
     Ok(Some(token))
 }
@@ -77,10 +77,7 @@ fn with_secret_key(figment: Figment, config: &Config, backend: Backend) -> AppRe
     let key = match std::fs::read_to_string(&path) {
         Ok(k) if k.trim().len() == 128 => k.trim().to_string(),
         _ => {
-            use rand::RngCore;
-            let mut bytes = [0u8; 64];
-            rand::thread_rng().fill_bytes(&mut bytes);
-            let key = hex::encode(bytes);
+            let key = crate::models::random_hex(64);
             write_secret(&path, &key)?;
             key
         }
@@ -88,29 +85,8 @@ fn with_secret_key(figment: Figment, config: &Config, backend: Backend) -> AppRe
     Ok(figment.merge(("secret_key", key)))
 }
 
-fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 fn write_secret(path: &Path, secret: &str) -> AppResult<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(secret.as_bytes()))
+    crate::config::write_private_file(path, secret.as_bytes())
         .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))
 }
 

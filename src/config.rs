@@ -67,6 +67,23 @@ impl Default for Config {
     }
 }
 
+/// Writes a file only its owner may read (mode 0600 on Unix), creating its folder and
+/// replacing an old one: the generated secrets of the data folder.
+pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
 /// Minimum length of a configured staff token.
 pub const MIN_TOKEN_LEN: usize = 24;
 

@@ -57,6 +57,14 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// `bytes` random bytes as lower-case hex: tokens, CSRF tokens, generated keys.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
 /// `2026-11-23T10:15:00.123456Z`
 pub fn timestamp(t: PrimitiveDateTime) -> String {
     t.assume_utc().format(&Rfc3339).unwrap_or_default()

@@ -9,7 +9,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use diesel::prelude::*;
 use rand::distributions::{Alphanumeric, DistString};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::PrimitiveDateTime;
@@ -335,9 +334,7 @@ impl ApiToken {
         if user.disabled {
             return Err(AppError::forbidden(format!("{} ist gesperrt.", user.email)));
         }
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+        let secret = format!("{TOKEN_PREFIX}{}", super::random_hex(32));
         let token = ApiToken {
             id: new_id(),
             user_id: user.id.clone(),

@@ -9,7 +9,6 @@
 //! nonRepudiation (critical). RSA-3072, SHA-256.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use openssl::asn1::{Asn1Integer, Asn1Time};
@@ -111,17 +110,7 @@ pub fn generate() -> Result<(PKey<Private>, X509, X509), SealError> {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .map_err(|e| SealError::Key(format!("{}: {e}", path.display())))?;
-    f.write_all(bytes)
+    crate::config::write_private_file(path, bytes)
         .map_err(|e| SealError::Key(format!("{}: {e}", path.display())))
 }
 

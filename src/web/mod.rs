@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::AppResult;
+use crate::models::random_hex;
 use crate::models::user::{self, LoginOutcome, User};
 
 const SESSION: &str = "nnr_sitzung";
@@ -146,13 +147,6 @@ fn csrf_refused() -> Page {
     )
 }
 
-fn random_token() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
 fn cookie(name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .http_only(true)
@@ -162,10 +156,9 @@ fn cookie(name: &'static str, value: String) -> Cookie<'static> {
         .build()
 }
 
-/// Constant-time comparison of two tokens.
+/// Compares two tokens by their digests, independent of where they differ.
 fn same(a: &str, b: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
+    crate::app::token_hash(a) == crate::app::token_hash(b)
 }
 
 /// A logged-in user and the session's CSRF token.
@@ -224,7 +217,7 @@ fn login_page(cookies: &CookieJar<'_>, session: Option<Session>) -> Page {
     if session.is_some() {
         return Page::Redirect(Box::new(Redirect::to("/")));
     }
-    let csrf = random_token();
+    let csrf = random_hex(32);
     cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
     render(
         "login.html",
@@ -268,7 +261,7 @@ async fn login(
         LoginOutcome::Success(u) => {
             cookies.remove_private(LOGIN_CSRF);
             let began = time::OffsetDateTime::now_utc().unix_timestamp();
-            cookies.add_private(cookie(SESSION, format!("{}|{}|{began}", u.id, random_token())));
+            cookies.add_private(cookie(SESSION, format!("{}|{}|{began}", u.id, random_hex(32))));
             let to = if u.must_change_password { "/passwort" } else { "/" };
             return Ok(Page::Redirect(Box::new(Redirect::to(to))));
         }
@@ -278,7 +271,7 @@ async fn login(
             if seconds >= 120 { format!("{} Minuten", (seconds + 59) / 60) } else { format!("{seconds} Sekunden") }
         ),
     };
-    let csrf = random_token();
+    let csrf = random_hex(32);
     cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
     Ok(
         match render(
