@@ -66,6 +66,20 @@ pub fn staff_token(config: &Config, backend: Backend) -> AppResult<Option<String
     Ok(Some(token))
 }
 
+/// The password of the demo accounts (embedded demo only): generated once into
+/// `<data_dir>/demo-password` (mode 0600) and printed at start.
+pub fn demo_password(config: &Config) -> AppResult<String> {
+    let path = config.data_dir.join("demo-password");
+    if let Ok(p) = std::fs::read_to_string(&path) {
+        if p.trim().len() >= crate::domain::account::MIN_PASSWORD {
+            return Ok(p.trim().to_string());
+        }
+    }
+    let password = crate::models::random_hex(8);
+    write_secret(&path, &password)?;
+    Ok(password)
+}
+
 /// Rocket's `secret_key` (it encrypts the session cookies): configured, or (embedded SQLite
 /// only) generated once into `<data_dir>/secret-key` so sessions survive a restart.
 /// Several instances on PostgreSQL must share one: set `ROCKET_SECRET_KEY`.
@@ -115,6 +129,13 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         };
         db.write_blocking(|conn| crate::seed::demo_agreements(conn, &seal))?;
     }
+    let demo_logins = if config.seed_demo_agreements {
+        let password = demo_password(config)?;
+        db.write_blocking(|conn| crate::seed::demo_users(conn, &password))?;
+        Some(password)
+    } else {
+        None
+    };
     let token = staff_token(config, db.backend())?;
     let figment = with_secret_key(figment, config, db.backend())?;
     let state = AppState {
@@ -140,9 +161,18 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
                     cfg.address, cfg.port
                 );
                 println!(
-                    "  Katalog (öffentlich): http://{}:{}/api/v1/catalog",
+                    "  Katalog (öffentlich): http://{}:{}/katalog",
                     cfg.address, cfg.port
                 );
+                if let Some(password) = &demo_logins {
+                    println!(
+                        "  Demo-Anmeldungen (http://{}:{}/anmelden), Passwort für alle: {password}",
+                        cfg.address, cfg.port
+                    );
+                    for (email, name, _, _) in crate::seed::DEMO_USERS {
+                        println!("    {email:<38} {name}");
+                    }
+                }
                 match &token {
                     Some(t) => println!("  Staff-Zugang (Demo): Authorization: Bearer {t}"),
                     None => println!("  Kein Staff-Token konfiguriert: die API ist nur lesbar."),

@@ -91,6 +91,7 @@ fn every_route_answers_every_role_as_the_table_says() {
     let (d, s) = (&f.dataport, &f.service);
     let empty = json!({});
     let bad_amendment = json!({ "costs": 1 });
+    let ekv_only = json!({ "kind": "ekv" });
     // Expected status per role, in the order of ROLES.
     const PUBLIC: [u16; 7] = [200; 7];
     const STAFF_READ: [u16; 7] = [401, 200, 200, 200, 403, 403, 403];
@@ -183,10 +184,12 @@ fn every_route_answers_every_role_as_the_table_says() {
         ),
         ("GET", "/api/v1/audit".into(), None, STAFF_READ),
         ("GET", "/api/v1/agreements".into(), None, EVERYONE),
+        // Everyone authenticated may create, within limits: staff anything, a municipality
+        // its own RV and EA (an EKV is refused), an intermediary nothing.
         (
             "POST",
             "/api/v1/agreements".into(),
-            Some(&empty),
+            Some(&ekv_only),
             STAFF_WRITE,
         ),
         ("GET", format!("/api/v1/agreements/{a}"), None, OF_A),

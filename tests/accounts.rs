@@ -308,3 +308,84 @@ fn a_municipality_signatory_signs_the_rv_a_clerk_countersigns_and_both_download_
     let (ok, out) = tool("pdfsig", &[], &pdf);
     assert!(ok && out.contains("Signature is Valid"), "{out}");
 }
+
+#[test]
+fn a_municipality_files_its_own_rv_and_einzelabruf_through_the_api_and_nothing_else() {
+    let app = TestApp::new();
+    let (_, ekv, wohngeld) = wohngeld_supply(&app);
+    let dortmund = app.municipality("05913000");
+    let essen = app.municipality("05113000");
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    app.user(json!({ "email": "a@dortmund.de", "name": "Anna A", "role": "municipality", "municipality_id": dortmund, "may_sign": true }));
+    app.user(json!({ "email": "iv@dataport.de", "name": "Ina I", "role": "intermediary", "organisation_id": dataport.clone() }));
+    let anna = app.token_for("a@dortmund.de");
+    let ina = app.token_for("iv@dataport.de");
+
+    // Its own RV: created for its municipality and put up for signature at once.
+    let (status, rv) = app.send_as(
+        &anna,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "rv" })),
+    );
+    assert_eq!(status, Status::Created, "{rv}");
+    assert_eq!(rv["municipality"]["id"], dortmund.as_str());
+    assert_eq!(rv["status"], "awaiting_signatures");
+    assert_eq!(rv["created_by"], "user:a@dortmund.de");
+    // Not for another municipality, no other kinds, no counterparty.
+    for (body, why) in [
+        (
+            json!({ "kind": "rv", "municipality_id": essen }),
+            "another municipality",
+        ),
+        (
+            json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": wohngeld }),
+            "an EKV",
+        ),
+        (
+            json!({ "kind": "ea", "service_id": wohngeld, "counterparty_id": dataport }),
+            "a counterparty",
+        ),
+    ] {
+        let (status, v) = app.send_as(&anna, "POST", "/api/v1/agreements", Some(body));
+        assert_eq!(status, Status::Forbidden, "{why}: {v}");
+    }
+    let (status, _) = app.send_as(
+        &ina,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "rv", "municipality_id": essen })),
+    );
+    assert_eq!(status, Status::Forbidden, "intermediaries create nothing");
+
+    // The EA needs the RV in force (the model says what is missing) …
+    let (status, v) = app.send_as(
+        &anna,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "ea", "service_id": wohngeld, "parameters": wohngeld_parameters() })),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert_eq!(v["error"], "rule_violation");
+    // … and once it is, the EA is filed with the EKV's AVV and waits for signatures.
+    app.sign_all(rv["id"].as_str().unwrap());
+    app.step(rv["id"].as_str().unwrap(), "activate");
+    let (status, ea) = app.send_as(
+        &anna,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "ea", "service_id": wohngeld, "parameters": wohngeld_parameters() })),
+    );
+    assert_eq!(status, Status::Created, "{ea}");
+    assert_eq!(ea["status"], "awaiting_signatures");
+    assert_eq!(ea["links"]["ekv"]["id"], ekv["id"]);
+    assert_eq!(
+        ea["terms"]["avv"]["subject"],
+        avv()["subject"],
+        "the EKV's AVV applies"
+    );
+    let nothing_filed_for_essen = app
+        .get(&format!("/api/v1/agreements?municipality_id={essen}"))
+        .1;
+    assert_eq!(nothing_filed_for_essen["total"], 0);
+}

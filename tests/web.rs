@@ -168,7 +168,10 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
     );
     assert_eq!(res.status(), Status::SeeOther);
     let html = app.client.get("/").dispatch().into_string().unwrap();
-    assert!(html.contains("Willkommen, Clara Clerk"), "{html}");
+    assert!(
+        html.contains("<h1>Übersicht</h1>") && html.contains("Clara Clerk"),
+        "the staff dashboard: {html}"
+    );
     assert!(html.contains("<html lang=\"de\">"));
     let css = app.client.get("/static/app.css").dispatch();
     assert_eq!(css.status(), Status::Ok);

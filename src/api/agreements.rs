@@ -87,16 +87,22 @@ async fn list(
     ))
 }
 
+/// Staff create any agreement as a draft; a municipality user requests its own RV or
+/// files its own EA, which goes straight to signature (see `NewAgreement::create_as`).
 #[post("/api/v1/agreements", data = "<input>")]
 async fn create(
-    staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     input: Body<'_, NewAgreement>,
 ) -> AppResult<(Status, Json<AgreementView>)> {
     let input = body(input)?;
     let view = state
         .db
-        .write(move |conn| input.create(conn, &staff.actor)?.view(conn, true))
+        .write(move |conn| {
+            input
+                .create_as(conn, &caller.scope, &caller.actor, Vec::new())?
+                .view(conn, true)
+        })
         .await?;
     Ok((Status::Created, Json(view)))
 }

@@ -20,7 +20,7 @@ use crate::error::AppResult;
 use crate::models::service::{Service, ServiceView};
 
 pub fn routes() -> Vec<Route> {
-    routes![catalog]
+    routes![catalog_json]
 }
 
 #[derive(Serialize)]
@@ -32,9 +32,34 @@ pub struct Catalog {
 /// (services, Σ services.lock_version, organisations, Σ organisations.lock_version)
 type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
 
-/// The last rendered catalogue and the fingerprint it was rendered at.
+/// The last rendered catalogue and the fingerprint it was rendered at: the JSON, and the
+/// public HTML page (`web::catalog`).
 #[derive(Default)]
-pub struct CatalogCache(Mutex<Option<(Fingerprint, Arc<String>)>>);
+pub struct CatalogCache {
+    json: Slot,
+    page: Slot,
+}
+
+#[derive(Default)]
+struct Slot(Mutex<Option<(Fingerprint, Arc<String>)>>);
+
+impl Slot {
+    fn get(
+        &self,
+        conn: &mut DbConn,
+        render: impl FnOnce(&mut DbConn) -> AppResult<String>,
+    ) -> AppResult<Arc<String>> {
+        let now = fingerprint(conn)?;
+        if let Some((seen, text)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if *seen == now {
+                return Ok(text.clone());
+            }
+        }
+        let text = Arc::new(render(conn)?);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, text.clone()));
+        Ok(text)
+    }
+}
 
 fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
     let (s, sv): (i64, Option<i64>) = services::table
@@ -46,34 +71,40 @@ fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
     Ok((s, sv, o, ov))
 }
 
-fn render(conn: &mut DbConn) -> AppResult<String> {
+/// The catalogue: services available or coming soon, with their operators.
+pub fn catalog(conn: &mut DbConn) -> AppResult<Catalog> {
     let services = Service::list_with_operator(conn, true)?
         .iter()
         .map(|(s, op)| s.view(op.as_deref()))
         .collect::<AppResult<Vec<_>>>()?;
-    Ok(serde_json::to_string(&Catalog {
+    Ok(Catalog {
         kommunalvertreter: crate::seed::DNRW,
         services,
-    })?)
+    })
+}
+
+fn render(conn: &mut DbConn) -> AppResult<String> {
+    Ok(serde_json::to_string(&catalog(conn)?)?)
 }
 
 impl CatalogCache {
     /// The catalogue JSON, rendered again only when the data changed.
     pub fn get(&self, conn: &mut DbConn) -> AppResult<Arc<String>> {
-        let now = fingerprint(conn)?;
-        if let Some((seen, json)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if *seen == now {
-                return Ok(json.clone());
-            }
-        }
-        let json = Arc::new(render(conn)?);
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, json.clone()));
-        Ok(json)
+        self.json.get(conn, render)
+    }
+
+    /// The public catalogue page, rendered by `render` only when the data changed.
+    pub fn page(
+        &self,
+        conn: &mut DbConn,
+        render: impl FnOnce(&mut DbConn) -> AppResult<String>,
+    ) -> AppResult<Arc<String>> {
+        self.page.get(conn, render)
     }
 }
 
 #[get("/api/v1/catalog")]
-async fn catalog(state: &State<AppState>) -> AppResult<RawJson<String>> {
+async fn catalog_json(state: &State<AppState>) -> AppResult<RawJson<String>> {
     let cache = state.inner().catalog.clone();
     let json = state.db.read(move |conn| cache.get(conn)).await?;
     Ok(RawJson(json.as_ref().clone()))

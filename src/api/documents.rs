@@ -110,8 +110,8 @@ async fn documents(
 /// A sealed PDF as stored: that of the version in force (the current one), or of
 /// `?version=n` (e.g. a signed amendment that does not apply yet).
 pub struct SealedPdf {
-    bytes: Vec<u8>,
-    file_name: String,
+    pub bytes: Vec<u8>,
+    pub file_name: String,
 }
 
 impl<'r> rocket::response::Responder<'r, 'static> for SealedPdf {
@@ -141,32 +141,7 @@ async fn document_pdf(
         .db
         .read(move |conn| {
             let a = Agreement::find_in(conn, &caller.scope, &id)?;
-            let doc = match no {
-                Some(n) => Document::of_version(conn, &a.id, n)?,
-                None => match Document::of_version(conn, &a.id, a.current_version)? {
-                    Some(d) => Some(d),
-                    // An amendment may be sealed before it applies: the newest document.
-                    None => match Document::list(conn, &a.id)?.last() {
-                        Some(last) => Document::of_version(conn, &a.id, last.version_no)?,
-                        None => None,
-                    },
-                },
-            };
-            let doc = doc.ok_or_else(|| {
-                AppError::not_found(format!(
-                    "Für {} gibt es noch kein gesiegeltes Dokument; es entsteht mit der letzten Unterschrift.",
-                    a.reference
-                ))
-            })?;
-            // References are ASCII ("EA-2026-000001"): safe in the header.
-            let file_name = format!(
-                "{}-Fassung-{}.pdf",
-                a.reference
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect::<String>(),
-                doc.version_no
-            );
+            let (doc, file_name) = Document::for_download(conn, &a, no)?;
             Ok(SealedPdf {
                 bytes: doc.pdf,
                 file_name,

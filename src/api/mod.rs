@@ -3,7 +3,7 @@
 
 mod agreements;
 mod audit;
-mod catalog;
+pub mod catalog;
 mod documents;
 mod municipalities;
 mod openapi;
@@ -17,6 +17,7 @@ use rocket::serde::json::{Error as JsonError, Json};
 use rocket::{Catcher, Route};
 
 pub use catalog::CatalogCache;
+pub use documents::SealedPdf;
 
 use crate::app::{token_hash, AppState};
 use crate::domain::account::Role;
@@ -128,15 +129,7 @@ async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
             .await?
             .ok_or_else(|| AppError::unauthorized("Das Token ist ungültig oder widerrufen."))?;
         let role = user.role()?;
-        let scope = match role {
-            Role::Admin | Role::Clerk => Scope::All,
-            Role::Municipality => {
-                Scope::Municipality(user.municipality_id.clone().unwrap_or_default())
-            }
-            Role::Intermediary => {
-                Scope::Intermediary(user.organisation_id.clone().unwrap_or_default())
-            }
-        };
+        let scope = user.scope()?;
         return Ok(Caller {
             actor: format!("user:{}", user.email),
             auth_method: format!("persönliches API-Token „{}“ von {}", t.name, user.email),

@@ -57,6 +57,7 @@ async fn list(
             .map(str::to_string),
         kind: kind.map(str::to_string),
         regierungsbezirk: regierungsbezirk.map(str::to_string),
+        ..Filter::default()
     };
     Ok(Json(
         state

@@ -136,7 +136,7 @@ pub fn document() -> Value {
             "/api/v1/services/{id}/status": { "get": op("Einzelabrufe of one service across all municipalities, by status", false, &["path:id"], None, "200", "ServiceStatus", &read) },
             "/api/v1/agreements": {
                 "get": op("Agreements", false, &["kind", "status", "municipality_id", "service_id", "counterparty_id", "page", "per_page"], None, "200", "Page", &read),
-                "post": op("Create an agreement (draft); the rules of the model apply", false, &[], Some("NewAgreement"), "201", "Agreement", &write) },
+                "post": op("Create an agreement: staff a draft of any kind; a municipality user its own RV or EA, submitted at once; the rules of the model apply", false, &[], Some("NewAgreement"), "201", "Agreement", &write) },
             "/api/v1/agreements/{id}": {
                 "get": op("One agreement with links, versions and history", false, &["path:id"], None, "200", "Agreement", &read),
                 "patch": op("Edit a draft (lock_version required)", false, &["path:id"], Some("AgreementEdit"), "200", "Agreement", &write) },

@@ -224,6 +224,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        agreement_id -> Text,
+        kind -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        details -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        created_by -> Text,
+        content -> Binary,
+    }
+}
+
 diesel::joinable!(contacts -> organisations (organisation_id));
 diesel::joinable!(contacts -> municipalities (municipality_id));
 diesel::joinable!(services -> organisations (operator_id));
@@ -233,6 +250,7 @@ diesel::joinable!(signatures -> contacts (contact_id));
 diesel::joinable!(signatures -> users (user_id));
 diesel::joinable!(documents -> agreements (agreement_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(attachments -> agreements (agreement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -248,4 +266,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
     login_failures,
+    attachments,
 );

@@ -9,6 +9,7 @@ pub mod party;
 pub mod rules;
 pub mod service;
 pub mod signing;
+pub mod upload;
 
 pub use agreement::{Action, AgreementKind, Avv, Direction, Status, Terms};
 pub use party::MunicipalityKind;

@@ -86,6 +86,42 @@ impl Document {
             .load(conn)?)
     }
 
+    /// The sealed PDF to hand out for an agreement the caller may see: that of version `no`,
+    /// or of the version in force (the current one), or else the newest (an amendment may
+    /// be sealed before it applies). Also its download file name.
+    pub fn for_download(
+        conn: &mut DbConn,
+        a: &super::agreement::Agreement,
+        no: Option<i32>,
+    ) -> AppResult<(Document, String)> {
+        let doc = match no {
+            Some(n) => Document::of_version(conn, &a.id, n)?,
+            None => match Document::of_version(conn, &a.id, a.current_version)? {
+                Some(d) => Some(d),
+                None => match Document::list(conn, &a.id)?.last() {
+                    Some(last) => Document::of_version(conn, &a.id, last.version_no)?,
+                    None => None,
+                },
+            },
+        };
+        let doc = doc.ok_or_else(|| {
+            AppError::not_found(format!(
+                "Für {} gibt es noch kein gesiegeltes Dokument; es entsteht mit der letzten Unterschrift.",
+                a.reference
+            ))
+        })?;
+        // References are ASCII ("EA-2026-000001"): safe in a header.
+        let file_name = format!(
+            "{}-Fassung-{}.pdf",
+            a.reference
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect::<String>(),
+            doc.version_no
+        );
+        Ok((doc, file_name))
+    }
+
     /// The document with exactly these bytes (SHA-256 of the whole file).
     pub fn by_sha256(conn: &mut DbConn, sha256: &str) -> AppResult<Option<DocumentInfo>> {
         Ok(documents::table

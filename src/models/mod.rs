@@ -2,6 +2,7 @@
 //! take `&mut DbConn` and return `AppResult`. No HTTP here.
 
 pub mod agreement;
+pub mod attachment;
 pub mod audit;
 pub mod contact;
 pub mod document;

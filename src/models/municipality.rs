@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::{Date, PrimitiveDateTime};
 
 use super::{Page, Paged};
-use crate::db::schema::municipalities;
+use crate::db::schema::{agreements, municipalities};
 use crate::db::DbConn;
 use crate::domain::search_key;
 use crate::error::{AppError, AppResult};
@@ -46,6 +46,36 @@ pub struct Filter {
     pub q: Option<String>,
     pub kind: Option<String>,
     pub regierungsbezirk: Option<String>,
+    /// Members of this Kreis (its AGS), and the Kreis itself.
+    pub kreis_ags: Option<String>,
+    /// Träger of d-NRW (or not).
+    pub traeger: Option<bool>,
+    /// The state of the municipality's RV.
+    pub rv: Option<RvState>,
+}
+
+/// The Regierungsbezirke, and the Kreise as (AGS, name).
+pub type Districts = (Vec<String>, Vec<(String, String)>);
+
+/// Where a municipality stands with its Rahmenvereinbarung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RvState {
+    /// No RV, or only ended ones.
+    None,
+    /// Draft, awaiting signatures or signed, not yet in force.
+    Pending,
+    InForce,
+}
+
+impl RvState {
+    pub fn parse(s: &str) -> Option<RvState> {
+        Some(match s {
+            "keine" | "none" => RvState::None,
+            "offen" | "pending" => RvState::Pending,
+            "in_kraft" | "in_force" => RvState::InForce,
+            _ => return None,
+        })
+    }
 }
 
 impl Municipality {
@@ -86,6 +116,37 @@ impl Municipality {
             if let Some(rb) = &filter.regierungsbezirk {
                 q = q.filter(municipalities::regierungsbezirk.eq(rb.clone()));
             }
+            if let Some(k) = &filter.kreis_ags {
+                q = q.filter(
+                    municipalities::kreis_ags
+                        .eq(k.clone())
+                        .or(municipalities::ags.eq(k.clone())),
+                );
+            }
+            match filter.traeger {
+                Some(true) => q = q.filter(municipalities::traeger_since.is_not_null()),
+                Some(false) => q = q.filter(municipalities::traeger_since.is_null()),
+                None => {}
+            }
+            if let Some(rv) = filter.rv {
+                let with = |statuses: &'static [&'static str]| {
+                    agreements::table
+                        .filter(agreements::kind.eq("rv"))
+                        .filter(agreements::status.eq_any(statuses))
+                        .filter(agreements::municipality_id.is_not_null())
+                        .select(agreements::municipality_id.assume_not_null())
+                };
+                const PENDING: &[&str] = &["draft", "awaiting_signatures", "signed"];
+                const IN_FORCE: &[&str] = &["in_force"];
+                const ACTIVE: &[&str] = &["draft", "awaiting_signatures", "signed", "in_force"];
+                q = match rv {
+                    RvState::InForce => q.filter(municipalities::id.eq_any(with(IN_FORCE))),
+                    RvState::Pending => q.filter(municipalities::id.eq_any(with(PENDING))),
+                    RvState::None => {
+                        q.filter(diesel::dsl::not(municipalities::id.eq_any(with(ACTIVE))))
+                    }
+                };
+            }
             q
         };
         let total = build().count().get_result(conn)?;
@@ -101,6 +162,49 @@ impl Municipality {
             per_page: page.per_page,
             total,
         })
+    }
+
+    /// The status of the active RV (if any) of each of `ids`.
+    pub fn rv_status(
+        conn: &mut DbConn,
+        ids: &[String],
+    ) -> AppResult<std::collections::HashMap<String, (String, String)>> {
+        let rows: Vec<(Option<String>, String, String)> = agreements::table
+            .filter(agreements::kind.eq("rv"))
+            .filter(agreements::municipality_id.eq_any(ids))
+            .filter(agreements::active_key.is_not_null())
+            .select((
+                agreements::municipality_id,
+                agreements::status,
+                agreements::id,
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(m, s, id)| m.map(|m| (m, (s, id))))
+            .collect())
+    }
+
+    /// The Regierungsbezirke and the Kreise (AGS, name), for filters.
+    pub fn districts(conn: &mut DbConn) -> AppResult<Districts> {
+        let rb: Vec<String> = municipalities::table
+            .select(municipalities::regierungsbezirk)
+            .distinct()
+            .order(municipalities::regierungsbezirk)
+            .load(conn)?;
+        let kreise: Vec<(Option<String>, Option<String>)> = municipalities::table
+            .filter(municipalities::kreis_ags.is_not_null())
+            .select((municipalities::kreis_ags, municipalities::kreis_name))
+            .distinct()
+            .order(municipalities::kreis_name)
+            .load(conn)?;
+        Ok((
+            rb,
+            kreise
+                .into_iter()
+                .filter_map(|(a, n)| Some((a?, n?)))
+                .collect(),
+        ))
     }
 
     pub fn insert(&self, conn: &mut DbConn) -> AppResult<()> {

@@ -157,6 +157,34 @@ fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<Par
     Ok(Party::Partner)
 }
 
+/// Whether `user` may sign the pending version of `a` now; `Err` carries the reason (not
+/// waiting for signatures, not entitled, not their turn, signed already) for a page to
+/// show. The signing itself checks all of this again.
+pub fn may_sign_now(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    a: &Agreement,
+    user: &User,
+) -> AppResult<Result<(), String>> {
+    let Some(no) = pending_version(conn, a)? else {
+        return Ok(Err(format!(
+            "{} wartet nicht auf Unterschriften.",
+            a.reference
+        )));
+    };
+    let party = match party_of_user(conn, a, user) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e.message)),
+    };
+    let signed: Vec<Party> = Signature::of_version(conn, &a.id, no)?
+        .iter()
+        .filter_map(|s| Party::parse(&s.party))
+        .collect();
+    Ok(order
+        .check(a.kind()?, party, &signed)
+        .map_err(|e| e.to_string()))
+}
+
 /// `POST /api/v1/agreements/{id}/signatures`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

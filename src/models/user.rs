@@ -84,6 +84,19 @@ impl User {
         Role::parse(&self.role).ok_or_else(|| AppError::internal(format!("role {}", self.role)))
     }
 
+    /// What this user may see: everything (staff), or their own tenant's records.
+    pub fn scope(&self) -> AppResult<super::Scope> {
+        Ok(match self.role()? {
+            Role::Admin | Role::Clerk => super::Scope::All,
+            Role::Municipality => {
+                super::Scope::Municipality(self.municipality_id.clone().unwrap_or_default())
+            }
+            Role::Intermediary => {
+                super::Scope::Intermediary(self.organisation_id.clone().unwrap_or_default())
+            }
+        })
+    }
+
     pub fn view(&self) -> AppResult<UserView> {
         let role = self.role()?;
         Ok(UserView {

@@ -5,7 +5,7 @@
 pub(crate) mod demo;
 pub mod national;
 
-pub use demo::{demo_agreements, Seal};
+pub use demo::{demo_agreements, demo_users, Seal, DEMO_USERS};
 
 use std::collections::BTreeMap;
 

@@ -1,28 +1,44 @@
-//! The web application (server-rendered, German, works without JavaScript). So far:
-//! login with throttling, the session, CSRF protection, the first-login password change,
-//! logout and the start page. Templates are `templates/web/*.html` (Tera, autoescaped),
-//! compiled into the binary.
+//! The web application: server-rendered German pages (Tera, autoescaped, compiled into
+//! the binary) that work without JavaScript, for three groups of users:
+//!
+//! - everyone: the public catalogue (`catalog`);
+//! - municipality users: "Meine Kommune" with the RV and the guided Einzelabruf
+//!   (`kommune`);
+//! - intermediary users: the agreements they hold with d-NRW (`agreements`);
+//! - d-NRW staff: dashboard, municipalities, services, agreements, users (`staff`,
+//!   `agreements`, `users`).
+//!
+//! Agreement pages, downloads and attachments are shared; every read goes through the
+//! model layer's tenant scope (`models::Scope`), so another tenant's id is a 404.
 //!
 //! - The session is a private (encrypted and authenticated) cookie `nnr_sitzung`: HttpOnly,
 //!   SameSite=Strict, Secure outside debug builds. It holds the user id, the session's
-//!   CSRF token and when it began; it is valid for 8 hours.
+//!   CSRF token and when it began; it is valid for 8 hours (`session`).
 //! - Every state-changing form carries that CSRF token; the login form carries the token
 //!   of a private pre-login cookie. A missing or wrong token is a 403.
 
+mod agreements;
+mod catalog;
+mod kommune;
+mod session;
+mod staff;
+mod users;
+
 use std::sync::OnceLock;
 
-use rocket::form::{Form, FromForm};
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::form::FromForm;
+use rocket::http::{Cookie, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
-use rocket::{get, post, routes, Responder, Route, State};
-use serde_json::json;
+use rocket::{get, routes, Responder, Route, State};
+use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::error::AppResult;
-use crate::models::random_hex;
-use crate::models::user::{self, LoginOutcome, User};
+use crate::domain::account::Role;
+use crate::error::{AppError, AppResult};
+use crate::models::user::User;
+use crate::models::Scope;
 
 const SESSION: &str = "nnr_sitzung";
 /// A session ends after this long, however active (the user logs in again).
@@ -30,14 +46,14 @@ const SESSION_HOURS: i64 = 8;
 const LOGIN_CSRF: &str = "nnr_csrf";
 
 pub fn routes() -> Vec<Route> {
-    routes![
-        start,
-        login_page,
-        login,
-        password_page,
-        change_password,
-        logout
-    ]
+    let mut r = routes![start];
+    r.extend(session::routes());
+    r.extend(catalog::routes());
+    r.extend(kommune::routes());
+    r.extend(agreements::routes());
+    r.extend(staff::routes());
+    r.extend(users::routes());
+    r
 }
 
 pub fn catchers() -> Vec<rocket::Catcher> {
@@ -47,7 +63,7 @@ pub fn catchers() -> Vec<rocket::Catcher> {
 /// Errors outside `/api` are German HTML pages that name no internals.
 #[rocket::catch(default)]
 fn error_page(status: Status, req: &Request<'_>) -> (Status, RawHtml<String>) {
-    let err = req.local_cache(|| None::<crate::error::AppError>);
+    let err = req.local_cache(|| None::<AppError>);
     if status.code >= 500 {
         if let Some(err) = err {
             log::error!("{} {}: {:?}", req.method(), req.uri(), err.cause);
@@ -86,25 +102,51 @@ pub fn error_html(status: Status, message: Option<&str>) -> (Status, RawHtml<Str
 
 static PAGES: OnceLock<tera::Tera> = OnceLock::new();
 
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../templates/web/", $name)))),*]
+    };
+}
+
 fn pages() -> &'static tera::Tera {
     PAGES.get_or_init(|| {
         let mut t = tera::Tera::default();
-        t.add_raw_templates([
-            ("base.html", include_str!("../../templates/web/base.html")),
-            ("login.html", include_str!("../../templates/web/login.html")),
-            (
-                "password.html",
-                include_str!("../../templates/web/password.html"),
-            ),
-            ("start.html", include_str!("../../templates/web/start.html")),
-            (
-                "message.html",
-                include_str!("../../templates/web/message.html"),
-            ),
+        t.add_raw_templates(templates![
+            "base.html",
+            "macros.html",
+            "login.html",
+            "password.html",
+            "message.html",
+            "catalog.html",
+            "service.html",
+            "kommune.html",
+            "ea_form.html",
+            "agreement.html",
+            "agreements.html",
+            "dashboard.html",
+            "municipalities.html",
+            "municipality.html",
+            "service_status.html",
+            "intermediary.html",
+            "users.html",
         ])
         .expect("web templates compile");
+        t.register_filter("datum", datum);
         t
     })
+}
+
+/// `{{ date | datum }}`: an ISO date or timestamp as a German date ("01.12.2022").
+fn datum(value: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(s) = value.as_str() else {
+        return Ok(value.clone());
+    };
+    let date = s.get(..10).unwrap_or(s);
+    let parts: Vec<&str> = date.split('-').collect();
+    Ok(Value::String(match parts[..] {
+        [y, m, d] if y.len() == 4 => format!("{d}.{m}.{y}"),
+        _ => s.to_string(),
+    }))
 }
 
 /// What a page handler answers.
@@ -115,11 +157,31 @@ pub enum Page {
     Refused((Status, RawHtml<String>)),
 }
 
-fn render(name: &str, context: serde_json::Value) -> Page {
+impl Page {
+    pub fn to(uri: impl Into<String>) -> Page {
+        Page::Redirect(Box::new(Redirect::to(uri.into())))
+    }
+
+    /// The same page with another status (a form shown again with its errors: 422).
+    pub fn with_status(self, status: Status) -> Page {
+        match self {
+            Page::Html(html) => Page::Refused((status, html)),
+            other => other,
+        }
+    }
+}
+
+fn render(name: &str, context: Value) -> Page {
     match tera::Context::from_value(context).and_then(|c| pages().render(name, &c)) {
         Ok(html) => Page::Html(RawHtml(html)),
         Err(e) => {
-            log::error!("template {name}: {e}");
+            let mut cause = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(s) = source {
+                cause.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            log::error!("template {name}{cause}");
             Page::Refused((
                 Status::InternalServerError,
                 RawHtml("<!DOCTYPE html><html lang=\"de\"><title>Fehler</title><h1>Ein interner Fehler ist aufgetreten.</h1></html>".into()),
@@ -129,13 +191,11 @@ fn render(name: &str, context: serde_json::Value) -> Page {
 }
 
 fn refused(status: Status, title: &str, message: &str, back: &str) -> Page {
-    match render(
+    render(
         "message.html",
         json!({ "title": title, "message": message, "back": back, "user": null }),
-    ) {
-        Page::Html(html) => Page::Refused((status, html)),
-        other => other,
-    }
+    )
+    .with_status(status)
 }
 
 fn csrf_refused() -> Page {
@@ -165,6 +225,47 @@ fn same(a: &str, b: &str) -> bool {
 pub struct Session {
     pub user: User,
     pub csrf: String,
+}
+
+impl Session {
+    pub fn role(&self) -> Role {
+        self.user.role().unwrap_or(Role::Municipality)
+    }
+    pub fn is_staff(&self) -> bool {
+        self.role().is_staff()
+    }
+    /// What this user may see; an unreadable role sees nothing of others.
+    pub fn scope(&self) -> Scope {
+        self.user
+            .scope()
+            .unwrap_or_else(|_| Scope::Municipality(String::new()))
+    }
+    /// The form's CSRF token must be this session's.
+    pub fn check(&self, csrf: &str) -> Result<(), Page> {
+        if !csrf.is_empty() && same(&self.csrf, csrf) {
+            Ok(())
+        } else {
+            Err(csrf_refused())
+        }
+    }
+    /// Refuses everyone but d-NRW staff (403 page).
+    pub fn staff(&self) -> AppResult<()> {
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("Diese Seite ist d-NRW vorbehalten."))
+        }
+    }
+    /// How a signature given in this session is recorded.
+    pub fn auth_method(&self) -> String {
+        format!(
+            "Anmeldung mit Passwort in der Webanwendung ({})",
+            self.user.email
+        )
+    }
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user.email)
+    }
 }
 
 #[rocket::async_trait]
@@ -197,148 +298,76 @@ impl<'r> FromRequest<'r> for Session {
     }
 }
 
-fn page_context(session: &Session, title: &str) -> AppResult<serde_json::Value> {
-    Ok(json!({ "title": title, "user": session.user.view()?, "csrf": session.csrf }))
-}
-
-#[get("/")]
-fn start(session: Option<Session>) -> AppResult<Page> {
-    let Some(session) = session else {
-        return Ok(Page::Redirect(Box::new(Redirect::to("/anmelden"))));
-    };
-    if session.user.must_change_password {
-        return Ok(Page::Redirect(Box::new(Redirect::to("/passwort"))));
-    }
-    Ok(render("start.html", page_context(&session, "Start")?))
-}
-
-#[get("/anmelden")]
-fn login_page(cookies: &CookieJar<'_>, session: Option<Session>) -> Page {
-    if session.is_some() {
-        return Page::Redirect(Box::new(Redirect::to("/")));
-    }
-    let csrf = random_hex(32);
-    cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
-    render(
-        "login.html",
-        json!({ "title": "Anmelden", "csrf": csrf, "email": "", "error": null, "user": null }),
-    )
-}
-
-#[derive(FromForm)]
-struct LoginForm {
-    #[field(default = String::new())]
-    csrf: String,
-    #[field(default = String::new())]
-    email: String,
-    #[field(default = String::new())]
-    password: String,
-}
-
-#[post("/anmelden", data = "<form>")]
-async fn login(
-    state: &State<AppState>,
-    cookies: &CookieJar<'_>,
-    client_ip: Option<std::net::IpAddr>,
-    form: Form<LoginForm>,
-) -> AppResult<Page> {
-    let expected = cookies
-        .get_private(LOGIN_CSRF)
-        .map(|c| c.value().to_string());
-    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
-        return Ok(csrf_refused());
-    }
-    let form = form.into_inner();
-    let ip = client_ip
-        .map(|i| i.to_string())
-        .unwrap_or_else(|| "unbekannt".into());
-    let (email, password) = (form.email.clone(), form.password.clone());
-    let outcome = state
-        .db
-        .write(move |conn| user::login(conn, &email, &password, &ip))
-        .await?;
-    let error = match outcome {
-        LoginOutcome::Success(u) => {
-            cookies.remove_private(LOGIN_CSRF);
-            let began = time::OffsetDateTime::now_utc().unix_timestamp();
-            cookies.add_private(cookie(SESSION, format!("{}|{}|{began}", u.id, random_hex(32))));
-            let to = if u.must_change_password { "/passwort" } else { "/" };
-            return Ok(Page::Redirect(Box::new(Redirect::to(to))));
+/// A page for logged-in users: the session, or the way to the login (or to the password
+/// change a new user must make first).
+macro_rules! signed_in {
+    ($session:expr) => {
+        match $session {
+            None => return Ok($crate::web::Page::to("/anmelden")),
+            Some(s) if s.user.must_change_password => return Ok($crate::web::Page::to("/passwort")),
+            Some(s) => s,
         }
-        LoginOutcome::Refused => "E-Mail-Adresse oder Passwort sind nicht richtig.".to_string(),
-        LoginOutcome::Throttled(seconds) => format!(
-            "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {} und versuchen Sie es dann erneut.",
-            if seconds >= 120 { format!("{} Minuten", (seconds + 59) / 60) } else { format!("{seconds} Sekunden") }
-        ),
     };
-    let csrf = random_hex(32);
-    cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
-    Ok(
-        match render(
-            "login.html",
-            json!({ "title": "Anmelden", "csrf": csrf, "email": form.email, "error": error, "user": null }),
-        ) {
-            Page::Html(html) => Page::Refused((Status::Unauthorized, html)),
-            other => other,
+}
+pub(crate) use signed_in;
+
+/// The context every page gets: title, the user (or null) with the navigation for their
+/// role, and the CSRF token for forms.
+fn page_context(session: &Session, title: &str) -> AppResult<Value> {
+    let role = session.role();
+    Ok(json!({
+        "title": title,
+        "user": session.user.view()?,
+        "csrf": session.csrf,
+        "nav": {
+            "staff": role.is_staff(),
+            "admin": role == Role::Admin,
+            "municipality": role == Role::Municipality,
+            "intermediary": role == Role::Intermediary,
         },
-    )
+    }))
 }
 
-#[get("/passwort")]
-fn password_page(session: Option<Session>) -> AppResult<Page> {
-    let Some(session) = session else {
-        return Ok(Page::Redirect(Box::new(Redirect::to("/anmelden"))));
-    };
-    let mut context = page_context(&session, "Passwort ändern")?;
-    context["errors"] = json!([]);
-    Ok(render("password.html", context))
-}
-
-#[derive(FromForm)]
-struct PasswordForm {
-    #[field(default = String::new())]
-    csrf: String,
-    #[field(default = String::new())]
-    current: String,
-    #[field(default = String::new())]
-    new: String,
-    #[field(default = String::new())]
-    repeat: String,
-}
-
-#[post("/passwort", data = "<form>")]
-async fn change_password(
-    state: &State<AppState>,
-    session: Option<Session>,
-    form: Form<PasswordForm>,
-) -> AppResult<Page> {
-    let Some(session) = session else {
-        return Ok(Page::Redirect(Box::new(Redirect::to("/anmelden"))));
-    };
-    if !same(&session.csrf, &form.csrf) {
-        return Ok(csrf_refused());
+/// The context of a page anyone may see (logged in or not).
+fn public_context(session: Option<&Session>, title: &str) -> AppResult<Value> {
+    match session {
+        Some(s) => page_context(s, title),
+        None => Ok(json!({ "title": title, "user": null, "nav": {} })),
     }
-    let form = form.into_inner();
-    let id = session.user.id.clone();
-    let result = state
-        .db
-        .write(move |conn| User::change_password(conn, &id, &form.current, &form.new, &form.repeat))
-        .await;
-    match result {
-        Ok(()) => Ok(Page::Redirect(Box::new(Redirect::to("/")))),
-        Err(e) if !e.fields.is_empty() => {
-            let mut context = page_context(&session, "Passwort ändern")?;
-            context["errors"] = json!(e
-                .fields
-                .iter()
-                .map(|f| json!({ "field": f.field, "message": f.message }))
-                .collect::<Vec<_>>());
-            Ok(match render("password.html", context) {
-                Page::Html(html) => Page::Refused((Status::UnprocessableEntity, html)),
-                other => other,
-            })
-        }
-        Err(e) => Err(e),
+}
+
+/// Form errors for a template: the list (for the summary at the top, each linking to its
+/// field) and a map from field id to message (shown at the field). `ids` maps the model's
+/// field names to the form's input ids.
+fn form_errors(err: &AppError, ids: impl Fn(&str) -> String) -> (Value, Value) {
+    let mut list = Vec::new();
+    let mut map = serde_json::Map::new();
+    if err.fields.is_empty() {
+        list.push(json!({ "field": "", "message": err.message }));
+    }
+    for f in &err.fields {
+        let id = ids(&f.field);
+        list.push(json!({ "field": id, "message": f.message }));
+        map.entry(id).or_insert(json!(f.message));
+    }
+    (Value::Array(list), Value::Object(map))
+}
+
+/// Whether an error is the user's to fix in the form (validation, a rule, a conflict),
+/// rather than a page-level refusal or a fault.
+fn is_form_error(err: &AppError) -> bool {
+    matches!(err.status.code, 409 | 422)
+}
+
+/// `/`: the start page of each group (staff dashboard, Meine Kommune, the intermediary's
+/// agreements).
+#[get("/")]
+async fn start(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    match session.role() {
+        Role::Municipality => Ok(Page::to("/kommune")),
+        Role::Intermediary => agreements::intermediary_start(state, &session).await,
+        Role::Admin | Role::Clerk => staff::dashboard(state, &session).await,
     }
 }
 
@@ -346,15 +375,4 @@ async fn change_password(
 struct CsrfForm {
     #[field(default = String::new())]
     csrf: String,
-}
-
-#[post("/abmelden", data = "<form>")]
-fn logout(cookies: &CookieJar<'_>, session: Option<Session>, form: Form<CsrfForm>) -> Page {
-    if let Some(session) = session {
-        if !same(&session.csrf, &form.csrf) {
-            return csrf_refused();
-        }
-        cookies.remove_private(SESSION);
-    }
-    Page::Redirect(Box::new(Redirect::to("/anmelden")))
 }

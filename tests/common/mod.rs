@@ -163,6 +163,14 @@ impl TestApp {
         )
     }
 
+    /// The configuration of another instance on this test's database, listening on
+    /// 127.0.0.1:`port` (for tests that need a real HTTP server, e.g. the browser tests).
+    pub fn served_on(&self, port: u16) -> rocket::figment::Figment {
+        figment(&self.database_url, false)
+            .merge(("address", "127.0.0.1"))
+            .merge(("port", port))
+    }
+
     /// Another instance of the application on this test's database (seeding as configured).
     pub fn second_instance(&self, demo: bool) -> rocket::Rocket<rocket::Build> {
         nachnutzung::app::build(figment(&self.database_url, demo))
@@ -475,4 +483,195 @@ pub fn tool(name: &str, args: &[&str], pdf: &[u8]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// A logged-in web user: the session the application would have set at login (the private
+/// cookie is encrypted with the application's key by Rocket's client).
+#[derive(Clone)]
+pub struct WebUser {
+    pub id: String,
+    pub csrf: String,
+}
+
+/// A page as the browser gets it: status, body, and the redirect target if any.
+pub struct WebPage {
+    pub status: Status,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+impl WebPage {
+    /// The page's text without tags (whitespace collapsed), for asserting what users read.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in self.body.chars() {
+            match c {
+                '<' => {
+                    in_tag = true;
+                    out.push(' ');
+                }
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#x2F;", "/")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// One part of a multipart form: a text field or a file.
+pub enum Part<'a> {
+    Text(&'a str),
+    File(&'a str, &'a [u8]),
+}
+
+impl TestApp {
+    /// A web session for the user with this id (no password round trip: the login itself
+    /// is tested in tests/web.rs).
+    pub fn web_user(&self, id: &str) -> WebUser {
+        WebUser {
+            id: id.to_string(),
+            csrf: format!("{:064x}", uuid::Uuid::new_v4().as_u128()),
+        }
+    }
+
+    fn web_request<'c>(
+        &'c self,
+        req: rocket::local::blocking::LocalRequest<'c>,
+        user: Option<&WebUser>,
+    ) -> WebPage {
+        let req = match user {
+            Some(u) => {
+                let began = time::OffsetDateTime::now_utc().unix_timestamp();
+                req.private_cookie(rocket::http::Cookie::new(
+                    "nnr_sitzung",
+                    format!("{}|{}|{began}", u.id, u.csrf),
+                ))
+            }
+            None => req,
+        };
+        let res = req.dispatch();
+        let status = res.status();
+        let location = res.headers().get_one("Location").map(str::to_string);
+        let body = res.into_string().unwrap_or_default();
+        WebPage {
+            status,
+            body,
+            location,
+        }
+    }
+
+    pub fn web_get(&self, user: Option<&WebUser>, path: &str) -> WebPage {
+        self.web_request(self.client.get(path.to_string()), user)
+    }
+
+    /// A form POST; `csrf` is added from the session unless the body names one.
+    pub fn web_post(&self, user: Option<&WebUser>, path: &str, fields: &[(&str, &str)]) -> WebPage {
+        let mut body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        if let Some(u) = user {
+            if !fields.iter().any(|(k, _)| *k == "csrf") {
+                body.push(format!("csrf={}", u.csrf));
+            }
+        }
+        let req = self
+            .client
+            .post(path.to_string())
+            .header(ContentType::Form)
+            .body(body.join("&"));
+        self.web_request(req, user)
+    }
+
+    /// A multipart form POST (file uploads), with the session's CSRF token.
+    pub fn web_multipart(&self, user: &WebUser, path: &str, parts: &[(&str, Part<'_>)]) -> WebPage {
+        let boundary = "----nachnutzung-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        let csrf = [("csrf", Part::Text(&user.csrf))];
+        for (name, part) in csrf.iter().chain(parts.iter()) {
+            body.extend(format!("--{boundary}\r\n").as_bytes());
+            match part {
+                Part::Text(v) => {
+                    body.extend(
+                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n")
+                            .as_bytes(),
+                    );
+                }
+                Part::File(file_name, bytes) => {
+                    body.extend(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+                    body.extend_from_slice(bytes);
+                    body.extend(b"\r\n");
+                }
+            }
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
+        let req = self
+            .client
+            .post(path.to_string())
+            .header(ContentType::new("multipart", "form-data").with_params(("boundary", boundary)))
+            .body(body);
+        self.web_request(req, Some(user))
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A self-signed certificate as PEM, valid from `from_days` to `to_days` (relative to
+/// today), with the given key usages ("keyEncipherment", …), like the DVDV certificates
+/// municipalities upload.
+pub fn certificate(cn: &str, from_days: i64, to_days: i64, usages: &[&str]) -> String {
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::KeyUsage;
+    use openssl::x509::{X509NameBuilder, X509};
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("C", "DE").unwrap();
+    name.append_entry_by_text("O", "Stadt Köln").unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(now + from_days * 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now + to_days * 86_400).unwrap())
+        .unwrap();
+    if !usages.is_empty() {
+        let mut ku = KeyUsage::new();
+        ku.critical();
+        for u in usages {
+            match *u {
+                "keyEncipherment" => ku.key_encipherment(),
+                "dataEncipherment" => ku.data_encipherment(),
+                "keyAgreement" => ku.key_agreement(),
+                "digitalSignature" => ku.digital_signature(),
+                other => panic!("usage {other}"),
+            };
+        }
+        b.append_extension(ku.build().unwrap()).unwrap();
+    }
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    String::from_utf8(b.build().to_pem().unwrap()).unwrap()
 }

@@ -7,13 +7,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::Date;
 
-use super::{Agreement, AgreementVersion};
+use super::{Agreement, AgreementVersion, TransitionInput};
 use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
 use crate::error::{AppError, AppResult};
+use crate::models::attachment::{AttachmentKind, CheckedUpload};
 use crate::models::audit::{self, Change};
-use crate::models::{new_id, now, reference};
+use crate::models::{new_id, now, reference, Scope};
 
 /// `POST /api/v1/agreements`
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,9 +48,94 @@ pub struct NewAgreement {
     pub costs: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// EA without an AVV of its own: take the AVV of the EKV it rests on (self-service,
+    /// where the municipality does not write the AVV; the EKV's is the one that applies).
+    #[serde(skip)]
+    pub avv_from_ekv: bool,
 }
 
 impl NewAgreement {
+    /// Creates the agreement for a caller with `scope`. d-NRW staff create anything as a
+    /// draft. A municipality user requests its own RV or files its own Einzelabruf: the
+    /// agreement is made for their municipality (naming another one is refused), the EA
+    /// takes the AVV of the EKV in force, and it goes straight to signature (submitted),
+    /// or is refused as a whole with the reasons. Intermediary users create nothing.
+    ///
+    /// `uploads` (checked files: coat of arms, DVDV certificate) are stored with an EA;
+    /// the coat of arms becomes the value of its `wappen` parameter (`anlage:<id>`).
+    pub fn create_as(
+        mut self,
+        conn: &mut DbConn,
+        scope: &Scope,
+        actor: &str,
+        uploads: Vec<CheckedUpload>,
+    ) -> AppResult<Agreement> {
+        if !uploads.is_empty() && self.kind != "ea" {
+            return Err(AppError::field(
+                "kind",
+                "Wappen und DVDV-Zertifikat gehören zu einem Einzelabruf.",
+            ));
+        }
+        if let Some(u) = uploads
+            .iter()
+            .find(|u| u.kind == AttachmentKind::CoatOfArms)
+        {
+            self.parameters
+                .insert("wappen".into(), Value::String(format!("anlage:{}", u.id)));
+        }
+        let store = |conn: &mut DbConn, a: &Agreement| -> AppResult<()> {
+            for u in uploads {
+                u.store(conn, &a.id, actor)?;
+            }
+            Ok(())
+        };
+        let municipality = match scope {
+            Scope::All => {
+                let a = self.create(conn, actor)?;
+                store(conn, &a)?;
+                return Ok(a);
+            }
+            Scope::Municipality(m) => m.clone(),
+            Scope::Intermediary(_) => {
+                return Err(AppError::forbidden(
+                    "Vereinbarungen legen d-NRW und die Kommunen an, nicht die Kommunalvertreter anderer Länder.",
+                ))
+            }
+        };
+        if !matches!(self.kind.as_str(), "rv" | "ea") {
+            return Err(AppError::forbidden(
+                "Eine Kommune beantragt ihre Rahmenvereinbarung (rv) und ihre Einzelabrufe (ea); alles andere legt d-NRW an.",
+            ));
+        }
+        if self
+            .municipality_id
+            .as_ref()
+            .is_some_and(|m| *m != municipality)
+        {
+            return Err(AppError::forbidden(
+                "Eine Kommune beantragt nur für sich selbst.",
+            ));
+        }
+        if self.counterparty_id.is_some()
+            || self.external_party_name.is_some()
+            || self.external_party_ags.is_some()
+            || self.direction.as_deref().is_some_and(|d| d != "inbound")
+        {
+            return Err(AppError::forbidden(
+                "Eine Kommune ruft Dienste für sich selbst ab; Vertragspartner und Richtung bestimmt d-NRW.",
+            ));
+        }
+        self.municipality_id = Some(municipality);
+        self.avv_from_ekv = true;
+        let a = self.create(conn, actor)?;
+        store(conn, &a)?;
+        TransitionInput {
+            action: "submit".into(),
+            ..TransitionInput::default()
+        }
+        .apply(conn, actor, &a.id)
+    }
+
     /// Creates the agreement as a draft, or says exactly why not.
     pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
         let Some(kind) = AgreementKind::parse(&self.kind) else {
@@ -62,8 +148,15 @@ impl NewAgreement {
             ));
         };
         let resolved = self.resolve(conn, kind)?;
+        let avv = match (&self.avv, &resolved.ekv_id) {
+            (None, Some(ekv_id)) if self.avv_from_ekv && kind == AgreementKind::Ea => {
+                let ekv = Agreement::find(conn, ekv_id)?;
+                ekv.version(conn, ekv.current_version)?.terms()?.avv
+            }
+            (avv, _) => avv.clone(),
+        };
         let terms = Terms {
-            avv: self.avv.clone(),
+            avv,
             parameters: self.parameters.clone(),
             costs: self.costs.clone(),
             notes: self.notes.clone(),

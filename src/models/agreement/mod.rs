@@ -124,6 +124,18 @@ impl Agreement {
         }
     }
 
+    /// How many agreements there are of each kind and status: `(kind, status, count)`.
+    pub fn counts(conn: &mut DbConn) -> AppResult<Vec<(String, String, i64)>> {
+        Ok(agreements::table
+            .group_by((agreements::kind, agreements::status))
+            .select((
+                agreements::kind,
+                agreements::status,
+                diesel::dsl::count_star(),
+            ))
+            .load(conn)?)
+    }
+
     pub fn find_by_active_key(conn: &mut DbConn, key: &str) -> AppResult<Option<Agreement>> {
         Ok(agreements::table
             .filter(agreements::active_key.eq(key))

@@ -1,0 +1,446 @@
+//! Agreement pages for everyone who may see them: the list, one agreement (parties,
+//! terms, attachments, signatures, documents, timeline), signing as oneself, the sealed
+//! PDF and the draft, attachments; activation for d-NRW staff. Each read goes through
+//! `Agreement::find_in` with the user's scope: another tenant's id is a 404.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{ContentType, Status};
+use rocket::{get, post, routes, Route, State};
+use serde_json::{json, Value};
+use time::Date;
+
+use super::{is_form_error, page_context, signed_in, CsrfForm, Page, Session};
+use crate::api::SealedPdf;
+use crate::app::AppState;
+use crate::documents::pdf::{self, Purpose};
+use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::{AppError, AppResult};
+use crate::models::agreement::{Agreement, Filter, TransitionInput};
+use crate::models::attachment::Attachment;
+use crate::models::document::{self, Document};
+use crate::models::service::Service;
+use crate::models::signature::{self, SignContext, SignInput};
+use crate::models::Page as Paging;
+
+pub fn routes() -> Vec<Route> {
+    routes![list, show, sign, activate, sealed_pdf, draft_pdf, attachment]
+}
+
+/// Agreements per page in lists.
+const PER_PAGE: i64 = 50;
+
+/// `/vereinbarungen?art=&status=&seite=`: the agreements the user may see.
+#[get("/vereinbarungen?<art>&<status>&<seite>")]
+async fn list(
+    state: &State<AppState>,
+    session: Option<Session>,
+    art: Option<&str>,
+    status: Option<&str>,
+    seite: Option<i64>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    let filter = Filter {
+        kind: art.filter(|a| !a.is_empty()).and_then(AgreementKind::parse),
+        status: status
+            .filter(|s| !s.is_empty())
+            .and_then(AgreementStatus::parse),
+        ..Filter::default()
+    };
+    let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
+    let scope = session.scope();
+    let f = filter.clone();
+    let listed = state
+        .db
+        .read(move |conn| Agreement::list(conn, &scope, &f, page))
+        .await?;
+    let pages = (listed.total + PER_PAGE - 1) / PER_PAGE;
+    let mut ctx = page_context(&session, "Vereinbarungen")?;
+    ctx["agreements"] = json!(listed.items);
+    ctx["total"] = json!(listed.total);
+    ctx["page"] = json!(listed.page);
+    ctx["pages"] = json!(pages.max(1));
+    ctx["art"] = json!(filter.kind.map(|k| k.as_str()).unwrap_or(""));
+    ctx["status"] = json!(filter.status.map(|s| s.as_str()).unwrap_or(""));
+    ctx["kinds"] = json!(AgreementKind::ALL
+        .iter()
+        .map(|k| json!({ "value": k.as_str(), "label": k.label() }))
+        .collect::<Vec<_>>());
+    ctx["statuses"] = json!(AgreementStatus::ALL
+        .iter()
+        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
+        .collect::<Vec<_>>());
+    Ok(super::render("agreements.html", ctx))
+}
+
+/// Action names of the audit log as a timeline shows them.
+fn action_label(action: &str) -> &str {
+    match action {
+        "create" => "angelegt",
+        "update" => "geändert",
+        "submit" => "zur Unterschrift vorgelegt",
+        "sign" => "unterzeichnet",
+        "signature" => "Unterschrift geleistet",
+        "seal" => "Dokument gesiegelt",
+        "activate" => "in Kraft gesetzt",
+        "terminate" => "gekündigt",
+        "terminate_cascade" => "mitgekündigt",
+        "expire" => "ausgelaufen",
+        "cancel" => "verworfen",
+        "amend" => "Änderungsfassung angelegt",
+        "attach" => "Anlage hochgeladen",
+        other => other,
+    }
+}
+
+/// `/vereinbarungen/<id>`: everything about one agreement the user may see.
+#[get("/vereinbarungen/<id>?<neu>")]
+async fn show(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    neu: Option<&str>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    let id = crate::api::id(id)?;
+    let scope = session.scope();
+    let order = state.signing_order;
+    let user = session.user.clone();
+    let (view, signing, documents, attachments, defs, may_sign) = state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find_in(conn, &scope, &id)?;
+            let view = a.view(conn, true)?;
+            let signing = signature::state(conn, order, &a.id, None)?;
+            let documents = Document::list(conn, &a.id)?;
+            let attachments = Attachment::list(conn, &a.id)?;
+            let defs = match &a.service_id {
+                Some(s) => Service::find(conn, s)?.parameter_defs()?,
+                None => Vec::new(),
+            };
+            let may_sign = signature::may_sign_now(conn, order, &a, &user)?;
+            Ok((view, signing, documents, attachments, defs, may_sign))
+        })
+        .await?;
+    // In the order the service defines its parameters.
+    let values = view
+        .terms
+        .as_ref()
+        .map(|t| t.parameters.clone())
+        .unwrap_or_default();
+    let mut keys: Vec<(String, String)> = defs
+        .iter()
+        .filter(|d| values.contains_key(&d.key))
+        .map(|d| (d.key.clone(), d.label.clone()))
+        .collect();
+    keys.extend(
+        values
+            .keys()
+            .filter(|k| !defs.iter().any(|d| &d.key == *k))
+            .map(|k| (k.clone(), k.clone())),
+    );
+    let parameters: Vec<Value> = keys
+        .into_iter()
+        .map(|(k, label)| {
+            let v = &values[&k];
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => if *b { "ja" } else { "nein" }.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::Object(o) => o
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            json!({ "key": k, "label": label, "value": shown,
+                    "attachment": v.as_str().and_then(|s| s.strip_prefix("anlage:")) })
+        })
+        .collect();
+    let attachments: Vec<Value> = attachments
+        .iter()
+        .map(|a| {
+            let mut v = json!(a);
+            v["details"] = a.details();
+            v
+        })
+        .collect();
+    let timeline: Vec<Value> = view
+        .history
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| json!({ "at": crate::models::timestamp(e.at), "actor": e.actor, "action": action_label(&e.action), "note": e.note }))
+        .collect();
+    let title = format!("{} {}", view.kind_label, view.reference);
+    let mut ctx = page_context(&session, &title)?;
+    ctx["a"] = json!(view);
+    ctx["parameters"] = json!(parameters);
+    ctx["signing"] = json!(signing);
+    ctx["documents"] = json!(documents);
+    ctx["attachments"] = json!(attachments);
+    ctx["timeline"] = json!(timeline);
+    ctx["may_sign"] = json!(may_sign.is_ok());
+    ctx["sign_hint"] = json!(may_sign.err());
+    ctx["new"] = json!(neu.is_some());
+    ctx["can_activate"] = json!(session.is_staff() && view.status == AgreementStatus::Signed);
+    ctx["today"] = json!(crate::models::today().to_string());
+    Ok(super::render("agreement.html", ctx))
+}
+
+/// Signs the pending version as the logged-in user; the last signature seals.
+#[post("/vereinbarungen/<id>/unterschreiben", data = "<form>")]
+async fn sign(
+    state: &State<AppState>,
+    session: Option<Session>,
+    client_ip: Option<std::net::IpAddr>,
+    user_agent: UserAgent,
+    id: &str,
+    form: Form<CsrfForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(page) = session.check(&form.csrf) {
+        return Ok(page);
+    }
+    let id = crate::api::id(id)?;
+    let scope = session.scope();
+    let ctx = SignContext {
+        actor: session.actor(),
+        auth_method: session.auth_method(),
+        ip: client_ip.map(|i| i.to_string()),
+        user_agent: user_agent.0,
+        user_id: Some(session.user.id.clone()),
+        staff: session.is_staff(),
+    };
+    let (sealer, order) = (state.sealer.clone(), state.signing_order);
+    let target = format!("/vereinbarungen/{id}");
+    let result = state
+        .db
+        .write(move |conn| {
+            Agreement::find_in(conn, &scope, &id)?;
+            SignInput::default().apply(conn, &sealer, order, &ctx, &id)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => Ok(super::refused(
+            e.status,
+            "Unterschrift nicht möglich",
+            &e.message,
+            &target,
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct ActivateForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    ab: String,
+}
+
+/// Staff put a signed agreement into force from a date (default today).
+#[post("/vereinbarungen/<id>/inkraft", data = "<form>")]
+async fn activate(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<ActivateForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(page) = session.check(&form.csrf) {
+        return Ok(page);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let effective_from = match form.ab.trim() {
+        "" => None,
+        text => match Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        ) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                return Ok(super::refused(
+                    Status::UnprocessableEntity,
+                    "Datum nicht lesbar",
+                    "Bitte das Datum des Inkrafttretens als Datum angeben (z. B. 2026-12-01).",
+                    &target,
+                ))
+            }
+        },
+    };
+    let actor = session.actor();
+    let result = state
+        .db
+        .write(move |conn| {
+            TransitionInput {
+                action: "activate".into(),
+                effective_from,
+                ..TransitionInput::default()
+            }
+            .apply(conn, &actor, &id)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) => Ok(super::refused(
+            e.status,
+            "Inkraftsetzen nicht möglich",
+            &e.message,
+            &target,
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// The sealed PDF (of the version in force, or of `?fassung=n`).
+#[get("/vereinbarungen/<id>/dokument.pdf?<fassung>")]
+async fn sealed_pdf(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    fassung: Option<i32>,
+) -> AppResult<Result<SealedPdf, Page>> {
+    let Some(session) = session else {
+        return Ok(Err(Page::to("/anmelden")));
+    };
+    let id = crate::api::id(id)?;
+    let scope = session.scope();
+    state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find_in(conn, &scope, &id)?;
+            let (doc, file_name) = Document::for_download(conn, &a, fassung)?;
+            Ok(Ok(SealedPdf {
+                bytes: doc.pdf,
+                file_name,
+            }))
+        })
+        .await
+}
+
+/// The unsealed draft ("ENTWURF" on every page) of the current version.
+#[get("/vereinbarungen/<id>/entwurf.pdf")]
+async fn draft_pdf(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Result<(ContentType, Vec<u8>), Page>> {
+    let Some(session) = session else {
+        return Ok(Err(Page::to("/anmelden")));
+    };
+    let id = crate::api::id(id)?;
+    let scope = session.scope();
+    let order = state.signing_order;
+    let prepared = state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find_in(conn, &scope, &id)?;
+            let no = a.current_version;
+            document::prepare(conn, order, &a, no)
+        })
+        .await?;
+    let pdf = rocket::tokio::task::spawn_blocking(move || {
+        pdf::render(&prepared.text, Purpose::Draft, &prepared.annex)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("pdf task: {e}")))??;
+    Ok(Ok((ContentType::PDF, pdf)))
+}
+
+/// An attachment: the coat of arms shown inline (SVG under a CSP that forbids scripts
+/// and loads), the certificate as a download.
+pub struct AttachmentFile(Attachment);
+
+impl<'r> rocket::response::Responder<'r, 'static> for AttachmentFile {
+    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        let a = self.0;
+        let disposition = if a.kind == "coat_of_arms" {
+            "inline"
+        } else {
+            "attachment"
+        };
+        rocket::Response::build()
+            .raw_header("Content-Type", a.content_type)
+            .raw_header(
+                "Content-Disposition",
+                format!(
+                    "{disposition}; filename=\"{}\"",
+                    a.file_name.replace(['"', '\\'], "_")
+                ),
+            )
+            .raw_header(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+            )
+            .raw_header("X-Content-Type-Options", "nosniff")
+            .raw_header("Cache-Control", "private, no-store")
+            .sized_body(a.content.len(), std::io::Cursor::new(a.content))
+            .ok()
+    }
+}
+
+#[get("/anlagen/<id>")]
+async fn attachment(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Result<AttachmentFile, Page>> {
+    let Some(session) = session else {
+        return Ok(Err(Page::to("/anmelden")));
+    };
+    let id = crate::api::id(id)?;
+    let scope = session.scope();
+    let a = state
+        .db
+        .read(move |conn| Attachment::find_in(conn, &scope, &id))
+        .await?;
+    Ok(Ok(AttachmentFile(a)))
+}
+
+/// The User-Agent header, as a signature records it (printable, at most 300 characters).
+pub struct UserAgent(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for UserAgent {
+    type Error = ();
+    async fn from_request(req: &'r rocket::Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        rocket::request::Outcome::Success(UserAgent(
+            req.headers()
+                .get_one("User-Agent")
+                .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect()),
+        ))
+    }
+}
+
+/// The start page of an intermediary user: the agreements it holds with d-NRW.
+pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> AppResult<Page> {
+    let scope = session.scope();
+    let org = session.user.organisation_id.clone().unwrap_or_default();
+    let (name, agreements, documents) = state
+        .db
+        .read(move |conn| {
+            let name = crate::models::organisation::Organisation::find(conn, &org)?.name;
+            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+            let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;
+            let mut documents = Vec::new();
+            for a in &items {
+                documents.push(Document::list(conn, &a.id)?.len());
+            }
+            Ok((name, items, documents))
+        })
+        .await?;
+    let rows: Vec<Value> = agreements
+        .iter()
+        .zip(documents)
+        .map(|(a, n)| json!({ "a": a, "documents": n }))
+        .collect();
+    let mut ctx = page_context(session, &format!("Vereinbarungen von {name}"))?;
+    ctx["organisation"] = json!(name);
+    ctx["rows"] = json!(rows);
+    Ok(super::render("intermediary.html", ctx))
+}

@@ -1,0 +1,110 @@
+//! The public catalogue: `/katalog` (services available now and coming soon) and
+//! `/katalog/<id>` (what a municipality must provide to re-use one, and how to start).
+//! Anonymous visitors get the catalogue page from a cache that is rendered again only
+//! when services or organisations change (`api::CatalogCache`).
+
+use rocket::response::content::RawHtml;
+use rocket::{get, routes, Route, State};
+use serde_json::json;
+
+use super::{public_context, render, Page, Session};
+use crate::api::catalog::{catalog, Catalog};
+use crate::app::AppState;
+use crate::db::DbConn;
+use crate::domain::Availability;
+use crate::error::{AppError, AppResult};
+use crate::models::organisation::Organisation;
+use crate::models::service::Service;
+
+pub fn routes() -> Vec<Route> {
+    routes![catalog_page, service_page]
+}
+
+fn context(catalog: &Catalog, session: Option<&Session>, q: &str) -> AppResult<serde_json::Value> {
+    let needle = crate::domain::search_key(q);
+    let matches = |name: &str, ozg: Option<&str>| {
+        needle.is_empty()
+            || crate::domain::search_key(name).contains(&needle)
+            || ozg.is_some_and(|o| crate::domain::search_key(o).contains(&needle))
+    };
+    let (mut available, mut soon) = (Vec::new(), Vec::new());
+    for s in &catalog.services {
+        if !matches(&s.name, s.ozg_name.as_deref()) {
+            continue;
+        }
+        match s.availability {
+            Availability::Available => available.push(s),
+            Availability::ComingSoon => soon.push(s),
+            Availability::Withdrawn => {}
+        }
+    }
+    let mut ctx = public_context(session, "Katalog der Online-Dienste")?;
+    ctx["available"] = json!(available);
+    ctx["soon"] = json!(soon);
+    ctx["q"] = json!(q);
+    ctx["total"] = json!(catalog.services.len());
+    Ok(ctx)
+}
+
+fn render_html(name: &str, ctx: serde_json::Value) -> AppResult<String> {
+    match render(name, ctx) {
+        Page::Html(RawHtml(html)) => Ok(html),
+        _ => Err(AppError::internal(format!("template {name} failed"))),
+    }
+}
+
+/// `/katalog?q=`: offered services, available ones first.
+#[get("/katalog?<q>")]
+async fn catalog_page(
+    state: &State<AppState>,
+    session: Option<Session>,
+    q: Option<String>,
+) -> AppResult<RawHtml<String>> {
+    let q = q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(100)
+        .collect::<String>();
+    if session.is_none() && q.is_empty() {
+        let cache = state.catalog.clone();
+        let html = state
+            .db
+            .read(move |conn| {
+                cache.page(conn, |conn: &mut DbConn| {
+                    render_html("catalog.html", context(&catalog(conn)?, None, "")?)
+                })
+            })
+            .await?;
+        return Ok(RawHtml(html.as_ref().clone()));
+    }
+    let data = state.db.read(catalog).await?;
+    Ok(RawHtml(render_html(
+        "catalog.html",
+        context(&data, session.as_ref(), &q)?,
+    )?))
+}
+
+/// `/katalog/<id>`: one service in detail.
+#[get("/katalog/<id>")]
+async fn service_page(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let id = crate::api::id(id)?;
+    let view = state
+        .db
+        .read(move |conn| {
+            let service = Service::find(conn, &id)?;
+            let operator = match &service.operator_id {
+                Some(o) => Some(Organisation::find(conn, o)?.name),
+                None => None,
+            };
+            service.view(operator.as_deref())
+        })
+        .await?;
+    let mut ctx = public_context(session.as_ref(), &view.name)?;
+    ctx["service"] = json!(view);
+    Ok(render("service.html", ctx))
+}

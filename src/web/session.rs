@@ -1,0 +1,164 @@
+//! Login (with throttling), the first-login password change and logout.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{CookieJar, Status};
+use rocket::response::Redirect;
+use rocket::{get, post, State};
+use serde_json::json;
+
+use super::{cookie, csrf_refused, page_context, render, same, Page, Session, LOGIN_CSRF, SESSION};
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::models::random_hex;
+use crate::models::user::{self, LoginOutcome, User};
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![login_page, login, password_page, change_password, logout]
+}
+
+#[get("/anmelden")]
+fn login_page(cookies: &CookieJar<'_>, session: Option<Session>) -> Page {
+    if session.is_some() {
+        return Page::Redirect(Box::new(Redirect::to("/")));
+    }
+    let csrf = random_hex(32);
+    cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
+    render(
+        "login.html",
+        json!({ "title": "Anmelden", "csrf": csrf, "email": "", "error": null, "user": null }),
+    )
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    password: String,
+}
+
+#[post("/anmelden", data = "<form>")]
+async fn login(
+    state: &State<AppState>,
+    cookies: &CookieJar<'_>,
+    client_ip: Option<std::net::IpAddr>,
+    form: Form<LoginForm>,
+) -> AppResult<Page> {
+    let expected = cookies
+        .get_private(LOGIN_CSRF)
+        .map(|c| c.value().to_string());
+    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+        return Ok(csrf_refused());
+    }
+    let form = form.into_inner();
+    let ip = client_ip
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "unbekannt".into());
+    let (email, password) = (form.email.clone(), form.password.clone());
+    let outcome = state
+        .db
+        .write(move |conn| user::login(conn, &email, &password, &ip))
+        .await?;
+    let error = match outcome {
+        LoginOutcome::Success(u) => {
+            cookies.remove_private(LOGIN_CSRF);
+            let began = time::OffsetDateTime::now_utc().unix_timestamp();
+            cookies.add_private(cookie(SESSION, format!("{}|{}|{began}", u.id, random_hex(32))));
+            let to = if u.must_change_password { "/passwort" } else { "/" };
+            return Ok(Page::Redirect(Box::new(Redirect::to(to))));
+        }
+        LoginOutcome::Refused => "E-Mail-Adresse oder Passwort sind nicht richtig.".to_string(),
+        LoginOutcome::Throttled(seconds) => format!(
+            "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {} und versuchen Sie es dann erneut.",
+            if seconds >= 120 { format!("{} Minuten", (seconds + 59) / 60) } else { format!("{seconds} Sekunden") }
+        ),
+    };
+    let csrf = random_hex(32);
+    cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
+    Ok(
+        match render(
+            "login.html",
+            json!({ "title": "Anmelden", "csrf": csrf, "email": form.email, "error": error, "user": null }),
+        ) {
+            Page::Html(html) => Page::Refused((Status::Unauthorized, html)),
+            other => other,
+        },
+    )
+}
+
+#[get("/passwort")]
+fn password_page(session: Option<Session>) -> AppResult<Page> {
+    let Some(session) = session else {
+        return Ok(Page::Redirect(Box::new(Redirect::to("/anmelden"))));
+    };
+    let mut context = page_context(&session, "Passwort ändern")?;
+    context["errors"] = json!([]);
+    Ok(render("password.html", context))
+}
+
+#[derive(FromForm)]
+struct PasswordForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    current: String,
+    #[field(default = String::new())]
+    new: String,
+    #[field(default = String::new())]
+    repeat: String,
+}
+
+#[post("/passwort", data = "<form>")]
+async fn change_password(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<PasswordForm>,
+) -> AppResult<Page> {
+    let Some(session) = session else {
+        return Ok(Page::Redirect(Box::new(Redirect::to("/anmelden"))));
+    };
+    if !same(&session.csrf, &form.csrf) {
+        return Ok(csrf_refused());
+    }
+    let form = form.into_inner();
+    let id = session.user.id.clone();
+    let result = state
+        .db
+        .write(move |conn| User::change_password(conn, &id, &form.current, &form.new, &form.repeat))
+        .await;
+    match result {
+        Ok(()) => Ok(Page::Redirect(Box::new(Redirect::to("/")))),
+        Err(e) if !e.fields.is_empty() => {
+            let mut context = page_context(&session, "Passwort ändern")?;
+            context["errors"] = json!(e
+                .fields
+                .iter()
+                .map(|f| json!({ "field": f.field, "message": f.message }))
+                .collect::<Vec<_>>());
+            Ok(match render("password.html", context) {
+                Page::Html(html) => Page::Refused((Status::UnprocessableEntity, html)),
+                other => other,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct CsrfForm {
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+#[post("/abmelden", data = "<form>")]
+fn logout(cookies: &CookieJar<'_>, session: Option<Session>, form: Form<CsrfForm>) -> Page {
+    if let Some(session) = session {
+        if !same(&session.csrf, &form.csrf) {
+            return csrf_refused();
+        }
+        cookies.remove_private(SESSION);
+    }
+    Page::Redirect(Box::new(Redirect::to("/anmelden")))
+}

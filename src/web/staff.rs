@@ -1,0 +1,282 @@
+//! d-NRW's workspace: the dashboard (agreements by kind and status, what waits for
+//! d-NRW's signature, what waits to be put into force), the municipalities with filters,
+//! a municipality's page and a service's page.
+
+use std::collections::BTreeMap;
+
+use rocket::{get, routes, Route, State};
+use serde_json::{json, Value};
+
+use super::{page_context, signed_in, Page, Session};
+use crate::app::AppState;
+use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::AppResult;
+use crate::models::agreement::{Agreement, Filter};
+use crate::models::contact::Contact;
+use crate::models::municipality::{self, Municipality, RvState};
+use crate::models::service::Service;
+use crate::models::signature;
+use crate::models::Page as Paging;
+use crate::models::Scope;
+
+pub fn routes() -> Vec<Route> {
+    routes![municipalities, municipality_page, service_page]
+}
+
+/// The staff start page.
+pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<Page> {
+    let order = state.signing_order;
+    let user = session.user.clone();
+    let (counts, waiting, to_activate) = state
+        .db
+        .read(move |conn| {
+            let counts = Agreement::counts(conn)?;
+            let page = Paging::new(Some(1), Some(100))?;
+            let awaiting = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    status: Some(AgreementStatus::AwaitingSignatures),
+                    ..Filter::default()
+                },
+                page,
+            )?;
+            let mut waiting = Vec::new();
+            for a in awaiting.items {
+                let row = Agreement::find(conn, &a.id)?;
+                let ours = signature::may_sign_now(conn, order, &row, &user)?.is_ok();
+                waiting.push(json!({ "a": a, "dnrw_may_sign": ours }));
+            }
+            let signed = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    status: Some(AgreementStatus::Signed),
+                    ..Filter::default()
+                },
+                page,
+            )?;
+            Ok((counts, waiting, signed.items))
+        })
+        .await?;
+    let mut table: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    for (kind, status, n) in &counts {
+        *table
+            .entry(kind.as_str())
+            .or_default()
+            .entry(status.as_str())
+            .or_default() += n;
+    }
+    let rows: Vec<Value> = AgreementKind::ALL
+        .iter()
+        .map(|k| {
+            let by = table.get(k.as_str());
+            json!({
+                "kind": k.as_str(),
+                "label": k.label(),
+                "counts": AgreementStatus::ALL.iter().map(|s| json!({
+                    "status": s.as_str(),
+                    "n": by.and_then(|b| b.get(s.as_str())).copied().unwrap_or(0),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut ctx = page_context(session, "Übersicht")?;
+    ctx["statuses"] = json!(AgreementStatus::ALL
+        .iter()
+        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
+        .collect::<Vec<_>>());
+    ctx["counts"] = json!(rows);
+    ctx["waiting"] = json!(waiting);
+    ctx["to_activate"] = json!(to_activate);
+    Ok(super::render("dashboard.html", ctx))
+}
+
+const PER_PAGE: i64 = 50;
+
+/// `/kommunen`: NRW's municipalities and Kreise with their RV, filterable.
+#[get("/kommunen?<q>&<rb>&<kreis>&<traeger>&<rv>&<seite>")]
+#[allow(clippy::too_many_arguments)]
+async fn municipalities(
+    state: &State<AppState>,
+    session: Option<Session>,
+    q: Option<&str>,
+    rb: Option<&str>,
+    kreis: Option<&str>,
+    traeger: Option<&str>,
+    rv: Option<&str>,
+    seite: Option<i64>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let nonempty = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let filter = municipality::Filter {
+        q: nonempty(q),
+        regierungsbezirk: nonempty(rb),
+        kreis_ags: nonempty(kreis),
+        traeger: match traeger {
+            Some("ja") => Some(true),
+            Some("nein") => Some(false),
+            _ => None,
+        },
+        rv: rv.and_then(RvState::parse),
+        ..municipality::Filter::default()
+    };
+    let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
+    let f = filter.clone();
+    let (listed, rvs, (districts, kreise)) = state
+        .db
+        .read(move |conn| {
+            let listed = Municipality::list(conn, &f, page)?;
+            let ids: Vec<String> = listed.items.iter().map(|m| m.id.clone()).collect();
+            let rvs = Municipality::rv_status(conn, &ids)?;
+            Ok((listed, rvs, Municipality::districts(conn)?))
+        })
+        .await?;
+    let rows: Vec<Value> = listed
+        .items
+        .iter()
+        .map(|m| {
+            let rv = rvs.get(&m.id).map(|(status, id)| {
+                json!({
+                    "id": id,
+                    "label": AgreementStatus::parse(status).map(|s| s.label()).unwrap_or(""),
+                })
+            });
+            json!({
+                "id": m.id,
+                "name": m.display_name(),
+                "ags": m.ags,
+                "kreis": m.kreis_name,
+                "regierungsbezirk": m.regierungsbezirk,
+                "traeger": m.traeger_since.is_some(),
+                "rv": rv,
+            })
+        })
+        .collect();
+    let pages = ((listed.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let mut ctx = page_context(&session, "Kommunen")?;
+    ctx["rows"] = json!(rows);
+    ctx["total"] = json!(listed.total);
+    ctx["page"] = json!(listed.page);
+    ctx["pages"] = json!(pages);
+    ctx["districts"] = json!(districts);
+    ctx["kreise"] = json!(kreise
+        .iter()
+        .map(|(a, n)| json!({ "ags": a, "name": n }))
+        .collect::<Vec<_>>());
+    ctx["f"] = json!({
+        "q": q.unwrap_or(""), "rb": rb.unwrap_or(""), "kreis": kreis.unwrap_or(""),
+        "traeger": traeger.unwrap_or(""), "rv": rv.unwrap_or(""),
+    });
+    let query = format!(
+        "q={}&rb={}&kreis={}&traeger={}&rv={}",
+        urlencode(q.unwrap_or("")),
+        urlencode(rb.unwrap_or("")),
+        urlencode(kreis.unwrap_or("")),
+        urlencode(traeger.unwrap_or("")),
+        urlencode(rv.unwrap_or(""))
+    );
+    ctx["query"] = json!(query);
+    Ok(super::render("municipalities.html", ctx))
+}
+
+/// Percent-encodes a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `/kommunen/<id>`: one municipality with its agreements and contacts.
+#[get("/kommunen/<id>")]
+async fn municipality_page(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let (m, agreements, contacts) = state
+        .db
+        .read(move |conn| {
+            let m = Municipality::find(conn, &id)?;
+            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+            let agreements = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    municipality_id: Some(m.id.clone()),
+                    ..Filter::default()
+                },
+                page,
+            )?
+            .items;
+            let contacts = Contact::of_municipality(conn, &m.id)?;
+            Ok((m, agreements, contacts))
+        })
+        .await?;
+    let mut ctx = page_context(&session, &m.display_name())?;
+    ctx["kommune"] = json!(m);
+    ctx["name"] = json!(m.display_name());
+    ctx["agreements"] = json!(agreements);
+    ctx["contacts"] = json!(contacts);
+    Ok(super::render("municipality.html", ctx))
+}
+
+/// `/dienste/<id>`: which municipalities have an Einzelabruf for a service, in which state.
+#[get("/dienste/<id>")]
+async fn service_page(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let (service, status, eas) = state
+        .db
+        .read(move |conn| {
+            let s = Service::find(conn, &id)?;
+            let status = s.status(conn)?;
+            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+            let eas = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    kind: Some(AgreementKind::Ea),
+                    service_id: Some(s.id.clone()),
+                    ..Filter::default()
+                },
+                page,
+            )?;
+            Ok((s.view(None)?, status, eas))
+        })
+        .await?;
+    let counts: Vec<Value> = AgreementStatus::ALL
+        .iter()
+        .map(|s| {
+            json!({
+                "label": s.label(),
+                "n": status.einzelabrufe.get(s.as_str()).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    let mut ctx = page_context(&session, &service.name)?;
+    ctx["service"] = json!(service);
+    ctx["status"] = json!(status);
+    ctx["counts"] = json!(counts);
+    ctx["eas"] = json!(eas.items);
+    ctx["eas_total"] = json!(eas.total);
+    Ok(super::render("service_status.html", ctx))
+}

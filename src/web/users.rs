@@ -1,0 +1,149 @@
+//! User management for d-NRW's admins: the list of users and a form to add one. The
+//! initial password is shown once, on the page after creating; it must be changed at
+//! the first login.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
+use serde_json::json;
+
+use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use crate::app::AppState;
+use crate::domain::account::Role;
+use crate::error::{AppError, AppResult};
+use crate::models::organisation::{self, Organisation};
+use crate::models::user::{NewUser, User};
+
+pub fn routes() -> Vec<Route> {
+    routes![users, create]
+}
+
+fn admin(session: &Session) -> AppResult<()> {
+    if session.role() == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "Benutzer verwalten dürfen nur Administratorinnen und Administratoren von d-NRW.",
+        ))
+    }
+}
+
+async fn page(
+    state: &State<AppState>,
+    session: &Session,
+    values: serde_json::Value,
+    errors: Option<(serde_json::Value, serde_json::Value)>,
+    created: Option<serde_json::Value>,
+) -> AppResult<Page> {
+    let (users, intermediaries) = state
+        .db
+        .read(|conn| {
+            let users = User::list(conn)?;
+            let intermediaries: Vec<Organisation> =
+                Organisation::list(conn, organisation::Role::Intermediary)?
+                    .into_iter()
+                    .filter(|o| !o.is_self)
+                    .collect();
+            Ok((users, intermediaries))
+        })
+        .await?;
+    let mut ctx = page_context(session, "Benutzer")?;
+    ctx["users"] = json!(users);
+    ctx["intermediaries"] = json!(intermediaries
+        .iter()
+        .map(|o| json!({ "id": o.id, "name": o.name }))
+        .collect::<Vec<_>>());
+    ctx["roles"] = json!(Role::ALL
+        .iter()
+        .map(|r| json!({ "value": r.as_str(), "label": r.label() }))
+        .collect::<Vec<_>>());
+    ctx["values"] = values;
+    let (list, map) = errors.unwrap_or((json!([]), json!({})));
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
+    ctx["created"] = json!(created);
+    Ok(super::render("users.html", ctx))
+}
+
+/// The empty form.
+fn blank() -> serde_json::Value {
+    json!({ "email": "", "name": "", "role": "municipality", "ags": "", "organisation": "", "may_sign": false })
+}
+
+#[get("/benutzer")]
+async fn users(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    admin(&session)?;
+    page(state, &session, blank(), None, None).await
+}
+
+#[derive(FromForm)]
+struct UserForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    role: String,
+    #[field(default = String::new())]
+    ags: String,
+    #[field(default = String::new())]
+    organisation: String,
+    #[field(default = false)]
+    may_sign: bool,
+}
+
+#[post("/benutzer", data = "<form>")]
+async fn create(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<UserForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    admin(&session)?;
+    let form = form.into_inner();
+    let values = json!({
+        "email": form.email, "name": form.name, "role": form.role, "ags": form.ags,
+        "organisation": form.organisation, "may_sign": form.may_sign,
+    });
+    let role = Role::parse(&form.role);
+    let input = NewUser {
+        email: form.email,
+        name: form.name,
+        role: form.role,
+        municipality_ags: Some(form.ags.trim().to_string())
+            .filter(|a| role == Some(Role::Municipality) && !a.is_empty()),
+        organisation_id: (role == Some(Role::Intermediary) && !form.organisation.is_empty())
+            .then_some(form.organisation),
+        may_sign: form.may_sign && role.is_some_and(|r| !r.is_staff()),
+        ..NewUser::default()
+    };
+    let actor = session.actor();
+    let result = state.db.write(move |conn| input.create(conn, &actor)).await;
+    match result {
+        Ok(created) => page(state, &session, blank(), None, Some(json!(created))).await,
+        Err(e) if is_form_error(&e) => Ok(page(
+            state,
+            &session,
+            values,
+            Some(form_errors(&e, |f| {
+                match f {
+                    "municipality_ags" | "municipality_id" => "ags",
+                    "organisation_id" => "organisation",
+                    "password" => "email",
+                    other => other,
+                }
+                .to_string()
+            })),
+            None,
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,765 @@
+//! The web pages: every page × every role from one table (with a check that the table
+//! covers every mounted page), CSRF on every form, and the municipality's way from the
+//! Rahmenvereinbarung through the guided Einzelabruf (parameters, coat of arms, DVDV
+//! certificate) to the sealed PDF both sides download, with the uploads checked.
+//! Through Rocket's client on both backends; the same story runs in a real browser in
+//! tests/browser.rs.
+
+mod common;
+
+use common::*;
+use rocket::http::Status;
+use serde_json::json;
+
+const ROLES: [&str; 6] = [
+    "anonymous",
+    "admin",
+    "clerk",
+    "kommune A",
+    "kommune B",
+    "kommunalvertreter",
+];
+
+/// (method, path, form fields, expected status per role)
+type Row<'a> = (&'a str, String, &'a [(&'a str, &'a str)], [u16; 6]);
+/// (who posts, where, which fields)
+type FormPost<'a> = (&'a WebUser, String, Vec<(&'a str, &'a str)>);
+
+const WAPPEN_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 12"><title>Wappen</title><path d="M0 0h10v8l-5 4-5-4z" fill="#c00"/></svg>"##;
+
+/// A user created through the API who has set their own password (pages otherwise send
+/// them to the password change first).
+fn web_user(app: &TestApp, body: serde_json::Value) -> WebUser {
+    use diesel::prelude::*;
+    use nachnutzung::db::schema::users;
+    let (id, _) = app.user(body);
+    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
+    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let uid = id.clone();
+    db.write_blocking(move |conn| {
+        diesel::update(users::table.find(uid))
+            .set(users::must_change_password.eq(false))
+            .execute(conn)?;
+        Ok(())
+    })
+    .unwrap();
+    app.web_user(&id)
+}
+
+struct Fixture {
+    users: [Option<WebUser>; 6],
+    koeln: String,
+    wohngeld: String,
+    rv_a: String,
+    rv_b: String,
+    ioev: String,
+}
+
+/// Wohngeld supplied by Dataport (IÖV, EKV in force); Köln (A) with its RV in force,
+/// Essen (B) with a draft RV; one user per role.
+fn fixture(app: &TestApp) -> Fixture {
+    let (ioev, _, wohngeld) = wohngeld_supply(app);
+    let koeln = app.municipality("05315000");
+    let essen = app.municipality("05113000");
+    let rv_a = app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    let rv_b = app.create(json!({ "kind": "rv", "municipality_id": essen }));
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let users = [
+        None,
+        Some(web_user(
+            app,
+            json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
+        )),
+        Some(web_user(
+            app,
+            json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+        )),
+        Some(web_user(
+            app,
+            json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+        )),
+        Some(web_user(
+            app,
+            json!({ "email": "bernd@essen.de", "name": "Bernd Essen", "role": "municipality", "municipality_id": essen, "may_sign": true }),
+        )),
+        Some(web_user(
+            app,
+            json!({ "email": "ina@dataport.de", "name": "Ina Dataport", "role": "intermediary", "organisation_id": dataport }),
+        )),
+    ];
+    Fixture {
+        users,
+        koeln,
+        wohngeld,
+        rv_a: rv_a["id"].as_str().unwrap().to_string(),
+        rv_b: rv_b["id"].as_str().unwrap().to_string(),
+        ioev: ioev["id"].as_str().unwrap().to_string(),
+    }
+}
+
+/// The id after `prefix` in a redirect target or page.
+fn id_after(text: &str, prefix: &str) -> String {
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in {text}"))
+        + prefix.len();
+    text[at..at + 36].to_string()
+}
+
+/// Files Köln's Einzelabruf for Wohngeld through the form.
+fn file_wohngeld(app: &TestApp, user: &WebUser, wohngeld: &str, cert: &str) -> WebPage {
+    app.web_multipart(
+        user,
+        "/kommune/einzelabruf",
+        &[
+            ("dienst", Part::Text(wohngeld)),
+            (
+                "p[zustaendige_stelle_url]",
+                Part::Text("https://www.stadt-koeln.de/wohngeld"),
+            ),
+            ("p[kontakt_email]", Part::Text("wohngeld@stadt-koeln.de")),
+            (
+                "wappen",
+                Part::File("Wappen Köln.svg", WAPPEN_SVG.as_bytes()),
+            ),
+            ("zertifikat", Part::File("dvdv.pem", cert.as_bytes())),
+            ("kontakt_name", Part::Text("Erika Mustermann")),
+            (
+                "kontakt_email",
+                Part::Text("erika.mustermann@stadt-koeln.de"),
+            ),
+            ("kontakt_telefon", Part::Text("0221 221-0")),
+        ],
+    )
+}
+
+#[test]
+fn every_page_answers_every_role_as_the_table_says() {
+    let app = TestApp::new();
+    let f = fixture(&app);
+    let a_user = f.users[3].clone().unwrap();
+    let cert = certificate("Wohngeldstelle Köln", -1, 365, &["keyEncipherment"]);
+    let filed = file_wohngeld(&app, &a_user, &f.wohngeld, &cert);
+    assert_eq!(filed.status, Status::SeeOther, "{}", filed.text());
+    let ea_a = id_after(filed.location.as_deref().unwrap(), "/vereinbarungen/");
+    let wappen = id_after(
+        &app.web_get(Some(&a_user), &format!("/vereinbarungen/{ea_a}"))
+            .body,
+        "/anlagen/",
+    );
+    let (a, b, i, s, m) = (&f.rv_a, &f.rv_b, &f.ioev, &f.wohngeld, &f.koeln);
+
+    const PUBLIC: [u16; 6] = [200; 6];
+    const LOGGED_IN: [u16; 6] = [303, 200, 200, 200, 200, 200];
+    const STAFF: [u16; 6] = [303, 200, 200, 403, 403, 403];
+    const ADMIN: [u16; 6] = [303, 200, 403, 403, 403, 403];
+    const MUNICIPALITY: [u16; 6] = [303, 403, 403, 200, 200, 403];
+    const OF_A: [u16; 6] = [303, 200, 200, 200, 404, 404];
+    const OF_B: [u16; 6] = [303, 200, 200, 404, 200, 404];
+    const OF_INTERMEDIARY: [u16; 6] = [303, 200, 200, 404, 404, 200];
+    let none: &[(&str, &str)] = &[];
+    let dienst = [("dienst", s.as_str())];
+    let table: Vec<Row> = vec![
+        ("GET", "/".into(), none, [303, 200, 200, 303, 303, 200]),
+        (
+            "GET",
+            "/anmelden".into(),
+            none,
+            [200, 303, 303, 303, 303, 303],
+        ),
+        // The login form's token comes from the pre-login cookie: none here, so refused.
+        ("POST", "/anmelden".into(), none, [403; 6]),
+        ("GET", "/passwort".into(), none, LOGGED_IN),
+        (
+            "POST",
+            "/passwort".into(),
+            none,
+            [303, 422, 422, 422, 422, 422],
+        ),
+        ("POST", "/abmelden".into(), none, [303; 6]),
+        ("GET", "/katalog".into(), none, PUBLIC),
+        ("GET", format!("/katalog/{s}"), none, PUBLIC),
+        ("GET", "/kommune".into(), none, MUNICIPALITY),
+        // A has its RV already, B a draft one: both refused as duplicates (409).
+        (
+            "POST",
+            "/kommune/rahmenvereinbarung".into(),
+            none,
+            [303, 403, 403, 409, 409, 403],
+        ),
+        (
+            "GET",
+            format!("/kommune/einzelabruf?dienst={s}"),
+            none,
+            MUNICIPALITY,
+        ),
+        // Let in, then refused for the missing contact person (422).
+        (
+            "POST",
+            "/kommune/einzelabruf".into(),
+            &dienst,
+            [303, 403, 403, 422, 422, 403],
+        ),
+        ("GET", "/vereinbarungen".into(), none, LOGGED_IN),
+        ("GET", format!("/vereinbarungen/{a}"), none, OF_A),
+        ("GET", format!("/vereinbarungen/{b}"), none, OF_B),
+        ("GET", format!("/vereinbarungen/{i}"), none, OF_INTERMEDIARY),
+        (
+            "GET",
+            format!("/vereinbarungen/{a}/dokument.pdf"),
+            none,
+            OF_A,
+        ),
+        (
+            "GET",
+            format!("/vereinbarungen/{b}/entwurf.pdf"),
+            none,
+            OF_B,
+        ),
+        ("GET", format!("/anlagen/{wappen}"), none, OF_A),
+        // B's RV is a draft: nobody can sign it yet (409); others do not see it (404).
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/unterschreiben"),
+            none,
+            [303, 409, 409, 404, 409, 404],
+        ),
+        // Only staff activate; a draft cannot be put into force (409).
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/inkraft"),
+            none,
+            [303, 409, 409, 403, 403, 403],
+        ),
+        ("GET", "/kommunen".into(), none, STAFF),
+        ("GET", format!("/kommunen/{m}"), none, STAFF),
+        ("GET", format!("/dienste/{s}"), none, STAFF),
+        ("GET", "/benutzer".into(), none, ADMIN),
+        (
+            "POST",
+            "/benutzer".into(),
+            none,
+            [303, 422, 403, 403, 403, 403],
+        ),
+    ];
+
+    let template = |path: &str| {
+        let mut t = path.split('?').next().unwrap().to_string();
+        for id in [a, b, i, s, m, &ea_a, &wappen] {
+            t = t.replace(id.as_str(), "<id>");
+        }
+        t
+    };
+    let covered: std::collections::BTreeSet<String> = table
+        .iter()
+        .map(|(method, path, _, _)| format!("{method} {}", template(path)))
+        .collect();
+    let mounted: std::collections::BTreeSet<String> = app
+        .client
+        .rocket()
+        .routes()
+        .filter(|r| !r.uri.path().starts_with("/api/") && !r.uri.path().starts_with("/static"))
+        .map(|r| format!("{} {}", r.method, r.uri.path()))
+        .collect();
+    let missing: Vec<&String> = mounted.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "pages not in the access table: {missing:?}"
+    );
+
+    let mut wrong = Vec::new();
+    for (method, path, fields, expected) in &table {
+        for (r, role) in ROLES.iter().enumerate() {
+            let user = f.users[r].as_ref();
+            let page = match *method {
+                "GET" => app.web_get(user, path),
+                _ => app.web_post(user, path, fields),
+            };
+            if page.status.code != expected[r] {
+                wrong.push(format!(
+                    "{method} {path} as {role}: {}, expected {}",
+                    page.status.code, expected[r]
+                ));
+            }
+            // Anonymous visitors of a page for users are sent to the login.
+            if r == 0 && page.status.code == 303 && *path != "/abmelden" {
+                assert_eq!(
+                    page.location.as_deref(),
+                    Some("/anmelden"),
+                    "{method} {path}"
+                );
+            }
+            // Refusals are German pages that name no internals.
+            if page.status.code >= 400 && !path.ends_with(".pdf") {
+                assert!(
+                    page.body.contains("lang=\"de\""),
+                    "{method} {path}: {}",
+                    page.body
+                );
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} mismatches:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
+    let app = TestApp::new();
+    let f = fixture(&app);
+    let admin = f.users[1].as_ref().unwrap();
+    let koeln = f.users[3].as_ref().unwrap();
+    let essen = f.users[4].as_ref().unwrap();
+    let forms: Vec<FormPost> = vec![
+        (koeln, "/kommune/rahmenvereinbarung".into(), vec![]),
+        (
+            essen,
+            format!("/vereinbarungen/{}/unterschreiben", f.rv_b),
+            vec![],
+        ),
+        (admin, format!("/vereinbarungen/{}/inkraft", f.rv_a), vec![]),
+        (
+            admin,
+            "/benutzer".into(),
+            vec![
+                ("email", "neu@d-nrw.de"),
+                ("name", "Neu"),
+                ("role", "clerk"),
+            ],
+        ),
+        (admin, "/passwort".into(), vec![]),
+        (admin, "/abmelden".into(), vec![]),
+        (
+            koeln,
+            "/kommune/einzelabruf".into(),
+            vec![("dienst", f.wohngeld.as_str())],
+        ),
+    ];
+    let before = app.get("/api/v1/audit?per_page=500").1["total"].clone();
+    for (user, path, fields) in &forms {
+        for token in ["", &"0".repeat(64)] {
+            let mut with = fields.clone();
+            with.push(("csrf", token));
+            let page = app.web_post(Some(user), path, &with);
+            assert_eq!(
+                page.status,
+                Status::Forbidden,
+                "POST {path} with csrf={token:?}"
+            );
+            assert!(page.text().contains("Anfrage abgelehnt"), "{}", page.text());
+        }
+    }
+    assert_eq!(
+        app.get("/api/v1/audit?per_page=500").1["total"],
+        before,
+        "nothing written"
+    );
+    let (_, users) = app.get("/api/v1/users");
+    assert!(!users.to_string().contains("neu@d-nrw.de"));
+}
+
+#[test]
+fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_sealed_pdf() {
+    let app = TestApp::new();
+    let (_, _, wohngeld) = wohngeld_supply(&app);
+    let koeln = app.municipality("05315000");
+    let erika = web_user(
+        &app,
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+    );
+    let carl = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let essen = app.municipality("05113000");
+    let bernd = web_user(
+        &app,
+        json!({ "email": "bernd@essen.de", "name": "Bernd Essen", "role": "municipality", "municipality_id": essen, "may_sign": true }),
+    );
+
+    // The start page leads to "Meine Kommune", which offers the RV.
+    let start = app.web_get(Some(&erika), "/");
+    assert_eq!(start.location.as_deref(), Some("/kommune"));
+    let home = app.web_get(Some(&erika), "/kommune");
+    assert!(
+        home.text().contains("Meine Kommune: Stadt Köln"),
+        "{}",
+        home.text()
+    );
+    assert!(home.text().contains("noch keine Rahmenvereinbarung"));
+    assert!(
+        !home.body.contains("einzelabruf?dienst="),
+        "no EA before the RV is in force"
+    );
+
+    // Request the RV, sign it; d-NRW countersigns and puts it into force.
+    let rv = app.web_post(Some(&erika), "/kommune/rahmenvereinbarung", &[]);
+    assert_eq!(rv.status, Status::SeeOther);
+    let rv_id = id_after(rv.location.as_deref().unwrap(), "/vereinbarungen/");
+    let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{rv_id}"));
+    assert!(
+        page.text().contains("wartet auf Unterschriften"),
+        "{}",
+        page.text()
+    );
+    assert!(page.text().contains("Jetzt unterzeichnen"));
+    let clerk_early = app.web_get(Some(&carl), &format!("/vereinbarungen/{rv_id}"));
+    assert!(
+        !clerk_early.text().contains("Jetzt unterzeichnen"),
+        "the municipality signs first"
+    );
+    assert!(
+        clerk_early.text().contains("Zuerst unterschreibt"),
+        "{}",
+        clerk_early.text()
+    );
+    let signed = app.web_post(
+        Some(&erika),
+        &format!("/vereinbarungen/{rv_id}/unterschreiben"),
+        &[],
+    );
+    assert_eq!(signed.status, Status::SeeOther);
+    let again = app.web_post(
+        Some(&erika),
+        &format!("/vereinbarungen/{rv_id}/unterschreiben"),
+        &[],
+    );
+    assert_eq!(
+        again.status,
+        Status::Conflict,
+        "once only: {}",
+        again.text()
+    );
+    let dashboard = app.web_get(Some(&carl), "/");
+    assert!(
+        dashboard
+            .text()
+            .contains("Gegenzeichnung durch d-NRW möglich"),
+        "{}",
+        dashboard.text()
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&carl),
+            &format!("/vereinbarungen/{rv_id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&carl),
+            &format!("/vereinbarungen/{rv_id}/inkraft"),
+            &[("ab", "")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    let home = app.web_get(Some(&erika), "/kommune");
+    assert!(home.text().contains("in Kraft"), "{}", home.text());
+    assert!(home
+        .body
+        .contains(&format!("einzelabruf?dienst={wohngeld}")));
+
+    // The guided form shows the service's parameters; bad uploads are refused with
+    // their reasons at the fields, and nothing is filed.
+    let form = app.web_get(
+        Some(&erika),
+        &format!("/kommune/einzelabruf?dienst={wohngeld}"),
+    );
+    assert_eq!(form.status, Status::Ok);
+    for label in [
+        "Web-Adresse der zuständigen Stelle",
+        "E-Mail-Adresse für Rückfragen",
+        "Wappen der Kommune",
+        "Verschlüsselungszertifikat",
+        "Fachliche Ansprechperson",
+    ] {
+        assert!(form.text().contains(label), "{label}: {}", form.text());
+    }
+    let signing_only = certificate("Signatur Köln", -1, 365, &["digitalSignature"]);
+    let expired = certificate("Alt Köln", -400, -10, &["keyEncipherment"]);
+    let future = certificate("Künftig Köln", 10, 400, &["keyEncipherment"]);
+    let key_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n";
+    let cases: [(&[u8], &str, &str); 5] = [
+        (
+            signing_only.as_bytes(),
+            WAPPEN_SVG,
+            "erlaubt keine Verschlüsselung",
+        ),
+        (expired.as_bytes(), WAPPEN_SVG, "abgelaufen"),
+        (future.as_bytes(), WAPPEN_SVG, "gilt erst ab"),
+        (key_pem.as_bytes(), WAPPEN_SVG, "nie den privaten Schlüssel"),
+        (
+            b"kein Zertifikat",
+            r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>"#,
+            "Ereignis-Handler",
+        ),
+    ];
+    for (cert, svg, message) in cases {
+        let page = app.web_multipart(
+            &erika,
+            "/kommune/einzelabruf",
+            &[
+                ("dienst", Part::Text(&wohngeld)),
+                ("p[zustaendige_stelle_url]", Part::Text("keine Adresse")),
+                ("wappen", Part::File("wappen.svg", svg.as_bytes())),
+                ("zertifikat", Part::File("dvdv.pem", cert)),
+            ],
+        );
+        assert_eq!(page.status, Status::UnprocessableEntity);
+        let text = page.text();
+        assert!(text.contains(message), "{message}: {text}");
+        assert!(text.contains("Bitte prüfen Sie Ihre Angaben"));
+        assert!(
+            text.contains("Web-Adresse"),
+            "parameter errors shown at once: {text}"
+        );
+        assert!(text.contains("Bitte den Namen der fachlichen Ansprechperson angeben"));
+        assert!(
+            page.body.contains("href=\"#zertifikat\"") || page.body.contains("href=\"#wappen\"")
+        );
+    }
+    let (_, list) = app.get(&format!(
+        "/api/v1/agreements?kind=ea&municipality_id={koeln}"
+    ));
+    assert_eq!(list["total"], 0, "nothing filed by refused forms");
+
+    // Filed: the EA waits for signatures, shows the parameters, the coat of arms and the
+    // certificate's details.
+    let cert = certificate(
+        "Wohngeldstelle Köln",
+        -1,
+        365,
+        &["keyEncipherment", "dataEncipherment"],
+    );
+    let filed = file_wohngeld(&app, &erika, &wohngeld, &cert);
+    assert_eq!(filed.status, Status::SeeOther, "{}", filed.text());
+    let ea = id_after(filed.location.as_deref().unwrap(), "/vereinbarungen/");
+    let page = app.web_get(Some(&erika), filed.location.as_deref().unwrap());
+    let text = page.text();
+    for expected in [
+        "Einzelabruf (EA) angelegt",
+        "wartet auf Unterschriften",
+        "https://www.stadt-koeln.de/wohngeld",
+        "Erika Mustermann",
+        "CN=Wohngeldstelle Köln",
+        "keyEncipherment, dataEncipherment",
+        "Fingerabdruck (SHA-256)",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    let (_, detail) = app.get(&format!("/api/v1/agreements/{ea}"));
+    assert!(
+        detail["terms"]["avv"]["subject"].as_str().is_some(),
+        "the EKV's AVV applies"
+    );
+    assert!(detail["terms"]["parameters"]["wappen"]
+        .as_str()
+        .unwrap()
+        .starts_with("anlage:"));
+    let wappen = id_after(&page.body, "/anlagen/");
+    let image = app.web_get(Some(&erika), &format!("/anlagen/{wappen}"));
+    assert_eq!(image.status, Status::Ok);
+    assert_eq!(image.body, WAPPEN_SVG);
+    assert_eq!(
+        app.web_get(Some(&bernd), &format!("/anlagen/{wappen}"))
+            .status,
+        Status::NotFound
+    );
+    let duplicate = file_wohngeld(&app, &erika, &wohngeld, &cert);
+    assert_eq!(duplicate.status, Status::UnprocessableEntity);
+    assert!(duplicate.text().contains("bereits"), "{}", duplicate.text());
+
+    // Both sign; both download the same sealed PDF, which verifies as issued here.
+    assert_eq!(
+        app.web_post(
+            Some(&erika),
+            &format!("/vereinbarungen/{ea}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&carl),
+            &format!("/vereinbarungen/{ea}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    let fetch = |u: &WebUser| {
+        let res = app
+            .client
+            .get(format!("/vereinbarungen/{ea}/dokument.pdf"))
+            .private_cookie(rocket::http::Cookie::new(
+                "nnr_sitzung",
+                format!(
+                    "{}|{}|{}",
+                    u.id,
+                    u.csrf,
+                    time::OffsetDateTime::now_utc().unix_timestamp()
+                ),
+            ))
+            .dispatch();
+        (res.status(), res.into_bytes().unwrap_or_default())
+    };
+    let (status, pdf) = fetch(&erika);
+    assert_eq!(status, Status::Ok);
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(fetch(&carl), (Status::Ok, pdf.clone()));
+    assert_eq!(
+        fetch(&bernd).0,
+        Status::NotFound,
+        "another municipality gets nothing"
+    );
+    let (status, v) = app.verify(&pdf);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(v["seal_valid"], true, "{v}");
+    assert_eq!(v["issued_as"]["agreement_id"], ea.as_str(), "{v}");
+    let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{ea}"));
+    assert!(
+        page.text().contains("Gesiegeltes Dokument, Fassung 1"),
+        "{}",
+        page.text()
+    );
+    assert!(page.text().contains("unterzeichnet von Erika Köln"));
+    assert!(page.text().contains("unterzeichnet von Carl Clerk"));
+}
+
+#[test]
+fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
+    let app = TestApp::with_demo();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let all = app.web_get(Some(&clerk), "/kommunen");
+    assert_eq!(all.status, Status::Ok);
+    assert!(all.text().contains("Kommunen und Kreise"), "{}", all.text());
+    let in_force = app.web_get(Some(&clerk), "/kommunen?rv=in_kraft");
+    let text = in_force.text();
+    assert!(
+        text.contains("2 Kommunen und Kreise"),
+        "Dortmund and Düsseldorf: {text}"
+    );
+    assert!(text.contains("Dortmund") && text.contains("Düsseldorf"));
+    let arnsberg = app.web_get(Some(&clerk), "/kommunen?rv=in_kraft&rb=Arnsberg");
+    assert!(
+        arnsberg.text().contains("1 Kommunen und Kreise"),
+        "{}",
+        arnsberg.text()
+    );
+    let none = app.web_get(Some(&clerk), "/kommunen?rv=keine&q=dortmund");
+    assert!(
+        none.text().contains("0 Kommunen und Kreise"),
+        "{}",
+        none.text()
+    );
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+    let service = app.web_get(Some(&clerk), &format!("/dienste/{wohngeld}"));
+    let text = service.text();
+    assert!(
+        text.contains("1 Kommunen in NRW nutzen den Dienst"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Dortmund") && text.contains("Düsseldorf"),
+        "{text}"
+    );
+    let dashboard = app.web_get(Some(&clerk), "/");
+    assert!(
+        dashboard.text().contains("Warten auf Unterschriften (1)"),
+        "{}",
+        dashboard.text()
+    );
+}
+
+#[test]
+fn the_catalogue_is_public_and_follows_changes_of_the_services() {
+    let app = TestApp::new();
+    let page = app.web_get(None, "/katalog");
+    assert_eq!(page.status, Status::Ok);
+    let text = page.text();
+    assert!(text.contains("Jetzt verfügbar"), "{text}");
+    assert!(text.contains("Wohngeld (Online-Dienst Wohngeld)"));
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+    let detail = app.web_get(None, &format!("/katalog/{wohngeld}"));
+    assert!(
+        detail.text().contains("99107023000000"),
+        "Leika keys: {}",
+        detail.text()
+    );
+    assert!(detail
+        .text()
+        .contains("Web-Adresse der zuständigen Stelle (Pflichtangabe)"));
+    // A change of the service shows at once, though the page is cached.
+    let (_, s) = app.get(&format!("/api/v1/services/{wohngeld}"));
+    let (status, _) = app.patch(
+        &format!("/api/v1/services/{wohngeld}"),
+        json!({ "name": "Wohngeld digital", "lock_version": s["lock_version"] }),
+    );
+    assert_eq!(status, Status::Ok);
+    let text = app.web_get(None, "/katalog").text();
+    assert!(text.contains("Wohngeld digital"), "{text}");
+    let found = app.web_get(None, "/katalog?q=wohngeld").text();
+    assert!(
+        found.contains("Wohngeld digital") && !found.contains("Einbürgerung"),
+        "{found}"
+    );
+}
+
+#[test]
+fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
+    let app = TestApp::new();
+    let admin = web_user(
+        &app,
+        json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
+    );
+    let bad = app.web_post(
+        Some(&admin),
+        "/benutzer",
+        &[
+            ("email", "kein"),
+            ("name", ""),
+            ("role", "municipality"),
+            ("ags", ""),
+        ],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text().contains("Bitte prüfen Sie Ihre Angaben"),
+        "{}",
+        bad.text()
+    );
+    assert!(bad.body.contains("href=\"#email\""), "{}", bad.body);
+    let ok = app.web_post(
+        Some(&admin),
+        "/benutzer",
+        &[
+            ("email", "neu@stadt-koeln.de"),
+            ("name", "Neue Nutzerin"),
+            ("role", "municipality"),
+            ("ags", "05315000"),
+            ("may_sign", "true"),
+        ],
+    );
+    assert_eq!(ok.status, Status::Ok, "{}", ok.text());
+    assert!(ok.text().contains("Benutzer angelegt"));
+    let at = ok.body.find("class=\"passwort\">").unwrap() + 17;
+    let password = &ok.body[at..at + 20];
+    assert!(
+        password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password}"
+    );
+    let list = app.web_get(Some(&admin), "/benutzer");
+    assert!(list.text().contains("neu@stadt-koeln.de"));
+    assert!(!list.body.contains(password), "shown once");
+}
