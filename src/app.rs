@@ -81,17 +81,25 @@ pub fn demo_password(config: &Config) -> AppResult<String> {
 }
 
 /// Rocket's `secret_key` (it encrypts the session cookies): configured, or (embedded SQLite
-/// only) generated once into `<data_dir>/secret-key` so sessions survive a restart.
+/// only) generated once into `<data_dir>/secret-key` (base64) so sessions survive a
+/// restart.
 /// Several instances on PostgreSQL must share one: set `ROCKET_SECRET_KEY`.
 fn with_secret_key(figment: Figment, config: &Config, backend: Backend) -> AppResult<Figment> {
-    if figment.find_value("secret_key").is_ok() || backend == Backend::Postgres {
+    // Rocket's defaults carry an all-zero key (which a release build refuses to run with).
+    let configured = figment
+        .extract_inner::<rocket::config::SecretKey>("secret_key")
+        .is_ok_and(|k| !k.is_zero());
+    if configured || backend == Backend::Postgres {
         return Ok(figment);
     }
     let path = config.data_dir.join("secret-key");
+    // 64 random bytes in base64 (88 characters), as Rocket reads a secret key.
     let key = match std::fs::read_to_string(&path) {
-        Ok(k) if k.trim().len() == 128 => k.trim().to_string(),
+        Ok(k) if k.trim().len() == 88 => k.trim().to_string(),
         _ => {
-            let key = crate::models::random_hex(64);
+            let mut bytes = [0u8; 64];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let key = openssl::base64::encode_block(&bytes);
             write_secret(&path, &key)?;
             key
         }
@@ -221,6 +229,34 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn embedded_mode_generates_a_session_key_unless_one_is_configured() {
+        let dir = std::env::temp_dir().join(format!("nachnutzung-key-{}", uuid::Uuid::new_v4()));
+        let key = |f: &Figment| {
+            f.extract_inner::<rocket::config::SecretKey>("secret_key")
+                .unwrap()
+        };
+        // Rocket's release defaults carry the all-zero key: it is replaced by a generated one.
+        let release = rocket::Config::figment().merge(("secret_key", vec![0u8; 64]));
+        assert!(key(&release).is_zero());
+        let generated =
+            with_secret_key(release.clone(), &config(&dir, None), Backend::Sqlite).unwrap();
+        assert!(!key(&generated).is_zero());
+        let again = with_secret_key(release, &config(&dir, None), Backend::Sqlite).unwrap();
+        assert!(key(&generated) == key(&again), "kept across restarts");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("secret-key"))
+                .unwrap()
+                .len(),
+            88
+        );
+        // A configured key is used as it is.
+        let own = rocket::Config::figment().merge(("secret_key", vec![7u8; 64]));
+        let kept = with_secret_key(own.clone(), &config(&dir, None), Backend::Sqlite).unwrap();
+        assert!(key(&kept) == key(&own));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -379,6 +379,10 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         audit.check(&c, "dienst-staff").await;
         goto(&c, &base, "/vereinbarungen").await;
         audit.check(&c, "vereinbarungen").await;
+        goto(&c, &base, "/vereinbarungen/neu?art=ekv").await;
+        click(&c, "main form button[type=submit]").await;
+        assert!(text(&c).await.contains("Bitte prüfen Sie Ihre Angaben"), "{}", text(&c).await);
+        audit.check(&c, "entwurf-ekv-fehler").await;
         goto(&c, &base, "/vereinbarungen/00000000-0000-4000-8000-000000000000").await;
         assert!(text(&c).await.contains("Es gibt keine Vereinbarung"), "{}", text(&c).await);
         audit.check(&c, "fehlerseite-404").await;
@@ -422,7 +426,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     assert_eq!(status, Status::Ok);
     assert_eq!(v["seal_valid"], true, "{v}");
     assert_eq!(v["issued_by_registry"], true, "{v}");
-    assert!(audit.pages.len() >= 17, "{:?}", audit.pages);
+    assert!(audit.pages.len() >= 18, "{:?}", audit.pages);
     assert!(
         audit.violations.is_empty(),
         "axe-core found WCAG 2.1 A/AA violations:\n{}",

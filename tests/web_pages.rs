@@ -152,6 +152,7 @@ fn every_page_answers_every_role_as_the_table_says() {
     const PUBLIC: [u16; 6] = [200; 6];
     const LOGGED_IN: [u16; 6] = [303, 200, 200, 200, 200, 200];
     const STAFF: [u16; 6] = [303, 200, 200, 403, 403, 403];
+    const STAFF_FORM: [u16; 6] = [303, 422, 422, 403, 403, 403];
     const ADMIN: [u16; 6] = [303, 200, 403, 403, 403, 403];
     const MUNICIPALITY: [u16; 6] = [303, 403, 403, 200, 200, 403];
     const OF_A: [u16; 6] = [303, 200, 200, 200, 404, 404];
@@ -159,6 +160,8 @@ fn every_page_answers_every_role_as_the_table_says() {
     const OF_INTERMEDIARY: [u16; 6] = [303, 200, 200, 404, 404, 200];
     let none: &[(&str, &str)] = &[];
     let dienst = [("dienst", s.as_str())];
+    let ioev_form = [("art", "ioev")];
+    let bogus_step = [("action", "bogus")];
     let table: Vec<Row> = vec![
         ("GET", "/".into(), none, [303, 200, 200, 303, 303, 200]),
         (
@@ -231,7 +234,30 @@ fn every_page_answers_every_role_as_the_table_says() {
             none,
             [303, 409, 409, 403, 403, 403],
         ),
+        ("GET", "/vereinbarungen/neu?art=ioev".into(), none, STAFF),
+        // Let in, then refused for the missing counterparty (422).
+        ("POST", "/vereinbarungen/neu".into(), &ioev_form, STAFF_FORM),
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/schritt"),
+            &bogus_step,
+            STAFF_FORM,
+        ),
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/unterschrift-erfassen"),
+            none,
+            STAFF_FORM,
+        ),
         ("GET", "/kommunen".into(), none, STAFF),
+        // A form without lock_version is stale: shown again with the message (422).
+        ("POST", format!("/kommunen/{m}"), none, STAFF_FORM),
+        (
+            "POST",
+            format!("/kommunen/{m}/ansprechpersonen"),
+            none,
+            STAFF_FORM,
+        ),
         ("GET", format!("/kommunen/{m}"), none, STAFF),
         ("GET", format!("/dienste/{s}"), none, STAFF),
         ("GET", "/benutzer".into(), none, ADMIN),
@@ -762,4 +788,268 @@ fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
     let list = app.web_get(Some(&admin), "/benutzer");
     assert!(list.text().contains("neu@stadt-koeln.de"));
     assert!(!list.body.contains(password), "shown once");
+}
+
+#[test]
+fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_terminate() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+
+    // An EKV needs an IÖV in force: the refusal says so at the form.
+    let form = app.web_get(Some(&clerk), "/vereinbarungen/neu?art=ekv");
+    assert_eq!(form.status, Status::Ok);
+    assert!(
+        form.text().contains("Art der personenbezogenen Daten"),
+        "{}",
+        form.text()
+    );
+    let fields = [
+        ("art", "ekv"),
+        ("counterparty", dataport.as_str()),
+        ("service", wohngeld.as_str()),
+        ("notice", "6"),
+        ("avv_subject", "Betrieb des Online-Dienstes Wohngeld"),
+        ("avv_duration", "Laufzeit der Vereinbarung"),
+        (
+            "avv_purpose",
+            "Entgegennahme und Weiterleitung von Anträgen",
+        ),
+        ("avv_data", "Name, Anschrift\nEinkommen\n\n"),
+        ("avv_subjects", "Antragstellende Personen"),
+        ("avv_measures", "TLS\nVerschlüsselte Übermittlung (OSCI)"),
+    ];
+    let refused = app.web_post(Some(&clerk), "/vereinbarungen/neu", &fields);
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    assert!(refused.text().contains("IÖV"), "{}", refused.text());
+    assert!(
+        refused
+            .body
+            .contains("Betrieb des Online-Dienstes Wohngeld"),
+        "values kept"
+    );
+
+    // With the IÖV drafted, submitted, signed and in force through the pages …
+    let ioev = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu",
+        &[
+            ("art", "ioev"),
+            ("counterparty", dataport.as_str()),
+            ("notice", "12"),
+        ],
+    );
+    assert_eq!(ioev.status, Status::SeeOther, "{}", ioev.text());
+    let ioev_id = id_after(ioev.location.as_deref().unwrap(), "/vereinbarungen/");
+    assert!(app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"))
+        .text()
+        .contains("Entwurf"));
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/schritt"),
+            &[("action", "submit")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    // The partner's authorised contact signs on paper; staff record it, then countersign.
+    let contact = app.signatory(&format!("organisations/{dataport}"), "Dora Dataport");
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"));
+    assert!(
+        page.text().contains("Unterschrift erfassen"),
+        "{}",
+        page.text()
+    );
+    assert!(page.body.contains(&contact));
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/unterschrift-erfassen"),
+            &[("contact", contact.as_str())]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/inkraft"),
+            &[("ab", "")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    let text = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"))
+        .text();
+    assert!(
+        text.contains("unterzeichnet von Dora Dataport") && text.contains("in Kraft"),
+        "{text}"
+    );
+
+    // … the EKV is drafted with its AVV, one entry per line.
+    let ekv = app.web_post(Some(&clerk), "/vereinbarungen/neu", &fields);
+    assert_eq!(ekv.status, Status::SeeOther, "{}", ekv.text());
+    let ekv_id = id_after(ekv.location.as_deref().unwrap(), "/vereinbarungen/");
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ekv_id}"));
+    assert_eq!(
+        v["terms"]["avv"]["data_types"],
+        json!(["Name, Anschrift", "Einkommen"])
+    );
+    assert_eq!(v["notice_period_months"], 6);
+
+    // Terminating the IÖV while the EKV rests on it is refused with the dependant named;
+    // with "auch die Vereinbarungen kündigen …" both end.
+    let ekv_ref = v["reference"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ekv_id}/schritt"),
+            &[("action", "submit")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    app.sign_all(&ekv_id);
+    app.step(&ekv_id, "activate");
+    let blocked = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ioev_id}/schritt"),
+        &[("action", "terminate"), ("grund", "Test")],
+    );
+    assert_eq!(blocked.status, Status::Conflict);
+    assert!(blocked.text().contains(&ekv_ref), "{}", blocked.text());
+    let done = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ioev_id}/schritt"),
+        &[
+            ("action", "terminate"),
+            ("grund", "Anbieterwechsel"),
+            ("kaskade", "true"),
+            ("ende", "2028-06-30"),
+        ],
+    );
+    assert_eq!(done.status, Status::SeeOther, "{}", done.text());
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ekv_id}"));
+    assert_eq!(v["ends_on"], "2028-06-30", "{v}");
+    assert!(v["notice_given_on"].is_string(), "{v}");
+}
+
+#[test]
+fn staff_change_a_municipalitys_traeger_status_and_add_a_contact_with_messages_at_the_fields() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let koeln = app.municipality("05315000");
+    let path = format!("/kommunen/{koeln}");
+    let page = app.web_get(Some(&clerk), &path);
+    let lock = {
+        let at = page.body.find("name=\"lock_version\" value=\"").unwrap() + 27;
+        page.body[at..].split('"').next().unwrap().to_string()
+    };
+    let bad = app.web_post(
+        Some(&clerk),
+        &path,
+        &[
+            ("lock_version", &lock),
+            ("traeger_since", "2099-01-01"),
+            ("capital", "viel"),
+        ],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text().contains("Stammeinlage als Betrag in Euro"),
+        "{}",
+        bad.text()
+    );
+    let future = app.web_post(
+        Some(&clerk),
+        &path,
+        &[
+            ("lock_version", &lock),
+            ("traeger_since", "2099-01-01"),
+            ("capital", "1.250,00"),
+        ],
+    );
+    assert!(
+        future.text().contains("nicht in der Zukunft"),
+        "{}",
+        future.text()
+    );
+    assert!(future.body.contains("href=\"#traeger_since\""));
+    let ok = app.web_post(
+        Some(&clerk),
+        &path,
+        &[
+            ("lock_version", &lock),
+            ("traeger_since", "2021-03-15"),
+            ("capital", "1.250,00"),
+            ("address", "Willy-Brandt-Platz 2, 50679 Köln"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let (_, m) = app.get(&format!("/api/v1/municipalities/{koeln}"));
+    assert_eq!(m["traeger_since"], "2021-03-15");
+    assert_eq!(m["capital_contribution_cents"], 125_000);
+    let stale = app.web_post(
+        Some(&clerk),
+        &path,
+        &[("lock_version", &lock), ("address", "alt")],
+    );
+    assert_eq!(
+        stale.status,
+        Status::UnprocessableEntity,
+        "a stale form is refused"
+    );
+    assert!(
+        stale.text().contains("inzwischen geändert"),
+        "{}",
+        stale.text()
+    );
+
+    let bad = app.web_post(
+        Some(&clerk),
+        &format!("{path}/ansprechpersonen"),
+        &[("name", ""), ("email", "keine")],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.body.contains("href=\"#contact-email\""),
+        "{}",
+        bad.text()
+    );
+    let ok = app.web_post(
+        Some(&clerk),
+        &format!("{path}/ansprechpersonen"),
+        &[
+            ("name", "Henriette Reker"),
+            ("function", "Oberbürgermeisterin"),
+            ("email", "ob@stadt-koeln.de"),
+            ("may_sign", "true"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther);
+    let text = app.web_get(Some(&clerk), &path).text();
+    assert!(
+        text.contains("Henriette Reker, Oberbürgermeisterin")
+            && text.contains("(zeichnungsberechtigt)"),
+        "{text}"
+    );
 }

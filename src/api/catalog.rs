@@ -1,15 +1,23 @@
 //! `GET /api/v1/catalog`: the public catalogue of services offered (available or coming
 //! soon), for other Länder's intermediaries and anybody else.
 //!
-//! The catalogue is read far more often than it changes, so its JSON is kept and served
-//! again while a cheap fingerprint of the services and organisations is unchanged (every
-//! write bumps a row's `lock_version`, so their sums move with any change).
+//! The catalogue is read far more often than it changes, so its JSON (and the public HTML
+//! page) is kept in memory and served without touching the database:
+//!
+//! - a write to services or organisations in this process makes the next request look
+//!   again (`models::catalog_changed`);
+//! - otherwise the database is asked at most once per `RECHECK` whether anything changed
+//!   (another instance may have written): a cheap fingerprint of services and
+//!   organisations (counts and sums of `lock_version`, which every write bumps). Only a
+//!   changed fingerprint renders the catalogue again.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use diesel::dsl::{count_star, sum};
 use diesel::prelude::*;
-use rocket::response::content::RawJson;
+use rocket::http::ContentType;
+use rocket::response::Responder;
 use rocket::{get, routes, Route, State};
 use serde::Serialize;
 
@@ -40,23 +48,55 @@ pub struct CatalogCache {
     page: Slot,
 }
 
+/// How long a checked catalogue is served before the database is asked again; the
+/// longest a change made by another instance takes to show.
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// One cached text: the fingerprint it was rendered at, when that was last confirmed,
+/// and this process's write count then.
+struct Cached {
+    fingerprint: Fingerprint,
+    checked: Instant,
+    writes: u64,
+    text: Arc<String>,
+}
+
 #[derive(Default)]
-struct Slot(Mutex<Option<(Fingerprint, Arc<String>)>>);
+struct Slot(Mutex<Option<Cached>>);
 
 impl Slot {
+    /// The text, if it was confirmed recently and nothing was written since.
+    fn fresh(&self) -> Option<Arc<String>> {
+        let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref()
+            .filter(|c| {
+                c.checked.elapsed() < RECHECK && c.writes == crate::models::catalog_writes()
+            })
+            .map(|c| c.text.clone())
+    }
+
     fn get(
         &self,
         conn: &mut DbConn,
         render: impl FnOnce(&mut DbConn) -> AppResult<String>,
     ) -> AppResult<Arc<String>> {
+        let writes = crate::models::catalog_writes();
         let now = fingerprint(conn)?;
-        if let Some((seen, text)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if *seen == now {
-                return Ok(text.clone());
+        {
+            let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = slot.as_mut().filter(|c| c.fingerprint == now) {
+                c.checked = Instant::now();
+                c.writes = writes;
+                return Ok(c.text.clone());
             }
         }
         let text = Arc::new(render(conn)?);
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, text.clone()));
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
+            fingerprint: now,
+            checked: Instant::now(),
+            writes,
+            text: text.clone(),
+        });
         Ok(text)
     }
 }
@@ -93,6 +133,16 @@ impl CatalogCache {
         self.json.get(conn, render)
     }
 
+    /// The catalogue JSON if it can be served without asking the database.
+    pub fn fresh(&self) -> Option<Arc<String>> {
+        self.json.fresh()
+    }
+
+    /// The public page if it can be served without asking the database.
+    pub fn fresh_page(&self) -> Option<Arc<String>> {
+        self.page.fresh()
+    }
+
     /// The public catalogue page, rendered by `render` only when the data changed.
     pub fn page(
         &self,
@@ -103,9 +153,35 @@ impl CatalogCache {
     }
 }
 
+/// A cached text as a response: no copy, written in one piece (Rocket's default would
+/// write it in 4 KiB chunks).
+pub struct CachedText(pub Arc<String>, pub ContentType);
+
+struct Shared(Arc<String>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl<'r> Responder<'r, 'static> for CachedText {
+    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        let len = self.0.len();
+        rocket::Response::build()
+            .header(self.1)
+            .sized_body(len, std::io::Cursor::new(Shared(self.0)))
+            .max_chunk_size(len.max(4096))
+            .ok()
+    }
+}
+
 #[get("/api/v1/catalog")]
-async fn catalog_json(state: &State<AppState>) -> AppResult<RawJson<String>> {
+async fn catalog_json(state: &State<AppState>) -> AppResult<CachedText> {
+    if let Some(json) = state.catalog.fresh() {
+        return Ok(CachedText(json, ContentType::JSON));
+    }
     let cache = state.inner().catalog.clone();
     let json = state.db.read(move |conn| cache.get(conn)).await?;
-    Ok(RawJson(json.as_ref().clone()))
+    Ok(CachedText(json, ContentType::JSON))
 }

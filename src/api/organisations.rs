@@ -6,7 +6,6 @@ use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 use serde::{Deserialize, Serialize};
 
-use super::municipalities::ContactInput;
 use super::{body, Body, Staff};
 use crate::app::AppState;
 use crate::db::DbConn;
@@ -15,6 +14,7 @@ use crate::domain::Problems;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
 use crate::models::contact::Contact;
+use crate::models::contact::ContactInput;
 use crate::models::organisation::{Organisation, OrganisationView, Role};
 
 pub fn routes() -> Vec<Route> {
@@ -365,24 +365,7 @@ async fn add_contact(
     let input = body(input)?;
     let contact = state
         .db
-        .write(move |conn| {
-            let o = Organisation::find(conn, &id)?;
-            let contact = input.into_contact(None, Some(o.id.clone()))?;
-            contact.insert(conn)?;
-            audit::record(
-                conn,
-                Change {
-                    actor: &staff.actor,
-                    action: "add_contact",
-                    entity_type: "organisation",
-                    entity_id: &o.id,
-                    before: None,
-                    after: Some(serde_json::to_value(&contact)?),
-                    note: None,
-                },
-            )?;
-            Ok(contact)
-        })
+        .write(move |conn| input.add_to_organisation(conn, &staff.actor, &id))
         .await?;
     Ok((Status::Created, Json(contact)))
 }

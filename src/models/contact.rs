@@ -1,7 +1,7 @@
 //! Contact persons of municipalities and organisations.
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 
 use crate::db::schema::contacts;
@@ -55,5 +55,96 @@ impl Contact {
             .select(Contact::as_select())
             .order(contacts::name)
             .load(conn)?)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    pub name: String,
+    #[serde(default)]
+    pub function: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Authorised to sign agreements for the municipality or organisation.
+    #[serde(default)]
+    pub may_sign: bool,
+}
+
+impl ContactInput {
+    /// The contact, checked, for a municipality or an organisation.
+    pub fn into_contact(
+        self,
+        municipality_id: Option<String>,
+        organisation_id: Option<String>,
+    ) -> AppResult<Contact> {
+        let mut problems = crate::domain::Problems::new();
+        crate::domain::party::check_contact(&mut problems, &self.name, self.email.as_deref());
+        problems.into_result()?;
+        Ok(Contact {
+            id: super::new_id(),
+            organisation_id,
+            municipality_id,
+            name: self.name.trim().to_string(),
+            function: self.function,
+            email: self.email,
+            phone: self.phone,
+            created_at: super::now(),
+            may_sign: self.may_sign,
+        })
+    }
+}
+
+impl ContactInput {
+    /// Adds the contact to a municipality, with an audit record.
+    pub fn add_to_municipality(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+    ) -> AppResult<Contact> {
+        let m = super::municipality::Municipality::find(conn, id)?;
+        let contact = self.into_contact(Some(m.id.clone()), None)?;
+        contact.record(conn, actor, "municipality", &m.id)?;
+        Ok(contact)
+    }
+
+    /// Adds the contact to an organisation, with an audit record.
+    pub fn add_to_organisation(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+    ) -> AppResult<Contact> {
+        let o = super::organisation::Organisation::find(conn, id)?;
+        let contact = self.into_contact(None, Some(o.id.clone()))?;
+        contact.record(conn, actor, "organisation", &o.id)?;
+        Ok(contact)
+    }
+}
+
+impl Contact {
+    fn record(
+        &self,
+        conn: &mut DbConn,
+        actor: &str,
+        entity_type: &str,
+        entity_id: &str,
+    ) -> AppResult<()> {
+        self.insert(conn)?;
+        super::audit::record(
+            conn,
+            super::audit::Change {
+                actor,
+                action: "add_contact",
+                entity_type,
+                entity_id,
+                before: None,
+                after: Some(serde_json::to_value(self)?),
+                note: None,
+            },
+        )
     }
 }

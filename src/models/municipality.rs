@@ -265,3 +265,73 @@ pub fn escape_like(s: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// What staff may change about a municipality (its keys come from Destatis):
+/// `PATCH /api/v1/municipalities/{id}` and the municipality page's form.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalityPatch {
+    pub lock_version: i32,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub traeger_since: Option<Option<Date>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub capital_contribution_cents: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub address: Option<Option<String>>,
+    #[serde(default)]
+    pub population: Option<i64>,
+}
+
+impl MunicipalityPatch {
+    /// Applies the change (refused with 409 if `lock_version` is stale) and records it.
+    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Municipality> {
+        use crate::domain::{party, Problems};
+        let mut m = Municipality::find(conn, id)?;
+        if m.lock_version != self.lock_version {
+            return Err(AppError::stale());
+        }
+        let before = serde_json::to_value(&m)?;
+        if let Some(t) = self.traeger_since {
+            m.traeger_since = t;
+        }
+        if let Some(c) = self.capital_contribution_cents {
+            m.capital_contribution_cents = c;
+        }
+        if let Some(a) = self.address {
+            m.address = a.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+        }
+        if let Some(p) = self.population {
+            m.population = Some(p);
+        }
+        let mut problems = Problems::new();
+        party::check_municipality(
+            &mut problems,
+            &m.ags,
+            &m.ars,
+            &m.name,
+            m.population,
+            m.capital_contribution_cents,
+        );
+        if m.traeger_since.is_some_and(|d| d > super::today()) {
+            problems.add(
+                "traeger_since",
+                "Der Trägerbeschluss kann nicht in der Zukunft liegen.",
+            );
+        }
+        problems.into_result()?;
+        m.update(conn, self.lock_version)?;
+        super::audit::record(
+            conn,
+            super::audit::Change {
+                actor,
+                action: "update",
+                entity_type: "municipality",
+                entity_id: &m.id,
+                before: Some(before),
+                after: Some(serde_json::to_value(&m)?),
+                note: None,
+            },
+        )?;
+        Ok(m)
+    }
+}

@@ -17,6 +17,7 @@ use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
 use crate::models::attachment::Attachment;
+use crate::models::contact::Contact;
 use crate::models::document::{self, Document};
 use crate::models::service::Service;
 use crate::models::signature::{self, SignContext, SignInput};
@@ -105,7 +106,8 @@ async fn show(
     let scope = session.scope();
     let order = state.signing_order;
     let user = session.user.clone();
-    let (view, signing, documents, attachments, defs, may_sign) = state
+    let staff = session.is_staff();
+    let (view, signing, documents, attachments, defs, may_sign, signatories) = state
         .db
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
@@ -118,7 +120,28 @@ async fn show(
                 None => Vec::new(),
             };
             let may_sign = signature::may_sign_now(conn, order, &a, &user)?;
-            Ok((view, signing, documents, attachments, defs, may_sign))
+            // Staff may record the signature of the partner's authorised contacts.
+            let signatories = if staff {
+                match (&a.municipality_id, &a.counterparty_id) {
+                    (Some(m), _) => Contact::of_municipality(conn, m)?,
+                    (None, Some(o)) => Contact::of_organisation(conn, o)?,
+                    (None, None) => Vec::new(),
+                }
+                .into_iter()
+                .filter(|c| c.may_sign)
+                .collect()
+            } else {
+                Vec::new()
+            };
+            Ok((
+                view,
+                signing,
+                documents,
+                attachments,
+                defs,
+                may_sign,
+                signatories,
+            ))
         })
         .await?;
     // In the order the service defines its parameters.
@@ -183,7 +206,18 @@ async fn show(
     ctx["may_sign"] = json!(may_sign.is_ok());
     ctx["sign_hint"] = json!(may_sign.err());
     ctx["new"] = json!(neu.is_some());
-    ctx["can_activate"] = json!(session.is_staff() && view.status == AgreementStatus::Signed);
+    let partner_signed = signing
+        .required
+        .iter()
+        .any(|r| r.party == crate::domain::signing::Party::Partner && r.signature.is_some());
+    ctx["staff"] = json!({
+        "activate": staff && view.status == AgreementStatus::Signed,
+        "submit": staff && view.status == AgreementStatus::Draft,
+        "cancel": staff && matches!(view.status, AgreementStatus::Draft | AgreementStatus::AwaitingSignatures),
+        "terminate": staff && view.status == AgreementStatus::InForce,
+        "record": staff && signing.open && !partner_signed && !signatories.is_empty(),
+    });
+    ctx["signatories"] = json!(signatories);
     ctx["today"] = json!(crate::models::today().to_string());
     Ok(super::render("agreement.html", ctx))
 }
@@ -223,10 +257,10 @@ async fn sign(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => Ok(super::refused(
+        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => Ok(session.refused(
             e.status,
             "Unterschrift nicht möglich",
-            &e.message,
+            &super::plain(&e),
             &target,
         )),
         Err(e) => Err(e),
@@ -264,7 +298,7 @@ async fn activate(
         ) {
             Ok(d) => Some(d),
             Err(_) => {
-                return Ok(super::refused(
+                return Ok(session.refused(
                     Status::UnprocessableEntity,
                     "Datum nicht lesbar",
                     "Bitte das Datum des Inkrafttretens als Datum angeben (z. B. 2026-12-01).",
@@ -287,10 +321,10 @@ async fn activate(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => Ok(super::refused(
+        Err(e) if is_form_error(&e) => Ok(session.refused(
             e.status,
             "Inkraftsetzen nicht möglich",
-            &e.message,
+            &super::plain(&e),
             &target,
         )),
         Err(e) => Err(e),

@@ -8,13 +8,15 @@ use rocket::{get, routes, Route, State};
 use serde_json::json;
 
 use super::{public_context, render, Page, Session};
-use crate::api::catalog::{catalog, Catalog};
+use crate::api::catalog::{catalog, CachedText, Catalog};
 use crate::app::AppState;
 use crate::db::DbConn;
 use crate::domain::Availability;
 use crate::error::{AppError, AppResult};
 use crate::models::organisation::Organisation;
 use crate::models::service::Service;
+use rocket::http::ContentType;
+use rocket::Either;
 
 pub fn routes() -> Vec<Route> {
     routes![catalog_page, service_page]
@@ -59,7 +61,7 @@ async fn catalog_page(
     state: &State<AppState>,
     session: Option<Session>,
     q: Option<String>,
-) -> AppResult<RawHtml<String>> {
+) -> AppResult<Either<CachedText, RawHtml<String>>> {
     let q = q
         .unwrap_or_default()
         .trim()
@@ -67,6 +69,9 @@ async fn catalog_page(
         .take(100)
         .collect::<String>();
     if session.is_none() && q.is_empty() {
+        if let Some(html) = state.catalog.fresh_page() {
+            return Ok(Either::Left(CachedText(html, ContentType::HTML)));
+        }
         let cache = state.catalog.clone();
         let html = state
             .db
@@ -76,13 +81,13 @@ async fn catalog_page(
                 })
             })
             .await?;
-        return Ok(RawHtml(html.as_ref().clone()));
+        return Ok(Either::Left(CachedText(html, ContentType::HTML)));
     }
     let data = state.db.read(catalog).await?;
-    Ok(RawHtml(render_html(
+    Ok(Either::Right(RawHtml(render_html(
         "catalog.html",
         context(&data, session.as_ref(), &q)?,
-    )?))
+    )?)))
 }
 
 /// `/katalog/<id>`: one service in detail.

@@ -136,10 +136,10 @@ async fn request_rv(
         .await;
     match result {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
-        Err(e) if is_form_error(&e) => Ok(super::refused(
+        Err(e) if is_form_error(&e) => Ok(session.refused(
             Status::Conflict,
             "Rahmenvereinbarung nicht angelegt",
-            &e.message,
+            &super::plain(&e),
             "/kommune",
         )),
         Err(e) => Err(e),

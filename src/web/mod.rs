@@ -19,6 +19,7 @@
 
 mod agreements;
 mod catalog;
+mod drafting;
 mod kommune;
 mod session;
 mod staff;
@@ -51,6 +52,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(catalog::routes());
     r.extend(kommune::routes());
     r.extend(agreements::routes());
+    r.extend(drafting::routes());
     r.extend(staff::routes());
     r.extend(users::routes());
     r
@@ -127,6 +129,7 @@ fn pages() -> &'static tera::Tera {
             "municipalities.html",
             "municipality.html",
             "service_status.html",
+            "draft_form.html",
             "intermediary.html",
             "users.html",
         ])
@@ -196,6 +199,20 @@ fn refused(status: Status, title: &str, message: &str, back: &str) -> Page {
         json!({ "title": title, "message": message, "back": back, "user": null }),
     )
     .with_status(status)
+}
+
+impl Session {
+    /// A message page for a refused action, with this user's navigation.
+    pub fn refused(&self, status: Status, title: &str, message: &str, back: &str) -> Page {
+        match page_context(self, title) {
+            Ok(mut ctx) => {
+                ctx["message"] = json!(message);
+                ctx["back"] = json!(back);
+                render("message.html", ctx).with_status(status)
+            }
+            Err(_) => refused(status, title, message, back),
+        }
+    }
 }
 
 fn csrf_refused() -> Page {
@@ -351,6 +368,20 @@ fn form_errors(err: &AppError, ids: impl Fn(&str) -> String) -> (Value, Value) {
         map.entry(id).or_insert(json!(f.message));
     }
     (Value::Array(list), Value::Object(map))
+}
+
+/// An error's text for a message page: the field messages themselves (without the
+/// field names the API adds), or the message.
+fn plain(err: &AppError) -> String {
+    if err.fields.is_empty() {
+        err.message.clone()
+    } else {
+        err.fields
+            .iter()
+            .map(|f| f.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// Whether an error is the user's to fix in the form (validation, a rule, a conflict),

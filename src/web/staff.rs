@@ -4,23 +4,32 @@
 
 use std::collections::BTreeMap;
 
-use rocket::{get, routes, Route, State};
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
+use time::Date;
 
-use super::{page_context, signed_in, Page, Session};
+use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
 use crate::app::AppState;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter};
-use crate::models::contact::Contact;
-use crate::models::municipality::{self, Municipality, RvState};
+use crate::models::contact::{Contact, ContactInput};
+use crate::models::municipality::{self, Municipality, MunicipalityPatch, RvState};
 use crate::models::service::Service;
 use crate::models::signature;
 use crate::models::Page as Paging;
 use crate::models::Scope;
 
 pub fn routes() -> Vec<Route> {
-    routes![municipalities, municipality_page, service_page]
+    routes![
+        municipalities,
+        municipality_page,
+        update_municipality,
+        add_contact,
+        service_page
+    ]
 }
 
 /// The staff start page.
@@ -197,16 +206,21 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// `/kommunen/<id>`: one municipality with its agreements and contacts.
-#[get("/kommunen/<id>")]
-async fn municipality_page(
+/// What the municipality page's forms show again after a refusal: which form, the
+/// values typed, the errors.
+#[derive(Default)]
+struct Refused {
+    form: &'static str,
+    values: Value,
+    errors: Option<(Value, Value)>,
+}
+
+async fn municipality_view(
     state: &State<AppState>,
-    session: Option<Session>,
-    id: &str,
+    session: &Session,
+    id: String,
+    refused: Refused,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    session.staff()?;
-    let id = crate::api::id(id)?;
     let (m, agreements, contacts) = state
         .db
         .read(move |conn| {
@@ -226,12 +240,240 @@ async fn municipality_page(
             Ok((m, agreements, contacts))
         })
         .await?;
-    let mut ctx = page_context(&session, &m.display_name())?;
+    let mut ctx = page_context(session, &m.display_name())?;
+    let edit = if refused.form == "edit" {
+        refused.values.clone()
+    } else {
+        json!({
+            "traeger_since": m.traeger_since.map(|d| d.to_string()).unwrap_or_default(),
+            "capital": m.capital_contribution_cents.map(euro).unwrap_or_default(),
+            "address": m.address.clone().unwrap_or_default(),
+        })
+    };
+    let contact = if refused.form == "contact" {
+        refused.values.clone()
+    } else {
+        json!({ "name": "", "function": "", "email": "", "phone": "", "may_sign": false })
+    };
+    let (list, map) = refused.errors.unwrap_or((json!([]), json!({})));
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
     ctx["agreements"] = json!(agreements);
     ctx["contacts"] = json!(contacts);
+    ctx["edit"] = edit;
+    ctx["contact"] = contact;
+    ctx["form"] = json!(refused.form);
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
     Ok(super::render("municipality.html", ctx))
+}
+
+/// Euro cents as "1.234,56".
+fn euro(cents: i64) -> String {
+    let (e, c) = (cents / 100, (cents % 100).abs());
+    let digits = e.abs().to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(ch);
+    }
+    format!("{}{grouped},{c:02}", if cents < 0 { "-" } else { "" })
+}
+
+/// "1.234,56" (or "1234.56", "1234") as euro cents.
+fn parse_euro(text: &str) -> Option<i64> {
+    let t = text.trim().replace(['€', ' '], "");
+    let (whole, cents) = match t.rsplit_once(',') {
+        Some((w, c)) => (w.replace('.', ""), c.to_string()),
+        None => match t.rsplit_once('.') {
+            Some((w, c)) if c.len() == 2 => (w.replace('.', ""), c.to_string()),
+            _ => (t.replace('.', ""), "0".to_string()),
+        },
+    };
+    let cents = match cents.len() {
+        1 => cents.parse::<i64>().ok()? * 10,
+        2 => cents.parse::<i64>().ok()?,
+        _ => return None,
+    };
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+/// `/kommunen/<id>`: one municipality with its agreements and contacts, and the forms to
+/// change its Träger status and address and to add a contact person.
+#[get("/kommunen/<id>")]
+async fn municipality_page(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    municipality_view(state, &session, id, Refused::default()).await
+}
+
+#[derive(FromForm)]
+struct MunicipalityForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = 0)]
+    lock_version: i32,
+    #[field(default = String::new())]
+    traeger_since: String,
+    #[field(default = String::new())]
+    capital: String,
+    #[field(default = String::new())]
+    address: String,
+}
+
+#[post("/kommunen/<id>", data = "<form>")]
+async fn update_municipality(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<MunicipalityForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let form = form.into_inner();
+    let values = json!({ "traeger_since": form.traeger_since, "capital": form.capital, "address": form.address });
+    let refuse = |err: AppError| Refused {
+        form: "edit",
+        values: values.clone(),
+        errors: Some(form_errors(&err, |f| {
+            match f {
+                "capital_contribution_cents" => "capital",
+                other => other,
+            }
+            .to_string()
+        })),
+    };
+    let traeger_since = match form.traeger_since.trim() {
+        "" => None,
+        d => match Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let err = AppError::field(
+                    "traeger_since",
+                    "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
+                );
+                return Ok(municipality_view(state, &session, id, refuse(err))
+                    .await?
+                    .with_status(Status::UnprocessableEntity));
+            }
+        },
+    };
+    let capital = match form.capital.trim() {
+        "" => None,
+        t => match parse_euro(t) {
+            Some(c) => Some(c),
+            None => {
+                let err = AppError::field(
+                    "capital_contribution_cents",
+                    "Bitte die Stammeinlage als Betrag in Euro angeben (z. B. 1.250,00).",
+                );
+                return Ok(municipality_view(state, &session, id, refuse(err))
+                    .await?
+                    .with_status(Status::UnprocessableEntity));
+            }
+        },
+    };
+    let patch = MunicipalityPatch {
+        lock_version: form.lock_version,
+        traeger_since: Some(traeger_since),
+        capital_contribution_cents: Some(capital),
+        address: Some(Some(form.address.clone())),
+        population: None,
+    };
+    let actor = session.actor();
+    let mid = id.clone();
+    match state
+        .db
+        .write(move |conn| patch.apply(conn, &actor, &mid))
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
+        Err(e) if is_form_error(&e) => Ok(municipality_view(state, &session, id, refuse(e))
+            .await?
+            .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct ContactForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    function: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    phone: String,
+    #[field(default = false)]
+    may_sign: bool,
+}
+
+#[post("/kommunen/<id>/ansprechpersonen", data = "<form>")]
+async fn add_contact(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<ContactForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let form = form.into_inner();
+    let values = json!({ "name": form.name, "function": form.function, "email": form.email, "phone": form.phone, "may_sign": form.may_sign });
+    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let input = ContactInput {
+        name: form.name.clone(),
+        function: text(&form.function),
+        email: text(&form.email),
+        phone: text(&form.phone),
+        may_sign: form.may_sign,
+    };
+    let actor = session.actor();
+    let mid = id.clone();
+    match state
+        .db
+        .write(move |conn| input.add_to_municipality(conn, &actor, &mid))
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
+        Err(e) if is_form_error(&e) => {
+            let errors = form_errors(&e, |f| format!("contact-{f}"));
+            Ok(municipality_view(
+                state,
+                &session,
+                id,
+                Refused {
+                    form: "contact",
+                    values,
+                    errors: Some(errors),
+                },
+            )
+            .await?
+            .with_status(Status::UnprocessableEntity))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `/dienste/<id>`: which municipalities have an Einzelabruf for a service, in which state.
@@ -279,4 +521,23 @@ async fn service_page(
     ctx["eas"] = json!(eas.items);
     ctx["eas_total"] = json!(eas.total);
     Ok(super::render("service_status.html", ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn euro_amounts_read_and_print_the_german_way() {
+        assert_eq!(parse_euro("1.234,56"), Some(123_456));
+        assert_eq!(parse_euro("1234,5"), Some(123_450));
+        assert_eq!(parse_euro("1234.56"), Some(123_456));
+        assert_eq!(parse_euro("12.500"), Some(1_250_000));
+        assert_eq!(parse_euro("25 €"), Some(2_500));
+        assert_eq!(parse_euro("zehn"), None);
+        assert_eq!(parse_euro("1,234"), None);
+        assert_eq!(euro(123_456), "1.234,56");
+        assert_eq!(euro(5), "0,05");
+        assert_eq!(euro(100_000_000), "1.000.000,00");
+    }
 }

@@ -1,0 +1,406 @@
+//! d-NRW's forms for agreements: a new IÖV, EKV (with its AVV) or RV as a draft; the
+//! lifecycle steps on an agreement's page (submit, cancel, terminate with or without its
+//! dependants); recording the signature of a partner's authorised contact person.
+//! Everything goes through the same model actions as the API, so the same rules apply
+//! and refusals read the same.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
+use serde_json::{json, Value};
+use time::Date;
+
+use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use crate::app::AppState;
+use crate::domain::{AgreementKind, Avv};
+use crate::error::{AppError, AppResult};
+use crate::models::agreement::{NewAgreement, TransitionInput};
+use crate::models::municipality::Municipality;
+use crate::models::organisation::{self, Organisation};
+use crate::models::service::Service;
+use crate::models::signature::{SignContext, SignInput};
+
+pub fn routes() -> Vec<Route> {
+    routes![new_form, create, step, record_signature]
+}
+
+/// The kinds d-NRW drafts here (Einzelabrufe file the municipalities themselves).
+fn kind_of(art: &str) -> AppResult<AgreementKind> {
+    match AgreementKind::parse(art) {
+        Some(k @ (AgreementKind::Ioev | AgreementKind::Ekv | AgreementKind::Rv)) => Ok(k),
+        _ => Err(AppError::not_found(
+            "Hier entstehen IÖV, EKV und RV; Einzelabrufe stellen die Kommunen selbst (oder d-NRW über die API).",
+        )),
+    }
+}
+
+#[derive(FromForm, Default)]
+struct DraftForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    art: String,
+    #[field(default = String::new())]
+    counterparty: String,
+    #[field(default = String::new())]
+    service: String,
+    #[field(default = String::new())]
+    ags: String,
+    #[field(default = String::new())]
+    notice: String,
+    #[field(default = String::new())]
+    costs: String,
+    #[field(default = String::new())]
+    notes: String,
+    #[field(default = String::new())]
+    avv_subject: String,
+    #[field(default = String::new())]
+    avv_duration: String,
+    #[field(default = String::new())]
+    avv_purpose: String,
+    #[field(default = String::new())]
+    avv_data: String,
+    #[field(default = String::new())]
+    avv_subjects: String,
+    #[field(default = String::new())]
+    avv_measures: String,
+}
+
+impl DraftForm {
+    fn values(&self) -> Value {
+        json!({
+            "counterparty": self.counterparty, "service": self.service, "ags": self.ags,
+            "notice": self.notice, "costs": self.costs, "notes": self.notes,
+            "avv_subject": self.avv_subject, "avv_duration": self.avv_duration,
+            "avv_purpose": self.avv_purpose, "avv_data": self.avv_data,
+            "avv_subjects": self.avv_subjects, "avv_measures": self.avv_measures,
+        })
+    }
+}
+
+/// The form's input ids for the model's field names.
+fn field_id(model: &str) -> String {
+    match model {
+        "counterparty_id" => "counterparty",
+        "service_id" => "service",
+        "municipality_id" => "ags",
+        "notice_period_months" => "notice",
+        "avv.subject" => "avv_subject",
+        "avv.duration" => "avv_duration",
+        "avv.nature_and_purpose" => "avv_purpose",
+        "avv.data_types" => "avv_data",
+        "avv.data_subjects" => "avv_subjects",
+        "avv.technical_measures" => "avv_measures",
+        other if other.starts_with("avv") => "avv_subject",
+        other => other,
+    }
+    .to_string()
+}
+
+async fn form_page(
+    state: &State<AppState>,
+    session: &Session,
+    kind: AgreementKind,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    let (partners, services) = state
+        .db
+        .read(|conn| {
+            let mut partners: Vec<Organisation> =
+                Organisation::list(conn, organisation::Role::Intermediary)?;
+            for p in Organisation::list(conn, organisation::Role::Provider)? {
+                if !partners.iter().any(|o| o.id == p.id) {
+                    partners.push(p);
+                }
+            }
+            partners.retain(|o| !o.is_self);
+            partners.sort_by(|a, b| a.name.cmp(&b.name));
+            let services = Service::list_with_operator(conn, false)?;
+            Ok((partners, services))
+        })
+        .await?;
+    let mut ctx = page_context(session, &format!("Neue {}", kind.label()))?;
+    ctx["kind"] = json!(kind.as_str());
+    ctx["kind_label"] = json!(kind.label());
+    ctx["partners"] = json!(partners
+        .iter()
+        .map(|o| json!({ "id": o.id, "name": o.name }))
+        .collect::<Vec<_>>());
+    ctx["services"] = json!(services
+        .iter()
+        .map(|(s, _)| json!({ "id": s.id, "name": s.name }))
+        .collect::<Vec<_>>());
+    ctx["avv_fields"] = json!([
+        { "id": "avv_subject", "label": "Gegenstand der Verarbeitung", "lines": false },
+        { "id": "avv_duration", "label": "Dauer der Verarbeitung", "lines": false },
+        { "id": "avv_purpose", "label": "Art und Zweck der Verarbeitung", "lines": true },
+        { "id": "avv_data", "label": "Art der personenbezogenen Daten (eine je Zeile)", "lines": true },
+        { "id": "avv_subjects", "label": "Kategorien betroffener Personen (eine je Zeile)", "lines": true },
+        { "id": "avv_measures", "label": "Technische und organisatorische Maßnahmen (eine je Zeile)", "lines": true },
+    ]);
+    ctx["values"] = values;
+    let (list, map) = errors.unwrap_or((json!([]), json!({})));
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
+    Ok(super::render("draft_form.html", ctx))
+}
+
+/// `/vereinbarungen/neu?art=ioev|ekv|rv`
+#[get("/vereinbarungen/neu?<art>")]
+async fn new_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    art: Option<&str>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let kind = kind_of(art.unwrap_or(""))?;
+    let values = DraftForm {
+        notice: match kind {
+            AgreementKind::Ioev => "12",
+            _ => "6",
+        }
+        .into(),
+        ..<DraftForm as std::default::Default>::default()
+    }
+    .values();
+    form_page(state, &session, kind, values, None).await
+}
+
+/// One entry per line, empty lines dropped.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[post("/vereinbarungen/neu", data = "<form>")]
+async fn create(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<DraftForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let form = form.into_inner();
+    let kind = kind_of(&form.art)?;
+    let values = form.values();
+    let notice = match form.notice.trim() {
+        "" => None,
+        n => match n.parse::<i32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let err = AppError::field(
+                    "notice_period_months",
+                    "Die Kündigungsfrist ist eine Zahl von Monaten.",
+                );
+                return Ok(form_page(
+                    state,
+                    &session,
+                    kind,
+                    values,
+                    Some(form_errors(&err, field_id)),
+                )
+                .await?
+                .with_status(Status::UnprocessableEntity));
+            }
+        },
+    };
+    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let avv = (kind == AgreementKind::Ekv).then(|| Avv {
+        subject: form.avv_subject.trim().to_string(),
+        duration: form.avv_duration.trim().to_string(),
+        nature_and_purpose: form.avv_purpose.trim().to_string(),
+        data_types: lines(&form.avv_data),
+        data_subjects: lines(&form.avv_subjects),
+        technical_measures: lines(&form.avv_measures),
+        sub_processors: Vec::new(),
+    });
+    let ags = form.ags.trim().to_string();
+    let input = NewAgreement {
+        kind: kind.as_str().into(),
+        counterparty_id: (kind != AgreementKind::Rv)
+            .then(|| text(&form.counterparty))
+            .flatten(),
+        service_id: (kind == AgreementKind::Ekv)
+            .then(|| text(&form.service))
+            .flatten(),
+        notice_period_months: notice,
+        costs: text(&form.costs),
+        notes: text(&form.notes),
+        avv,
+        ..NewAgreement::default()
+    };
+    let actor = session.actor();
+    let result = state
+        .db
+        .write(move |conn| {
+            let mut input = input;
+            if kind == AgreementKind::Rv {
+                let m = Municipality::find_by_ags(conn, &ags)?.ok_or_else(|| {
+                    AppError::field(
+                        "municipality_id",
+                        format!("Es gibt keine Kommune mit dem AGS „{ags}“ (8 Ziffern, z. B. 05315000)."),
+                    )
+                })?;
+                input.municipality_id = Some(m.id);
+            }
+            input.create(conn, &actor)
+        })
+        .await;
+    match result {
+        Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
+        Err(e) if is_form_error(&e) => Ok(form_page(
+            state,
+            &session,
+            kind,
+            values,
+            Some(form_errors(&e, field_id)),
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct StepForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    action: String,
+    #[field(default = String::new())]
+    ende: String,
+    #[field(default = String::new())]
+    grund: String,
+    #[field(default = false)]
+    kaskade: bool,
+}
+
+/// A lifecycle step on an agreement's page: submit, cancel, terminate.
+#[post("/vereinbarungen/<id>/schritt", data = "<form>")]
+async fn step(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<StepForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let form = form.into_inner();
+    if !matches!(form.action.as_str(), "submit" | "cancel" | "terminate") {
+        return Err(AppError::field("action", "Unbekannter Schritt."));
+    }
+    let ends_on = match form.ende.trim() {
+        "" => None,
+        d => match Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                return Ok(session.refused(
+                    Status::UnprocessableEntity,
+                    "Datum nicht lesbar",
+                    "Bitte das Vertragsende als Datum angeben (z. B. 2027-06-30).",
+                    &target,
+                ))
+            }
+        },
+    };
+    let actor = session.actor();
+    let input = TransitionInput {
+        action: form.action,
+        ends_on,
+        reason: Some(form.grund.trim().to_string()).filter(|r| !r.is_empty()),
+        cascade: form.kaskade,
+        ..TransitionInput::default()
+    };
+    let result = state
+        .db
+        .write(move |conn| input.apply(conn, &actor, &id))
+        .await;
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) => Ok(session.refused(
+            e.status,
+            "Schritt nicht möglich",
+            &super::plain(&e),
+            &target,
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct ContactSignatureForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    contact: String,
+}
+
+/// Staff record the signature of the partner's authorised contact person (signed in
+/// the registry's presence or on paper), as `POST …/signatures` with `contact_id` does.
+#[post("/vereinbarungen/<id>/unterschrift-erfassen", data = "<form>")]
+async fn record_signature(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<ContactSignatureForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let contact_id = crate::api::id(&form.contact)
+        .map_err(|_| AppError::field("contact_id", "Bitte eine Ansprechperson wählen."));
+    let ctx = SignContext {
+        actor: session.actor(),
+        auth_method: format!(
+            "erfasst von {} (d-NRW) in der Webanwendung",
+            session.user.name
+        ),
+        user_id: Some(session.user.id.clone()),
+        staff: true,
+        ..SignContext::default()
+    };
+    let (sealer, order) = (state.sealer.clone(), state.signing_order);
+    let result = match contact_id {
+        Ok(contact_id) => {
+            let id = id.clone();
+            state
+                .db
+                .write(move |conn| {
+                    SignInput {
+                        contact_id: Some(contact_id),
+                        version_no: None,
+                    }
+                    .apply(conn, &sealer, order, &ctx, &id)
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => Ok(session.refused(
+            e.status,
+            "Unterschrift nicht erfasst",
+            &super::plain(&e),
+            &target,
+        )),
+        Err(e) => Err(e),
+    }
+}
