@@ -220,6 +220,13 @@ fn every_page_answers_every_role_as_the_table_says() {
             OF_B,
         ),
         ("GET", format!("/anlagen/{wappen}"), none, OF_A),
+        // Let in, then refused for the missing file (422); others do not see the EA.
+        (
+            "POST",
+            format!("/vereinbarungen/{ea_a}/zertifikat"),
+            none,
+            [303, 422, 422, 422, 404, 404],
+        ),
         // B's RV is a draft: nobody can sign it yet (409); others do not see it (404).
         (
             "POST",
@@ -601,6 +608,42 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     let duplicate = file_wohngeld(&app, &erika, &wohngeld, &cert);
     assert_eq!(duplicate.status, Status::UnprocessableEntity);
     assert!(duplicate.text().contains("bereits"), "{}", duplicate.text());
+
+    // The certificate is renewed later (operational data, not part of the signed terms);
+    // an expired one is refused, another municipality cannot see the EA.
+    let renewed = certificate("Wohngeldstelle Köln 2027", -1, 730, &["keyAgreement"]);
+    let page = app.web_multipart(
+        &erika,
+        &format!("/vereinbarungen/{ea}/zertifikat"),
+        &[("zertifikat", Part::File("neu.pem", renewed.as_bytes()))],
+    );
+    assert_eq!(page.status, Status::SeeOther, "{}", page.text());
+    let old = certificate("Alt", -400, -1, &["keyEncipherment"]);
+    let page = app.web_multipart(
+        &erika,
+        &format!("/vereinbarungen/{ea}/zertifikat"),
+        &[("zertifikat", Part::File("alt.pem", old.as_bytes()))],
+    );
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    assert!(page.text().contains("abgelaufen"), "{}", page.text());
+    let page = app.web_multipart(
+        &bernd,
+        &format!("/vereinbarungen/{ea}/zertifikat"),
+        &[("zertifikat", Part::File("neu.pem", renewed.as_bytes()))],
+    );
+    assert_eq!(page.status, Status::NotFound);
+    let text = app
+        .web_get(Some(&erika), &format!("/vereinbarungen/{ea}"))
+        .text();
+    assert!(
+        text.contains("CN=Wohngeldstelle Köln 2027") && text.contains("keyAgreement"),
+        "{text}"
+    );
+    assert!(
+        text.find("Köln 2027").unwrap() < text.find("keyEncipherment, dataEncipherment").unwrap(),
+        "newest first: {text}"
+    );
+    assert!(text.contains("DVDV-Zertifikat erneuern"));
 
     // Both sign; both download the same sealed PDF, which verifies as issued here.
     assert_eq!(

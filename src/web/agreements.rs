@@ -16,7 +16,7 @@ use crate::documents::pdf::{self, Purpose};
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
-use crate::models::attachment::Attachment;
+use crate::models::attachment::{Attachment, CheckedUpload};
 use crate::models::contact::Contact;
 use crate::models::document::{self, Document};
 use crate::models::service::Service;
@@ -24,7 +24,16 @@ use crate::models::signature::{self, SignContext, SignInput};
 use crate::models::Page as Paging;
 
 pub fn routes() -> Vec<Route> {
-    routes![list, show, sign, activate, sealed_pdf, draft_pdf, attachment]
+    routes![
+        list,
+        show,
+        sign,
+        activate,
+        sealed_pdf,
+        draft_pdf,
+        attachment,
+        upload_certificate
+    ]
 }
 
 /// Agreements per page in lists.
@@ -218,6 +227,17 @@ async fn show(
         "record": staff && signing.open && !partner_signed && !signatories.is_empty(),
     });
     ctx["signatories"] = json!(signatories);
+    ctx["certificate_form"] = json!(
+        view.kind == AgreementKind::Ea
+            && !session.user.role.eq("intermediary")
+            && matches!(
+                view.status,
+                AgreementStatus::Draft
+                    | AgreementStatus::AwaitingSignatures
+                    | AgreementStatus::Signed
+                    | AgreementStatus::InForce
+            )
+    );
     ctx["today"] = json!(crate::models::today().to_string());
     Ok(super::render("agreement.html", ctx))
 }
@@ -434,6 +454,80 @@ async fn attachment(
         .read(move |conn| Attachment::find_in(conn, &scope, &id))
         .await?;
     Ok(Ok(AttachmentFile(a)))
+}
+
+#[derive(FromForm)]
+struct CertificateForm<'r> {
+    #[field(default = String::new())]
+    csrf: String,
+    zertifikat: Option<rocket::fs::TempFile<'r>>,
+}
+
+/// A DVDV certificate handed in (or renewed) after filing: it is operational data for
+/// the DVDV entry, not part of the signed terms, so it may change while the Einzelabruf
+/// is active. The municipality of the EA and d-NRW staff may do so.
+#[post("/vereinbarungen/<id>/zertifikat", data = "<form>")]
+async fn upload_certificate(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<CertificateForm<'_>>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(page) = session.check(&form.csrf) {
+        return Ok(page);
+    }
+    let id = crate::api::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let scope = session.scope();
+    let a = {
+        let id = id.clone();
+        state
+            .db
+            .read(move |conn| Agreement::find_in(conn, &scope, &id))
+            .await?
+    };
+    if session.role() == crate::domain::account::Role::Intermediary {
+        return Err(AppError::forbidden(
+            "DVDV-Zertifikate reichen die Kommunen und d-NRW ein.",
+        ));
+    }
+    let active = matches!(
+        a.status()?,
+        AgreementStatus::Draft
+            | AgreementStatus::AwaitingSignatures
+            | AgreementStatus::Signed
+            | AgreementStatus::InForce
+    );
+    if a.kind()? != AgreementKind::Ea || !active {
+        return Ok(session.refused(
+            Status::UnprocessableEntity,
+            "Zertifikat nicht angenommen",
+            "Ein DVDV-Zertifikat gehört zu einem laufenden Einzelabruf.",
+            &target,
+        ));
+    }
+    let upload = match super::kommune::read_file(&form.zertifikat).await? {
+        None => Err("Bitte wählen Sie die Zertifikatsdatei aus.".to_string()),
+        Some((name, bytes)) => CheckedUpload::dvdv_certificate(&name, bytes),
+    };
+    let upload = match upload {
+        Ok(u) => u,
+        Err(message) => {
+            return Ok(session.refused(
+                Status::UnprocessableEntity,
+                "Zertifikat nicht angenommen",
+                &message,
+                &target,
+            ))
+        }
+    };
+    let actor = session.actor();
+    state
+        .db
+        .write(move |conn| upload.store(conn, &id, &actor))
+        .await?;
+    Ok(Page::to(target))
 }
 
 /// The User-Agent header, as a signature records it (printable, at most 300 characters).

@@ -259,7 +259,7 @@ struct EaForm<'r> {
 }
 
 /// A file field's name and bytes; `None` when no file was chosen.
-async fn read_file(file: &Option<TempFile<'_>>) -> AppResult<Option<(String, Vec<u8>)>> {
+pub(super) async fn read_file(file: &Option<TempFile<'_>>) -> AppResult<Option<(String, Vec<u8>)>> {
     let Some(file) = file else { return Ok(None) };
     if file.len() == 0 {
         return Ok(None);
