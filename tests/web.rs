@@ -116,6 +116,12 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
         !session.contains("clara"),
         "the cookie is encrypted: {session}"
     );
+    let old_session = session
+        .trim_start_matches("nnr_sitzung=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
 
     // Until then every page leads to the password form.
     let res = app.client.get("/").dispatch();
@@ -168,6 +174,21 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
     );
     assert_eq!(res.status(), Status::SeeOther);
     let html = app.client.get("/").dispatch().into_string().unwrap();
+    // The browser that changed the password goes on; a copy of the session from before
+    // the change (another device, a stolen cookie) is over.
+    let stale = app
+        .client
+        .get("/")
+        .cookie(rocket::http::Cookie::new(
+            "nnr_sitzung",
+            old_session.clone(),
+        ))
+        .dispatch();
+    assert_eq!(
+        location(&stale),
+        "/anmelden",
+        "sessions end with a password change"
+    );
     assert!(
         html.contains("<h1>Übersicht</h1>") && html.contains("Clara Clerk"),
         "the staff dashboard: {html}"
@@ -255,17 +276,22 @@ fn a_session_ends_after_eight_hours_and_a_forged_cookie_is_nobody() {
     };
     let csrf = "a".repeat(64);
     assert_eq!(
-        visit(format!("{id}|{csrf}|{}", now - 60)),
+        visit(format!("{id}|{csrf}|{}|1", now - 60)),
         "/passwort",
         "a fresh session is let in"
     );
     assert_eq!(
-        visit(format!("{id}|{csrf}|{}", now - 8 * 3600 - 1)),
+        visit(format!("{id}|{csrf}|{}|2", now - 60)),
+        "/anmelden",
+        "a session from before a change of the account"
+    );
+    assert_eq!(
+        visit(format!("{id}|{csrf}|{}|1", now - 8 * 3600 - 1)),
         "/anmelden",
         "expired"
     );
     assert_eq!(
-        visit(format!("{id}|{csrf}|{}", now + 3600)),
+        visit(format!("{id}|{csrf}|{}|1", now + 3600)),
         "/anmelden",
         "from the future"
     );
@@ -274,7 +300,7 @@ fn a_session_ends_after_eight_hours_and_a_forged_cookie_is_nobody() {
     let res = app
         .client
         .get("/")
-        .cookie(Cookie::new("nnr_sitzung", format!("{id}|{csrf}|{now}")))
+        .cookie(Cookie::new("nnr_sitzung", format!("{id}|{csrf}|{now}|1")))
         .dispatch();
     assert_eq!(location(&res), "/anmelden");
 }

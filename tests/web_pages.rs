@@ -161,6 +161,9 @@ fn every_page_answers_every_role_as_the_table_says() {
     let none: &[(&str, &str)] = &[];
     let dienst = [("dienst", s.as_str())];
     let ioev_form = [("art", "ioev")];
+    let lock_form = [("sperren", "true")];
+    let (target, _) =
+        app.user(json!({ "email": "ziel@d-nrw.de", "name": "Ziel", "role": "clerk" }));
     let bogus_step = [("action", "bogus")];
     let table: Vec<Row> = vec![
         ("GET", "/".into(), none, [303, 200, 200, 303, 303, 200]),
@@ -270,6 +273,18 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", "/benutzer".into(), none, ADMIN),
         (
             "POST",
+            format!("/benutzer/{target}/sperre"),
+            &lock_form,
+            [303, 303, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/benutzer/{target}/passwort"),
+            none,
+            [303, 200, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
             "/benutzer".into(),
             none,
             [303, 422, 403, 403, 403, 403],
@@ -278,7 +293,7 @@ fn every_page_answers_every_role_as_the_table_says() {
 
     let template = |path: &str| {
         let mut t = path.split('?').next().unwrap().to_string();
-        for id in [a, b, i, s, m, &ea_a, &wappen] {
+        for id in [a, b, i, s, m, &ea_a, &wappen, &target] {
             t = t.replace(id.as_str(), "<id>");
         }
         t
@@ -668,15 +683,7 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         let res = app
             .client
             .get(format!("/vereinbarungen/{ea}/dokument.pdf"))
-            .private_cookie(rocket::http::Cookie::new(
-                "nnr_sitzung",
-                format!(
-                    "{}|{}|{}",
-                    u.id,
-                    u.csrf,
-                    time::OffsetDateTime::now_utc().unix_timestamp()
-                ),
-            ))
+            .private_cookie(rocket::http::Cookie::new("nnr_sitzung", u.cookie_value()))
             .dispatch();
         (res.status(), res.into_bytes().unwrap_or_default())
     };
@@ -1095,4 +1102,83 @@ fn staff_change_a_municipalitys_traeger_status_and_add_a_contact_with_messages_a
             && text.contains("(zeichnungsberechtigt)"),
         "{text}"
     );
+}
+
+#[test]
+fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_end() {
+    let app = TestApp::new();
+    let admin = web_user(
+        &app,
+        json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
+    );
+    let koeln = app.municipality("05315000");
+    let erika = web_user(
+        &app,
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln }),
+    );
+    let token = app.token_for("erika@stadt-koeln.de");
+    assert_eq!(app.web_get(Some(&erika), "/kommune").status, Status::Ok);
+    assert_eq!(app.send_as(&token, "GET", "/api/v1/me", None).0, Status::Ok);
+
+    // Locked: the session and the API token stop at once.
+    let locked = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/sperre", erika.id),
+        &[("sperren", "true")],
+    );
+    assert_eq!(locked.status, Status::SeeOther);
+    assert_eq!(
+        app.web_get(Some(&erika), "/kommune").location.as_deref(),
+        Some("/anmelden")
+    );
+    assert_eq!(
+        app.send_as(&token, "GET", "/api/v1/me", None).0,
+        Status::Unauthorized
+    );
+    assert!(app
+        .web_get(Some(&admin), "/benutzer")
+        .text()
+        .contains("gesperrt"));
+    // Unlocked: the token works again; the old session stays over (it predates the change).
+    app.web_post(Some(&admin), &format!("/benutzer/{}/sperre", erika.id), &[]);
+    assert_eq!(app.send_as(&token, "GET", "/api/v1/me", None).0, Status::Ok);
+    assert_eq!(
+        app.web_get(Some(&erika), "/kommune").location.as_deref(),
+        Some("/anmelden")
+    );
+
+    // A new initial password: shown once, the next login must change it.
+    let reset = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/passwort", erika.id),
+        &[],
+    );
+    assert_eq!(reset.status, Status::Ok);
+    assert!(
+        reset.text().contains("Neues Startpasswort gesetzt"),
+        "{}",
+        reset.text()
+    );
+    let at = reset.body.find("class=\"passwort\">").unwrap() + 17;
+    let password = reset.body[at..at + 20].to_string();
+    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
+    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let id = erika.id.clone();
+    let user = db
+        .read_blocking(move |c| nachnutzung::models::user::User::find(c, &id))
+        .unwrap();
+    assert!(user.must_change_password);
+    assert!(nachnutzung::models::user::verify_password(
+        &user.password_hash,
+        &password
+    ));
+
+    // Nobody locks or resets their own account here.
+    let own = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/sperre", admin.id),
+        &[("sperren", "true")],
+    );
+    assert_eq!(own.status, Status::Conflict);
+    assert!(own.text().contains("eigene Konto"), "{}", own.text());
 }

@@ -500,6 +500,80 @@ pub fn login(conn: &mut DbConn, email: &str, password: &str, ip: &str) -> AppRes
 
 impl User {
     /// Sets a new password after checking the current one; clears `must_change_password`.
+    /// An admin locks (or unlocks) an account: its sessions and tokens stop working at once.
+    pub fn set_disabled(
+        conn: &mut DbConn,
+        actor: &User,
+        id: &str,
+        disabled: bool,
+    ) -> AppResult<User> {
+        let user = User::find(conn, id)?;
+        if user.id == actor.id {
+            return Err(AppError::conflict(
+                "conflict",
+                "Das eigene Konto sperrt man nicht selbst; das macht eine andere Administratorin oder ein anderer Administrator.",
+            ));
+        }
+        diesel::update(users::table.find(id))
+            .set((
+                users::disabled.eq(disabled),
+                users::updated_at.eq(now()),
+                users::lock_version.eq(user.lock_version + 1),
+            ))
+            .execute(conn)?;
+        super::audit::record(
+            conn,
+            super::audit::Change {
+                actor: &format!("user:{}", actor.email),
+                action: if disabled {
+                    "disable_user"
+                } else {
+                    "enable_user"
+                },
+                entity_type: "user",
+                entity_id: id,
+                before: None,
+                after: None,
+                note: None,
+            },
+        )?;
+        User::find(conn, id)
+    }
+
+    /// An admin sets a new initial password (returned once; to be changed at the next
+    /// login). The account's sessions end.
+    pub fn reset_password(conn: &mut DbConn, actor: &User, id: &str) -> AppResult<(User, String)> {
+        let user = User::find(conn, id)?;
+        if user.id == actor.id {
+            return Err(AppError::conflict(
+                "conflict",
+                "Das eigene Passwort ändern Sie unter „Passwort ändern“.",
+            ));
+        }
+        let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash_password(&password)?),
+                users::must_change_password.eq(true),
+                users::updated_at.eq(now()),
+                users::lock_version.eq(user.lock_version + 1),
+            ))
+            .execute(conn)?;
+        super::audit::record(
+            conn,
+            super::audit::Change {
+                actor: &format!("user:{}", actor.email),
+                action: "reset_password",
+                entity_type: "user",
+                entity_id: id,
+                before: None,
+                after: None,
+                note: None,
+            },
+        )?;
+        Ok((User::find(conn, id)?, password))
+    }
+
     pub fn change_password(
         conn: &mut DbConn,
         id: &str,

@@ -13,7 +13,8 @@
 //!
 //! - The session is a private (encrypted and authenticated) cookie `nnr_sitzung`: HttpOnly,
 //!   SameSite=Strict, Secure outside debug builds. It holds the user id, the session's
-//!   CSRF token and when it began; it is valid for 8 hours (`session`).
+//!   CSRF token, when it began, and the account's `lock_version` at login; it is valid
+//!   for 8 hours and ends when the account changes (password, reset, disabled).
 //! - Every state-changing form carries that CSRF token; the login form carries the token
 //!   of a private pre-login cookie. A missing or wrong token is a 403.
 
@@ -238,6 +239,12 @@ fn same(a: &str, b: &str) -> bool {
     crate::app::token_hash(a) == crate::app::token_hash(b)
 }
 
+/// The session cookie's value.
+fn session_value(user: &User, csrf: &str) -> String {
+    let began = time::OffsetDateTime::now_utc().unix_timestamp();
+    format!("{}|{csrf}|{began}|{}", user.id, user.lock_version)
+}
+
 /// A logged-in user and the session's CSRF token.
 pub struct Session {
     pub user: User,
@@ -294,7 +301,10 @@ impl<'r> FromRequest<'r> for Session {
             return Outcome::Forward(Status::Unauthorized);
         };
         let parts: Vec<&str> = value.value().split('|').collect();
-        let [user_id, csrf, began] = parts[..] else {
+        let [user_id, csrf, began, stamp] = parts[..] else {
+            return Outcome::Forward(Status::Unauthorized);
+        };
+        let Ok(stamp) = stamp.parse::<i32>() else {
             return Outcome::Forward(Status::Unauthorized);
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -309,7 +319,10 @@ impl<'r> FromRequest<'r> for Session {
             return Outcome::Forward(Status::InternalServerError);
         };
         match state.db.read(move |conn| User::find(conn, &user_id)).await {
-            Ok(user) if !user.disabled => Outcome::Success(Session { user, csrf }),
+            // Any change to the account (password, reset, disabling) ends its sessions.
+            Ok(user) if !user.disabled && user.lock_version == stamp => {
+                Outcome::Success(Session { user, csrf })
+            }
             _ => Outcome::Forward(Status::Unauthorized),
         }
     }

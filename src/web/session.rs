@@ -6,7 +6,10 @@ use rocket::response::Redirect;
 use rocket::{get, post, State};
 use serde_json::json;
 
-use super::{cookie, csrf_refused, page_context, render, same, Page, Session, LOGIN_CSRF, SESSION};
+use super::{
+    cookie, csrf_refused, page_context, render, same, session_value, Page, Session, LOGIN_CSRF,
+    SESSION,
+};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::models::random_hex;
@@ -64,8 +67,7 @@ async fn login(
     let error = match outcome {
         LoginOutcome::Success(u) => {
             cookies.remove_private(LOGIN_CSRF);
-            let began = time::OffsetDateTime::now_utc().unix_timestamp();
-            cookies.add_private(cookie(SESSION, format!("{}|{}|{began}", u.id, random_hex(32))));
+            cookies.add_private(cookie(SESSION, session_value(&u, &random_hex(32))));
             let to = if u.must_change_password { "/passwort" } else { "/" };
             return Ok(Page::Redirect(Box::new(Redirect::to(to))));
         }
@@ -113,6 +115,7 @@ struct PasswordForm {
 #[post("/passwort", data = "<form>")]
 async fn change_password(
     state: &State<AppState>,
+    cookies: &CookieJar<'_>,
     session: Option<Session>,
     form: Form<PasswordForm>,
 ) -> AppResult<Page> {
@@ -126,10 +129,17 @@ async fn change_password(
     let id = session.user.id.clone();
     let result = state
         .db
-        .write(move |conn| User::change_password(conn, &id, &form.current, &form.new, &form.repeat))
+        .write(move |conn| {
+            User::change_password(conn, &id, &form.current, &form.new, &form.repeat)?;
+            User::find(conn, &id)
+        })
         .await;
     match result {
-        Ok(()) => Ok(Page::Redirect(Box::new(Redirect::to("/")))),
+        Ok(user) => {
+            // Other sessions of this account end; this one continues with the new stamp.
+            cookies.add_private(cookie(SESSION, session_value(&user, &session.csrf)));
+            Ok(Page::Redirect(Box::new(Redirect::to("/"))))
+        }
         Err(e) if !e.fields.is_empty() => {
             let mut context = page_context(&session, "Passwort ändern")?;
             context["errors"] = json!(e

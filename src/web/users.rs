@@ -15,7 +15,7 @@ use crate::models::organisation::{self, Organisation};
 use crate::models::user::{NewUser, User};
 
 pub fn routes() -> Vec<Route> {
-    routes![users, create]
+    routes![users, create, lock, reset]
 }
 
 fn admin(session: &Session) -> AppResult<()> {
@@ -144,6 +144,74 @@ async fn create(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct AccountForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = false)]
+    sperren: bool,
+}
+
+/// Locks or unlocks an account.
+#[post("/benutzer/<id>/sperre", data = "<form>")]
+async fn lock(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<AccountForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    admin(&session)?;
+    let id = crate::api::id(id)?;
+    let (actor, disabled) = (session.user.clone(), form.sperren);
+    match state
+        .db
+        .write(move |conn| User::set_disabled(conn, &actor, &id, disabled))
+        .await
+    {
+        Ok(_) => Ok(Page::to("/benutzer")),
+        Err(e) if is_form_error(&e) => {
+            Ok(session.refused(e.status, "Nicht möglich", &super::plain(&e), "/benutzer"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets a new initial password and shows it once.
+#[post("/benutzer/<id>/passwort", data = "<form>")]
+async fn reset(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<AccountForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    admin(&session)?;
+    let id = crate::api::id(id)?;
+    let actor = session.user.clone();
+    match state
+        .db
+        .write(move |conn| User::reset_password(conn, &actor, &id))
+        .await
+    {
+        Ok((user, password)) => {
+            let created =
+                json!({ "user": user.view()?, "initial_password": password, "reset": true });
+            page(state, &session, blank(), None, Some(created)).await
+        }
+        Err(e) if is_form_error(&e) => {
+            Ok(session.refused(e.status, "Nicht möglich", &super::plain(&e), "/benutzer"))
+        }
         Err(e) => Err(e),
     }
 }

@@ -491,6 +491,16 @@ pub fn tool(name: &str, args: &[&str], pdf: &[u8]) -> (bool, String) {
 pub struct WebUser {
     pub id: String,
     pub csrf: String,
+    /// The account's lock_version at "login": sessions end when the account changes.
+    pub stamp: i32,
+}
+
+impl WebUser {
+    /// The session cookie's value (before the application's encryption).
+    pub fn cookie_value(&self) -> String {
+        let began = time::OffsetDateTime::now_utc().unix_timestamp();
+        format!("{}|{}|{began}|{}", self.id, self.csrf, self.stamp)
+    }
 }
 
 /// A page as the browser gets it: status, body, and the redirect target if any.
@@ -535,9 +545,16 @@ impl TestApp {
     /// A web session for the user with this id (no password round trip: the login itself
     /// is tested in tests/web.rs).
     pub fn web_user(&self, id: &str) -> WebUser {
+        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
+        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        let uid = id.to_string();
+        let user = db
+            .read_blocking(move |conn| nachnutzung::models::user::User::find(conn, &uid))
+            .unwrap();
         WebUser {
             id: id.to_string(),
             csrf: format!("{:064x}", uuid::Uuid::new_v4().as_u128()),
+            stamp: user.lock_version,
         }
     }
 
@@ -548,11 +565,7 @@ impl TestApp {
     ) -> WebPage {
         let req = match user {
             Some(u) => {
-                let began = time::OffsetDateTime::now_utc().unix_timestamp();
-                req.private_cookie(rocket::http::Cookie::new(
-                    "nnr_sitzung",
-                    format!("{}|{}|{began}", u.id, u.csrf),
-                ))
+                req.private_cookie(rocket::http::Cookie::new("nnr_sitzung", u.cookie_value()))
             }
             None => req,
         };
