@@ -270,6 +270,11 @@ fn every_page_answers_every_role_as_the_table_says() {
         ),
         ("GET", format!("/kommunen/{m}"), none, STAFF),
         ("GET", format!("/dienste/{s}"), none, STAFF),
+        ("GET", "/dienste".into(), none, STAFF),
+        ("GET", "/dienste/neu".into(), none, STAFF),
+        ("POST", "/dienste/neu".into(), none, STAFF_FORM),
+        ("GET", format!("/dienste/{s}/bearbeiten"), none, STAFF),
+        ("POST", format!("/dienste/{s}/bearbeiten"), none, STAFF_FORM),
         ("GET", "/benutzer".into(), none, ADMIN),
         (
             "POST",
@@ -1181,4 +1186,85 @@ fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_
     );
     assert_eq!(own.status, Status::Conflict);
     assert!(own.text().contains("eigene Konto"), "{}", own.text());
+}
+
+#[test]
+fn staff_add_and_change_a_service_with_its_parameters_and_the_catalogue_follows() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let form = app.web_get(Some(&clerk), "/dienste/neu");
+    assert_eq!(form.status, Status::Ok);
+    assert!(
+        form.body
+            .contains("zustaendige_stelle_url | Web-Adresse der zuständigen Stelle | url | ja"),
+        "defaults offered: {}",
+        form.text()
+    );
+    let mut fields = vec![
+        ("name", "Hundesteuer online"),
+        ("ozg_id", "10389"),
+        ("leika_keys", "99013002000000\n123"),
+        ("land", "03"),
+        ("availability", "coming_soon"),
+        ("parameters", "hundeart | Hunderasse | farbe | ja"),
+    ];
+    let bad = app.web_post(Some(&clerk), "/dienste/neu", &fields);
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text().contains("Zeile 1: „farbe“ ist keine Art"),
+        "{}",
+        bad.text()
+    );
+    fields[5] = (
+        "parameters",
+        "gebuehr_cents | Gebühr in Cent | gebuehr | ja\nkontakt_email | Rückfragen | email | nein",
+    );
+    let bad = app.web_post(Some(&clerk), "/dienste/neu", &fields);
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text().contains("123"),
+        "the wrong Leika key is named: {}",
+        bad.text()
+    );
+    assert!(bad.body.contains("href=\"#leika_keys\""));
+    fields[2] = ("leika_keys", "99013002000000");
+    let ok = app.web_post(Some(&clerk), "/dienste/neu", &fields);
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let id = id_after(ok.location.as_deref().unwrap(), "/dienste/");
+    let (_, v) = app.get(&format!("/api/v1/services/{id}"));
+    assert_eq!(v["providing_state"], "Niedersachsen");
+    assert_eq!(v["parameters"][0]["kind"], "fee_cents");
+    assert_eq!(v["parameters"][1]["required"], false);
+
+    // Changed through the edit form (which shows what is stored); the catalogue follows.
+    let edit = app.web_get(Some(&clerk), &format!("/dienste/{id}/bearbeiten"));
+    assert!(
+        edit.body.contains("value=\"Hundesteuer online\""),
+        "{}",
+        edit.text()
+    );
+    let lock = {
+        let at = edit.body.find("name=\"lock_version\" value=\"").unwrap() + 27;
+        edit.body[at..].split('"').next().unwrap().to_string()
+    };
+    let mut changed = fields.clone();
+    changed[0] = ("name", "Hundesteuer digital");
+    changed[4] = ("availability", "available");
+    changed.push(("lock_version", &lock));
+    let saved = app.web_post(Some(&clerk), &format!("/dienste/{id}/bearbeiten"), &changed);
+    assert_eq!(saved.status, Status::SeeOther, "{}", saved.text());
+    assert!(app
+        .web_get(None, "/katalog")
+        .text()
+        .contains("Hundesteuer digital"));
+    let stale = app.web_post(Some(&clerk), &format!("/dienste/{id}/bearbeiten"), &changed);
+    assert_eq!(stale.status, Status::UnprocessableEntity);
+    assert!(
+        stale.text().contains("inzwischen geändert"),
+        "{}",
+        stale.text()
+    );
 }

@@ -22,6 +22,7 @@ mod agreements;
 mod catalog;
 mod drafting;
 mod kommune;
+mod services;
 mod session;
 mod staff;
 mod users;
@@ -55,6 +56,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(agreements::routes());
     r.extend(drafting::routes());
     r.extend(staff::routes());
+    r.extend(services::routes());
     r.extend(users::routes());
     r
 }
@@ -131,6 +133,8 @@ fn pages() -> &'static tera::Tera {
             "municipality.html",
             "service_status.html",
             "draft_form.html",
+            "services.html",
+            "service_form.html",
             "intermediary.html",
             "users.html",
         ])
