@@ -379,6 +379,10 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         audit.check(&c, "dienst-staff").await;
         goto(&c, &base, "/dienste").await;
         audit.check(&c, "dienste").await;
+        goto(&c, &base, "/partner").await;
+        audit.check(&c, "partner").await;
+        goto(&c, &base, &format!("/partner/{govconnect}")).await;
+        audit.check(&c, "partner-seite").await;
         goto(&c, &base, &format!("/dienste/{wohngeld}/bearbeiten")).await;
         audit.check(&c, "dienst-bearbeiten").await;
         goto(&c, &base, "/vereinbarungen").await;
@@ -430,7 +434,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     assert_eq!(status, Status::Ok);
     assert_eq!(v["seal_valid"], true, "{v}");
     assert_eq!(v["issued_by_registry"], true, "{v}");
-    assert!(audit.pages.len() >= 20, "{:?}", audit.pages);
+    assert!(audit.pages.len() >= 22, "{:?}", audit.pages);
     assert!(
         audit.violations.is_empty(),
         "axe-core found WCAG 2.1 A/AA violations:\n{}",

@@ -48,6 +48,7 @@ fn web_user(app: &TestApp, body: serde_json::Value) -> WebUser {
 
 struct Fixture {
     users: [Option<WebUser>; 6],
+    dataport: String,
     koeln: String,
     wohngeld: String,
     rv_a: String,
@@ -89,6 +90,7 @@ fn fixture(app: &TestApp) -> Fixture {
     ];
     Fixture {
         users,
+        dataport: app.organisation("intermediaries", "Dataport AöR"),
         koeln,
         wohngeld,
         rv_a: rv_a["id"].as_str().unwrap().to_string(),
@@ -148,6 +150,7 @@ fn every_page_answers_every_role_as_the_table_says() {
         "/anlagen/",
     );
     let (a, b, i, s, m) = (&f.rv_a, &f.rv_b, &f.ioev, &f.wohngeld, &f.koeln);
+    let d = &app.organisation("intermediaries", "Dataport AöR");
 
     const PUBLIC: [u16; 6] = [200; 6];
     const LOGGED_IN: [u16; 6] = [303, 200, 200, 200, 200, 200];
@@ -271,6 +274,17 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", format!("/kommunen/{m}"), none, STAFF),
         ("GET", format!("/dienste/{s}"), none, STAFF),
         ("GET", "/dienste".into(), none, STAFF),
+        ("GET", "/partner".into(), none, STAFF),
+        ("GET", "/partner/neu".into(), none, STAFF),
+        ("POST", "/partner/neu".into(), none, STAFF_FORM),
+        ("GET", format!("/partner/{d}"), none, STAFF),
+        ("POST", format!("/partner/{d}"), none, STAFF_FORM),
+        (
+            "POST",
+            format!("/partner/{d}/ansprechpersonen"),
+            none,
+            STAFF_FORM,
+        ),
         ("GET", "/dienste/neu".into(), none, STAFF),
         ("POST", "/dienste/neu".into(), none, STAFF_FORM),
         ("GET", format!("/dienste/{s}/bearbeiten"), none, STAFF),
@@ -298,7 +312,7 @@ fn every_page_answers_every_role_as_the_table_says() {
 
     let template = |path: &str| {
         let mut t = path.split('?').next().unwrap().to_string();
-        for id in [a, b, i, s, m, &ea_a, &wappen, &target] {
+        for id in [a, b, i, s, m, d, &ea_a, &wappen, &target] {
             t = t.replace(id.as_str(), "<id>");
         }
         t
@@ -367,14 +381,15 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
     let admin = f.users[1].as_ref().unwrap();
     let koeln = f.users[3].as_ref().unwrap();
     let essen = f.users[4].as_ref().unwrap();
+    let (rv_a, rv_b, k, d) = (&f.rv_a, &f.rv_b, &f.koeln, &f.dataport);
     let forms: Vec<FormPost> = vec![
         (koeln, "/kommune/rahmenvereinbarung".into(), vec![]),
         (
             essen,
-            format!("/vereinbarungen/{}/unterschreiben", f.rv_b),
+            format!("/vereinbarungen/{rv_b}/unterschreiben"),
             vec![],
         ),
-        (admin, format!("/vereinbarungen/{}/inkraft", f.rv_a), vec![]),
+        (admin, format!("/vereinbarungen/{rv_a}/inkraft"), vec![]),
         (
             admin,
             "/benutzer".into(),
@@ -391,7 +406,91 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             "/kommune/einzelabruf".into(),
             vec![("dienst", f.wohngeld.as_str())],
         ),
+        (koeln, format!("/vereinbarungen/{rv_a}/zertifikat"), vec![]),
+        (
+            admin,
+            "/vereinbarungen/neu".into(),
+            vec![("art", "rv"), ("ags", "05113000")],
+        ),
+        (
+            admin,
+            format!("/vereinbarungen/{rv_b}/schritt"),
+            vec![("action", "submit")],
+        ),
+        (
+            admin,
+            format!("/vereinbarungen/{rv_b}/unterschrift-erfassen"),
+            vec![],
+        ),
+        (
+            admin,
+            format!("/kommunen/{k}"),
+            vec![("lock_version", "1"), ("address", "x")],
+        ),
+        (
+            admin,
+            format!("/kommunen/{k}/ansprechpersonen"),
+            vec![("name", "Neu")],
+        ),
+        (
+            admin,
+            format!("/benutzer/{}/sperre", koeln.id),
+            vec![("sperren", "true")],
+        ),
+        (admin, format!("/benutzer/{}/passwort", koeln.id), vec![]),
+        (
+            admin,
+            "/dienste/neu".into(),
+            vec![
+                ("name", "Neu"),
+                ("leika_keys", "99107023000000"),
+                ("availability", "available"),
+            ],
+        ),
+        (
+            admin,
+            format!("/dienste/{}/bearbeiten", f.wohngeld),
+            vec![("name", "Umbenannt")],
+        ),
+        (
+            admin,
+            "/partner/neu".into(),
+            vec![("name", "Neuer KV"), ("is_intermediary", "true")],
+        ),
+        (
+            admin,
+            format!("/partner/{d}"),
+            vec![("name", "Umbenannt"), ("is_intermediary", "true")],
+        ),
+        (
+            admin,
+            format!("/partner/{d}/ansprechpersonen"),
+            vec![("name", "Neu")],
+        ),
     ];
+    // Every form of the application is in the list (the login form has its own test).
+    let template = |path: &str| {
+        let mut t = path.to_string();
+        for id in [rv_a, rv_b, k, d, &f.wohngeld, &koeln.id] {
+            t = t.replace(id.as_str(), "<id>");
+        }
+        t
+    };
+    let covered: std::collections::BTreeSet<String> =
+        forms.iter().map(|(_, path, _)| template(path)).collect();
+    let mounted: std::collections::BTreeSet<String> = app
+        .client
+        .rocket()
+        .routes()
+        .filter(|r| r.method == rocket::http::Method::Post && !r.uri.path().starts_with("/api/"))
+        .map(|r| r.uri.path().to_string())
+        .filter(|p| p != "/anmelden")
+        .collect();
+    let missing: Vec<&String> = mounted.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "forms without a CSRF check in this test: {missing:?}"
+    );
     let before = app.get("/api/v1/audit?per_page=500").1["total"].clone();
     for (user, path, fields) in &forms {
         for token in ["", &"0".repeat(64)] {
@@ -1266,5 +1365,101 @@ fn staff_add_and_change_a_service_with_its_parameters_and_the_catalogue_follows(
         stale.text().contains("inzwischen geändert"),
         "{}",
         stale.text()
+    );
+}
+
+#[test]
+fn staff_add_a_partner_for_its_laender_change_it_and_add_its_signatory() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let list = app.web_get(Some(&clerk), "/partner");
+    assert!(
+        list.text().contains("Dataport AöR") && list.text().contains("GovConnect GmbH"),
+        "{}",
+        list.text()
+    );
+    assert!(
+        !list.text().contains("(Kommunalvertreter.NRW)"),
+        "d-NRW is nobody's partner here"
+    );
+    let none = app.web_post(
+        Some(&clerk),
+        "/partner/neu",
+        &[("name", "Kommunalvertreter Saar")],
+    );
+    assert_eq!(none.status, Status::UnprocessableEntity);
+    assert!(
+        none.text()
+            .contains("Kommunalvertreter, Anbieter oder beides"),
+        "{}",
+        none.text()
+    );
+    let ok = app.web_post(
+        Some(&clerk),
+        "/partner/neu",
+        &[
+            ("name", "Kommunalvertreter Saar"),
+            ("is_intermediary", "true"),
+            ("laender", "10"),
+            ("legal_form", "AöR"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let id = id_after(ok.location.as_deref().unwrap(), "/partner/");
+    let (_, v) = app.get(&format!("/api/v1/intermediaries/{id}"));
+    assert_eq!(
+        v["states"],
+        json!([{ "land_key": "10", "state": "Saarland" }]),
+        "{v}"
+    );
+    // Changed: it now also operates services and acts for Rheinland-Pfalz too.
+    let page = app.web_get(Some(&clerk), &format!("/partner/{id}"));
+    assert!(
+        page.body
+            .contains("id=\"land-10\" name=\"laender\" value=\"10\" checked"),
+        "{}",
+        page.body
+    );
+    let lock = {
+        let at = page.body.find("name=\"lock_version\" value=\"").unwrap() + 27;
+        page.body[at..].split('"').next().unwrap().to_string()
+    };
+    let saved = app.web_post(
+        Some(&clerk),
+        &format!("/partner/{id}"),
+        &[
+            ("lock_version", &lock),
+            ("name", "Kommunalvertreter Saar"),
+            ("is_intermediary", "true"),
+            ("is_provider", "true"),
+            ("laender", "07"),
+            ("laender", "10"),
+        ],
+    );
+    assert_eq!(saved.status, Status::SeeOther, "{}", saved.text());
+    let (_, v) = app.get(&format!("/api/v1/providers/{id}"));
+    assert_eq!(v["states"].as_array().unwrap().len(), 2, "{v}");
+    let contact = app.web_post(
+        Some(&clerk),
+        &format!("/partner/{id}/ansprechpersonen"),
+        &[
+            ("name", "Sabine Saar"),
+            ("function", "Vorständin"),
+            ("may_sign", "true"),
+        ],
+    );
+    assert_eq!(contact.status, Status::SeeOther);
+    assert!(app
+        .web_get(Some(&clerk), &format!("/partner/{id}"))
+        .text()
+        .contains("Sabine Saar, Vorständin (zeichnungsberechtigt)"));
+    let dnrw = app.dnrw();
+    assert_eq!(
+        app.web_get(Some(&clerk), &format!("/partner/{dnrw}"))
+            .status,
+        Status::NotFound
     );
 }

@@ -176,3 +176,148 @@ impl Organisation {
         Ok(())
     }
 }
+
+/// An intermediary or provider as staff write it: POST/PATCH of the API and the partner
+/// form. PATCH takes the same fields, all optional, plus `lock_version`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationInput {
+    #[serde(default)]
+    pub lock_version: Option<i32>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub legal_form: Option<Option<String>>,
+    #[serde(default)]
+    pub states: Option<Vec<StateRef>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub note: Option<Option<String>>,
+    /// An intermediary that also operates services (or the other way round).
+    #[serde(default)]
+    pub is_intermediary: Option<bool>,
+    #[serde(default)]
+    pub is_provider: Option<bool>,
+}
+
+fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl OrganisationInput {
+    fn apply_to(self, o: &mut Organisation) -> AppResult<()> {
+        if let Some(n) = self.name {
+            o.name = n.trim().to_string();
+        }
+        if let Some(v) = self.legal_form {
+            o.legal_form = trimmed(v);
+        }
+        if let Some(v) = self.address {
+            o.address = trimmed(v);
+        }
+        if let Some(v) = self.note {
+            o.note = trimmed(v);
+        }
+        if let Some(v) = self.is_intermediary {
+            o.is_intermediary = v;
+        }
+        if let Some(v) = self.is_provider {
+            o.is_provider = v;
+        }
+        let mut problems = crate::domain::Problems::new();
+        if let Some(states) = &self.states {
+            crate::domain::party::check_states(&mut problems, states);
+            o.states = serde_json::to_string(states)?;
+        }
+        if o.name.is_empty() {
+            problems.add("name", "Der Name darf nicht leer sein.");
+        }
+        if !o.is_intermediary && !o.is_provider {
+            problems.add(
+                "is_intermediary",
+                "Eine Organisation ist Kommunalvertreter, Anbieter oder beides.",
+            );
+        }
+        if o.is_self && !o.is_intermediary {
+            problems.add("is_intermediary", "d-NRW bleibt Kommunalvertreter.");
+        }
+        problems.into_result()?;
+        Ok(())
+    }
+}
+
+impl OrganisationInput {
+    fn record(
+        conn: &mut DbConn,
+        actor: &str,
+        action: &str,
+        o: &Organisation,
+        before: Option<serde_json::Value>,
+    ) -> AppResult<()> {
+        super::audit::record(
+            conn,
+            super::audit::Change {
+                actor,
+                action,
+                entity_type: "organisation",
+                entity_id: &o.id,
+                before,
+                after: Some(serde_json::to_value(o.view()?)?),
+                note: None,
+            },
+        )
+    }
+
+    /// A new intermediary or provider (`role` sets the flag the input leaves open).
+    pub fn create(self, conn: &mut DbConn, actor: &str, role: Role) -> AppResult<Organisation> {
+        if self.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            return Err(AppError::field("name", "Der Name ist anzugeben."));
+        }
+        let mut o = Organisation::new(
+            String::new(),
+            role == Role::Intermediary,
+            role == Role::Provider,
+        );
+        self.apply_to(&mut o)?;
+        if let Some(existing) = Organisation::find_by_name(conn, &o.name)? {
+            return Err(AppError::conflict(
+                "duplicate",
+                format!(
+                    "Es gibt bereits eine Organisation „{}“ (Id {}).",
+                    existing.name, existing.id
+                ),
+            ));
+        }
+        o.insert(conn)?;
+        OrganisationInput::record(conn, actor, "create", &o, None)?;
+        Ok(o)
+    }
+
+    /// Changes organisation `id`; `lock_version` is required (a stale one is a 409).
+    pub fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Organisation> {
+        let Some(expected) = self.lock_version else {
+            return Err(AppError::field(
+                "lock_version",
+                "lock_version ist anzugeben (die zuletzt gelesene Version).",
+            ));
+        };
+        let mut o = Organisation::find(conn, id)?;
+        if o.lock_version != expected {
+            return Err(AppError::stale());
+        }
+        let before = serde_json::to_value(o.view()?)?;
+        self.apply_to(&mut o)?;
+        if let Some(other) = Organisation::find_by_name(conn, &o.name)? {
+            if other.id != o.id {
+                return Err(AppError::conflict(
+                    "duplicate",
+                    format!("Es gibt bereits eine Organisation „{}“.", o.name),
+                ));
+            }
+        }
+        o.update(conn, expected)?;
+        OrganisationInput::record(conn, actor, "update", &o, Some(before))?;
+        Ok(o)
+    }
+}

@@ -22,6 +22,7 @@ mod agreements;
 mod catalog;
 mod drafting;
 mod kommune;
+mod partners;
 mod services;
 mod session;
 mod staff;
@@ -57,6 +58,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(drafting::routes());
     r.extend(staff::routes());
     r.extend(services::routes());
+    r.extend(partners::routes());
     r.extend(users::routes());
     r
 }
@@ -134,6 +136,9 @@ fn pages() -> &'static tera::Tera {
             "service_status.html",
             "draft_form.html",
             "services.html",
+            "partners.html",
+            "partner.html",
+            "partner_form.html",
             "service_form.html",
             "intermediary.html",
             "users.html",
@@ -423,4 +428,39 @@ async fn start(state: &State<AppState>, session: Option<Session>) -> AppResult<P
 struct CsrfForm {
     #[field(default = String::new())]
     csrf: String,
+}
+
+/// The form adding a contact person (municipality and partner pages).
+#[derive(FromForm)]
+struct ContactForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    function: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    phone: String,
+    #[field(default = false)]
+    may_sign: bool,
+}
+
+impl ContactForm {
+    fn values(&self) -> Value {
+        json!({ "name": self.name, "function": self.function, "email": self.email,
+                "phone": self.phone, "may_sign": self.may_sign })
+    }
+
+    fn input(&self) -> crate::models::contact::ContactInput {
+        let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        crate::models::contact::ContactInput {
+            name: self.name.clone(),
+            function: text(&self.function),
+            email: text(&self.email),
+            phone: text(&self.phone),
+            may_sign: self.may_sign,
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter};
-use crate::models::contact::{Contact, ContactInput};
+use crate::models::contact::Contact;
 use crate::models::municipality::{self, Municipality, MunicipalityPatch, RvState};
 use crate::models::service::Service;
 use crate::models::signature;
@@ -410,28 +410,12 @@ async fn update_municipality(
     }
 }
 
-#[derive(FromForm)]
-struct ContactForm {
-    #[field(default = String::new())]
-    csrf: String,
-    #[field(default = String::new())]
-    name: String,
-    #[field(default = String::new())]
-    function: String,
-    #[field(default = String::new())]
-    email: String,
-    #[field(default = String::new())]
-    phone: String,
-    #[field(default = false)]
-    may_sign: bool,
-}
-
 #[post("/kommunen/<id>/ansprechpersonen", data = "<form>")]
 async fn add_contact(
     state: &State<AppState>,
     session: Option<Session>,
     id: &str,
-    form: Form<ContactForm>,
+    form: Form<super::ContactForm>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     if let Err(p) = session.check(&form.csrf) {
@@ -440,15 +424,7 @@ async fn add_contact(
     session.staff()?;
     let id = crate::api::id(id)?;
     let form = form.into_inner();
-    let values = json!({ "name": form.name, "function": form.function, "email": form.email, "phone": form.phone, "may_sign": form.may_sign });
-    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let input = ContactInput {
-        name: form.name.clone(),
-        function: text(&form.function),
-        email: text(&form.email),
-        phone: text(&form.phone),
-        may_sign: form.may_sign,
-    };
+    let (values, input) = (form.values(), form.input());
     let actor = session.actor();
     let mid = id.clone();
     match state

@@ -1,0 +1,333 @@
+//! d-NRW's partners: other Länder's intermediaries and the providers operating services.
+//! The list, each partner's page (its agreements with d-NRW, its contacts) and the forms
+//! to add or change a partner and to add a contact person.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
+use serde_json::{json, Value};
+
+use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use crate::app::AppState;
+use crate::domain::codes;
+use crate::domain::party::StateRef;
+use crate::error::{AppError, AppResult};
+use crate::models::agreement::{Agreement, Filter};
+use crate::models::contact::Contact;
+use crate::models::organisation::{Organisation, OrganisationInput, Role};
+use crate::models::{Page as Paging, Scope};
+
+pub fn routes() -> Vec<Route> {
+    routes![list, new_form, create, show, update, add_contact]
+}
+
+#[get("/partner")]
+async fn list(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let (intermediaries, providers) = state
+        .db
+        .read(|conn| {
+            let views = |os: Vec<Organisation>| -> AppResult<Vec<_>> {
+                os.iter()
+                    .filter(|o| !o.is_self)
+                    .map(Organisation::view)
+                    .collect()
+            };
+            Ok((
+                views(Organisation::list(conn, Role::Intermediary)?)?,
+                views(Organisation::list(conn, Role::Provider)?)?,
+            ))
+        })
+        .await?;
+    let mut ctx = page_context(&session, "Partner")?;
+    ctx["intermediaries"] = json!(intermediaries);
+    ctx["providers"] = json!(providers);
+    Ok(super::render("partners.html", ctx))
+}
+
+#[derive(FromForm, Default)]
+struct PartnerForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = 0)]
+    lock_version: i32,
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    legal_form: String,
+    #[field(default = String::new())]
+    address: String,
+    #[field(default = String::new())]
+    note: String,
+    #[field(default = false)]
+    is_intermediary: bool,
+    #[field(default = false)]
+    is_provider: bool,
+    /// Länder keys ("01" … "16") the intermediary acts for.
+    #[field(default = Vec::new())]
+    laender: Vec<String>,
+}
+
+impl PartnerForm {
+    fn values(&self) -> Value {
+        json!({
+            "lock_version": self.lock_version, "name": self.name, "legal_form": self.legal_form,
+            "address": self.address, "note": self.note, "is_intermediary": self.is_intermediary,
+            "is_provider": self.is_provider, "laender": self.laender,
+        })
+    }
+
+    fn input(&self) -> OrganisationInput {
+        let text = |s: &str| Some(Some(s.trim().to_string()).filter(|s| !s.is_empty()));
+        OrganisationInput {
+            lock_version: Some(self.lock_version),
+            name: Some(self.name.clone()),
+            legal_form: text(&self.legal_form),
+            states: Some(
+                self.laender
+                    .iter()
+                    .map(|k| StateRef {
+                        land_key: k.clone(),
+                        state: codes::land_name(k).unwrap_or_default().to_string(),
+                    })
+                    .collect(),
+            ),
+            address: text(&self.address),
+            note: text(&self.note),
+            is_intermediary: Some(self.is_intermediary),
+            is_provider: Some(self.is_provider),
+        }
+    }
+}
+
+fn lands(selected: &Value) -> Value {
+    let chosen: Vec<String> = serde_json::from_value(selected.clone()).unwrap_or_default();
+    json!((1..=16)
+        .map(|k| format!("{k:02}"))
+        .map(|k| json!({ "key": k, "name": codes::land_name(&k), "checked": chosen.contains(&k) }))
+        .collect::<Vec<_>>())
+}
+
+fn field_id(model: &str) -> String {
+    if model.starts_with("states") {
+        "laender".into()
+    } else {
+        model.to_string()
+    }
+}
+
+fn form_page(session: &Session, values: Value, errors: Option<(Value, Value)>) -> AppResult<Page> {
+    let mut ctx = page_context(session, "Neuer Partner")?;
+    ctx["lands"] = lands(&values["laender"]);
+    ctx["values"] = values;
+    let (list, map) = errors.unwrap_or((json!([]), json!({})));
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
+    Ok(super::render("partner_form.html", ctx))
+}
+
+#[get("/partner/neu")]
+async fn new_form(session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let values = PartnerForm {
+        is_intermediary: true,
+        ..<PartnerForm as Default>::default()
+    }
+    .values();
+    form_page(&session, values, None)
+}
+
+#[post("/partner/neu", data = "<form>")]
+async fn create(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<PartnerForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let form = form.into_inner();
+    let (input, actor) = (form.input(), session.actor());
+    // The form sets both flags itself; `role` only decides the default of a missing one.
+    let role = if form.is_intermediary {
+        Role::Intermediary
+    } else {
+        Role::Provider
+    };
+    match state
+        .db
+        .write(move |conn| input.create(conn, &actor, role))
+        .await
+    {
+        Ok(o) => Ok(Page::to(format!("/partner/{}", o.id))),
+        Err(e) if is_form_error(&e) => {
+            Ok(
+                form_page(&session, form.values(), Some(form_errors(&e, field_id)))?
+                    .with_status(Status::UnprocessableEntity),
+            )
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What the partner page shows again after a refused form.
+#[derive(Default)]
+struct Refused {
+    form: &'static str,
+    values: Value,
+    errors: Option<(Value, Value)>,
+}
+
+async fn partner_view(
+    state: &State<AppState>,
+    session: &Session,
+    id: String,
+    refused: Refused,
+) -> AppResult<Page> {
+    let (o, agreements, contacts) = state
+        .db
+        .read(move |conn| {
+            let o = Organisation::find(conn, &id)?;
+            if o.is_self {
+                return Err(AppError::not_found("d-NRW selbst ist kein Partner."));
+            }
+            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+            let agreements = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    counterparty_id: Some(o.id.clone()),
+                    ..Filter::default()
+                },
+                page,
+            )?
+            .items;
+            let contacts = Contact::of_organisation(conn, &o.id)?;
+            Ok((o, agreements, contacts))
+        })
+        .await?;
+    let view = o.view()?;
+    let (edit_values, contact_values) = match refused.form {
+        "edit" => (Some(refused.values), None),
+        "contact" => (None, Some(refused.values)),
+        _ => (None, None),
+    };
+    let edit = if let Some(values) = edit_values {
+        values
+    } else {
+        PartnerForm {
+            lock_version: o.lock_version,
+            name: o.name.clone(),
+            legal_form: o.legal_form.clone().unwrap_or_default(),
+            address: o.address.clone().unwrap_or_default(),
+            note: o.note.clone().unwrap_or_default(),
+            is_intermediary: o.is_intermediary,
+            is_provider: o.is_provider,
+            laender: o.states()?.into_iter().map(|s| s.land_key).collect(),
+            ..<PartnerForm as Default>::default()
+        }
+        .values()
+    };
+    let contact = contact_values.unwrap_or_else(
+        || json!({ "name": "", "function": "", "email": "", "phone": "", "may_sign": false }),
+    );
+    let mut ctx = page_context(session, &o.name)?;
+    ctx["o"] = json!(view);
+    ctx["agreements"] = json!(agreements);
+    ctx["contacts"] = json!(contacts);
+    ctx["lands"] = lands(&edit["laender"]);
+    ctx["edit"] = edit;
+    ctx["contact"] = contact;
+    let (list, map) = refused.errors.unwrap_or((json!([]), json!({})));
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
+    Ok(super::render("partner.html", ctx))
+}
+
+#[get("/partner/<id>")]
+async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    partner_view(state, &session, id, Refused::default()).await
+}
+
+#[post("/partner/<id>", data = "<form>")]
+async fn update(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<PartnerForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let form = form.into_inner();
+    let (input, actor, oid) = (form.input(), session.actor(), id.clone());
+    match state
+        .db
+        .write(move |conn| {
+            if Organisation::find(conn, &oid)?.is_self {
+                return Err(AppError::not_found("d-NRW selbst ist kein Partner."));
+            }
+            input.update(conn, &actor, &oid)
+        })
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
+        Err(e) if is_form_error(&e) => {
+            let refused = Refused {
+                form: "edit",
+                values: form.values(),
+                errors: Some(form_errors(&e, field_id)),
+            };
+            Ok(partner_view(state, &session, id, refused)
+                .await?
+                .with_status(Status::UnprocessableEntity))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[post("/partner/<id>/ansprechpersonen", data = "<form>")]
+async fn add_contact(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<super::ContactForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let form = form.into_inner();
+    let (values, input) = (form.values(), form.input());
+    let (actor, oid) = (session.actor(), id.clone());
+    match state
+        .db
+        .write(move |conn| input.add_to_organisation(conn, &actor, &oid))
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
+        Err(e) if is_form_error(&e) => {
+            let refused = Refused {
+                form: "contact",
+                values,
+                errors: Some(form_errors(&e, |f| format!("contact-{f}"))),
+            };
+            Ok(partner_view(state, &session, id, refused)
+                .await?
+                .with_status(Status::UnprocessableEntity))
+        }
+        Err(e) => Err(e),
+    }
+}
