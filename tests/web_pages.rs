@@ -263,6 +263,19 @@ fn every_page_answers_every_role_as_the_table_says() {
             STAFF_FORM,
         ),
         ("GET", "/kommunen".into(), none, STAFF),
+        (
+            "GET",
+            format!("/vereinbarungen/{b}/bearbeiten"),
+            none,
+            STAFF,
+        ),
+        // A form without lock_version is stale: shown again with the message (422).
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/bearbeiten"),
+            none,
+            STAFF_FORM,
+        ),
         // A form without lock_version is stale: shown again with the message (422).
         ("POST", format!("/kommunen/{m}"), none, STAFF_FORM),
         (
@@ -400,6 +413,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             ],
         ),
         (admin, "/passwort".into(), vec![]),
+        (
+            admin,
+            format!("/vereinbarungen/{rv_b}/bearbeiten"),
+            vec![("lock_version", "1"), ("notice", "3")],
+        ),
         (admin, "/abmelden".into(), vec![]),
         (
             koeln,
@@ -1067,6 +1085,49 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
     );
     assert_eq!(v["notice_period_months"], 6);
 
+    // The draft is edited before it goes to signature: the form shows what is stored.
+    let edit = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+    );
+    assert_eq!(edit.status, Status::Ok);
+    assert!(
+        edit.body.contains(">Name, Anschrift\nEinkommen</textarea>"),
+        "{}",
+        edit.body
+    );
+    let lock = v["lock_version"].to_string();
+    let mut changed: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k.starts_with("avv_") && *k != "avv_data")
+        .cloned()
+        .collect();
+    changed.extend([
+        ("lock_version", lock.as_str()),
+        ("notice", "9"),
+        ("avv_data", "Name, Anschrift\nEinkommen\nBankverbindung"),
+    ]);
+    let saved = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+        &changed,
+    );
+    assert_eq!(saved.status, Status::SeeOther, "{}", saved.text());
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ekv_id}"));
+    assert_eq!(v["terms"]["avv"]["data_types"][2], "Bankverbindung");
+    assert_eq!(v["notice_period_months"], 9);
+    let stale = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+        &changed,
+    );
+    assert_eq!(stale.status, Status::UnprocessableEntity);
+    assert!(
+        stale.text().contains("inzwischen geändert"),
+        "{}",
+        stale.text()
+    );
+
     // Terminating the IÖV while the EKV rests on it is refused with the dependant named;
     // with "auch die Vereinbarungen kündigen …" both end.
     let ekv_ref = v["reference"].as_str().unwrap().to_string();
@@ -1081,6 +1142,11 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
     );
     app.sign_all(&ekv_id);
     app.step(&ekv_id, "activate");
+    let frozen = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+    );
+    assert_eq!(frozen.status, Status::Conflict, "no longer a draft");
     let blocked = app.web_post(
         Some(&clerk),
         &format!("/vereinbarungen/{ioev_id}/schritt"),

@@ -228,7 +228,7 @@ pub struct SubProcessor {
 }
 
 /// Auftragsverarbeitungsvereinbarung (Art. 28 Abs. 3 DSGVO) as structured data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Avv {
     /// Gegenstand der Verarbeitung.
     pub subject: String,

@@ -12,16 +12,18 @@ use time::Date;
 
 use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
 use crate::app::AppState;
-use crate::domain::{AgreementKind, Avv};
+use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
-use crate::models::agreement::{NewAgreement, TransitionInput};
+use crate::models::agreement::{
+    Agreement, AgreementView, EditInput, NewAgreement, TransitionInput,
+};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::{self, Organisation};
 use crate::models::service::Service;
 use crate::models::signature::{SignContext, SignInput};
 
 pub fn routes() -> Vec<Route> {
-    routes![new_form, create, step, record_signature]
+    routes![new_form, create, edit_form, edit, step, record_signature]
 }
 
 /// The kinds d-NRW drafts here (Einzelabrufe file the municipalities themselves).
@@ -38,6 +40,8 @@ fn kind_of(art: &str) -> AppResult<AgreementKind> {
 struct DraftForm {
     #[field(default = String::new())]
     csrf: String,
+    #[field(default = 0)]
+    lock_version: i32,
     #[field(default = String::new())]
     art: String,
     #[field(default = String::new())]
@@ -69,6 +73,7 @@ struct DraftForm {
 impl DraftForm {
     fn values(&self) -> Value {
         json!({
+            "lock_version": self.lock_version,
             "counterparty": self.counterparty, "service": self.service, "ags": self.ags,
             "notice": self.notice, "costs": self.costs, "notes": self.notes,
             "avv_subject": self.avv_subject, "avv_duration": self.avv_duration,
@@ -104,6 +109,18 @@ async fn form_page(
     values: Value,
     errors: Option<(Value, Value)>,
 ) -> AppResult<Page> {
+    form_page_for(state, session, kind, None, values, errors).await
+}
+
+/// The form for a new draft, or (with `editing`: the agreement's view) for changing one.
+async fn form_page_for(
+    state: &State<AppState>,
+    session: &Session,
+    kind: AgreementKind,
+    editing: Option<AgreementView>,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
     let (partners, services) = state
         .db
         .read(|conn| {
@@ -120,7 +137,12 @@ async fn form_page(
             Ok((partners, services))
         })
         .await?;
-    let mut ctx = page_context(session, &format!("Neue {}", kind.label()))?;
+    let title = match &editing {
+        Some(a) => format!("{} {} bearbeiten", kind.label(), a.reference),
+        None => format!("Neue {}", kind.label()),
+    };
+    let mut ctx = page_context(session, &title)?;
+    ctx["editing"] = json!(editing);
     ctx["kind"] = json!(kind.as_str());
     ctx["kind_label"] = json!(kind.label());
     ctx["partners"] = json!(partners
@@ -213,15 +235,7 @@ async fn create(
         },
     };
     let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let avv = (kind == AgreementKind::Ekv).then(|| Avv {
-        subject: form.avv_subject.trim().to_string(),
-        duration: form.avv_duration.trim().to_string(),
-        nature_and_purpose: form.avv_purpose.trim().to_string(),
-        data_types: lines(&form.avv_data),
-        data_subjects: lines(&form.avv_subjects),
-        technical_measures: lines(&form.avv_measures),
-        sub_processors: Vec::new(),
-    });
+    let avv = (kind == AgreementKind::Ekv).then(|| avv_of(&form));
     let ags = form.ags.trim().to_string();
     let input = NewAgreement {
         kind: kind.as_str().into(),
@@ -266,6 +280,159 @@ async fn create(
         .await?
         .with_status(Status::UnprocessableEntity)),
         Err(e) => Err(e),
+    }
+}
+
+/// One entry per line, as the form shows a list.
+fn joined(items: &[String]) -> String {
+    items.join("\n")
+}
+
+/// `/vereinbarungen/<id>/bearbeiten`: a draft's terms (notice period, costs, notes, AVV).
+#[get("/vereinbarungen/<id>/bearbeiten")]
+async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let view = state
+        .db
+        .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
+        .await?;
+    let view = editable(view)?;
+    let terms = state
+        .db
+        .read({
+            let id = view.id.clone();
+            move |conn| {
+                let a = Agreement::find(conn, &id)?;
+                a.version(conn, a.current_version)?.terms()
+            }
+        })
+        .await?;
+    let avv = terms.avv.clone().unwrap_or_default();
+    let values = DraftForm {
+        lock_version: view.lock_version,
+        notice: view
+            .notice_period_months
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        costs: terms.costs.clone().unwrap_or_default(),
+        notes: terms.notes.clone().unwrap_or_default(),
+        avv_subject: avv.subject,
+        avv_duration: avv.duration,
+        avv_purpose: avv.nature_and_purpose,
+        avv_data: joined(&avv.data_types),
+        avv_subjects: joined(&avv.data_subjects),
+        avv_measures: joined(&avv.technical_measures),
+        ..<DraftForm as std::default::Default>::default()
+    }
+    .values();
+    form_page_for(state, &session, view.kind, Some(view), values, None).await
+}
+
+/// Only drafts of the kinds d-NRW drafts here are edited in this form.
+fn editable(view: AgreementView) -> AppResult<AgreementView> {
+    if view.status != AgreementStatus::Draft {
+        return Err(AppError::conflict(
+            "immutable",
+            format!(
+                "{} ist kein Entwurf mehr ({}); Änderungen daran sind Änderungsfassungen.",
+                view.reference, view.status_label
+            ),
+        ));
+    }
+    kind_of(view.kind.as_str())?;
+    Ok(view)
+}
+
+#[post("/vereinbarungen/<id>/bearbeiten", data = "<form>")]
+async fn edit(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<DraftForm>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    if let Err(p) = session.check(&form.csrf) {
+        return Ok(p);
+    }
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let view = {
+        let id = id.clone();
+        state
+            .db
+            .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
+            .await?
+    };
+    let view = editable(view)?;
+    let kind = view.kind;
+    let form = form.into_inner();
+    let values = form.values();
+    let notice = match form.notice.trim() {
+        "" => None,
+        n => match n.parse::<i32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let err = AppError::field(
+                    "notice_period_months",
+                    "Die Kündigungsfrist ist eine Zahl von Monaten.",
+                );
+                return Ok(form_page_for(
+                    state,
+                    &session,
+                    kind,
+                    Some(view),
+                    values,
+                    Some(form_errors(&err, field_id)),
+                )
+                .await?
+                .with_status(Status::UnprocessableEntity));
+            }
+        },
+    };
+    let text = |s: &str| Some(s.trim().to_string());
+    let input = EditInput {
+        lock_version: form.lock_version,
+        avv: (kind == AgreementKind::Ekv).then(|| avv_of(&form)),
+        parameters: None,
+        costs: text(&form.costs),
+        notes: text(&form.notes),
+        notice_period_months: Some(notice),
+        ends_on: None,
+    };
+    let actor = session.actor();
+    let aid = id.clone();
+    match state
+        .db
+        .write(move |conn| input.apply(conn, &actor, &aid))
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
+        Err(e) if is_form_error(&e) => Ok(form_page_for(
+            state,
+            &session,
+            kind,
+            Some(view),
+            values,
+            Some(form_errors(&e, field_id)),
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The AVV as the form writes it.
+fn avv_of(form: &DraftForm) -> Avv {
+    Avv {
+        subject: form.avv_subject.trim().to_string(),
+        duration: form.avv_duration.trim().to_string(),
+        nature_and_purpose: form.avv_purpose.trim().to_string(),
+        data_types: lines(&form.avv_data),
+        data_subjects: lines(&form.avv_subjects),
+        technical_measures: lines(&form.avv_measures),
+        sub_processors: Vec::new(),
     }
 }
 
