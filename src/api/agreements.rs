@@ -14,7 +14,7 @@ use crate::models::agreement::{
     Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, Filter, NewAgreement,
     TransitionInput,
 };
-use crate::models::{document, Paged};
+use crate::models::{document, Paged, Scope};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -143,21 +143,27 @@ async fn preview(
     id: &str,
 ) -> AppResult<(ContentType, Vec<u8>)> {
     let id = super::id(id)?;
+    let pdf = draft_pdf(state, caller.scope, id).await?;
+    Ok((ContentType::PDF, pdf))
+}
+
+/// The unsealed draft of the current version of agreement `id`, if `scope` may see it:
+/// every page marked ENTWURF, with the signatures given so far (API and web pages).
+pub async fn draft_pdf(state: &AppState, scope: Scope, id: String) -> AppResult<Vec<u8>> {
     let order = state.signing_order;
     let prepared = state
         .db
         .read(move |conn| {
-            let a = Agreement::find_in(conn, &caller.scope, &id)?;
+            let a = Agreement::find_in(conn, &scope, &id)?;
             let no = a.current_version;
             document::prepare(conn, order, &a, no)
         })
         .await?;
-    let pdf = rocket::tokio::task::spawn_blocking(move || {
+    rocket::tokio::task::spawn_blocking(move || {
         pdf::render(&prepared.text, Purpose::Draft, &prepared.annex)
     })
     .await
-    .map_err(|e| AppError::internal(format!("pdf task: {e}")))??;
-    Ok((ContentType::PDF, pdf))
+    .map_err(|e| AppError::internal(format!("pdf task: {e}")))?
 }
 
 #[patch("/api/v1/agreements/<id>", data = "<input>")]

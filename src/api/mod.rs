@@ -16,6 +16,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::{Error as JsonError, Json};
 use rocket::{Catcher, Route};
 
+pub use agreements::draft_pdf;
 pub use catalog::CatalogCache;
 pub use documents::SealedPdf;
 

@@ -142,6 +142,37 @@ impl User {
     }
 }
 
+/// An admin's change to another account (refused on one's own, with `own` as the
+/// message): `change` writes it, bumping the lock_version, which ends the account's
+/// sessions; the audit log records it.
+fn admin_change(
+    conn: &mut DbConn,
+    actor: &User,
+    id: &str,
+    action: &str,
+    own: &str,
+    change: impl FnOnce(&mut DbConn, &User) -> AppResult<()>,
+) -> AppResult<User> {
+    let user = User::find(conn, id)?;
+    if user.id == actor.id {
+        return Err(AppError::conflict("conflict", own.to_string()));
+    }
+    change(conn, &user)?;
+    super::audit::record(
+        conn,
+        super::audit::Change {
+            actor: &format!("user:{}", actor.email),
+            action,
+            entity_type: "user",
+            entity_id: id,
+            before: None,
+            after: None,
+            note: None,
+        },
+    )?;
+    User::find(conn, id)
+}
+
 /// `POST /api/v1/users` and `nachnutzung user add`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -507,71 +538,42 @@ impl User {
         id: &str,
         disabled: bool,
     ) -> AppResult<User> {
-        let user = User::find(conn, id)?;
-        if user.id == actor.id {
-            return Err(AppError::conflict(
-                "conflict",
-                "Das eigene Konto sperrt man nicht selbst; das macht eine andere Administratorin oder ein anderer Administrator.",
-            ));
-        }
-        diesel::update(users::table.find(id))
-            .set((
-                users::disabled.eq(disabled),
-                users::updated_at.eq(now()),
-                users::lock_version.eq(user.lock_version + 1),
-            ))
-            .execute(conn)?;
-        super::audit::record(
-            conn,
-            super::audit::Change {
-                actor: &format!("user:{}", actor.email),
-                action: if disabled {
-                    "disable_user"
-                } else {
-                    "enable_user"
-                },
-                entity_type: "user",
-                entity_id: id,
-                before: None,
-                after: None,
-                note: None,
-            },
-        )?;
-        User::find(conn, id)
+        let action = if disabled {
+            "disable_user"
+        } else {
+            "enable_user"
+        };
+        let own = "Das eigene Konto sperrt man nicht selbst; das macht eine andere Administratorin oder ein anderer Administrator.";
+        admin_change(conn, actor, id, action, own, |conn, user| {
+            diesel::update(users::table.find(&user.id))
+                .set((
+                    users::disabled.eq(disabled),
+                    users::updated_at.eq(now()),
+                    users::lock_version.eq(user.lock_version + 1),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
     }
 
     /// An admin sets a new initial password (returned once; to be changed at the next
     /// login). The account's sessions end.
     pub fn reset_password(conn: &mut DbConn, actor: &User, id: &str) -> AppResult<(User, String)> {
-        let user = User::find(conn, id)?;
-        if user.id == actor.id {
-            return Err(AppError::conflict(
-                "conflict",
-                "Das eigene Passwort ändern Sie unter „Passwort ändern“.",
-            ));
-        }
         let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
-        diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(hash_password(&password)?),
-                users::must_change_password.eq(true),
-                users::updated_at.eq(now()),
-                users::lock_version.eq(user.lock_version + 1),
-            ))
-            .execute(conn)?;
-        super::audit::record(
-            conn,
-            super::audit::Change {
-                actor: &format!("user:{}", actor.email),
-                action: "reset_password",
-                entity_type: "user",
-                entity_id: id,
-                before: None,
-                after: None,
-                note: None,
-            },
-        )?;
-        Ok((User::find(conn, id)?, password))
+        let hash = hash_password(&password)?;
+        let own = "Das eigene Passwort ändern Sie unter „Passwort ändern“.";
+        let user = admin_change(conn, actor, id, "reset_password", own, |conn, user| {
+            diesel::update(users::table.find(&user.id))
+                .set((
+                    users::password_hash.eq(hash),
+                    users::must_change_password.eq(true),
+                    users::updated_at.eq(now()),
+                    users::lock_version.eq(user.lock_version + 1),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })?;
+        Ok((user, password))
     }
 
     pub fn change_password(

@@ -7,18 +7,18 @@ use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, Status};
 use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
-use time::Date;
 
-use super::{is_form_error, page_context, signed_in, CsrfForm, Page, Session};
+use super::{
+    form_session, is_form_error, page_context, signed_in, staff_form, CsrfForm, Page, Session,
+};
 use crate::api::SealedPdf;
 use crate::app::AppState;
-use crate::documents::pdf::{self, Purpose};
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
 use crate::models::attachment::{Attachment, CheckedUpload};
 use crate::models::contact::Contact;
-use crate::models::document::{self, Document};
+use crate::models::document::Document;
 use crate::models::service::Service;
 use crate::models::signature::{self, SignContext, SignInput};
 use crate::models::Page as Paging;
@@ -252,10 +252,7 @@ async fn sign(
     id: &str,
     form: Form<CsrfForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(page) = session.check(&form.csrf) {
-        return Ok(page);
-    }
+    let session = form_session!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let scope = session.scope();
     let ctx = SignContext {
@@ -303,29 +300,16 @@ async fn activate(
     id: &str,
     form: Form<ActivateForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(page) = session.check(&form.csrf) {
-        return Ok(page);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let target = format!("/vereinbarungen/{id}");
-    let effective_from = match form.ab.trim() {
-        "" => None,
-        text => match Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        ) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                return Ok(session.refused(
-                    Status::UnprocessableEntity,
-                    "Datum nicht lesbar",
-                    "Bitte das Datum des Inkrafttretens als Datum angeben (z. B. 2026-12-01).",
-                    &target,
-                ))
-            }
-        },
+    let Ok(effective_from) = super::form_date(&form.ab) else {
+        return Ok(session.refused(
+            Status::UnprocessableEntity,
+            "Datum nicht lesbar",
+            "Bitte das Datum des Inkrafttretens als Datum angeben (z. B. 2026-12-01).",
+            &target,
+        ));
     };
     let actor = session.actor();
     let result = state
@@ -388,21 +372,7 @@ async fn draft_pdf(
         return Ok(Err(Page::to("/anmelden")));
     };
     let id = crate::api::id(id)?;
-    let scope = session.scope();
-    let order = state.signing_order;
-    let prepared = state
-        .db
-        .read(move |conn| {
-            let a = Agreement::find_in(conn, &scope, &id)?;
-            let no = a.current_version;
-            document::prepare(conn, order, &a, no)
-        })
-        .await?;
-    let pdf = rocket::tokio::task::spawn_blocking(move || {
-        pdf::render(&prepared.text, Purpose::Draft, &prepared.annex)
-    })
-    .await
-    .map_err(|e| AppError::internal(format!("pdf task: {e}")))??;
+    let pdf = crate::api::draft_pdf(state, session.scope(), id).await?;
     Ok(Ok((ContentType::PDF, pdf)))
 }
 
@@ -473,10 +443,7 @@ async fn upload_certificate(
     id: &str,
     form: Form<CertificateForm<'_>>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(page) = session.check(&form.csrf) {
-        return Ok(page);
-    }
+    let session = form_session!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let scope = session.scope();

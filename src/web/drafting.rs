@@ -8,9 +8,8 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
-use time::Date;
 
-use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::app::AppState;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
@@ -71,6 +70,19 @@ struct DraftForm {
 }
 
 impl DraftForm {
+    /// The notice period in months (empty: none).
+    fn notice_months(&self) -> AppResult<Option<i32>> {
+        match self.notice.trim() {
+            "" => Ok(None),
+            n => n.parse::<i32>().map(Some).map_err(|_| {
+                AppError::field(
+                    "notice_period_months",
+                    "Die Kündigungsfrist ist eine Zahl von Monaten.",
+                )
+            }),
+        }
+    }
+
     fn values(&self) -> Value {
         json!({
             "lock_version": self.lock_version,
@@ -205,34 +217,24 @@ async fn create(
     session: Option<Session>,
     form: Form<DraftForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let form = form.into_inner();
     let kind = kind_of(&form.art)?;
     let values = form.values();
-    let notice = match form.notice.trim() {
-        "" => None,
-        n => match n.parse::<i32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let err = AppError::field(
-                    "notice_period_months",
-                    "Die Kündigungsfrist ist eine Zahl von Monaten.",
-                );
-                return Ok(form_page(
-                    state,
-                    &session,
-                    kind,
-                    values,
-                    Some(form_errors(&err, field_id)),
-                )
-                .await?
-                .with_status(Status::UnprocessableEntity));
-            }
-        },
+    let notice = match form.notice_months() {
+        Ok(n) => n,
+        Err(err) => {
+            return Ok(form_page_for(
+                state,
+                &session,
+                kind,
+                None,
+                values,
+                Some(form_errors(&err, field_id)),
+            )
+            .await?
+            .with_status(Status::UnprocessableEntity))
+        }
     };
     let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let avv = (kind == AgreementKind::Ekv).then(|| avv_of(&form));
@@ -352,11 +354,7 @@ async fn edit(
     id: &str,
     form: Form<DraftForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let view = {
         let id = id.clone();
@@ -369,27 +367,20 @@ async fn edit(
     let kind = view.kind;
     let form = form.into_inner();
     let values = form.values();
-    let notice = match form.notice.trim() {
-        "" => None,
-        n => match n.parse::<i32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let err = AppError::field(
-                    "notice_period_months",
-                    "Die Kündigungsfrist ist eine Zahl von Monaten.",
-                );
-                return Ok(form_page_for(
-                    state,
-                    &session,
-                    kind,
-                    Some(view),
-                    values,
-                    Some(form_errors(&err, field_id)),
-                )
-                .await?
-                .with_status(Status::UnprocessableEntity));
-            }
-        },
+    let notice = match form.notice_months() {
+        Ok(n) => n,
+        Err(err) => {
+            return Ok(form_page_for(
+                state,
+                &session,
+                kind,
+                Some(view),
+                values,
+                Some(form_errors(&err, field_id)),
+            )
+            .await?
+            .with_status(Status::UnprocessableEntity))
+        }
     };
     let text = |s: &str| Some(s.trim().to_string());
     let input = EditInput {
@@ -458,30 +449,20 @@ async fn step(
     id: &str,
     form: Form<StepForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let form = form.into_inner();
     if !matches!(form.action.as_str(), "submit" | "cancel" | "terminate") {
         return Err(AppError::field("action", "Unbekannter Schritt."));
     }
-    let ends_on = match form.ende.trim() {
-        "" => None,
-        d => match Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                return Ok(session.refused(
-                    Status::UnprocessableEntity,
-                    "Datum nicht lesbar",
-                    "Bitte das Vertragsende als Datum angeben (z. B. 2027-06-30).",
-                    &target,
-                ))
-            }
-        },
+    let Ok(ends_on) = super::form_date(&form.ende) else {
+        return Ok(session.refused(
+            Status::UnprocessableEntity,
+            "Datum nicht lesbar",
+            "Bitte das Vertragsende als Datum angeben (z. B. 2027-06-30).",
+            &target,
+        ));
     };
     let actor = session.actor();
     let input = TransitionInput {
@@ -524,11 +505,7 @@ async fn record_signature(
     id: &str,
     form: Form<ContactSignatureForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let contact_id = crate::api::id(&form.contact)

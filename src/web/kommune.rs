@@ -12,7 +12,9 @@ use rocket::tokio::io::AsyncReadExt;
 use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
-use super::{form_errors, is_form_error, page_context, signed_in, CsrfForm, Page, Session};
+use super::{
+    form_errors, form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session,
+};
 use crate::app::AppState;
 use crate::db::DbConn;
 use crate::domain::account::Role;
@@ -117,10 +119,7 @@ async fn request_rv(
     session: Option<Session>,
     form: Form<CsrfForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(page) = session.check(&form.csrf) {
-        return Ok(page);
-    }
+    let session = form_session!(session, &form.csrf);
     own_municipality(&session)?;
     let (scope, actor) = (session.scope(), session.actor());
     let result = state
@@ -341,10 +340,7 @@ async fn file_ea(
     session: Option<Session>,
     form: Form<EaForm<'_>>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(page) = session.check(&form.csrf) {
-        return Ok(page);
-    }
+    let session = form_session!(session, &form.csrf);
     let municipality_id = own_municipality(&session)?;
     let service_id = crate::api::id(&form.dienst)?;
     let scope = session.scope();

@@ -350,6 +350,60 @@ macro_rules! signed_in {
 }
 pub(crate) use signed_in;
 
+/// A form post by a logged-in user: the session, once its CSRF token matched (otherwise
+/// the refusal page is the answer).
+macro_rules! form_session {
+    ($session:expr, $csrf:expr) => {{
+        let session = $crate::web::signed_in!($session);
+        if let Err(page) = session.check($csrf) {
+            return Ok(page);
+        }
+        session
+    }};
+}
+pub(crate) use form_session;
+
+/// A form post by d-NRW staff (others get the 403 page).
+macro_rules! staff_form {
+    ($session:expr, $csrf:expr) => {{
+        let session = $crate::web::form_session!($session, $csrf);
+        session.staff()?;
+        session
+    }};
+}
+pub(crate) use staff_form;
+
+/// A date from a form field (`2026-12-01`, as `<input type="date">` sends it); empty is
+/// `None`, anything else unreadable is `Err`.
+fn form_date(text: &str) -> Result<Option<time::Date>, ()> {
+    match text.trim() {
+        "" => Ok(None),
+        t => time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(Some)
+            .map_err(|_| ()),
+    }
+}
+
+/// What a page with several forms shows again after one of them was refused: which
+/// form, the values typed, the errors.
+#[derive(Default)]
+struct Refused {
+    form: &'static str,
+    values: Value,
+    errors: Option<(Value, Value)>,
+}
+
+impl Refused {
+    /// The values for `form`: those typed if it was the refused one, else `fresh()`.
+    fn values_for(&self, form: &str, fresh: impl FnOnce() -> Value) -> Value {
+        if self.form == form {
+            self.values.clone()
+        } else {
+            fresh()
+        }
+    }
+}
+
 /// The context every page gets: title, the user (or null) with the navigation for their
 /// role, and the CSRF token for forms.
 fn page_context(session: &Session, title: &str) -> AppResult<Value> {
@@ -448,6 +502,11 @@ struct ContactForm {
 }
 
 impl ContactForm {
+    /// The empty form.
+    fn blank() -> Value {
+        json!({ "name": "", "function": "", "email": "", "phone": "", "may_sign": false })
+    }
+
     fn values(&self) -> Value {
         json!({ "name": self.name, "function": self.function, "email": self.email,
                 "phone": self.phone, "may_sign": self.may_sign })

@@ -7,7 +7,7 @@ use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
-use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::app::AppState;
 use crate::domain::codes;
 use crate::domain::party::StateRef;
@@ -145,11 +145,7 @@ async fn create(
     session: Option<Session>,
     form: Form<PartnerForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let form = form.into_inner();
     let (input, actor) = (form.input(), session.actor());
     // The form sets both flags itself; `role` only decides the default of a missing one.
@@ -174,19 +170,11 @@ async fn create(
     }
 }
 
-/// What the partner page shows again after a refused form.
-#[derive(Default)]
-struct Refused {
-    form: &'static str,
-    values: Value,
-    errors: Option<(Value, Value)>,
-}
-
 async fn partner_view(
     state: &State<AppState>,
     session: &Session,
     id: String,
-    refused: Refused,
+    refused: super::Refused,
 ) -> AppResult<Page> {
     let (o, agreements, contacts) = state
         .db
@@ -211,14 +199,7 @@ async fn partner_view(
         })
         .await?;
     let view = o.view()?;
-    let (edit_values, contact_values) = match refused.form {
-        "edit" => (Some(refused.values), None),
-        "contact" => (None, Some(refused.values)),
-        _ => (None, None),
-    };
-    let edit = if let Some(values) = edit_values {
-        values
-    } else {
+    let edit = refused.values_for("edit", || {
         PartnerForm {
             lock_version: o.lock_version,
             name: o.name.clone(),
@@ -227,14 +208,17 @@ async fn partner_view(
             note: o.note.clone().unwrap_or_default(),
             is_intermediary: o.is_intermediary,
             is_provider: o.is_provider,
-            laender: o.states()?.into_iter().map(|s| s.land_key).collect(),
+            laender: o
+                .states()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.land_key)
+                .collect(),
             ..<PartnerForm as Default>::default()
         }
         .values()
-    };
-    let contact = contact_values.unwrap_or_else(
-        || json!({ "name": "", "function": "", "email": "", "phone": "", "may_sign": false }),
-    );
+    });
+    let contact = refused.values_for("contact", super::ContactForm::blank);
     let mut ctx = page_context(session, &o.name)?;
     ctx["o"] = json!(view);
     ctx["agreements"] = json!(agreements);
@@ -253,7 +237,7 @@ async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> Ap
     let session = signed_in!(session);
     session.staff()?;
     let id = crate::api::id(id)?;
-    partner_view(state, &session, id, Refused::default()).await
+    partner_view(state, &session, id, super::Refused::default()).await
 }
 
 #[post("/partner/<id>", data = "<form>")]
@@ -263,11 +247,7 @@ async fn update(
     id: &str,
     form: Form<PartnerForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let form = form.into_inner();
     let (input, actor, oid) = (form.input(), session.actor(), id.clone());
@@ -283,7 +263,7 @@ async fn update(
     {
         Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
         Err(e) if is_form_error(&e) => {
-            let refused = Refused {
+            let refused = super::Refused {
                 form: "edit",
                 values: form.values(),
                 errors: Some(form_errors(&e, field_id)),
@@ -303,11 +283,7 @@ async fn add_contact(
     id: &str,
     form: Form<super::ContactForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
@@ -319,7 +295,7 @@ async fn add_contact(
     {
         Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
         Err(e) if is_form_error(&e) => {
-            let refused = Refused {
+            let refused = super::Refused {
                 form: "contact",
                 values,
                 errors: Some(form_errors(&e, |f| format!("contact-{f}"))),

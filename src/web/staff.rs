@@ -8,9 +8,8 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
-use time::Date;
 
-use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::app::AppState;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
@@ -206,20 +205,11 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// What the municipality page's forms show again after a refusal: which form, the
-/// values typed, the errors.
-#[derive(Default)]
-struct Refused {
-    form: &'static str,
-    values: Value,
-    errors: Option<(Value, Value)>,
-}
-
 async fn municipality_view(
     state: &State<AppState>,
     session: &Session,
     id: String,
-    refused: Refused,
+    refused: super::Refused,
 ) -> AppResult<Page> {
     let (m, agreements, contacts) = state
         .db
@@ -241,20 +231,14 @@ async fn municipality_view(
         })
         .await?;
     let mut ctx = page_context(session, &m.display_name())?;
-    let edit = if refused.form == "edit" {
-        refused.values.clone()
-    } else {
+    let edit = refused.values_for("edit", || {
         json!({
             "traeger_since": m.traeger_since.map(|d| d.to_string()).unwrap_or_default(),
             "capital": m.capital_contribution_cents.map(euro).unwrap_or_default(),
             "address": m.address.clone().unwrap_or_default(),
         })
-    };
-    let contact = if refused.form == "contact" {
-        refused.values.clone()
-    } else {
-        json!({ "name": "", "function": "", "email": "", "phone": "", "may_sign": false })
-    };
+    });
+    let contact = refused.values_for("contact", super::ContactForm::blank);
     let (list, map) = refused.errors.unwrap_or((json!([]), json!({})));
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
@@ -315,7 +299,7 @@ async fn municipality_page(
     let session = signed_in!(session);
     session.staff()?;
     let id = crate::api::id(id)?;
-    municipality_view(state, &session, id, Refused::default()).await
+    municipality_view(state, &session, id, super::Refused::default()).await
 }
 
 #[derive(FromForm)]
@@ -339,15 +323,11 @@ async fn update_municipality(
     id: &str,
     form: Form<MunicipalityForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let form = form.into_inner();
     let values = json!({ "traeger_since": form.traeger_since, "capital": form.capital, "address": form.address });
-    let refuse = |err: AppError| Refused {
+    let refuse = |err: AppError| super::Refused {
         form: "edit",
         values: values.clone(),
         errors: Some(form_errors(&err, |f| {
@@ -358,20 +338,14 @@ async fn update_municipality(
             .to_string()
         })),
     };
-    let traeger_since = match form.traeger_since.trim() {
-        "" => None,
-        d => match Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                let err = AppError::field(
-                    "traeger_since",
-                    "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
-                );
-                return Ok(municipality_view(state, &session, id, refuse(err))
-                    .await?
-                    .with_status(Status::UnprocessableEntity));
-            }
-        },
+    let Ok(traeger_since) = super::form_date(&form.traeger_since) else {
+        let err = AppError::field(
+            "traeger_since",
+            "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
+        );
+        return Ok(municipality_view(state, &session, id, refuse(err))
+            .await?
+            .with_status(Status::UnprocessableEntity));
     };
     let capital = match form.capital.trim() {
         "" => None,
@@ -417,11 +391,7 @@ async fn add_contact(
     id: &str,
     form: Form<super::ContactForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
-    session.staff()?;
+    let session = staff_form!(session, &form.csrf);
     let id = crate::api::id(id)?;
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
@@ -439,7 +409,7 @@ async fn add_contact(
                 state,
                 &session,
                 id,
-                Refused {
+                super::Refused {
                     form: "contact",
                     values,
                     errors: Some(errors),

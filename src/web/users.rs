@@ -7,7 +7,7 @@ use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
 use serde_json::json;
 
-use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use super::{form_errors, form_session, is_form_error, page_context, signed_in, Page, Session};
 use crate::app::AppState;
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
@@ -101,10 +101,7 @@ async fn create(
     session: Option<Session>,
     form: Form<UserForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
+    let session = form_session!(session, &form.csrf);
     admin(&session)?;
     let form = form.into_inner();
     let values = json!({
@@ -164,10 +161,7 @@ async fn lock(
     id: &str,
     form: Form<AccountForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
+    let session = form_session!(session, &form.csrf);
     admin(&session)?;
     let id = crate::api::id(id)?;
     let (actor, disabled) = (session.user.clone(), form.sperren);
@@ -192,10 +186,7 @@ async fn reset(
     id: &str,
     form: Form<AccountForm>,
 ) -> AppResult<Page> {
-    let session = signed_in!(session);
-    if let Err(p) = session.check(&form.csrf) {
-        return Ok(p);
-    }
+    let session = form_session!(session, &form.csrf);
     admin(&session)?;
     let id = crate::api::id(id)?;
     let actor = session.user.clone();
