@@ -652,6 +652,29 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     ] {
         assert!(form.text().contains(label), "{label}: {}", form.text());
     }
+    // NRW's own services and those not yet available are not called through d-NRW.
+    let bauportal = app.service("Bauportal");
+    let own = app.web_get(
+        Some(&erika),
+        &format!("/kommune/einzelabruf?dienst={bauportal}"),
+    );
+    assert_eq!(own.status, Status::UnprocessableEntity);
+    assert!(
+        own.text().contains("direkt, ohne Einzelabruf"),
+        "{}",
+        own.text()
+    );
+    let elterngeld = app.service("ElterngeldDigital");
+    let soon = app.web_get(
+        Some(&erika),
+        &format!("/kommune/einzelabruf?dienst={elterngeld}"),
+    );
+    assert_eq!(soon.status, Status::UnprocessableEntity);
+    assert!(
+        soon.text().contains("in Kürze verfügbar"),
+        "{}",
+        soon.text()
+    );
     let signing_only = certificate("Signatur Köln", -1, 365, &["digitalSignature"]);
     let expired = certificate("Alt Köln", -400, -10, &["keyEncipherment"]);
     let future = certificate("Künftig Köln", 10, 400, &["keyEncipherment"]);

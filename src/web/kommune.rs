@@ -136,7 +136,7 @@ async fn request_rv(
     match result {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
         Err(e) if is_form_error(&e) => Ok(session.refused(
-            Status::Conflict,
+            e.status,
             "Rahmenvereinbarung nicht angelegt",
             &super::plain(&e),
             "/kommune",
@@ -163,6 +163,24 @@ fn form_data(
 ) -> AppResult<(Service, bool, Option<AgreementView>)> {
     let service = Service::find(conn, service_id)
         .map_err(|_| AppError::not_found("Diesen Dienst gibt es nicht im Katalog."))?;
+    if service.is_nrw_service() {
+        return Err(AppError::new(
+            Status::UnprocessableEntity,
+            "rule_violation",
+            format!("„{}“ ist ein Dienst aus Nordrhein-Westfalen: Kommunen in NRW nutzen ihn direkt, ohne Einzelabruf über d-NRW.", service.name),
+        ));
+    }
+    if service.availability()? != Availability::Available {
+        return Err(AppError::new(
+            Status::UnprocessableEntity,
+            "rule_violation",
+            format!(
+                "„{}“ ist {}; ein Einzelabruf ist erst möglich, wenn der Dienst verfügbar ist.",
+                service.name,
+                service.availability()?.label()
+            ),
+        ));
+    }
     let agreements = own_agreements(conn, scope)?;
     let rv_in_force = agreements
         .iter()
