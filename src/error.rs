@@ -177,7 +177,7 @@ impl<'r> Responder<'r, 'static> for AppError {
         }
         // The web pages answer errors as German HTML; the API as JSON.
         if !req.uri().path().starts_with("/api") {
-            return crate::web::error_html(self.status, self.user_message()).respond_to(req);
+            return crate::web::error_html(req, self.status, self.user_message()).respond_to(req);
         }
         let body = self.body().to_string();
         Response::build()

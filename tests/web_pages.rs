@@ -765,6 +765,19 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
             .status,
         Status::NotFound
     );
+    // Another municipality's EA is "not found", on a page that still knows who is there.
+    let other = app.web_get(Some(&bernd), &format!("/vereinbarungen/{ea}"));
+    assert_eq!(other.status, Status::NotFound);
+    assert!(
+        other.text().contains("Bernd Essen") && other.text().contains("Meine Kommune"),
+        "{}",
+        other.text()
+    );
+    assert!(
+        !other.text().contains("Köln"),
+        "nothing of Köln: {}",
+        other.text()
+    );
     let duplicate = file_wohngeld(&app, &erika, &wohngeld, &cert);
     assert_eq!(duplicate.status, Status::UnprocessableEntity);
     assert!(duplicate.text().contains("bereits"), "{}", duplicate.text());

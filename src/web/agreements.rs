@@ -97,6 +97,10 @@ fn action_label(action: &str) -> &str {
         "expire" => "ausgelaufen",
         "cancel" => "verworfen",
         "amend" => "Änderungsfassung angelegt",
+        "amendment_activate" => "Änderungsfassung in Kraft gesetzt",
+        "amendment_cancel" => "Änderungsfassung verworfen",
+        "expire_cascade" => "mit ausgelaufen",
+        "edit" => "Entwurf geändert",
         "attach" => "Anlage hochgeladen",
         other => other,
     }

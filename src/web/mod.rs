@@ -76,11 +76,16 @@ fn error_page(status: Status, req: &Request<'_>) -> (Status, RawHtml<String>) {
             log::error!("{} {}: {:?}", req.method(), req.uri(), err.cause);
         }
     }
-    error_html(status, err.as_ref().and_then(|e| e.user_message()))
+    error_html(req, status, err.as_ref().and_then(|e| e.user_message()))
 }
 
 /// A German error page; `message` (a client error's own words) replaces the default text.
-pub fn error_html(status: Status, message: Option<&str>) -> (Status, RawHtml<String>) {
+/// A logged-in user (whose session a guard of this request read) keeps their navigation.
+pub fn error_html(
+    req: &Request<'_>,
+    status: Status,
+    message: Option<&str>,
+) -> (Status, RawHtml<String>) {
     let (title, default) = match status.code {
         404 => ("Seite nicht gefunden", "Diese Seite gibt es nicht (mehr). Bitte prüfen Sie die Adresse."),
         403 => ("Kein Zugriff", "Dafür fehlt Ihnen die Berechtigung."),
@@ -95,10 +100,14 @@ pub fn error_html(status: Status, message: Option<&str>) -> (Status, RawHtml<Str
     } else {
         message.unwrap_or(default)
     };
-    let html = match render(
-        "message.html",
-        json!({ "title": title, "message": message, "back": "/", "user": null }),
-    ) {
+    let session = req.local_cache(|| None::<Session>);
+    let mut context = session
+        .as_ref()
+        .and_then(|s| page_context(s, title).ok())
+        .unwrap_or_else(|| json!({ "title": title, "user": null, "nav": {} }));
+    context["message"] = json!(message);
+    context["back"] = json!("/");
+    let html = match render("message.html", context) {
         Page::Html(html) => html,
         _ => RawHtml(format!(
             "<!DOCTYPE html><html lang=\"de\"><title>{title}</title><h1>{title}</h1></html>"
@@ -255,6 +264,7 @@ fn session_value(user: &User, csrf: &str) -> String {
 }
 
 /// A logged-in user and the session's CSRF token.
+#[derive(Clone)]
 pub struct Session {
     pub user: User,
     pub csrf: String,
@@ -330,7 +340,10 @@ impl<'r> FromRequest<'r> for Session {
         match state.db.read(move |conn| User::find(conn, &user_id)).await {
             // Any change to the account (password, reset, disabling) ends its sessions.
             Ok(user) if !user.disabled && user.lock_version == stamp => {
-                Outcome::Success(Session { user, csrf })
+                let session = Session { user, csrf };
+                // Error pages of this request show the user's navigation (`error_html`).
+                req.local_cache(|| Some(session.clone()));
+                Outcome::Success(session)
             }
             _ => Outcome::Forward(Status::Unauthorized),
         }
