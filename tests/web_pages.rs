@@ -262,6 +262,13 @@ fn every_page_answers_every_role_as_the_table_says() {
             none,
             STAFF_FORM,
         ),
+        (
+            "GET",
+            format!("/vereinbarungen/neu-ea?dienst={s}"),
+            none,
+            STAFF,
+        ),
+        ("POST", "/vereinbarungen/neu-ea".into(), &dienst, STAFF_FORM),
         ("GET", "/kommunen".into(), none, STAFF),
         (
             "GET",
@@ -413,6 +420,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             ],
         ),
         (admin, "/passwort".into(), vec![]),
+        (
+            admin,
+            "/vereinbarungen/neu-ea".into(),
+            vec![("dienst", f.wohngeld.as_str()), ("ags", "05113000")],
+        ),
         (
             admin,
             format!("/vereinbarungen/{rv_b}/bearbeiten"),
@@ -1564,4 +1576,125 @@ fn staff_add_a_partner_for_its_laender_change_it_and_add_its_signatory() {
             .status,
         Status::NotFound
     );
+}
+
+#[test]
+fn staff_record_einzelabrufe_for_an_nrw_municipality_and_for_another_lands_municipality() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let (_, _, wohngeld) = wohngeld_supply(&app);
+    let koeln = app.municipality("05315000");
+    app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+
+    // Inbound, for Köln: the service decides which fields the form asks for.
+    let form = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/neu-ea?dienst={wohngeld}"),
+    );
+    assert!(
+        form.text()
+            .contains("Kommune in NRW (Amtlicher Gemeindeschlüssel)"),
+        "{}",
+        form.text()
+    );
+    assert!(form.body.contains("name=\"p[zustaendige_stelle_url]\""));
+    let bad = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[("dienst", &wohngeld), ("ags", "05999999")],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text()
+            .contains("keine Kommune in NRW mit dem AGS „05999999“"),
+        "{}",
+        bad.text()
+    );
+    assert!(bad.body.contains("href=\"#ags\""));
+    let ok = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[
+            ("dienst", &wohngeld),
+            ("ags", "05315000"),
+            (
+                "p[zustaendige_stelle_url]",
+                "https://www.stadt-koeln.de/wohngeld",
+            ),
+            ("p[kontakt_email]", "wohngeld@stadt-koeln.de"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let ea = id_after(ok.location.as_deref().unwrap(), "/vereinbarungen/");
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ea}"));
+    assert_eq!(v["status"], "draft");
+    assert_eq!(v["municipality"]["id"], koeln.as_str());
+    assert!(
+        v["terms"]["avv"]["subject"].is_string(),
+        "the EKV's AVV: {v}"
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ea}/schritt"),
+            &[("action", "submit")]
+        )
+        .status,
+        Status::SeeOther
+    );
+
+    // Outbound: Hannover re-uses the NRW Sozialplattform through GovConnect.
+    let govconnect = app.organisation("intermediaries", "GovConnect GmbH");
+    let hzl = app.service("Sozialplattform");
+    app.in_force(json!({ "kind": "ioev", "counterparty_id": govconnect }));
+    app.in_force(
+        json!({ "kind": "ekv", "counterparty_id": govconnect, "service_id": hzl, "avv": avv() }),
+    );
+    let form = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/neu-ea?dienst={hzl}"),
+    );
+    assert!(
+        form.text().contains("ist ein Dienst aus NRW"),
+        "{}",
+        form.text()
+    );
+    let missing = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[
+            ("dienst", &hzl),
+            ("external_name", "Landeshauptstadt Hannover"),
+        ],
+    );
+    assert_eq!(missing.status, Status::UnprocessableEntity);
+    assert!(
+        missing.body.contains("href=\"#counterparty\""),
+        "{}",
+        missing.text()
+    );
+    let ok = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[
+            ("dienst", &hzl),
+            ("counterparty", &govconnect),
+            ("external_name", "Landeshauptstadt Hannover"),
+            ("external_ags", "03241001"),
+            (
+                "p[zustaendige_stelle_url]",
+                "https://www.hannover.de/soziales",
+            ),
+            ("p[kontakt_email]", "sozialamt@hannover-stadt.de"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let ea = id_after(ok.location.as_deref().unwrap(), "/vereinbarungen/");
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ea}"));
+    assert_eq!(v["direction"], "outbound");
+    assert_eq!(v["external_party"]["name"], "Landeshauptstadt Hannover");
+    assert_eq!(v["counterparty"]["id"], govconnect.as_str());
 }

@@ -146,7 +146,7 @@ async fn request_rv(
 }
 
 /// The input id of a parameter's field.
-fn field_id(model_field: &str) -> String {
+pub(super) fn field_id(model_field: &str) -> String {
     if let Some(key) = model_field.strip_prefix("parameters.") {
         format!("p-{}", key.split('.').next().unwrap_or(key))
     } else {
@@ -202,23 +202,7 @@ fn form_page(
     errors: Option<(Value, Value)>,
 ) -> AppResult<Page> {
     let mut ctx = page_context(session, &format!("Einzelabruf: {}", service.name))?;
-    let defs: Vec<Value> = service
-        .parameter_defs()?
-        .into_iter()
-        .filter(|d| d.kind != ParameterKind::CoatOfArms)
-        .map(|d| {
-            let given = |k: &str| values["p"][k].as_str().unwrap_or("").to_string();
-            json!({
-                "key": d.key,
-                "label": d.label,
-                "kind": d.kind,
-                "required": d.required,
-                "value": given(&d.key),
-                "provider": given(&format!("{}.provider", d.key)),
-                "merchant_id": given(&format!("{}.merchant_id", d.key)),
-            })
-        })
-        .collect();
+    let defs = parameter_fields(service, &values)?;
     ctx["service"] = json!(service.view(None)?);
     ctx["parameters"] = json!(defs);
     ctx["rv_in_force"] = json!(rv_in_force);
@@ -234,6 +218,28 @@ fn form_page(
     ctx["max_wappen_kib"] = json!(crate::domain::upload::MAX_COAT_OF_ARMS_BYTES / 1024);
     ctx["max_cert_kib"] = json!(crate::domain::upload::MAX_CERTIFICATE_BYTES / 1024);
     Ok(super::render("ea_form.html", ctx))
+}
+
+/// The service's parameters as the form shows them (the coat of arms is an upload of its
+/// own), with what was typed in `values["p"]`.
+pub(super) fn parameter_fields(service: &Service, values: &Value) -> AppResult<Vec<Value>> {
+    Ok(service
+        .parameter_defs()?
+        .into_iter()
+        .filter(|d| d.kind != ParameterKind::CoatOfArms)
+        .map(|d| {
+            let given = |k: &str| values["p"][k].as_str().unwrap_or("").to_string();
+            json!({
+                "key": d.key,
+                "label": d.label,
+                "kind": d.kind,
+                "required": d.required,
+                "value": given(&d.key),
+                "provider": given(&format!("{}.provider", d.key)),
+                "merchant_id": given(&format!("{}.merchant_id", d.key)),
+            })
+        })
+        .collect())
 }
 
 /// `/kommune/einzelabruf?dienst=<id>`: the guided form.
@@ -296,7 +302,7 @@ pub(super) async fn read_file(file: &Option<TempFile<'_>>) -> AppResult<Option<(
 }
 
 /// Turns the form's text into typed parameter values, collecting what cannot be read.
-fn parameter_values(
+pub(super) fn parameter_values(
     service: &Service,
     raw: &HashMap<String, String>,
     problems: &mut Vec<FieldError>,

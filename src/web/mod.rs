@@ -144,6 +144,7 @@ fn pages() -> &'static tera::Tera {
             "municipality.html",
             "service_status.html",
             "draft_form.html",
+            "ea_draft_form.html",
             "services.html",
             "partners.html",
             "partner.html",
