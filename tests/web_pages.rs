@@ -768,6 +768,14 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         .as_str()
         .unwrap()
         .starts_with("anlage:"));
+    let (_, text) = app.get(&format!("/api/v1/agreements/{ea}/text"));
+    assert!(
+        text["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Wappen der Kommune: als Datei im Register hinterlegt (Anlage "),
+        "the contract names the coat of arms as a file: {text}"
+    );
     let wappen = id_after(&page.body, "/anlagen/");
     let image = app.web_get(Some(&erika), &format!("/anlagen/{wappen}"));
     assert_eq!(image.status, Status::Ok);

@@ -106,6 +106,10 @@ fn parameter_value(kind: ParameterKind, value: &Value) -> String {
             v.get("provider").and_then(Value::as_str).unwrap_or(""),
             v.get("merchant_id").and_then(Value::as_str).unwrap_or("")
         ),
+        (ParameterKind::CoatOfArms, Value::String(s)) if s.starts_with("anlage:") => format!(
+            "als Datei im Register hinterlegt (Anlage {})",
+            s.trim_start_matches("anlage:")
+        ),
         (_, Value::String(s)) => s.clone(),
         (_, other) => other.to_string(),
     }
