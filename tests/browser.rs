@@ -387,6 +387,8 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         audit.check(&c, "dienst-bearbeiten").await;
         goto(&c, &base, "/vereinbarungen").await;
         audit.check(&c, "vereinbarungen").await;
+        goto(&c, &base, &format!("{rv_path}/aenderung")).await;
+        audit.check(&c, "aenderung").await;
         goto(&c, &base, &format!("/vereinbarungen/neu-ea?dienst={wohngeld}")).await;
         audit.check(&c, "einzelabruf-staff").await;
         goto(&c, &base, "/vereinbarungen/neu?art=ekv").await;
@@ -436,7 +438,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     assert_eq!(status, Status::Ok);
     assert_eq!(v["seal_valid"], true, "{v}");
     assert_eq!(v["issued_by_registry"], true, "{v}");
-    assert!(audit.pages.len() >= 23, "{:?}", audit.pages);
+    assert!(audit.pages.len() >= 24, "{:?}", audit.pages);
     assert!(
         audit.violations.is_empty(),
         "axe-core found WCAG 2.1 A/AA violations:\n{}",

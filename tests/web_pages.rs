@@ -165,6 +165,7 @@ fn every_page_answers_every_role_as_the_table_says() {
     let dienst = [("dienst", s.as_str())];
     let ioev_form = [("art", "ioev")];
     let lock_form = [("sperren", "true")];
+    let activate = [("action", "activate")];
     let (target, _) =
         app.user(json!({ "email": "ziel@d-nrw.de", "name": "Ziel", "role": "clerk" }));
     let bogus_step = [("action", "bogus")];
@@ -269,6 +270,20 @@ fn every_page_answers_every_role_as_the_table_says() {
             STAFF,
         ),
         ("POST", "/vereinbarungen/neu-ea".into(), &dienst, STAFF_FORM),
+        ("GET", format!("/vereinbarungen/{a}/aenderung"), none, STAFF),
+        (
+            "POST",
+            format!("/vereinbarungen/{a}/aenderung"),
+            none,
+            STAFF_FORM,
+        ),
+        // There is no version 2 yet (404 for staff).
+        (
+            "POST",
+            format!("/vereinbarungen/{a}/aenderung/2/schritt"),
+            &activate,
+            [303, 404, 404, 403, 403, 403],
+        ),
         ("GET", "/kommunen".into(), none, STAFF),
         (
             "GET",
@@ -331,7 +346,11 @@ fn every_page_answers_every_role_as_the_table_says() {
     ];
 
     let template = |path: &str| {
-        let mut t = path.split('?').next().unwrap().to_string();
+        let mut t = path
+            .split('?')
+            .next()
+            .unwrap()
+            .replace("/aenderung/2/", "/aenderung/<no>/");
         for id in [a, b, i, s, m, d, &ea_a, &wappen, &target] {
             t = t.replace(id.as_str(), "<id>");
         }
@@ -422,6 +441,16 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
         (admin, "/passwort".into(), vec![]),
         (
             admin,
+            format!("/vereinbarungen/{rv_a}/aenderung"),
+            vec![("lock_version", "1"), ("change_note", "x")],
+        ),
+        (
+            admin,
+            format!("/vereinbarungen/{rv_a}/aenderung/2/schritt"),
+            vec![("action", "cancel")],
+        ),
+        (
+            admin,
             "/vereinbarungen/neu-ea".into(),
             vec![("dienst", f.wohngeld.as_str()), ("ags", "05113000")],
         ),
@@ -500,7 +529,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
     ];
     // Every form of the application is in the list (the login form has its own test).
     let template = |path: &str| {
-        let mut t = path.to_string();
+        let mut t = path.replace("/aenderung/2/", "/aenderung/<no>/");
         for id in [rv_a, rv_b, k, d, &f.wohngeld, &koeln.id] {
             t = t.replace(id.as_str(), "<id>");
         }
@@ -1705,4 +1734,92 @@ fn staff_record_einzelabrufe_for_an_nrw_municipality_and_for_another_lands_munic
     assert_eq!(v["direction"], "outbound");
     assert_eq!(v["external_party"]["name"], "Landeshauptstadt Hannover");
     assert_eq!(v["counterparty"]["id"], govconnect.as_str());
+}
+
+#[test]
+fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let koeln = app.municipality("05315000");
+    let erika = web_user(
+        &app,
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+    );
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    let id = rv["id"].as_str().unwrap();
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}"));
+    assert!(
+        page.text().contains("Änderungsfassung anlegen"),
+        "{}",
+        page.text()
+    );
+    let form = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}/aenderung"));
+    assert_eq!(form.status, Status::Ok);
+    let lock = rv["lock_version"].to_string();
+    let bad = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/aenderung"),
+        &[("lock_version", &lock), ("change_note", "")],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(bad.body.contains("href=\"#change_note\""), "{}", bad.text());
+    let ok = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/aenderung"),
+        &[
+            ("lock_version", &lock),
+            ("change_note", "Ansprechpartner der Stadt geändert"),
+            ("notes", "Neue Ansprechperson: Amt für Digitalisierung"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let text = app
+        .web_get(Some(&erika), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        text.contains("Änderungsfassung 2 (wartet auf Unterschriften)")
+            && text.contains("Jetzt unterzeichnen"),
+        "{text}"
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&erika),
+            &format!("/vereinbarungen/{id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    let text = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        text.contains("Änderungsfassung 2 (unterzeichnet)")
+            && text.contains("Gesiegeltes Dokument, Fassung 2"),
+        "{text}"
+    );
+    let activated = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/aenderung/2/schritt"),
+        &[("action", "activate"), ("ab", "")],
+    );
+    assert_eq!(activated.status, Status::SeeOther, "{}", activated.text());
+    let (_, v) = app.get(&format!("/api/v1/agreements/{id}"));
+    assert_eq!(v["current_version"], 2, "{v}");
+    assert_eq!(
+        v["terms"]["notes"],
+        "Neue Ansprechperson: Amt für Digitalisierung"
+    );
 }

@@ -231,6 +231,21 @@ async fn show(
         "record": staff && signing.open && !partner_signed && !signatories.is_empty(),
     });
     ctx["signatories"] = json!(signatories);
+    // An open amendment (a later version, not yet in force or cancelled).
+    let open_amendment = view.versions.as_ref().and_then(|vs| {
+        vs.iter()
+            .find(|v| {
+                v.version_no > view.current_version
+                    && matches!(v.status.as_str(), "draft" | "signed")
+            })
+            .map(|v| json!({ "no": v.version_no, "status": v.status, "note": v.change_note }))
+    });
+    ctx["amendment"] = json!({
+        "open": open_amendment,
+        "may_start": staff
+            && open_amendment.is_none()
+            && matches!(view.status, AgreementStatus::Signed | AgreementStatus::InForce),
+    });
     ctx["certificate_form"] = json!(
         view.kind == AgreementKind::Ea
             && !session.user.role.eq("intermediary")

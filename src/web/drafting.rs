@@ -14,7 +14,8 @@ use crate::app::AppState;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::agreement::{
-    Agreement, AgreementView, EditInput, NewAgreement, TransitionInput,
+    Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, NewAgreement,
+    TransitionInput,
 };
 use crate::models::municipality::Municipality;
 use crate::models::organisation::{self, Organisation};
@@ -29,6 +30,9 @@ pub fn routes() -> Vec<Route> {
         edit,
         ea_form,
         ea_create,
+        amend_form,
+        amend,
+        amendment_step,
         step,
         record_signature
     ]
@@ -45,7 +49,7 @@ fn kind_of(art: &str) -> AppResult<AgreementKind> {
 }
 
 #[derive(FromForm, Default)]
-struct DraftForm {
+pub(super) struct DraftForm {
     #[field(default = String::new())]
     csrf: String,
     #[field(default = 0)]
@@ -76,6 +80,9 @@ struct DraftForm {
     avv_subjects: String,
     #[field(default = String::new())]
     avv_measures: String,
+    /// Amendments: what changes and why.
+    #[field(default = String::new())]
+    change_note: String,
 }
 
 impl DraftForm {
@@ -100,6 +107,7 @@ impl DraftForm {
             "avv_subject": self.avv_subject, "avv_duration": self.avv_duration,
             "avv_purpose": self.avv_purpose, "avv_data": self.avv_data,
             "avv_subjects": self.avv_subjects, "avv_measures": self.avv_measures,
+            "change_note": self.change_note,
         })
     }
 }
@@ -174,14 +182,7 @@ async fn form_page_for(
         .iter()
         .map(|(s, _)| json!({ "id": s.id, "name": s.name }))
         .collect::<Vec<_>>());
-    ctx["avv_fields"] = json!([
-        { "id": "avv_subject", "label": "Gegenstand der Verarbeitung", "lines": false },
-        { "id": "avv_duration", "label": "Dauer der Verarbeitung", "lines": false },
-        { "id": "avv_purpose", "label": "Art und Zweck der Verarbeitung", "lines": true },
-        { "id": "avv_data", "label": "Art der personenbezogenen Daten (eine je Zeile)", "lines": true },
-        { "id": "avv_subjects", "label": "Kategorien betroffener Personen (eine je Zeile)", "lines": true },
-        { "id": "avv_measures", "label": "Technische und organisatorische Maßnahmen (eine je Zeile)", "lines": true },
-    ]);
+    ctx["avv_fields"] = avv_fields();
     ctx["values"] = values;
     let (list, map) = errors.unwrap_or((json!([]), json!({})));
     ctx["errors"] = list;
@@ -295,7 +296,7 @@ async fn create(
 }
 
 /// One entry per line, as the form shows a list.
-fn joined(items: &[String]) -> String {
+pub(super) fn joined(items: &[String]) -> String {
     items.join("\n")
 }
 
@@ -423,8 +424,20 @@ async fn edit(
     }
 }
 
+/// The AVV's fields as the forms show them.
+pub(super) fn avv_fields() -> Value {
+    json!([
+        { "id": "avv_subject", "label": "Gegenstand der Verarbeitung", "lines": false },
+        { "id": "avv_duration", "label": "Dauer der Verarbeitung", "lines": false },
+        { "id": "avv_purpose", "label": "Art und Zweck der Verarbeitung", "lines": true },
+        { "id": "avv_data", "label": "Art der personenbezogenen Daten (eine je Zeile)", "lines": true },
+        { "id": "avv_subjects", "label": "Kategorien betroffener Personen (eine je Zeile)", "lines": true },
+        { "id": "avv_measures", "label": "Technische und organisatorische Maßnahmen (eine je Zeile)", "lines": true },
+    ])
+}
+
 /// The AVV as the form writes it.
-fn avv_of(form: &DraftForm) -> Avv {
+pub(super) fn avv_of(form: &DraftForm) -> Avv {
     Avv {
         subject: form.avv_subject.trim().to_string(),
         duration: form.avv_duration.trim().to_string(),
@@ -731,6 +744,155 @@ async fn ea_create(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The current terms of agreement `id` as the draft form shows them.
+async fn current_terms(
+    state: &State<AppState>,
+    id: String,
+) -> AppResult<(AgreementView, DraftForm)> {
+    let (view, terms) = state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find(conn, &id)?;
+            let terms = a.version(conn, a.current_version)?.terms()?;
+            Ok((a.view(conn, true)?, terms))
+        })
+        .await?;
+    let avv = terms.avv.clone().unwrap_or_default();
+    let form = DraftForm {
+        lock_version: view.lock_version,
+        costs: terms.costs.clone().unwrap_or_default(),
+        notes: terms.notes.clone().unwrap_or_default(),
+        avv_subject: avv.subject,
+        avv_duration: avv.duration,
+        avv_purpose: avv.nature_and_purpose,
+        avv_data: joined(&avv.data_types),
+        avv_subjects: joined(&avv.data_subjects),
+        avv_measures: joined(&avv.technical_measures),
+        ..<DraftForm as std::default::Default>::default()
+    };
+    Ok((view, form))
+}
+
+async fn amend_page(
+    session: &Session,
+    view: &AgreementView,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    let mut ctx = page_context(session, &format!("Änderungsfassung zu {}", view.reference))?;
+    ctx["a"] = json!(view);
+    ctx["avv_fields"] = avv_fields();
+    ctx["values"] = values;
+    let (list, map) = errors.unwrap_or((json!([]), json!({})));
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
+    Ok(super::render("amendment_form.html", ctx))
+}
+
+/// `/vereinbarungen/<id>/aenderung`: a new version of a signed agreement (costs, notes,
+/// the AVV), signed and sealed as its own document.
+#[get("/vereinbarungen/<id>/aenderung")]
+async fn amend_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::api::id(id)?;
+    let (view, form) = current_terms(state, id).await?;
+    amend_page(&session, &view, form.values(), None).await
+}
+
+#[post("/vereinbarungen/<id>/aenderung", data = "<form>")]
+async fn amend(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<DraftForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let id = crate::api::id(id)?;
+    let (view, _) = current_terms(state, id.clone()).await?;
+    let form = form.into_inner();
+    let input = AmendmentInput {
+        lock_version: form.lock_version,
+        change_note: form.change_note.trim().to_string(),
+        avv: view.kind.has_avv().then(|| avv_of(&form)),
+        parameters: None,
+        costs: Some(form.costs.trim().to_string()),
+        notes: Some(form.notes.trim().to_string()),
+    };
+    let (actor, aid) = (session.actor(), id.clone());
+    match state
+        .db
+        .write(move |conn| input.apply(conn, &actor, &aid))
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
+        Err(e) if is_form_error(&e) => Ok(amend_page(
+            &session,
+            &view,
+            form.values(),
+            Some(form_errors(&e, field_id)),
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+struct AmendmentStepForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    action: String,
+    #[field(default = String::new())]
+    ab: String,
+}
+
+/// Puts a signed amendment into force (from a date) or cancels an open one.
+#[post("/vereinbarungen/<id>/aenderung/<no>/schritt", data = "<form>")]
+async fn amendment_step(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    no: i32,
+    form: Form<AmendmentStepForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let id = crate::api::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let Ok(effective_from) = super::form_date(&form.ab) else {
+        return Ok(session.refused(
+            Status::UnprocessableEntity,
+            "Datum nicht lesbar",
+            "Bitte das Datum, ab dem die Änderung gilt, als Datum angeben (z. B. 2026-12-01).",
+            &target,
+        ));
+    };
+    let step = AmendmentStep {
+        action: form.action.clone(),
+        effective_from,
+    };
+    let actor = session.actor();
+    match state
+        .db
+        .write(move |conn| step.apply(conn, &actor, &id, no))
+        .await
+    {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) => Ok(session.refused(
+            e.status,
+            "Schritt nicht möglich",
+            &super::plain(&e),
+            &target,
+        )),
         Err(e) => Err(e),
     }
 }

@@ -145,6 +145,7 @@ fn pages() -> &'static tera::Tera {
             "service_status.html",
             "draft_form.html",
             "ea_draft_form.html",
+            "amendment_form.html",
             "services.html",
             "partners.html",
             "partner.html",
