@@ -293,12 +293,9 @@ async fn sign(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => Ok(session.refused(
-            e.status,
-            "Unterschrift nicht möglich",
-            &super::plain(&e),
-            &target,
-        )),
+        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => {
+            Ok(session.refused_by(&e, "Unterschrift nicht möglich", &target))
+        }
         Err(e) => Err(e),
     }
 }
@@ -344,12 +341,9 @@ async fn activate(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => Ok(session.refused(
-            e.status,
-            "Inkraftsetzen nicht möglich",
-            &super::plain(&e),
-            &target,
-        )),
+        Err(e) if is_form_error(&e) => {
+            Ok(session.refused_by(&e, "Inkraftsetzen nicht möglich", &target))
+        }
         Err(e) => Err(e),
     }
 }

@@ -184,9 +184,7 @@ async fn form_page_for(
         .collect::<Vec<_>>());
     ctx["avv_fields"] = avv_fields();
     ctx["values"] = values;
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     Ok(super::render("draft_form.html", ctx))
 }
 
@@ -500,12 +498,7 @@ async fn step(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => Ok(session.refused(
-            e.status,
-            "Schritt nicht möglich",
-            &super::plain(&e),
-            &target,
-        )),
+        Err(e) if is_form_error(&e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
         Err(e) => Err(e),
     }
 }
@@ -561,12 +554,9 @@ async fn record_signature(
     };
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => Ok(session.refused(
-            e.status,
-            "Unterschrift nicht erfasst",
-            &super::plain(&e),
-            &target,
-        )),
+        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => {
+            Ok(session.refused_by(&e, "Unterschrift nicht erfasst", &target))
+        }
         Err(e) => Err(e),
     }
 }
@@ -640,9 +630,7 @@ async fn ea_page(
         ctx["parameters"] = json!(super::kommune::parameter_fields(s, &values)?);
     }
     ctx["values"] = values;
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     Ok(super::render("ea_draft_form.html", ctx))
 }
 
@@ -787,9 +775,7 @@ async fn amend_page(
     ctx["a"] = json!(view);
     ctx["avv_fields"] = avv_fields();
     ctx["values"] = values;
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     Ok(super::render("amendment_form.html", ctx))
 }
 
@@ -887,12 +873,7 @@ async fn amendment_step(
         .await
     {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => Ok(session.refused(
-            e.status,
-            "Schritt nicht möglich",
-            &super::plain(&e),
-            &target,
-        )),
+        Err(e) if is_form_error(&e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
         Err(e) => Err(e),
     }
 }

@@ -135,12 +135,9 @@ async fn request_rv(
         .await;
     match result {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
-        Err(e) if is_form_error(&e) => Ok(session.refused(
-            e.status,
-            "Rahmenvereinbarung nicht angelegt",
-            &super::plain(&e),
-            "/kommune",
-        )),
+        Err(e) if is_form_error(&e) => {
+            Ok(session.refused_by(&e, "Rahmenvereinbarung nicht angelegt", "/kommune"))
+        }
         Err(e) => Err(e),
     }
 }
@@ -212,9 +209,7 @@ fn form_page(
         "kontakt_email": values["kontakt_email"].as_str().unwrap_or(""),
         "kontakt_telefon": values["kontakt_telefon"].as_str().unwrap_or(""),
     });
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     ctx["max_wappen_kib"] = json!(crate::domain::upload::MAX_COAT_OF_ARMS_BYTES / 1024);
     ctx["max_cert_kib"] = json!(crate::domain::upload::MAX_CERTIFICATE_BYTES / 1024);
     Ok(super::render("ea_form.html", ctx))

@@ -301,6 +301,11 @@ impl Session {
             Err(AppError::forbidden("Diese Seite ist d-NRW vorbehalten."))
         }
     }
+    /// The message page for a refused action, in the words of `err`, with its status.
+    pub fn refused_by(&self, err: &AppError, title: &str, back: &str) -> Page {
+        self.refused(err.status, title, &plain(err), back)
+    }
+
     /// How a signature given in this session is recorded.
     pub fn auth_method(&self) -> String {
         format!(
@@ -473,6 +478,14 @@ fn plain(err: &AppError) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// Puts a refused form's errors (the summary list and the messages by field, from
+/// `form_errors`) into a page's context; none gives empty ones.
+fn set_errors(ctx: &mut Value, errors: Option<(Value, Value)>) {
+    let (list, map) = errors.unwrap_or((json!([]), json!({})));
+    ctx["errors"] = list;
+    ctx["field_errors"] = map;
 }
 
 /// Whether an error is the user's to fix in the form (validation, a rule, a conflict),

@@ -121,9 +121,7 @@ fn form_page(session: &Session, values: Value, errors: Option<(Value, Value)>) -
     let mut ctx = page_context(session, "Neuer Partner")?;
     ctx["lands"] = lands(&values["laender"]);
     ctx["values"] = values;
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     Ok(super::render("partner_form.html", ctx))
 }
 
@@ -226,9 +224,7 @@ async fn partner_view(
     ctx["lands"] = lands(&edit["laender"]);
     ctx["edit"] = edit;
     ctx["contact"] = contact;
-    let (list, map) = refused.errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, refused.errors);
     Ok(super::render("partner.html", ctx))
 }
 

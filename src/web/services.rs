@@ -256,9 +256,7 @@ async fn form_page(
     .iter()
     .map(|a| json!({ "value": a.as_str(), "label": a.label() }))
     .collect::<Vec<_>>());
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     Ok(super::render("service_form.html", ctx))
 }
 

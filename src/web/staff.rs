@@ -239,7 +239,6 @@ async fn municipality_view(
         })
     });
     let contact = refused.values_for("contact", super::ContactForm::blank);
-    let (list, map) = refused.errors.unwrap_or((json!([]), json!({})));
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
     ctx["agreements"] = json!(agreements);
@@ -247,8 +246,7 @@ async fn municipality_view(
     ctx["edit"] = edit;
     ctx["contact"] = contact;
     ctx["form"] = json!(refused.form);
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, refused.errors);
     Ok(super::render("municipality.html", ctx))
 }
 

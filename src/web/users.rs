@@ -58,9 +58,7 @@ async fn page(
         .map(|r| json!({ "value": r.as_str(), "label": r.label() }))
         .collect::<Vec<_>>());
     ctx["values"] = values;
-    let (list, map) = errors.unwrap_or((json!([]), json!({})));
-    ctx["errors"] = list;
-    ctx["field_errors"] = map;
+    super::set_errors(&mut ctx, errors);
     ctx["created"] = json!(created);
     Ok(super::render("users.html", ctx))
 }
