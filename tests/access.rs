@@ -27,6 +27,8 @@ struct Fixture {
     ioev: String,
     dataport: String,
     service: String,
+    ea_a: String,
+    task_a: String,
 }
 
 fn fixture(app: &TestApp) -> Fixture {
@@ -36,6 +38,13 @@ fn fixture(app: &TestApp) -> Fixture {
     let rv_a = app.in_force(json!({ "kind": "rv", "municipality_id": dortmund }));
     let rv_b = app.create(json!({ "kind": "rv", "municipality_id": essen }));
     let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let ea_a = app.in_force(json!({
+        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
+        "parameters": wohngeld_parameters()
+    }));
+    let ea_a = ea_a["id"].as_str().unwrap().to_string();
+    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea_a}/tasks"), None);
+    let task_a = plan["tasks"][0]["id"].as_str().unwrap().to_string();
     app.user(json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }));
     app.user(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
     app.user(json!({ "email": "a@dortmund.de", "name": "Anna A", "role": "municipality", "municipality_id": dortmund, "may_sign": true }));
@@ -57,6 +66,8 @@ fn fixture(app: &TestApp) -> Fixture {
         ioev: ioev["id"].as_str().unwrap().to_string(),
         dataport,
         service: wohngeld,
+        ea_a,
+        task_a,
     }
 }
 
@@ -89,6 +100,8 @@ fn every_route_answers_every_role_as_the_table_says() {
     let f = fixture(&app);
     let (a, b, i, m) = (&f.rv_a, &f.rv_b, &f.ioev, &f.dortmund);
     let (d, s) = (&f.dataport, &f.service);
+    let (ea, tk) = (&f.ea_a, &f.task_a);
+    let complete = json!({ "action": "complete" });
     let empty = json!({});
     let bad_amendment = json!({ "costs": 1 });
     let ekv_only = json!({ "kind": "ekv" });
@@ -184,6 +197,29 @@ fn every_route_answers_every_role_as_the_table_says() {
         ),
         ("GET", "/api/v1/audit".into(), None, STAFF_READ),
         ("GET", "/api/v1/agreements".into(), None, EVERYONE),
+        // Go-live tasks: seen within the agreement's tenant; done by the owner (Dortmund's
+        // VSM task: A and staff get to the evidence check, 422); dates and contacts by staff.
+        ("GET", "/api/v1/tasks".into(), None, EVERYONE),
+        ("GET", format!("/api/v1/tasks/{tk}"), None, OF_A),
+        (
+            "POST",
+            format!("/api/v1/tasks/{tk}/transitions"),
+            Some(&complete),
+            [401, 422, 422, 422, 422, 404, 404],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/tasks/{tk}"),
+            Some(&empty),
+            STAFF_WRITE,
+        ),
+        ("GET", format!("/api/v1/agreements/{ea}/tasks"), None, OF_A),
+        (
+            "POST",
+            format!("/api/v1/agreements/{ea}/certificate"),
+            Some(&empty),
+            [401, 422, 422, 422, 422, 404, 404],
+        ),
         // Everyone authenticated may create, within limits: staff anything, a municipality
         // its own RV and EA (an EKV is refused), an intermediary nothing.
         (
@@ -288,7 +324,7 @@ fn every_route_answers_every_role_as_the_table_says() {
     // web pages have their own tests (tests/web.rs).
     let template = |path: &str| {
         let mut t = path.to_string();
-        for id in [a, b, i, m, &f.dataport, &f.service] {
+        for id in [a, b, i, m, &f.dataport, &f.service, ea, tk] {
             t = t.replace(id.as_str(), "<id>");
         }
         t.replace("/amendments/2/", "/amendments/<no>/").replace(
@@ -352,12 +388,12 @@ fn lists_show_each_tenant_only_its_own_agreements() {
             .collect::<Vec<_>>()
     };
     let all = list(1, "");
-    assert_eq!(all.len(), 4, "IÖV, EKV, two RVs");
-    assert_eq!(
-        list(4, ""),
-        std::slice::from_ref(&f.rv_a),
-        "Dortmund sees its RV only"
-    );
+    assert_eq!(all.len(), 5, "IÖV, EKV, two RVs, Dortmund's EA");
+    let mut dortmund = list(4, "");
+    dortmund.sort();
+    let mut own = vec![f.rv_a.clone(), f.ea_a.clone()];
+    own.sort();
+    assert_eq!(dortmund, own, "Dortmund sees its RV and EA only");
     assert_eq!(
         list(5, ""),
         std::slice::from_ref(&f.rv_b),

@@ -9,6 +9,7 @@ mod municipalities;
 mod openapi;
 mod organisations;
 mod services;
+mod tasks;
 mod users;
 
 use rocket::http::Status;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(services::routes());
     routes.extend(agreements::routes());
     routes.extend(documents::routes());
+    routes.extend(tasks::routes());
     routes.extend(audit::routes());
     routes.extend(users::routes());
     routes.extend(openapi::routes());

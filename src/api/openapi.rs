@@ -102,6 +102,13 @@ pub fn document() -> Value {
                     "role": { "type": "string", "enum": ["admin", "clerk", "municipality", "intermediary"] },
                     "municipality_id": { "type": "string" }, "municipality_ags": { "type": "string" },
                     "organisation_id": { "type": "string" }, "may_sign": { "type": "boolean" }, "password": { "type": "string" } } },
+                "Task": obj, "Plan": obj, "Certificate": obj,
+                "TaskStep": { "type": "object", "required": ["action"], "properties": {
+                    "action": { "type": "string", "enum": ["start", "complete", "block", "reopen"] },
+                    "evidence": obj, "reason": { "type": "string" }, "lock_version": { "type": "integer" } } },
+                "TaskPatch": { "type": "object", "required": ["lock_version"], "properties": {
+                    "lock_version": { "type": "integer" }, "due_on": { "type": "string", "format": "date" },
+                    "contact_id": { "type": "string", "format": "uuid", "nullable": true } } },
                 "SignInput": { "type": "object", "properties": {
                     "contact_id": { "type": "string", "format": "uuid" }, "version_no": { "type": "integer" } } }
             }
@@ -180,6 +187,19 @@ pub fn document() -> Value {
             "/api/v1/kommunalvertreter": { "get": op("d-NRW itself, with its contacts", false, &[], None, "200", "Organisation", &read) },
             "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Activate or cancel an amendment (signing is POST …/signatures)", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },
+            "/api/v1/tasks": { "get": op("Go-live tasks of Einzelabrufe in force the caller may see, due first", false, &["status", "overdue", "pending", "agreement_id", "municipality_id", "service_id", "page", "per_page"], None, "200", "Page", &read) },
+            "/api/v1/tasks/{id}": {
+                "get": op("One go-live task with what the caller may do and suggested evidence", false, &["path:id"], None, "200", "Task", &read),
+                "patch": op("Due date and responsible contact (staff; lock_version required)", false, &["path:id"], Some("TaskPatch"), "200", "Task", &write) },
+            "/api/v1/tasks/{id}/transitions": { "post": op("start, complete (with evidence), block (with reason), reopen (staff); the EA is live when all are done", false, &["path:id"], Some("TaskStep"), "200", "Task", &write) },
+            "/api/v1/agreements/{id}/tasks": { "get": op("The go-live plan of an Einzelabruf and its go-live date", false, &["path:id"], None, "200", "Plan", &read) },
+            "/api/v1/agreements/{id}/certificate": { "post": {
+                "summary": "Hand in or renew the DVDV encryption certificate of an Einzelabruf (body: PEM or DER, at most 64 KiB)",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "requestBody": { "required": true, "content": { "application/pkix-cert": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": { "201": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Certificate" } } } },
+                               "422": { "description": "Not a usable certificate, or not a running Einzelabruf", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/audit": { "get": op("Audit log", false, &["entity_id", "page", "per_page"], None, "200", "Page", &read) }
         }
     })

@@ -75,6 +75,7 @@ diesel::table! {
         lock_version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        golive_days -> Integer,
     }
 }
 
@@ -110,6 +111,7 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Text,
         updated_at -> Timestamp,
+        live_on -> Nullable<Date>,
     }
 }
 
@@ -201,6 +203,7 @@ diesel::table! {
         lock_version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        calendar_token_hash -> Nullable<Text>,
     }
 }
 
@@ -241,6 +244,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    golive_tasks (id) {
+        id -> Text,
+        agreement_id -> Text,
+        kind -> Text,
+        position -> Integer,
+        owner_municipality_id -> Nullable<Text>,
+        owner_organisation_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        due_on -> Date,
+        status -> Text,
+        blocked_reason -> Nullable<Text>,
+        evidence -> Text,
+        completed_on -> Nullable<Date>,
+        completed_by -> Nullable<Text>,
+        lock_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reminders (occasion) {
+        occasion -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(contacts -> organisations (organisation_id));
 diesel::joinable!(contacts -> municipalities (municipality_id));
 diesel::joinable!(services -> organisations (operator_id));
@@ -251,6 +301,8 @@ diesel::joinable!(signatures -> users (user_id));
 diesel::joinable!(documents -> agreements (agreement_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(attachments -> agreements (agreement_id));
+diesel::joinable!(golive_tasks -> agreements (agreement_id));
+diesel::joinable!(golive_tasks -> contacts (contact_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -267,4 +319,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     login_failures,
     attachments,
+    golive_tasks,
+    outbox,
+    reminders,
 );

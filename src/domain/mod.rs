@@ -5,6 +5,7 @@
 pub mod account;
 pub mod agreement;
 pub mod codes;
+pub mod golive;
 pub mod party;
 pub mod rules;
 pub mod service;

@@ -183,6 +183,38 @@ impl CheckedUpload {
     }
 }
 
+/// Hands in (or renews) the DVDV certificate of Einzelabruf `agreement_id`, if `scope` may
+/// see it and it is still running (draft to in force). It is operational data for the
+/// DVDV entry, not part of the signed terms, so it may change while the EA is active.
+pub fn store_certificate(
+    conn: &mut DbConn,
+    scope: &Scope,
+    agreement_id: &str,
+    upload: CheckedUpload,
+    actor: &str,
+) -> AppResult<AttachmentInfo> {
+    use crate::domain::{AgreementKind, Status};
+    let a = Agreement::find_in(conn, scope, agreement_id)?;
+    let running = matches!(
+        a.status()?,
+        Status::Draft | Status::AwaitingSignatures | Status::Signed | Status::InForce
+    );
+    if a.kind()? != AgreementKind::Ea || !running {
+        return Err(AppError::new(
+            rocket::http::Status::UnprocessableEntity,
+            "rule_violation",
+            "Ein DVDV-Zertifikat gehört zu einem laufenden Einzelabruf.",
+        ));
+    }
+    let id = upload.id.clone();
+    upload.store(conn, agreement_id, actor)?;
+    attachments::table
+        .find(&id)
+        .select(AttachmentInfo::as_select())
+        .first(conn)
+        .map_err(AppError::from)
+}
+
 impl Attachment {
     /// The attachments of an agreement, oldest first.
     pub fn list(conn: &mut DbConn, agreement_id: &str) -> AppResult<Vec<AttachmentInfo>> {

@@ -11,6 +11,7 @@ pub mod organisation;
 pub mod reference;
 pub mod service;
 pub mod signature;
+pub mod task;
 pub mod user;
 
 use time::format_description::well_known::Rfc3339;

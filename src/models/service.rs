@@ -34,6 +34,8 @@ pub struct Service {
     pub lock_version: i32,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// Days from an Einzelabruf coming into force to the due date of its go-live tasks.
+    pub golive_days: i32,
 }
 
 /// How a service appears in the API and the catalogue.
@@ -58,6 +60,7 @@ pub struct ServiceView {
     pub release: String,
     pub description: Option<String>,
     pub source: Option<String>,
+    pub golive_days: i32,
     pub lock_version: i32,
     #[serde(with = "super::ts")]
     pub created_at: PrimitiveDateTime,
@@ -109,6 +112,7 @@ impl Service {
             release: self.release.clone(),
             description: self.description.clone(),
             source: self.source.clone(),
+            golive_days: self.golive_days,
             lock_version: self.lock_version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -184,6 +188,7 @@ impl Service {
             services::parameters.eq(&self.parameters),
             services::release.eq(&self.release),
             services::description.eq(&self.description),
+            services::golive_days.eq(self.golive_days),
             services::source.eq(&self.source),
             services::lock_version.eq(next),
             services::updated_at.eq(self.updated_at),
@@ -283,6 +288,9 @@ pub struct ServiceInput {
     pub release: Option<String>,
     #[serde(default, deserialize_with = "super::nullable")]
     pub description: Option<Option<String>>,
+    /// Days from an Einzelabruf coming into force to its go-live tasks' due date (1–365).
+    #[serde(default)]
+    pub golive_days: Option<i32>,
 }
 
 fn clean(v: Option<String>) -> Option<String> {
@@ -370,6 +378,16 @@ impl ServiceInput {
         if let Some(v) = self.description {
             s.description = clean(v);
         }
+        if let Some(days) = self.golive_days {
+            if (1..=365).contains(&days) {
+                s.golive_days = days;
+            } else {
+                p.add(
+                    "golive_days",
+                    "Die Frist für die Inbetriebnahme liegt zwischen 1 und 365 Tagen.",
+                );
+            }
+        }
         p.into_result()?;
         Ok(())
     }
@@ -451,6 +469,7 @@ impl ServiceInput {
             lock_version: 1,
             created_at: t,
             updated_at: t,
+            golive_days: 28,
         };
         self.apply_to(conn, &mut s)?;
         if Service::find_by_name(conn, &s.name)?.is_some() {

@@ -38,6 +38,8 @@ pub struct User {
     pub lock_version: i32,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// SHA-256 of the secret in the user's calendar feed URL.
+    pub calendar_token_hash: Option<String>,
 }
 
 /// A user as the API shows it (never the hash).
@@ -313,6 +315,7 @@ impl NewUser {
             lock_version: 1,
             created_at: at,
             updated_at: at,
+            calendar_token_hash: None,
         };
         diesel::insert_into(users::table)
             .values(&user)

@@ -260,6 +260,8 @@ pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
         date!(2022 - 11 - 14),
         date!(2022 - 12 - 01),
     )?;
+    // It went live before the registry: its go-live plan is recorded as done outside.
+    crate::models::task::Task::record_done_outside(conn, &ea, date!(2022 - 12 - 19), ACTOR)?;
 
     // Outbound: Hannover (Niedersachsen) re-uses the NRW Sozialplattform (HzL) through
     // GovConnect; the RV and EA in Niedersachsen are GovConnect's, d-NRW records the call.
@@ -340,6 +342,7 @@ pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
         date!(2023 - 07 - 03),
         date!(2023 - 08 - 01),
     )?;
+    crate::models::task::Task::record_done_outside(conn, &ea, date!(2023 - 08 - 28), ACTOR)?;
 
     // Signed in the registry: Düsseldorf's RV through the signing workflow, and an EA for
     // Wohngeld that waits for its signatures.
@@ -491,6 +494,7 @@ pub fn demo_users(conn: &mut DbConn, password: &str) -> AppResult<()> {
                 lock_version: 1,
                 created_at: at,
                 updated_at: at,
+                calendar_token_hash: None,
             })
             .execute(conn)?;
     }

@@ -277,6 +277,7 @@ fn services(conn: &mut DbConn) -> AppResult<()> {
             lock_version: 1,
             created_at: t,
             updated_at: t,
+            golive_days: 28,
         }
         .insert(conn)?;
     }

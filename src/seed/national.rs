@@ -98,6 +98,10 @@ fn agreement(kind: AgreementKind, number: usize, status: Status) -> Agreement {
         created_at: t,
         created_by: "generator".into(),
         updated_at: t,
+        // Three in five Einzelabrufe in force are live (the roll-out benchmark sees all
+        // five states).
+        live_on: (kind == AgreementKind::Ea && status == Status::InForce && number % 5 < 3)
+            .then_some(date!(2025 - 05 - 02)),
     }
 }
 
@@ -193,6 +197,7 @@ pub fn generate(
             lock_version: 1,
             created_at: t,
             updated_at: t,
+            golive_days: 28,
         })
         .collect();
     crate::insert_batch!(conn, services::table, &services_rows)?;

@@ -14,7 +14,7 @@ use super::{
 use crate::api::SealedPdf;
 use crate::app::AppState;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
 use crate::models::attachment::{Attachment, CheckedUpload};
 use crate::models::contact::Contact;
@@ -460,32 +460,13 @@ async fn upload_certificate(
     let id = crate::api::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let scope = session.scope();
-    let a = {
-        let id = id.clone();
+    // Another tenant's agreement is "not found" before the file is looked at.
+    {
+        let (scope, id) = (scope.clone(), id.clone());
         state
             .db
             .read(move |conn| Agreement::find_in(conn, &scope, &id))
-            .await?
-    };
-    if session.role() == crate::domain::account::Role::Intermediary {
-        return Err(AppError::forbidden(
-            "DVDV-Zertifikate reichen die Kommunen und d-NRW ein.",
-        ));
-    }
-    let active = matches!(
-        a.status()?,
-        AgreementStatus::Draft
-            | AgreementStatus::AwaitingSignatures
-            | AgreementStatus::Signed
-            | AgreementStatus::InForce
-    );
-    if a.kind()? != AgreementKind::Ea || !active {
-        return Ok(session.refused(
-            Status::UnprocessableEntity,
-            "Zertifikat nicht angenommen",
-            "Ein DVDV-Zertifikat gehört zu einem laufenden Einzelabruf.",
-            &target,
-        ));
+            .await?;
     }
     let upload = match super::kommune::read_file(&form.zertifikat).await? {
         None => Err("Bitte wählen Sie die Zertifikatsdatei aus.".to_string()),
@@ -503,11 +484,22 @@ async fn upload_certificate(
         }
     };
     let actor = session.actor();
-    state
+    let stored = state
         .db
-        .write(move |conn| upload.store(conn, &id, &actor))
-        .await?;
-    Ok(Page::to(target))
+        .write(move |conn| {
+            crate::models::attachment::store_certificate(conn, &scope, &id, upload, &actor)
+        })
+        .await;
+    match stored {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if e.status == Status::UnprocessableEntity => Ok(session.refused(
+            Status::UnprocessableEntity,
+            "Zertifikat nicht angenommen",
+            &e.message,
+            &target,
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// The User-Agent header, as a signature records it (printable, at most 300 characters).

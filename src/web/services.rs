@@ -143,6 +143,8 @@ struct ServiceForm {
     #[field(default = String::new())]
     release: String,
     #[field(default = String::new())]
+    golive_days: String,
+    #[field(default = String::new())]
     description: String,
     #[field(default = String::new())]
     parameters: String,
@@ -156,7 +158,8 @@ impl ServiceForm {
             "operator": self.operator, "operator_note": self.operator_note,
             "availability": self.availability, "data_standard": self.data_standard,
             "dvdv_category": self.dvdv_category, "transport": self.transport,
-            "release": self.release, "description": self.description,
+            "release": self.release, "golive_days": self.golive_days,
+            "description": self.description,
             "parameters": self.parameters,
         })
     }
@@ -170,6 +173,15 @@ impl ServiceForm {
                 message,
             }])
         })?;
+        let golive_days = match self.golive_days.trim() {
+            "" => None,
+            days => Some(days.parse::<i32>().map_err(|_| {
+                AppError::validation(vec![FieldError {
+                    field: "golive_days".into(),
+                    message: format!("„{days}“ ist keine Zahl von Tagen."),
+                }])
+            })?),
+        };
         Ok(ServiceInput {
             lock_version: Some(self.lock_version),
             name: Some(self.name.clone()),
@@ -196,6 +208,7 @@ impl ServiceForm {
                 self.release.clone()
             }),
             description: text(&self.description),
+            golive_days,
         })
     }
 }
@@ -247,6 +260,7 @@ async fn form_page(
         { "id": "dvdv_category", "label": "DVDV-Behördenkategorie" },
         { "id": "transport", "label": "Übermittlung" },
         { "id": "release", "label": "Version" },
+        { "id": "golive_days", "label": "Frist der Inbetriebnahme in Tagen (ab Inkrafttreten des Einzelabrufs)" },
     ]);
     ctx["availabilities"] = json!([
         Availability::Available,
@@ -267,6 +281,7 @@ async fn new_form(state: &State<AppState>, session: Option<Session>) -> AppResul
     let values = ServiceForm {
         availability: "coming_soon".into(),
         release: "1".into(),
+        golive_days: "28".into(),
         parameters: parameter_lines(&crate::seed::parameters_for("")),
         ..<ServiceForm as Default>::default()
     }
@@ -297,6 +312,7 @@ async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) 
         dvdv_category: s.dvdv_category.clone().unwrap_or_default(),
         transport: s.transport.clone().unwrap_or_default(),
         release: s.release.clone(),
+        golive_days: s.golive_days.to_string(),
         description: s.description.clone().unwrap_or_default(),
         parameters: parameter_lines(&s.parameter_defs()?),
         ..<ServiceForm as Default>::default()

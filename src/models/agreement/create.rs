@@ -224,6 +224,7 @@ impl NewAgreement {
             created_at,
             created_by: actor.to_string(),
             updated_at: created_at,
+            live_on: None,
         };
         let version = AgreementVersion {
             id: new_id(),

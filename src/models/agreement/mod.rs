@@ -56,6 +56,8 @@ pub struct Agreement {
     pub created_at: PrimitiveDateTime,
     pub created_by: String,
     pub updated_at: PrimitiveDateTime,
+    /// EA: the day its last go-live task was done (the service is live there).
+    pub live_on: Option<Date>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -254,6 +256,7 @@ impl Agreement {
             agreements::ends_on.eq(self.ends_on),
             agreements::terminated_by.eq(&self.terminated_by),
             agreements::termination_reason.eq(&self.termination_reason),
+            agreements::live_on.eq(self.live_on),
             agreements::lock_version.eq(next),
             agreements::updated_at.eq(self.updated_at),
         ))
@@ -275,6 +278,7 @@ impl Agreement {
             "signed_on": self.signed_on,
             "signed_by": self.signed_by,
             "effective_from": self.effective_from,
+            "live_on": self.live_on,
             "activated_by": self.activated_by,
             "notice_given_on": self.notice_given_on,
             "ends_on": self.ends_on,

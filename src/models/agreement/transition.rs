@@ -188,6 +188,10 @@ impl TransitionInput {
                 note,
             },
         )?;
+        // An EA in force gets its go-live plan in the same transaction.
+        if kind == AgreementKind::Ea && to == Status::InForce {
+            crate::models::task::Task::create_plan(conn, &a, actor)?;
+        }
         Ok(a)
     }
 }

@@ -82,6 +82,8 @@ pub struct AgreementView {
     pub signed_on: Option<Date>,
     pub signed_by: Option<String>,
     pub effective_from: Option<Date>,
+    /// EA: the day its last go-live task was done.
+    pub live_on: Option<Date>,
     pub activated_by: Option<String>,
     pub notice_given_on: Option<Date>,
     pub ends_on: Option<Date>,
@@ -280,6 +282,7 @@ impl Agreement {
             signed_on: self.signed_on,
             signed_by: self.signed_by.clone(),
             effective_from: self.effective_from,
+            live_on: self.live_on,
             activated_by: self.activated_by.clone(),
             notice_given_on: self.notice_given_on,
             ends_on: self.ends_on,
