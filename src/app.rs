@@ -146,6 +146,14 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     };
     let token = staff_token(config, db.backend())?;
     let figment = with_secret_key(figment, config, db.backend())?;
+    crate::models::notify::set_base_url(&config.mail.base_url);
+    let mailer = crate::mail::Mailer::from_settings(&config.mail, &config.data_dir)?;
+    let background = Background {
+        db: db.clone(),
+        mailer,
+        settings: config.mail.clone(),
+        order: config.signing_order,
+    };
     let state = AppState {
         db,
         staff_token_hash: token.as_deref().map(token_hash),
@@ -160,6 +168,10 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         .mount("/static", rocket::fs::FileServer::from(static_dir()))
         .register("/api", crate::api::catchers())
         .register("/", crate::web::catchers())
+        .attach(AdHoc::on_liftoff(
+            "Postausgang und Erinnerungen",
+            move |_| Box::pin(async move { background.spawn() }),
+        ))
         .attach(AdHoc::on_liftoff("Startmeldung", move |rocket| {
             Box::pin(async move {
                 let cfg = rocket.config();
@@ -188,6 +200,72 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
                 println!();
             })
         })))
+}
+
+/// The application's background work: the outbox worker (every
+/// `mail_worker_interval_secs`) and the reminder job (every `reminder_interval_secs`),
+/// each on the blocking pool. Several instances may run them against one database: the
+/// outbox claims with a lease and reminders are recorded once per occasion.
+struct Background {
+    db: Db,
+    mailer: crate::mail::Mailer,
+    settings: crate::mail::MailSettings,
+    order: SigningOrder,
+}
+
+impl Background {
+    fn spawn(self) {
+        let every = self.settings.mail_worker_interval_secs;
+        let remind_every = self.settings.reminder_interval_secs;
+        if every == 0 && remind_every == 0 {
+            return;
+        }
+        let worker = format!("{}-{}", std::process::id(), crate::models::random_hex(4));
+        let tick = std::time::Duration::from_secs(if every == 0 {
+            remind_every
+        } else {
+            every.min(remind_every.max(1))
+        });
+        rocket::tokio::spawn(async move {
+            let mut last_reminders: Option<std::time::Instant> = None;
+            loop {
+                let due_reminders = remind_every > 0
+                    && last_reminders.is_none_or(|t| t.elapsed().as_secs() >= remind_every);
+                if due_reminders {
+                    last_reminders = Some(std::time::Instant::now());
+                    let (db, s, order) = (self.db.clone(), self.settings.clone(), self.order);
+                    let run = rocket::tokio::task::spawn_blocking(move || {
+                        db.write_blocking(|conn| {
+                            crate::models::reminders::run_today(
+                                conn,
+                                crate::models::reminders::ReminderSettings {
+                                    signature_days: s.signature_reminder_days,
+                                    certificate_days: s.certificate_warning_days,
+                                    order,
+                                },
+                            )
+                        })
+                    })
+                    .await;
+                    if let Ok(Err(e)) = run {
+                        log::error!("reminder job: {}", e.message);
+                    }
+                }
+                if every > 0 {
+                    let (db, mailer) = (self.db.clone(), self.mailer.clone());
+                    let (from, me) = (self.settings.mail_from.clone(), worker.clone());
+                    let run = rocket::tokio::task::spawn_blocking(move || {
+                        crate::models::outbox::deliver_due(&db, &mailer, &from, &me)
+                    })
+                    .await;
+                    if let Ok(Err(e)) = run {
+                        log::error!("outbox worker: {}", e.message);
+                    }
+                }
+                rocket::tokio::time::sleep(tick).await;
+            }
+        });
+    }
 }
 
 /// Everything from configuration: used by `serve` and by the tests.

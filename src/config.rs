@@ -43,6 +43,9 @@ pub struct Config {
     pub tsa_url: Option<String>,
     /// Who signs first: `partner_first` (default), `dnrw_first` or `any`.
     pub signing_order: crate::domain::signing::SigningOrder,
+    /// Mail transport, sender, links, worker and reminder timing (`mail.rs`).
+    #[serde(flatten)]
+    pub mail: crate::mail::MailSettings,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             seal_location: "Nachnutzungsregister der d-NRW AöR".into(),
             tsa_url: None,
             signing_order: Default::default(),
+            mail: Default::default(),
         }
     }
 }

@@ -200,6 +200,8 @@ fn every_route_answers_every_role_as_the_table_says() {
         // Go-live tasks: seen within the agreement's tenant; done by the owner (Dortmund's
         // VSM task: A and staff get to the evidence check, 422); dates and contacts by staff.
         ("GET", "/api/v1/tasks".into(), None, EVERYONE),
+        // The roll-out: everyone authenticated, each within its scope.
+        ("GET", "/api/v1/rollout".into(), None, EVERYONE),
         ("GET", format!("/api/v1/tasks/{tk}"), None, OF_A),
         (
             "POST",

@@ -368,6 +368,28 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         let from_m = download(&m, &format!("{ea_path}/dokument.pdf")).await;
         let from_c = download(&c, &format!("{ea_path}/dokument.pdf")).await;
 
+        // The clerk puts the EA into force; Köln reports its VSM entry (a wrong address
+        // first) and the clerk follows the roll-out.
+        goto(&c, &base, &ea_path).await;
+        click(&c, "form[action$='/inkraft'] button").await;
+        assert!(text(&c).await.contains("Inbetriebnahme"), "{}", text(&c).await);
+        goto(&m, &base, "/aufgaben").await;
+        assert!(text(&m).await.contains("Eintrag in die Verwaltungssuchmaschine"));
+        audit.check(&m, "aufgaben").await;
+        click(&m, "main table a[href^='/aufgaben/']").await;
+        fill(&m, "zustaendige_stelle", "Amt für Wohnungswesen").await;
+        fill(&m, "service_url", "stadt-koeln.de/wohngeld").await;
+        click(&m, "main form[action$='/schritt'] button").await;
+        assert!(text(&m).await.contains("keine Web-Adresse"), "{}", text(&m).await);
+        audit.check(&m, "aufgabe-fehler").await;
+        fill(&m, "service_url", "https://www.stadt-koeln.de/wohngeld").await;
+        click(&m, "main form[action$='/schritt'] button").await;
+        assert!(text(&m).await.contains("Nachweise"), "{}", text(&m).await);
+        audit.check(&m, "aufgabe").await;
+        goto(&c, &base, "/rollout?rb=K%C3%B6ln").await;
+        assert!(text(&c).await.contains("Köln"));
+        audit.check(&c, "rollout").await;
+
         // Staff pages, the error page, the admin's user management, the intermediary's
         // start page, and Meine Kommune at phone width.
         goto(&c, &base, "/kommunen?rv=in_kraft").await;
@@ -438,7 +460,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     assert_eq!(status, Status::Ok);
     assert_eq!(v["seal_valid"], true, "{v}");
     assert_eq!(v["issued_by_registry"], true, "{v}");
-    assert!(audit.pages.len() >= 24, "{:?}", audit.pages);
+    assert!(audit.pages.len() >= 28, "{:?}", audit.pages);
     assert!(
         audit.violations.is_empty(),
         "axe-core found WCAG 2.1 A/AA violations:\n{}",

@@ -151,6 +151,12 @@ fn every_page_answers_every_role_as_the_table_says() {
     );
     let (a, b, i, s, m) = (&f.rv_a, &f.rv_b, &f.ioev, &f.wohngeld, &f.koeln);
     let d = &app.organisation("intermediaries", "Dataport AöR");
+    // Köln's EA in force, with its go-live tasks.
+    app.sign_all(&ea_a);
+    assert_eq!(app.step(&ea_a, "activate").0, Status::Ok);
+    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea_a}/tasks"), None);
+    let task = plan["tasks"][0]["id"].as_str().unwrap().to_string();
+    let complete = [("aktion", "complete"), ("lock_version", "1")];
 
     const PUBLIC: [u16; 6] = [200; 6];
     const LOGGED_IN: [u16; 6] = [303, 200, 200, 200, 200, 200];
@@ -211,6 +217,25 @@ fn every_page_answers_every_role_as_the_table_says() {
             [303, 403, 403, 422, 422, 403],
         ),
         ("GET", "/vereinbarungen".into(), none, LOGGED_IN),
+        // Go-live tasks: seen within the EA's tenant; the owner (A) and staff get to the
+        // evidence check (422, the form again with its messages); planning is staff's.
+        ("GET", "/aufgaben".into(), none, LOGGED_IN),
+        ("GET", format!("/aufgaben/{task}"), none, OF_A),
+        (
+            "POST",
+            format!("/aufgaben/{task}/schritt"),
+            &complete,
+            [303, 422, 422, 422, 404, 404],
+        ),
+        // Without the lock_version the form is stale (409).
+        (
+            "POST",
+            format!("/aufgaben/{task}/planung"),
+            none,
+            [303, 409, 409, 403, 403, 403],
+        ),
+        ("GET", "/rollout".into(), none, STAFF),
+        ("GET", "/rollout.csv".into(), none, STAFF),
         ("GET", format!("/vereinbarungen/{a}"), none, OF_A),
         ("GET", format!("/vereinbarungen/{b}"), none, OF_B),
         ("GET", format!("/vereinbarungen/{i}"), none, OF_INTERMEDIARY),
@@ -351,7 +376,7 @@ fn every_page_answers_every_role_as_the_table_says() {
             .next()
             .unwrap()
             .replace("/aenderung/2/", "/aenderung/<no>/");
-        for id in [a, b, i, s, m, d, &ea_a, &wappen, &target] {
+        for id in [a, b, i, s, m, d, &ea_a, &wappen, &target, &task] {
             t = t.replace(id.as_str(), "<id>");
         }
         t
@@ -421,7 +446,24 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
     let koeln = f.users[3].as_ref().unwrap();
     let essen = f.users[4].as_ref().unwrap();
     let (rv_a, rv_b, k, d) = (&f.rv_a, &f.rv_b, &f.koeln, &f.dataport);
+    let ea = app.in_force(json!({
+        "kind": "ea", "municipality_id": k, "service_id": f.wohngeld, "avv": avv(),
+        "parameters": { "zustaendige_stelle_url": "https://www.stadt-koeln.de/wohngeld", "kontakt_email": "wohngeld@stadt-koeln.de" }
+    }));
+    let ea = ea["id"].as_str().unwrap().to_string();
+    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
+    let task = plan["tasks"][0]["id"].as_str().unwrap().to_string();
     let forms: Vec<FormPost> = vec![
+        (
+            koeln,
+            format!("/aufgaben/{task}/schritt"),
+            vec![("aktion", "start")],
+        ),
+        (
+            admin,
+            format!("/aufgaben/{task}/planung"),
+            vec![("lock_version", "1"), ("due_on", "2030-01-01")],
+        ),
         (koeln, "/kommune/rahmenvereinbarung".into(), vec![]),
         (
             essen,
@@ -530,7 +572,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
     // Every form of the application is in the list (the login form has its own test).
     let template = |path: &str| {
         let mut t = path.replace("/aenderung/2/", "/aenderung/<no>/");
-        for id in [rv_a, rv_b, k, d, &f.wohngeld, &koeln.id] {
+        for id in [rv_a, rv_b, k, d, &f.wohngeld, &koeln.id, &task] {
             t = t.replace(id.as_str(), "<id>");
         }
         t
@@ -1821,5 +1863,130 @@ fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
     assert_eq!(
         v["terms"]["notes"],
         "Neue Ansprechperson: Amt für Digitalisierung"
+    );
+}
+
+#[test]
+fn a_municipality_reports_its_go_live_tasks_with_evidence_and_staff_follow_the_rollout() {
+    let app = TestApp::new();
+    let f = fixture(&app);
+    let admin = f.users[1].clone().unwrap();
+    let koeln = f.users[3].clone().unwrap();
+    let essen = f.users[4].clone().unwrap();
+    let ea = app.in_force(json!({
+        "kind": "ea", "municipality_id": f.koeln, "service_id": f.wohngeld, "avv": avv(),
+        "parameters": { "zustaendige_stelle_url": "https://www.stadt-koeln.de/wohngeld", "kontakt_email": "wohngeld@stadt-koeln.de" }
+    }));
+    let ea = ea["id"].as_str().unwrap().to_string();
+    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
+    let vsm = plan["tasks"][0]["id"].as_str().unwrap().to_string();
+
+    // Köln's start page lists the open tasks; the EA's page the plan.
+    let home = app.web_get(Some(&koeln), "/kommune").text();
+    assert!(
+        home.contains("Aufgaben zur Inbetriebnahme (5 offen)"),
+        "{home}"
+    );
+    let page = app
+        .web_get(Some(&koeln), &format!("/vereinbarungen/{ea}"))
+        .text();
+    assert!(
+        page.contains("Inbetriebnahme")
+            && page.contains("DVDV-Eintrag mit Verschlüsselungszertifikat")
+    );
+
+    // The VSM task's form knows Wohngeld's Leika keys; wrong evidence comes back with
+    // its messages at the fields, nothing recorded.
+    let form = app.web_get(Some(&koeln), &format!("/aufgaben/{vsm}"));
+    assert_eq!(form.status, Status::Ok);
+    assert!(form.body.contains("99107023000000"), "suggested Leika keys");
+    let refused = app.web_post(
+        Some(&koeln),
+        &format!("/aufgaben/{vsm}/schritt"),
+        &[
+            ("aktion", "complete"),
+            ("lock_version", "1"),
+            ("leika_keys", "99107023000000"),
+            ("zustaendige_stelle", "Amt für Wohnungswesen"),
+            ("service_url", "stadt-koeln.de/wohngeld"),
+        ],
+    );
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    assert!(
+        refused.body.contains("id=\"service_url-fehler\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.text().contains("keine Web-Adresse"));
+    assert!(
+        refused.body.contains("value=\"Amt für Wohnungswesen\""),
+        "input kept"
+    );
+    let done = app.web_post(
+        Some(&koeln),
+        &format!("/aufgaben/{vsm}/schritt"),
+        &[
+            ("aktion", "complete"),
+            ("lock_version", "1"),
+            ("leika_keys", "99107023000000"),
+            ("zustaendige_stelle", "Amt für Wohnungswesen"),
+            ("service_url", "https://www.stadt-koeln.de/wohngeld"),
+        ],
+    );
+    assert_eq!(done.status, Status::SeeOther, "{}", done.text());
+    let text = app
+        .web_get(Some(&koeln), &format!("/aufgaben/{vsm}"))
+        .text();
+    assert!(
+        text.contains("erledigt") && text.contains("https://www.stadt-koeln.de/wohngeld"),
+        "{text}"
+    );
+    // Essen neither sees nor reports it.
+    assert_eq!(
+        app.web_get(Some(&essen), &format!("/aufgaben/{vsm}"))
+            .status,
+        Status::NotFound
+    );
+    assert!(!app
+        .web_get(Some(&essen), "/aufgaben")
+        .text()
+        .contains("Köln"));
+
+    // Staff move the due date and see Köln in the roll-out, in the page and as CSV.
+    let planned = app.web_post(
+        Some(&admin),
+        &format!("/aufgaben/{vsm}/planung"),
+        &[
+            ("lock_version", "2"),
+            ("due_on", "2030-01-31"),
+            ("contact_id", ""),
+        ],
+    );
+    assert_eq!(planned.status, Status::SeeOther, "{}", planned.text());
+    assert!(app
+        .web_get(Some(&admin), &format!("/aufgaben/{vsm}"))
+        .text()
+        .contains("31.01.2030"));
+    let matrix = app.web_get(Some(&admin), "/rollout?rb=K%C3%B6ln");
+    assert_eq!(matrix.status, Status::Ok);
+    let text = matrix.text();
+    assert!(text.contains("Köln") && text.contains("in Kraft"), "{text}");
+    assert!(
+        !text.contains("Dortmund"),
+        "filtered to Regierungsbezirk Köln"
+    );
+    let csv = app.web_get(Some(&admin), "/rollout.csv?rb=K%C3%B6ln");
+    assert_eq!(csv.status, Status::Ok);
+    assert!(
+        csv.body.contains("05315000;") && csv.body.contains(";in Kraft"),
+        "{}",
+        csv.body
+    );
+    let muni = app
+        .web_get(Some(&admin), &format!("/kommunen/{}", f.koeln))
+        .text();
+    assert!(
+        muni.contains("Stand der Dienste Wohngeld (Online-Dienst Wohngeld) : in Kraft"),
+        "{muni}"
     );
 }

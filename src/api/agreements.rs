@@ -95,7 +95,8 @@ async fn create(
     state: &State<AppState>,
     input: Body<'_, NewAgreement>,
 ) -> AppResult<(Status, Json<AgreementView>)> {
-    let input = body(input)?;
+    let mut input = body(input)?;
+    input.signing_order = state.signing_order;
     let view = state
         .db
         .write(move |conn| {
@@ -191,7 +192,8 @@ async fn transition(
     input: Body<'_, TransitionInput>,
 ) -> AppResult<Json<AgreementView>> {
     let id = super::id(id)?;
-    let input = body(input)?;
+    let mut input = body(input)?;
+    input.signing_order = state.signing_order;
     Ok(Json(
         state
             .db

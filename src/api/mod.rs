@@ -8,6 +8,7 @@ mod documents;
 mod municipalities;
 mod openapi;
 mod organisations;
+mod rollout;
 mod services;
 mod tasks;
 mod users;
@@ -20,6 +21,7 @@ use rocket::{Catcher, Route};
 pub use agreements::draft_pdf;
 pub use catalog::CatalogCache;
 pub use documents::SealedPdf;
+pub use rollout::filter as rollout_filter;
 
 use crate::app::{token_hash, AppState};
 use crate::domain::account::Role;
@@ -35,6 +37,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(agreements::routes());
     routes.extend(documents::routes());
     routes.extend(tasks::routes());
+    routes.extend(rollout::routes());
     routes.extend(audit::routes());
     routes.extend(users::routes());
     routes.extend(openapi::routes());

@@ -102,7 +102,7 @@ pub fn document() -> Value {
                     "role": { "type": "string", "enum": ["admin", "clerk", "municipality", "intermediary"] },
                     "municipality_id": { "type": "string" }, "municipality_ags": { "type": "string" },
                     "organisation_id": { "type": "string" }, "may_sign": { "type": "boolean" }, "password": { "type": "string" } } },
-                "Task": obj, "Plan": obj, "Certificate": obj,
+                "Rollout": obj, "Task": obj, "Plan": obj, "Certificate": obj,
                 "TaskStep": { "type": "object", "required": ["action"], "properties": {
                     "action": { "type": "string", "enum": ["start", "complete", "block", "reopen"] },
                     "evidence": obj, "reason": { "type": "string" }, "lock_version": { "type": "integer" } } },
@@ -200,6 +200,17 @@ pub fn document() -> Value {
                 "requestBody": { "required": true, "content": { "application/pkix-cert": { "schema": { "type": "string", "format": "binary" } } } },
                 "responses": { "201": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Certificate" } } } },
                                "422": { "description": "Not a usable certificate, or not a running Einzelabruf", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/rollout": { "get": {
+                "summary": "Roll-out matrix municipality × service (nothing, requested, in_force, live, terminated) with counts; staff all, a municipality its own row, an intermediary its services aggregated; ?format=csv for a spreadsheet",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "regierungsbezirk", "in": "query", "required": false, "schema": { "type": "string" } },
+                               { "name": "kreis", "in": "query", "required": false, "schema": { "type": "string" } },
+                               { "name": "service_id", "in": "query", "required": false, "schema": { "type": "string" } },
+                               { "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "csv"] } }],
+                "responses": { "200": { "description": "OK", "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/Rollout" } },
+                    "text/csv": { "schema": { "type": "string" } } } },
+                               "422": { "description": "Invalid filter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/audit": { "get": op("Audit log", false, &["entity_id", "page", "per_page"], None, "200", "Page", &read) }
         }
     })

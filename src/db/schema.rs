@@ -302,6 +302,7 @@ diesel::joinable!(documents -> agreements (agreement_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(attachments -> agreements (agreement_id));
 diesel::joinable!(golive_tasks -> agreements (agreement_id));
+diesel::joinable!(agreements -> municipalities (municipality_id));
 diesel::joinable!(golive_tasks -> contacts (contact_id));
 
 diesel::allow_tables_to_appear_in_same_query!(

@@ -414,6 +414,12 @@ impl SignInput {
                 a
             };
             document::issue(conn, sealer, order, &ctx.actor, &a, no)?;
+            super::notify::sealed(conn, &a)?;
+        } else {
+            // The other side is asked next (with `any`, whoever has not signed yet).
+            for next in order.parties().into_iter().filter(|p| !all.contains(p)) {
+                super::notify::signature_waiting(conn, &a, next, None)?;
+            }
         }
         state(conn, order, id, Some(no))
     }

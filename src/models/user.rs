@@ -332,6 +332,7 @@ impl NewUser {
                 note: None,
             },
         )?;
+        super::notify::account(conn, &user, true)?;
         Ok(CreatedUser {
             user: user.view()?,
             initial_password: password,
@@ -576,6 +577,7 @@ impl User {
                 .execute(conn)?;
             Ok(())
         })?;
+        super::notify::account(conn, &user, false)?;
         Ok((user, password))
     }
 

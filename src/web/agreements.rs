@@ -102,6 +102,9 @@ fn action_label(action: &str) -> &str {
         "expire_cascade" => "mit ausgelaufen",
         "edit" => "Entwurf geändert",
         "attach" => "Anlage hochgeladen",
+        "golive_plan" => "Aufgaben zur Inbetriebnahme angelegt",
+        "live" => "live: alle Aufgaben zur Inbetriebnahme erledigt",
+        "not_live" => "nicht mehr live: eine Aufgabe wurde wieder geöffnet",
         other => other,
     }
 }
@@ -120,7 +123,7 @@ async fn show(
     let order = state.signing_order;
     let user = session.user.clone();
     let staff = session.is_staff();
-    let (view, signing, documents, attachments, defs, may_sign, signatories) = state
+    let (view, signing, documents, attachments, defs, may_sign, signatories, tasks) = state
         .db
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
@@ -146,6 +149,7 @@ async fn show(
             } else {
                 Vec::new()
             };
+            let tasks = crate::models::task::of_agreement_views(conn, &a.id)?;
             Ok((
                 view,
                 signing,
@@ -154,6 +158,7 @@ async fn show(
                 defs,
                 may_sign,
                 signatories,
+                tasks,
             ))
         })
         .await?;
@@ -258,6 +263,7 @@ async fn show(
             )
     );
     ctx["today"] = json!(crate::models::today().to_string());
+    ctx["tasks"] = json!(tasks);
     Ok(super::render("agreement.html", ctx))
 }
 

@@ -490,6 +490,7 @@ async fn step(
         ends_on,
         reason: Some(form.grund.trim().to_string()).filter(|r| !r.is_empty()),
         cascade: form.kaskade,
+        signing_order: state.signing_order,
         ..TransitionInput::default()
     };
     let result = state

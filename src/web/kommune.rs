@@ -63,13 +63,23 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     let session = signed_in!(session);
     let municipality_id = own_municipality(&session)?;
     let scope = session.scope();
-    let (municipality, agreements, services) = state
+    let (municipality, agreements, services, tasks) = state
         .db
         .read(move |conn| {
             let m = Municipality::find(conn, &municipality_id)?;
             let agreements = own_agreements(conn, &scope)?;
             let services = Service::list_with_operator(conn, true)?;
-            Ok((m, agreements, services))
+            let pending = crate::models::task::TaskFilter {
+                pending: true,
+                ..Default::default()
+            };
+            let tasks = crate::models::task::list(
+                conn,
+                &scope,
+                &pending,
+                crate::models::Page::new(Some(1), Some(20))?,
+            )?;
+            Ok((m, agreements, services, tasks))
         })
         .await?;
     let rv = agreements
@@ -109,6 +119,8 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     ctx["eas"] = json!(eas);
     ctx["services"] = json!(callable);
     ctx["may_sign"] = json!(session.user.may_sign);
+    ctx["tasks"] = json!(tasks.items);
+    ctx["tasks_total"] = json!(tasks.total);
     Ok(super::render("kommune.html", ctx))
 }
 
@@ -122,12 +134,14 @@ async fn request_rv(
     let session = form_session!(session, &form.csrf);
     own_municipality(&session)?;
     let (scope, actor) = (session.scope(), session.actor());
+    let order = state.signing_order;
     let result = state
         .db
         .write(move |conn| {
             NewAgreement {
                 kind: "rv".into(),
                 notice_period_months: Some(6),
+                signing_order: order,
                 ..NewAgreement::default()
             }
             .create_as(conn, &scope, &actor, Vec::new())
@@ -447,6 +461,7 @@ async fn file_ea(
     }
 
     let actor = session.actor();
+    let order = state.signing_order;
     let notes = format!(
         "Fachliche Ansprechperson der Kommune: {contact_name}, {contact_email}{}",
         if contact_phone.is_empty() {
@@ -481,6 +496,7 @@ async fn file_ea(
                 notice_period_months: Some(3),
                 parameters,
                 notes: Some(notes),
+                signing_order: order,
                 ..NewAgreement::default()
             }
             .create_as(conn, &scope, &actor, uploads)

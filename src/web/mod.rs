@@ -21,6 +21,7 @@
 mod agreements;
 mod catalog;
 mod drafting;
+mod golive;
 mod kommune;
 mod partners;
 mod services;
@@ -57,6 +58,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(agreements::routes());
     r.extend(drafting::routes());
     r.extend(staff::routes());
+    r.extend(golive::routes());
     r.extend(services::routes());
     r.extend(partners::routes());
     r.extend(users::routes());
@@ -143,6 +145,9 @@ fn pages() -> &'static tera::Tera {
             "municipalities.html",
             "municipality.html",
             "service_status.html",
+            "tasks.html",
+            "task.html",
+            "rollout.html",
             "draft_form.html",
             "ea_draft_form.html",
             "amendment_form.html",

@@ -194,7 +194,7 @@ async fn municipalities(
 }
 
 /// Percent-encodes a query value.
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -211,7 +211,7 @@ async fn municipality_view(
     id: String,
     refused: super::Refused,
 ) -> AppResult<Page> {
-    let (m, agreements, contacts) = state
+    let (m, agreements, contacts, rollout) = state
         .db
         .read(move |conn| {
             let m = Municipality::find(conn, &id)?;
@@ -227,7 +227,8 @@ async fn municipality_view(
             )?
             .items;
             let contacts = Contact::of_municipality(conn, &m.id)?;
-            Ok((m, agreements, contacts))
+            let rollout = super::golive::municipality_row(conn, &m.id)?;
+            Ok((m, agreements, contacts, rollout))
         })
         .await?;
     let mut ctx = page_context(session, &m.display_name())?;
@@ -243,6 +244,7 @@ async fn municipality_view(
     ctx["name"] = json!(m.display_name());
     ctx["agreements"] = json!(agreements);
     ctx["contacts"] = json!(contacts);
+    ctx["rollout"] = json!(rollout);
     ctx["edit"] = edit;
     ctx["contact"] = contact;
     ctx["form"] = json!(refused.form);
@@ -430,7 +432,7 @@ async fn service_page(
     let session = signed_in!(session);
     session.staff()?;
     let id = crate::api::id(id)?;
-    let (service, status, eas) = state
+    let (service, status, eas, rollout) = state
         .db
         .read(move |conn| {
             let s = Service::find(conn, &id)?;
@@ -446,7 +448,8 @@ async fn service_page(
                 },
                 page,
             )?;
-            Ok((s.view(None)?, status, eas))
+            let rollout = super::golive::service_counts(conn, &s.id)?;
+            Ok((s.view(None)?, status, eas, rollout))
         })
         .await?;
     let counts: Vec<Value> = AgreementStatus::ALL
@@ -464,6 +467,7 @@ async fn service_page(
     ctx["counts"] = json!(counts);
     ctx["eas"] = json!(eas.items);
     ctx["eas_total"] = json!(eas.total);
+    ctx["rollout"] = json!(rollout);
     Ok(super::render("service_status.html", ctx))
 }
 

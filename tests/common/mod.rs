@@ -77,6 +77,9 @@ fn figment_with(database_url: &str, reference: bool, demo: bool) -> rocket::figm
         .merge(("ip_header", "X-Real-IP"))
         .merge(("seed_reference_data", reference))
         .merge(("seed_demo_agreements", demo))
+        // Tests run the outbox worker and the reminder job themselves (tests/mail.rs).
+        .merge(("mail_worker_interval_secs", 0))
+        .merge(("reminder_interval_secs", 0))
 }
 
 impl TestApp {

@@ -52,6 +52,10 @@ pub struct NewAgreement {
     /// where the municipality does not write the AVV; the EKV's is the one that applies).
     #[serde(skip)]
     pub avv_from_ekv: bool,
+    /// Self-service: who is asked to sign first once it is submitted (the deployment's
+    /// setting; not in the API).
+    #[serde(skip)]
+    pub signing_order: crate::domain::signing::SigningOrder,
 }
 
 impl NewAgreement {
@@ -127,13 +131,19 @@ impl NewAgreement {
         }
         self.municipality_id = Some(municipality);
         self.avv_from_ekv = true;
+        let order = self.signing_order;
         let a = self.create(conn, actor)?;
         store(conn, &a)?;
-        TransitionInput {
+        let a = TransitionInput {
             action: "submit".into(),
+            signing_order: order,
             ..TransitionInput::default()
         }
-        .apply(conn, actor, &a.id)
+        .apply(conn, actor, &a.id)?;
+        if a.kind()? == crate::domain::AgreementKind::Ea {
+            crate::models::notify::ea_filed(conn, &a)?;
+        }
+        Ok(a)
     }
 
     /// Creates the agreement as a draft, or says exactly why not.

@@ -41,6 +41,9 @@ pub struct TransitionInput {
     /// terminate/expire: also end the agreements that rest on this one.
     #[serde(default)]
     pub cascade: bool,
+    /// submit: who is asked to sign first (the deployment's setting; not in the API).
+    #[serde(skip)]
+    pub signing_order: crate::domain::signing::SigningOrder,
 }
 
 /// Signatures are given one by one, by authorised signatories, not as a lifecycle step.
@@ -188,9 +191,14 @@ impl TransitionInput {
                 note,
             },
         )?;
-        // An EA in force gets its go-live plan in the same transaction.
+        // An EA in force gets its go-live plan in the same transaction; the first to sign
+        // a submitted agreement are told by mail, through the outbox, in it as well.
         if kind == AgreementKind::Ea && to == Status::InForce {
-            crate::models::task::Task::create_plan(conn, &a, actor)?;
+            let tasks = crate::models::task::Task::create_plan(conn, &a, actor)?;
+            crate::models::notify::tasks_assigned(conn, &a, &tasks)?;
+        }
+        if action == Action::Submit {
+            crate::models::notify::submitted(conn, &a, self.signing_order)?;
         }
         Ok(a)
     }

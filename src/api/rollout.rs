@@ -1,0 +1,98 @@
+//! `GET /api/v1/rollout`: where every municipality stands with every service, as JSON or
+//! (`?format=csv`) as a spreadsheet.
+
+use rocket::http::{ContentType, Header};
+use rocket::serde::json::Json;
+use rocket::{get, routes, Responder, Route, State};
+
+use super::Caller;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::models::rollout::{self, Rollout, RolloutFilter};
+
+pub fn routes() -> Vec<Route> {
+    routes![matrix]
+}
+
+#[derive(Responder)]
+pub enum Export {
+    Json(Json<Rollout>),
+    Csv(Vec<u8>, ContentType, Header<'static>),
+}
+
+/// A CSV download with its file name.
+pub fn csv_download(bytes: Vec<u8>, file_name: &str) -> Export {
+    Export::Csv(
+        bytes,
+        ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+        Header::new(
+            "Content-Disposition",
+            format!("attachment; filename=\"{file_name}\""),
+        ),
+    )
+}
+
+/// Reads the filters of the roll-out (empty values mean "all").
+pub fn filter(
+    regierungsbezirk: Option<&str>,
+    kreis: Option<&str>,
+    service_id: Option<&str>,
+) -> AppResult<RolloutFilter> {
+    let nonempty = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let kreis = nonempty(kreis);
+    if let Some(k) = &kreis {
+        crate::domain::codes::check_nrw_ags(k).map_err(|m| AppError::field("kreis", m))?;
+    }
+    let service_id = nonempty(service_id)
+        .map(|v| {
+            uuid::Uuid::parse_str(&v)
+                .map(|u| u.to_string())
+                .map_err(|_| AppError::field("service_id", format!("„{v}“ ist keine gültige Id.")))
+        })
+        .transpose()?;
+    Ok(RolloutFilter {
+        regierungsbezirk: nonempty(regierungsbezirk),
+        kreis_ags: kreis,
+        service_id,
+    })
+}
+
+/// Staff see every municipality; a municipality its own row; another Land's intermediary
+/// the services it provides to NRW, aggregated.
+#[get("/api/v1/rollout?<regierungsbezirk>&<kreis>&<service_id>&<format>")]
+async fn matrix(
+    caller: Caller,
+    state: &State<AppState>,
+    regierungsbezirk: Option<&str>,
+    kreis: Option<&str>,
+    service_id: Option<&str>,
+    format: Option<&str>,
+) -> AppResult<Export> {
+    let filter = filter(regierungsbezirk, kreis, service_id)?;
+    let csv = match format {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(AppError::field(
+                "format",
+                format!("„{other}“ ist kein Format (json, csv)."),
+            ))
+        }
+    };
+    let r = state
+        .db
+        .read(move |conn| rollout::compute(conn, &caller.scope, &filter))
+        .await?;
+    if csv {
+        let bytes = rocket::tokio::task::spawn_blocking(move || rollout::to_csv(&r))
+            .await
+            .map_err(|e| AppError::internal(format!("csv task: {e}")))??;
+        Ok(csv_download(bytes, "rollout.csv"))
+    } else {
+        Ok(Export::Json(Json(r)))
+    }
+}

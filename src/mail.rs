@@ -1,0 +1,294 @@
+//! E-mail: German messages rendered from Tera templates (`templates/email/<kind>/`:
+//! `subject.txt`, `body.txt`, `body.html`), written to the outbox (`models::outbox`) in the
+//! transaction of the event that causes them, and sent by a worker through the configured
+//! transport: SMTP (STARTTLS, TLS or plain on loopback, with credentials), or, as the
+//! embedded default, a folder of `.eml` files so `cargo run` works offline.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lettre::message::{header, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{Message, SmtpTransport, Transport};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{AppError, AppResult};
+
+/// The kinds of mail the registry sends (each a folder of templates).
+pub const KINDS: [&str; 8] = [
+    "ea_filed",
+    "signature_waiting",
+    "sealed",
+    "task_assigned",
+    "task_overdue",
+    "certificate_expiring",
+    "account_created",
+    "password_reset",
+];
+
+macro_rules! email_templates {
+    ($($kind:literal),* $(,)?) => {
+        [$(
+            (concat!($kind, "/subject.txt"), include_str!(concat!("../templates/email/", $kind, "/subject.txt"))),
+            (concat!($kind, "/body.txt"), include_str!(concat!("../templates/email/", $kind, "/body.txt"))),
+            (concat!($kind, "/body.html"), include_str!(concat!("../templates/email/", $kind, "/body.html"))),
+        )*]
+    };
+}
+
+fn templates() -> &'static tera::Tera {
+    static T: OnceLock<tera::Tera> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = tera::Tera::default();
+        t.add_raw_template("base.html", include_str!("../templates/email/base.html"))
+            .expect("email base template");
+        t.add_raw_templates(email_templates![
+            "ea_filed",
+            "signature_waiting",
+            "sealed",
+            "task_assigned",
+            "task_overdue",
+            "certificate_expiring",
+            "account_created",
+            "password_reset",
+        ])
+        .expect("email templates");
+        t
+    })
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders mail `kind` with `context` (plus `base_url`).
+pub fn render(kind: &str, context: &Value) -> AppResult<Rendered> {
+    if !KINDS.contains(&kind) {
+        return Err(AppError::internal(format!("unknown mail kind {kind}")));
+    }
+    let ctx = tera::Context::from_value(context.clone())
+        .map_err(|e| AppError::internal(format!("mail context: {e}")))?;
+    let t = templates();
+    let one = |part: &str| {
+        t.render(&format!("{kind}/{part}"), &ctx)
+            .map_err(|e| AppError::internal(format!("mail template {kind}/{part}: {e:?}")))
+    };
+    Ok(Rendered {
+        // One line, whatever the template's line breaks.
+        subject: one("subject.txt")?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        text: one("body.txt")?,
+        html: one("body.html")?,
+    })
+}
+
+/// How mails leave the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// `.eml` files in `mail_folder` (default: `<data_dir>/mail`).
+    #[default]
+    Folder,
+    Smtp,
+}
+
+/// SMTP connection security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine (e.g. 127.0.0.1:25).
+    None,
+}
+
+/// The mail settings: part of `Config` (flattened, so `NACHNUTZUNG_SMTP_HOST` etc.).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// `folder` (default: `.eml` files, works offline) or `smtp`.
+    pub mail_transport: TransportKind,
+    /// Folder for `.eml` files; default `<data_dir>/mail`.
+    pub mail_folder: Option<PathBuf>,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls` or `none` (only for a relay on the same machine).
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    /// Better given as `NACHNUTZUNG_SMTP_PASSWORD`.
+    pub smtp_password: Option<String>,
+    /// Sender, e.g. `Nachnutzungsregister der d-NRW <nachnutzungsregister@d-nrw.de>`.
+    pub mail_from: String,
+    /// The registry's address as users reach it; links in mails start with it.
+    pub base_url: String,
+    /// Seconds between two runs of the outbox worker (0: no worker).
+    pub mail_worker_interval_secs: u64,
+    /// Seconds between two runs of the reminder job (0: none).
+    pub reminder_interval_secs: u64,
+    /// A waiting signature is reminded of after this many days.
+    pub signature_reminder_days: i64,
+    /// A DVDV certificate is reminded of this many days before it expires.
+    pub certificate_warning_days: i64,
+}
+
+impl Default for MailSettings {
+    fn default() -> MailSettings {
+        MailSettings {
+            mail_transport: TransportKind::Folder,
+            mail_folder: None,
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: "Nachnutzungsregister der d-NRW <nachnutzungsregister@d-nrw.de>".into(),
+            base_url: "http://127.0.0.1:8000".into(),
+            mail_worker_interval_secs: 10,
+            reminder_interval_secs: 3600,
+            signature_reminder_days: 7,
+            certificate_warning_days: 60,
+        }
+    }
+}
+
+/// A message ready to go: what the outbox holds.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    /// Stable across retries, so a receiver can tell a repeated delivery.
+    pub message_id: &'a str,
+}
+
+/// The configured transport.
+#[derive(Clone)]
+pub enum Mailer {
+    Folder(PathBuf),
+    Smtp(SmtpTransport),
+}
+
+impl Mailer {
+    pub fn from_settings(s: &MailSettings, data_dir: &std::path::Path) -> AppResult<Mailer> {
+        match s.mail_transport {
+            TransportKind::Folder => Ok(Mailer::Folder(
+                s.mail_folder
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("mail")),
+            )),
+            TransportKind::Smtp => {
+                let tls = |host: &str| {
+                    TlsParameters::new(host.to_string())
+                        .map_err(|e| AppError::internal(format!("SMTP TLS: {e}")))
+                };
+                let security = match s.smtp_security {
+                    SmtpSecurity::Starttls => Tls::Required(tls(&s.smtp_host)?),
+                    SmtpSecurity::Tls => Tls::Wrapper(tls(&s.smtp_host)?),
+                    SmtpSecurity::None => Tls::None,
+                };
+                let mut b = SmtpTransport::builder_dangerous(&s.smtp_host)
+                    .port(s.smtp_port)
+                    .tls(security)
+                    .timeout(Some(Duration::from_secs(20)));
+                if let (Some(u), Some(p)) = (&s.smtp_username, &s.smtp_password) {
+                    b = b.credentials(Credentials::new(u.clone(), p.clone()));
+                }
+                Ok(Mailer::Smtp(b.build()))
+            }
+        }
+    }
+
+    /// Sends one message; the error says why not (kept in the outbox for the next try).
+    pub fn send(&self, from: &str, m: &Outgoing<'_>) -> Result<(), String> {
+        let from: Mailbox = from.parse().map_err(|e| format!("Absender: {e}"))?;
+        let to: Mailbox = m
+            .recipient
+            .parse()
+            .map_err(|e| format!("Empfänger {}: {e}", m.recipient))?;
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(m.subject)
+            .message_id(Some(m.message_id.to_string()))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(header::ContentType::TEXT_PLAIN)
+                            .body(m.text.to_string()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(header::ContentType::TEXT_HTML)
+                            .body(m.html.to_string()),
+                    ),
+            )
+            .map_err(|e| format!("Nachricht: {e}"))?;
+        match self {
+            Mailer::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| e.to_string()),
+            Mailer::Folder(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let name: String = m
+                    .message_id
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                let path = dir.join(format!("{name}.eml"));
+                // Written under a temporary name and renamed, so a reader never sees half.
+                let tmp = dir.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, message.formatted())
+                    .and_then(|_| std::fs::rename(&tmp, &path))
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_renders_in_german_with_its_link_and_escapes_html() {
+        let ctx = json!({
+            "reference": "EA-2026-00001", "municipality": "Stadt Köln", "service": "Wohngeld <neu>",
+            "kind": "Einzelabruf (EA)", "parties": "d-NRW und Stadt Köln", "party": "Stadt Köln",
+            "link": "https://register.example/vereinbarungen/1", "overview": "https://register.example/aufgaben",
+            "owner": "Stadt Köln", "due": "22.12.2026", "title": "DVDV-Eintrag", "status": "offen",
+            "tasks": [{ "title": "VSM", "link": "https://register.example/aufgaben/1" }],
+            "expires": "01.01.2027", "subject": "CN=Köln", "fingerprint": "AB:CD",
+            "name": "Erika", "email": "erika@stadt-koeln.de", "role": "Kommune",
+            "reminder": false, "days": 7,
+        });
+        for kind in KINDS {
+            let r = render(kind, &ctx).unwrap();
+            assert!(!r.subject.is_empty() && !r.subject.contains('\n'), "{kind}");
+            assert!(
+                r.text.contains("Nachnutzungsregister"),
+                "{kind}: {}",
+                r.text
+            );
+            assert!(r.html.starts_with("<!DOCTYPE html>") && r.html.contains("lang=\"de\""));
+            assert!(!r.html.contains("<neu>"), "{kind}: HTML is escaped");
+        }
+        assert_eq!(
+            render("ea_filed", &ctx).unwrap().subject,
+            "Neuer Einzelabruf: Stadt Köln – Wohngeld <neu> (EA-2026-00001)"
+        );
+        assert!(render("nonsense", &ctx).is_err());
+    }
+}

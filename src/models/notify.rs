@@ -1,0 +1,291 @@
+//! Who is told what, by mail: each function is called inside the transaction of its event
+//! and queues the mails in the outbox (`models::outbox`). Links point into the registry;
+//! no mail carries a contract document.
+
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use super::agreement::Agreement;
+use super::contact::Contact;
+use super::municipality::Municipality;
+use super::organisation::Organisation;
+use super::outbox;
+use super::service::Service;
+use super::task::Task;
+use super::user::User;
+use crate::db::schema::users;
+use crate::db::DbConn;
+use crate::domain::agreement::german_date;
+use crate::domain::golive::TaskKind;
+use crate::domain::signing::{Party, SigningOrder};
+use crate::error::AppResult;
+
+/// The registry's address for links (from the mail settings, set at start).
+pub fn base_url() -> String {
+    BASE_URL
+        .get()
+        .cloned()
+        .unwrap_or_else(|| crate::mail::MailSettings::default().base_url)
+}
+
+static BASE_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the address links in mails start with (once per process; later calls are ignored).
+pub fn set_base_url(url: &str) {
+    let _ = BASE_URL.set(url.trim_end_matches('/').to_string());
+}
+
+fn link(path: &str) -> String {
+    format!("{}{path}", base_url())
+}
+
+fn active_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
+    Ok(users::table
+        .filter(users::disabled.eq(false))
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+/// d-NRW staff (admins and clerks).
+pub fn staff_emails(conn: &mut DbConn) -> AppResult<Vec<String>> {
+    Ok(active_users(conn)?
+        .into_iter()
+        .filter(|u| matches!(u.role.as_str(), "admin" | "clerk"))
+        .map(|u| u.email)
+        .collect())
+}
+
+/// The users of the partner of `a`: its municipality's, or its counterparty's.
+fn partner_users(conn: &mut DbConn, a: &Agreement) -> AppResult<Vec<User>> {
+    Ok(active_users(conn)?
+        .into_iter()
+        .filter(|u| match (&a.municipality_id, &a.counterparty_id) {
+            (Some(m), _) => u.municipality_id.as_deref() == Some(m.as_str()),
+            (None, Some(o)) => u.organisation_id.as_deref() == Some(o.as_str()),
+            _ => false,
+        })
+        .collect())
+}
+
+/// Who may sign for `party`: for d-NRW every clerk and admin; for the partner its users
+/// with signing authority (if none has it, all its users, who need to know as well).
+fn signer_emails(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<Vec<String>> {
+    let side: Vec<User> = match party {
+        Party::Partner => partner_users(conn, a)?,
+        Party::Dnrw => return staff_emails(conn),
+    };
+    let signers: Vec<String> = side
+        .iter()
+        .filter(|u| u.may_sign)
+        .map(|u| u.email.clone())
+        .collect();
+    Ok(if signers.is_empty() {
+        side.into_iter().map(|u| u.email).collect()
+    } else {
+        signers
+    })
+}
+
+/// What the mails say about an agreement.
+fn describe(conn: &mut DbConn, a: &Agreement) -> AppResult<Value> {
+    let kind = a.kind()?;
+    let partner = super::signature::party_name(conn, a, Party::Partner)?;
+    let service = match &a.service_id {
+        Some(s) => Service::find(conn, s)?.name,
+        None => String::new(),
+    };
+    Ok(json!({
+        "reference": a.reference,
+        "kind": kind.label(),
+        "municipality": partner,
+        "parties": format!("d-NRW und {partner}"),
+        "service": service,
+        "link": link(&format!("/vereinbarungen/{}", a.id)),
+    }))
+}
+
+/// A municipality filed an Einzelabruf itself: d-NRW's staff are told.
+pub fn ea_filed(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
+    let to = staff_emails(conn)?;
+    let ctx = describe(conn, a)?;
+    outbox::enqueue(conn, "ea_filed", &to, &ctx)?;
+    Ok(())
+}
+
+/// `a` waits for the signature of `party` (after submission, or after the other side
+/// signed); `reminder` after `days` of waiting.
+pub fn signature_waiting(
+    conn: &mut DbConn,
+    a: &Agreement,
+    party: Party,
+    reminder: Option<i64>,
+) -> AppResult<usize> {
+    let to = signer_emails(conn, a, party)?;
+    let mut ctx = describe(conn, a)?;
+    ctx["party"] = json!(super::signature::party_name(conn, a, party)?);
+    ctx["reminder"] = json!(reminder.is_some());
+    ctx["days"] = json!(reminder.unwrap_or(0));
+    outbox::enqueue(conn, "signature_waiting", &to, &ctx)
+}
+
+/// Who signs first once `a` was submitted: the first party of the order (both with `any`).
+pub fn submitted(conn: &mut DbConn, a: &Agreement, order: SigningOrder) -> AppResult<()> {
+    let parties: &[Party] = match order {
+        SigningOrder::PartnerFirst => &[Party::Partner],
+        SigningOrder::DnrwFirst => &[Party::Dnrw],
+        SigningOrder::Any => &[Party::Partner, Party::Dnrw],
+    };
+    for p in parties {
+        signature_waiting(conn, a, *p, None)?;
+    }
+    Ok(())
+}
+
+/// All have signed and the document is sealed: both sides are told, with a link.
+pub fn sealed(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
+    let mut to: Vec<String> = partner_users(conn, a)?
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    to.extend(signer_emails(conn, a, Party::Dnrw)?);
+    let ctx = describe(conn, a)?;
+    outbox::enqueue(conn, "sealed", &to, &ctx)?;
+    Ok(())
+}
+
+/// The users and the responsible contact of a task's owner (a municipality or another
+/// Land's intermediary; d-NRW's tasks go to its staff, see `owner_emails_with`).
+fn owner_emails(conn: &mut DbConn, t: &Task) -> AppResult<Vec<String>> {
+    let mut to: Vec<String> = active_users(conn)?
+        .into_iter()
+        .filter(
+            |u| match (&t.owner_municipality_id, &t.owner_organisation_id) {
+                (Some(m), _) => u.municipality_id.as_deref() == Some(m.as_str()),
+                (_, Some(o)) => u.organisation_id.as_deref() == Some(o.as_str()),
+                _ => false,
+            },
+        )
+        .map(|u| u.email)
+        .collect();
+    if let Some(c) = &t.contact_id {
+        if let Some(email) = Contact::find(conn, c)?.email {
+            to.push(email);
+        }
+    }
+    Ok(to)
+}
+
+/// A new go-live plan: each owner is told its tasks, once, with the due date.
+pub fn tasks_assigned(conn: &mut DbConn, a: &Agreement, tasks: &[Task]) -> AppResult<()> {
+    let base = describe(conn, a)?;
+    let dnrw = Organisation::kommunalvertreter(conn)?.id;
+    let mut owners: Vec<(Option<String>, Option<String>)> = tasks
+        .iter()
+        .map(|t| {
+            (
+                t.owner_municipality_id.clone(),
+                t.owner_organisation_id.clone(),
+            )
+        })
+        .collect();
+    owners.dedup();
+    for owner in owners {
+        let mine: Vec<&Task> = tasks
+            .iter()
+            .filter(|t| {
+                (
+                    t.owner_municipality_id.clone(),
+                    t.owner_organisation_id.clone(),
+                ) == owner
+            })
+            .collect();
+        let Some(first) = mine.first() else { continue };
+        let owner_name = match &owner {
+            (Some(m), _) => Municipality::find(conn, m)?.display_name(),
+            (_, Some(o)) => Organisation::find(conn, o)?.name,
+            _ => continue,
+        };
+        let mut to = Vec::new();
+        for t in &mine {
+            to.extend(owner_emails_with(conn, t, &dnrw)?);
+        }
+        let mut ctx = base.clone();
+        ctx["owner"] = json!(owner_name);
+        ctx["due"] = json!(german_date(first.due_on));
+        ctx["overview"] = json!(link("/aufgaben"));
+        ctx["tasks"] = json!(mine
+            .iter()
+            .map(|t| {
+                let title = TaskKind::parse(&t.kind)
+                    .map(|k| k.title())
+                    .unwrap_or_default();
+                json!({ "title": title, "link": link(&format!("/aufgaben/{}", t.id)) })
+            })
+            .collect::<Vec<_>>());
+        outbox::enqueue(conn, "task_assigned", &to, &ctx)?;
+    }
+    Ok(())
+}
+
+fn owner_emails_with(conn: &mut DbConn, t: &Task, dnrw: &str) -> AppResult<Vec<String>> {
+    if t.owner_organisation_id.as_deref() == Some(dnrw) {
+        let mut to = staff_emails(conn)?;
+        if let Some(c) = &t.contact_id {
+            to.extend(Contact::find(conn, c)?.email);
+        }
+        return Ok(to);
+    }
+    owner_emails(conn, t)
+}
+
+/// A task is overdue (the reminder job).
+pub fn task_overdue(conn: &mut DbConn, a: &Agreement, t: &Task) -> AppResult<usize> {
+    let dnrw = Organisation::kommunalvertreter(conn)?.id;
+    let to = owner_emails_with(conn, t, &dnrw)?;
+    let kind = t.kind()?;
+    let mut ctx = describe(conn, a)?;
+    ctx["title"] = json!(kind.title());
+    ctx["due"] = json!(german_date(t.due_on));
+    ctx["status"] = json!(t.status()?.label());
+    ctx["link"] = json!(link(&format!("/aufgaben/{}", t.id)));
+    outbox::enqueue(conn, "task_overdue", &to, &ctx)
+}
+
+/// The DVDV certificate of EA `a` expires on `expires` (the reminder job): the
+/// municipality's users and d-NRW's staff.
+pub fn certificate_expiring(
+    conn: &mut DbConn,
+    a: &Agreement,
+    details: &Value,
+    expires: time::Date,
+) -> AppResult<usize> {
+    let mut to: Vec<String> = partner_users(conn, a)?
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    to.extend(staff_emails(conn)?);
+    let mut ctx = describe(conn, a)?;
+    ctx["expires"] = json!(german_date(expires));
+    ctx["subject"] = json!(details["subject"].as_str().unwrap_or_default());
+    ctx["fingerprint"] = json!(details["fingerprint_sha256"].as_str().unwrap_or_default());
+    ctx["link"] = json!(link(&format!("/vereinbarungen/{}#zertifikat-titel", a.id)));
+    outbox::enqueue(conn, "certificate_expiring", &to, &ctx)
+}
+
+/// An account was created, or an admin set a new initial password: the user is told
+/// (never the password itself).
+pub fn account(conn: &mut DbConn, user: &User, created: bool) -> AppResult<()> {
+    let ctx = json!({
+        "name": user.name,
+        "email": user.email,
+        "role": user.role().map(|r| r.label()).unwrap_or_default(),
+        "link": link("/anmelden"),
+    });
+    let kind = if created {
+        "account_created"
+    } else {
+        "password_reset"
+    };
+    outbox::enqueue(conn, kind, std::slice::from_ref(&user.email), &ctx)?;
+    Ok(())
+}

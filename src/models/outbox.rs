@@ -1,0 +1,239 @@
+//! The mail outbox. A mail is rendered and written here in the transaction of the event
+//! that causes it (so it exists exactly when the event does), then sent by a worker:
+//! claimed with a lease (`locked_until`; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
+//! several instances never take the same row), sent, and marked sent. A failed send is
+//! retried with backoff (30 s doubling up to an hour), never dropped: SMTP down means
+//! delayed, not lost. A worker that dies after sending but before marking leaves the row
+//! to be sent again once its lease ends (the Message-ID stays the same).
+
+use diesel::prelude::*;
+use serde_json::Value;
+use time::{Duration, PrimitiveDateTime};
+
+use super::{new_id, now};
+use crate::db::schema::outbox;
+use crate::db::{Db, DbConn};
+use crate::error::AppResult;
+use crate::mail::{self, Mailer, Outgoing};
+
+/// How long a claimed mail is reserved for the worker that claimed it.
+pub const LEASE_SECS: i64 = 120;
+/// Mails claimed per round.
+pub const BATCH: i64 = 20;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub message_id: String,
+    pub created_at: PrimitiveDateTime,
+    pub attempts: i32,
+    pub next_attempt_at: PrimitiveDateTime,
+    pub locked_until: Option<PrimitiveDateTime>,
+    pub locked_by: Option<String>,
+    pub sent_at: Option<PrimitiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+/// Renders mail `kind` with `context` once and queues it for each recipient (duplicates
+/// and empty addresses dropped). Call inside the event's transaction.
+pub fn enqueue(
+    conn: &mut DbConn,
+    kind: &str,
+    recipients: &[String],
+    context: &Value,
+) -> AppResult<usize> {
+    let mut to: Vec<String> = recipients
+        .iter()
+        .map(|r| r.trim().to_lowercase())
+        .filter(|r| r.contains('@'))
+        .collect();
+    to.sort();
+    to.dedup();
+    if to.is_empty() {
+        return Ok(0);
+    }
+    let r = mail::render(kind, context)?;
+    let t = now();
+    let rows: Vec<OutboxRow> = to
+        .into_iter()
+        .map(|recipient| {
+            let id = new_id();
+            OutboxRow {
+                message_id: format!("<{id}@nachnutzungsregister.d-nrw.de>"),
+                id,
+                kind: kind.to_string(),
+                recipient,
+                subject: r.subject.clone(),
+                body_text: r.text.clone(),
+                body_html: r.html.clone(),
+                created_at: t,
+                attempts: 0,
+                next_attempt_at: t,
+                locked_until: None,
+                locked_by: None,
+                sent_at: None,
+                last_error: None,
+            }
+        })
+        .collect();
+    crate::insert_batch!(conn, outbox::table, &rows)?;
+    Ok(rows.len())
+}
+
+/// Claims up to `limit` due mails for `worker` (lease `LEASE_SECS`) and returns them.
+pub fn claim(conn: &mut DbConn, worker: &str, limit: i64) -> AppResult<Vec<OutboxRow>> {
+    let t = now();
+    let until = t + Duration::seconds(LEASE_SECS);
+    match conn {
+        DbConn::Postgres(pg) => {
+            use diesel::sql_types::{BigInt, Text, Timestamp};
+            // Concurrent workers skip the rows another one has locked.
+            Ok(diesel::sql_query(
+                "UPDATE outbox SET locked_until = $1, locked_by = $2, attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $3 \
+                   AND (locked_until IS NULL OR locked_until < $3) \
+                   ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 RETURNING *",
+            )
+            .bind::<Timestamp, _>(until)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(t)
+            .bind::<BigInt, _>(limit)
+            .load::<OutboxRow>(pg)?)
+        }
+        DbConn::Sqlite(lite) => {
+            use diesel::sql_types::{BigInt, Text, Timestamp};
+            // The claim is the transaction's first statement and a write, so a second
+            // process waits for the write lock (busy timeout) instead of failing on it.
+            diesel::sql_query(
+                "UPDATE outbox SET locked_until = ?, locked_by = ?, attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? \
+                   AND (locked_until IS NULL OR locked_until < ?) ORDER BY created_at LIMIT ?)",
+            )
+            .bind::<Timestamp, _>(until)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(t)
+            .bind::<Timestamp, _>(t)
+            .bind::<BigInt, _>(limit)
+            .execute(lite)?;
+            Ok(outbox::table
+                .filter(outbox::locked_by.eq(worker))
+                .filter(outbox::locked_until.eq(until))
+                .filter(outbox::sent_at.is_null())
+                .order(outbox::created_at)
+                .select(OutboxRow::as_select())
+                .load(conn)?)
+        }
+    }
+}
+
+/// Seconds until the next try after `attempts` failed ones: 30 s, doubling, at most 1 h.
+pub fn backoff_secs(attempts: i32) -> i64 {
+    let exp = attempts.clamp(1, 12) as u32 - 1;
+    (30i64 << exp).min(3600)
+}
+
+fn finish(db: &Db, worker: &str, row: &OutboxRow, result: Result<(), String>) -> AppResult<()> {
+    let (id, worker) = (row.id.clone(), worker.to_string());
+    let attempts = row.attempts;
+    db.write_blocking(move |conn| {
+        let mine = outbox::table
+            .filter(outbox::id.eq(&id))
+            .filter(outbox::locked_by.eq(&worker))
+            .filter(outbox::sent_at.is_null());
+        match result {
+            Ok(()) => diesel::update(mine)
+                .set((
+                    outbox::sent_at.eq(now()),
+                    outbox::locked_until.eq(None::<PrimitiveDateTime>),
+                    outbox::last_error.eq(None::<String>),
+                ))
+                .execute(conn)?,
+            Err(e) => diesel::update(mine)
+                .set((
+                    outbox::next_attempt_at.eq(now() + Duration::seconds(backoff_secs(attempts))),
+                    outbox::locked_until.eq(None::<PrimitiveDateTime>),
+                    outbox::last_error.eq(e.chars().take(500).collect::<String>()),
+                ))
+                .execute(conn)?,
+        };
+        Ok(())
+    })
+}
+
+/// What one round of the worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// One round of the worker: claims due mails in batches and sends them until none are
+/// due or one batch failed entirely (the server is down: wait for the next round).
+pub fn deliver_due(db: &Db, mailer: &Mailer, from: &str, worker: &str) -> AppResult<Delivery> {
+    let mut total = Delivery::default();
+    loop {
+        let rows = db.write_blocking(|conn| claim(conn, worker, BATCH))?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let mut round = Delivery::default();
+        for row in &rows {
+            let result = mailer.send(
+                from,
+                &Outgoing {
+                    recipient: &row.recipient,
+                    subject: &row.subject,
+                    text: &row.body_text,
+                    html: &row.body_html,
+                    message_id: &row.message_id,
+                },
+            );
+            if result.is_ok() {
+                round.sent += 1;
+            } else {
+                round.failed += 1;
+                log::warn!(
+                    "mail {} to {} not sent: {:?}",
+                    row.id,
+                    row.recipient,
+                    result
+                );
+            }
+            finish(db, worker, row, result)?;
+        }
+        total.sent += round.sent;
+        total.failed += round.failed;
+        if round.sent == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Counts of the outbox: (waiting, sent).
+pub fn counts(conn: &mut DbConn) -> AppResult<(i64, i64)> {
+    let waiting = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let sent = outbox::table
+        .filter(outbox::sent_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok((waiting, sent))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_from_thirty_seconds_to_an_hour() {
+        let b: Vec<i64> = (1..=9).map(super::backoff_secs).collect();
+        assert_eq!(b, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+}

@@ -1,0 +1,536 @@
+//! Mail through a real SMTP server on loopback (aiosmtpd, tests/smtp/server.py): each
+//! kind of mail reaches its recipients with its subject and body; with the server down
+//! mails wait in the outbox and go out once, later; two workers on one database deliver
+//! each mail once; the reminder job sends nothing new the second time.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use nachnutzung::db::{Db, DbUrl};
+use nachnutzung::mail::{MailSettings, Mailer, SmtpSecurity, TransportKind};
+use nachnutzung::models::outbox;
+use nachnutzung::models::reminders::{self, ReminderSettings};
+use rocket::http::{ContentType, Header, Status};
+use serde_json::{json, Value};
+
+/// aiosmtpd on a free loopback port, writing what it receives into a folder.
+struct SmtpServer {
+    child: Option<Child>,
+    port: u16,
+    folder: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SmtpServer {
+    fn new() -> SmtpServer {
+        let folder = std::env::temp_dir().join(format!("nnr-smtp-{}", uuid::Uuid::new_v4()));
+        SmtpServer {
+            child: None,
+            port: free_port(),
+            folder,
+        }
+    }
+
+    fn start(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(self.port.to_string())
+            .arg(&self.folder)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "aiosmtpd did not start (pip install aiosmtpd)"
+        );
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            drop(c.stdin.take());
+            let _ = c.wait();
+        }
+    }
+
+    fn mailer(&self) -> Mailer {
+        let settings = MailSettings {
+            mail_transport: TransportKind::Smtp,
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: self.port,
+            smtp_security: SmtpSecurity::None,
+            ..MailSettings::default()
+        };
+        Mailer::from_settings(&settings, &self.folder).unwrap()
+    }
+
+    /// Everything received so far.
+    fn received(&self) -> Vec<Value> {
+        let Ok(dir) = std::fs::read_dir(&self.folder) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = dir
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+const FROM: &str = "Nachnutzungsregister der d-NRW <nachnutzungsregister@d-nrw.de>";
+
+fn db(app: &TestApp) -> Db {
+    Db::open(&DbUrl::parse(&app.database_url).unwrap(), 2).unwrap()
+}
+
+fn deliver(app: &TestApp, server: &SmtpServer) -> outbox::Delivery {
+    outbox::deliver_due(&db(app), &server.mailer(), FROM, "test-worker").unwrap()
+}
+
+fn waiting(app: &TestApp) -> (i64, i64) {
+    db(app).read_blocking(outbox::counts).unwrap()
+}
+
+/// The mails received, by kind of subject: (recipients, subject, text, html).
+fn by_recipient(mails: &[Value]) -> BTreeMap<String, Vec<Value>> {
+    let mut map: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for m in mails {
+        for to in m["to"].as_array().unwrap() {
+            map.entry(to.as_str().unwrap().to_string())
+                .or_default()
+                .push(m.clone());
+        }
+    }
+    map
+}
+
+fn subjects(map: &BTreeMap<String, Vec<Value>>, who: &str) -> Vec<String> {
+    map.get(who)
+        .map(|v| {
+            v.iter()
+                .map(|m| m["subject"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn upload_certificate(app: &TestApp, ea: &str, pem: &str) {
+    let res = app
+        .client
+        .post(format!("/api/v1/agreements/{ea}/certificate"))
+        .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+        .header(ContentType::new("application", "x-pem-file"))
+        .body(pem)
+        .dispatch();
+    assert_eq!(res.status(), Status::Created);
+}
+
+#[test]
+fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() {
+    let app = TestApp::new();
+    let mut server = SmtpServer::new();
+    server.start();
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
+    app.user(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    app.user(json!({ "email": "anna@stadtdo.de", "name": "Anna Dortmund", "role": "municipality", "municipality_id": dortmund, "may_sign": true }));
+    app.user(json!({ "email": "bernd@essen.de", "name": "Bernd Essen", "role": "municipality", "municipality_ags": "05113000", "may_sign": true }));
+    let anna = app.token_for("anna@stadtdo.de");
+    let clerk = app.token_for("clerk@d-nrw.de");
+
+    // Dortmund files its Einzelabruf: staff are told; Dortmund's signatory is asked.
+    let (status, ea) = app.send_as(
+        &anna,
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "ea", "service_id": wohngeld, "parameters": wohngeld_parameters() })),
+    );
+    assert_eq!(status, Status::Created, "{ea}");
+    let ea = ea["id"].as_str().unwrap().to_string();
+    upload_certificate(
+        &app,
+        &ea,
+        &certificate("Stadt Dortmund", -1, 30, &["keyEncipherment"]),
+    );
+    let (status, v) = app.send_as(
+        &anna,
+        "POST",
+        &format!("/api/v1/agreements/{ea}/signatures"),
+        Some(json!({})),
+    );
+    assert_eq!(status, Status::Created, "{v}");
+    let (status, v) = app.send_as(
+        &clerk,
+        "POST",
+        &format!("/api/v1/agreements/{ea}/signatures"),
+        Some(json!({})),
+    );
+    assert_eq!(status, Status::Created, "{v}");
+    assert_eq!(app.step(&ea, "activate").0, Status::Ok);
+    // An admin sets a new initial password for Bernd.
+    let bernd = app.ok("GET", "/api/v1/users", None);
+    let bernd_id = bernd
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "bernd@essen.de")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    db(&app)
+        .write_blocking(|conn| {
+            let admin = nachnutzung::models::user::NewUser {
+                email: "ada@d-nrw.de".into(),
+                name: "Ada Admin".into(),
+                role: "admin".into(),
+                ..Default::default()
+            }
+            .create(conn, "test")?;
+            let admin = nachnutzung::models::user::User::find(conn, &admin.user.id)?;
+            nachnutzung::models::user::User::reset_password(conn, &admin, &bernd_id)
+        })
+        .unwrap();
+
+    let (queued, sent) = waiting(&app);
+    assert_eq!(sent, 0);
+    assert!(queued > 0);
+    let d = deliver(&app, &server);
+    assert_eq!((d.sent as i64, d.failed), (queued, 0));
+    assert_eq!(waiting(&app), (0, queued));
+    let mails = server.received();
+    assert_eq!(
+        mails.len() as i64,
+        queued,
+        "one SMTP message per outbox row"
+    );
+    let to = by_recipient(&mails);
+
+    // Accounts: told, never the password.
+    for who in ["anna@stadtdo.de", "bernd@essen.de", "clerk@d-nrw.de"] {
+        assert!(
+            subjects(&to, who).contains(&"Ihr Zugang zum Nachnutzungsregister".to_string()),
+            "{who}: {:?}",
+            subjects(&to, who)
+        );
+    }
+    let reset = &to["bernd@essen.de"]
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("zurückgesetzt"))
+        .expect("reset mail");
+    assert!(reset["text"]
+        .as_str()
+        .unwrap()
+        .contains("http://127.0.0.1:8000/anmelden"));
+    for m in &mails {
+        let body = format!("{}{}", m["text"], m["html"]);
+        assert!(
+            !body.contains("initial_password") && !body.contains("%PDF"),
+            "{body}"
+        );
+        assert_eq!(m["from"], "nachnutzungsregister@d-nrw.de");
+        assert!(m["message_id"]
+            .as_str()
+            .unwrap()
+            .contains("@nachnutzungsregister.d-nrw.de"));
+    }
+    // The EA filed: staff (not the municipalities).
+    let filed = "Neuer Einzelabruf: Stadt Dortmund – Wohngeld (Online-Dienst Wohngeld)";
+    assert!(subjects(&to, "clerk@d-nrw.de")
+        .iter()
+        .any(|s| s.starts_with(filed)));
+    assert!(!subjects(&to, "anna@stadtdo.de")
+        .iter()
+        .any(|s| s.starts_with("Neuer")));
+    // Waiting for a signature: first Dortmund, then d-NRW.
+    let wait = |who: &str| {
+        subjects(&to, who)
+            .iter()
+            .filter(|s| s.ends_with("wartet auf Ihre Unterschrift"))
+            .count()
+    };
+    assert_eq!((wait("anna@stadtdo.de"), wait("clerk@d-nrw.de")), (1, 1));
+    // Sealed: both sides, with the link to the agreement, no attachment.
+    for who in ["anna@stadtdo.de", "clerk@d-nrw.de"] {
+        let m = to[who]
+            .iter()
+            .find(|m| {
+                m["subject"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("ist unterzeichnet und gesiegelt")
+            })
+            .unwrap_or_else(|| panic!("{who} sealed"));
+        assert!(m["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("http://127.0.0.1:8000/vereinbarungen/{ea}")));
+        assert!(m["html"].as_str().unwrap().contains(&format!(
+            "href=\"http://127.0.0.1:8000/vereinbarungen/{ea}\""
+        )));
+    }
+    // Essen's user hears nothing of Dortmund's contract.
+    assert!(
+        subjects(&to, "bernd@essen.de")
+            .iter()
+            .all(|s| !s.contains("Dortmund") && !s.contains("EA-")),
+        "{:?}",
+        subjects(&to, "bernd@essen.de")
+    );
+    // Tasks: Dortmund's four to its users and to the contact named in the EA; d-NRW's
+    // one to its staff.
+    let tasks = to["anna@stadtdo.de"]
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().starts_with("Inbetriebnahme"))
+        .expect("tasks mail");
+    assert!(
+        tasks["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Inbetriebnahme Wohngeld (Online-Dienst Wohngeld): 4 Aufgaben bis "),
+        "{}",
+        tasks["subject"]
+    );
+    assert!(tasks["text"]
+        .as_str()
+        .unwrap()
+        .contains("DVDV-Eintrag mit Verschlüsselungszertifikat"));
+    assert!(tasks["text"]
+        .as_str()
+        .unwrap()
+        .contains("http://127.0.0.1:8000/aufgaben/"));
+    assert!(subjects(&to, "clerk@d-nrw.de")
+        .iter()
+        .any(|s| s.contains(": 1 Aufgabe bis")));
+
+    // Reminders, as of 30 days later: the overdue tasks, the certificate (ends in 30
+    // days, within 60), a signature waiting (Essen's RV, submitted, not signed).
+    app.send_as(
+        &app.token_for("bernd@essen.de"),
+        "POST",
+        "/api/v1/agreements",
+        Some(json!({ "kind": "rv" })),
+    );
+    let settings = ReminderSettings {
+        signature_days: 0,
+        certificate_days: 60,
+        order: Default::default(),
+    };
+    let later = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    let first = db(&app)
+        .write_blocking(|c| reminders::run(c, settings, later))
+        .unwrap();
+    assert_eq!(
+        (first.overdue_tasks, first.certificates, first.signatures),
+        (5, 1, 1),
+        "{first:?}"
+    );
+    let second = db(&app)
+        .write_blocking(|c| reminders::run(c, settings, later))
+        .unwrap();
+    assert_eq!(second.total(), 0, "nothing new the second time");
+    let before = server.received().len();
+    deliver(&app, &server);
+    let mails = server.received();
+    let new = by_recipient(&mails[before..]);
+    assert!(
+        subjects(&new, "anna@stadtdo.de")
+            .iter()
+            .any(|s| s.starts_with("Überfällig seit ") && s.contains("DVDV-Eintrag")),
+        "{:?}",
+        subjects(&new, "anna@stadtdo.de")
+    );
+    assert!(subjects(&new, "anna@stadtdo.de")
+        .iter()
+        .any(|s| s.starts_with("DVDV-Zertifikat läuft am ")));
+    assert!(
+        subjects(&new, "bernd@essen.de")
+            .iter()
+            .any(|s| s.starts_with("Erinnerung: Rahmenvereinbarung")),
+        "{:?}",
+        subjects(&new, "bernd@essen.de")
+    );
+    assert!(subjects(&new, "clerk@d-nrw.de")
+        .iter()
+        .any(|s| s.contains("Konfiguration an den Anbieter")));
+    // Again, nothing.
+    db(&app)
+        .write_blocking(|c| reminders::run(c, settings, later))
+        .unwrap();
+    deliver(&app, &server);
+    assert_eq!(server.received().len(), mails.len());
+}
+
+#[test]
+fn with_the_smtp_server_down_mails_wait_and_go_out_once_it_is_back() {
+    let app = TestApp::new();
+    let mut server = SmtpServer::new();
+    for i in 0..3 {
+        app.user(json!({ "email": format!("user{i}@d-nrw.de"), "name": format!("User {i}"), "role": "clerk" }));
+    }
+    let d = deliver(&app, &server);
+    assert_eq!((d.sent, d.failed), (0, 3), "nobody listens");
+    assert_eq!(waiting(&app), (3, 0), "delayed, not lost");
+    let rows = db(&app)
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            Ok(outbox::table
+                .select((
+                    outbox::attempts,
+                    outbox::next_attempt_at,
+                    outbox::last_error,
+                    outbox::locked_until,
+                ))
+                .load::<(
+                    i32,
+                    time::PrimitiveDateTime,
+                    Option<String>,
+                    Option<time::PrimitiveDateTime>,
+                )>(c)?)
+        })
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for (attempts, next, error, lock) in &rows {
+        assert_eq!(*attempts, 1);
+        assert!(
+            next.assume_utc() > now + time::Duration::seconds(20),
+            "backoff: {next}"
+        );
+        assert!(error.is_some() && lock.is_none());
+    }
+    // Not due yet: the next round leaves them alone.
+    server.start();
+    assert_eq!(deliver(&app, &server), outbox::Delivery::default());
+    // Time passes (the backoff ends).
+    db(&app)
+        .write_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            diesel::update(outbox::table)
+                .set(
+                    outbox::next_attempt_at
+                        .eq(time::PrimitiveDateTime::new(now.date(), now.time())
+                            - time::Duration::seconds(1)),
+                )
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    let d = deliver(&app, &server);
+    assert_eq!((d.sent, d.failed), (3, 0));
+    assert_eq!(
+        deliver(&app, &server),
+        outbox::Delivery::default(),
+        "none twice"
+    );
+    let mails = server.received();
+    assert_eq!(mails.len(), 3);
+    let mut to: Vec<&str> = mails.iter().map(|m| m["to"][0].as_str().unwrap()).collect();
+    to.sort();
+    assert_eq!(to, ["user0@d-nrw.de", "user1@d-nrw.de", "user2@d-nrw.de"]);
+}
+
+#[test]
+fn two_workers_on_one_database_deliver_each_mail_once() {
+    let app = TestApp::new();
+    let mut server = SmtpServer::new();
+    server.start();
+    let n = 120;
+    db(&app)
+        .write_blocking(|c| {
+            for i in 0..n {
+                outbox::enqueue(
+                    c,
+                    "account_created",
+                    &[format!("person{i}@example.org")],
+                    &json!({ "name": format!("Person {i}"), "email": format!("person{i}@example.org"), "role": "Kommune", "link": "http://127.0.0.1:8000/anmelden" }),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let workers: Vec<_> = ["worker-a", "worker-b"]
+        .into_iter()
+        .map(|name| {
+            // Each worker with its own connection pool, as two instances would have.
+            let db = db(&app);
+            let mailer = server.mailer();
+            std::thread::spawn(move || outbox::deliver_due(&db, &mailer, FROM, name).unwrap())
+        })
+        .collect();
+    let results: Vec<outbox::Delivery> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(results.iter().map(|d| d.sent).sum::<usize>(), n);
+    assert_eq!(waiting(&app), (0, n as i64));
+    let mails = server.received();
+    let mut ids: Vec<&str> = mails
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((mails.len(), ids.len()), (n, n), "each mail exactly once");
+    if app.is_postgres() {
+        // Both took part (SKIP LOCKED lets them work side by side).
+        assert!(results.iter().all(|d| d.sent > 0), "{results:?}");
+    }
+}
+
+#[test]
+fn the_folder_transport_writes_eml_files_for_offline_use() {
+    let folder = std::env::temp_dir().join(format!("nnr-eml-{}", uuid::Uuid::new_v4()));
+    let mailer = Mailer::from_settings(
+        &MailSettings {
+            mail_folder: Some(folder.clone()),
+            ..MailSettings::default()
+        },
+        &folder,
+    )
+    .unwrap();
+    mailer
+        .send(
+            FROM,
+            &nachnutzung::mail::Outgoing {
+                recipient: "erika@stadt-koeln.de",
+                subject: "Ihr Zugang zum Nachnutzungsregister",
+                text: "Guten Tag",
+                html: "<p>Guten Tag</p>",
+                message_id: "<abc-123@nachnutzungsregister.d-nrw.de>",
+            },
+        )
+        .unwrap();
+    let eml =
+        std::fs::read_to_string(folder.join("abc-123nachnutzungsregisterd-nrwde.eml")).unwrap();
+    assert!(eml.contains("To: erika@stadt-koeln.de"), "{eml}");
+    assert!(eml.contains("multipart/alternative"));
+    std::fs::remove_dir_all(folder).unwrap();
+}

@@ -1,0 +1,217 @@
+//! The roll-out matrix (municipality × service) as JSON and CSV, its filters, and who sees
+//! how much of it.
+
+mod common;
+
+use common::*;
+use rocket::http::{Header, Status};
+use serde_json::{json, Value};
+
+/// The demo (Dortmund live with Wohngeld, Düsseldorf's EA requested), plus Essen's EA in
+/// force and Bochum's terminated. Returns Wohngeld's id.
+fn four_states(app: &TestApp) -> String {
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+    for (ags, terminate) in [("05113000", false), ("05911000", true)] {
+        let m = app.municipality(ags);
+        app.in_force(json!({ "kind": "rv", "municipality_id": m }));
+        let ea = app.in_force(json!({
+            "kind": "ea", "municipality_id": m, "service_id": wohngeld, "avv": avv(),
+            "parameters": wohngeld_parameters()
+        }));
+        if terminate {
+            let (status, v) = app.post(
+                &format!(
+                    "/api/v1/agreements/{}/transitions",
+                    ea["id"].as_str().unwrap()
+                ),
+                json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
+            );
+            assert_eq!(status, Status::Ok, "{v}");
+        }
+    }
+    wohngeld
+}
+
+fn row<'a>(r: &'a Value, ags: &str) -> &'a Value {
+    r["municipalities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["ags"] == ags)
+        .unwrap_or_else(|| panic!("no row {ags}"))
+}
+
+fn column<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no column {id}"))
+}
+
+#[test]
+fn the_matrix_shows_each_municipality_with_each_service_and_counts_them() {
+    let app = TestApp::with_demo();
+    let wohngeld = four_states(&app);
+    let r = app.ok("GET", "/api/v1/rollout", None);
+    let n = r["municipality_count"].as_i64().unwrap();
+    assert!(n > 420, "all NRW municipalities and Kreise: {n}");
+    assert_eq!(r["municipalities"].as_array().unwrap().len() as i64, n);
+    assert_eq!(row(&r, "05913000")["cells"][&wohngeld], "live");
+    assert_eq!(row(&r, "05111000")["cells"][&wohngeld], "requested");
+    assert_eq!(row(&r, "05113000")["cells"][&wohngeld], "in_force");
+    assert_eq!(row(&r, "05911000")["cells"][&wohngeld], "terminated");
+    // Nothing is not written out.
+    assert!(row(&r, "05315000")["cells"].as_object().unwrap().is_empty());
+    let c = &column(&r, &wohngeld)["counts"];
+    assert_eq!(
+        *c,
+        json!({ "nothing": n - 4, "requested": 1, "in_force": 1, "live": 1, "terminated": 1 })
+    );
+    let services = r["services"].as_array().unwrap().len() as i64;
+    let dortmund = &row(&r, "05913000")["counts"];
+    assert_eq!(dortmund["live"], 1);
+    assert_eq!(dortmund["nothing"], services - 1);
+    assert_eq!(r["counts"]["live"], 1);
+    assert_eq!(r["counts"]["nothing"], n * services - 4);
+    // Hannover's outbound EA is recorded with GovConnect, not as an NRW row.
+    assert!(r["municipalities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["ags"].as_str().unwrap().starts_with("05")));
+}
+
+#[test]
+fn filters_by_regierungsbezirk_kreis_and_service() {
+    let app = TestApp::with_demo();
+    let wohngeld = four_states(&app);
+    let r = app.ok("GET", "/api/v1/rollout?regierungsbezirk=Arnsberg", None);
+    let ags: Vec<&str> = r["municipalities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ags"].as_str().unwrap())
+        .collect();
+    assert!(ags.contains(&"05913000") && ags.contains(&"05911000"));
+    assert!(!ags.contains(&"05111000") && !ags.contains(&"05113000"));
+    let c = &column(&r, &wohngeld)["counts"];
+    assert_eq!(
+        (
+            c["live"].as_i64(),
+            c["terminated"].as_i64(),
+            c["requested"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+
+    // A Kreis: its towns and the Kreis itself (Kreis Unna, 05978).
+    let r = app.ok("GET", "/api/v1/rollout?kreis=05978000", None);
+    let rows = r["municipalities"].as_array().unwrap();
+    assert!(rows.len() >= 10, "{}", rows.len());
+    assert!(rows.iter().any(|m| m["ags"] == "05978000"));
+    assert!(rows
+        .iter()
+        .all(|m| m["ags"].as_str().unwrap().starts_with("05978")));
+
+    let r = app.ok(
+        "GET",
+        &format!("/api/v1/rollout?service_id={wohngeld}"),
+        None,
+    );
+    assert_eq!(r["services"].as_array().unwrap().len(), 1);
+
+    for bad in ["kreis=0597", "service_id=wohngeld", "format=xlsx"] {
+        let (status, v) = app.get(&format!("/api/v1/rollout?{bad}"));
+        assert_eq!(status, Status::UnprocessableEntity, "{bad}: {v}");
+        assert!(v["fields"][0]["message"].is_string(), "{v}");
+    }
+}
+
+#[test]
+fn the_csv_export_opens_as_a_spreadsheet() {
+    let app = TestApp::with_demo();
+    four_states(&app);
+    let res = app
+        .client
+        .get("/api/v1/rollout?format=csv&regierungsbezirk=Arnsberg")
+        .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+        .dispatch();
+    assert_eq!(res.status(), Status::Ok);
+    assert_eq!(
+        res.content_type().unwrap().to_string(),
+        "text/csv; charset=utf-8"
+    );
+    assert!(res
+        .headers()
+        .get_one("Content-Disposition")
+        .unwrap()
+        .contains("rollout.csv"));
+    let body = res.into_bytes().unwrap();
+    assert!(
+        body.starts_with("\u{feff}".as_bytes()),
+        "UTF-8 BOM for spreadsheets"
+    );
+    let text = String::from_utf8(body[3..].to_vec()).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(&header[0], "AGS");
+    let col = header
+        .iter()
+        .position(|h| h == "Wohngeld (Online-Dienst Wohngeld)")
+        .expect("Wohngeld column");
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let dortmund = records.iter().find(|r| &r[0] == "05913000").unwrap();
+    assert_eq!(&dortmund[2], "Dortmund, Stadt");
+    assert_eq!(&dortmund[col], "live");
+    let bochum = records.iter().find(|r| &r[0] == "05911000").unwrap();
+    assert_eq!(&bochum[col], "beendet");
+    assert!(records.iter().all(|r| r.len() == header.len()));
+}
+
+#[test]
+fn municipalities_see_their_row_and_intermediaries_their_services_aggregated() {
+    let app = TestApp::with_demo();
+    let wohngeld = four_states(&app);
+    let dortmund = app.municipality("05913000");
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    app.user(json!({ "email": "a@dortmund.de", "name": "Anna A", "role": "municipality", "municipality_id": dortmund }));
+    app.user(json!({ "email": "iv@dataport.de", "name": "Ina I", "role": "intermediary", "organisation_id": dataport }));
+    let (status, r) = app.send_as(
+        &app.token_for("a@dortmund.de"),
+        "GET",
+        "/api/v1/rollout",
+        None,
+    );
+    assert_eq!(status, Status::Ok);
+    let rows = r["municipalities"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["ags"], "05913000");
+    // Others' states are not in the counts either.
+    assert_eq!(column(&r, &wohngeld)["counts"]["requested"], 0);
+
+    let (status, r) = app.send_as(
+        &app.token_for("iv@dataport.de"),
+        "GET",
+        "/api/v1/rollout",
+        None,
+    );
+    assert_eq!(status, Status::Ok);
+    assert!(r["municipalities"].is_null(), "aggregated only: {r}");
+    let services = r["services"].as_array().unwrap();
+    assert_eq!(services.len(), 1, "Dataport provides Wohngeld: {r}");
+    assert_eq!(services[0]["counts"]["live"], 1);
+    assert_eq!(services[0]["counts"]["in_force"], 1);
+    let (status, _) = app.send_as(
+        &app.token_for("iv@dataport.de"),
+        "GET",
+        "/api/v1/rollout?format=csv",
+        None,
+    );
+    assert_eq!(status, Status::Ok);
+    let (status, _) = app.get_anon("/api/v1/rollout");
+    assert_eq!(status, Status::Unauthorized);
+}

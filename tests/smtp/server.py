@@ -1,0 +1,52 @@
+"""A real SMTP server on loopback for tests/mail.rs (aiosmtpd).
+
+Usage: python3 server.py PORT DIR. Each message received is written to DIR as one JSON
+file (envelope recipients, decoded subject, Message-ID, plain and HTML parts); prints
+"ready" once it listens and stops when its stdin closes.
+"""
+import email
+import email.policy
+import json
+import os
+import sys
+
+from aiosmtpd.controller import Controller
+
+
+class Handler:
+    def __init__(self, folder):
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        text = msg.get_body(("plain",))
+        html = msg.get_body(("html",))
+        record = {
+            "from": envelope.mail_from,
+            "to": envelope.rcpt_tos,
+            "subject": str(msg["subject"]),
+            "message_id": str(msg["message-id"]),
+            "text": text.get_content() if text else "",
+            "html": html.get_content() if html else "",
+        }
+        self.count += 1
+        path = os.path.join(self.folder, f"{os.getpid()}-{self.count:06d}.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.rename(path + ".tmp", path)
+        return "250 OK"
+
+
+def main():
+    port, folder = int(sys.argv[1]), sys.argv[2]
+    os.makedirs(folder, exist_ok=True)
+    controller = Controller(Handler(folder), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
