@@ -202,6 +202,12 @@ fn every_route_answers_every_role_as_the_table_says() {
         ("GET", "/api/v1/tasks".into(), None, EVERYONE),
         // The roll-out: everyone authenticated, each within its scope.
         ("GET", "/api/v1/rollout".into(), None, EVERYONE),
+        (
+            "GET",
+            format!("/api/v1/municipalities/{m}/vsm.csv"),
+            None,
+            OF_A,
+        ),
         ("GET", format!("/api/v1/tasks/{tk}"), None, OF_A),
         (
             "POST",

@@ -386,6 +386,10 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         click(&m, "main form[action$='/schritt'] button").await;
         assert!(text(&m).await.contains("Nachweise"), "{}", text(&m).await);
         audit.check(&m, "aufgabe").await;
+        goto(&m, &base, "/kalender").await;
+        click(&m, "main form button").await;
+        assert!(text(&m).await.contains(".ics"), "{}", text(&m).await);
+        audit.check(&m, "kalender").await;
         goto(&c, &base, "/rollout?rb=K%C3%B6ln").await;
         assert!(text(&c).await.contains("Köln"));
         audit.check(&c, "rollout").await;
@@ -460,7 +464,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     assert_eq!(status, Status::Ok);
     assert_eq!(v["seal_valid"], true, "{v}");
     assert_eq!(v["issued_by_registry"], true, "{v}");
-    assert!(audit.pages.len() >= 28, "{:?}", audit.pages);
+    assert!(audit.pages.len() >= 29, "{:?}", audit.pages);
     assert!(
         audit.violations.is_empty(),
         "axe-core found WCAG 2.1 A/AA violations:\n{}",

@@ -214,4 +214,30 @@ fn municipalities_see_their_row_and_intermediaries_their_services_aggregated() {
     assert_eq!(status, Status::Ok);
     let (status, _) = app.get_anon("/api/v1/rollout");
     assert_eq!(status, Status::Unauthorized);
+
+    // The intermediary's start page shows the same, aggregated, and no municipality.
+    let (id, _) = app.user(json!({ "email": "web@dataport.de", "name": "Web", "role": "intermediary", "organisation_id": dataport }));
+    {
+        use diesel::prelude::*;
+        use nachnutzung::db::schema::users;
+        let db = nachnutzung::db::Db::open(
+            &nachnutzung::db::DbUrl::parse(&app.database_url).unwrap(),
+            1,
+        )
+        .unwrap();
+        let uid = id.clone();
+        db.write_blocking(move |c| {
+            diesel::update(users::table.find(uid))
+                .set(users::must_change_password.eq(false))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    let page = app.web_get(Some(&app.web_user(&id)), "/").text();
+    assert!(page.contains("Nachnutzung Ihrer Dienste in NRW Stand der Nachnutzung in den Kommunen in NRW Dienst live in Kraft beantragt beendet Wohngeld (Online-Dienst Wohngeld) 1 1 1 1"), "{page}");
+    assert!(
+        !page.contains("Dortmund") && !page.contains("Bochum"),
+        "{page}"
+    );
 }

@@ -236,6 +236,22 @@ fn every_page_answers_every_role_as_the_table_says() {
         ),
         ("GET", "/rollout".into(), none, STAFF),
         ("GET", "/rollout.csv".into(), none, STAFF),
+        // Exports: the VSM data of A's live services; everyone's own calendar feed.
+        ("GET", format!("/kommunen/{m}/vsm.csv"), none, OF_A),
+        ("GET", "/kalender".into(), none, LOGGED_IN),
+        (
+            "POST",
+            "/kalender".into(),
+            none,
+            [303, 200, 200, 200, 200, 200],
+        ),
+        // The feed needs no session (calendar programs subscribe); a wrong secret is 404.
+        (
+            "GET",
+            format!("/kalender/{}.ics", "0".repeat(64)),
+            none,
+            [404; 6],
+        ),
         ("GET", format!("/vereinbarungen/{a}"), none, OF_A),
         ("GET", format!("/vereinbarungen/{b}"), none, OF_B),
         ("GET", format!("/vereinbarungen/{i}"), none, OF_INTERMEDIARY),
@@ -379,6 +395,7 @@ fn every_page_answers_every_role_as_the_table_says() {
         for id in [a, b, i, s, m, d, &ea_a, &wappen, &target, &task] {
             t = t.replace(id.as_str(), "<id>");
         }
+        t = t.replace(&format!("{}.ics", "0".repeat(64)), "<file>");
         t
     };
     let covered: std::collections::BTreeSet<String> = table
@@ -459,6 +476,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             format!("/aufgaben/{task}/schritt"),
             vec![("aktion", "start")],
         ),
+        (koeln, "/kalender".into(), vec![]),
         (
             admin,
             format!("/aufgaben/{task}/planung"),
@@ -1986,7 +2004,8 @@ fn a_municipality_reports_its_go_live_tasks_with_evidence_and_staff_follow_the_r
         .web_get(Some(&admin), &format!("/kommunen/{}", f.koeln))
         .text();
     assert!(
-        muni.contains("Stand der Dienste Wohngeld (Online-Dienst Wohngeld) : in Kraft"),
+        muni.contains("Stand der Dienste VSM-Daten")
+            && muni.contains("Wohngeld (Online-Dienst Wohngeld) : in Kraft"),
         "{muni}"
     );
 }

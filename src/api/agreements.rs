@@ -64,14 +64,7 @@ async fn list(
             })
         })
         .transpose()?;
-    let uuid = |field: &str, v: Option<&str>| {
-        v.map(|v| {
-            uuid::Uuid::parse_str(v)
-                .map(|u| u.to_string())
-                .map_err(|_| AppError::field(field, format!("„{v}“ ist keine gültige Id.")))
-        })
-        .transpose()
-    };
+    let uuid = super::query_id;
     let filter = Filter {
         kind,
         status,

@@ -250,6 +250,16 @@ pub fn id(raw: &str) -> AppResult<String> {
         .map_err(|_| AppError::not_found(format!("„{raw}“ ist keine gültige Id.")))
 }
 
+/// An optional id in a query (`?service_id=`): a UUID, or a 422 naming the field.
+pub fn query_id(field: &str, v: Option<&str>) -> AppResult<Option<String>> {
+    v.map(|v| {
+        uuid::Uuid::parse_str(v)
+            .map(|u| u.to_string())
+            .map_err(|_| AppError::field(field, format!("„{v}“ ist keine gültige Id.")))
+    })
+    .transpose()
+}
+
 pub fn db(state: &AppState) -> &crate::db::Db {
     &state.db
 }

@@ -211,6 +211,12 @@ pub fn document() -> Value {
                     "application/json": { "schema": { "$ref": "#/components/schemas/Rollout" } },
                     "text/csv": { "schema": { "type": "string" } } } },
                                "422": { "description": "Invalid filter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/municipalities/{id}/vsm.csv": { "get": {
+                "summary": "The VSM data of a municipality's live services (Leika key, ARS, zuständige Stelle, service URL) as CSV; staff, or the municipality's own users",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "CSV", "content": { "text/csv": { "schema": { "type": "string" } } } },
+                               "404": { "description": "Unknown, or another municipality", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/audit": { "get": op("Audit log", false, &["entity_id", "page", "per_page"], None, "200", "Page", &read) }
         }
     })

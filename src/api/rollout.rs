@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::rollout::{self, Rollout, RolloutFilter};
 
 pub fn routes() -> Vec<Route> {
-    routes![matrix]
+    routes![matrix, vsm]
 }
 
 #[derive(Responder)]
@@ -47,13 +47,7 @@ pub fn filter(
     if let Some(k) = &kreis {
         crate::domain::codes::check_nrw_ags(k).map_err(|m| AppError::field("kreis", m))?;
     }
-    let service_id = nonempty(service_id)
-        .map(|v| {
-            uuid::Uuid::parse_str(&v)
-                .map(|u| u.to_string())
-                .map_err(|_| AppError::field("service_id", format!("„{v}“ ist keine gültige Id.")))
-        })
-        .transpose()?;
+    let service_id = super::query_id("service_id", nonempty(service_id).as_deref())?;
     Ok(RolloutFilter {
         regierungsbezirk: nonempty(regierungsbezirk),
         kreis_ags: kreis,
@@ -95,4 +89,18 @@ async fn matrix(
     } else {
         Ok(Export::Json(Json(r)))
     }
+}
+
+/// The VSM data of a municipality's live services (staff, or the municipality itself).
+#[get("/api/v1/municipalities/<id>/vsm.csv")]
+async fn vsm(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Export> {
+    let id = super::id(id)?;
+    let bytes = state
+        .db
+        .read(move |conn| {
+            let rows = crate::models::exports::vsm_rows(conn, &caller.scope, &id)?;
+            crate::models::exports::vsm_csv(&rows)
+        })
+        .await?;
+    Ok(csv_download(bytes, "vsm.csv"))
 }

@@ -22,14 +22,7 @@ pub fn routes() -> Vec<Route> {
     routes![list, show, of_agreement, step, update, certificate]
 }
 
-fn uuid(field: &str, v: Option<&str>) -> AppResult<Option<String>> {
-    v.map(|v| {
-        uuid::Uuid::parse_str(v)
-            .map(|u| u.to_string())
-            .map_err(|_| AppError::field(field, format!("„{v}“ ist keine gültige Id.")))
-    })
-    .transpose()
-}
+use super::query_id as uuid;
 
 /// Reads `overdue=true|false` and the like.
 pub fn flag(field: &str, v: Option<&str>) -> AppResult<bool> {

@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod audit;
 pub mod contact;
 pub mod document;
+pub mod exports;
 pub mod municipality;
 pub mod notify;
 pub mod organisation;

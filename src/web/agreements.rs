@@ -527,17 +527,23 @@ impl<'r> rocket::request::FromRequest<'r> for UserAgent {
 pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> AppResult<Page> {
     let scope = session.scope();
     let org = session.user.organisation_id.clone().unwrap_or_default();
-    let (name, agreements, documents) = state
+    let (name, agreements, documents, rollout) = state
         .db
         .read(move |conn| {
             let name = crate::models::organisation::Organisation::find(conn, &org)?.name;
+            // The roll-out in NRW of the services it provides, aggregated.
+            let rollout = crate::models::rollout::compute(
+                conn,
+                &scope,
+                &crate::models::rollout::RolloutFilter::default(),
+            )?;
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
             let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;
             let mut documents = Vec::new();
             for a in &items {
                 documents.push(Document::list(conn, &a.id)?.len());
             }
-            Ok((name, items, documents))
+            Ok((name, items, documents, rollout.services))
         })
         .await?;
     let rows: Vec<Value> = agreements
@@ -548,5 +554,6 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
     let mut ctx = page_context(session, &format!("Vereinbarungen von {name}"))?;
     ctx["organisation"] = json!(name);
     ctx["rows"] = json!(rows);
+    ctx["rollout"] = json!(rollout);
     Ok(super::render("intermediary.html", ctx))
 }

@@ -18,7 +18,18 @@ use crate::models::task::{self, Task, TaskFilter, TaskPatch, TaskStep};
 use crate::models::{Page as Paging, Scope};
 
 pub fn routes() -> Vec<Route> {
-    routes![list, show, step, plan, matrix, matrix_csv]
+    routes![
+        list,
+        show,
+        step,
+        plan,
+        matrix,
+        matrix_csv,
+        vsm_csv,
+        calendar_page,
+        calendar_renew,
+        calendar_feed
+    ]
 }
 
 /// The tasks the user may see: pending ones (default), the overdue ones, or all.
@@ -465,6 +476,20 @@ enum CsvOrPage {
     Page(Page),
 }
 
+impl CsvOrPage {
+    /// A CSV download named `name`.
+    fn file(bytes: Vec<u8>, name: &str) -> CsvOrPage {
+        CsvOrPage::Csv(
+            bytes,
+            ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+            Header::new(
+                "Content-Disposition",
+                format!("attachment; filename=\"{name}\""),
+            ),
+        )
+    }
+}
+
 #[get("/rollout.csv?<rb>&<kreis>")]
 async fn matrix_csv(
     state: &State<AppState>,
@@ -481,13 +506,80 @@ async fn matrix_csv(
         .db
         .read(move |conn| rollout::to_csv(&rollout::compute(conn, &Scope::All, &filter)?))
         .await?;
-    Ok(CsvOrPage::Csv(
-        bytes,
-        ContentType::new("text", "csv").with_params(("charset", "utf-8")),
-        Header::new(
-            "Content-Disposition",
-            "attachment; filename=\"rollout.csv\"",
-        ),
+    Ok(CsvOrPage::file(bytes, "rollout.csv"))
+}
+
+/// The VSM data of a municipality's live services: staff, or the municipality's users.
+#[get("/kommunen/<id>/vsm.csv")]
+async fn vsm_csv(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<CsvOrPage> {
+    let Some(session) = session else {
+        return Ok(CsvOrPage::Page(Page::to("/anmelden")));
+    };
+    let id = crate::api::id(id)?;
+    let scope = session.scope();
+    let bytes = state
+        .db
+        .read(move |conn| {
+            let rows = crate::models::exports::vsm_rows(conn, &scope, &id)?;
+            crate::models::exports::vsm_csv(&rows)
+        })
+        .await?;
+    Ok(CsvOrPage::file(bytes, "vsm.csv"))
+}
+
+/// `/kalender`: the user's feed of due dates (create or renew its secret address).
+#[get("/kalender")]
+async fn calendar_page(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    let id = session.user.id.clone();
+    let has = state
+        .db
+        .read(move |conn| crate::models::exports::has_calendar(conn, &id))
+        .await?;
+    let mut ctx = page_context(&session, "Fristen im Kalender")?;
+    ctx["has"] = json!(has);
+    ctx["url"] = Value::Null;
+    Ok(super::render("calendar.html", ctx))
+}
+
+#[post("/kalender", data = "<form>")]
+async fn calendar_renew(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<super::CsrfForm>,
+) -> AppResult<Page> {
+    let session = super::form_session!(session, &form.csrf);
+    let id = session.user.id.clone();
+    let secret = state
+        .db
+        .write(move |conn| crate::models::exports::renew_calendar_token(conn, &id))
+        .await?;
+    let mut ctx = page_context(&session, "Fristen im Kalender")?;
+    ctx["has"] = json!(true);
+    ctx["url"] = json!(format!(
+        "{}/kalender/{secret}.ics",
+        crate::models::notify::base_url()
+    ));
+    Ok(super::render("calendar.html", ctx))
+}
+
+/// The feed itself: the secret in the address is the authentication (no session, so
+/// calendar programs can subscribe); an unknown or renewed secret is a 404.
+#[get("/kalender/<file>")]
+async fn calendar_feed(state: &State<AppState>, file: &str) -> AppResult<(ContentType, String)> {
+    let secret = file.strip_suffix(".ics").unwrap_or(file).to_string();
+    let base = crate::models::notify::base_url();
+    let ics = state
+        .db
+        .read(move |conn| crate::models::exports::calendar(conn, &secret, &base))
+        .await?;
+    Ok((
+        ContentType::new("text", "calendar").with_params(("charset", "utf-8")),
+        ics,
     ))
 }
 

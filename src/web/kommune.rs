@@ -109,6 +109,7 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     }
     let mut ctx = page_context(&session, "Meine Kommune")?;
     ctx["municipality"] = json!({
+        "id": municipality.id,
         "name": municipality.display_name(),
         "ags": municipality.ags,
         "kreis": municipality.kreis_name,

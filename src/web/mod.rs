@@ -148,6 +148,7 @@ fn pages() -> &'static tera::Tera {
             "tasks.html",
             "task.html",
             "rollout.html",
+            "calendar.html",
             "draft_form.html",
             "ea_draft_form.html",
             "amendment_form.html",
@@ -512,9 +513,9 @@ async fn start(state: &State<AppState>, session: Option<Session>) -> AppResult<P
 }
 
 #[derive(FromForm)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     #[field(default = String::new())]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// The form adding a contact person (municipality and partner pages).
