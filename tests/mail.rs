@@ -534,3 +534,27 @@ fn the_folder_transport_writes_eml_files_for_offline_use() {
     assert!(eml.contains("multipart/alternative"));
     std::fs::remove_dir_all(folder).unwrap();
 }
+
+#[test]
+fn a_reminder_with_nobody_to_tell_waits_until_somebody_is_there() {
+    let app = TestApp::new();
+    // Essen's RV waits for Essen's signature; Essen has no user yet.
+    let essen = app.municipality("05113000");
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": essen }));
+    assert_eq!(app.step(rv["id"].as_str().unwrap(), "submit").0, Status::Ok);
+    let settings = ReminderSettings {
+        signature_days: 0,
+        certificate_days: 60,
+        order: Default::default(),
+    };
+    let day = time::OffsetDateTime::now_utc().date();
+    let run = || {
+        db(&app)
+            .write_blocking(|c| reminders::run(c, settings, day))
+            .unwrap()
+    };
+    assert_eq!(run().signatures, 0, "nobody to remind");
+    app.user(json!({ "email": "ob@essen.de", "name": "OB", "role": "municipality", "municipality_id": essen, "may_sign": true }));
+    assert_eq!(run().signatures, 1, "now there is somebody");
+    assert_eq!(run().signatures, 0, "and only once");
+}

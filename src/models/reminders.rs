@@ -43,6 +43,24 @@ fn first_time(conn: &mut DbConn, occasion: &str) -> AppResult<bool> {
     Ok(n == 1)
 }
 
+/// Sends the reminder for `occasion` unless it was sent before. An occasion with nobody
+/// to tell (no user on that side yet) is not recorded, so it is reminded of once somebody
+/// is there. True if mails were queued.
+fn remind(
+    conn: &mut DbConn,
+    occasion: &str,
+    send: impl FnOnce(&mut DbConn) -> AppResult<usize>,
+) -> AppResult<bool> {
+    if !first_time(conn, occasion)? {
+        return Ok(false);
+    }
+    if send(conn)? > 0 {
+        return Ok(true);
+    }
+    diesel::delete(reminders::table.find(occasion)).execute(conn)?;
+    Ok(false)
+}
+
 /// What one run queued.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reminded {
@@ -70,12 +88,12 @@ pub fn run(conn: &mut DbConn, s: ReminderSettings, day: Date) -> AppResult<Remin
         .select(Task::as_select())
         .load(conn)?;
     for t in overdue {
-        if first_time(conn, &format!("task_overdue:{}:{}", t.id, t.due_on))? {
+        let occasion = format!("task_overdue:{}:{}", t.id, t.due_on);
+        let sent = remind(conn, &occasion, |conn| {
             let a = Agreement::find(conn, &t.agreement_id)?;
-            if notify::task_overdue(conn, &a, &t)? > 0 {
-                done.overdue_tasks += 1;
-            }
-        }
+            notify::task_overdue(conn, &a, &t)
+        })?;
+        done.overdue_tasks += usize::from(sent);
     }
 
     // The newest DVDV certificate of each running EA, when it ends within the warning time.
@@ -103,13 +121,12 @@ pub fn run(conn: &mut DbConn, s: ReminderSettings, day: Date) -> AppResult<Remin
         let Some(expires) = expires.filter(|e| *e <= limit) else {
             continue;
         };
-        if first_time(conn, &format!("certificate_expiring:{id}"))? {
+        let sent = remind(conn, &format!("certificate_expiring:{id}"), |conn| {
             let a = Agreement::find(conn, &agreement_id)?;
             let details: serde_json::Value = serde_json::from_str(&details)?;
-            if notify::certificate_expiring(conn, &a, &details, expires.date())? > 0 {
-                done.certificates += 1;
-            }
-        }
+            notify::certificate_expiring(conn, &a, &details, expires.date())
+        })?;
+        done.certificates += usize::from(sent);
     }
 
     // Signatures waiting longer than the configured days.
@@ -143,11 +160,10 @@ pub fn run(conn: &mut DbConn, s: ReminderSettings, day: Date) -> AppResult<Remin
                 a.current_version,
                 party.as_str()
             );
-            if first_time(conn, &occasion)?
-                && notify::signature_waiting(conn, &a, party, Some(days))? > 0
-            {
-                done.signatures += 1;
-            }
+            let sent = remind(conn, &occasion, |conn| {
+                notify::signature_waiting(conn, &a, party, Some(days))
+            })?;
+            done.signatures += usize::from(sent);
         }
     }
     Ok(done)
