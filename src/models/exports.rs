@@ -3,13 +3,12 @@
 
 use diesel::prelude::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::agreement::Agreement;
 use super::municipality::Municipality;
 use super::service::Service;
 use super::task::{self, TaskFilter};
-use super::user::User;
+use super::user::{token_hash, User};
 use super::{now, Page, Scope};
 use crate::db::schema::{agreements, golive_tasks, users};
 use crate::db::DbConn;
@@ -120,10 +119,6 @@ pub fn vsm_csv(rows: &[VsmRow]) -> AppResult<Vec<u8>> {
             .map_err(|e| AppError::internal(format!("csv: {e}")))?;
     }
     Ok(out)
-}
-
-fn token_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Gives user `id` a new calendar feed secret (the old URL stops working) and returns it.

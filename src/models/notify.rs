@@ -153,24 +153,27 @@ pub fn sealed(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
     Ok(())
 }
 
-/// The users and the responsible contact of a task's owner (a municipality or another
-/// Land's intermediary; d-NRW's tasks go to its staff, see `owner_emails_with`).
-fn owner_emails(conn: &mut DbConn, t: &Task) -> AppResult<Vec<String>> {
-    let mut to: Vec<String> = active_users(conn)?
-        .into_iter()
-        .filter(
-            |u| match (&t.owner_municipality_id, &t.owner_organisation_id) {
-                (Some(m), _) => u.municipality_id.as_deref() == Some(m.as_str()),
-                (_, Some(o)) => u.organisation_id.as_deref() == Some(o.as_str()),
-                _ => false,
-            },
-        )
-        .map(|u| u.email)
-        .collect();
+/// The users and the responsible contact of a task's owner: a municipality's or another
+/// Land's intermediary's users; for d-NRW's own tasks (`dnrw` is its id) its staff, whose
+/// accounts name no organisation.
+fn owner_emails(conn: &mut DbConn, t: &Task, dnrw: &str) -> AppResult<Vec<String>> {
+    let mut to: Vec<String> = if t.owner_organisation_id.as_deref() == Some(dnrw) {
+        staff_emails(conn)?
+    } else {
+        active_users(conn)?
+            .into_iter()
+            .filter(
+                |u| match (&t.owner_municipality_id, &t.owner_organisation_id) {
+                    (Some(m), _) => u.municipality_id.as_deref() == Some(m.as_str()),
+                    (_, Some(o)) => u.organisation_id.as_deref() == Some(o.as_str()),
+                    _ => false,
+                },
+            )
+            .map(|u| u.email)
+            .collect()
+    };
     if let Some(c) = &t.contact_id {
-        if let Some(email) = Contact::find(conn, c)?.email {
-            to.push(email);
-        }
+        to.extend(Contact::find(conn, c)?.email);
     }
     Ok(to)
 }
@@ -207,7 +210,7 @@ pub fn tasks_assigned(conn: &mut DbConn, a: &Agreement, tasks: &[Task]) -> AppRe
         };
         let mut to = Vec::new();
         for t in &mine {
-            to.extend(owner_emails_with(conn, t, &dnrw)?);
+            to.extend(owner_emails(conn, t, &dnrw)?);
         }
         let mut ctx = base.clone();
         ctx["owner"] = json!(owner_name);
@@ -227,21 +230,10 @@ pub fn tasks_assigned(conn: &mut DbConn, a: &Agreement, tasks: &[Task]) -> AppRe
     Ok(())
 }
 
-fn owner_emails_with(conn: &mut DbConn, t: &Task, dnrw: &str) -> AppResult<Vec<String>> {
-    if t.owner_organisation_id.as_deref() == Some(dnrw) {
-        let mut to = staff_emails(conn)?;
-        if let Some(c) = &t.contact_id {
-            to.extend(Contact::find(conn, c)?.email);
-        }
-        return Ok(to);
-    }
-    owner_emails(conn, t)
-}
-
 /// A task is overdue (the reminder job).
 pub fn task_overdue(conn: &mut DbConn, a: &Agreement, t: &Task) -> AppResult<usize> {
     let dnrw = Organisation::kommunalvertreter(conn)?.id;
-    let to = owner_emails_with(conn, t, &dnrw)?;
+    let to = owner_emails(conn, t, &dnrw)?;
     let kind = t.kind()?;
     let mut ctx = describe(conn, a)?;
     ctx["title"] = json!(kind.title());

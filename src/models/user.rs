@@ -365,7 +365,8 @@ pub struct IssuedToken {
 /// Prefix of every personal API token.
 pub const TOKEN_PREFIX: &str = "nnr_";
 
-fn token_hash(secret: &str) -> String {
+/// SHA-256 of a secret as stored (API tokens, calendar feed secrets).
+pub(crate) fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
