@@ -17,6 +17,7 @@ use diesel::prelude::*;
 
 use nachnutzung::db::schema::municipalities;
 use nachnutzung::db::{Db, DbUrl};
+use nachnutzung::domain::text::Checked;
 use nachnutzung::models::rollout::{self, RolloutFilter};
 use nachnutzung::models::Scope;
 use nachnutzung::seed::national::{generate, Scale};
@@ -43,6 +44,7 @@ fn open(url: &str, scale: Scale) -> Db {
 }
 
 fn measure(label: &str, db: &Db, filter: &RolloutFilter, runs: usize, csv: bool) {
+    let filter = &Checked::new(filter.clone()).expect("filter");
     let mut times = Vec::with_capacity(runs);
     let mut bytes = 0;
     for i in 0..=runs {

@@ -168,6 +168,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         .mount("/static", rocket::fs::FileServer::from(static_dir()))
         .register("/api", crate::api::catchers())
         .register("/", crate::web::catchers())
+        .attach(crate::http::QueryGate)
         .attach(AdHoc::on_liftoff(
             "Postausgang und Erinnerungen",
             move |_| Box::pin(async move { background.spawn() }),
@@ -255,7 +256,13 @@ impl Background {
                     let (db, mailer) = (self.db.clone(), self.mailer.clone());
                     let (from, me) = (self.settings.mail_from.clone(), worker.clone());
                     let run = rocket::tokio::task::spawn_blocking(move || {
-                        crate::models::outbox::deliver_due(&db, &mailer, &from, &me)
+                        crate::models::outbox::deliver_due(
+                            &db,
+                            &mailer,
+                            &from,
+                            &me,
+                            crate::models::outbox::LEASE_SECS,
+                        )
                     })
                     .await;
                     if let Ok(Err(e)) = run {

@@ -8,6 +8,7 @@ use rocket::figment::Figment;
 
 use crate::app;
 use crate::config::{self, Config};
+use crate::domain::text::Checked;
 use crate::error::AppError;
 
 #[derive(Debug, Parser)]
@@ -276,7 +277,7 @@ fn render_documents(
 }
 
 fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
-    use crate::models::user::{ApiToken, NewUser, User};
+    use crate::models::user::{ApiToken, NewUser, TokenInput, User};
     let db = app::open_db(config)?;
     if config.seed_reference_data {
         db.write_blocking(crate::seed::reference_data)?;
@@ -291,7 +292,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
             may_sign,
         } => {
             let created = db.write_blocking(|conn| {
-                NewUser {
+                let input = NewUser {
                     email,
                     name,
                     role,
@@ -299,8 +300,8 @@ fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
                     organisation_id: organisation,
                     may_sign,
                     ..NewUser::default()
-                }
-                .create(conn, "cli")
+                };
+                Checked::new(input)?.create(conn, "cli")
             })?;
             println!(
                 "Benutzer {} ({}) angelegt.",
@@ -314,7 +315,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
                 let user = User::find_by_email(conn, &email)?.ok_or_else(|| {
                     AppError::not_found(format!("Es gibt keinen Benutzer {email}."))
                 })?;
-                ApiToken::issue(conn, &user, &name)
+                ApiToken::issue(conn, &user, &Checked::new(TokenInput { name })?)
             })?;
             println!("API-Token „{}“ (nur jetzt sichtbar):", issued.token.name);
             println!("{}", issued.secret);

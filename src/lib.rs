@@ -12,6 +12,7 @@ pub mod db;
 pub mod documents;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod mail;
 pub mod models;
 pub mod seal;

@@ -174,6 +174,10 @@ pub struct Outgoing<'a> {
     pub message_id: &'a str,
 }
 
+/// How long one SMTP round trip (connect, a command, the message) may take before the
+/// send fails and is retried later. Bounds a send well below the outbox lease.
+pub const SMTP_TIMEOUT_SECS: u64 = 15;
+
 /// The configured transport.
 #[derive(Clone)]
 pub enum Mailer {
@@ -202,7 +206,7 @@ impl Mailer {
                 let mut b = SmtpTransport::builder_dangerous(&s.smtp_host)
                     .port(s.smtp_port)
                     .tls(security)
-                    .timeout(Some(Duration::from_secs(20)));
+                    .timeout(Some(Duration::from_secs(SMTP_TIMEOUT_SECS)));
                 if let (Some(u), Some(p)) = (&s.smtp_username, &s.smtp_password) {
                     b = b.credentials(Credentials::new(u.clone(), p.clone()));
                 }

@@ -23,6 +23,8 @@ struct SmtpServer {
     child: Option<Child>,
     port: u16,
     folder: PathBuf,
+    /// Seconds the server waits before accepting each message (a slow relay).
+    delay: f64,
 }
 
 fn free_port() -> u16 {
@@ -40,7 +42,15 @@ impl SmtpServer {
             child: None,
             port: free_port(),
             folder,
+            delay: 0.0,
         }
+    }
+
+    /// A slow relay: `delay` seconds per message.
+    fn slow(delay: f64) -> SmtpServer {
+        let mut server = SmtpServer::new();
+        server.delay = delay;
+        server
     }
 
     fn start(&mut self) {
@@ -49,6 +59,7 @@ impl SmtpServer {
             .arg(script)
             .arg(self.port.to_string())
             .arg(&self.folder)
+            .arg(self.delay.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -114,7 +125,14 @@ fn db(app: &TestApp) -> Db {
 }
 
 fn deliver(app: &TestApp, server: &SmtpServer) -> outbox::Delivery {
-    outbox::deliver_due(&db(app), &server.mailer(), FROM, "test-worker").unwrap()
+    outbox::deliver_due(
+        &db(app),
+        &server.mailer(),
+        FROM,
+        "test-worker",
+        outbox::LEASE_SECS,
+    )
+    .unwrap()
 }
 
 fn waiting(app: &TestApp) -> (i64, i64) {
@@ -209,13 +227,14 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
         .to_string();
     db(&app)
         .write_blocking(|conn| {
-            let admin = nachnutzung::models::user::NewUser {
-                email: "ada@d-nrw.de".into(),
-                name: "Ada Admin".into(),
-                role: "admin".into(),
-                ..Default::default()
-            }
-            .create(conn, "test")?;
+            let admin =
+                nachnutzung::domain::text::Checked::new(nachnutzung::models::user::NewUser {
+                    email: "ada@d-nrw.de".into(),
+                    name: "Ada Admin".into(),
+                    role: "admin".into(),
+                    ..Default::default()
+                })?
+                .create(conn, "test")?;
             let admin = nachnutzung::models::user::User::find(conn, &admin.user.id)?;
             nachnutzung::models::user::User::reset_password(conn, &admin, &bernd_id)
         })
@@ -485,7 +504,9 @@ fn two_workers_on_one_database_deliver_each_mail_once() {
             // Each worker with its own connection pool, as two instances would have.
             let db = db(&app);
             let mailer = server.mailer();
-            std::thread::spawn(move || outbox::deliver_due(&db, &mailer, FROM, name).unwrap())
+            std::thread::spawn(move || {
+                outbox::deliver_due(&db, &mailer, FROM, name, outbox::LEASE_SECS).unwrap()
+            })
         })
         .collect();
     let results: Vec<outbox::Delivery> = workers.into_iter().map(|w| w.join().unwrap()).collect();
@@ -503,6 +524,61 @@ fn two_workers_on_one_database_deliver_each_mail_once() {
         // Both took part (SKIP LOCKED lets them work side by side).
         assert!(results.iter().all(|d| d.sent > 0), "{results:?}");
     }
+}
+
+/// The defect of a batch outlasting its lease: with a relay taking 1 s per mail and a
+/// lease of 3 s, a worker that claimed a batch of mails would lose the tail of it to the
+/// other worker, which sends it again. Claimed one at a time, each mail arrives once.
+#[test]
+fn two_workers_with_a_slow_relay_and_a_short_lease_deliver_each_mail_once() {
+    let app = TestApp::new();
+    let mut server = SmtpServer::slow(1.0);
+    server.start();
+    let n = 8;
+    db(&app)
+        .write_blocking(|c| {
+            for i in 0..n {
+                outbox::enqueue(
+                    c,
+                    "account_created",
+                    &[format!("slow{i}@example.org")],
+                    &json!({ "name": format!("Person {i}"), "email": format!("slow{i}@example.org"), "role": "Kommune", "link": "http://127.0.0.1:8000/anmelden" }),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let workers: Vec<_> = ["worker-a", "worker-b"]
+        .into_iter()
+        .map(|name| {
+            let db = db(&app);
+            let mailer = server.mailer();
+            // Each polls like an instance's worker does, until the outbox is empty.
+            std::thread::spawn(move || {
+                let mut sent = 0;
+                loop {
+                    sent += outbox::deliver_due(&db, &mailer, FROM, name, 3)
+                        .unwrap()
+                        .sent;
+                    let waiting = db.read_blocking(outbox::counts).unwrap().0;
+                    if waiting == 0 {
+                        return sent;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            })
+        })
+        .collect();
+    let sent: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let mails = server.received();
+    let mut ids: Vec<&str> = mails
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((mails.len(), ids.len()), (n, n), "each mail exactly once");
+    assert_eq!((sent, waiting(&app)), (n, (0, n as i64)));
 }
 
 #[test]

@@ -30,20 +30,7 @@ const WAPPEN_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 
 /// A user created through the API who has set their own password (pages otherwise send
 /// them to the password change first).
 fn web_user(app: &TestApp, body: serde_json::Value) -> WebUser {
-    use diesel::prelude::*;
-    use nachnutzung::db::schema::users;
-    let (id, _) = app.user(body);
-    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
-    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
-    let uid = id.clone();
-    db.write_blocking(move |conn| {
-        diesel::update(users::table.find(uid))
-            .set(users::must_change_password.eq(false))
-            .execute(conn)?;
-        Ok(())
-    })
-    .unwrap();
-    app.web_user(&id)
+    app.signed_in(body)
 }
 
 struct Fixture {

@@ -88,8 +88,8 @@ async fn create(
     state: &State<AppState>,
     input: Body<'_, NewAgreement>,
 ) -> AppResult<(Status, Json<AgreementView>)> {
-    let mut input = body(input)?;
-    input.signing_order = state.signing_order;
+    let order = state.signing_order;
+    let input = body(input)?.amend(|i| i.signing_order = order)?;
     let view = state
         .db
         .write(move |conn| {
@@ -185,8 +185,8 @@ async fn transition(
     input: Body<'_, TransitionInput>,
 ) -> AppResult<Json<AgreementView>> {
     let id = super::id(id)?;
-    let mut input = body(input)?;
-    input.signing_order = state.signing_order;
+    let order = state.signing_order;
+    let input = body(input)?.amend(|i| i.signing_order = order)?;
     Ok(Json(
         state
             .db

@@ -22,7 +22,7 @@ async fn list(
     per_page: Option<&str>,
 ) -> AppResult<Json<Paged<AuditView>>> {
     let page = super::page(page, per_page)?;
-    let entity_id = entity_id.map(|id| super::id(&id)).transpose()?;
+    let entity_id = super::query_id("entity_id", entity_id.as_deref())?;
     Ok(Json(
         state
             .db

@@ -13,10 +13,11 @@ mod services;
 mod tasks;
 mod users;
 
+use rocket::data::{self, Data, FromData, Limits};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::serde::json::{Error as JsonError, Json};
 use rocket::{Catcher, Route};
+use serde::de::DeserializeOwned;
 
 pub use agreements::draft_pdf;
 pub use catalog::CatalogCache;
@@ -25,6 +26,7 @@ pub use rollout::filter as rollout_filter;
 
 use crate::app::{token_hash, AppState};
 use crate::domain::account::Role;
+use crate::domain::text::{Checked, Inspect};
 use crate::error::{AppError, AppResult};
 use crate::models::Scope;
 
@@ -48,20 +50,57 @@ pub fn catchers() -> Vec<Catcher> {
     rocket::catchers![default_catcher]
 }
 
-/// Every error without a handler-made body becomes the documented JSON error.
-#[rocket::catch(default)]
-fn default_catcher(status: Status, req: &Request<'_>) -> AppError {
-    if let Some(err) = req.local_cache(|| None::<AppError>) {
-        return err.clone();
+/// An error answer, with `Allow` when the method is the problem (405).
+pub struct Refusal {
+    error: AppError,
+    allow: Option<rocket::http::Header<'static>>,
+}
+
+impl<'r> rocket::response::Responder<'r, 'static> for Refusal {
+    fn respond_to(self, req: &'r Request<'_>) -> rocket::response::Result<'static> {
+        let mut res = self.error.respond_to(req)?;
+        if let Some(allow) = self.allow {
+            res.set_header(allow);
+        }
+        Ok(res)
     }
-    match status.code {
+}
+
+/// Every error without a handler-made body becomes the documented JSON error. A path
+/// that exists with other methods answers 405 with `Allow`.
+#[rocket::catch(default)]
+fn default_catcher(status: Status, req: &Request<'_>) -> Refusal {
+    if let Some(err) = req.local_cache(|| None::<AppError>) {
+        return Refusal {
+            error: err.clone(),
+            allow: None,
+        };
+    }
+    if status.code == 404 {
+        if let Some(allow) = crate::http::allowed_methods(req) {
+            return Refusal {
+                error: AppError::new(
+                    Status::MethodNotAllowed,
+                    "method_not_allowed",
+                    format!(
+                        "{} ist für diese Adresse nicht vorgesehen (erlaubt: {}).",
+                        req.method(),
+                        allow.value()
+                    ),
+                ),
+                allow: Some(allow),
+            };
+        }
+    }
+    let error = match status.code {
         404 => AppError::not_found("Diese Adresse gibt es nicht."),
         401 => AppError::unauthorized("Anmeldung erforderlich."),
         413 => AppError::new(status, "too_large", "Die Anfrage ist zu groß."),
         422 => AppError::new(status, "validation_failed", "Die Eingaben sind ungültig."),
         400..=499 => AppError::new(status, "bad_request", "Die Anfrage ist fehlerhaft."),
         _ => AppError::internal(format!("unhandled status {status}")),
-    }
+    };
+    Refusal { error, allow: None }
 }
 
 /// An authenticated caller: a user presenting a personal API token (`nnr_…`), or the
@@ -220,27 +259,80 @@ impl<'r> FromRequest<'r> for Staff {
     }
 }
 
-/// A JSON request body, with parse errors kept for a clear message.
-pub type Body<'r, T> = Result<Json<T>, JsonError<'r>>;
+/// A JSON request body: read within the `json` limit (over it: 413 `too_large`), parsed
+/// (broken JSON: 400 `malformed_json`; the wrong shape: 422 naming the field), and its
+/// text checked (`domain::text`: NFC, no control characters, lengths: 422 per field).
+/// Every JSON body of the API comes through here, so the stores only ever see
+/// [`Checked`] input.
+pub struct Body<'r, T>(AppResult<Checked<T>>, std::marker::PhantomData<&'r ()>);
 
-/// Unwraps a JSON body: malformed JSON is a 400, JSON of the wrong shape a 422.
-pub fn body<T>(body: Body<'_, T>) -> AppResult<T> {
-    match body {
-        Ok(json) => Ok(json.into_inner()),
-        Err(JsonError::Io(e)) => Err(AppError::bad_request(format!(
-            "Der Inhalt der Anfrage ist nicht lesbar: {e}"
-        ))),
-        Err(JsonError::Parse(_, e)) if e.is_syntax() || e.is_eof() => Err(AppError::new(
-            Status::BadRequest,
-            "malformed_json",
-            format!("Der Inhalt ist kein gültiges JSON: {e}"),
-        )),
-        Err(JsonError::Parse(_, e)) => Err(AppError::new(
-            Status::UnprocessableEntity,
-            "validation_failed",
-            format!("Der Inhalt passt nicht zum erwarteten Format: {e}"),
-        )),
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned + Inspect + Send + 'static> FromData<'r> for Body<'r, T> {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let limit = req.limits().get("json").unwrap_or(Limits::JSON);
+        let read = data.open(limit).into_string().await;
+        let result = match read {
+            Ok(text) if text.is_complete() => parse_json::<T>(&text.into_inner()),
+            Ok(_) => Err(too_large(limit)),
+            Err(e) => Err(AppError::bad_request(format!(
+                "Der Inhalt der Anfrage ist nicht lesbar (kein UTF-8?): {e}"
+            ))),
+        };
+        data::Outcome::Success(Body(result, std::marker::PhantomData))
     }
+}
+
+/// The 413 every body over its limit gets.
+pub fn too_large(limit: rocket::data::ByteUnit) -> AppError {
+    AppError::new(
+        Status::PayloadTooLarge,
+        "too_large",
+        format!("Die Anfrage ist zu groß (höchstens {limit})."),
+    )
+}
+
+/// Parses and checks a JSON text as `T`.
+pub fn parse_json<T: DeserializeOwned + Inspect>(text: &str) -> AppResult<Checked<T>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => match de.end() {
+            Ok(()) => v,
+            Err(e) => {
+                return Err(AppError::new(
+                    Status::BadRequest,
+                    "malformed_json",
+                    format!("Der Inhalt ist kein gültiges JSON: {e}"),
+                ))
+            }
+        },
+        Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
+            return Err(AppError::new(
+                Status::BadRequest,
+                "malformed_json",
+                format!("Der Inhalt ist kein gültiges JSON: {}", e.inner()),
+            ))
+        }
+        Err(e) => {
+            let path = e.path().to_string();
+            let message = format!("passt nicht zum erwarteten Format: {}", e.inner());
+            if path == "." {
+                return Err(AppError::new(
+                    Status::UnprocessableEntity,
+                    "validation_failed",
+                    format!("Der Inhalt {message}"),
+                ));
+            }
+            return Err(AppError::field(&path, message));
+        }
+    };
+    Ok(Checked::new(value)?)
+}
+
+/// Unwraps a JSON body: the checked input, or the error that refused it.
+pub fn body<T>(body: Body<'_, T>) -> AppResult<Checked<T>> {
+    body.0
 }
 
 /// Ids are UUIDs; anything else cannot name a record.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{body, Body, Staff};
 use crate::app::AppState;
+use crate::domain::text::Checked;
 use crate::domain::MunicipalityKind;
 use crate::error::{AppError, AppResult};
 use crate::models::contact::{Contact, ContactInput};
@@ -48,7 +49,7 @@ async fn list(
             ));
         }
     }
-    let filter = Filter {
+    let filter = Checked::new(Filter {
         ags: ags.map(str::to_string),
         q: q.map(str::trim)
             .filter(|s| !s.is_empty())
@@ -56,7 +57,7 @@ async fn list(
         kind: kind.map(str::to_string),
         regierungsbezirk: regierungsbezirk.map(str::to_string),
         ..Filter::default()
-    };
+    })?;
     Ok(Json(
         state
             .db

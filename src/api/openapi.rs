@@ -13,12 +13,13 @@ fn error_responses(codes: &[&str]) -> Value {
     let mut map = serde_json::Map::new();
     for code in codes {
         let text = match *code {
-            "400" => "Malformed request (e.g. invalid JSON)",
+            "400" => "Malformed request (e.g. invalid JSON, a body that is not UTF-8)",
+            "413" => "The body is larger than its limit (JSON: 1 MiB)",
             "401" => "Missing or invalid bearer token",
-            "403" => "No staff token configured on this instance",
+            "403" => "Not allowed for the caller's role, or no staff token configured on this instance",
             "404" => "Unknown id",
             "409" => "Conflict: stale lock_version, duplicate, forbidden transition, dependants",
-            "422" => "Invalid input or a rule of the Nachnutzungsmodell refuses it",
+            "422" => "Invalid input (wrong form, control characters, too long, a query parameter given twice) or a rule of the Nachnutzungsmodell refuses it",
             _ => "Error",
         };
         map.insert(code.to_string(), json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
@@ -57,8 +58,57 @@ fn op(
     o
 }
 
+/// The statuses every operation of a kind can answer, whatever its handler does: added
+/// to each operation in one place, so the document lists every status the API returns.
+/// - with a bearer token: 401 (missing or invalid), 403 (not for this role, or no staff
+///   token configured);
+/// - with a path id: 404 (unknown, malformed, or another tenant's);
+/// - with query parameters: 422 (a value of the wrong form, a parameter given twice);
+/// - with a body: 400 (not readable, broken JSON), 413 (over its limit), 422 (wrong
+///   shape, text that cannot be stored: control characters, too long).
+fn complete_responses(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let mut codes: Vec<&str> = Vec::new();
+            if op.get("security").is_some() {
+                codes.extend(["401", "403"]);
+            }
+            if path.contains('{') {
+                codes.push("404");
+            }
+            let has_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if has_query {
+                codes.push("422");
+            }
+            if op.get("requestBody").is_some() {
+                codes.extend(["400", "413", "422"]);
+            }
+            let responses = &mut op["responses"];
+            for code in codes {
+                if responses.get(code).is_none() {
+                    responses[code] = error_responses(&[code])[code].clone();
+                }
+            }
+        }
+    }
+}
+
 /// The document.
 pub fn document() -> Value {
+    let mut doc = spec();
+    complete_responses(&mut doc);
+    doc
+}
+
+fn spec() -> Value {
     let read = ["401", "403", "404", "422"];
     let write = ["400", "401", "403", "404", "409", "422"];
     let obj = json!({ "type": "object", "additionalProperties": true });
@@ -173,14 +223,15 @@ pub fn document() -> Value {
                                "422": { "description": "Not a PDF", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/me": { "get": op("Who the caller is (user, role, authentication)", false, &[], None, "200", "Me", &read) },
             "/api/v1/tokens": {
-                "get": op("The caller's personal API tokens (without secrets)", false, &[], None, "200", "List", &read),
+                "get": op("The caller's personal API tokens (without secrets); 409 for the bootstrap token", false, &[], None, "200", "List", &["401", "403", "409"]),
                 "post": op("Issue a personal API token; the secret is in this answer only", false, &[], Some("TokenInput"), "201", "IssuedToken", &write) },
             "/api/v1/tokens/{id}": { "delete": {
                 "summary": "Revoke one of the caller's tokens",
                 "security": [{ "staffToken": [] }],
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": { "204": { "description": "Revoked" },
-                               "404": { "description": "Not the caller's or already revoked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+                               "404": { "description": "Not the caller's or already revoked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                               "409": { "description": "The bootstrap token has no tokens of its own", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/users": {
                 "get": op("Users (admins)", false, &[], None, "200", "List", &read),
                 "post": op("Create a user (admins); the initial password is in this answer only", false, &[], Some("NewUser"), "201", "CreatedUser", &write) },

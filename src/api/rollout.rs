@@ -7,6 +7,7 @@ use rocket::{get, routes, Responder, Route, State};
 
 use super::Caller;
 use crate::app::AppState;
+use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::models::rollout::{self, Rollout, RolloutFilter};
 
@@ -37,7 +38,7 @@ pub fn filter(
     regierungsbezirk: Option<&str>,
     kreis: Option<&str>,
     service_id: Option<&str>,
-) -> AppResult<RolloutFilter> {
+) -> AppResult<Checked<RolloutFilter>> {
     let nonempty = |v: Option<&str>| {
         v.map(str::trim)
             .filter(|v| !v.is_empty())
@@ -48,11 +49,11 @@ pub fn filter(
         crate::domain::codes::check_nrw_ags(k).map_err(|m| AppError::field("kreis", m))?;
     }
     let service_id = super::query_id("service_id", nonempty(service_id).as_deref())?;
-    Ok(RolloutFilter {
+    Ok(Checked::new(RolloutFilter {
         regierungsbezirk: nonempty(regierungsbezirk),
         kreis_ags: kreis,
         service_id,
-    })
+    })?)
 }
 
 /// Staff see every municipality; a municipality its own row; another Land's intermediary

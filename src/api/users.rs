@@ -4,13 +4,15 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{delete, get, post, routes, Route, State};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{body, Body, Caller, Staff};
 use crate::app::AppState;
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
-use crate::models::user::{ApiToken, CreatedUser, IssuedToken, NewUser, User, UserView};
+use crate::models::user::{
+    ApiToken, CreatedUser, IssuedToken, NewUser, TokenInput, User, UserView,
+};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -73,12 +75,6 @@ async fn list_tokens(caller: Caller, state: &State<AppState>) -> AppResult<Json<
     ))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenInput {
-    name: String,
-}
-
 /// A new personal token; its secret is in this answer only.
 #[post("/api/v1/tokens", data = "<input>")]
 async fn issue_token(
@@ -92,7 +88,7 @@ async fn issue_token(
         .db
         .write(move |conn| {
             let user = User::find(conn, &user_id)?;
-            ApiToken::issue(conn, &user, &input.name)
+            ApiToken::issue(conn, &user, &input)
         })
         .await?;
     Ok((Status::Created, Json(issued)))

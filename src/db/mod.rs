@@ -17,6 +17,10 @@ use crate::error::{AppError, AppResult};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The PostgreSQL advisory lock key under which migrations run (any fixed number that no
+/// other application on the database uses; this one spells "nnr-mig").
+pub const MIGRATION_LOCK: i64 = 0x006e_6e72_2d6d_6967;
+
 /// A connection to either backend. Models are written once against this type.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -176,16 +180,39 @@ impl Db {
             .map_err(|e| AppError::unavailable(format!("no database connection: {e}")))
     }
 
-    /// Runs all pending migrations of the backend.
+    /// Runs all pending migrations of the backend. On PostgreSQL under an advisory lock
+    /// ([`MIGRATION_LOCK`]), so instances starting together on one database migrate it
+    /// once, one after the other: the first applies, the others find nothing pending. On
+    /// SQLite in one IMMEDIATE transaction, which holds the file's write lock.
     pub fn migrate(&self) -> AppResult<()> {
         let mut conn = self.conn()?;
         let migrations = match self.backend() {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
-        conn.run_pending_migrations(migrations)
-            .map_err(|e| AppError::internal(format!("migration failed: {e}")))?;
-        Ok(())
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+            AppError::internal(format!("migration failed: {e}"))
+        };
+        match &mut *conn {
+            DbConn::Postgres(pg) => {
+                pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let result = pg
+                    .run_pending_migrations(migrations)
+                    .map(|_| ())
+                    .map_err(failed);
+                // Also released when the connection closes, should this fail.
+                pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                result
+            }
+            // One IMMEDIATE transaction around the run (each migration a savepoint in it):
+            // a second process waits for the write lock (busy timeout), then finds
+            // nothing pending.
+            DbConn::Sqlite(lite) => lite.immediate_transaction(|c| {
+                c.run_pending_migrations(migrations)
+                    .map(|_| ())
+                    .map_err(failed)
+            }),
+        }
     }
 
     /// Refreshes the planner's statistics after a bulk load (outside any transaction):

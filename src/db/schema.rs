@@ -219,6 +219,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Text,
         email -> Text,
@@ -319,6 +327,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
     login_failures,
+    login_throttle,
     attachments,
     golive_tasks,
     outbox,

@@ -94,9 +94,48 @@ pub fn normalise_email(problems: &mut Problems, email: &str) -> String {
     e
 }
 
+/// Failed logins count towards throttling until this long passes without one.
+pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+/// Free attempts per account and per IP within the window.
+pub const FREE_FAILURES: i32 = 5;
+
+/// Failures that still count at `now_secs` (a quiet window clears them).
+pub fn live_failures(failures: i32, last_failure_secs: i64, now_secs: i64) -> i32 {
+    if now_secs - last_failure_secs >= FAILURE_WINDOW_SECS {
+        0
+    } else {
+        failures
+    }
+}
+
+/// Seconds to wait before the next attempt after `failures` counted ones, the last at
+/// `last_failure_secs`: none for the first `FREE_FAILURES`, then 30 s after the last,
+/// doubling with each further one, at most 15 minutes.
+pub fn login_wait(failures: i32, last_failure_secs: i64, now_secs: i64) -> Option<i64> {
+    let failures = live_failures(failures, last_failure_secs, now_secs);
+    if failures < FREE_FAILURES {
+        return None;
+    }
+    let delay = (30i64 << (failures - FREE_FAILURES).min(5)).min(15 * 60);
+    let wait = last_failure_secs + delay - now_secs;
+    (wait > 0).then_some(wait)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_wait_starts_after_five_failures_and_doubles() {
+        assert_eq!(login_wait(4, 1000, 1000), None);
+        assert_eq!(login_wait(5, 1000, 1000), Some(30));
+        assert_eq!(login_wait(5, 1000, 1031), None);
+        assert_eq!(login_wait(6, 1000, 1000), Some(60));
+        assert_eq!(login_wait(40, 1000, 1000), Some(900));
+        // A quiet quarter of an hour clears the count.
+        assert_eq!(login_wait(40, 1000, 1000 + 900), None);
+        assert_eq!(live_failures(40, 1000, 1000 + 900), 0);
+    }
 
     #[test]
     fn passwords_and_login_names_are_checked() {

@@ -387,6 +387,36 @@ pub fn german_date(d: Date) -> String {
     format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
 }
 
+impl crate::domain::text::Inspect for SubProcessor {
+    fn inspect(&mut self, t: &mut crate::domain::text::TextCheck) {
+        use crate::domain::text::Kind;
+        t.text("name", Kind::Name, &mut self.name);
+        t.opt("address", Kind::Note, &mut self.address);
+        t.text("activity", Kind::Note, &mut self.activity);
+    }
+}
+
+impl crate::domain::text::Inspect for Avv {
+    fn inspect(&mut self, t: &mut crate::domain::text::TextCheck) {
+        use crate::domain::text::Kind;
+        t.text("subject", Kind::Note, &mut self.subject);
+        t.text("duration", Kind::Note, &mut self.duration);
+        t.text(
+            "nature_and_purpose",
+            Kind::Note,
+            &mut self.nature_and_purpose,
+        );
+        t.list("data_types", Kind::Note, &mut self.data_types);
+        t.list("data_subjects", Kind::Note, &mut self.data_subjects);
+        t.list(
+            "technical_measures",
+            Kind::Note,
+            &mut self.technical_measures,
+        );
+        t.each("sub_processors", &mut self.sub_processors);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod party;
 pub mod rules;
 pub mod service;
 pub mod signing;
+pub mod text;
 pub mod upload;
 
 pub use agreement::{Action, AgreementKind, Avv, Direction, Status, Terms};

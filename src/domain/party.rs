@@ -108,3 +108,11 @@ pub fn check_contact(problems: &mut Problems, name: &str, email: Option<&str>) {
         problems.check("email", codes::check_email(email));
     }
 }
+
+impl crate::domain::text::Inspect for StateRef {
+    fn inspect(&mut self, t: &mut crate::domain::text::TextCheck) {
+        use crate::domain::text::Kind;
+        t.text("land_key", Kind::Code, &mut self.land_key);
+        t.text("state", Kind::Name, &mut self.state);
+    }
+}

@@ -211,6 +211,14 @@ fn check_value(def: &ParameterDef, value: &Value) -> Result<(), String> {
     }
 }
 
+impl crate::domain::text::Inspect for ParameterDef {
+    fn inspect(&mut self, t: &mut crate::domain::text::TextCheck) {
+        use crate::domain::text::Kind;
+        t.text("key", Kind::Code, &mut self.key);
+        t.text("label", Kind::Name, &mut self.label);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,10 +29,15 @@ pub struct CoatOfArms {
     pub content_type: &'static str,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// What the sanitised copy of an SVG left out (German, for the user).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
-/// Checks a coat of arms (PNG or SVG, by content, not by name).
-pub fn check_coat_of_arms(bytes: &[u8]) -> Result<CoatOfArms, String> {
+/// Checks a coat of arms (PNG or SVG, by content, not by name). Returns what was found
+/// and the bytes to store: a PNG as uploaded; an SVG as a sanitised copy, re-serialised
+/// from its parsed tree with allowed elements and attributes only.
+pub fn check_coat_of_arms(bytes: &[u8]) -> Result<(CoatOfArms, Vec<u8>), String> {
     if bytes.is_empty() {
         return Err("Die Datei ist leer.".into());
     }
@@ -43,7 +48,7 @@ pub fn check_coat_of_arms(bytes: &[u8]) -> Result<CoatOfArms, String> {
         ));
     }
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return check_png(bytes);
+        return check_png(bytes).map(|image| (image, bytes.to_vec()));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| "Das Wappen muss eine PNG- oder SVG-Datei sein.".to_string())?;
@@ -92,17 +97,20 @@ fn check_png(bytes: &[u8]) -> Result<CoatOfArms, String> {
         content_type: "image/png",
         width: Some(width),
         height: Some(height),
+        removed: Vec::new(),
     })
 }
 
-/// Drawing elements an SVG coat of arms may use.
+/// Drawing elements an SVG coat of arms may keep. Everything else is removed with its
+/// content: scripts, styles, images, links, `<foreignObject>`, animation (`<animate>`,
+/// `<set>`, …), filters, fonts, and `<metadata>` (whatever a drawing program or an
+/// attacker put there).
 const SVG_ELEMENTS: &[&str] = &[
     "svg",
     "g",
     "defs",
     "title",
     "desc",
-    "metadata",
     "path",
     "rect",
     "circle",
@@ -122,7 +130,97 @@ const SVG_ELEMENTS: &[&str] = &[
     "use",
 ];
 
-fn check_svg(text: &str) -> Result<CoatOfArms, String> {
+/// Elements whose text content is kept.
+const SVG_TEXT_ELEMENTS: &[&str] = &["title", "desc", "text", "tspan"];
+
+/// Attributes kept on those elements (geometry, presentation, references within the
+/// file). Event handlers and anything else are removed.
+const SVG_ATTRIBUTES: &[&str] = &[
+    "id",
+    "class",
+    "style",
+    "transform",
+    "viewBox",
+    "preserveAspectRatio",
+    "version",
+    "width",
+    "height",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "fx",
+    "fy",
+    "d",
+    "points",
+    "pathLength",
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-opacity",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "stroke-miterlimit",
+    "stroke-dasharray",
+    "stroke-dashoffset",
+    "opacity",
+    "color",
+    "display",
+    "visibility",
+    "clip-path",
+    "clip-rule",
+    "clipPathUnits",
+    "mask",
+    "maskUnits",
+    "maskContentUnits",
+    "offset",
+    "stop-color",
+    "stop-opacity",
+    "gradientUnits",
+    "gradientTransform",
+    "spreadMethod",
+    "patternUnits",
+    "patternContentUnits",
+    "patternTransform",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "letter-spacing",
+    "word-spacing",
+    "dx",
+    "dy",
+    "rotate",
+    "textLength",
+    "lengthAdjust",
+    "vector-effect",
+    "shape-rendering",
+    "paint-order",
+    "href",
+];
+
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
+
+/// A sanitised SVG: the copy to store and what was removed from the upload.
+struct CleanSvg {
+    text: String,
+    removed: std::collections::BTreeSet<String>,
+    xlink: bool,
+}
+
+fn check_svg(text: &str) -> Result<(CoatOfArms, Vec<u8>), String> {
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..Default::default()
@@ -130,64 +228,147 @@ fn check_svg(text: &str) -> Result<CoatOfArms, String> {
     let doc = roxmltree::Document::parse_with_options(text, options)
         .map_err(|e| format!("Die SVG-Datei ist kein gültiges XML ohne DTD ({e})."))?;
     let root = doc.root_element();
-    if root.tag_name().name() != "svg" {
-        return Err("Die SVG-Datei muss mit einem <svg>-Element beginnen.".into());
+    if root.tag_name().name() != "svg" || root.tag_name().namespace() != Some(SVG_NS) {
+        return Err(
+            "Die SVG-Datei muss mit einem <svg>-Element (Namensraum http://www.w3.org/2000/svg) beginnen."
+                .into(),
+        );
     }
-    for node in doc.descendants() {
+    let mut clean = CleanSvg {
+        text: String::new(),
+        removed: Default::default(),
+        xlink: false,
+    };
+    for node in doc.root().children() {
         if node.is_pi() {
-            return Err(
-                "Die SVG-Datei enthält Verarbeitungsanweisungen; das ist nicht erlaubt.".into(),
-            );
-        }
-        if !node.is_element() {
-            continue;
-        }
-        let name = node.tag_name().name();
-        // RDF metadata from drawing programs is harmless text; skip its content.
-        if node
-            .ancestors()
-            .skip(1)
-            .any(|a| a.tag_name().name() == "metadata")
-        {
-            continue;
-        }
-        if !SVG_ELEMENTS.contains(&name) {
-            return Err(format!(
-                "Die SVG-Datei enthält das Element <{name}>; erlaubt sind nur Zeichenelemente (keine Skripte, Stile, Bilder oder eingebetteten Inhalte)."
+            clean.removed.insert(format!(
+                "Verarbeitungsanweisung <?{}?>",
+                node.pi().map_or("", |p| p.target)
             ));
         }
-        for attr in node.attributes() {
-            let key = attr.name().to_ascii_lowercase();
-            let value = attr.value().trim().to_ascii_lowercase();
-            if key.starts_with("on") {
-                return Err(format!(
-                    "Die SVG-Datei enthält den Ereignis-Handler „{}“; Skripte sind nicht erlaubt.",
-                    attr.name()
-                ));
+    }
+    let mut body = String::new();
+    svg_element(root, &mut clean, &mut body);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // The root's own start tag, with the namespaces the copy needs.
+    let open_end = body.find('>').unwrap_or(body.len());
+    let (open, rest) = body.split_at(open_end);
+    out.push_str(open);
+    out.push_str(&format!(" xmlns=\"{SVG_NS}\""));
+    if clean.xlink {
+        out.push_str(&format!(" xmlns:xlink=\"{XLINK_NS}\""));
+    }
+    out.push_str(rest);
+    out.push('\n');
+    clean.text = out;
+    Ok((
+        CoatOfArms {
+            content_type: "image/svg+xml",
+            width: None,
+            height: None,
+            removed: clean.removed.into_iter().take(20).collect(),
+        },
+        clean.text.into_bytes(),
+    ))
+}
+
+/// Writes `node` (an allowed element) with its allowed attributes and children.
+fn svg_element(node: roxmltree::Node<'_, '_>, clean: &mut CleanSvg, out: &mut String) {
+    let name = node.tag_name().name();
+    out.push('<');
+    out.push_str(name);
+    for attr in node.attributes() {
+        let shown = match attr.namespace() {
+            Some(XLINK_NS) => format!("xlink:{}", attr.name()),
+            Some(ns) if ns.contains("XML/1998/namespace") => format!("xml:{}", attr.name()),
+            Some(_) => format!("fremdes Attribut {}", attr.name()),
+            None => attr.name().to_string(),
+        };
+        let allowed = match attr.namespace() {
+            None => SVG_ATTRIBUTES.contains(&attr.name()),
+            Some(XLINK_NS) => attr.name() == "href",
+            Some(_) => false,
+        };
+        if !allowed {
+            clean.removed.insert(format!("Attribut {shown}"));
+            continue;
+        }
+        let value = attr.value();
+        if !safe_svg_value(attr.name(), value) {
+            clean
+                .removed
+                .insert(format!("Attribut {shown} (Verweis oder Code)"));
+            continue;
+        }
+        if attr.namespace() == Some(XLINK_NS) {
+            clean.xlink = true;
+        }
+        out.push(' ');
+        out.push_str(if attr.namespace() == Some(XLINK_NS) {
+            "xlink:href"
+        } else {
+            attr.name()
+        });
+        out.push_str("=\"");
+        out.push_str(&escape_xml(value));
+        out.push('"');
+    }
+    out.push('>');
+    let keeps_text = SVG_TEXT_ELEMENTS.contains(&name);
+    for child in node.children() {
+        if child.is_element() {
+            let child_name = child.tag_name().name();
+            if child.tag_name().namespace() == Some(SVG_NS) && SVG_ELEMENTS.contains(&child_name) {
+                svg_element(child, clean, out);
+            } else {
+                clean.removed.insert(format!("<{child_name}>"));
             }
-            if key == "href" && !value.starts_with('#') {
-                return Err(
-                    "Die SVG-Datei verweist auf externe Inhalte (href); erlaubt sind nur Verweise innerhalb der Datei (#…).".into(),
-                );
+        } else if child.is_text() {
+            let text = child.text().unwrap_or("");
+            if keeps_text || text.trim().is_empty() {
+                out.push_str(&escape_xml(text));
             }
-            if value.contains("javascript:")
-                || value.contains("data:")
-                || value.contains("@import")
-                || value.contains("expression(")
-                || value.contains("url(") && !only_local_urls(&value)
-            {
-                return Err(format!(
-                    "Die SVG-Datei enthält im Attribut „{}“ einen externen Verweis oder Code.",
-                    attr.name()
-                ));
-            }
+        } else if child.is_pi() {
+            clean.removed.insert("Verarbeitungsanweisung".into());
         }
     }
-    Ok(CoatOfArms {
-        content_type: "image/svg+xml",
-        width: None,
-        height: None,
-    })
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+/// Whether an attribute's value stays inside the file and carries no code.
+fn safe_svg_value(name: &str, value: &str) -> bool {
+    let v: String = value
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if name == "href" {
+        return v.starts_with('#');
+    }
+    !(v.contains("javascript:")
+        || v.contains("data:")
+        || v.contains("@import")
+        || v.contains("expression(")
+        || v.contains("behavior:")
+        || v.contains("-moz-binding")
+        || v.contains('\\')
+        || v.contains("url(") && !only_local_urls(&v))
+}
+
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether every `url(…)` in `value` points inside the document (`url(#id)`).
@@ -230,6 +411,11 @@ pub fn check_dvdv_certificate(
             "Die Zertifikatsdatei ist größer als {} KiB.",
             MAX_CERTIFICATE_BYTES / 1024
         ));
+    }
+    if bytes.windows(16).any(|w| w == b"PRIVATE KEY-----") {
+        return Err(
+            "Die Datei enthält einen privaten Schlüssel. Sie wurde nicht gespeichert. Bitte laden Sie nur das Zertifikat hoch. Der private Schlüssel hat damit Ihr Haus verlassen: Betrachten Sie ihn als kompromittiert, lassen Sie ein neues Schlüsselpaar mit Zertifikat ausstellen und das alte sperren.".into(),
+        );
     }
     let der = if bytes.starts_with(b"-----BEGIN") || bytes.windows(11).any(|w| w == b"-----BEGIN ")
     {
@@ -363,7 +549,8 @@ mod tests {
 
     #[test]
     fn png_is_accepted_with_its_size_and_broken_or_huge_ones_refused() {
-        let ok = check_coat_of_arms(&png(200, 240)).unwrap();
+        let (ok, stored) = check_coat_of_arms(&png(200, 240)).unwrap();
+        assert_eq!(stored, png(200, 240));
         assert_eq!(ok.content_type, "image/png");
         assert_eq!((ok.width, ok.height), (Some(200), Some(240)));
         let mut cut = png(200, 240);
@@ -379,26 +566,99 @@ mod tests {
     }
 
     #[test]
-    fn svg_with_drawing_only_passes_and_scripts_or_external_references_do_not() {
-        let ok = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><defs><linearGradient id="g"><stop offset="0"/></linearGradient></defs><path d="M0 0h10v10z" fill="url(#g)"/></svg>"##;
-        assert_eq!(
-            check_coat_of_arms(ok.as_bytes()).unwrap().content_type,
-            "image/svg+xml"
+    fn svg_drawing_survives_the_sanitiser_unchanged_in_substance() {
+        let ok = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><defs><linearGradient id="g"><stop offset="0"/></linearGradient></defs><path d="M0 0h10v10z" fill="url(#g)"/><text x="1">Köln &amp; Umgebung</text></svg>"##;
+        let (image, bytes) = check_coat_of_arms(ok.as_bytes()).unwrap();
+        assert_eq!(image.content_type, "image/svg+xml");
+        assert!(image.removed.is_empty(), "{:?}", image.removed);
+        let out = String::from_utf8(bytes).unwrap();
+        assert!(
+            out.contains(r#"<path d="M0 0h10v10z" fill="url(#g)"></path>"#),
+            "{out}"
         );
+        assert!(out.contains("Köln &amp; Umgebung"), "{out}");
+        // The copy parses again, to the same result.
+        let (again, bytes2) = check_coat_of_arms(out.as_bytes()).unwrap();
+        assert!(again.removed.is_empty());
+        assert_eq!(String::from_utf8(bytes2).unwrap(), out);
+    }
+
+    /// Every dangerous SVG we know of: either refused, or stored without the danger (and
+    /// the user told what was removed).
+    #[test]
+    fn dangerous_svgs_are_refused_or_stored_without_the_danger() {
+        const S: &str = r#"xmlns="http://www.w3.org/2000/svg""#;
+        const X: &str = r#"xmlns:xlink="http://www.w3.org/1999/xlink""#;
+        let cases: Vec<(String, &str)> = vec![
+            (format!("<svg {S}><script>alert(1)</script></svg>"), "alert"),
+            (format!(r#"<svg {S} onload="alert(1)"><rect/></svg>"#), "alert"),
+            (format!(r#"<svg {S}><rect onclick="alert(1)"/></svg>"#), "alert"),
+            (format!(r#"<svg {S} {X}><use xlink:href="https://evil.example/a.svg#x"/></svg>"#), "evil"),
+            (format!(r#"<svg {S}><use href="https://evil.example/a.svg#x"/></svg>"#), "evil"),
+            (format!("<svg {S}><foreignObject><p>x</p></foreignObject></svg>"), "foreignobject"),
+            (format!(r#"<svg {S}><image href="https://evil.example/x.png"/></svg>"#), "evil"),
+            (format!("<svg {S}><style>@import url(https://evil.example/a.css);</style></svg>"), "evil"),
+            (format!(r#"<svg {S}><rect fill="url(https://evil.example/p)"/></svg>"#), "evil"),
+            (format!(r#"<svg {S}><rect style="fill:url(https://evil.example/p)"/></svg>"#), "evil"),
+            (format!(r#"<svg {S}><a href="javascript:alert(1)"><rect/></a></svg>"#), "javascript"),
+            (format!(r#"<svg {S}><rect fill="javascript:alert(1)"/></svg>"#), "javascript"),
+            (format!(r#"<svg {S}><use href="data:image/svg+xml;base64,PHN2Zz4="/></svg>"#), "data:"),
+            (format!(r#"<svg {S}><rect style="background:url(data:text/html,x)"/></svg>"#), "data:"),
+            (format!(r#"<svg {S}><rect style="width:expression(alert(1))"/></svg>"#), "alert"),
+            (format!(r#"<svg {S}><rect style="behavior:url(#x)"/></svg>"#), "behavior"),
+            (format!(r#"<svg {S}><animate attributeName="href" to="javascript:alert(1)"/></svg>"#), "javascript"),
+            (format!(r#"<svg {S}><set attributeName="onmouseover" to="alert(1)"/></svg>"#), "alert"),
+            (format!(r#"<svg {S}><rect><animate attributeName="fill" values="red"/></rect></svg>"#), "animate"),
+            (format!(r#"<svg {S}><filter><feImage href="https://evil.example/x"/></filter></svg>"#), "evil"),
+            (format!(r#"<svg {S}><iframe src="https://evil.example"/></svg>"#), "evil"),
+            (format!(r#"<?xml-stylesheet href="https://evil.example/a.css"?><svg {S}><rect/></svg>"#), "evil"),
+            (format!(r#"<svg {S}><rect fill="u&#x72;l(https://evil.example/p)"/></svg>"#), "evil"),
+            (format!(r#"<svg {S}><rect style="fill:u\72l(https://evil.example/p)"/></svg>"#), "evil"),
+            // The three that got through <metadata> before.
+            (format!("<svg {S}><metadata><script>alert(document.domain)</script></metadata><rect/></svg>"), "alert"),
+            (format!(r#"<svg {S}><metadata><foreignObject><iframe src="javascript:alert(1)"/></foreignObject></metadata><rect/></svg>"#), "javascript"),
+            (format!(r#"<svg {S}><metadata><image href="http://tracker.example/track.png"/></metadata><rect/></svg>"#), "tracker"),
+        ];
         let refused = [
-            r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink"><use x:href="https://evil.example/a.svg#x"/></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg"><style>@import url(https://evil.example/a.css);</style></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(https://evil.example/p)"/></svg>"#,
-            r#"<svg xmlns="http://www.w3.org/2000/svg"><a href="javascript:alert(1)"><rect/></a></svg>"#,
             r#"<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>"#,
             r#"<svg xmlns="http://www.w3.org/2000/svg"><rect"#,
+            r#"<html><svg xmlns="http://www.w3.org/2000/svg"/></html>"#,
+            r#"<svg><rect/></svg>"#,
         ];
+        assert!(cases.len() + refused.len() >= 27 + 4);
+        for (svg, needle) in &cases {
+            match check_coat_of_arms(svg.as_bytes()) {
+                Err(_) => {}
+                Ok((image, bytes)) => {
+                    let out = String::from_utf8(bytes).unwrap().to_ascii_lowercase();
+                    assert!(!out.contains(needle), "{svg}\n→ {out}");
+                    assert!(!out.contains("<script") && !out.contains(" on"), "{out}");
+                    assert!(!image.removed.is_empty(), "nothing reported for {svg}");
+                }
+            }
+        }
         for svg in refused {
             assert!(check_coat_of_arms(svg.as_bytes()).is_err(), "{svg}");
+        }
+    }
+
+    #[test]
+    fn a_private_key_anywhere_in_a_certificate_upload_is_refused() {
+        let now = OffsetDateTime::now_utc();
+        for key in [
+            "PRIVATE KEY",
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+        ] {
+            let pem = format!(
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN {key}-----\nMIIE\n-----END {key}-----\n"
+            );
+            let err = check_dvdv_certificate(pem.as_bytes(), now).unwrap_err();
+            assert!(
+                err.contains("privaten Schlüssel") && err.contains("kompromittiert"),
+                "{err}"
+            );
         }
     }
 }

@@ -110,7 +110,7 @@ fn clean_name(name: &str, fallback: &str) -> String {
 impl CheckedUpload {
     /// Checks a coat of arms; the error is a German message for the form field.
     pub fn coat_of_arms(file_name: &str, bytes: Vec<u8>) -> Result<CheckedUpload, String> {
-        let image = upload::check_coat_of_arms(&bytes)?;
+        let (image, bytes) = upload::check_coat_of_arms(&bytes)?;
         let ext = if image.content_type == "image/png" {
             "png"
         } else {

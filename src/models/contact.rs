@@ -6,6 +6,7 @@ use time::PrimitiveDateTime;
 
 use crate::db::schema::contacts;
 use crate::db::DbConn;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -73,31 +74,41 @@ pub struct ContactInput {
     pub may_sign: bool,
 }
 
-impl ContactInput {
+impl Inspect for ContactInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("name", Kind::Name, &mut self.name);
+        t.opt("function", Kind::Name, &mut self.function);
+        t.opt("email", Kind::Email, &mut self.email);
+        t.opt("phone", Kind::Code, &mut self.phone);
+    }
+}
+
+impl Checked<ContactInput> {
     /// The contact, checked, for a municipality or an organisation.
-    pub fn into_contact(
+    fn into_contact(
         self,
         municipality_id: Option<String>,
         organisation_id: Option<String>,
     ) -> AppResult<Contact> {
+        let input = self.into_inner();
         let mut problems = crate::domain::Problems::new();
-        crate::domain::party::check_contact(&mut problems, &self.name, self.email.as_deref());
+        crate::domain::party::check_contact(&mut problems, &input.name, input.email.as_deref());
         problems.into_result()?;
         Ok(Contact {
             id: super::new_id(),
             organisation_id,
             municipality_id,
-            name: self.name.trim().to_string(),
-            function: self.function,
-            email: self.email,
-            phone: self.phone,
+            name: input.name.trim().to_string(),
+            function: input.function,
+            email: input.email,
+            phone: input.phone,
             created_at: super::now(),
-            may_sign: self.may_sign,
+            may_sign: input.may_sign,
         })
     }
 }
 
-impl ContactInput {
+impl Checked<ContactInput> {
     /// Adds the contact to a municipality, with an audit record.
     pub fn add_to_municipality(
         self,

@@ -8,6 +8,7 @@ use super::{Page, Paged};
 use crate::db::schema::{agreements, municipalities};
 use crate::db::DbConn;
 use crate::domain::search_key;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable, Serialize)]
@@ -54,6 +55,16 @@ pub struct Filter {
     pub rv: Option<RvState>,
 }
 
+impl Inspect for Filter {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt("ags", Kind::Code, &mut self.ags);
+        t.opt("q", Kind::Search, &mut self.q);
+        t.opt("kind", Kind::Code, &mut self.kind);
+        t.opt("regierungsbezirk", Kind::Name, &mut self.regierungsbezirk);
+        t.opt("kreis", Kind::Code, &mut self.kreis_ags);
+    }
+}
+
 /// The Regierungsbezirke, and the Kreise as (AGS, name).
 pub type Districts = (Vec<String>, Vec<(String, String)>);
 
@@ -88,7 +99,11 @@ impl Municipality {
             .ok_or_else(|| AppError::not_found(format!("Es gibt keine Kommune mit der Id {id}.")))
     }
 
+    /// The municipality with this AGS; anything but eight digits names none.
     pub fn find_by_ags(conn: &mut DbConn, ags: &str) -> AppResult<Option<Municipality>> {
+        if ags.len() != 8 || !ags.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
         Ok(municipalities::table
             .filter(municipalities::ags.eq(ags))
             .select(Municipality::as_select())
@@ -96,7 +111,11 @@ impl Municipality {
             .optional()?)
     }
 
-    pub fn list(conn: &mut DbConn, filter: &Filter, page: Page) -> AppResult<Paged<Municipality>> {
+    pub fn list(
+        conn: &mut DbConn,
+        filter: &Checked<Filter>,
+        page: Page,
+    ) -> AppResult<Paged<Municipality>> {
         let build = || {
             let mut q = municipalities::table.into_boxed();
             if let Some(ags) = &filter.ags {
@@ -282,9 +301,21 @@ pub struct MunicipalityPatch {
     pub population: Option<i64>,
 }
 
-impl MunicipalityPatch {
+impl Inspect for MunicipalityPatch {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt2("address", Kind::Note, &mut self.address);
+    }
+}
+
+impl Checked<MunicipalityPatch> {
     /// Applies the change (refused with 409 if `lock_version` is stale) and records it.
     pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Municipality> {
+        self.into_inner().apply(conn, actor, id)
+    }
+}
+
+impl MunicipalityPatch {
+    fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Municipality> {
         use crate::domain::{party, Problems};
         let mut m = Municipality::find(conn, id)?;
         if m.lock_version != self.lock_version {

@@ -9,6 +9,7 @@ use time::PrimitiveDateTime;
 use crate::db::schema::organisations;
 use crate::db::DbConn;
 use crate::domain::party::StateRef;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
@@ -205,6 +206,30 @@ fn trimmed(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+impl Inspect for OrganisationInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt("name", Kind::Name, &mut self.name);
+        t.opt2("legal_form", Kind::Name, &mut self.legal_form);
+        if let Some(states) = &mut self.states {
+            t.each("states", states);
+        }
+        t.opt2("address", Kind::Note, &mut self.address);
+        t.opt2("note", Kind::Note, &mut self.note);
+    }
+}
+
+impl Checked<OrganisationInput> {
+    /// A new intermediary or provider (`role` sets the flag the input leaves open).
+    pub fn create(self, conn: &mut DbConn, actor: &str, role: Role) -> AppResult<Organisation> {
+        self.into_inner().create(conn, actor, role)
+    }
+
+    /// Changes organisation `id`; `lock_version` is required (a stale one is a 409).
+    pub fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Organisation> {
+        self.into_inner().update(conn, actor, id)
+    }
+}
+
 impl OrganisationInput {
     fn apply_to(self, o: &mut Organisation) -> AppResult<()> {
         if let Some(n) = self.name {
@@ -270,7 +295,7 @@ impl OrganisationInput {
     }
 
     /// A new intermediary or provider (`role` sets the flag the input leaves open).
-    pub fn create(self, conn: &mut DbConn, actor: &str, role: Role) -> AppResult<Organisation> {
+    fn create(self, conn: &mut DbConn, actor: &str, role: Role) -> AppResult<Organisation> {
         if self.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(AppError::field("name", "Der Name ist anzugeben."));
         }
@@ -295,7 +320,7 @@ impl OrganisationInput {
     }
 
     /// Changes organisation `id`; `lock_version` is required (a stale one is a 409).
-    pub fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Organisation> {
+    fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Organisation> {
         let Some(expected) = self.lock_version else {
             return Err(AppError::field(
                 "lock_version",

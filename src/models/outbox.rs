@@ -16,10 +16,17 @@ use crate::db::{Db, DbConn};
 use crate::error::AppResult;
 use crate::mail::{self, Mailer, Outgoing};
 
-/// How long a claimed mail is reserved for the worker that claimed it.
-pub const LEASE_SECS: i64 = 120;
-/// Mails claimed per round.
-pub const BATCH: i64 = 20;
+/// How long a claimed mail is reserved for the worker that claimed it. A worker claims
+/// one mail at a time, and one send is bounded by the SMTP timeout of each of its round
+/// trips (connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA, message, QUIT: at most
+/// ten), so a live worker always finishes a mail well within its lease and no other
+/// instance takes it over.
+pub const LEASE_SECS: i64 = 300;
+/// A round stops after this many failed sends in a row (the server is down: wait for the
+/// next round instead of walking the whole outbox).
+pub const FAILURES_PER_ROUND: usize = 3;
+
+const _: () = assert!(10 * crate::mail::SMTP_TIMEOUT_SECS < LEASE_SECS as u64);
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = outbox)]
@@ -86,10 +93,15 @@ pub fn enqueue(
     Ok(rows.len())
 }
 
-/// Claims up to `limit` due mails for `worker` (lease `LEASE_SECS`) and returns them.
-pub fn claim(conn: &mut DbConn, worker: &str, limit: i64) -> AppResult<Vec<OutboxRow>> {
+/// Claims up to `limit` due mails for `worker` for `lease_secs` and returns them.
+pub fn claim(
+    conn: &mut DbConn,
+    worker: &str,
+    limit: i64,
+    lease_secs: i64,
+) -> AppResult<Vec<OutboxRow>> {
     let t = now();
-    let until = t + Duration::seconds(LEASE_SECS);
+    let until = t + Duration::seconds(lease_secs);
     match conn {
         DbConn::Postgres(pg) => {
             use diesel::sql_types::{BigInt, Text, Timestamp};
@@ -174,46 +186,49 @@ pub struct Delivery {
     pub failed: usize,
 }
 
-/// One round of the worker: claims due mails in batches and sends them until none are
-/// due or one batch failed entirely (the server is down: wait for the next round).
-pub fn deliver_due(db: &Db, mailer: &Mailer, from: &str, worker: &str) -> AppResult<Delivery> {
+/// One round of the worker: claims one due mail at a time (lease `lease_secs`, normally
+/// [`LEASE_SECS`]), sends it and marks it, until none is due or [`FAILURES_PER_ROUND`]
+/// sends in a row failed.
+pub fn deliver_due(
+    db: &Db,
+    mailer: &Mailer,
+    from: &str,
+    worker: &str,
+    lease_secs: i64,
+) -> AppResult<Delivery> {
     let mut total = Delivery::default();
-    loop {
-        let rows = db.write_blocking(|conn| claim(conn, worker, BATCH))?;
-        if rows.is_empty() {
-            return Ok(total);
-        }
-        let mut round = Delivery::default();
-        for row in &rows {
-            let result = mailer.send(
-                from,
-                &Outgoing {
-                    recipient: &row.recipient,
-                    subject: &row.subject,
-                    text: &row.body_text,
-                    html: &row.body_html,
-                    message_id: &row.message_id,
-                },
+    let mut failed_in_a_row = 0;
+    while failed_in_a_row < FAILURES_PER_ROUND {
+        let rows = db.write_blocking(|conn| claim(conn, worker, 1, lease_secs))?;
+        let Some(row) = rows.first() else {
+            break;
+        };
+        let result = mailer.send(
+            from,
+            &Outgoing {
+                recipient: &row.recipient,
+                subject: &row.subject,
+                text: &row.body_text,
+                html: &row.body_html,
+                message_id: &row.message_id,
+            },
+        );
+        if result.is_ok() {
+            total.sent += 1;
+            failed_in_a_row = 0;
+        } else {
+            total.failed += 1;
+            failed_in_a_row += 1;
+            log::warn!(
+                "mail {} to {} not sent: {:?}",
+                row.id,
+                row.recipient,
+                result
             );
-            if result.is_ok() {
-                round.sent += 1;
-            } else {
-                round.failed += 1;
-                log::warn!(
-                    "mail {} to {} not sent: {:?}",
-                    row.id,
-                    row.recipient,
-                    result
-                );
-            }
-            finish(db, worker, row, result)?;
         }
-        total.sent += round.sent;
-        total.failed += round.failed;
-        if round.sent == 0 {
-            return Ok(total);
-        }
+        finish(db, worker, row, result)?;
     }
+    Ok(total)
 }
 
 /// Counts of the outbox: (waiting, sent).

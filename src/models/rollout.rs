@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::Scope;
 use crate::db::schema::{agreements, municipalities, services};
 use crate::db::DbConn;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{AgreementKind, Availability};
 use crate::error::AppResult;
 
@@ -78,6 +79,14 @@ pub struct RolloutFilter {
     pub regierungsbezirk: Option<String>,
     pub kreis_ags: Option<String>,
     pub service_id: Option<String>,
+}
+
+impl Inspect for RolloutFilter {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt("regierungsbezirk", Kind::Name, &mut self.regierungsbezirk);
+        t.opt("kreis", Kind::Code, &mut self.kreis_ags);
+        t.opt("service_id", Kind::Code, &mut self.service_id);
+    }
 }
 
 /// Counts per state.
@@ -152,7 +161,11 @@ impl Rollout {
 
 /// The roll-out `scope` may see: staff all municipalities, a municipality its own row,
 /// another Land's intermediary the services it provides, aggregated (counts only).
-pub fn compute(conn: &mut DbConn, scope: &Scope, filter: &RolloutFilter) -> AppResult<Rollout> {
+pub fn compute(
+    conn: &mut DbConn,
+    scope: &Scope,
+    filter: &Checked<RolloutFilter>,
+) -> AppResult<Rollout> {
     // The columns: services in the catalogue, or with Einzelabrufe, or the one asked for.
     let mut service_q = services::table
         .select((services::id, services::name, services::availability))

@@ -8,6 +8,7 @@ use super::organisation::Organisation;
 use super::{new_id, now};
 use crate::db::schema::services;
 use crate::db::DbConn;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{codes, service, Availability, ParameterDef, Problems};
 use crate::error::{AppError, AppResult};
 
@@ -427,9 +428,47 @@ impl Service {
     }
 }
 
-impl ServiceInput {
+impl Inspect for ServiceInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt("name", Kind::Name, &mut self.name);
+        t.opt2("ozg_id", Kind::Code, &mut self.ozg_id);
+        t.opt2("ozg_name", Kind::Name, &mut self.ozg_name);
+        if let Some(keys) = &mut self.leika_keys {
+            t.list("leika_keys", Kind::Code, keys);
+        }
+        t.opt2(
+            "providing_land_key",
+            Kind::Code,
+            &mut self.providing_land_key,
+        );
+        t.opt2("operator_id", Kind::Code, &mut self.operator_id);
+        t.opt2("operator_note", Kind::Note, &mut self.operator_note);
+        t.opt("availability", Kind::Code, &mut self.availability);
+        t.opt2("data_standard", Kind::Name, &mut self.data_standard);
+        t.opt2("dvdv_category", Kind::Code, &mut self.dvdv_category);
+        t.opt2("transport", Kind::Name, &mut self.transport);
+        if let Some(defs) = &mut self.parameters {
+            t.each("parameters", defs);
+        }
+        t.opt("release", Kind::Code, &mut self.release);
+        t.opt2("description", Kind::Note, &mut self.description);
+    }
+}
+
+impl Checked<ServiceInput> {
     /// A new service (name, Leika keys and availability required), or why not.
     pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<ServiceView> {
+        self.into_inner().create(conn, actor)
+    }
+
+    /// Changes service `id`; `lock_version` is required (a stale one is a 409).
+    pub fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<ServiceView> {
+        self.into_inner().update(conn, actor, id)
+    }
+}
+
+impl ServiceInput {
+    fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<ServiceView> {
         let mut p = Problems::new();
         if self.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
             p.add("name", "Der Name ist anzugeben.");
@@ -483,7 +522,7 @@ impl ServiceInput {
     }
 
     /// Changes service `id`; `lock_version` is required (a stale one is a 409).
-    pub fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<ServiceView> {
+    fn update(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<ServiceView> {
         let Some(expected) = self.lock_version else {
             return Err(AppError::field(
                 "lock_version",

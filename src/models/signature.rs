@@ -21,6 +21,7 @@ use crate::db::schema::{agreement_versions, signatures};
 use crate::db::DbConn;
 use crate::domain::account::Role;
 use crate::domain::signing::{Party, SigningOrder};
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{Action, DomainError, Status};
 use crate::error::{AppError, AppResult};
 use crate::seal::Sealer;
@@ -278,9 +279,28 @@ pub fn state(
     })
 }
 
-impl SignInput {
+impl Inspect for SignInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt("contact_id", Kind::Code, &mut self.contact_id);
+    }
+}
+
+impl Checked<SignInput> {
     /// Records the signature; the last one signs the version and seals its document.
     pub fn apply(
+        self,
+        conn: &mut DbConn,
+        sealer: &Sealer,
+        order: SigningOrder,
+        ctx: &SignContext,
+        id: &str,
+    ) -> AppResult<SigningState> {
+        self.into_inner().apply(conn, sealer, order, ctx, id)
+    }
+}
+
+impl SignInput {
+    fn apply(
         self,
         conn: &mut DbConn,
         sealer: &Sealer,
@@ -403,11 +423,11 @@ impl SignInput {
                 .collect::<Vec<_>>()
                 .join("; ");
             let a = if no == a.current_version {
-                TransitionInput {
+                Checked::new(TransitionInput {
                     signed_on: Some(today()),
                     signed_by: Some(names),
                     ..TransitionInput::default()
-                }
+                })?
                 .run(conn, &ctx.actor, &a.id, Action::Sign)?
             } else {
                 super::agreement::edit::mark_amendment_signed(conn, &ctx.actor, &a, no, today())?;
@@ -443,11 +463,11 @@ pub fn record_signed_outside(
             "Das Unterschriftsdatum darf nicht in der Zukunft liegen.",
         ));
     }
-    let a = TransitionInput {
+    let a = Checked::new(TransitionInput {
         signed_on: Some(on),
         signed_by: Some(by.to_string()),
         ..TransitionInput::default()
-    }
+    })?
     .run(conn, actor, id, Action::Sign)?;
     document::issue(conn, sealer, order, actor, &a, a.current_version)?;
     Ok(a)

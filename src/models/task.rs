@@ -24,6 +24,7 @@ use crate::db::DbConn;
 use crate::domain::golive::{
     self, CertificateFacts, EvidenceContext, FieldKind, Owner, TaskAction, TaskKind, TaskStatus,
 };
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service as service_rules, AgreementKind, Status, Terms};
 use crate::error::{AppError, AppResult};
 
@@ -396,9 +397,23 @@ pub struct TaskStep {
     pub lock_version: Option<i32>,
 }
 
-impl TaskStep {
+impl Inspect for TaskStep {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("action", Kind::Code, &mut self.action);
+        t.map("evidence", Kind::Note, &mut self.evidence);
+        t.opt("reason", Kind::Note, &mut self.reason);
+    }
+}
+
+impl Checked<TaskStep> {
     /// Applies the step for a caller of `scope`, or says why not. Returns the task.
     pub fn apply(self, conn: &mut DbConn, scope: &Scope, actor: &str, id: &str) -> AppResult<Task> {
+        self.into_inner().apply(conn, scope, actor, id)
+    }
+}
+
+impl TaskStep {
+    fn apply(self, conn: &mut DbConn, scope: &Scope, actor: &str, id: &str) -> AppResult<Task> {
         let action = TaskAction::parse(&self.action).ok_or_else(|| {
             AppError::field(
                 "action",
@@ -564,8 +579,21 @@ pub struct TaskPatch {
     pub contact_id: Option<Option<String>>,
 }
 
-impl TaskPatch {
+impl Inspect for TaskPatch {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt2("contact_id", Kind::Code, &mut self.contact_id);
+    }
+}
+
+impl Checked<TaskPatch> {
+    /// Staff plan a task: its due date and responsible contact (`lock_version` required).
     pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Task> {
+        self.into_inner().apply(conn, actor, id)
+    }
+}
+
+impl TaskPatch {
+    fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Task> {
         let mut task = Task::find_in(conn, &Scope::All, id)?;
         let Some(expected) = self.lock_version else {
             return Err(AppError::field(

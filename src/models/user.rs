@@ -17,8 +17,9 @@ use super::municipality::Municipality;
 use super::organisation::Organisation;
 use super::{new_id, now};
 use crate::db::schema::{api_tokens, users};
-use crate::db::DbConn;
+use crate::db::{Db, DbConn};
 use crate::domain::account::{self, Role};
+use crate::domain::text::{Checked, Email, Inspect, Kind, Secret, TextCheck};
 use crate::domain::Problems;
 use crate::error::{AppError, AppResult};
 
@@ -206,8 +207,27 @@ pub struct CreatedUser {
     pub initial_password: String,
 }
 
-impl NewUser {
+impl Inspect for NewUser {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("email", Kind::Email, &mut self.email);
+        t.text("name", Kind::Name, &mut self.name);
+        t.text("role", Kind::Code, &mut self.role);
+        t.opt("municipality_id", Kind::Code, &mut self.municipality_id);
+        t.opt("municipality_ags", Kind::Code, &mut self.municipality_ags);
+        t.opt("organisation_id", Kind::Code, &mut self.organisation_id);
+        t.opt("password", Kind::Secret, &mut self.password);
+    }
+}
+
+impl Checked<NewUser> {
+    /// Creates the account (an initial password is made unless given) and records it.
     pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<CreatedUser> {
+        self.into_inner().create(conn, actor)
+    }
+}
+
+impl NewUser {
+    fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<CreatedUser> {
         let mut problems = Problems::new();
         let email = account::normalise_email(&mut problems, &self.email);
         let name = self.name.trim().to_string();
@@ -370,10 +390,27 @@ pub(crate) fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// `POST /api/v1/tokens` and `nachnutzung user token`: the new token's name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    pub name: String,
+}
+
+impl Inspect for TokenInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("name", Kind::Name, &mut self.name);
+    }
+}
+
 impl ApiToken {
     /// Issues a token for `user`.
-    pub fn issue(conn: &mut DbConn, user: &User, name: &str) -> AppResult<IssuedToken> {
-        let name = name.trim();
+    pub fn issue(
+        conn: &mut DbConn,
+        user: &User,
+        input: &Checked<TokenInput>,
+    ) -> AppResult<IssuedToken> {
+        let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AppError::field(
                 "name",
@@ -458,11 +495,6 @@ mod tests {
     }
 }
 
-/// Failed logins within this window count towards throttling.
-pub const FAILURE_WINDOW_MINUTES: i64 = 15;
-/// Free attempts per account and per IP within the window.
-pub const FREE_FAILURES: i64 = 5;
-
 /// What a login attempt came to.
 #[derive(Debug)]
 pub enum LoginOutcome {
@@ -473,40 +505,104 @@ pub enum LoginOutcome {
     Throttled(i64),
 }
 
-/// Seconds to wait before the next attempt for this account or IP, if any: after
-/// `FREE_FAILURES` failures within the window, 30 s after the last failure, doubling with
-/// each further one, at most 15 minutes.
-pub fn login_wait(conn: &mut DbConn, email: &str, ip: &str) -> AppResult<Option<i64>> {
-    use crate::db::schema::login_failures as f;
-    let now = now();
-    let since = now - time::Duration::minutes(FAILURE_WINDOW_MINUTES);
-    let mut wait = 0i64;
-    for by_email in [true, false] {
-        let q = f::table.filter(f::at.gt(since)).into_boxed();
-        let q = if by_email {
-            q.filter(f::email.eq(email.to_string()))
-        } else {
-            q.filter(f::ip.eq(ip.to_string()))
-        };
-        let times: Vec<PrimitiveDateTime> = q.select(f::at).order(f::at.desc()).load(conn)?;
-        let n = times.len() as i64;
-        if n >= FREE_FAILURES {
-            let delay = (30i64 << (n - FREE_FAILURES).min(5)).min(15 * 60);
-            let until = times[0] + time::Duration::seconds(delay);
-            wait = wait.max((until - now).whole_seconds());
-        }
-    }
-    Ok((wait > 0).then_some(wait))
+#[derive(QueryableByName)]
+struct ThrottleRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    failures: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    last_failure_at: PrimitiveDateTime,
 }
 
-/// Checks e-mail and password (throttled per account and per IP) and records the outcome.
-pub fn login(conn: &mut DbConn, email: &str, password: &str, ip: &str) -> AppResult<LoginOutcome> {
-    use crate::db::schema::login_failures as f;
-    let email = email.trim().to_lowercase();
-    if let Some(wait) = login_wait(conn, &email, ip)? {
+fn throttle_keys(email: &str, ip: &str) -> [String; 2] {
+    // Always locked in this order ("email:" < "ip:"), so two attempts cannot deadlock.
+    [format!("email:{email}"), format!("ip:{ip}")]
+}
+
+/// Counts an attempt for `email` from `ip` before its password is checked, or says how
+/// long to wait. Both counter rows are locked (`FOR UPDATE` on PostgreSQL; SQLite's
+/// transaction holds the write lock from its first statement), read, and incremented in
+/// one transaction: of any number of parallel attempts exactly `FREE_FAILURES` get
+/// through, on every instance. Returns the wait in seconds if throttled (then nothing is
+/// counted).
+pub fn reserve_login(conn: &mut DbConn, email: &Email, ip: &str) -> AppResult<Option<i64>> {
+    use diesel::sql_types::{Integer, Text, Timestamp};
+    let t = now();
+    let secs = |at: PrimitiveDateTime| at.assume_utc().unix_timestamp();
+    let keys = throttle_keys(email, ip);
+    let mut rows = Vec::new();
+    let mut wait = 0i64;
+    for key in &keys {
+        diesel::sql_query(
+            "INSERT INTO login_throttle (key, failures, last_failure_at) VALUES ($1, 0, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(t)
+        .execute(conn)?;
+        let select = match conn {
+            DbConn::Postgres(_) => {
+                "SELECT failures, last_failure_at FROM login_throttle WHERE key = $1 FOR UPDATE"
+            }
+            DbConn::Sqlite(_) => {
+                "SELECT failures, last_failure_at FROM login_throttle WHERE key = $1"
+            }
+        };
+        let row: ThrottleRow = diesel::sql_query(select)
+            .bind::<Text, _>(key)
+            .get_result(conn)?;
+        let (last, current) = (secs(row.last_failure_at), secs(t));
+        if let Some(w) = account::login_wait(row.failures, last, current) {
+            wait = wait.max(w);
+        }
+        rows.push(account::live_failures(row.failures, last, current));
+    }
+    if wait > 0 {
+        return Ok(Some(wait));
+    }
+    for (key, failures) in keys.iter().zip(rows) {
+        diesel::sql_query(
+            "UPDATE login_throttle SET failures = $1, last_failure_at = $2 WHERE key = $3",
+        )
+        .bind::<Integer, _>(failures + 1)
+        .bind::<Timestamp, _>(t)
+        .bind::<Text, _>(key)
+        .execute(conn)?;
+    }
+    Ok(None)
+}
+
+/// A successful login: the account's count starts again, and the attempt no longer counts
+/// against the IP.
+fn clear_login(conn: &mut DbConn, email: &Email, ip: &str) -> AppResult<()> {
+    use diesel::sql_types::Text;
+    let [by_email, by_ip] = throttle_keys(email, ip);
+    diesel::sql_query("UPDATE login_throttle SET failures = 0 WHERE key = $1")
+        .bind::<Text, _>(by_email)
+        .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+    )
+    .bind::<Text, _>(by_ip)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Checks e-mail and password, throttled per account and per IP: the attempt is counted
+/// first ([`reserve_login`], a short transaction), then the password is checked outside
+/// any transaction (argon2 takes a moment and must not hold locks), and a success clears
+/// the count. Blocking: call on the blocking pool.
+pub fn login(db: &Db, email: &Email, password: &Secret, ip: &str) -> AppResult<LoginOutcome> {
+    let email = Email::parse("email", &email.trim().to_lowercase())?;
+    let reserved = {
+        let email = email.clone();
+        db.write_blocking(|conn| reserve_login(conn, &email, ip))?
+    };
+    if let Some(wait) = reserved {
         return Ok(LoginOutcome::Throttled(wait));
     }
-    let user = User::find_by_email(conn, &email)?.filter(|u| !u.disabled);
+    let user = db
+        .read_blocking(|conn| User::find_by_email(conn, &email))?
+        .filter(|u| !u.disabled);
     // Hash anyway when the user is unknown, so the answer takes as long either way.
     let ok = match &user {
         Some(u) => verify_password(&u.password_hash, password),
@@ -517,20 +613,10 @@ pub fn login(conn: &mut DbConn, email: &str, password: &str, ip: &str) -> AppRes
     };
     match (ok, user) {
         (true, Some(u)) => {
-            diesel::delete(f::table.filter(f::email.eq(&email))).execute(conn)?;
+            db.write_blocking(|conn| clear_login(conn, &email, ip))?;
             Ok(LoginOutcome::Success(Box::new(u)))
         }
-        _ => {
-            diesel::insert_into(f::table)
-                .values((
-                    f::id.eq(new_id()),
-                    f::email.eq(&email),
-                    f::ip.eq(ip),
-                    f::at.eq(now()),
-                ))
-                .execute(conn)?;
-            Ok(LoginOutcome::Refused)
-        }
+        _ => Ok(LoginOutcome::Refused),
     }
 }
 

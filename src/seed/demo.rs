@@ -14,6 +14,7 @@ use crate::db::schema::agreements;
 use crate::db::DbConn;
 use crate::domain::agreement::SubProcessor;
 use crate::domain::signing::SigningOrder;
+use crate::domain::text::Checked;
 use crate::domain::Avv;
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, NewAgreement, TransitionInput};
@@ -49,7 +50,7 @@ pub fn avv_for(service: &str, data_types: &[&str], data_subjects: &[&str]) -> Av
 }
 
 fn create(conn: &mut DbConn, input: NewAgreement) -> AppResult<Agreement> {
-    input.create(conn, ACTOR)
+    Checked::new(input)?.create(conn, ACTOR)
 }
 
 /// What sealing needs in the seed.
@@ -64,11 +65,11 @@ fn step(
     action: &str,
     effective_from: Option<Date>,
 ) -> AppResult<()> {
-    TransitionInput {
+    Checked::new(TransitionInput {
         action: action.into(),
         effective_from,
         ..TransitionInput::default()
-    }
+    })?
     .apply(conn, ACTOR, &a.id)?;
     Ok(())
 }
@@ -136,10 +137,10 @@ fn sign(
         ordered.reverse();
     }
     for c in ordered {
-        SignInput {
+        Checked::new(SignInput {
             contact_id: Some(c.id.clone()),
             version_no: None,
-        }
+        })?
         .apply(conn, seal.sealer, seal.order, &ctx, &a.id)?;
     }
     Ok(())

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::api::SealedPdf;
 use crate::app::AppState;
+use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::AppResult;
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
@@ -294,7 +295,7 @@ async fn sign(
         .db
         .write(move |conn| {
             Agreement::find_in(conn, &scope, &id)?;
-            SignInput::default().apply(conn, &sealer, order, &ctx, &id)
+            Checked::new(SignInput::default())?.apply(conn, &sealer, order, &ctx, &id)
         })
         .await;
     match result {
@@ -337,11 +338,11 @@ async fn activate(
     let result = state
         .db
         .write(move |conn| {
-            TransitionInput {
+            Checked::new(TransitionInput {
                 action: "activate".into(),
                 effective_from,
                 ..TransitionInput::default()
-            }
+            })?
             .apply(conn, &actor, &id)
         })
         .await;
@@ -535,7 +536,7 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
             let rollout = crate::models::rollout::compute(
                 conn,
                 &scope,
-                &crate::models::rollout::RolloutFilter::default(),
+                &Checked::new(crate::models::rollout::RolloutFilter::default())?,
             )?;
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
             let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::app::AppState;
+use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::agreement::{
@@ -275,7 +276,7 @@ async fn create(
                 })?;
                 input.municipality_id = Some(m.id);
             }
-            input.create(conn, &actor)
+            Checked::new(input)?.create(conn, &actor)
         })
         .await;
     match result {
@@ -404,7 +405,7 @@ async fn edit(
     let aid = id.clone();
     match state
         .db
-        .write(move |conn| input.apply(conn, &actor, &aid))
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &aid))
         .await
     {
         Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
@@ -495,7 +496,7 @@ async fn step(
     };
     let result = state
         .db
-        .write(move |conn| input.apply(conn, &actor, &id))
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id))
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
@@ -543,10 +544,10 @@ async fn record_signature(
             state
                 .db
                 .write(move |conn| {
-                    SignInput {
+                    Checked::new(SignInput {
                         contact_id: Some(contact_id),
                         version_no: None,
-                    }
+                    })?
                     .apply(conn, &sealer, order, &ctx, &id)
                 })
                 .await
@@ -709,7 +710,7 @@ async fn ea_create(
                     })?;
                     input.municipality_id = Some(m.id);
                 }
-                input.create(conn, &actor)
+                Checked::new(input)?.create(conn, &actor)
             })
             .await
     } else {
@@ -817,7 +818,7 @@ async fn amend(
     let (actor, aid) = (session.actor(), id.clone());
     match state
         .db
-        .write(move |conn| input.apply(conn, &actor, &aid))
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &aid))
         .await
     {
         Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
@@ -870,7 +871,7 @@ async fn amendment_step(
     let actor = session.actor();
     match state
         .db
-        .write(move |conn| step.apply(conn, &actor, &id, no))
+        .write(move |conn| Checked::new(step)?.apply(conn, &actor, &id, no))
         .await
     {
         Ok(_) => Ok(Page::to(target)),

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::app::AppState;
 use crate::domain::golive::{TaskAction, TaskKind, TaskStatus};
+use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
@@ -323,7 +324,7 @@ async fn step(
     let (scope, actor) = (session.scope(), session.actor());
     let result = state
         .db
-        .write(move |conn| input.apply(conn, &scope, &actor, &id))
+        .write(move |conn| Checked::new(input)?.apply(conn, &scope, &actor, &id))
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
@@ -391,7 +392,7 @@ async fn plan(
     let actor = session.actor();
     let result = state
         .db
-        .write(move |conn| input.apply(conn, &actor, &id))
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id))
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
@@ -402,7 +403,7 @@ async fn plan(
     }
 }
 
-fn rollout_filter(rb: Option<&str>, kreis: Option<&str>) -> AppResult<RolloutFilter> {
+fn rollout_filter(rb: Option<&str>, kreis: Option<&str>) -> AppResult<Checked<RolloutFilter>> {
     crate::api::rollout_filter(rb, kreis, None)
 }
 
@@ -592,7 +593,7 @@ pub fn municipality_row(
     let r = rollout::compute(
         conn,
         &Scope::Municipality(municipality_id.to_string()),
-        &RolloutFilter::default(),
+        &Checked::new(RolloutFilter::default())?,
     )?;
     let Some(row) = r.municipalities.as_ref().and_then(|m| m.first()) else {
         return Ok(Vec::new());
@@ -613,10 +614,10 @@ pub fn service_counts(conn: &mut crate::db::DbConn, service_id: &str) -> AppResu
     let r = rollout::compute(
         conn,
         &Scope::All,
-        &RolloutFilter {
+        &Checked::new(RolloutFilter {
             service_id: Some(service_id.to_string()),
             ..RolloutFilter::default()
-        },
+        })?,
     )?;
     Ok(r.services
         .first()

@@ -18,6 +18,7 @@ use super::{
 use crate::app::AppState;
 use crate::db::DbConn;
 use crate::domain::account::Role;
+use crate::domain::text::{self, Checked, Kind};
 use crate::domain::{codes, AgreementKind, Availability, ParameterKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::agreement::{Agreement, AgreementView, Filter, NewAgreement};
@@ -139,12 +140,12 @@ async fn request_rv(
     let result = state
         .db
         .write(move |conn| {
-            NewAgreement {
+            Checked::new(NewAgreement {
                 kind: "rv".into(),
                 notice_period_months: Some(6),
                 signing_order: order,
                 ..NewAgreement::default()
-            }
+            })?
             .create_as(conn, &scope, &actor, Vec::new())
         })
         .await;
@@ -427,10 +428,21 @@ async fn file_ea(
             }),
         }
     }
-    let contact_name = form.kontakt_name.trim().to_string();
-    let contact_email = form.kontakt_email.trim().to_lowercase();
-    let contact_phone = form.kontakt_telefon.trim().to_string();
-    if contact_name.is_empty() || contact_name.chars().count() > 200 {
+    // Text fit to store (domain::text), or the reason at the field.
+    let mut clean = |field: &str, kind: Kind, raw: &str| match text::clean(kind, raw.trim()) {
+        Ok(v) => v,
+        Err(message) => {
+            problems.push(FieldError {
+                field: field.into(),
+                message,
+            });
+            String::new()
+        }
+    };
+    let contact_name = clean("kontakt_name", Kind::Name, &form.kontakt_name);
+    let contact_email = clean("kontakt_email", Kind::Email, &form.kontakt_email).to_lowercase();
+    let contact_phone = clean("kontakt_telefon", Kind::Code, &form.kontakt_telefon);
+    if contact_name.is_empty() {
         problems.push(FieldError {
             field: "kontakt_name".into(),
             message: "Bitte den Namen der fachlichen Ansprechperson angeben.".into(),
@@ -491,7 +503,7 @@ async fn file_ea(
                 }
                 .insert(conn)?;
             }
-            NewAgreement {
+            Checked::new(NewAgreement {
                 kind: "ea".into(),
                 service_id: Some(service_id),
                 notice_period_months: Some(3),
@@ -499,7 +511,7 @@ async fn file_ea(
                 notes: Some(notes),
                 signing_order: order,
                 ..NewAgreement::default()
-            }
+            })?
             .create_as(conn, &scope, &actor, uploads)
         })
         .await;

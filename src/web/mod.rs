@@ -69,16 +69,49 @@ pub fn catchers() -> Vec<rocket::Catcher> {
     rocket::catchers![error_page]
 }
 
-/// Errors outside `/api` are German HTML pages that name no internals.
+/// An error page, with `Allow` when the method is the problem (405).
+struct ErrorPage {
+    page: (Status, RawHtml<String>),
+    allow: Option<rocket::http::Header<'static>>,
+}
+
+impl<'r> rocket::response::Responder<'r, 'static> for ErrorPage {
+    fn respond_to(self, req: &'r Request<'_>) -> rocket::response::Result<'static> {
+        let mut res = self.page.respond_to(req)?;
+        if let Some(allow) = self.allow {
+            res.set_header(allow);
+        }
+        Ok(res)
+    }
+}
+
+/// Errors outside `/api` are German HTML pages that name no internals. A path that
+/// exists with other methods answers 405 with `Allow`.
 #[rocket::catch(default)]
-fn error_page(status: Status, req: &Request<'_>) -> (Status, RawHtml<String>) {
+fn error_page(status: Status, req: &Request<'_>) -> ErrorPage {
     let err = req.local_cache(|| None::<AppError>);
     if status.code >= 500 {
         if let Some(err) = err {
             log::error!("{} {}: {:?}", req.method(), req.uri(), err.cause);
         }
     }
-    error_html(req, status, err.as_ref().and_then(|e| e.user_message()))
+    if status.code == 404 && err.is_none() {
+        if let Some(allow) = crate::http::allowed_methods(req) {
+            let message = format!(
+                "Diese Adresse nimmt keine {}-Anfragen an (erlaubt: {}).",
+                req.method(),
+                allow.value()
+            );
+            return ErrorPage {
+                page: error_html(req, Status::MethodNotAllowed, Some(&message)),
+                allow: Some(allow),
+            };
+        }
+    }
+    ErrorPage {
+        page: error_html(req, status, err.as_ref().and_then(|e| e.user_message())),
+        allow: None,
+    }
 }
 
 /// A German error page; `message` (a client error's own words) replaces the default text.
@@ -93,6 +126,7 @@ pub fn error_html(
         403 => ("Kein Zugriff", "Dafür fehlt Ihnen die Berechtigung."),
         401 => ("Anmeldung erforderlich", "Bitte melden Sie sich an."),
         413 => ("Zu groß", "Die gesendeten Daten sind zu groß."),
+        405 => ("Methode nicht erlaubt", "Diese Adresse nimmt solche Anfragen nicht an."),
         422 | 400 => ("Eingabe nicht lesbar", "Die gesendeten Daten konnten nicht gelesen werden."),
         500..=599 => ("Interner Fehler", "Ein interner Fehler ist aufgetreten. Er wurde protokolliert; bitte versuchen Sie es später erneut."),
         _ => ("Fehler", "Die Anfrage konnte nicht bearbeitet werden."),

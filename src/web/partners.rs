@@ -11,6 +11,7 @@ use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Pag
 use crate::app::AppState;
 use crate::domain::codes;
 use crate::domain::party::StateRef;
+use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter};
 use crate::models::contact::Contact;
@@ -154,7 +155,7 @@ async fn create(
     };
     match state
         .db
-        .write(move |conn| input.create(conn, &actor, role))
+        .write(move |conn| Checked::new(input)?.create(conn, &actor, role))
         .await
     {
         Ok(o) => Ok(Page::to(format!("/partner/{}", o.id))),
@@ -253,7 +254,7 @@ async fn update(
             if Organisation::find(conn, &oid)?.is_self {
                 return Err(AppError::not_found("d-NRW selbst ist kein Partner."));
             }
-            input.update(conn, &actor, &oid)
+            Checked::new(input)?.update(conn, &actor, &oid)
         })
         .await
     {
@@ -286,7 +287,7 @@ async fn add_contact(
     let (actor, oid) = (session.actor(), id.clone());
     match state
         .db
-        .write(move |conn| input.add_to_organisation(conn, &actor, &oid))
+        .write(move |conn| Checked::new(input)?.add_to_organisation(conn, &actor, &oid))
         .await
     {
         Ok(_) => Ok(Page::to(format!("/partner/{id}"))),

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
 use crate::app::AppState;
+use crate::domain::text::Checked;
 use crate::domain::{codes, Availability, ParameterDef, ParameterKind};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::organisation::{self, Organisation};
@@ -339,9 +340,12 @@ async fn save(
             let id = id.clone();
             state
                 .db
-                .write(move |conn| match id {
-                    Some(id) => input.update(conn, &actor, &id),
-                    None => input.create(conn, &actor),
+                .write(move |conn| {
+                    let input = Checked::new(input)?;
+                    match id {
+                        Some(id) => input.update(conn, &actor, &id),
+                        None => input.create(conn, &actor),
+                    }
                 })
                 .await
         }

@@ -11,7 +11,8 @@ use super::{
     SESSION,
 };
 use crate::app::AppState;
-use crate::error::AppResult;
+use crate::domain::text::{Email, Secret};
+use crate::error::{AppError, AppResult};
 use crate::models::random_hex;
 use crate::models::user::{self, LoginOutcome, User};
 
@@ -59,35 +60,65 @@ async fn login(
     let ip = client_ip
         .map(|i| i.to_string())
         .unwrap_or_else(|| "unbekannt".into());
-    let (email, password) = (form.email.clone(), form.password.clone());
-    let outcome = state
-        .db
-        .write(move |conn| user::login(conn, &email, &password, &ip))
-        .await?;
-    let error = match outcome {
+    let typed = Email::parse("email", &form.email)
+        .and_then(|e| Ok((e, Secret::parse("password", &form.password)?)));
+    let (status, error) = match typed {
+        Err(e) => {
+            let message = AppError::from(e)
+                .fields
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_default();
+            (Status::UnprocessableEntity, message)
+        }
+        Ok((email, password)) => {
+            let db = state.db.clone();
+            let outcome = rocket::tokio::task::spawn_blocking(move || {
+                user::login(&db, &email, &password, &ip)
+            })
+            .await
+            .map_err(|e| AppError::internal(format!("login task failed: {e}")))??;
+            match login_error(outcome, cookies) {
+                Ok(message) => (Status::Unauthorized, message),
+                Err(redirect) => return Ok(redirect),
+            }
+        }
+    };
+    let csrf = random_hex(32);
+    cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
+    let email: String = form
+        .email
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(254)
+        .collect();
+    Ok(
+        match render(
+            "login.html",
+            json!({ "title": "Anmelden", "csrf": csrf, "email": email, "error": error, "user": null }),
+        ) {
+            Page::Html(html) => Page::Refused((status, html)),
+            other => other,
+        },
+    )
+}
+
+/// The login page's message for an attempt that did not succeed; a success sets the
+/// session and redirects (`Err` carries the redirect).
+fn login_error(outcome: LoginOutcome, cookies: &CookieJar<'_>) -> Result<String, Page> {
+    Ok(match outcome {
         LoginOutcome::Success(u) => {
             cookies.remove_private(LOGIN_CSRF);
             cookies.add_private(cookie(SESSION, session_value(&u, &random_hex(32))));
             let to = if u.must_change_password { "/passwort" } else { "/" };
-            return Ok(Page::Redirect(Box::new(Redirect::to(to))));
+            return Err(Page::Redirect(Box::new(Redirect::to(to))));
         }
         LoginOutcome::Refused => "E-Mail-Adresse oder Passwort sind nicht richtig.".to_string(),
         LoginOutcome::Throttled(seconds) => format!(
             "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {} und versuchen Sie es dann erneut.",
             if seconds >= 120 { format!("{} Minuten", (seconds + 59) / 60) } else { format!("{seconds} Sekunden") }
         ),
-    };
-    let csrf = random_hex(32);
-    cookies.add_private(cookie(LOGIN_CSRF, csrf.clone()));
-    Ok(
-        match render(
-            "login.html",
-            json!({ "title": "Anmelden", "csrf": csrf, "email": form.email, "error": error, "user": null }),
-        ) {
-            Page::Html(html) => Page::Refused((Status::Unauthorized, html)),
-            other => other,
-        },
-    )
+    })
 }
 
 #[get("/passwort")]

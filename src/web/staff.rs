@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::app::AppState;
+use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::{Agreement, Filter};
@@ -135,7 +136,7 @@ async fn municipalities(
         ..municipality::Filter::default()
     };
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
-    let f = filter.clone();
+    let f = Checked::new(filter.clone())?;
     let (listed, rvs, (districts, kreise)) = state
         .db
         .read(move |conn| {
@@ -373,7 +374,7 @@ async fn update_municipality(
     let mid = id.clone();
     match state
         .db
-        .write(move |conn| patch.apply(conn, &actor, &mid))
+        .write(move |conn| Checked::new(patch)?.apply(conn, &actor, &mid))
         .await
     {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
@@ -399,7 +400,7 @@ async fn add_contact(
     let mid = id.clone();
     match state
         .db
-        .write(move |conn| input.add_to_municipality(conn, &actor, &mid))
+        .write(move |conn| Checked::new(input)?.add_to_municipality(conn, &actor, &mid))
         .await
     {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{form_errors, form_session, is_form_error, page_context, signed_in, Page, Session};
 use crate::app::AppState;
 use crate::domain::account::Role;
+use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::models::organisation::{self, Organisation};
 use crate::models::user::{NewUser, User};
@@ -119,7 +120,10 @@ async fn create(
         ..NewUser::default()
     };
     let actor = session.actor();
-    let result = state.db.write(move |conn| input.create(conn, &actor)).await;
+    let result = state
+        .db
+        .write(move |conn| Checked::new(input)?.create(conn, &actor))
+        .await;
     match result {
         Ok(created) => page(state, &session, blank(), None, Some(json!(created))).await,
         Err(e) if is_form_error(&e) => Ok(page(

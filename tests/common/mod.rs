@@ -18,7 +18,7 @@ pub struct TestApp {
     cleanup: Cleanup,
 }
 
-enum Cleanup {
+pub enum Cleanup {
     Sqlite(std::path::PathBuf),
     Postgres { base: String, schema: String },
 }
@@ -39,7 +39,7 @@ impl Drop for Cleanup {
 }
 
 /// A fresh database URL for one test, and what to remove afterwards.
-fn fresh_database() -> (String, Cleanup) {
+pub fn fresh_database() -> (String, Cleanup) {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
@@ -201,7 +201,11 @@ impl TestApp {
         let db = nachnutzung::db::Db::open(&url, 1).unwrap();
         db.write_blocking(|conn| {
             let user = nachnutzung::models::user::User::find_by_email(conn, email)?.unwrap();
-            nachnutzung::models::user::ApiToken::issue(conn, &user, "Test")
+            let name =
+                nachnutzung::domain::text::Checked::new(nachnutzung::models::user::TokenInput {
+                    name: "Test".into(),
+                })?;
+            nachnutzung::models::user::ApiToken::issue(conn, &user, &name)
         })
         .unwrap()
         .secret
@@ -559,6 +563,25 @@ impl TestApp {
             csrf: format!("{:064x}", uuid::Uuid::new_v4().as_u128()),
             stamp: user.lock_version,
         }
+    }
+
+    /// A user created through the API who has set their own password (pages otherwise
+    /// send them to the password change first), signed in.
+    pub fn signed_in(&self, body: Value) -> WebUser {
+        use diesel::prelude::*;
+        use nachnutzung::db::schema::users;
+        let (id, _) = self.user(body);
+        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
+        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        let uid = id.clone();
+        db.write_blocking(move |conn| {
+            diesel::update(users::table.find(uid))
+                .set(users::must_change_password.eq(false))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+        self.web_user(&id)
     }
 
     fn web_request<'c>(

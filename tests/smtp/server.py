@@ -1,9 +1,11 @@
 """A real SMTP server on loopback for tests/mail.rs (aiosmtpd).
 
-Usage: python3 server.py PORT DIR. Each message received is written to DIR as one JSON
+Usage: python3 server.py PORT DIR [DELAY]. Each message received is written to DIR as one JSON
 file (envelope recipients, decoded subject, Message-ID, plain and HTML parts); prints
-"ready" once it listens and stops when its stdin closes.
+"ready" once it listens and stops when its stdin closes. DELAY (seconds) makes it a slow
+sink: it waits that long before accepting each message.
 """
+import asyncio
 import email
 import email.policy
 import json
@@ -14,11 +16,14 @@ from aiosmtpd.controller import Controller
 
 
 class Handler:
-    def __init__(self, folder):
+    def __init__(self, folder, delay):
         self.folder = folder
+        self.delay = delay
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = msg.get_body(("plain",))
         html = msg.get_body(("html",))
@@ -40,8 +45,9 @@ class Handler:
 
 def main():
     port, folder = int(sys.argv[1]), sys.argv[2]
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     os.makedirs(folder, exist_ok=True)
-    controller = Controller(Handler(folder), hostname="127.0.0.1", port=port)
+    controller = Controller(Handler(folder, delay), hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()

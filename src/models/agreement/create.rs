@@ -10,6 +10,7 @@ use time::Date;
 use super::{Agreement, AgreementVersion, TransitionInput};
 use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
 use crate::error::{AppError, AppResult};
 use crate::models::attachment::{AttachmentKind, CheckedUpload};
@@ -58,6 +59,50 @@ pub struct NewAgreement {
     pub signing_order: crate::domain::signing::SigningOrder,
 }
 
+impl Inspect for NewAgreement {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("kind", Kind::Code, &mut self.kind);
+        t.opt("counterparty_id", Kind::Code, &mut self.counterparty_id);
+        t.opt("municipality_id", Kind::Code, &mut self.municipality_id);
+        t.opt("service_id", Kind::Code, &mut self.service_id);
+        t.opt("direction", Kind::Code, &mut self.direction);
+        t.opt(
+            "external_party_name",
+            Kind::Name,
+            &mut self.external_party_name,
+        );
+        t.opt(
+            "external_party_ags",
+            Kind::Code,
+            &mut self.external_party_ags,
+        );
+        if let Some(avv) = &mut self.avv {
+            t.nested("avv", avv);
+        }
+        t.map("parameters", Kind::Note, &mut self.parameters);
+        t.opt("costs", Kind::Note, &mut self.costs);
+        t.opt("notes", Kind::Note, &mut self.notes);
+    }
+}
+
+impl Checked<NewAgreement> {
+    /// Creates the agreement for a caller with `scope` (see [`NewAgreement::create_as`]).
+    pub fn create_as(
+        self,
+        conn: &mut DbConn,
+        scope: &Scope,
+        actor: &str,
+        uploads: Vec<CheckedUpload>,
+    ) -> AppResult<Agreement> {
+        self.into_inner().create_as(conn, scope, actor, uploads)
+    }
+
+    /// Creates the agreement as a draft, or says exactly why not.
+    pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
+        self.into_inner().create(conn, actor)
+    }
+}
+
 impl NewAgreement {
     /// Creates the agreement for a caller with `scope`. d-NRW staff create anything as a
     /// draft. A municipality user requests its own RV or files its own Einzelabruf: the
@@ -67,7 +112,7 @@ impl NewAgreement {
     ///
     /// `uploads` (checked files: coat of arms, DVDV certificate) are stored with an EA;
     /// the coat of arms becomes the value of its `wappen` parameter (`anlage:<id>`).
-    pub fn create_as(
+    fn create_as(
         mut self,
         conn: &mut DbConn,
         scope: &Scope,
@@ -134,11 +179,11 @@ impl NewAgreement {
         let order = self.signing_order;
         let a = self.create(conn, actor)?;
         store(conn, &a)?;
-        let a = TransitionInput {
+        let a = Checked::new(TransitionInput {
             action: "submit".into(),
             signing_order: order,
             ..TransitionInput::default()
-        }
+        })?
         .apply(conn, actor, &a.id)?;
         if a.kind()? == crate::domain::AgreementKind::Ea {
             crate::models::notify::ea_filed(conn, &a)?;
@@ -146,8 +191,7 @@ impl NewAgreement {
         Ok(a)
     }
 
-    /// Creates the agreement as a draft, or says exactly why not.
-    pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
+    fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
         let Some(kind) = AgreementKind::parse(&self.kind) else {
             return Err(AppError::field(
                 "kind",

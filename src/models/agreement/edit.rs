@@ -12,6 +12,7 @@ use super::{Agreement, AgreementVersion};
 use crate::db::schema::agreement_versions as v;
 use crate::db::DbConn;
 use crate::domain::agreement::german_date;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
@@ -99,8 +100,68 @@ fn check_parameters(
     Ok(())
 }
 
-impl EditInput {
+impl Inspect for EditInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        if let Some(avv) = &mut self.avv {
+            t.nested("avv", avv);
+        }
+        if let Some(p) = &mut self.parameters {
+            t.map("parameters", Kind::Note, p);
+        }
+        t.opt("costs", Kind::Note, &mut self.costs);
+        t.opt("notes", Kind::Note, &mut self.notes);
+    }
+}
+
+impl Inspect for AmendmentInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("change_note", Kind::Note, &mut self.change_note);
+        if let Some(avv) = &mut self.avv {
+            t.nested("avv", avv);
+        }
+        if let Some(p) = &mut self.parameters {
+            t.map("parameters", Kind::Note, p);
+        }
+        t.opt("costs", Kind::Note, &mut self.costs);
+        t.opt("notes", Kind::Note, &mut self.notes);
+    }
+}
+
+impl Inspect for AmendmentStep {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("action", Kind::Code, &mut self.action);
+    }
+}
+
+impl Checked<EditInput> {
+    /// Changes a draft's terms (`lock_version` required; a stale one is a 409).
     pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
+        self.into_inner().apply(conn, actor, id)
+    }
+}
+
+impl Checked<AmendmentInput> {
+    /// Starts an amendment of a signed agreement: version n+1 with the changed terms.
+    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<AgreementVersion> {
+        self.into_inner().apply(conn, actor, id)
+    }
+}
+
+impl Checked<AmendmentStep> {
+    /// activate (the amendment becomes the current version) or cancel.
+    pub fn apply(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+        no: i32,
+    ) -> AppResult<AgreementVersion> {
+        self.into_inner().apply(conn, actor, id, no)
+    }
+}
+
+impl EditInput {
+    fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
         let mut a = Agreement::find(conn, id)?;
         super::check_lock(&a, Some(self.lock_version))?;
         let status = a.status()?;
@@ -165,7 +226,7 @@ impl EditInput {
 }
 
 impl AmendmentInput {
-    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<AgreementVersion> {
+    fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<AgreementVersion> {
         let mut a = Agreement::find(conn, id)?;
         super::check_lock(&a, Some(self.lock_version))?;
         let status = a.status()?;
@@ -250,7 +311,7 @@ impl AmendmentStep {
     /// activate (the amendment becomes the current version) or cancel. Signing goes
     /// through the signing workflow (`models::signature`), which calls
     /// [`mark_amendment_signed`].
-    pub fn apply(
+    fn apply(
         self,
         conn: &mut DbConn,
         actor: &str,

@@ -7,6 +7,7 @@ use super::{check_lock, Agreement};
 use crate::db::DbConn;
 use crate::domain::agreement::{check_termination, german_date};
 use crate::domain::rules;
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, Action, AgreementKind, DomainError, Status};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
@@ -73,7 +74,15 @@ fn parse_action(s: &str, id: &str) -> AppResult<Action> {
     })
 }
 
-impl TransitionInput {
+impl Inspect for TransitionInput {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("action", Kind::Code, &mut self.action);
+        t.opt("signed_by", Kind::Name, &mut self.signed_by);
+        t.opt("reason", Kind::Note, &mut self.reason);
+    }
+}
+
+impl Checked<TransitionInput> {
     /// Applies the step, or says why it is not allowed. Returns the agreement as it now is.
     pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
         let action = parse_action(&self.action, id)?;
@@ -88,6 +97,12 @@ impl TransitionInput {
         id: &str,
         action: Action,
     ) -> AppResult<Agreement> {
+        self.into_inner().run(conn, actor, id, action)
+    }
+}
+
+impl TransitionInput {
+    fn run(self, conn: &mut DbConn, actor: &str, id: &str, action: Action) -> AppResult<Agreement> {
         let mut a = Agreement::find(conn, id)?;
         check_lock(&a, self.lock_version)?;
         let before = a.snapshot();
