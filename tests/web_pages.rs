@@ -25,7 +25,9 @@ type Row<'a> = (&'a str, String, &'a [(&'a str, &'a str)], [u16; 6]);
 /// (who posts, where, which fields)
 type FormPost<'a> = (&'a WebUser, String, Vec<(&'a str, &'a str)>);
 
-const WAPPEN_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 12"><title>Wappen</title><path d="M0 0h10v8l-5 4-5-4z" fill="#c00"/></svg>"##;
+/// A coat of arms as drawing programs and attackers make them: the drawing, plus a script
+/// hidden in `<metadata>` and an event handler, which the stored copy must not carry.
+const WAPPEN_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 12" onload="alert(1)"><metadata><script>alert(document.domain)</script></metadata><title>Wappen</title><path d="M0 0h10v8l-5 4-5-4z" fill="#c00"/></svg>"##;
 
 /// A user created through the API who has set their own password (pages otherwise send
 /// them to the password change first).
@@ -775,11 +777,11 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         ),
         (expired.as_bytes(), WAPPEN_SVG, "abgelaufen"),
         (future.as_bytes(), WAPPEN_SVG, "gilt erst ab"),
-        (key_pem.as_bytes(), WAPPEN_SVG, "nie den privaten Schlüssel"),
+        (key_pem.as_bytes(), WAPPEN_SVG, "als kompromittiert"),
         (
             b"kein Zertifikat",
-            r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>"#,
-            "Ereignis-Handler",
+            r#"<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>"#,
+            "kein gültiges XML ohne DTD",
         ),
     ];
     for (cert, svg, message) in cases {
@@ -855,7 +857,21 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     let wappen = id_after(&page.body, "/anlagen/");
     let image = app.web_get(Some(&erika), &format!("/anlagen/{wappen}"));
     assert_eq!(image.status, Status::Ok);
-    assert_eq!(image.body, WAPPEN_SVG);
+    // Only the sanitised copy is stored and served, and the page says what was removed.
+    assert!(image
+        .body
+        .contains(r##"<path d="M0 0h10v8l-5 4-5-4z" fill="#c00"></path>"##));
+    assert!(
+        !image.body.contains("script") && !image.body.contains("onload"),
+        "{}",
+        image.body
+    );
+    let shown = page.text();
+    assert!(
+        shown.contains("bereinigte Fassung der SVG-Datei"),
+        "{shown}"
+    );
+    assert!(shown.contains("Attribut onload"), "{shown}");
     assert_eq!(
         app.web_get(Some(&bernd), &format!("/anlagen/{wappen}"))
             .status,
