@@ -217,7 +217,7 @@ fn spec() -> Value {
                                "404": { "description": "Not sealed yet", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/verify": { "post": {
                 "summary": "Check a PDF: seal valid, issued by this registry, which agreement (public; upload the PDF as the body)",
-                "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } },
+                "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                 "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Verification" } } } },
                                "413": { "description": "Larger than 20 MiB", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                                "422": { "description": "Not a PDF", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
@@ -248,7 +248,7 @@ fn spec() -> Value {
                 "summary": "Hand in or renew the DVDV encryption certificate of an Einzelabruf (body: PEM or DER, at most 64 KiB)",
                 "security": [{ "staffToken": [] }],
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "requestBody": { "required": true, "content": { "application/pkix-cert": { "schema": { "type": "string", "format": "binary" } } } },
+                "requestBody": { "required": true, "content": { "application/pkix-cert": { "schema": { "type": "string", "format": "binary" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                 "responses": { "201": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Certificate" } } } },
                                "422": { "description": "Not a usable certificate, or not a running Einzelabruf", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/rollout": { "get": {
