@@ -71,6 +71,24 @@ pub fn allowed_methods(req: &Request<'_>) -> Option<Header<'static>> {
         .then(|| Header::new("Allow", methods.into_iter().collect::<Vec<_>>().join(", ")))
 }
 
+/// An answer with `Allow` when the method is the problem (405).
+pub struct WithAllow<R> {
+    pub inner: R,
+    pub allow: Option<Header<'static>>,
+}
+
+impl<'r, R: rocket::response::Responder<'r, 'static>> rocket::response::Responder<'r, 'static>
+    for WithAllow<R>
+{
+    fn respond_to(self, req: &'r Request<'_>) -> rocket::response::Result<'static> {
+        let mut res = self.inner.respond_to(req)?;
+        if let Some(allow) = self.allow {
+            res.set_header(allow);
+        }
+        Ok(res)
+    }
+}
+
 /// Refuses an API request that names a query parameter twice (`?page=1&page=2`): every
 /// parameter of the API is a single value, and silently taking one of two would answer a
 /// question that was not asked. The refusal is a 422 naming the parameter.

@@ -479,25 +479,31 @@ fn with_the_smtp_server_down_mails_wait_and_go_out_once_it_is_back() {
     assert_eq!(to, ["user0@d-nrw.de", "user1@d-nrw.de", "user2@d-nrw.de"]);
 }
 
+/// Queues `n` account mails, to `<prefix><i>@example.org`.
+fn queue_accounts(app: &TestApp, prefix: &str, n: usize) {
+    db(app)
+        .write_blocking(|c| {
+            for i in 0..n {
+                let email = format!("{prefix}{i}@example.org");
+                outbox::enqueue(
+                    c,
+                    "account_created",
+                    std::slice::from_ref(&email),
+                    &json!({ "name": format!("Person {i}"), "email": email, "role": "Kommune", "link": "http://127.0.0.1:8000/anmelden" }),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn two_workers_on_one_database_deliver_each_mail_once() {
     let app = TestApp::new();
     let mut server = SmtpServer::new();
     server.start();
     let n = 120;
-    db(&app)
-        .write_blocking(|c| {
-            for i in 0..n {
-                outbox::enqueue(
-                    c,
-                    "account_created",
-                    &[format!("person{i}@example.org")],
-                    &json!({ "name": format!("Person {i}"), "email": format!("person{i}@example.org"), "role": "Kommune", "link": "http://127.0.0.1:8000/anmelden" }),
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    queue_accounts(&app, "person", n);
     let workers: Vec<_> = ["worker-a", "worker-b"]
         .into_iter()
         .map(|name| {
@@ -535,19 +541,7 @@ fn two_workers_with_a_slow_relay_and_a_short_lease_deliver_each_mail_once() {
     let mut server = SmtpServer::slow(1.0);
     server.start();
     let n = 8;
-    db(&app)
-        .write_blocking(|c| {
-            for i in 0..n {
-                outbox::enqueue(
-                    c,
-                    "account_created",
-                    &[format!("slow{i}@example.org")],
-                    &json!({ "name": format!("Person {i}"), "email": format!("slow{i}@example.org"), "role": "Kommune", "link": "http://127.0.0.1:8000/anmelden" }),
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    queue_accounts(&app, "slow", n);
     let workers: Vec<_> = ["worker-a", "worker-b"]
         .into_iter()
         .map(|name| {

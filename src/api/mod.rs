@@ -51,20 +51,7 @@ pub fn catchers() -> Vec<Catcher> {
 }
 
 /// An error answer, with `Allow` when the method is the problem (405).
-pub struct Refusal {
-    error: AppError,
-    allow: Option<rocket::http::Header<'static>>,
-}
-
-impl<'r> rocket::response::Responder<'r, 'static> for Refusal {
-    fn respond_to(self, req: &'r Request<'_>) -> rocket::response::Result<'static> {
-        let mut res = self.error.respond_to(req)?;
-        if let Some(allow) = self.allow {
-            res.set_header(allow);
-        }
-        Ok(res)
-    }
-}
+type Refusal = crate::http::WithAllow<AppError>;
 
 /// Every error without a handler-made body becomes the documented JSON error. A path
 /// that exists with other methods answers 405 with `Allow`.
@@ -72,14 +59,14 @@ impl<'r> rocket::response::Responder<'r, 'static> for Refusal {
 fn default_catcher(status: Status, req: &Request<'_>) -> Refusal {
     if let Some(err) = req.local_cache(|| None::<AppError>) {
         return Refusal {
-            error: err.clone(),
+            inner: err.clone(),
             allow: None,
         };
     }
     if status.code == 404 {
         if let Some(allow) = crate::http::allowed_methods(req) {
             return Refusal {
-                error: AppError::new(
+                inner: AppError::new(
                     Status::MethodNotAllowed,
                     "method_not_allowed",
                     format!(
@@ -100,7 +87,10 @@ fn default_catcher(status: Status, req: &Request<'_>) -> Refusal {
         400..=499 => AppError::new(status, "bad_request", "Die Anfrage ist fehlerhaft."),
         _ => AppError::internal(format!("unhandled status {status}")),
     };
-    Refusal { error, allow: None }
+    Refusal {
+        inner: error,
+        allow: None,
+    }
 }
 
 /// An authenticated caller: a user presenting a personal API token (`nnr_…`), or the

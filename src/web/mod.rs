@@ -70,20 +70,7 @@ pub fn catchers() -> Vec<rocket::Catcher> {
 }
 
 /// An error page, with `Allow` when the method is the problem (405).
-struct ErrorPage {
-    page: (Status, RawHtml<String>),
-    allow: Option<rocket::http::Header<'static>>,
-}
-
-impl<'r> rocket::response::Responder<'r, 'static> for ErrorPage {
-    fn respond_to(self, req: &'r Request<'_>) -> rocket::response::Result<'static> {
-        let mut res = self.page.respond_to(req)?;
-        if let Some(allow) = self.allow {
-            res.set_header(allow);
-        }
-        Ok(res)
-    }
-}
+type ErrorPage = crate::http::WithAllow<(Status, RawHtml<String>)>;
 
 /// Errors outside `/api` are German HTML pages that name no internals. A path that
 /// exists with other methods answers 405 with `Allow`.
@@ -103,13 +90,13 @@ fn error_page(status: Status, req: &Request<'_>) -> ErrorPage {
                 allow.value()
             );
             return ErrorPage {
-                page: error_html(req, Status::MethodNotAllowed, Some(&message)),
+                inner: error_html(req, Status::MethodNotAllowed, Some(&message)),
                 allow: Some(allow),
             };
         }
     }
     ErrorPage {
-        page: error_html(req, status, err.as_ref().and_then(|e| e.user_message())),
+        inner: error_html(req, status, err.as_ref().and_then(|e| e.user_message())),
         allow: None,
     }
 }

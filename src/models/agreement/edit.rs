@@ -100,30 +100,36 @@ fn check_parameters(
     Ok(())
 }
 
+/// The terms' text an edit and an amendment both carry.
+fn inspect_terms(
+    t: &mut TextCheck,
+    avv: &mut Option<Avv>,
+    parameters: &mut Option<BTreeMap<String, Value>>,
+    costs: &mut Option<String>,
+    notes: &mut Option<String>,
+) {
+    if let Some(avv) = avv {
+        t.nested("avv", avv);
+    }
+    if let Some(p) = parameters {
+        t.map("parameters", Kind::Note, p);
+    }
+    t.opt("costs", Kind::Note, costs);
+    t.opt("notes", Kind::Note, notes);
+}
+
 impl Inspect for EditInput {
     fn inspect(&mut self, t: &mut TextCheck) {
-        if let Some(avv) = &mut self.avv {
-            t.nested("avv", avv);
-        }
-        if let Some(p) = &mut self.parameters {
-            t.map("parameters", Kind::Note, p);
-        }
-        t.opt("costs", Kind::Note, &mut self.costs);
-        t.opt("notes", Kind::Note, &mut self.notes);
+        let s = self;
+        inspect_terms(t, &mut s.avv, &mut s.parameters, &mut s.costs, &mut s.notes);
     }
 }
 
 impl Inspect for AmendmentInput {
     fn inspect(&mut self, t: &mut TextCheck) {
         t.text("change_note", Kind::Note, &mut self.change_note);
-        if let Some(avv) = &mut self.avv {
-            t.nested("avv", avv);
-        }
-        if let Some(p) = &mut self.parameters {
-            t.map("parameters", Kind::Note, p);
-        }
-        t.opt("costs", Kind::Note, &mut self.costs);
-        t.opt("notes", Kind::Note, &mut self.notes);
+        let s = self;
+        inspect_terms(t, &mut s.avv, &mut s.parameters, &mut s.costs, &mut s.notes);
     }
 }
 
