@@ -150,10 +150,7 @@ fn the_vsm_export_lists_each_leika_key_of_the_live_services_with_office_and_url(
 fn each_user_subscribes_to_the_due_dates_of_their_own_tasks_only() {
     let app = TestApp::new();
     let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
-    let ea = app.in_force(json!({
-        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
-        "parameters": wohngeld_parameters()
-    }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let ea = ea["id"].as_str().unwrap();
     let (a_id, _) = app.user(json!({ "email": "a@dortmund.de", "name": "A", "role": "municipality", "municipality_id": dortmund }));
     let (b_id, _) = app.user(json!({ "email": "b@essen.de", "name": "B", "role": "municipality", "municipality_ags": "05113000" }));

@@ -23,10 +23,7 @@ fn dortmund_wohngeld(app: &TestApp) -> (String, Value) {
         &format!("/api/v1/municipalities/{dortmund}/contacts"),
         Some(json!({ "name": "Wiebke Wohngeld", "function": "Sachgebietsleitung Wohngeld", "email": "wohngeld@stadtdo.de" })),
     );
-    let ea = app.in_force(json!({
-        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
-        "parameters": wohngeld_parameters()
-    }));
+    let ea = wohngeld_ea(app, &dortmund, &wohngeld);
     let id = ea["id"].as_str().unwrap().to_string();
     let plan = app.ok("GET", &format!("/api/v1/agreements/{id}/tasks"), None);
     (id, plan)
@@ -142,10 +139,7 @@ fn the_due_date_follows_the_services_setting() {
         &format!("/api/v1/services/{wohngeld}"),
         Some(json!({ "lock_version": s["lock_version"], "golive_days": 10 })),
     );
-    let ea = app.in_force(json!({
-        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
-        "parameters": wohngeld_parameters()
-    }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let plan = app.ok(
         "GET",
         &format!("/api/v1/agreements/{}/tasks", ea["id"].as_str().unwrap()),

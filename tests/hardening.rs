@@ -240,10 +240,7 @@ fn undeclared_methods_get_405_with_allow() {
 fn a_certificate_sent_with_its_private_key_is_refused_and_nothing_is_stored() {
     let app = TestApp::new();
     let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
-    let ea = app.in_force(json!({
-        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
-        "parameters": wohngeld_parameters()
-    }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let ea = ea["id"].as_str().unwrap();
     let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
     let key_pem = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
@@ -384,10 +381,7 @@ fn body_fields(message: &str) -> Vec<String> {
 fn every_json_body_field_refuses_nul_overlong_text_and_lone_surrogates() {
     let app = TestApp::new();
     let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
-    let ea = app.in_force(json!({
-        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
-        "parameters": wohngeld_parameters()
-    }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let ea = ea["id"].as_str().unwrap().to_string();
     let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
     let task = plan["tasks"][0]["id"].as_str().unwrap().to_string();

@@ -286,7 +286,7 @@ fn terminating_an_rv_with_active_eas_is_blocked_unless_cascading() {
     let dortmund = app.municipality("05913000");
     let rv = app
         .in_force(json!({ "kind": "rv", "municipality_id": dortmund, "notice_period_months": 6 }));
-    let ea = app.in_force(json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let rv_id = rv["id"].as_str().unwrap();
 
     let (status, v) = app.post(
@@ -353,7 +353,7 @@ fn terminating_an_ioev_cascades_through_ekv_to_eas() {
     let (ioev, ekv, wohngeld) = wohngeld_supply(&app);
     let dortmund = app.municipality("05913000");
     app.in_force(json!({ "kind": "rv", "municipality_id": dortmund }));
-    let ea = app.in_force(json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let (status, v) = app.post(
         &format!(
             "/api/v1/agreements/{}/transitions",

@@ -123,7 +123,7 @@ fn sealed_documents_of_every_kind_satisfy_pdfsig_pyhanko_qpdf_and_keep_german_te
 fn one_flipped_byte_in_the_signed_range_invalidates_the_seal_for_every_validator() {
     let app = TestApp::new();
     let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
-    let ea = app.in_force(json!({ "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(), "parameters": wohngeld_parameters() }));
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
     let mut pdf = app.document(ea["id"].as_str().unwrap());
     // Byte 12 is in the binary comment of the header: the file stays readable, but it is
     // inside the first signed range.

@@ -7,9 +7,9 @@
 //!   multi-line kinds, where `\r\n` and `\r` become `\n`;
 //! - at most a number of characters per kind of field ([`Kind::max`]).
 //!
-//! The stores accept only [`Checked`] inputs (or the single-value types [`Search`] and
-//! [`Email`]), and only [`Checked::new`] makes one: unvalidated text cannot reach the
-//! database.
+//! The stores accept only [`Checked`] inputs (or the single-value types [`Email`] and
+//! [`Secret`] of the login), and only the check makes one: unvalidated text cannot reach
+//! the database.
 
 use std::ops::Deref;
 
@@ -279,11 +279,6 @@ macro_rules! single {
 }
 
 single!(
-    /// A search string (`?q=`), trimmed.
-    Search,
-    Kind::Search
-);
-single!(
     /// An e-mail address as typed at login (not checked for form: the login answers
     /// "wrong e-mail or password" either way).
     Email,
@@ -294,16 +289,6 @@ single!(
     Secret,
     Kind::Secret
 );
-
-impl Search {
-    /// A search string, trimmed; `None` when empty.
-    pub fn query(field: &str, raw: Option<&str>) -> Result<Option<Search>, DomainError> {
-        match raw.map(str::trim).filter(|q| !q.is_empty()) {
-            None => Ok(None),
-            Some(q) => Search::parse(field, q).map(Some),
-        }
-    }
-}
 
 impl Problems {
     /// The collected (field, message) pairs.

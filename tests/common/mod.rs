@@ -452,6 +452,14 @@ pub fn dortmund_ready_for_wohngeld(app: &TestApp) -> (String, String) {
     (dortmund, wohngeld)
 }
 
+/// Dortmund's Einzelabruf for Wohngeld (EKV's AVV, the service's parameters), in force.
+pub fn wohngeld_ea(app: &TestApp, dortmund: &str, wohngeld: &str) -> Value {
+    app.in_force(json!({
+        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld, "avv": avv(),
+        "parameters": wohngeld_parameters()
+    }))
+}
+
 /// The `field` names of a 422 response.
 pub fn field_names(v: &Value) -> Vec<String> {
     v["fields"]

@@ -162,7 +162,12 @@ impl Checked<AmendmentStep> {
         id: &str,
         no: i32,
     ) -> AppResult<AgreementVersion> {
-        self.into_inner().apply(conn, actor, id, no)
+        // Signing goes through the signing workflow (`models::signature`), which calls
+        // [`mark_amendment_signed`].
+        if self.action == "sign" {
+            return Err(super::transition::sign_elsewhere(id));
+        }
+        self.into_inner().run(conn, actor, id, no, None)
     }
 }
 
@@ -314,22 +319,6 @@ impl AmendmentInput {
 }
 
 impl AmendmentStep {
-    /// activate (the amendment becomes the current version) or cancel. Signing goes
-    /// through the signing workflow (`models::signature`), which calls
-    /// [`mark_amendment_signed`].
-    fn apply(
-        self,
-        conn: &mut DbConn,
-        actor: &str,
-        id: &str,
-        no: i32,
-    ) -> AppResult<AgreementVersion> {
-        if self.action == "sign" {
-            return Err(super::transition::sign_elsewhere(id));
-        }
-        self.run(conn, actor, id, no, None)
-    }
-
     fn run(
         self,
         conn: &mut DbConn,
