@@ -125,6 +125,44 @@ fn search_strings_are_bounded_and_checked_not_a_500() {
     );
     let page = app.web_get(Some(&clerk), "/kommunen?q=%00");
     assert_eq!(page.status, Status::UnprocessableEntity);
+    assert!(page.text().contains("Nullzeichen"), "{}", page.text());
+    assert!(
+        page.body.contains("href=\"&#x2F;kommunen\">Zurück"),
+        "back to the list"
+    );
+
+    // A filter value that is not one of the choices is named, not silently dropped.
+    for (path, says) in [
+        (
+            "/vereinbarungen?art=xyz",
+            "Diesen Wert gibt es für „Art“ nicht",
+        ),
+        ("/vereinbarungen?status=laeuft", "für „Status“ nicht"),
+        (
+            "/kommunen?traeger=vielleicht",
+            "für „Träger von d-NRW“ nicht",
+        ),
+        ("/aufgaben?ansicht=morgen", "für „Ansicht“ nicht"),
+    ] {
+        let page = app.web_get(Some(&clerk), path);
+        assert_eq!(page.status, Status::UnprocessableEntity, "{path}");
+        assert!(page.text().contains(says), "{path}: {}", page.text());
+        assert!(!page.text().contains("xyz"), "the value is not echoed");
+    }
+    let ok = app.web_get(Some(&clerk), "/vereinbarungen?art=rv&status=");
+    assert_eq!(ok.status, Status::Ok);
+
+    // The public catalogue's search: bounded and checked, anonymous or not.
+    let page = app.web_get(None, &format!("/katalog?q={}", "w".repeat(201)));
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    assert!(
+        page.text().contains("Suchbegriff: Höchstens 200 Zeichen"),
+        "{}",
+        page.text()
+    );
+    let page = app.web_get(None, "/katalog?q=Wohngeld");
+    assert_eq!(page.status, Status::Ok);
+    assert!(page.text().contains("Wohngeld"));
 }
 
 /// The login form's CSRF token (from the page, with its cookie kept by the client).
@@ -458,4 +496,407 @@ fn every_json_body_field_refuses_nul_overlong_text_and_lone_surrogates() {
         tokens,
         "no token issued"
     );
+}
+
+/// One field of an HTML form: its name, the value the browser would send, and whether it
+/// is a file input.
+struct FormField {
+    name: String,
+    value: String,
+    sent: bool,
+    file: bool,
+}
+
+/// A form as a page offers it.
+struct HtmlForm {
+    method: String,
+    action: String,
+    multipart: bool,
+    fields: Vec<FormField>,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&")
+}
+
+/// One tag of a page: its name, its attributes, and the text up to the next tag.
+type Tag = (String, Vec<(String, String)>, String);
+
+/// The tags of a page in order.
+fn tags(html: &str) -> Vec<Tag> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let Some(end) = rest.find('>') else { break };
+        let inside = &rest[..end];
+        rest = &rest[end + 1..];
+        let text = rest[..rest.find('<').unwrap_or(rest.len())].to_string();
+        let (name, mut attrs) = inside
+            .split_once(char::is_whitespace)
+            .unwrap_or((inside, ""));
+        let mut list = Vec::new();
+        loop {
+            attrs = attrs.trim_start();
+            if attrs.is_empty() || attrs == "/" {
+                break;
+            }
+            let key_end = attrs
+                .find(|c: char| c == '=' || c.is_whitespace())
+                .unwrap_or(attrs.len());
+            let key = attrs[..key_end].to_ascii_lowercase();
+            attrs = &attrs[key_end..];
+            let value = if let Some(v) = attrs.strip_prefix("=\"") {
+                let close = v.find('"').unwrap_or(v.len());
+                attrs = &v[(close + 1).min(v.len())..];
+                unescape(&v[..close])
+            } else {
+                String::new()
+            };
+            list.push((key, value));
+        }
+        out.push((name.to_ascii_lowercase(), list, text));
+    }
+    out
+}
+
+fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The forms of a page with the values a browser would submit unchanged.
+fn html_forms(html: &str) -> Vec<HtmlForm> {
+    let mut forms = Vec::new();
+    let mut current: Option<HtmlForm> = None;
+    let mut select: Option<(String, Vec<(String, bool)>)> = None;
+    for (tag, attrs, text) in tags(html) {
+        match tag.as_str() {
+            "form" => {
+                current = Some(HtmlForm {
+                    method: attr(&attrs, "method").unwrap_or("get").to_ascii_uppercase(),
+                    action: attr(&attrs, "action").unwrap_or("").to_string(),
+                    multipart: attr(&attrs, "enctype") == Some("multipart/form-data"),
+                    fields: Vec::new(),
+                })
+            }
+            "/form" => forms.extend(current.take()),
+            _ => {}
+        }
+        let Some(form) = current.as_mut() else {
+            continue;
+        };
+        let name = attr(&attrs, "name").map(str::to_string);
+        match (tag.as_str(), name) {
+            ("input", Some(name)) => {
+                let kind = attr(&attrs, "type").unwrap_or("text");
+                let checkable = kind == "checkbox" || kind == "radio";
+                let value = attr(&attrs, "value")
+                    .unwrap_or(if checkable { "on" } else { "" })
+                    .to_string();
+                let sent = !checkable || attr(&attrs, "checked").is_some();
+                if form.fields.iter().any(|f| f.name == name) && !sent {
+                    continue;
+                }
+                form.fields.retain(|f| f.name != name || kind != "radio");
+                form.fields.push(FormField {
+                    name,
+                    value,
+                    sent,
+                    file: kind == "file",
+                });
+            }
+            ("textarea", Some(name)) => form.fields.push(FormField {
+                name,
+                value: unescape(&text),
+                sent: true,
+                file: false,
+            }),
+            ("button", Some(name)) if !form.fields.iter().any(|f| f.name == name) => {
+                form.fields.push(FormField {
+                    name,
+                    value: attr(&attrs, "value").unwrap_or("").to_string(),
+                    sent: true,
+                    file: false,
+                })
+            }
+            ("select", Some(name)) => select = Some((name, Vec::new())),
+            ("option", _) => {
+                if let Some((_, options)) = select.as_mut() {
+                    let value = attr(&attrs, "value")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| unescape(text.trim()));
+                    options.push((value, attr(&attrs, "selected").is_some()));
+                }
+            }
+            ("/select", _) => {
+                if let Some((name, options)) = select.take() {
+                    let value = options
+                        .iter()
+                        .find(|(_, selected)| *selected)
+                        .or(options.first())
+                        .map(|(v, _)| v.clone())
+                        .unwrap_or_default();
+                    form.fields.push(FormField {
+                        name,
+                        value,
+                        sent: true,
+                        file: false,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    forms
+}
+
+/// A path with its ids, numbers and query values replaced: one key per kind of page.
+fn page_template(path: &str) -> String {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let path: Vec<String> = path
+        .split('/')
+        .map(|s| {
+            if s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4 {
+                "<id>".to_string()
+            } else if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+                "<no>".to_string()
+            } else {
+                s.to_string()
+            }
+        })
+        .collect();
+    let mut keys: Vec<&str> = query
+        .split('&')
+        .filter_map(|p| p.split('=').next())
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.sort_unstable();
+    format!("{}?{}", path.join("/"), keys.join("&"))
+}
+
+/// Every page a user reaches by following links from the start page (each kind of page
+/// once, every agreement and task page), with the forms on it.
+fn crawl(app: &TestApp, user: Option<&WebUser>, start: &[String]) -> Vec<HtmlForm> {
+    let mut queue: std::collections::VecDeque<String> = start.iter().cloned().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut forms = Vec::new();
+    while let Some(path) = queue.pop_front() {
+        let every = path.starts_with("/vereinbarungen/") || path.starts_with("/aufgaben/");
+        let key = if every {
+            path.clone()
+        } else {
+            page_template(&path)
+        };
+        if !seen.insert(key) || seen.len() > 400 {
+            continue;
+        }
+        let page = app.web_get(user, &path);
+        assert!(page.status.code < 500, "GET {path}: {}", page.status);
+        for (tag, attrs, _) in tags(&page.body) {
+            let Some(href) = attr(&attrs, "href").filter(|_| tag == "a") else {
+                continue;
+            };
+            let href = href.split('#').next().unwrap_or("");
+            let download = [".pdf", ".csv", ".ics", ".svg", ".png", ".json", ".zip"]
+                .iter()
+                .any(|e| href.split('?').next().unwrap_or("").ends_with(e));
+            if href.starts_with('/')
+                && !href.starts_with("/api/")
+                && !href.starts_with("/static/")
+                && !href.starts_with("/anlagen/")
+                && !download
+            {
+                queue.push_back(href.to_string());
+            }
+        }
+        forms.extend(html_forms(&page.body));
+    }
+    forms
+}
+
+/// NUL, 100,000 characters and an invalid UTF-8 sequence (the lone surrogate U+D800 as
+/// bytes) in every field of every form the pages offer to any role, with every other
+/// field as the page filled it in: always a 4xx, never a 5xx, and nothing stored. The
+/// forms are found by crawling the pages; every mounted POST route must be among them.
+#[test]
+fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
+    let app = TestApp::new();
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
+    let ea = wohngeld_ea(&app, &dortmund, &wohngeld);
+    let koeln = app.municipality("05315000");
+    app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    let essen = app.municipality("05113000");
+    let waiting = app.create(json!({ "kind": "rv", "municipality_id": essen }));
+    let waiting = waiting["id"].as_str().unwrap().to_string();
+    assert_eq!(app.step(&waiting, "submit").0, Status::Ok);
+    let bonn = app.municipality("05314000");
+    let muenster = app.municipality("05515000");
+    app.create(json!({ "kind": "rv", "municipality_id": muenster }));
+    let gelsenkirchen = app.municipality("05513000");
+    let signed = app.create(json!({ "kind": "rv", "municipality_id": gelsenkirchen }));
+    let signed = signed["id"].as_str().unwrap().to_string();
+    assert_eq!(app.step(&signed, "submit").0, Status::Ok);
+    app.sign_all(&signed);
+    let ekv = app.ok("GET", "/api/v1/agreements?kind=ekv", None)["items"][0].clone();
+    let (status, v) = app.post(
+        &format!("/api/v1/agreements/{}/amendments", ekv["id"].as_str().unwrap()),
+        json!({ "lock_version": ekv["lock_version"], "change_note": "Kosten ab 2027", "costs": "Nach Kostenschlüssel" }),
+    );
+    assert_eq!(status, Status::Created, "{v}");
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let users: Vec<Option<WebUser>> = [
+        json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+        json!({ "email": "do@stadtdo.de", "name": "Dora Dortmund", "role": "municipality", "municipality_id": dortmund, "may_sign": true }),
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+        json!({ "email": "bernd@essen.de", "name": "Bernd Essen", "role": "municipality", "municipality_id": essen, "may_sign": true }),
+        json!({ "email": "bea@bonn.de", "name": "Bea Bonn", "role": "municipality", "municipality_id": bonn, "may_sign": true }),
+        json!({ "email": "ina@dataport.de", "name": "Ina Dataport", "role": "intermediary", "organisation_id": dataport }),
+    ]
+    .into_iter()
+    .map(|body| Some(app.signed_in(body)))
+    .chain([None])
+    .collect();
+    let ea_page = format!("/vereinbarungen/{}", ea["id"].as_str().unwrap());
+
+    // Each form once per method, kind of action and set of fields, with the user whose
+    // page offered it.
+    let mut found: std::collections::BTreeMap<String, (usize, HtmlForm)> = Default::default();
+    for (i, user) in users.iter().enumerate() {
+        // The EA draft's form appears once a service is chosen in the filter above it.
+        let start = [
+            "/".to_string(),
+            "/anmelden".into(),
+            ea_page.clone(),
+            format!("/vereinbarungen/neu-ea?dienst={wohngeld}"),
+        ];
+        for form in crawl(&app, user.as_ref(), &start) {
+            let mut names: Vec<&str> = form.fields.iter().map(|f| f.name.as_str()).collect();
+            names.sort_unstable();
+            let key = format!(
+                "{} {} [{}]",
+                form.method,
+                page_template(&form.action),
+                names.join(" ")
+            );
+            found.entry(key).or_insert((i, form));
+        }
+    }
+    let mounted: std::collections::BTreeSet<String> = app
+        .client
+        .rocket()
+        .routes()
+        .filter(|r| r.method == rocket::http::Method::Post && !r.uri.path().starts_with("/api/"))
+        .map(|r| {
+            let path = r.uri.path().to_string();
+            let template = path
+                .split('/')
+                .map(|s| match s {
+                    "<no>" => "<no>",
+                    s if s.starts_with('<') => "<id>",
+                    s => s,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            format!("POST {template}?")
+        })
+        .collect();
+    let offered: std::collections::BTreeSet<&str> = found
+        .keys()
+        .map(|k| k.split(" [").next().unwrap_or(""))
+        .collect();
+    let missing: Vec<&String> = mounted
+        .iter()
+        .filter(|m| !offered.contains(m.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "forms no page offers: {missing:?}");
+
+    let before = audit_total(&app);
+    let lists = |app: &TestApp| {
+        [
+            "/api/v1/users",
+            "/api/v1/services",
+            "/api/v1/agreements?per_page=100",
+            "/api/v1/tasks?per_page=100",
+            &format!("/api/v1/municipalities/{koeln}"),
+            &format!("/api/v1/intermediaries/{dataport}"),
+        ]
+        .map(|path| app.get(path).1)
+    };
+    let state = lists(&app);
+    let long = vec![b'x'; 100_000];
+    let bad: [(&str, &[u8]); 3] = [
+        ("NUL", b"a\0b"),
+        ("100,000 characters", &long),
+        ("invalid UTF-8 (U+D800)", &[0xED, 0xA0, 0x80]),
+    ];
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    for (key, (who, form)) in &found {
+        let user = users[*who].as_ref();
+        for target in form.fields.iter().filter(|f| !f.file) {
+            for (what, value) in bad {
+                let fields: Vec<(String, Vec<u8>)> = form
+                    .fields
+                    .iter()
+                    .filter(|f| !f.file && (f.sent || f.name == target.name))
+                    .map(|f| {
+                        let v = if f.name == target.name {
+                            value.to_vec()
+                        } else {
+                            f.value.as_bytes().to_vec()
+                        };
+                        (f.name.clone(), v)
+                    })
+                    .collect();
+                let encoded = fields
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", urlencode(k), urlencode_bytes(v)))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                let page = if form.method == "GET" {
+                    app.web_get(user, &format!("{}?{encoded}", form.action))
+                } else if form.multipart {
+                    let parts: Vec<(String, Option<&str>, Vec<u8>)> =
+                        fields.into_iter().map(|(k, v)| (k, None, v)).collect();
+                    app.web_multipart_raw(user, &form.action, &parts)
+                } else {
+                    app.web_post_raw(user, &form.action, &encoded)
+                };
+                if !(400..500).contains(&page.status.code)
+                    || page.text().contains("Interner Fehler")
+                {
+                    failures.push(format!(
+                        "{key} (user {who}), {what} in {}: {} {}",
+                        target.name,
+                        page.status,
+                        page.text().chars().take(300).collect::<String>()
+                    ));
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!(
+        "{} forms ({}), {cases} cases",
+        found.len(),
+        found.keys().cloned().collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        found.len() >= 30 && cases >= 200,
+        "{} forms, {cases} cases",
+        found.len()
+    );
+    assert_eq!(audit_total(&app), before, "nothing stored");
+    assert_eq!(lists(&app), state, "nothing changed");
 }

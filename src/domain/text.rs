@@ -68,7 +68,9 @@ pub fn clean(kind: Kind, raw: &str) -> Result<String, String> {
                 }
             }
             '\n' | '\t' if kind.multiline() => out.push(c),
-            c if c.is_control() => {
+            // U+FFFD is what a decoder puts where the bytes were not UTF-8 (a form field
+            // with a lone surrogate arrives so); noncharacters are never text.
+            c if c.is_control() || c == '\u{FFFD}' || noncharacter(c) => {
                 bad.get_or_insert(c);
             }
             c => out.push(c),
@@ -79,6 +81,10 @@ pub fn clean(kind: Kind, raw: &str) -> Result<String, String> {
             '\0' => "ein Nullzeichen (U+0000)".to_string(),
             '\n' | '\r' => "einen Zeilenumbruch; dieses Feld ist einzeilig".to_string(),
             '\t' => "einen Tabulator; dieses Feld ist einzeilig".to_string(),
+            '\u{FFFD}' => {
+                "ein Ersatzzeichen (U+FFFD), weil sie nicht als gültiges UTF-8 ankam,".to_string()
+            }
+            c if noncharacter(c) => format!("ein Nicht-Zeichen (U+{:04X})", c as u32),
             c => format!("ein Steuerzeichen (U+{:04X})", c as u32),
         };
         return Err(format!(
@@ -99,6 +105,12 @@ pub fn clean(kind: Kind, raw: &str) -> Result<String, String> {
         ));
     }
     Ok(out)
+}
+
+/// The Unicode noncharacters: U+FDD0..U+FDEF and the last two code points of every plane.
+fn noncharacter(c: char) -> bool {
+    let n = c as u32;
+    (0xFDD0..=0xFDEF).contains(&n) || n & 0xFFFE == 0xFFFE
 }
 
 fn thousands(n: usize) -> String {
@@ -320,6 +332,18 @@ mod tests {
             .contains("U+001B"));
         assert!(clean(Kind::Note, "x\u{7f}").is_err());
         assert!(clean(Kind::Note, "x\u{85}").is_err());
+        // A form field with invalid UTF-8 arrives with replacement characters.
+        let lossy = String::from_utf8_lossy(b"a\xED\xA0\x80b");
+        assert!(clean(Kind::Name, &lossy).unwrap_err().contains("UTF-8"));
+        assert!(clean(Kind::Name, "x\u{FFFF}")
+            .unwrap_err()
+            .contains("U+FFFF"));
+        assert!(clean(Kind::Name, "x\u{FDD0}").is_err());
+        assert!(clean(Kind::Name, "x\u{10FFFE}").is_err());
+        assert_eq!(
+            clean(Kind::Name, "\u{FFFC}\u{1F600}").unwrap(),
+            "\u{FFFC}\u{1F600}"
+        );
     }
 
     #[test]

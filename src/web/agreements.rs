@@ -50,12 +50,16 @@ async fn list(
     seite: Option<i64>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let filter = Filter {
-        kind: art.filter(|a| !a.is_empty()).and_then(AgreementKind::parse),
-        status: status
-            .filter(|s| !s.is_empty())
-            .and_then(AgreementStatus::parse),
-        ..Filter::default()
+    let chosen = super::choice("art", "Art", art, AgreementKind::parse).and_then(|kind| {
+        Ok(Filter {
+            kind,
+            status: super::choice("status", "Status", status, AgreementStatus::parse)?,
+            ..Filter::default()
+        })
+    });
+    let filter = match chosen {
+        Ok(f) => f,
+        Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/vereinbarungen")),
     };
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
     let scope = session.scope();

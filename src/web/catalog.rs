@@ -61,13 +61,18 @@ async fn catalog_page(
     state: &State<AppState>,
     session: Option<Session>,
     q: Option<String>,
-) -> AppResult<Either<CachedText, RawHtml<String>>> {
-    let q = q
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(100)
-        .collect::<String>();
+) -> AppResult<Either<CachedText, Page>> {
+    let q = match super::search_text("q", "Suchbegriff", q.as_deref()) {
+        Ok(q) => q,
+        Err(e) => {
+            let back = "/katalog";
+            let title = "Suche nicht möglich";
+            return Ok(Either::Right(match session {
+                Some(s) => s.refused_by(&e, title, back),
+                None => super::refused(e.status, title, &super::plain(&e), back),
+            }));
+        }
+    };
     if session.is_none() && q.is_empty() {
         if let Some(html) = state.catalog.fresh_page() {
             return Ok(Either::Left(CachedText(html, ContentType::HTML)));
@@ -84,10 +89,10 @@ async fn catalog_page(
         return Ok(Either::Left(CachedText(html, ContentType::HTML)));
     }
     let data = state.db.read(catalog).await?;
-    Ok(Either::Right(RawHtml(render_html(
+    Ok(Either::Right(Page::Html(RawHtml(render_html(
         "catalog.html",
         context(&data, session.as_ref(), &q)?,
-    )?)))
+    )?))))
 }
 
 /// `/katalog/<id>`: one service in detail.

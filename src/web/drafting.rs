@@ -375,6 +375,13 @@ async fn edit(
     let view = editable(view)?;
     let kind = view.kind;
     let form = form.into_inner();
+    // The form names the kind it edits; it cannot be changed.
+    if !form.art.is_empty() && form.art != kind.as_str() {
+        return Err(AppError::field(
+            "art",
+            "Die Art einer Vereinbarung lässt sich nicht ändern.",
+        ));
+    }
     let values = form.values();
     let notice = match form.notice_months() {
         Ok(n) => n,

@@ -42,10 +42,14 @@ async fn list(
     seite: Option<i64>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let view = match ansicht.unwrap_or("offen") {
-        "ueberfaellig" => "ueberfaellig",
-        "alle" => "alle",
-        _ => "offen",
+    let chosen = super::choice("ansicht", "Ansicht", ansicht, |v| {
+        ["offen", "ueberfaellig", "alle"]
+            .into_iter()
+            .find(|x| *x == v)
+    });
+    let view = match chosen {
+        Ok(v) => v.unwrap_or("offen"),
+        Err(e) => return Ok(session.refused_by(&e, "Ansicht unbekannt", "/aufgaben")),
     };
     let filter = TaskFilter {
         pending: view == "offen",

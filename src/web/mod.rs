@@ -515,6 +515,32 @@ fn set_errors(ctx: &mut Value, errors: Option<(Value, Value)>) {
     ctx["field_errors"] = map;
 }
 
+/// A choice filter from a page's address (`?art=rv`): empty means "all"; any other value
+/// must be one of the choices, so a mistyped bookmark is told so instead of silently
+/// showing everything. The value itself is not echoed (it may be anything, at any length).
+fn choice<T>(
+    name: &str,
+    label: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> AppResult<Option<T>> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse(v).map(Some).ok_or_else(|| {
+            AppError::field(
+                name,
+                format!("Diesen Wert gibt es für „{label}“ nicht. Bitte wählen Sie einen aus der Liste."),
+            )
+        }),
+    }
+}
+
+/// A search text from a page's address (`?q=`), checked like every text input.
+fn search_text(name: &str, label: &str, raw: Option<&str>) -> AppResult<String> {
+    crate::domain::text::clean(crate::domain::text::Kind::Search, raw.unwrap_or("").trim())
+        .map_err(|message| AppError::field(name, format!("{label}: {message}")))
+}
+
 /// Whether an error is the user's to fix in the form (validation, a rule, a conflict),
 /// rather than a page-level refusal or a fault.
 fn is_form_error(err: &AppError) -> bool {

@@ -123,20 +123,26 @@ async fn municipalities(
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let filter = municipality::Filter {
-        q: nonempty(q),
-        regierungsbezirk: nonempty(rb),
-        kreis_ags: nonempty(kreis),
-        traeger: match traeger {
-            Some("ja") => Some(true),
-            Some("nein") => Some(false),
-            _ => None,
-        },
-        rv: rv.and_then(RvState::parse),
-        ..municipality::Filter::default()
+    let checked = (|| -> AppResult<Checked<municipality::Filter>> {
+        let filter = municipality::Filter {
+            q: nonempty(q),
+            regierungsbezirk: nonempty(rb),
+            kreis_ags: nonempty(kreis),
+            traeger: super::choice("traeger", "Träger von d-NRW", traeger, |v| match v {
+                "ja" => Some(true),
+                "nein" => Some(false),
+                _ => None,
+            })?,
+            rv: super::choice("rv", "Rahmenvereinbarung", rv, RvState::parse)?,
+            ..municipality::Filter::default()
+        };
+        Ok(Checked::new(filter)?)
+    })();
+    let f = match checked {
+        Ok(f) => f,
+        Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/kommunen")),
     };
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
-    let f = Checked::new(filter.clone())?;
     let (listed, rvs, (districts, kreise)) = state
         .db
         .read(move |conn| {

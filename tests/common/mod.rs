@@ -629,34 +629,53 @@ impl TestApp {
                 body.push(format!("csrf={}", u.csrf));
             }
         }
+        self.web_post_raw(user, path, &body.join("&"))
+    }
+
+    /// A form POST of an already encoded body, as it is.
+    pub fn web_post_raw(&self, user: Option<&WebUser>, path: &str, body: &str) -> WebPage {
         let req = self
             .client
             .post(path.to_string())
             .header(ContentType::Form)
-            .body(body.join("&"));
+            .body(body);
         self.web_request(req, user)
     }
 
     /// A multipart form POST (file uploads), with the session's CSRF token.
     pub fn web_multipart(&self, user: &WebUser, path: &str, parts: &[(&str, Part<'_>)]) -> WebPage {
+        let csrf = [("csrf", Part::Text(&user.csrf))];
+        let raw: Vec<(String, Option<&str>, Vec<u8>)> = csrf
+            .iter()
+            .chain(parts.iter())
+            .map(|(name, part)| match part {
+                Part::Text(v) => (name.to_string(), None, v.as_bytes().to_vec()),
+                Part::File(file, bytes) => (name.to_string(), Some(*file), bytes.to_vec()),
+            })
+            .collect();
+        self.web_multipart_raw(Some(user), path, &raw)
+    }
+
+    /// A multipart form POST of these parts as they are: (name, file name of a file part,
+    /// bytes); no CSRF token is added.
+    pub fn web_multipart_raw(
+        &self,
+        user: Option<&WebUser>,
+        path: &str,
+        parts: &[(String, Option<&str>, Vec<u8>)],
+    ) -> WebPage {
         let boundary = "----nachnutzung-test-boundary-7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
-        let csrf = [("csrf", Part::Text(&user.csrf))];
-        for (name, part) in csrf.iter().chain(parts.iter()) {
+        for (name, file, bytes) in parts {
             body.extend(format!("--{boundary}\r\n").as_bytes());
-            match part {
-                Part::Text(v) => {
-                    body.extend(
-                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n")
-                            .as_bytes(),
-                    );
-                }
-                Part::File(file_name, bytes) => {
-                    body.extend(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-                    body.extend_from_slice(bytes);
-                    body.extend(b"\r\n");
-                }
+            match file {
+                None => body.extend(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+                Some(file_name) => body.extend(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes()),
             }
+            body.extend_from_slice(bytes);
+            body.extend(b"\r\n");
         }
         body.extend(format!("--{boundary}--\r\n").as_bytes());
         let req = self
@@ -664,13 +683,19 @@ impl TestApp {
             .post(path.to_string())
             .header(ContentType::new("multipart", "form-data").with_params(("boundary", boundary)))
             .body(body);
-        self.web_request(req, Some(user))
+        self.web_request(req, user)
     }
 }
 
 pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
+    urlencode_bytes(s.as_bytes())
+}
+
+/// Percent-encodes any bytes, valid UTF-8 or not.
+pub fn urlencode_bytes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 (b as char).to_string()
             }
