@@ -9,7 +9,7 @@
 //! 2. Single document: `produce` (layout, PDF, font subsetting, PAdES seal with the
 //!    RSA-3072 TEST key) of that EA, `BENCH_RUNS` times (default 200) on one thread;
 //!    prints the median and p90, and the median of the RSA signature alone.
-//! 3. Bulk: `documents::bulk::render_service` for the 396 EAs on all cores, wall time,
+//! 3. Bulk: `actions::bulk::render_service` for the 396 EAs on all cores, wall time,
 //!    from a database without documents (read, render, seal, store each).
 //! 4. Python: `benches/python/reportlab_pyhanko.py` lays out the same contract text with
 //!    ReportLab (same DejaVu fonts) and seals it with pyHanko (same PKCS#12 key), the
@@ -227,7 +227,7 @@ fn main() {
 
     // Bulk: every EA of the service, from a database without documents.
     let started = Instant::now();
-    let report = nachnutzung::documents::bulk::render_service(
+    let report = nachnutzung::actions::bulk::render_service(
         &db,
         &sealer,
         SigningOrder::default(),

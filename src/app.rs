@@ -6,7 +6,6 @@ use std::path::Path;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Config, MIN_TOKEN_LEN};
 use crate::db::{Backend, Db, DbUrl};
@@ -14,17 +13,7 @@ use crate::domain::signing::SigningOrder;
 use crate::error::{AppError, AppResult};
 use crate::seal::Sealer;
 
-/// What every request handler can reach.
-pub struct AppState {
-    pub db: Db,
-    /// SHA-256 of the staff token; `None` means the API is read-only for everybody.
-    pub staff_token_hash: Option<[u8; 32]>,
-    /// The rendered public catalogue (see `api::catalog`).
-    pub catalog: std::sync::Arc<crate::api::CatalogCache>,
-    /// The d-NRW seal for the final documents.
-    pub sealer: std::sync::Arc<Sealer>,
-    pub signing_order: SigningOrder,
-}
+use crate::http::state::{token_hash, AppState};
 
 /// The seal named in the configuration (or the local TEST seal). A seal that cannot be
 /// loaded stops the start with a message for the operator.
@@ -112,10 +101,6 @@ fn write_secret(path: &Path, secret: &str) -> AppResult<()> {
         .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))
 }
 
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// `static/` of the crate (CSS): next to the binary's sources in development, or
 /// `NACHNUTZUNG_STATIC_DIR` where the binary is deployed on its own.
 fn static_dir() -> std::path::PathBuf {
@@ -163,6 +148,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     };
     Ok(rocket::custom(figment)
         .manage(state)
+        .manage(crate::http::ErrorPages(crate::web::error_html))
         .mount("/", crate::api::routes())
         .mount("/", crate::web::routes())
         .mount("/static", rocket::fs::FileServer::from(static_dir()))

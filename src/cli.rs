@@ -257,7 +257,7 @@ fn render_documents(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = crate::documents::bulk::render_service(
+    let report = crate::actions::bulk::render_service(
         &db,
         &sealer,
         config.signing_order,

@@ -4,6 +4,7 @@
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "256"]
 
+pub mod actions;
 pub mod api;
 pub mod app;
 pub mod cli;

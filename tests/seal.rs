@@ -433,7 +433,7 @@ fn bulk_sealing_of_a_service_covers_every_signed_ea_once_and_is_idempotent() {
     for s in services.as_array().unwrap() {
         let id = s["id"].as_str().unwrap();
         let calls = std::sync::atomic::AtomicUsize::new(0);
-        let first = nachnutzung::documents::bulk::render_service(
+        let first = nachnutzung::actions::bulk::render_service(
             &db,
             &sealer,
             order,
@@ -454,7 +454,7 @@ fn bulk_sealing_of_a_service_covers_every_signed_ea_once_and_is_idempotent() {
         );
         sealed_total += first.sealed;
         let again =
-            nachnutzung::documents::bulk::render_service(&db, &sealer, order, id, 2, &|_, _| {})
+            nachnutzung::actions::bulk::render_service(&db, &sealer, order, id, 2, &|_, _| {})
                 .unwrap();
         assert_eq!(
             (again.sealed, again.skipped),

@@ -5,16 +5,16 @@ use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Caller, Staff};
-use crate::app::AppState;
-use crate::documents::pdf::{self, Purpose};
-use crate::documents::text::{render, ContractText};
+use crate::documents::text::ContractText;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
+use crate::models::agreement::contract::contract_text;
 use crate::models::agreement::{
     Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, Filter, NewAgreement,
     TransitionInput,
 };
-use crate::models::{document, Paged, Scope};
+use crate::models::Paged;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -122,7 +122,7 @@ async fn text(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Js
             .db
             .read(move |conn| {
                 let a = Agreement::find_in(conn, &caller.scope, &id)?;
-                render(conn, &a)
+                contract_text(conn, &a, a.current_version)
             })
             .await?,
     ))
@@ -137,27 +137,10 @@ async fn preview(
     id: &str,
 ) -> AppResult<(ContentType, Vec<u8>)> {
     let id = super::id(id)?;
-    let pdf = draft_pdf(state, caller.scope, id).await?;
+    let pdf =
+        crate::actions::documents::draft_pdf(&state.db, state.signing_order, caller.scope, id)
+            .await?;
     Ok((ContentType::PDF, pdf))
-}
-
-/// The unsealed draft of the current version of agreement `id`, if `scope` may see it:
-/// every page marked ENTWURF, with the signatures given so far (API and web pages).
-pub async fn draft_pdf(state: &AppState, scope: Scope, id: String) -> AppResult<Vec<u8>> {
-    let order = state.signing_order;
-    let prepared = state
-        .db
-        .read(move |conn| {
-            let a = Agreement::find_in(conn, &scope, &id)?;
-            let no = a.current_version;
-            document::prepare(conn, order, &a, no)
-        })
-        .await?;
-    rocket::tokio::task::spawn_blocking(move || {
-        pdf::render(&prepared.text, Purpose::Draft, &prepared.annex)
-    })
-    .await
-    .map_err(|e| AppError::internal(format!("pdf task: {e}")))?
 }
 
 #[patch("/api/v1/agreements/<id>", data = "<input>")]

@@ -4,8 +4,8 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Route, State};
 
 use super::Staff;
-use crate::app::AppState;
 use crate::error::AppResult;
+use crate::http::state::AppState;
 use crate::models::audit::{AuditEvent, AuditView};
 use crate::models::Paged;
 

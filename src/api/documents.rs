@@ -2,13 +2,14 @@
 //! `/api/v1/agreements/{id}/signatures`, `…/documents`, `…/document.pdf`, `/api/v1/verify`.
 
 use rocket::data::{Data, ToByteUnit};
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
 use super::{body, Body, Caller};
-use crate::app::AppState;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::respond::SealedPdf;
+use crate::http::state::AppState;
 use crate::models::agreement::Agreement;
 use crate::models::document::{self, Document, DocumentInfo, Verification};
 use crate::models::signature::{self, SignContext, SignInput, SigningState};
@@ -107,27 +108,6 @@ async fn documents(
     ))
 }
 
-/// A sealed PDF as stored: that of the version in force (the current one), or of
-/// `?version=n` (e.g. a signed amendment that does not apply yet).
-pub struct SealedPdf {
-    pub bytes: Vec<u8>,
-    pub file_name: String,
-}
-
-impl<'r> rocket::response::Responder<'r, 'static> for SealedPdf {
-    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
-        rocket::Response::build()
-            .header(ContentType::PDF)
-            .raw_header(
-                "Content-Disposition",
-                format!("attachment; filename=\"{}\"", self.file_name),
-            )
-            .raw_header("Cache-Control", "private, no-store")
-            .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
-            .ok()
-    }
-}
-
 #[get("/api/v1/agreements/<id>/document.pdf?<version>")]
 async fn document_pdf(
     caller: Caller,
@@ -162,8 +142,7 @@ async fn verify(state: &State<AppState>, data: Data<'_>) -> AppResult<Json<Verif
         .map_err(|e| AppError::bad_request(format!("Upload nicht lesbar: {e}")))?;
     if !bytes.is_complete() {
         return Err(AppError::new(
-            Status::PayloadTooLarge,
-            "too_large",
+            ErrorKind::TooLarge,
             format!(
                 "Die Datei ist größer als {} MiB.",
                 MAX_VERIFY_BYTES / 1024 / 1024

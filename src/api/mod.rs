@@ -3,7 +3,7 @@
 
 mod agreements;
 mod audit;
-pub mod catalog;
+mod catalog;
 mod documents;
 mod municipalities;
 mod openapi;
@@ -19,15 +19,11 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Catcher, Route};
 use serde::de::DeserializeOwned;
 
-pub use agreements::draft_pdf;
-pub use catalog::CatalogCache;
-pub use documents::SealedPdf;
-pub use rollout::filter as rollout_filter;
-
-use crate::app::{token_hash, AppState};
 use crate::domain::account::Role;
 use crate::domain::text::{Checked, Inspect};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+pub use crate::http::params::{id, page, query_id};
+use crate::http::state::{token_hash, AppState};
 use crate::models::Scope;
 
 pub fn routes() -> Vec<Route> {
@@ -67,8 +63,7 @@ fn default_catcher(status: Status, req: &Request<'_>) -> Refusal {
         if let Some(allow) = crate::http::allowed_methods(req) {
             return Refusal {
                 inner: AppError::new(
-                    Status::MethodNotAllowed,
-                    "method_not_allowed",
+                    ErrorKind::MethodNotAllowed,
                     format!(
                         "{} ist für diese Adresse nicht vorgesehen (erlaubt: {}).",
                         req.method(),
@@ -82,9 +77,9 @@ fn default_catcher(status: Status, req: &Request<'_>) -> Refusal {
     let error = match status.code {
         404 => AppError::not_found("Diese Adresse gibt es nicht."),
         401 => AppError::unauthorized("Anmeldung erforderlich."),
-        413 => AppError::new(status, "too_large", "Die Anfrage ist zu groß."),
-        422 => AppError::new(status, "validation_failed", "Die Eingaben sind ungültig."),
-        400..=499 => AppError::new(status, "bad_request", "Die Anfrage ist fehlerhaft."),
+        413 => AppError::new(ErrorKind::TooLarge, "Die Anfrage ist zu groß."),
+        422 => AppError::new(ErrorKind::Validation, "Die Eingaben sind ungültig."),
+        400..=499 => AppError::new(ErrorKind::BadRequest, "Die Anfrage ist fehlerhaft."),
         _ => AppError::internal(format!("unhandled status {status}")),
     };
     Refusal {
@@ -209,7 +204,7 @@ async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
 }
 
 fn refuse<T>(req: &Request<'_>, err: AppError) -> Outcome<T, ()> {
-    let status = err.status;
+    let status = crate::http::respond::status(&err);
     req.local_cache(|| Some(err));
     Outcome::Error((status, ()))
 }
@@ -277,8 +272,7 @@ impl<'r, T: DeserializeOwned + Inspect + Send + 'static> FromData<'r> for Body<'
 /// The 413 every body over its limit gets.
 pub fn too_large(limit: rocket::data::ByteUnit) -> AppError {
     AppError::new(
-        Status::PayloadTooLarge,
-        "too_large",
+        ErrorKind::TooLarge,
         format!("Die Anfrage ist zu groß (höchstens {limit})."),
     )
 }
@@ -291,16 +285,14 @@ pub fn parse_json<T: DeserializeOwned + Inspect>(text: &str) -> AppResult<Checke
             Ok(()) => v,
             Err(e) => {
                 return Err(AppError::new(
-                    Status::BadRequest,
-                    "malformed_json",
+                    ErrorKind::MalformedJson,
                     format!("Der Inhalt ist kein gültiges JSON: {e}"),
                 ))
             }
         },
         Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
             return Err(AppError::new(
-                Status::BadRequest,
-                "malformed_json",
+                ErrorKind::MalformedJson,
                 format!("Der Inhalt ist kein gültiges JSON: {}", e.inner()),
             ))
         }
@@ -309,8 +301,7 @@ pub fn parse_json<T: DeserializeOwned + Inspect>(text: &str) -> AppResult<Checke
             let message = format!("passt nicht zum erwarteten Format: {}", e.inner());
             if path == "." {
                 return Err(AppError::new(
-                    Status::UnprocessableEntity,
-                    "validation_failed",
+                    ErrorKind::Validation,
                     format!("Der Inhalt {message}"),
                 ));
             }
@@ -325,38 +316,8 @@ pub fn body<T>(body: Body<'_, T>) -> AppResult<Checked<T>> {
     body.0
 }
 
-/// Ids are UUIDs; anything else cannot name a record.
-pub fn id(raw: &str) -> AppResult<String> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| AppError::not_found(format!("„{raw}“ ist keine gültige Id.")))
-}
-
-/// An optional id in a query (`?service_id=`): a UUID, or a 422 naming the field.
-pub fn query_id(field: &str, v: Option<&str>) -> AppResult<Option<String>> {
-    v.map(|v| {
-        uuid::Uuid::parse_str(v)
-            .map(|u| u.to_string())
-            .map_err(|_| AppError::field(field, format!("„{v}“ ist keine gültige Id.")))
-    })
-    .transpose()
-}
-
 pub fn db(state: &AppState) -> &crate::db::Db {
     &state.db
-}
-
-/// Reads `page` and `per_page` from the query; non-numbers are a 422, not a 404.
-pub fn page(page: Option<&str>, per_page: Option<&str>) -> AppResult<crate::models::Page> {
-    let int = |name: &str, raw: Option<&str>| -> AppResult<Option<i64>> {
-        raw.map(|r| {
-            r.trim()
-                .parse::<i64>()
-                .map_err(|_| AppError::field(name, format!("„{r}“ ist keine ganze Zahl.")))
-        })
-        .transpose()
-    };
-    crate::models::Page::new(int("page", page)?, int("per_page", per_page)?)
 }
 
 pub use crate::models::nullable;

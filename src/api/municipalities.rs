@@ -5,10 +5,10 @@ use rocket::{get, patch, post, routes, Route, State};
 use serde::Serialize;
 
 use super::{body, Body, Staff};
-use crate::app::AppState;
 use crate::domain::text::Checked;
 use crate::domain::MunicipalityKind;
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::contact::{Contact, ContactInput};
 use crate::models::municipality::{Filter, Municipality, MunicipalityPatch};
 use crate::models::Paged;

@@ -7,9 +7,9 @@ use rocket::{get, patch, post, routes, Route, State};
 use serde::Serialize;
 
 use super::{body, Body, Staff};
-use crate::app::AppState;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::contact::Contact;
 use crate::models::contact::ContactInput;
 use crate::models::organisation::{Organisation, OrganisationInput, OrganisationView, Role};

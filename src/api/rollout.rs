@@ -6,10 +6,9 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Responder, Route, State};
 
 use super::Caller;
-use crate::app::AppState;
-use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
-use crate::models::rollout::{self, Rollout, RolloutFilter};
+use crate::http::state::AppState;
+use crate::models::rollout::{self, Rollout};
 
 pub fn routes() -> Vec<Route> {
     routes![matrix, vsm]
@@ -33,29 +32,6 @@ pub fn csv_download(bytes: Vec<u8>, file_name: &str) -> Export {
     )
 }
 
-/// Reads the filters of the roll-out (empty values mean "all").
-pub fn filter(
-    regierungsbezirk: Option<&str>,
-    kreis: Option<&str>,
-    service_id: Option<&str>,
-) -> AppResult<Checked<RolloutFilter>> {
-    let nonempty = |v: Option<&str>| {
-        v.map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let kreis = nonempty(kreis);
-    if let Some(k) = &kreis {
-        crate::domain::codes::check_nrw_ags(k).map_err(|m| AppError::field("kreis", m))?;
-    }
-    let service_id = super::query_id("service_id", nonempty(service_id).as_deref())?;
-    Ok(Checked::new(RolloutFilter {
-        regierungsbezirk: nonempty(regierungsbezirk),
-        kreis_ags: kreis,
-        service_id,
-    })?)
-}
-
 /// Staff see every municipality; a municipality its own row; another Land's intermediary
 /// the services it provides to NRW, aggregated.
 #[get("/api/v1/rollout?<regierungsbezirk>&<kreis>&<service_id>&<format>")]
@@ -67,7 +43,7 @@ async fn matrix(
     service_id: Option<&str>,
     format: Option<&str>,
 ) -> AppResult<Export> {
-    let filter = filter(regierungsbezirk, kreis, service_id)?;
+    let filter = crate::http::params::rollout_filter(regierungsbezirk, kreis, service_id)?;
     let csv = match format {
         None | Some("json") => false,
         Some("csv") => true,

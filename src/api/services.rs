@@ -5,8 +5,8 @@ use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Staff};
-use crate::app::AppState;
 use crate::error::AppResult;
+use crate::http::state::AppState;
 use crate::models::service::{Service, ServiceInput, ServiceStatus, ServiceView};
 
 pub fn routes() -> Vec<Route> {

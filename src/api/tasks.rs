@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{body, Body, Caller, Staff};
-use crate::app::AppState;
 use crate::domain::golive::TaskStatus;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::state::AppState;
 use crate::models::agreement::Agreement;
 use crate::models::attachment::{self, CheckedUpload};
 use crate::models::task::{self, Task, TaskFilter, TaskPatch, TaskStep, TaskView};
@@ -231,8 +231,7 @@ async fn certificate(
         .map_err(|e| AppError::bad_request(format!("Der Inhalt ist nicht lesbar: {e}")))?;
     if !bytes.is_complete() {
         return Err(AppError::new(
-            Status::PayloadTooLarge,
-            "too_large",
+            ErrorKind::TooLarge,
             "Die Zertifikatsdatei ist größer als 64 KiB.",
         ));
     }

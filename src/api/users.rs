@@ -7,9 +7,9 @@ use rocket::{delete, get, post, routes, Route, State};
 use serde::Serialize;
 
 use super::{body, Body, Caller, Staff};
-use crate::app::AppState;
 use crate::domain::account::Role;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::state::AppState;
 use crate::models::user::{
     ApiToken, CreatedUser, IssuedToken, NewUser, TokenInput, User, UserView,
 };
@@ -57,9 +57,7 @@ async fn me(caller: Caller, state: &State<AppState>) -> AppResult<Json<Me>> {
 
 fn own_user(caller: &Caller) -> AppResult<String> {
     caller.user_id.clone().ok_or_else(|| {
-        AppError::conflict(
-            "bootstrap",
-            "Das Bootstrap-Staff-Token hat keine eigenen Tokens: legen Sie einen Benutzer an (nachnutzung user add) und geben Sie ihm ein Token.",
+        AppError::new(ErrorKind::Bootstrap, "Das Bootstrap-Staff-Token hat keine eigenen Tokens: legen Sie einen Benutzer an (nachnutzung user add) und geben Sie ihm ein Token.",
         )
     })
 }

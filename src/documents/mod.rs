@@ -1,8 +1,7 @@
 //! Contract documents. `text` renders the German contract texts of `contracts/` with the
 //! registry's data, `pdf` lays them out on A4 pages (with `subset` shrinking the embedded
-//! fonts); `crate::seal` seals the result and `models::document` stores it.
+//! fonts); `seal/` seals the result and `models::document` stores it.
 
-pub mod bulk;
 pub mod pdf;
 pub mod subset;
 pub mod text;

@@ -1,19 +1,14 @@
 //! The contract text of an agreement: the template of its kind (and the AVV annex for EKV
 //! and EA) filled with the registry's data. Every rendering records the template versions
 //! and the SHA-256 of the text, so a document can be traced to its exact wording.
+//! Pure: the facts come in as `ContractData` (gathered by `models::agreement::contract`).
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::db::DbConn;
-use crate::domain::agreement::german_date;
-use crate::domain::{ParameterKind, Terms};
-use crate::error::{AppError, AppResult};
-use crate::models::agreement::Agreement;
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
+use crate::domain::{AgreementKind, ParameterKind};
+use crate::error::{AppError, AppResult, ErrorKind};
 
 /// The templates, embedded at build time so a running instance cannot drift from them.
 const TEMPLATES: [(&str, &str); 5] = [
@@ -90,7 +85,7 @@ fn tidy(text: &str) -> String {
 }
 
 /// How a parameter value reads in a contract.
-fn parameter_value(kind: ParameterKind, value: &Value) -> String {
+pub fn parameter_value(kind: ParameterKind, value: &Value) -> String {
     match (kind, value) {
         (ParameterKind::FeeCents, Value::Number(n)) => {
             let cents = n.as_i64().unwrap_or(0);
@@ -115,123 +110,39 @@ fn parameter_value(kind: ParameterKind, value: &Value) -> String {
     }
 }
 
-fn or_unknown(v: Option<&str>) -> String {
+/// A fact the registry may not know, in the words the text uses then.
+pub fn or_unknown(v: Option<&str>) -> String {
     v.filter(|s| !s.trim().is_empty())
         .unwrap_or("nicht angegeben")
         .to_string()
 }
 
-/// Renders the current version of an agreement's contract text.
-pub fn render(conn: &mut DbConn, a: &Agreement) -> AppResult<ContractText> {
-    render_version(conn, a, a.current_version)
+/// The facts of one version of an agreement that its contract text states, gathered from
+/// the registry (`models::agreement::contract`): the template's context as JSON.
+#[derive(Debug, Clone)]
+pub struct ContractData {
+    pub agreement_id: String,
+    pub reference: String,
+    pub version_no: i32,
+    pub kind: AgreementKind,
+    pub context: Value,
 }
 
-/// The text of version `no` (an amendment has its own terms).
-pub fn render_version(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {
-    let kind = a.kind()?;
-    let terms: Terms = a.version(conn, no)?.terms()?;
-    let dnrw = Organisation::kommunalvertreter(conn)?;
-    let reference_of = |conn: &mut DbConn, id: &Option<String>| -> AppResult<Option<String>> {
-        id.as_deref()
-            .map(|id| Agreement::find(conn, id).map(|l| l.reference))
-            .transpose()
-    };
-    let links = json!({
-        "ioev": reference_of(conn, &a.ioev_id)?,
-        "rv": reference_of(conn, &a.rv_id)?,
-        "ekv": reference_of(conn, &a.ekv_id)?,
-    });
-    let counterparty = match &a.counterparty_id {
-        Some(id) => {
-            let o = Organisation::find(conn, id)?;
-            let states = o
-                .states()?
-                .iter()
-                .map(|s| s.state.clone())
-                .collect::<Vec<_>>()
-                .join(" und ");
-            json!({ "name": o.name, "legal_form": o.legal_form, "address": o.address, "states": states })
-        }
-        None => Value::Null,
-    };
-    let municipality = match &a.municipality_id {
-        Some(id) => {
-            let m = Municipality::find(conn, id)?;
-            json!({
-                "name": m.name, "display_name": m.display_name(), "ags": m.ags, "ars": m.ars,
-                "kreis_name": m.kreis_name, "regierungsbezirk": m.regierungsbezirk, "address": m.address,
-            })
-        }
-        None => Value::Null,
-    };
-    let (service, parameters) = match &a.service_id {
-        Some(id) => {
-            let s = Service::find(conn, id)?;
-            let operator = match &s.operator_id {
-                Some(op) => Some(Organisation::find(conn, op)?.name),
-                None => s.operator_note.clone(),
-            };
-            let parameters: Vec<Value> =
-                s.parameter_defs()?
-                    .iter()
-                    .filter_map(|d| {
-                        terms.parameters.get(&d.key).map(
-                            |v| json!({ "label": d.label, "value": parameter_value(d.kind, v) }),
-                        )
-                    })
-                    .collect();
-            let view = json!({
-                "name": s.name, "ozg_id": s.ozg_id, "ozg_name": s.ozg_name, "leika_keys": s.leika_keys()?,
-                "providing_state": or_unknown(s.providing_state.as_deref()),
-                "operator": or_unknown(operator.as_deref()),
-                "data_standard": or_unknown(s.data_standard.as_deref()),
-                "dvdv_category": s.dvdv_category,
-            });
-            (view, parameters)
-        }
-        None => (Value::Null, Vec::new()),
-    };
-    let notice = match a.notice_period_months {
-        Some(0) | None => "jederzeit ohne Einhaltung einer Frist".to_string(),
-        Some(1) => "mit einer Frist von einem Monat".to_string(),
-        Some(n) => format!("mit einer Frist von {n} Monaten"),
-    };
-    let mut context = tera::Context::new();
-    context.insert(
-        "dnrw",
-        &json!({ "name": dnrw.name, "address": or_unknown(dnrw.address.as_deref()) }),
-    );
-    context.insert(
-        "agreement",
-        &json!({
-            "reference": a.reference, "version": no, "kind_label": kind.label(),
-            "effective_from": a.effective_from.map(german_date), "signed_on": a.signed_on.map(german_date),
-            "ends_on": a.ends_on.map(german_date), "notice": notice, "costs": terms.costs, "notes": terms.notes,
-        }),
-    );
-    context.insert("direction", a.direction()?.as_str());
-    context.insert("links", &links);
-    context.insert("counterparty", &counterparty);
-    context.insert("municipality", &municipality);
-    context.insert(
-        "external",
-        &a.external_party_ags
-            .as_ref()
-            .map(|ags| json!({ "name": a.external_party_name, "ags": ags })),
-    );
-    context.insert("service", &service);
-    context.insert("parameters", &parameters);
-    context.insert("avv", &terms.avv);
-
+/// The contract text of these facts: the kind's template, and the AVV annex where the
+/// kind has one.
+pub fn render(data: &ContractData) -> AppResult<ContractText> {
+    let kind = data.kind;
+    let context = tera::Context::from_value(data.context.clone())
+        .map_err(|e| AppError::internal(format!("contract context: {e}")))?;
     let (mut text, main) = render_one(kind.as_str(), &context)?;
     let mut templates = vec![main];
     if kind.has_avv() {
-        if terms.avv.is_none() {
-            return Err(AppError::conflict(
-                "incomplete",
+        if data.context["avv"].is_null() {
+            return Err(AppError::new(
+                ErrorKind::Incomplete,
                 format!(
                     "{} hat noch keine AVV; der Vertragstext braucht sie als Anlage 1.",
-                    a.reference
+                    data.reference
                 ),
             ));
         }
@@ -243,9 +154,9 @@ pub fn render_version(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Co
     let text = tidy(&text);
     let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
     Ok(ContractText {
-        agreement_id: a.id.clone(),
-        reference: a.reference.clone(),
-        version_no: no,
+        agreement_id: data.agreement_id.clone(),
+        reference: data.reference.clone(),
+        version_no: data.version_no,
         templates,
         text,
         sha256,
@@ -255,6 +166,7 @@ pub fn render_version(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Co
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn every_template_has_a_version() {

@@ -12,7 +12,7 @@ use super::{new_id, now, Scope};
 use crate::db::schema::attachments;
 use crate::db::DbConn;
 use crate::domain::upload;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -201,8 +201,7 @@ pub fn store_certificate(
     );
     if a.kind()? != AgreementKind::Ea || !running {
         return Err(AppError::new(
-            rocket::http::Status::UnprocessableEntity,
-            "rule_violation",
+            ErrorKind::Rule,
             "Ein DVDV-Zertifikat gehört zu einem laufenden Einzelabruf.",
         ));
     }

@@ -17,10 +17,11 @@ use super::{new_id, now, Page};
 use crate::db::schema::documents;
 use crate::db::DbConn;
 use crate::documents::pdf::{self, Annex, EvidenceEvent, Purpose, SignatureLine};
-use crate::documents::text::{render_version, ContractText};
+use crate::documents::text::ContractText;
 use crate::domain::agreement::german_date;
 use crate::domain::signing::SigningOrder;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::models::agreement::contract::contract_text;
 use crate::seal::Sealer;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -174,7 +175,7 @@ pub fn prepare(
     no: i32,
 ) -> AppResult<Prepared> {
     let kind = a.kind()?;
-    let text = render_version(conn, a, no)?;
+    let text = contract_text(conn, a, no)?;
     let signatures = Signature::of_version(conn, &a.id, no)?;
     let mut lines = Vec::new();
     for party in order.parties() {
@@ -259,10 +260,7 @@ pub fn produce(mut prepared: Prepared, sealer: &Sealer) -> AppResult<Document> {
             sealed_at.assume_utc(),
         )
         .map_err(|e| match e {
-            crate::seal::SealError::Tsa(m) => AppError::new(
-                rocket::http::Status::ServiceUnavailable,
-                "tsa_unavailable",
-                format!(
+            crate::seal::SealError::Tsa(m) => AppError::new(ErrorKind::TsaUnavailable, format!(
                     "{} wurde nicht gesiegelt, weil der Zeitstempeldienst nicht richtig antwortet ({m}). Es wurde nichts geändert; bitte später erneut versuchen.",
                     prepared.agreement.reference
                 ),

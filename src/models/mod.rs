@@ -49,7 +49,7 @@ impl Scope {
 static CATALOG_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Notes a write to services or organisations in this process, so the catalogue cache
-/// (`api::CatalogCache`) looks at the database again at the next request.
+/// (`actions::catalog::CatalogCache`) looks at the database again at the next request.
 pub fn catalog_changed() {
     CATALOG_WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }

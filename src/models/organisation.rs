@@ -10,7 +10,7 @@ use crate::db::schema::organisations;
 use crate::db::DbConn;
 use crate::domain::party::StateRef;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = organisations)]
@@ -306,8 +306,8 @@ impl OrganisationInput {
         );
         self.apply_to(&mut o)?;
         if let Some(existing) = Organisation::find_by_name(conn, &o.name)? {
-            return Err(AppError::conflict(
-                "duplicate",
+            return Err(AppError::new(
+                ErrorKind::Duplicate,
                 format!(
                     "Es gibt bereits eine Organisation „{}“ (Id {}).",
                     existing.name, existing.id
@@ -335,8 +335,8 @@ impl OrganisationInput {
         self.apply_to(&mut o)?;
         if let Some(other) = Organisation::find_by_name(conn, &o.name)? {
             if other.id != o.id {
-                return Err(AppError::conflict(
-                    "duplicate",
+                return Err(AppError::new(
+                    ErrorKind::Duplicate,
                     format!("Es gibt bereits eine Organisation „{}“.", o.name),
                 ));
             }

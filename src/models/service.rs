@@ -10,7 +10,7 @@ use crate::db::schema::services;
 use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{codes, service, Availability, ParameterDef, Problems};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = services)]
@@ -340,7 +340,7 @@ impl ServiceInput {
                 None => s.operator_id = None,
                 Some(id) => match Organisation::find(conn, &id) {
                     Ok(o) => s.operator_id = Some(o.id),
-                    Err(e) if e.status.code == 404 => p.add("operator_id", e.message),
+                    Err(e) if e.kind == ErrorKind::NotFound => p.add("operator_id", e.message),
                     Err(e) => return Err(e),
                 },
             }
@@ -512,8 +512,8 @@ impl ServiceInput {
         };
         self.apply_to(conn, &mut s)?;
         if Service::find_by_name(conn, &s.name)?.is_some() {
-            return Err(AppError::conflict(
-                "duplicate",
+            return Err(AppError::new(
+                ErrorKind::Duplicate,
                 format!("Es gibt bereits einen Dienst „{}“.", s.name),
             ));
         }
@@ -537,8 +537,8 @@ impl ServiceInput {
         self.apply_to(conn, &mut s)?;
         if let Some(other) = Service::find_by_name(conn, &s.name)? {
             if other.id != s.id {
-                return Err(AppError::conflict(
-                    "duplicate",
+                return Err(AppError::new(
+                    ErrorKind::Duplicate,
                     format!("Es gibt bereits einen Dienst „{}“.", s.name),
                 ));
             }

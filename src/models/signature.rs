@@ -23,7 +23,7 @@ use crate::domain::account::Role;
 use crate::domain::signing::{Party, SigningOrder};
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{Action, DomainError, Status};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::seal::Sealer;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -320,8 +320,8 @@ impl SignInput {
         };
         if let Some(asked) = self.version_no {
             if asked != no {
-                return Err(AppError::conflict(
-                    "stale",
+                return Err(AppError::new(
+                    ErrorKind::Stale,
                     format!(
                         "Zur Unterschrift liegt Fassung {no} von {} vor, nicht Fassung {asked}.",
                         a.reference

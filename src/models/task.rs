@@ -26,7 +26,7 @@ use crate::domain::golive::{
 };
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service as service_rules, AgreementKind, Status, Terms};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = golive_tasks)]
@@ -441,8 +441,8 @@ impl TaskStep {
         }
         let mut a = Agreement::find(conn, &task.agreement_id)?;
         if a.status()? != Status::InForce {
-            return Err(AppError::conflict(
-                "invalid_transition",
+            return Err(AppError::new(
+                ErrorKind::InvalidTransition,
                 format!(
                     "{} ist nicht in Kraft (Status „{}“); ihre Aufgaben ruhen.",
                     a.reference,
@@ -618,7 +618,7 @@ impl TaskPatch {
         if let Some(contact) = self.contact_id {
             if let Some(cid) = &contact {
                 let c = Contact::find(conn, cid).map_err(|e| {
-                    if e.status.code == 404 {
+                    if e.kind == ErrorKind::NotFound {
                         AppError::field("contact_id", e.message)
                     } else {
                         e

@@ -21,7 +21,7 @@ use crate::db::{Db, DbConn};
 use crate::domain::account::{self, Role};
 use crate::domain::text::{Checked, Email, Inspect, Kind, Secret, TextCheck};
 use crate::domain::Problems;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -158,7 +158,7 @@ fn admin_change(
 ) -> AppResult<User> {
     let user = User::find(conn, id)?;
     if user.id == actor.id {
-        return Err(AppError::conflict("conflict", own.to_string()));
+        return Err(AppError::conflict(own.to_string()));
     }
     change(conn, &user)?;
     super::audit::record(
@@ -315,8 +315,8 @@ impl NewUser {
             return Err(AppError::field("may_sign", "Zeichnungsberechtigt für ihre Seite sind Benutzer einer Kommune oder eines Kommunalvertreters; für d-NRW zeichnet jede Sachbearbeiterin und jeder Administrator."));
         }
         if User::find_by_email(conn, &email)?.is_some() {
-            return Err(AppError::conflict(
-                "duplicate",
+            return Err(AppError::new(
+                ErrorKind::Duplicate,
                 format!("Es gibt schon einen Benutzer {email}."),
             ));
         }

@@ -14,7 +14,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConn;
 use crate::domain::{search_key, AgreementKind, Availability, Direction, Status, Terms};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::agreement::{Agreement, AgreementVersion};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
@@ -154,9 +154,7 @@ pub fn generate(
     let existing: i64 = agreements::table.count().get_result(conn)?;
     let muni_count: i64 = municipalities::table.count().get_result(conn)?;
     if existing > 0 || muni_count > 0 {
-        return Err(AppError::conflict(
-            "not_empty",
-            "Der Benchmark-Datenbestand wird nur in ein leeres Register geschrieben (ohne Stammdaten: seed_reference_data = false).",
+        return Err(AppError::new(ErrorKind::NotEmpty, "Der Benchmark-Datenbestand wird nur in ein leeres Register geschrieben (ohne Stammdaten: seed_reference_data = false).",
         ));
     }
     let t = now();

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use super::{
     form_session, is_form_error, page_context, signed_in, staff_form, CsrfForm, Page, Session,
 };
-use crate::api::SealedPdf;
-use crate::app::AppState;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorKind};
+use crate::http::respond::SealedPdf;
+use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
 use crate::models::attachment::{Attachment, CheckedUpload};
 use crate::models::contact::Contact;
@@ -123,7 +123,7 @@ async fn show(
     neu: Option<&str>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let scope = session.scope();
     let order = state.signing_order;
     let user = session.user.clone();
@@ -283,7 +283,7 @@ async fn sign(
     form: Form<CsrfForm>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let scope = session.scope();
     let ctx = SignContext {
         actor: session.actor(),
@@ -304,7 +304,7 @@ async fn sign(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => {
+        Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
             Ok(session.refused_by(&e, "Unterschrift nicht möglich", &target))
         }
         Err(e) => Err(e),
@@ -328,7 +328,7 @@ async fn activate(
     form: Form<ActivateForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let Ok(effective_from) = super::form_date(&form.ab) else {
         return Ok(session.refused(
@@ -370,7 +370,7 @@ async fn sealed_pdf(
     let Some(session) = session else {
         return Ok(Err(Page::to("/anmelden")));
     };
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let scope = session.scope();
     state
         .db
@@ -395,8 +395,10 @@ async fn draft_pdf(
     let Some(session) = session else {
         return Ok(Err(Page::to("/anmelden")));
     };
-    let id = crate::api::id(id)?;
-    let pdf = crate::api::draft_pdf(state, session.scope(), id).await?;
+    let id = crate::http::params::id(id)?;
+    let pdf =
+        crate::actions::documents::draft_pdf(&state.db, state.signing_order, session.scope(), id)
+            .await?;
     Ok(Ok((ContentType::PDF, pdf)))
 }
 
@@ -441,7 +443,7 @@ async fn attachment(
     let Some(session) = session else {
         return Ok(Err(Page::to("/anmelden")));
     };
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let scope = session.scope();
     let a = state
         .db
@@ -468,7 +470,7 @@ async fn upload_certificate(
     form: Form<CertificateForm<'_>>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let scope = session.scope();
     // Another tenant's agreement is "not found" before the file is looked at.
@@ -503,7 +505,7 @@ async fn upload_certificate(
         .await;
     match stored {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if e.status == Status::UnprocessableEntity => Ok(session.refused(
+        Err(e) if e.http_status() == 422 => Ok(session.refused(
             Status::UnprocessableEntity,
             "Zertifikat nicht angenommen",
             &e.message,

@@ -1,18 +1,19 @@
 //! The public catalogue: `/katalog` (services available now and coming soon) and
 //! `/katalog/<id>` (what a municipality must provide to re-use one, and how to start).
 //! Anonymous visitors get the catalogue page from a cache that is rendered again only
-//! when services or organisations change (`api::CatalogCache`).
+//! when services or organisations change (`actions::catalog::CatalogCache`).
 
 use rocket::response::content::RawHtml;
 use rocket::{get, routes, Route, State};
 use serde_json::json;
 
 use super::{public_context, render, Page, Session};
-use crate::api::catalog::{catalog, CachedText, Catalog};
-use crate::app::AppState;
+use crate::actions::catalog::{catalog, Catalog};
 use crate::db::DbConn;
 use crate::domain::Availability;
 use crate::error::{AppError, AppResult};
+use crate::http::respond::CachedText;
+use crate::http::state::AppState;
 use crate::models::organisation::Organisation;
 use crate::models::service::Service;
 use rocket::http::ContentType;
@@ -69,7 +70,12 @@ async fn catalog_page(
             let title = "Suche nicht möglich";
             return Ok(Either::Right(match session {
                 Some(s) => s.refused_by(&e, title, back),
-                None => super::refused(e.status, title, &super::plain(&e), back),
+                None => super::refused(
+                    crate::http::respond::status(&e),
+                    title,
+                    &super::plain(&e),
+                    back,
+                ),
             }));
         }
     };
@@ -102,7 +108,7 @@ async fn service_page(
     session: Option<Session>,
     id: &str,
 ) -> AppResult<Page> {
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let view = state
         .db
         .read(move |conn| {

@@ -10,10 +10,10 @@ use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
-use crate::app::AppState;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorKind, FieldError};
+use crate::http::state::AppState;
 use crate::models::agreement::{
     Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, NewAgreement,
     TransitionInput,
@@ -304,7 +304,7 @@ pub(super) fn joined(items: &[String]) -> String {
 async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let view = state
         .db
         .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
@@ -344,8 +344,8 @@ async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) 
 /// Only drafts of the kinds d-NRW drafts here are edited in this form.
 fn editable(view: AgreementView) -> AppResult<AgreementView> {
     if view.status != AgreementStatus::Draft {
-        return Err(AppError::conflict(
-            "immutable",
+        return Err(AppError::new(
+            ErrorKind::Immutable,
             format!(
                 "{} ist kein Entwurf mehr ({}); Änderungen daran sind Änderungsfassungen.",
                 view.reference, view.status_label
@@ -364,7 +364,7 @@ async fn edit(
     form: Form<DraftForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let view = {
         let id = id.clone();
         state
@@ -478,7 +478,7 @@ async fn step(
     form: Form<StepForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let form = form.into_inner();
     if !matches!(form.action.as_str(), "submit" | "cancel" | "terminate") {
@@ -530,9 +530,9 @@ async fn record_signature(
     form: Form<ContactSignatureForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/vereinbarungen/{id}");
-    let contact_id = crate::api::id(&form.contact)
+    let contact_id = crate::http::params::id(&form.contact)
         .map_err(|_| AppError::field("contact_id", "Bitte eine Ansprechperson wählen."));
     let ctx = SignContext {
         actor: session.actor(),
@@ -563,7 +563,7 @@ async fn record_signature(
     };
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => {
+        Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
             Ok(session.refused_by(&e, "Unterschrift nicht erfasst", &target))
         }
         Err(e) => Err(e),
@@ -653,7 +653,7 @@ async fn ea_form(
     let session = signed_in!(session);
     session.staff()?;
     let service = match dienst.filter(|d| !d.is_empty()) {
-        Some(d) => Some(crate::api::id(d)?),
+        Some(d) => Some(crate::http::params::id(d)?),
         None => None,
     };
     let blank = <EaDraftForm as std::default::Default>::default().values();
@@ -668,7 +668,7 @@ async fn ea_create(
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
     let form = form.into_inner();
-    let service_id = crate::api::id(&form.dienst)?;
+    let service_id = crate::http::params::id(&form.dienst)?;
     let values = form.values();
     let service = {
         let id = service_id.clone();
@@ -798,7 +798,7 @@ async fn amend_form(
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let (view, form) = current_terms(state, id).await?;
     amend_page(&session, &view, form.values(), None).await
 }
@@ -811,7 +811,7 @@ async fn amend(
     form: Form<DraftForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let (view, _) = current_terms(state, id.clone()).await?;
     let form = form.into_inner();
     let input = AmendmentInput {
@@ -861,7 +861,7 @@ async fn amendment_step(
     form: Form<AmendmentStepForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/vereinbarungen/{id}");
     let Ok(effective_from) = super::form_date(&form.ab) else {
         return Ok(session.refused(

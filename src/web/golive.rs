@@ -8,10 +8,10 @@ use rocket::{get, post, routes, Responder, Route, State};
 use serde_json::{json, Map, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
-use crate::app::AppState;
 use crate::domain::golive::{TaskAction, TaskKind, TaskStatus};
 use crate::domain::text::Checked;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::state::AppState;
 use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
 use crate::models::rollout::{self, Cell, RolloutFilter};
@@ -226,7 +226,7 @@ async fn load(
 #[get("/aufgaben/<id>")]
 async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let (t, may_act, siblings, contacts, suggested) = load(state, &session, id).await?;
     task_page(&session, &t, may_act, &siblings, &contacts, suggested, None)
 }
@@ -304,7 +304,7 @@ async fn step(
     form: Form<StepForm>,
 ) -> AppResult<Page> {
     let session = super::form_session!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/aufgaben/{id}");
     let (t, may_act, siblings, contacts, _) = load(state, &session, id.clone()).await?;
     let Some(action) = TaskAction::parse(&form.aktion) else {
@@ -332,7 +332,7 @@ async fn step(
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if e.status == Status::UnprocessableEntity && !e.fields.is_empty() => Ok(task_page(
+        Err(e) if e.http_status() == 422 && !e.fields.is_empty() => Ok(task_page(
             &session,
             &t,
             may_act,
@@ -342,7 +342,7 @@ async fn step(
             Some(form_errors(&e, field_id)),
         )?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) if is_form_error(&e) || e.status == Status::Forbidden => {
+        Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
             Ok(session.refused_by(&e, "Schritt nicht möglich", &target))
         }
         Err(e) => Err(e),
@@ -370,7 +370,7 @@ async fn plan(
     form: Form<PlanForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let target = format!("/aufgaben/{id}");
     let due_on = match super::form_date(&form.due_on) {
         Ok(d) => d,
@@ -408,7 +408,7 @@ async fn plan(
 }
 
 fn rollout_filter(rb: Option<&str>, kreis: Option<&str>) -> AppResult<Checked<RolloutFilter>> {
-    crate::api::rollout_filter(rb, kreis, None)
+    crate::http::params::rollout_filter(rb, kreis, None)
 }
 
 /// d-NRW's roll-out matrix: municipality × service, with counts and filters.
@@ -524,7 +524,7 @@ async fn vsm_csv(
     let Some(session) = session else {
         return Ok(CsvOrPage::Page(Page::to("/anmelden")));
     };
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let scope = session.scope();
     let bytes = state
         .db

@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 use super::{
     form_errors, form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session,
 };
-use crate::app::AppState;
 use crate::db::DbConn;
 use crate::domain::account::Role;
 use crate::domain::text::{self, Checked, Kind};
 use crate::domain::{codes, AgreementKind, Availability, ParameterKind, Status as AgreementStatus};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorKind, FieldError};
+use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, AgreementView, Filter, NewAgreement};
 use crate::models::attachment::CheckedUpload;
 use crate::models::contact::Contact;
@@ -177,16 +177,12 @@ fn form_data(
     let service = Service::find(conn, service_id)
         .map_err(|_| AppError::not_found("Diesen Dienst gibt es nicht im Katalog."))?;
     if service.is_nrw_service() {
-        return Err(AppError::new(
-            Status::UnprocessableEntity,
-            "rule_violation",
-            format!("„{}“ ist ein Dienst aus Nordrhein-Westfalen: Kommunen in NRW nutzen ihn direkt, ohne Einzelabruf über d-NRW.", service.name),
+        return Err(AppError::new(ErrorKind::Rule, format!("„{}“ ist ein Dienst aus Nordrhein-Westfalen: Kommunen in NRW nutzen ihn direkt, ohne Einzelabruf über d-NRW.", service.name),
         ));
     }
     if service.availability()? != Availability::Available {
         return Err(AppError::new(
-            Status::UnprocessableEntity,
-            "rule_violation",
+            ErrorKind::Rule,
             format!(
                 "„{}“ ist {}; ein Einzelabruf ist erst möglich, wenn der Dienst verfügbar ist.",
                 service.name,
@@ -265,7 +261,7 @@ async fn ea_form(
     let Some(dienst) = dienst else {
         return Ok(Page::to("/kommune"));
     };
-    let id = crate::api::id(dienst)?;
+    let id = crate::http::params::id(dienst)?;
     let scope = session.scope();
     let (service, rv, existing) = state
         .db
@@ -377,7 +373,7 @@ async fn file_ea(
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     let municipality_id = own_municipality(&session)?;
-    let service_id = crate::api::id(&form.dienst)?;
+    let service_id = crate::http::params::id(&form.dienst)?;
     let scope = session.scope();
     let (service, rv, existing) = {
         let (scope, id) = (scope.clone(), service_id.clone());

@@ -39,9 +39,9 @@ use rocket::response::Redirect;
 use rocket::{get, routes, Responder, Route, State};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::user::User;
 use crate::models::Scope;
 
@@ -283,7 +283,7 @@ fn cookie(name: &'static str, value: String) -> Cookie<'static> {
 
 /// Compares two tokens by their digests, independent of where they differ.
 fn same(a: &str, b: &str) -> bool {
-    crate::app::token_hash(a) == crate::app::token_hash(b)
+    crate::http::state::token_hash(a) == crate::http::state::token_hash(b)
 }
 
 /// The session cookie's value.
@@ -330,7 +330,7 @@ impl Session {
     }
     /// The message page for a refused action, in the words of `err`, with its status.
     pub fn refused_by(&self, err: &AppError, title: &str, back: &str) -> Page {
-        self.refused(err.status, title, &plain(err), back)
+        self.refused(crate::http::respond::status(err), title, &plain(err), back)
     }
 
     /// How a signature given in this session is recorded.
@@ -544,7 +544,7 @@ fn search_text(name: &str, label: &str, raw: Option<&str>) -> AppResult<String> 
 /// Whether an error is the user's to fix in the form (validation, a rule, a conflict),
 /// rather than a page-level refusal or a fault.
 fn is_form_error(err: &AppError) -> bool {
-    matches!(err.status.code, 409 | 422)
+    matches!(err.http_status(), 409 | 422)
 }
 
 /// `/`: the start page of each group (staff dashboard, Meine Kommune, the intermediary's

@@ -8,11 +8,11 @@ use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
-use crate::app::AppState;
 use crate::domain::codes;
 use crate::domain::party::StateRef;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, Filter};
 use crate::models::contact::Contact;
 use crate::models::organisation::{Organisation, OrganisationInput, Role};
@@ -233,7 +233,7 @@ async fn partner_view(
 async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     partner_view(state, &session, id, super::Refused::default()).await
 }
 
@@ -245,7 +245,7 @@ async fn update(
     form: Form<PartnerForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let form = form.into_inner();
     let (input, actor, oid) = (form.input(), session.actor(), id.clone());
     match state
@@ -281,7 +281,7 @@ async fn add_contact(
     form: Form<super::ContactForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
     let (actor, oid) = (session.actor(), id.clone());

@@ -8,10 +8,10 @@ use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
-use crate::app::AppState;
 use crate::domain::text::Checked;
 use crate::domain::{codes, Availability, ParameterDef, ParameterKind};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::http::state::AppState;
 use crate::models::organisation::{self, Organisation};
 use crate::models::service::{Service, ServiceInput};
 
@@ -294,7 +294,7 @@ async fn new_form(state: &State<AppState>, session: Option<Session>) -> AppResul
 async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let s = {
         let id = id.clone();
         state.db.read(move |conn| Service::find(conn, &id)).await?
@@ -381,7 +381,7 @@ async fn update(
     form: Form<ServiceForm>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     save(state, session, Some(id), form.into_inner()).await
 }
 

@@ -10,9 +10,9 @@ use super::{
     cookie, csrf_refused, page_context, render, same, session_value, Page, Session, LOGIN_CSRF,
     SESSION,
 };
-use crate::app::AppState;
 use crate::domain::text::{Email, Secret};
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::random_hex;
 use crate::models::user::{self, LoginOutcome, User};
 

@@ -10,10 +10,10 @@ use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
 use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
-use crate::app::AppState;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, Filter};
 use crate::models::contact::Contact;
 use crate::models::municipality::{self, Municipality, MunicipalityPatch, RvState};
@@ -305,7 +305,7 @@ async fn municipality_page(
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     municipality_view(state, &session, id, super::Refused::default()).await
 }
 
@@ -331,7 +331,7 @@ async fn update_municipality(
     form: Form<MunicipalityForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let form = form.into_inner();
     let values = json!({ "traeger_since": form.traeger_since, "capital": form.capital, "address": form.address });
     let refuse = |err: AppError| super::Refused {
@@ -399,7 +399,7 @@ async fn add_contact(
     form: Form<super::ContactForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
     let actor = session.actor();
@@ -438,7 +438,7 @@ async fn service_page(
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let (service, status, eas, rollout) = state
         .db
         .read(move |conn| {

@@ -8,10 +8,10 @@ use rocket::{get, post, routes, Route, State};
 use serde_json::json;
 
 use super::{form_errors, form_session, is_form_error, page_context, signed_in, Page, Session};
-use crate::app::AppState;
 use crate::domain::account::Role;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::models::organisation::{self, Organisation};
 use crate::models::user::{NewUser, User};
 
@@ -165,7 +165,7 @@ async fn lock(
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let (actor, disabled) = (session.user.clone(), form.sperren);
     match state
         .db
@@ -173,9 +173,12 @@ async fn lock(
         .await
     {
         Ok(_) => Ok(Page::to("/benutzer")),
-        Err(e) if is_form_error(&e) => {
-            Ok(session.refused(e.status, "Nicht möglich", &super::plain(&e), "/benutzer"))
-        }
+        Err(e) if is_form_error(&e) => Ok(session.refused(
+            crate::http::respond::status(&e),
+            "Nicht möglich",
+            &super::plain(&e),
+            "/benutzer",
+        )),
         Err(e) => Err(e),
     }
 }
@@ -190,7 +193,7 @@ async fn reset(
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
-    let id = crate::api::id(id)?;
+    let id = crate::http::params::id(id)?;
     let actor = session.user.clone();
     match state
         .db
@@ -202,9 +205,12 @@ async fn reset(
                 json!({ "user": user.view()?, "initial_password": password, "reset": true });
             page(state, &session, blank(), None, Some(created)).await
         }
-        Err(e) if is_form_error(&e) => {
-            Ok(session.refused(e.status, "Nicht möglich", &super::plain(&e), "/benutzer"))
-        }
+        Err(e) if is_form_error(&e) => Ok(session.refused(
+            crate::http::respond::status(&e),
+            "Nicht möglich",
+            &super::plain(&e),
+            "/benutzer",
+        )),
         Err(e) => Err(e),
     }
 }

@@ -12,7 +12,7 @@ use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::attachment::{AttachmentKind, CheckedUpload};
 use crate::models::audit::{self, Change};
 use crate::models::{new_id, now, reference, Scope};
@@ -234,8 +234,8 @@ impl NewAgreement {
             }
         }
         if let Some(existing) = Agreement::find_by_active_key(conn, &resolved.active_key)? {
-            return Err(AppError::conflict(
-                "duplicate",
+            return Err(AppError::new(
+                ErrorKind::Duplicate,
                 format!(
                     "Für {} besteht bereits eine aktive {} ({}, Status „{}“).",
                     resolved.parties_label,
@@ -297,7 +297,7 @@ impl NewAgreement {
             .execute(conn)
             .map_err(|e| {
                 let mut err = AppError::from(e);
-                if err.code == "duplicate" {
+                if err.kind == ErrorKind::Duplicate {
                     err.message = format!(
                         "Für {} besteht bereits eine aktive {}.",
                         resolved.parties_label,

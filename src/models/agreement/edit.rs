@@ -14,7 +14,7 @@ use crate::db::DbConn;
 use crate::domain::agreement::german_date;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::audit::{self, Change};
 use crate::models::service::Service;
 use crate::models::{new_id, now, today};
@@ -177,9 +177,7 @@ impl EditInput {
         super::check_lock(&a, Some(self.lock_version))?;
         let status = a.status()?;
         if !status.is_editable() {
-            return Err(AppError::conflict(
-                "immutable",
-                format!(
+            return Err(AppError::new(ErrorKind::Immutable, format!(
                     "{} ist im Status „{}“ und wird nicht mehr geändert. Änderungen an einer unterzeichneten Vereinbarung sind als Nachtrag anzulegen (POST /api/v1/agreements/{}/amendments).",
                     a.reference,
                     status.label(),
@@ -242,9 +240,7 @@ impl AmendmentInput {
         super::check_lock(&a, Some(self.lock_version))?;
         let status = a.status()?;
         if !matches!(status, Status::Signed | Status::InForce) {
-            return Err(AppError::conflict(
-                "invalid_transition",
-                format!(
+            return Err(AppError::new(ErrorKind::InvalidTransition, format!(
                     "Ein Nachtrag ist nur zu einer unterzeichneten oder geltenden Vereinbarung möglich; {} ist im Status „{}“.",
                     a.reference,
                     status.label()
@@ -262,8 +258,8 @@ impl AmendmentInput {
             .iter()
             .find(|x| x.version_no > a.current_version && x.status != "cancelled")
         {
-            return Err(AppError::conflict(
-                "duplicate",
+            return Err(AppError::new(
+                ErrorKind::Duplicate,
                 format!(
                     "Zu {} ist bereits ein Nachtrag (Fassung {}) offen.",
                     a.reference, open.version_no
@@ -330,8 +326,8 @@ impl AmendmentStep {
         let mut a = Agreement::find(conn, id)?;
         let version = a.version(conn, no)?;
         if no <= a.current_version || version.status == "cancelled" {
-            return Err(AppError::conflict(
-                "invalid_transition",
+            return Err(AppError::new(
+                ErrorKind::InvalidTransition,
                 format!(
                     "Fassung {no} von {} ist kein offener Nachtrag.",
                     a.reference
@@ -358,9 +354,7 @@ impl AmendmentStep {
             }
             ("cancel", "draft" | "signed") => ("cancelled", None, None),
             (action, status) => {
-                return Err(AppError::conflict(
-                    "invalid_transition",
-                    format!("Schritt „{action}“ ist für einen Nachtrag im Status „{status}“ nicht möglich (sign → activate, oder cancel)."),
+                return Err(AppError::new(ErrorKind::InvalidTransition, format!("Schritt „{action}“ ist für einen Nachtrag im Status „{status}“ nicht möglich (sign → activate, oder cancel)."),
                 ))
             }
         };

@@ -3,6 +3,7 @@
 //! and the JSON view.
 
 mod basis;
+pub mod contract;
 mod create;
 pub(crate) mod edit;
 mod resolve;

@@ -4,7 +4,7 @@
 use super::create::NewAgreement;
 use crate::db::DbConn;
 use crate::domain::{codes, AgreementKind, Direction, Problems};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
 use crate::models::service::Service;
@@ -43,7 +43,7 @@ fn forbidden<T>(problems: &mut Problems, field: &str, value: &Option<T>, kind: A
 fn lookup<T>(problems: &mut Problems, field: &str, result: AppResult<T>) -> AppResult<Option<T>> {
     match result {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.status.code == 404 => {
+        Err(e) if e.kind == ErrorKind::NotFound => {
             problems.add(field, e.message);
             Ok(None)
         }

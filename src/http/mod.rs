@@ -11,6 +11,12 @@ use rocket::{Data, Request};
 
 use crate::error::AppError;
 
+pub mod params;
+pub mod respond;
+pub mod state;
+
+pub use respond::ErrorPages;
+
 /// Where the gate sends a request it refused: no route is mounted here, so the catcher
 /// answers with the refusal the gate left in the request's cache.
 const REFUSED: &str = "/api/v1/__refused";

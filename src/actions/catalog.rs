@@ -1,0 +1,146 @@
+//! The public catalogue of services offered (available or coming soon), for other
+//! Länder's intermediaries and anybody else: `GET /api/v1/catalog` and `/katalog`.
+//!
+//! The catalogue is read far more often than it changes, so its JSON (and the public HTML
+//! page) is kept in memory and served without touching the database:
+//!
+//! - a write to services or organisations in this process makes the next request look
+//!   again (`models::catalog_changed`);
+//! - otherwise the database is asked at most once per `RECHECK` whether anything changed
+//!   (another instance may have written): a cheap fingerprint of services and
+//!   organisations (counts and sums of `lock_version`, which every write bumps). Only a
+//!   changed fingerprint renders the catalogue again.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::dsl::{count_star, sum};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{organisations, services};
+use crate::db::DbConn;
+use crate::error::AppResult;
+use crate::models::service::{Service, ServiceView};
+
+#[derive(Serialize)]
+pub struct Catalog {
+    pub kommunalvertreter: &'static str,
+    pub services: Vec<ServiceView>,
+}
+
+/// (services, Σ services.lock_version, organisations, Σ organisations.lock_version)
+type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
+
+/// The last rendered catalogue and the fingerprint it was rendered at: the JSON, and the
+/// public HTML page (`web::catalog`).
+#[derive(Default)]
+pub struct CatalogCache {
+    json: Slot,
+    page: Slot,
+}
+
+/// How long a checked catalogue is served before the database is asked again; the
+/// longest a change made by another instance takes to show.
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// One cached text: the fingerprint it was rendered at, when that was last confirmed,
+/// and this process's write count then.
+struct Cached {
+    fingerprint: Fingerprint,
+    checked: Instant,
+    writes: u64,
+    text: Arc<String>,
+}
+
+#[derive(Default)]
+struct Slot(Mutex<Option<Cached>>);
+
+impl Slot {
+    /// The text, if it was confirmed recently and nothing was written since.
+    fn fresh(&self) -> Option<Arc<String>> {
+        let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref()
+            .filter(|c| {
+                c.checked.elapsed() < RECHECK && c.writes == crate::models::catalog_writes()
+            })
+            .map(|c| c.text.clone())
+    }
+
+    fn get(
+        &self,
+        conn: &mut DbConn,
+        render: impl FnOnce(&mut DbConn) -> AppResult<String>,
+    ) -> AppResult<Arc<String>> {
+        let writes = crate::models::catalog_writes();
+        let now = fingerprint(conn)?;
+        {
+            let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = slot.as_mut().filter(|c| c.fingerprint == now) {
+                c.checked = Instant::now();
+                c.writes = writes;
+                return Ok(c.text.clone());
+            }
+        }
+        let text = Arc::new(render(conn)?);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
+            fingerprint: now,
+            checked: Instant::now(),
+            writes,
+            text: text.clone(),
+        });
+        Ok(text)
+    }
+}
+
+fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
+    let (s, sv): (i64, Option<i64>) = services::table
+        .select((count_star(), sum(services::lock_version)))
+        .first(conn)?;
+    let (o, ov): (i64, Option<i64>) = organisations::table
+        .select((count_star(), sum(organisations::lock_version)))
+        .first(conn)?;
+    Ok((s, sv, o, ov))
+}
+
+/// The catalogue: services available or coming soon, with their operators.
+pub fn catalog(conn: &mut DbConn) -> AppResult<Catalog> {
+    let services = Service::list_with_operator(conn, true)?
+        .iter()
+        .map(|(s, op)| s.view(op.as_deref()))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(Catalog {
+        kommunalvertreter: crate::seed::DNRW,
+        services,
+    })
+}
+
+fn render(conn: &mut DbConn) -> AppResult<String> {
+    Ok(serde_json::to_string(&catalog(conn)?)?)
+}
+
+impl CatalogCache {
+    /// The catalogue JSON, rendered again only when the data changed.
+    pub fn get(&self, conn: &mut DbConn) -> AppResult<Arc<String>> {
+        self.json.get(conn, render)
+    }
+
+    /// The catalogue JSON if it can be served without asking the database.
+    pub fn fresh(&self) -> Option<Arc<String>> {
+        self.json.fresh()
+    }
+
+    /// The public page if it can be served without asking the database.
+    pub fn fresh_page(&self) -> Option<Arc<String>> {
+        self.page.fresh()
+    }
+
+    /// The public catalogue page, rendered by `render` only when the data changed.
+    pub fn page(
+        &self,
+        conn: &mut DbConn,
+        render: impl FnOnce(&mut DbConn) -> AppResult<String>,
+    ) -> AppResult<Arc<String>> {
+        self.page.get(conn, render)
+    }
+}

@@ -1,0 +1,7 @@
+//! Use cases: what a page, the API and the CLI do, each through the same function. This
+//! floor sits on `domain/`, `db/`, `models/`, `documents/`, `seal/` and `mail/`, and never
+//! imports `http/`, `api/` or `web/`.
+
+pub mod bulk;
+pub mod catalog;
+pub mod documents;

@@ -1,0 +1,59 @@
+//! Typed parameters from paths and queries: ids, paging, the roll-out's filters. A value
+//! that cannot be one is refused here with a German message naming the parameter.
+
+use crate::domain::text::Checked;
+use crate::error::{AppError, AppResult};
+use crate::models::rollout::RolloutFilter;
+
+/// Ids are UUIDs; anything else cannot name a record.
+pub fn id(raw: &str) -> AppResult<String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| AppError::not_found(format!("„{raw}“ ist keine gültige Id.")))
+}
+
+/// An optional id in a query (`?service_id=`): a UUID, or a 422 naming the field.
+pub fn query_id(field: &str, v: Option<&str>) -> AppResult<Option<String>> {
+    v.map(|v| {
+        uuid::Uuid::parse_str(v)
+            .map(|u| u.to_string())
+            .map_err(|_| AppError::field(field, format!("„{v}“ ist keine gültige Id.")))
+    })
+    .transpose()
+}
+
+/// Reads `page` and `per_page` from the query; non-numbers are a 422, not a 404.
+pub fn page(page: Option<&str>, per_page: Option<&str>) -> AppResult<crate::models::Page> {
+    let int = |name: &str, raw: Option<&str>| -> AppResult<Option<i64>> {
+        raw.map(|r| {
+            r.trim()
+                .parse::<i64>()
+                .map_err(|_| AppError::field(name, format!("„{r}“ ist keine ganze Zahl.")))
+        })
+        .transpose()
+    };
+    crate::models::Page::new(int("page", page)?, int("per_page", per_page)?)
+}
+
+/// Reads the filters of the roll-out (empty values mean "all").
+pub fn rollout_filter(
+    regierungsbezirk: Option<&str>,
+    kreis: Option<&str>,
+    service_id: Option<&str>,
+) -> AppResult<Checked<RolloutFilter>> {
+    let nonempty = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let kreis = nonempty(kreis);
+    if let Some(k) = &kreis {
+        crate::domain::codes::check_nrw_ags(k).map_err(|m| AppError::field("kreis", m))?;
+    }
+    let service_id = query_id("service_id", nonempty(service_id).as_deref())?;
+    Ok(Checked::new(RolloutFilter {
+        regierungsbezirk: nonempty(regierungsbezirk),
+        kreis_ags: kreis,
+        service_id,
+    })?)
+}

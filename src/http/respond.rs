@@ -1,0 +1,94 @@
+//! The one place where an `AppError` becomes a response: JSON on `/api`, the German error
+//! page everywhere else. The page itself belongs to `web/`, which registers it as
+//! `ErrorPages` (managed state), so this floor does not import the pages.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::content::RawHtml;
+use rocket::response::{self, Responder, Response};
+
+use crate::error::AppError;
+
+/// Renders the German error page for a status and the message users may read (none: the
+/// status's own text).
+pub type ErrorPage = fn(&Request<'_>, Status, Option<&str>) -> (Status, RawHtml<String>);
+
+/// How a web page answers an error (`web::error_html`), registered by `app::build`.
+pub struct ErrorPages(pub ErrorPage);
+
+/// The HTTP status of an error.
+pub fn status(err: &AppError) -> Status {
+    Status::from_code(err.http_status()).unwrap_or(Status::InternalServerError)
+}
+
+impl<'r> Responder<'r, 'static> for AppError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = status(&self);
+        if let Some(cause) = &self.cause {
+            if status.code >= 500 {
+                log::error!("{} ({status}): {cause}", self.code());
+            } else {
+                log::info!("{} ({status}): {cause}", self.code());
+            }
+        }
+        if !req.uri().path().starts_with("/api") {
+            return match req.rocket().state::<ErrorPages>() {
+                Some(pages) => (pages.0)(req, status, self.user_message()).respond_to(req),
+                None => (status, RawHtml(format!("<!DOCTYPE html><html lang=\"de\"><title>Fehler {}</title><h1>Fehler {}</h1></html>", status.code, status.code))).respond_to(req),
+            };
+        }
+        let body = self.body().to_string();
+        Response::build()
+            .status(status)
+            .header(ContentType::JSON)
+            .sized_body(body.len(), Cursor::new(body))
+            .ok()
+    }
+}
+
+/// A cached text as a response: no copy, written in one piece (Rocket's default would
+/// write it in 4 KiB chunks).
+pub struct CachedText(pub Arc<String>, pub ContentType);
+
+struct Shared(Arc<String>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl<'r> Responder<'r, 'static> for CachedText {
+    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        let len = self.0.len();
+        rocket::Response::build()
+            .header(self.1)
+            .sized_body(len, std::io::Cursor::new(Shared(self.0)))
+            .max_chunk_size(len.max(4096))
+            .ok()
+    }
+}
+
+/// A sealed PDF as stored: that of the version in force (the current one), or of
+/// `?version=n` (e.g. a signed amendment that does not apply yet).
+pub struct SealedPdf {
+    pub bytes: Vec<u8>,
+    pub file_name: String,
+}
+
+impl<'r> rocket::response::Responder<'r, 'static> for SealedPdf {
+    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        rocket::Response::build()
+            .header(ContentType::PDF)
+            .raw_header(
+                "Content-Disposition",
+                format!("attachment; filename=\"{}\"", self.file_name),
+            )
+            .raw_header("Cache-Control", "private, no-store")
+            .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
+            .ok()
+    }
+}

@@ -1,0 +1,25 @@
+//! What every request handler can reach: the database, the staff token's hash, the
+//! catalogue cache, the seal and the signing order.
+
+use sha2::{Digest, Sha256};
+
+use crate::db::Db;
+use crate::domain::signing::SigningOrder;
+use crate::seal::Sealer;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub db: Db,
+    /// SHA-256 of the staff token; `None` means the API is read-only for everybody.
+    pub staff_token_hash: Option<[u8; 32]>,
+    /// The rendered public catalogue (see `actions::catalog`).
+    pub catalog: std::sync::Arc<crate::actions::catalog::CatalogCache>,
+    /// The d-NRW seal for the final documents.
+    pub sealer: std::sync::Arc<Sealer>,
+    pub signing_order: SigningOrder,
+}
+
+/// SHA-256 of a token, as the staff token is kept and compared.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
