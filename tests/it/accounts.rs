@@ -1,9 +1,7 @@
 //! Accounts and personal API tokens: argon2id passwords, the four roles, tokens that act
 //! with their user's role and can be revoked, user management for admins only.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 

@@ -3,11 +3,9 @@
 //! parallel attempts, migrations of instances starting together, a private key sent with
 //! a certificate, and the API's contract (413, 405 with Allow, a parameter given twice).
 
-mod common;
-
 use std::sync::{Arc, Barrier};
 
-use common::*;
+use crate::common::*;
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::domain::text::{Email, Secret};
 use nachnutzung::models::user::{self, LoginOutcome};

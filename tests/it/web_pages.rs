@@ -5,9 +5,7 @@
 //! Through Rocket's client on both backends; the same story runs in a real browser in
 //! tests/browser.rs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 

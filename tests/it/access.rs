@@ -3,9 +3,7 @@
 //! of Essen (B) and a user of Dataport (another Land's intermediary). Another tenant's
 //! agreement is "not found" (404), not "forbidden": its existence is not revealed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header};
 use serde_json::{json, Value};
 

@@ -1,9 +1,7 @@
 //! Exports: the VSM data of a municipality's live services (CSV) and each user's go-live
 //! due dates as an iCalendar feed behind a secret address, each within its tenant.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! The two examples of the seeds, end to end over HTTP, and the seeded data itself.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 

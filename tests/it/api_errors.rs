@@ -1,8 +1,6 @@
 //! Bad input gets the documented JSON error, never a 500; writes need the token.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::json;
 

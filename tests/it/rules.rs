@@ -1,8 +1,6 @@
 //! Every rule of the Nachnutzungsmodell, allowed and refused, over HTTP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 use serde_json::{json, Value};
 

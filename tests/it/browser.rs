@@ -11,14 +11,12 @@
 //!
 //! Missing chromium, chromedriver or axe-core make the test fail, not skip.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use rocket::http::Status;
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! Parties: contacts, Träger status, intermediaries and providers; seeding is idempotent.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 

@@ -1,9 +1,7 @@
 //! The German contract texts: filled with the registry's data, traceable by template
 //! version and SHA-256, the AVV complete as Art. 28 (3) DSGVO requires.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! Sixteen clerks file the same Einzelabruf at the same moment: exactly one is created.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::json;
 

@@ -1,9 +1,7 @@
 //! Go-live tasks: the plan an Einzelabruf gets when it comes into force, the evidence each
 //! task records, and the EA going live when all are done.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! The benchmark dataset generator, at a small scale: consistent with the rules.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nachnutzung::seed::national::{generate, Scale};
 use rocket::http::Status;
 use serde_json::json;

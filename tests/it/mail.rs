@@ -3,14 +3,12 @@
 //! mails wait in the outbox and go out once, later; two workers on one database deliver
 //! each mail once; the reminder job sends nothing new the second time.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::mail::{MailSettings, Mailer, SmtpSecurity, TransportKind};
 use nachnutzung::models::outbox;

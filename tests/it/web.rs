@@ -2,9 +2,7 @@
 //! change at first login, logout. Through Rocket's client with its cookie jar (the
 //! browser tests come with the pages).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::blocking::LocalResponse;
 use serde_json::json;

@@ -2,13 +2,11 @@
 //! qpdf. These tests fail (they do not skip) where the tools are missing: `.ci/run`
 //! installs them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 
 fn tool(name: &str, args: &[&str], pdf: &[u8]) -> String {
-    let (ok, out) = common::tool(name, args, pdf);
+    let (ok, out) = crate::common::tool(name, args, pdf);
     assert!(ok, "{name} failed: {out}");
     out
 }

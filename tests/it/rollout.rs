@@ -1,9 +1,7 @@
 //! The roll-out matrix (municipality × service) as JSON and CSV, its filters, and who sees
 //! how much of it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{Header, Status};
 use serde_json::{json, Value};
 

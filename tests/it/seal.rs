@@ -2,9 +2,7 @@
 //! pdffonts, pdftotext) and by our own verification; the signing workflow that leads to
 //! them. The tools are required: these tests fail, not skip, where one is missing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{Header, Status};
 use serde_json::{json, Value};
 

@@ -1,0 +1,27 @@
+//! The integration tests, one binary with a module per area (one link instead of one per
+//! file). Each test gets a fresh database (`common::TestApp`): a new SQLite file, or a new
+//! PostgreSQL schema with `TEST_DATABASE_URL` set.
+
+mod common;
+
+mod access;
+mod accounts;
+mod api_errors;
+mod architecture;
+mod browser;
+mod cli;
+mod concurrency;
+mod contracts;
+mod exports;
+mod golive;
+mod hardening;
+mod mail;
+mod national;
+mod parties;
+mod pdf;
+mod rollout;
+mod rules;
+mod scenarios;
+mod seal;
+mod web;
+mod web_pages;
