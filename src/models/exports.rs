@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use super::agreement::Agreement;
 use super::municipality::Municipality;
-use super::service::Service;
 use super::task::{self, TaskFilter};
 use super::user::{token_hash, User};
 use super::{now, Page, Scope};
@@ -51,7 +50,7 @@ pub fn vsm_rows(conn: &mut DbConn, scope: &Scope, id: &str) -> AppResult<Vec<Vsm
         .load(conn)?;
     let mut rows = Vec::new();
     for a in live {
-        let service = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+        let service = a.service(conn)?;
         let evidence: Option<String> = golive_tasks::table
             .filter(golive_tasks::agreement_id.eq(&a.id))
             .filter(golive_tasks::kind.eq("vsm"))

@@ -14,7 +14,6 @@ use super::audit::{self, Change};
 use super::contact::Contact;
 use super::municipality::Municipality;
 use super::organisation::Organisation;
-use super::service::Service;
 use super::{new_id, now, today, Page, Paged, Scope};
 use crate::db::schema::{
     agreement_versions, agreements, attachments, contacts, golive_tasks, municipalities,
@@ -136,7 +135,7 @@ impl Task {
         let effective_from = a
             .effective_from
             .ok_or_else(|| AppError::internal("an EA in force without a start date"))?;
-        let service = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+        let service = a.service(conn)?;
         let dnrw = Organisation::kommunalvertreter(conn)?;
         let requester_contact = match (&a.municipality_id, &a.counterparty_id) {
             (Some(m), _) => {
@@ -359,7 +358,7 @@ fn certificate(conn: &mut DbConn, agreement_id: &str) -> AppResult<Option<Certif
 /// Leika keys, the DVDV organisation key its category prescribes.
 pub fn suggested_evidence(conn: &mut DbConn, task: &Task) -> AppResult<Value> {
     let a = Agreement::find(conn, &task.agreement_id)?;
-    let service = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+    let service = a.service(conn)?;
     Ok(match task.kind()? {
         TaskKind::Vsm => json!({ "leika_keys": service.leika_keys()?.join("\n") }),
         TaskKind::Dvdv => {
@@ -535,7 +534,7 @@ fn check_evidence(
     kind: TaskKind,
     input: &Map<String, Value>,
 ) -> AppResult<Value> {
-    let service = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+    let service = a.service(conn)?;
     let keys = service.leika_keys()?;
     let prefix = golive::dvdv_prefix(service.dvdv_category.as_deref());
     let ags = ags_of(conn, a)?;

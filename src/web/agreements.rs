@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
-use crate::error::{AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, Filter, TransitionInput};
@@ -533,7 +533,12 @@ impl<'r> rocket::request::FromRequest<'r> for UserAgent {
 /// The start page of an intermediary user: the agreements it holds with d-NRW.
 pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> AppResult<Page> {
     let scope = session.scope();
-    let org = session.user.organisation_id.clone().unwrap_or_default();
+    let org = session.user.organisation_id.clone().ok_or_else(|| {
+        AppError::internal(format!(
+            "intermediary {} has no organisation",
+            session.user.id
+        ))
+    })?;
     let (name, agreements, documents, rollout) = state
         .db
         .read(move |conn| {

@@ -103,19 +103,32 @@ pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<
 
 const PER_PAGE: i64 = 50;
 
+/// The filters of `/kommunen`, as the filter form names them.
+#[derive(FromForm, Default)]
+struct MunicipalityQuery<'r> {
+    q: Option<&'r str>,
+    rb: Option<&'r str>,
+    kreis: Option<&'r str>,
+    traeger: Option<&'r str>,
+    rv: Option<&'r str>,
+    seite: Option<i64>,
+}
+
 /// `/kommunen`: NRW's municipalities and Kreise with their RV, filterable.
-#[get("/kommunen?<q>&<rb>&<kreis>&<traeger>&<rv>&<seite>")]
-#[allow(clippy::too_many_arguments)]
+#[get("/kommunen?<filter..>")]
 async fn municipalities(
     state: &State<AppState>,
     session: Option<Session>,
-    q: Option<&str>,
-    rb: Option<&str>,
-    kreis: Option<&str>,
-    traeger: Option<&str>,
-    rv: Option<&str>,
-    seite: Option<i64>,
+    filter: MunicipalityQuery<'_>,
 ) -> AppResult<Page> {
+    let MunicipalityQuery {
+        q,
+        rb,
+        kreis,
+        traeger,
+        rv,
+        seite,
+    } = filter;
     let session = signed_in!(session);
     session.staff()?;
     let nonempty = |s: Option<&str>| {

@@ -16,7 +16,6 @@ use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::audit::{self, Change};
-use crate::models::service::Service;
 use crate::models::{new_id, now, today};
 
 /// `PATCH /api/v1/agreements/{id}`: only drafts.
@@ -94,7 +93,7 @@ fn check_parameters(
     complete: bool,
 ) -> AppResult<()> {
     if a.kind()? == AgreementKind::Ea {
-        let s = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+        let s = a.service(conn)?;
         service::check_parameter_values(&s.parameter_defs()?, &terms.parameters, complete)?;
     }
     Ok(())

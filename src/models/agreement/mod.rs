@@ -83,6 +83,15 @@ impl AgreementVersion {
 }
 
 impl Agreement {
+    /// The service of an EKV or EA. Each has one; a missing one is a broken invariant
+    /// (logged as such), not a "not found" for the user.
+    pub fn service(&self, conn: &mut DbConn) -> AppResult<crate::models::service::Service> {
+        let id = self.service_id.as_deref().ok_or_else(|| {
+            AppError::internal(format!("{} ({}) has no service", self.reference, self.kind))
+        })?;
+        crate::models::service::Service::find(conn, id)
+    }
+
     pub fn kind(&self) -> AppResult<AgreementKind> {
         AgreementKind::parse(&self.kind)
             .ok_or_else(|| AppError::internal(format!("unknown agreement kind {}", self.kind)))

@@ -11,7 +11,6 @@ use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, Action, AgreementKind, DomainError, Status};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
-use crate::models::service::Service;
 use crate::models::{now, today};
 
 /// `POST /api/v1/agreements/{id}/transitions`
@@ -117,7 +116,7 @@ impl TransitionInput {
                 let terms = version.terms()?;
                 terms.check(kind, true)?;
                 if kind == AgreementKind::Ea {
-                    let s = Service::find(conn, a.service_id.as_deref().unwrap_or_default())?;
+                    let s = a.service(conn)?;
                     service::check_parameter_values(&s.parameter_defs()?, &terms.parameters, true)?;
                 }
                 recheck_preconditions(conn, &mut a)?;
