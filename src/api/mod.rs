@@ -122,13 +122,8 @@ pub struct Staff {
 impl Staff {
     /// Refuses a staff member who is not an admin.
     pub fn require_admin(&self) -> AppResult<()> {
-        if self.admin {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(
-                "Benutzer verwalten dürfen nur Administratorinnen und Administratoren von d-NRW.",
-            ))
-        }
+        let role = if self.admin { Role::Admin } else { Role::Clerk };
+        crate::domain::policy::manage_users(role).map_err(AppError::forbidden)
     }
 }
 
@@ -226,20 +221,22 @@ impl<'r> FromRequest<'r> for Staff {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        match authenticate(req).await {
-            Ok(c) if c.role.is_none_or(Role::is_staff) => Outcome::Success(Staff {
-                admin: c.role.is_none_or(|r| r == Role::Admin),
-                actor: c.actor,
-                auth_method: c.auth_method,
-                user_id: c.user_id,
-                ip: c.ip,
-                user_agent: c.user_agent,
+        let caller = match authenticate(req).await {
+            Ok(c) => c,
+            Err(e) => return refuse(req, e),
+        };
+        // The bootstrap token (no role) acts as an admin.
+        let role = caller.role.unwrap_or(Role::Admin);
+        match crate::domain::policy::staff_only(role) {
+            Ok(()) => Outcome::Success(Staff {
+                admin: role == Role::Admin,
+                actor: caller.actor,
+                auth_method: caller.auth_method,
+                user_id: caller.user_id,
+                ip: caller.ip,
+                user_agent: caller.user_agent,
             }),
-            Ok(_) => refuse(
-                req,
-                AppError::forbidden("Dieser Teil der Schnittstelle ist d-NRW vorbehalten."),
-            ),
-            Err(e) => refuse(req, e),
+            Err(message) => refuse(req, AppError::forbidden(message)),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod agreement;
 pub mod codes;
 pub mod golive;
 pub mod party;
+pub mod policy;
 pub mod rules;
 pub mod service;
 pub mod signing;

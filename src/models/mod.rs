@@ -22,29 +22,7 @@ pub mod user;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-/// Whose agreements a caller may see: tenant isolation, applied in the model layer for
-/// every query a municipality or intermediary user makes. Outside its scope an agreement
-/// is "not found", exactly as if it did not exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// d-NRW staff.
-    All,
-    /// A municipality user: the agreements of that municipality (RV, EA).
-    Municipality(String),
-    /// Another Land's intermediary: the agreements d-NRW has with it (IÖV, EKV, the
-    /// outbound Einzelabrufe recorded against it).
-    Intermediary(String),
-}
-
-impl Scope {
-    pub fn allows(&self, a: &agreement::Agreement) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Municipality(m) => a.municipality_id.as_deref() == Some(m.as_str()),
-            Scope::Intermediary(o) => a.counterparty_id.as_deref() == Some(o.as_str()),
-        }
-    }
-}
+pub use crate::domain::policy::Scope;
 
 static CATALOG_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

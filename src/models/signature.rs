@@ -19,7 +19,7 @@ use super::user::User;
 use super::{new_id, now, today};
 use crate::db::schema::{agreement_versions, signatures};
 use crate::db::DbConn;
-use crate::domain::account::Role;
+use crate::domain::policy::{self, Parties, SignRefusal};
 use crate::domain::signing::{Party, SigningOrder};
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{Action, DomainError, Status};
@@ -74,34 +74,28 @@ pub fn party_name(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<S
     })
 }
 
-/// The party `contact` may sign for on `a`, or why it may not sign at all.
+/// The party `contact` may sign for on `a`, or why it may not sign at all
+/// (`domain::policy::contact_signs_for`).
 fn party_of(conn: &mut DbConn, a: &Agreement, contact: &Contact) -> AppResult<Party> {
     let dnrw = Organisation::kommunalvertreter(conn)?;
-    let party = if contact.organisation_id.as_deref() == Some(dnrw.id.as_str()) {
-        Party::Dnrw
-    } else {
-        let partner = match (&a.municipality_id, &a.counterparty_id) {
-            (Some(m), _) => contact.municipality_id.as_deref() == Some(m.as_str()),
-            (None, Some(o)) => contact.organisation_id.as_deref() == Some(o.as_str()),
-            (None, None) => false,
-        };
-        if !partner {
-            return Err(AppError::forbidden(format!(
-                "{} gehört weder zu {} noch zu d-NRW und kann {} nicht unterzeichnen.",
-                contact.name,
-                party_name(conn, a, Party::Partner)?,
-                a.reference
-            )));
-        }
-        Party::Partner
+    let contact_parties = Parties {
+        municipality: contact.municipality_id.as_deref(),
+        organisation: contact.organisation_id.as_deref(),
     };
-    if !contact.may_sign {
-        return Err(AppError::forbidden(format!(
+    let is_dnrw = contact.organisation_id.as_deref() == Some(dnrw.id.as_str());
+    match policy::contact_signs_for(is_dnrw, contact.may_sign, contact_parties, a.parties()) {
+        Ok(party) => Ok(party),
+        Err(SignRefusal::NotAParty) => Err(AppError::forbidden(format!(
+            "{} gehört weder zu {} noch zu d-NRW und kann {} nicht unterzeichnen.",
+            contact.name,
+            party_name(conn, a, Party::Partner)?,
+            a.reference
+        ))),
+        Err(SignRefusal::NotSignatory) => Err(AppError::forbidden(format!(
             "{} ist nicht als zeichnungsberechtigt hinterlegt.",
             contact.name
-        )));
+        ))),
     }
-    Ok(party)
 }
 
 /// The version that waits for signatures: the current one while the agreement is
@@ -123,39 +117,25 @@ fn pending_version(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
     Ok(None)
 }
 
-/// The party a user signs for on `a`: d-NRW for staff, the partner for an authorised
-/// user of the municipality or intermediary the agreement is with.
+/// The party a user signs for on `a` (`domain::policy::user_signs_for`).
 fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<Party> {
-    let role = user.role()?;
-    if role.is_staff() {
-        return Ok(Party::Dnrw);
-    }
-    let own = match role {
-        Role::Municipality => {
-            a.municipality_id.is_some() && a.municipality_id == user.municipality_id
-        }
-        Role::Intermediary => {
-            a.municipality_id.is_none()
-                && a.counterparty_id.is_some()
-                && a.counterparty_id == user.organisation_id
-        }
-        Role::Admin | Role::Clerk => false,
+    let user_parties = Parties {
+        municipality: user.municipality_id.as_deref(),
+        organisation: user.organisation_id.as_deref(),
     };
-    if !own {
-        return Err(AppError::forbidden(format!(
+    match policy::user_signs_for(user.role()?, user.may_sign, user_parties, a.parties()) {
+        Ok(party) => Ok(party),
+        Err(SignRefusal::NotAParty) => Err(AppError::forbidden(format!(
             "{} kann {} nicht für {} unterzeichnen.",
             user.name,
             a.reference,
             party_name(conn, a, Party::Partner)?
-        )));
-    }
-    if !user.may_sign {
-        return Err(AppError::forbidden(format!(
+        ))),
+        Err(SignRefusal::NotSignatory) => Err(AppError::forbidden(format!(
             "{} ist nicht als zeichnungsberechtigt hinterlegt.",
             user.name
-        )));
+        ))),
     }
-    Ok(Party::Partner)
 }
 
 /// Whether `user` may sign the pending version of `a` now; `Err` carries the reason (not
@@ -331,11 +311,7 @@ impl SignInput {
         }
         let (party, signer_name, signer_function, contact_id, user_id) = match &self.contact_id {
             Some(contact_id) => {
-                if !ctx.staff {
-                    return Err(AppError::forbidden(
-                        "Unterschriften von Ansprechpersonen erfasst nur d-NRW; unterschreiben Sie selbst (ohne contact_id).",
-                    ));
-                }
+                policy::record_signature(ctx.staff).map_err(AppError::forbidden)?;
                 let contact = Contact::find(conn, contact_id).map_err(|_| {
                     AppError::field("contact_id", "Diese Ansprechperson gibt es nicht.")
                 })?;

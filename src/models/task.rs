@@ -117,10 +117,14 @@ impl Task {
 
     /// Whether a caller of `scope` acts for the owner of this task (d-NRW staff act for all).
     pub fn owned_by(&self, scope: &Scope) -> bool {
-        match scope {
-            Scope::All => true,
-            Scope::Municipality(m) => self.owner_municipality_id.as_deref() == Some(m.as_str()),
-            Scope::Intermediary(o) => self.owner_organisation_id.as_deref() == Some(o.as_str()),
+        scope.sees(self.owner())
+    }
+
+    /// The party that owns the task (`domain::policy::work_on_task`).
+    pub fn owner(&self) -> crate::domain::policy::Parties<'_> {
+        crate::domain::policy::Parties {
+            municipality: self.owner_municipality_id.as_deref(),
+            organisation: self.owner_organisation_id.as_deref(),
         }
     }
 
@@ -423,16 +427,8 @@ impl TaskStep {
             )
         })?;
         let mut task = Task::find_in(conn, scope, id)?;
-        if !task.owned_by(scope) {
-            return Err(AppError::forbidden(
-                "Diese Aufgabe gehört einer anderen Partei; Sie können sie ansehen, aber nicht bearbeiten.",
-            ));
-        }
-        if action == TaskAction::Reopen && *scope != Scope::All {
-            return Err(AppError::forbidden(
-                "Erledigte Aufgaben kann nur die d-NRW wieder öffnen.",
-            ));
-        }
+        crate::domain::policy::work_on_task(scope, task.owner(), action == TaskAction::Reopen)
+            .map_err(AppError::forbidden)?;
         if let Some(v) = self.lock_version {
             if v != task.lock_version {
                 return Err(AppError::stale());

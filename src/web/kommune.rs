@@ -16,7 +16,6 @@ use super::{
     form_errors, form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session,
 };
 use crate::db::DbConn;
-use crate::domain::account::Role;
 use crate::domain::text::{self, Checked, Kind};
 use crate::domain::{codes, AgreementKind, Availability, ParameterKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind, FieldError};
@@ -34,12 +33,9 @@ pub fn routes() -> Vec<Route> {
 
 /// The municipality of a municipality user; everyone else is refused.
 fn own_municipality(session: &Session) -> AppResult<String> {
-    match (session.role(), &session.user.municipality_id) {
-        (Role::Municipality, Some(m)) => Ok(m.clone()),
-        _ => Err(AppError::forbidden(
-            "Diese Seite ist für Benutzerinnen und Benutzer einer Kommune.",
-        )),
-    }
+    crate::domain::policy::own_municipality(session.role(), session.user.municipality_id.as_deref())
+        .map(str::to_string)
+        .map_err(AppError::forbidden)
 }
 
 /// All agreements of the municipality (a municipality has a handful, never hundreds).

@@ -322,11 +322,7 @@ impl Session {
     }
     /// Refuses everyone but d-NRW staff (403 page).
     pub fn staff(&self) -> AppResult<()> {
-        if self.is_staff() {
-            Ok(())
-        } else {
-            Err(AppError::forbidden("Diese Seite ist d-NRW vorbehalten."))
-        }
+        crate::domain::policy::staff_only(self.role()).map_err(AppError::forbidden)
     }
     /// The message page for a refused action, in the words of `err`, with its status.
     pub fn refused_by(&self, err: &AppError, title: &str, back: &str) -> Page {

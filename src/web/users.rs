@@ -20,13 +20,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 fn admin(session: &Session) -> AppResult<()> {
-    if session.role() == Role::Admin {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "Benutzer verwalten dürfen nur Administratorinnen und Administratoren von d-NRW.",
-        ))
-    }
+    crate::domain::policy::manage_users(session.role()).map_err(AppError::forbidden)
 }
 
 async fn page(

@@ -138,42 +138,26 @@ impl NewAgreement {
             }
             Ok(())
         };
+        crate::domain::policy::create_agreement(
+            scope,
+            crate::domain::policy::NewAgreementShape {
+                kind: AgreementKind::parse(&self.kind),
+                municipality: self.municipality_id.as_deref(),
+                names_partner_or_direction: self.counterparty_id.is_some()
+                    || self.external_party_name.is_some()
+                    || self.external_party_ags.is_some()
+                    || self.direction.as_deref().is_some_and(|d| d != "inbound"),
+            },
+        )
+        .map_err(AppError::forbidden)?;
         let municipality = match scope {
-            Scope::All => {
+            Scope::Municipality(m) => m.clone(),
+            _ => {
                 let a = self.create(conn, actor)?;
                 store(conn, &a)?;
                 return Ok(a);
             }
-            Scope::Municipality(m) => m.clone(),
-            Scope::Intermediary(_) => {
-                return Err(AppError::forbidden(
-                    "Vereinbarungen legen d-NRW und die Kommunen an, nicht die Kommunalvertreter anderer Länder.",
-                ))
-            }
         };
-        if !matches!(self.kind.as_str(), "rv" | "ea") {
-            return Err(AppError::forbidden(
-                "Eine Kommune beantragt ihre Rahmenvereinbarung (rv) und ihre Einzelabrufe (ea); alles andere legt d-NRW an.",
-            ));
-        }
-        if self
-            .municipality_id
-            .as_ref()
-            .is_some_and(|m| *m != municipality)
-        {
-            return Err(AppError::forbidden(
-                "Eine Kommune beantragt nur für sich selbst.",
-            ));
-        }
-        if self.counterparty_id.is_some()
-            || self.external_party_name.is_some()
-            || self.external_party_ags.is_some()
-            || self.direction.as_deref().is_some_and(|d| d != "inbound")
-        {
-            return Err(AppError::forbidden(
-                "Eine Kommune ruft Dienste für sich selbst ab; Vertragspartner und Richtung bestimmt d-NRW.",
-            ));
-        }
         self.municipality_id = Some(municipality);
         self.avv_from_ekv = true;
         let order = self.signing_order;

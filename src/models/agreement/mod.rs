@@ -83,6 +83,14 @@ impl AgreementVersion {
 }
 
 impl Agreement {
+    /// The parties of the agreement, for who may see and act on it (`domain::policy`).
+    pub fn parties(&self) -> crate::domain::policy::Parties<'_> {
+        crate::domain::policy::Parties {
+            municipality: self.municipality_id.as_deref(),
+            organisation: self.counterparty_id.as_deref(),
+        }
+    }
+
     /// The service of an EKV or EA. Each has one; a missing one is a broken invariant
     /// (logged as such), not a "not found" for the user.
     pub fn service(&self, conn: &mut DbConn) -> AppResult<crate::models::service::Service> {
@@ -127,7 +135,7 @@ impl Agreement {
     /// The agreement if `scope` may see it; otherwise the same 404 as for a missing one.
     pub fn find_in(conn: &mut DbConn, scope: &super::Scope, id: &str) -> AppResult<Agreement> {
         let a = Agreement::find(conn, id)?;
-        if scope.allows(&a) {
+        if scope.sees(a.parties()) {
             Ok(a)
         } else {
             Err(AppError::not_found(format!(
