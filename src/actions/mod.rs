@@ -5,3 +5,4 @@
 pub mod bulk;
 pub mod catalog;
 pub mod documents;
+pub mod ea;

@@ -5,6 +5,7 @@ use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Caller, Staff};
+use crate::actions::ea;
 use crate::documents::text::ContractText;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
@@ -14,7 +15,7 @@ use crate::models::agreement::{
     Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, Filter, NewAgreement,
     TransitionInput,
 };
-use crate::models::Paged;
+use crate::models::{Paged, Scope};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -93,9 +94,21 @@ async fn create(
     let view = state
         .db
         .write(move |conn| {
-            input
-                .create_as(conn, &caller.scope, &caller.actor, Vec::new())?
-                .view(conn, true)
+            // A municipality's Einzelabruf is a filing: the form's path, without contact
+            // person and uploads (those come as attachments).
+            let a = match &caller.scope {
+                Scope::Municipality(_) if input.kind == "ea" => {
+                    let filing = ea::Filing {
+                        agreement: input,
+                        unreadable: Vec::new(),
+                        contact: None,
+                        uploads: Vec::new(),
+                    };
+                    ea::file(conn, &caller.scope, &caller.actor, filing)?
+                }
+                _ => input.create_as(conn, &caller.scope, &caller.actor, Vec::new())?,
+            };
+            a.view(conn, true)
         })
         .await?;
     Ok((Status::Created, Json(view)))

@@ -15,17 +15,16 @@ use serde_json::{json, Value};
 use super::{
     form_errors, form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session,
 };
+use crate::actions::ea::{self, ContactPerson, Filing, Upload};
 use crate::db::DbConn;
-use crate::domain::text::{self, Checked, Kind};
-use crate::domain::{codes, AgreementKind, Availability, ParameterKind, Status as AgreementStatus};
+use crate::domain::text::Checked;
+use crate::domain::{AgreementKind, Availability, ParameterKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind, FieldError};
 use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, AgreementView, Filter, NewAgreement};
-use crate::models::attachment::CheckedUpload;
-use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
 use crate::models::service::Service;
-use crate::models::{new_id, now, Page as Paging, Scope};
+use crate::models::{Page as Paging, Scope};
 
 pub fn routes() -> Vec<Route> {
     routes![home, request_rv, ea_form, file_ea]
@@ -358,9 +357,9 @@ pub(super) fn parameter_values(
     Ok(values)
 }
 
-/// Files the Einzelabruf: checks the uploads and the contact here, everything else in the
-/// model (parameters, RV and EKV in force, one active EA per service); on success the EA
-/// waits for signatures and the user goes to its page to review and sign it.
+/// Files the Einzelabruf through `actions::ea::file` (the API's path too), which checks
+/// everything at once; on success the EA waits for signatures and the user goes to its
+/// page to review and sign it, otherwise the form comes back with every problem.
 #[post("/kommune/einzelabruf", data = "<form>")]
 async fn file_ea(
     state: &State<AppState>,
@@ -368,7 +367,7 @@ async fn file_ea(
     form: Form<EaForm<'_>>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
-    let municipality_id = own_municipality(&session)?;
+    own_municipality(&session)?;
     let service_id = crate::http::params::id(&form.dienst)?;
     let scope = session.scope();
     let (service, rv, existing) = {
@@ -385,127 +384,39 @@ async fn file_ea(
         "kontakt_telefon": form.kontakt_telefon,
     });
 
-    let mut problems = Vec::new();
-    let parameters = parameter_values(&service, &form.p, &mut problems)?;
-    // The model checks them again; here, so that every problem shows at once.
-    if let Err(crate::domain::DomainError::Invalid(found)) =
-        crate::domain::service::check_parameter_values(
-            &service.parameter_defs()?,
-            &parameters,
-            true,
-        )
-    {
-        for (field, message) in found {
-            if !problems.iter().any(|p| p.field == field) {
-                problems.push(FieldError { field, message });
-            }
-        }
-    }
+    let mut unreadable = Vec::new();
+    let parameters = parameter_values(&service, &form.p, &mut unreadable)?;
     let mut uploads = Vec::new();
-    if let Some((name, bytes)) = read_file(&form.wappen).await? {
-        match CheckedUpload::coat_of_arms(&name, bytes) {
-            Ok(u) => uploads.push(u),
-            Err(message) => problems.push(FieldError {
-                field: "wappen".into(),
-                message: format!("Wappen: {message}"),
-            }),
-        }
-    }
-    if let Some((name, bytes)) = read_file(&form.zertifikat).await? {
-        match CheckedUpload::dvdv_certificate(&name, bytes) {
-            Ok(u) => uploads.push(u),
-            Err(message) => problems.push(FieldError {
-                field: "zertifikat".into(),
-                message: format!("DVDV-Zertifikat: {message}"),
-            }),
-        }
-    }
-    // Text fit to store (domain::text), or the reason at the field.
-    let mut clean = |field: &str, kind: Kind, raw: &str| match text::clean(kind, raw.trim()) {
-        Ok(v) => v,
-        Err(message) => {
-            problems.push(FieldError {
-                field: field.into(),
-                message,
+    for (field, file) in [("wappen", &form.wappen), ("zertifikat", &form.zertifikat)] {
+        if let Some((file_name, bytes)) = read_file(file).await? {
+            uploads.push(Upload {
+                field,
+                file_name,
+                bytes,
             });
-            String::new()
         }
+    }
+    let filing = Filing {
+        agreement: Checked::new(NewAgreement {
+            kind: "ea".into(),
+            service_id: Some(service_id),
+            notice_period_months: Some(3),
+            parameters,
+            signing_order: state.signing_order,
+            ..NewAgreement::default()
+        })?,
+        unreadable,
+        contact: Some(ContactPerson {
+            name: form.kontakt_name.clone(),
+            email: form.kontakt_email.clone(),
+            phone: form.kontakt_telefon.clone(),
+        }),
+        uploads,
     };
-    let contact_name = clean("kontakt_name", Kind::Name, &form.kontakt_name);
-    let contact_email = clean("kontakt_email", Kind::Email, &form.kontakt_email).to_lowercase();
-    let contact_phone = clean("kontakt_telefon", Kind::Code, &form.kontakt_telefon);
-    if contact_name.is_empty() {
-        problems.push(FieldError {
-            field: "kontakt_name".into(),
-            message: "Bitte den Namen der fachlichen Ansprechperson angeben.".into(),
-        });
-    }
-    if let Err(message) = codes::check_email(&contact_email) {
-        problems.push(FieldError {
-            field: "kontakt_email".into(),
-            message: format!("E-Mail der Ansprechperson: {message}"),
-        });
-    }
-    if contact_phone.chars().count() > 50 {
-        problems.push(FieldError {
-            field: "kontakt_telefon".into(),
-            message: "Die Telefonnummer ist zu lang.".into(),
-        });
-    }
-    if !problems.is_empty() {
-        let err = AppError::validation(problems);
-        return Ok(form_page(
-            &session,
-            &service,
-            rv,
-            existing,
-            values,
-            Some(form_errors(&err, field_id)),
-        )?
-        .with_status(Status::UnprocessableEntity));
-    }
-
     let actor = session.actor();
-    let order = state.signing_order;
-    let notes = format!(
-        "Fachliche Ansprechperson der Kommune: {contact_name}, {contact_email}{}",
-        if contact_phone.is_empty() {
-            String::new()
-        } else {
-            format!(", Tel. {contact_phone}")
-        }
-    );
     let result = state
         .db
-        .write(move |conn| {
-            let known = Contact::of_municipality(conn, &municipality_id)?
-                .iter()
-                .any(|c| c.email.as_deref() == Some(contact_email.as_str()));
-            if !known {
-                Contact {
-                    id: new_id(),
-                    organisation_id: None,
-                    municipality_id: Some(municipality_id.clone()),
-                    name: contact_name,
-                    function: Some("Fachliche Ansprechperson".into()),
-                    email: Some(contact_email),
-                    phone: (!contact_phone.is_empty()).then_some(contact_phone),
-                    created_at: now(),
-                    may_sign: false,
-                }
-                .insert(conn)?;
-            }
-            Checked::new(NewAgreement {
-                kind: "ea".into(),
-                service_id: Some(service_id),
-                notice_period_months: Some(3),
-                parameters,
-                notes: Some(notes),
-                signing_order: order,
-                ..NewAgreement::default()
-            })?
-            .create_as(conn, &scope, &actor, uploads)
-        })
+        .write(move |conn| ea::file(conn, &scope, &actor, filing))
         .await;
     match result {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id))),

@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod contracts;
 mod exports;
+mod filing;
 mod golive;
 mod hardening;
 mod mail;

@@ -104,6 +104,23 @@ impl Checked<NewAgreement> {
 }
 
 impl NewAgreement {
+    /// Whether a caller with `scope` may create an agreement like this
+    /// (`domain::policy::create_agreement`): 403 with the reason if not.
+    pub fn may_be_created_by(&self, scope: &Scope) -> AppResult<()> {
+        crate::domain::policy::create_agreement(
+            scope,
+            crate::domain::policy::NewAgreementShape {
+                kind: AgreementKind::parse(&self.kind),
+                municipality: self.municipality_id.as_deref(),
+                names_partner_or_direction: self.counterparty_id.is_some()
+                    || self.external_party_name.is_some()
+                    || self.external_party_ags.is_some()
+                    || self.direction.as_deref().is_some_and(|d| d != "inbound"),
+            },
+        )
+        .map_err(AppError::forbidden)
+    }
+
     /// Creates the agreement for a caller with `scope`. d-NRW staff create anything as a
     /// draft. A municipality user requests its own RV or files its own Einzelabruf: the
     /// agreement is made for their municipality (naming another one is refused), the EA
@@ -138,18 +155,7 @@ impl NewAgreement {
             }
             Ok(())
         };
-        crate::domain::policy::create_agreement(
-            scope,
-            crate::domain::policy::NewAgreementShape {
-                kind: AgreementKind::parse(&self.kind),
-                municipality: self.municipality_id.as_deref(),
-                names_partner_or_direction: self.counterparty_id.is_some()
-                    || self.external_party_name.is_some()
-                    || self.external_party_ags.is_some()
-                    || self.direction.as_deref().is_some_and(|d| d != "inbound"),
-            },
-        )
-        .map_err(AppError::forbidden)?;
+        self.may_be_created_by(scope)?;
         let municipality = match scope {
             Scope::Municipality(m) => m.clone(),
             _ => {

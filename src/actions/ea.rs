@@ -1,0 +1,176 @@
+//! A municipality files an Einzelabruf: one path for the Einzelabruf form and the API.
+//! Everything the filing carries is checked here, every problem at once (the service's
+//! parameters complete and valid, the coat of arms and the DVDV certificate, the contact
+//! person); then the contact person is recorded and the EA is created and submitted with
+//! the caller's scope (`NewAgreement::create_as`: the policy and the rules of the model).
+
+use crate::db::DbConn;
+use crate::domain::text::{self, Checked, Kind};
+use crate::domain::{codes, service, DomainError};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::models::agreement::{Agreement, NewAgreement};
+use crate::models::attachment::CheckedUpload;
+use crate::models::contact::Contact;
+use crate::models::service::Service;
+use crate::models::{new_id, now, Scope};
+
+/// The municipality's contact person for the service, as entered.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPerson {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// An uploaded file as it arrived: the form field it came in, its name and bytes.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// `wappen` (coat of arms) or `zertifikat` (DVDV certificate).
+    pub field: &'static str,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a municipality files.
+pub struct Filing {
+    /// Kind `ea`, the service and its parameters (the caller's scope names the
+    /// municipality).
+    pub agreement: Checked<NewAgreement>,
+    /// Problems found while reading the parameters from the form's text.
+    pub unreadable: Vec<FieldError>,
+    /// The page asks for one; the API leaves it to the agreement's notes.
+    pub contact: Option<ContactPerson>,
+    pub uploads: Vec<Upload>,
+}
+
+/// Files the Einzelabruf: checks everything, then records the contact person and creates
+/// the EA, which waits for signatures.
+pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> AppResult<Agreement> {
+    let Filing {
+        agreement,
+        mut unreadable,
+        contact,
+        uploads,
+    } = filing;
+    // Who may file comes first: a refusal is not a list of problems to fix.
+    agreement.may_be_created_by(scope)?;
+    let mut problems = std::mem::take(&mut unreadable);
+    if let Some(id) = agreement.service_id.as_deref() {
+        let svc = Service::find(conn, id).map_err(|_| {
+            AppError::field("service_id", "Diesen Dienst gibt es nicht im Katalog.")
+        })?;
+        if let Err(DomainError::Invalid(found)) =
+            service::check_parameter_values(&svc.parameter_defs()?, &agreement.parameters, true)
+        {
+            for (field, message) in found {
+                if !problems.iter().any(|p| p.field == field) {
+                    problems.push(FieldError { field, message });
+                }
+            }
+        }
+    }
+    let mut checked = Vec::new();
+    for u in uploads {
+        let result = match u.field {
+            "wappen" => CheckedUpload::coat_of_arms(&u.file_name, u.bytes)
+                .map_err(|m| format!("Wappen: {m}")),
+            _ => CheckedUpload::dvdv_certificate(&u.file_name, u.bytes)
+                .map_err(|m| format!("DVDV-Zertifikat: {m}")),
+        };
+        match result {
+            Ok(c) => checked.push(c),
+            Err(message) => problems.push(FieldError {
+                field: u.field.into(),
+                message,
+            }),
+        }
+    }
+    let contact = contact.map(|c| check_contact(c, &mut problems));
+    if !problems.is_empty() {
+        return Err(AppError::validation(problems));
+    }
+    let agreement = match &contact {
+        None => agreement,
+        Some(c) => {
+            let line = format!(
+                "Fachliche Ansprechperson der Kommune: {}, {}{}",
+                c.name,
+                c.email,
+                if c.phone.is_empty() {
+                    String::new()
+                } else {
+                    format!(", Tel. {}", c.phone)
+                }
+            );
+            agreement.amend(|a| {
+                a.notes = Some(match a.notes.take().filter(|n| !n.trim().is_empty()) {
+                    Some(n) => format!("{n}\n{line}"),
+                    None => line,
+                })
+            })?
+        }
+    };
+    if let (Some(c), Scope::Municipality(m)) = (contact, scope) {
+        record_contact(conn, m, c)?;
+    }
+    agreement.create_as(conn, scope, actor, checked)
+}
+
+/// The contact person fit to store, or the problems at their fields.
+fn check_contact(c: ContactPerson, problems: &mut Vec<FieldError>) -> ContactPerson {
+    let mut clean = |field: &str, kind: Kind, raw: &str| match text::clean(kind, raw.trim()) {
+        Ok(v) => v,
+        Err(message) => {
+            problems.push(FieldError {
+                field: field.into(),
+                message,
+            });
+            String::new()
+        }
+    };
+    let name = clean("kontakt_name", Kind::Name, &c.name);
+    let email = clean("kontakt_email", Kind::Email, &c.email).to_lowercase();
+    let phone = clean("kontakt_telefon", Kind::Code, &c.phone);
+    if name.is_empty() {
+        problems.push(FieldError {
+            field: "kontakt_name".into(),
+            message: "Bitte den Namen der fachlichen Ansprechperson angeben.".into(),
+        });
+    }
+    if let Err(message) = codes::check_email(&email) {
+        problems.push(FieldError {
+            field: "kontakt_email".into(),
+            message: format!("E-Mail der Ansprechperson: {message}"),
+        });
+    }
+    if phone.chars().count() > 50 {
+        problems.push(FieldError {
+            field: "kontakt_telefon".into(),
+            message: "Die Telefonnummer ist zu lang.".into(),
+        });
+    }
+    ContactPerson { name, email, phone }
+}
+
+/// Adds the contact person to the municipality's contacts unless one with that address
+/// is there already.
+fn record_contact(conn: &mut DbConn, municipality: &str, c: ContactPerson) -> AppResult<()> {
+    let known = Contact::of_municipality(conn, municipality)?
+        .iter()
+        .any(|k| k.email.as_deref() == Some(c.email.as_str()));
+    if !known {
+        Contact {
+            id: new_id(),
+            organisation_id: None,
+            municipality_id: Some(municipality.to_string()),
+            name: c.name,
+            function: Some("Fachliche Ansprechperson".into()),
+            email: Some(c.email),
+            phone: (!c.phone.is_empty()).then_some(c.phone),
+            created_at: now(),
+            may_sign: false,
+        }
+        .insert(conn)?;
+    }
+    Ok(())
+}
