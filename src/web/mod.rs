@@ -1,12 +1,17 @@
 //! The web application: server-rendered German pages (Tera, autoescaped, compiled into
-//! the binary) that work without JavaScript, for three groups of users:
+//! the binary) that work without JavaScript. One folder per URL area:
 //!
-//! - everyone: the public catalogue (`catalog`);
+//! - `start` (`/`: each group's start page), `sitzung` (login, password, logout);
+//! - everyone: the public catalogue (`katalog`);
 //! - municipality users: "Meine Kommune" with the RV and the guided Einzelabruf
 //!   (`kommune`);
-//! - intermediary users: the agreements they hold with d-NRW (`agreements`);
-//! - d-NRW staff: dashboard, municipalities, services, agreements, users (`staff`,
-//!   `agreements`, `users`).
+//! - agreements (`vereinbarungen`), go-live tasks and the calendar (`aufgaben`);
+//! - d-NRW staff: municipalities (`kommunen`), services (`dienste`), partners
+//!   (`partner`), the roll-out (`rollout`), users (`benutzer`).
+//!
+//! This file holds what the areas share (the kit): the session guard and CSRF, page
+//! rendering, form errors, filters, error pages; `fields` the form fields several
+//! areas use.
 //!
 //! Agreement pages, downloads and attachments are shared; every read goes through the
 //! model layer's tenant scope (`models::Scope`), so another tenant's id is a 404.
@@ -18,16 +23,18 @@
 //! - Every state-changing form carries that CSRF token; the login form carries the token
 //!   of a private pre-login cookie. A missing or wrong token is a 403.
 
-mod agreements;
-mod catalog;
-mod drafting;
-mod golive;
+mod aufgaben;
+mod benutzer;
+mod dienste;
+mod fields;
+mod katalog;
 mod kommune;
-mod partners;
-mod services;
-mod session;
-mod staff;
-mod users;
+mod kommunen;
+mod partner;
+mod rollout;
+mod sitzung;
+mod start;
+mod vereinbarungen;
 
 use std::sync::OnceLock;
 
@@ -36,7 +43,7 @@ use rocket::http::{Cookie, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
-use rocket::{get, routes, Responder, Route, State};
+use rocket::{Responder, Route};
 use serde_json::{json, Value};
 
 use crate::domain::account::Role;
@@ -51,17 +58,17 @@ const SESSION_HOURS: i64 = 8;
 const LOGIN_CSRF: &str = "nnr_csrf";
 
 pub fn routes() -> Vec<Route> {
-    let mut r = routes![start];
-    r.extend(session::routes());
-    r.extend(catalog::routes());
+    let mut r = start::routes();
+    r.extend(sitzung::routes());
+    r.extend(katalog::routes());
     r.extend(kommune::routes());
-    r.extend(agreements::routes());
-    r.extend(drafting::routes());
-    r.extend(staff::routes());
-    r.extend(golive::routes());
-    r.extend(services::routes());
-    r.extend(partners::routes());
-    r.extend(users::routes());
+    r.extend(vereinbarungen::routes());
+    r.extend(kommunen::routes());
+    r.extend(dienste::routes());
+    r.extend(partner::routes());
+    r.extend(aufgaben::routes());
+    r.extend(rollout::routes());
+    r.extend(benutzer::routes());
     r
 }
 
@@ -541,18 +548,6 @@ fn search_text(name: &str, label: &str, raw: Option<&str>) -> AppResult<String> 
 /// rather than a page-level refusal or a fault.
 fn is_form_error(err: &AppError) -> bool {
     matches!(err.http_status(), 409 | 422)
-}
-
-/// `/`: the start page of each group (staff dashboard, Meine Kommune, the intermediary's
-/// agreements).
-#[get("/")]
-async fn start(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
-    let session = signed_in!(session);
-    match session.role() {
-        Role::Municipality => Ok(Page::to("/kommune")),
-        Role::Intermediary => agreements::intermediary_start(state, &session).await,
-        Role::Admin | Role::Clerk => staff::dashboard(state, &session).await,
-    }
 }
 
 #[derive(FromForm)]

@@ -1,22 +1,30 @@
-//! d-NRW's service catalogue pages: the list of all services (withdrawn ones included),
-//! and the form to add or change one. The parameters a municipality sets are written one
-//! per line: `schlüssel | Bezeichnung | Art | Pflicht`.
+//! The services of the catalogue (staff): `/dienste`, new and edit forms; `/dienste/<id>`
+//! lists its Einzelabrufe (`einzelabrufe`).
+
+mod einzelabrufe;
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, State};
 use serde_json::{json, Value};
 
-use super::{form_errors, is_form_error, page_context, signed_in, Page, Session};
 use crate::domain::text::Checked;
 use crate::domain::{codes, Availability, ParameterDef, ParameterKind};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::state::AppState;
 use crate::models::organisation::{self, Organisation};
 use crate::models::service::{Service, ServiceInput};
+use crate::web::{form_errors, is_form_error, page_context, signed_in, Page, Session};
 
-pub fn routes() -> Vec<Route> {
-    routes![list, new_form, edit_form, create, update]
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![
+        einzelabrufe::service_page,
+        list,
+        new_form,
+        edit_form,
+        create,
+        update,
+    ]
 }
 
 /// The parameter kinds as the form writes them.
@@ -110,7 +118,7 @@ async fn list(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
         .await?;
     let mut ctx = page_context(&session, "Dienste")?;
     ctx["services"] = json!(services);
-    Ok(super::render("services.html", ctx))
+    Ok(crate::web::render("services.html", ctx))
 }
 
 #[derive(FromForm, Default)]
@@ -271,8 +279,8 @@ async fn form_page(
     .iter()
     .map(|a| json!({ "value": a.as_str(), "label": a.label() }))
     .collect::<Vec<_>>());
-    super::set_errors(&mut ctx, errors);
-    Ok(super::render("service_form.html", ctx))
+    crate::web::set_errors(&mut ctx, errors);
+    Ok(crate::web::render("service_form.html", ctx))
 }
 
 #[get("/dienste/neu")]

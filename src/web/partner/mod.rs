@@ -1,13 +1,11 @@
-//! d-NRW's partners: other Länder's intermediaries and the providers operating services.
-//! The list, each partner's page (its agreements with d-NRW, its contacts) and the forms
-//! to add or change a partner and to add a contact person.
+//! Intermediaries and providers: `/partner`, `/partner/neu`, `/partner/<id>` and its
+//! contacts.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, State};
 use serde_json::{json, Value};
 
-use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::domain::codes;
 use crate::domain::party::StateRef;
 use crate::domain::text::Checked;
@@ -17,9 +15,10 @@ use crate::models::agreement::{Agreement, Filter};
 use crate::models::contact::Contact;
 use crate::models::organisation::{Organisation, OrganisationInput, Role};
 use crate::models::{Page as Paging, Scope};
+use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
-pub fn routes() -> Vec<Route> {
-    routes![list, new_form, create, show, update, add_contact]
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![list, new_form, create, show, update, add_contact,]
 }
 
 #[get("/partner")]
@@ -44,7 +43,7 @@ async fn list(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     let mut ctx = page_context(&session, "Partner")?;
     ctx["intermediaries"] = json!(intermediaries);
     ctx["providers"] = json!(providers);
-    Ok(super::render("partners.html", ctx))
+    Ok(crate::web::render("partners.html", ctx))
 }
 
 #[derive(FromForm, Default)]
@@ -122,8 +121,8 @@ fn form_page(session: &Session, values: Value, errors: Option<(Value, Value)>) -
     let mut ctx = page_context(session, "Neuer Partner")?;
     ctx["lands"] = lands(&values["laender"]);
     ctx["values"] = values;
-    super::set_errors(&mut ctx, errors);
-    Ok(super::render("partner_form.html", ctx))
+    crate::web::set_errors(&mut ctx, errors);
+    Ok(crate::web::render("partner_form.html", ctx))
 }
 
 #[get("/partner/neu")]
@@ -173,7 +172,7 @@ async fn partner_view(
     state: &State<AppState>,
     session: &Session,
     id: String,
-    refused: super::Refused,
+    refused: crate::web::Refused,
 ) -> AppResult<Page> {
     let (o, agreements, contacts) = state
         .db
@@ -217,7 +216,7 @@ async fn partner_view(
         }
         .values()
     });
-    let contact = refused.values_for("contact", super::ContactForm::blank);
+    let contact = refused.values_for("contact", crate::web::ContactForm::blank);
     let mut ctx = page_context(session, &o.name)?;
     ctx["o"] = json!(view);
     ctx["agreements"] = json!(agreements);
@@ -225,8 +224,8 @@ async fn partner_view(
     ctx["lands"] = lands(&edit["laender"]);
     ctx["edit"] = edit;
     ctx["contact"] = contact;
-    super::set_errors(&mut ctx, refused.errors);
-    Ok(super::render("partner.html", ctx))
+    crate::web::set_errors(&mut ctx, refused.errors);
+    Ok(crate::web::render("partner.html", ctx))
 }
 
 #[get("/partner/<id>")]
@@ -234,7 +233,7 @@ async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> Ap
     let session = signed_in!(session);
     session.staff()?;
     let id = crate::http::params::id(id)?;
-    partner_view(state, &session, id, super::Refused::default()).await
+    partner_view(state, &session, id, crate::web::Refused::default()).await
 }
 
 #[post("/partner/<id>", data = "<form>")]
@@ -260,7 +259,7 @@ async fn update(
     {
         Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
         Err(e) if is_form_error(&e) => {
-            let refused = super::Refused {
+            let refused = crate::web::Refused {
                 form: "edit",
                 values: form.values(),
                 errors: Some(form_errors(&e, field_id)),
@@ -278,7 +277,7 @@ async fn add_contact(
     state: &State<AppState>,
     session: Option<Session>,
     id: &str,
-    form: Form<super::ContactForm>,
+    form: Form<crate::web::ContactForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
     let id = crate::http::params::id(id)?;
@@ -292,7 +291,7 @@ async fn add_contact(
     {
         Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
         Err(e) if is_form_error(&e) => {
-            let refused = super::Refused {
+            let refused = crate::web::Refused {
                 form: "contact",
                 values,
                 errors: Some(form_errors(&e, |f| format!("contact-{f}"))),

@@ -1,35 +1,29 @@
-//! Going live: the go-live tasks (`/aufgaben`, `/aufgaben/{id}`: the evidence forms for
-//! the owner, due date and contact for d-NRW) and d-NRW's roll-out matrix (`/rollout`,
-//! `/rollout.csv`).
+//! Go-live tasks: `/aufgaben`, one task, its steps and planning, and the calendar feed
+//! (`/kalender`).
 
 use rocket::form::{Form, FromForm};
-use rocket::http::{ContentType, Header, Status};
-use rocket::{get, post, routes, Responder, Route, State};
+use rocket::http::{ContentType, Status};
+use rocket::{get, post, State};
 use serde_json::{json, Map, Value};
 
-use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::domain::golive::{TaskAction, TaskKind, TaskStatus};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
 use crate::models::contact::Contact;
-use crate::models::municipality::Municipality;
-use crate::models::rollout::{self, Cell, RolloutFilter};
 use crate::models::task::{self, Task, TaskFilter, TaskPatch, TaskStep};
-use crate::models::{Page as Paging, Scope};
+use crate::models::Page as Paging;
+use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
-pub fn routes() -> Vec<Route> {
-    routes![
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![
         list,
         show,
         step,
         plan,
-        matrix,
-        matrix_csv,
-        vsm_csv,
         calendar_page,
         calendar_renew,
-        calendar_feed
+        calendar_feed,
     ]
 }
 
@@ -42,7 +36,7 @@ async fn list(
     seite: Option<i64>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let chosen = super::choice("ansicht", "Ansicht", ansicht, |v| {
+    let chosen = crate::web::choice("ansicht", "Ansicht", ansicht, |v| {
         ["offen", "ueberfaellig", "alle"]
             .into_iter()
             .find(|x| *x == v)
@@ -68,7 +62,7 @@ async fn list(
     ctx["view"] = json!(view);
     ctx["page"] = json!(tasks.page);
     ctx["pages"] = json!((tasks.total + tasks.per_page - 1) / tasks.per_page.max(1));
-    Ok(super::render("tasks.html", ctx))
+    Ok(crate::web::render("tasks.html", ctx))
 }
 
 /// The form values of a task page: what was sent, else what is known in advance.
@@ -123,8 +117,8 @@ fn task_page(
         .collect::<Vec<_>>());
     ctx["is_dvdv"] = json!(t.kind == TaskKind::Dvdv);
     ctx["is_parameters"] = json!(t.kind == TaskKind::Parameters);
-    super::set_errors(&mut ctx, errors);
-    Ok(super::render("task.html", ctx))
+    crate::web::set_errors(&mut ctx, errors);
+    Ok(crate::web::render("task.html", ctx))
 }
 
 /// The recorded evidence as (label, value) lines.
@@ -303,7 +297,7 @@ async fn step(
     id: &str,
     form: Form<StepForm>,
 ) -> AppResult<Page> {
-    let session = super::form_session!(session, &form.csrf);
+    let session = crate::web::form_session!(session, &form.csrf);
     let id = crate::http::params::id(id)?;
     let target = format!("/aufgaben/{id}");
     let (t, may_act, siblings, contacts, _) = load(state, &session, id.clone()).await?;
@@ -372,7 +366,7 @@ async fn plan(
     let session = staff_form!(session, &form.csrf);
     let id = crate::http::params::id(id)?;
     let target = format!("/aufgaben/{id}");
-    let due_on = match super::form_date(&form.due_on) {
+    let due_on = match crate::web::form_date(&form.due_on) {
         Ok(d) => d,
         Err(()) => {
             return Ok(session.refused(
@@ -407,135 +401,6 @@ async fn plan(
     }
 }
 
-fn rollout_filter(rb: Option<&str>, kreis: Option<&str>) -> AppResult<Checked<RolloutFilter>> {
-    crate::http::params::rollout_filter(rb, kreis, None)
-}
-
-/// d-NRW's roll-out matrix: municipality × service, with counts and filters.
-#[get("/rollout?<rb>&<kreis>")]
-async fn matrix(
-    state: &State<AppState>,
-    session: Option<Session>,
-    rb: Option<&str>,
-    kreis: Option<&str>,
-) -> AppResult<Page> {
-    let session = signed_in!(session);
-    session.staff()?;
-    let filter = match rollout_filter(rb, kreis) {
-        Ok(f) => f,
-        Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/rollout")),
-    };
-    let (r, (districts, kreise)) = state
-        .db
-        .read(move |conn| {
-            Ok((
-                rollout::compute(conn, &Scope::All, &filter)?,
-                Municipality::districts(conn)?,
-            ))
-        })
-        .await?;
-    let rows: Vec<Value> = r
-        .municipalities
-        .iter()
-        .flatten()
-        .map(|m| {
-            json!({
-                "id": m.id, "name": m.name, "ags": m.ags,
-                "cells": r.services.iter().map(|s| {
-                    let c = r.cell(m, &s.id);
-                    json!({ "state": c.as_str(), "label": c.label() })
-                }).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let mut ctx = page_context(&session, "Roll-out")?;
-    ctx["services"] = json!(r.services);
-    ctx["rows"] = json!(rows);
-    ctx["counts"] = json!(Cell::ALL
-        .into_iter()
-        .filter(|c| *c != Cell::Nothing)
-        .map(|c| json!({ "state": c.as_str(), "label": c.label(), "n": r.counts.get(c) }))
-        .collect::<Vec<_>>());
-    ctx["municipality_count"] = json!(r.municipality_count);
-    ctx["districts"] = json!(districts);
-    ctx["kreise"] = json!(kreise
-        .iter()
-        .map(|(ags, name)| json!({ "ags": ags, "name": name }))
-        .collect::<Vec<_>>());
-    ctx["filter"] = json!({ "rb": rb.unwrap_or(""), "kreis": kreis.unwrap_or("") });
-    ctx["query"] = json!(format!(
-        "rb={}&kreis={}",
-        super::staff::urlencode(rb.unwrap_or("")),
-        super::staff::urlencode(kreis.unwrap_or(""))
-    ));
-    Ok(super::render("rollout.html", ctx))
-}
-
-#[derive(Responder)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a response value, built once per request and written out at once"
-)]
-enum CsvOrPage {
-    Csv(Vec<u8>, ContentType, Header<'static>),
-    Page(Page),
-}
-
-impl CsvOrPage {
-    /// A CSV download named `name`.
-    fn file(bytes: Vec<u8>, name: &str) -> CsvOrPage {
-        CsvOrPage::Csv(
-            bytes,
-            ContentType::new("text", "csv").with_params(("charset", "utf-8")),
-            Header::new(
-                "Content-Disposition",
-                format!("attachment; filename=\"{name}\""),
-            ),
-        )
-    }
-}
-
-#[get("/rollout.csv?<rb>&<kreis>")]
-async fn matrix_csv(
-    state: &State<AppState>,
-    session: Option<Session>,
-    rb: Option<&str>,
-    kreis: Option<&str>,
-) -> AppResult<CsvOrPage> {
-    let Some(session) = session else {
-        return Ok(CsvOrPage::Page(Page::to("/anmelden")));
-    };
-    session.staff()?;
-    let filter = rollout_filter(rb, kreis)?;
-    let bytes = state
-        .db
-        .read(move |conn| rollout::to_csv(&rollout::compute(conn, &Scope::All, &filter)?))
-        .await?;
-    Ok(CsvOrPage::file(bytes, "rollout.csv"))
-}
-
-/// The VSM data of a municipality's live services: staff, or the municipality's users.
-#[get("/kommunen/<id>/vsm.csv")]
-async fn vsm_csv(
-    state: &State<AppState>,
-    session: Option<Session>,
-    id: &str,
-) -> AppResult<CsvOrPage> {
-    let Some(session) = session else {
-        return Ok(CsvOrPage::Page(Page::to("/anmelden")));
-    };
-    let id = crate::http::params::id(id)?;
-    let scope = session.scope();
-    let bytes = state
-        .db
-        .read(move |conn| {
-            let rows = crate::models::exports::vsm_rows(conn, &scope, &id)?;
-            crate::models::exports::vsm_csv(&rows)
-        })
-        .await?;
-    Ok(CsvOrPage::file(bytes, "vsm.csv"))
-}
-
 /// `/kalender`: the user's feed of due dates (create or renew its secret address).
 #[get("/kalender")]
 async fn calendar_page(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
@@ -548,16 +413,16 @@ async fn calendar_page(state: &State<AppState>, session: Option<Session>) -> App
     let mut ctx = page_context(&session, "Fristen im Kalender")?;
     ctx["has"] = json!(has);
     ctx["url"] = Value::Null;
-    Ok(super::render("calendar.html", ctx))
+    Ok(crate::web::render("calendar.html", ctx))
 }
 
 #[post("/kalender", data = "<form>")]
 async fn calendar_renew(
     state: &State<AppState>,
     session: Option<Session>,
-    form: Form<super::CsrfForm>,
+    form: Form<crate::web::CsrfForm>,
 ) -> AppResult<Page> {
-    let session = super::form_session!(session, &form.csrf);
+    let session = crate::web::form_session!(session, &form.csrf);
     let id = session.user.id.clone();
     let secret = state
         .db
@@ -569,7 +434,7 @@ async fn calendar_renew(
         "{}/kalender/{secret}.ics",
         crate::models::notify::base_url()
     ));
-    Ok(super::render("calendar.html", ctx))
+    Ok(crate::web::render("calendar.html", ctx))
 }
 
 /// The feed itself: the secret in the address is the authentication (no session, so
@@ -586,52 +451,6 @@ async fn calendar_feed(state: &State<AppState>, file: &str) -> AppResult<(Conten
         ContentType::new("text", "calendar").with_params(("charset", "utf-8")),
         ics,
     ))
-}
-
-/// The state of each service for one municipality (its row of the roll-out), for the
-/// municipality pages: (service id, name, state, label) of the services it has anything with.
-pub fn municipality_row(
-    conn: &mut crate::db::DbConn,
-    municipality_id: &str,
-) -> AppResult<Vec<Value>> {
-    let r = rollout::compute(
-        conn,
-        &Scope::Municipality(municipality_id.to_string()),
-        &Checked::new(RolloutFilter::default())?,
-    )?;
-    let Some(row) = r.municipalities.as_ref().and_then(|m| m.first()) else {
-        return Ok(Vec::new());
-    };
-    Ok(r.services
-        .iter()
-        .filter_map(|s| {
-            let c = r.cell(row, &s.id);
-            (c != Cell::Nothing).then(
-                || json!({ "id": s.id, "name": s.name, "state": c.as_str(), "label": c.label() }),
-            )
-        })
-        .collect())
-}
-
-/// A service's column of the roll-out (counts by state), for the service page.
-pub fn service_counts(conn: &mut crate::db::DbConn, service_id: &str) -> AppResult<Vec<Value>> {
-    let r = rollout::compute(
-        conn,
-        &Scope::All,
-        &Checked::new(RolloutFilter {
-            service_id: Some(service_id.to_string()),
-            ..RolloutFilter::default()
-        })?,
-    )?;
-    Ok(r.services
-        .first()
-        .map(|s| {
-            Cell::ALL
-                .into_iter()
-                .map(|c| json!({ "state": c.as_str(), "label": if c == Cell::Nothing { "ohne Einzelabruf" } else { c.label() }, "n": s.counts.get(c) }))
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 #[cfg(test)]

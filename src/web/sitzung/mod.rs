@@ -1,4 +1,5 @@
-//! Login (with throttling), the first-login password change and logout.
+//! Signing in and out, and changing one's password: `/anmelden`, `/abmelden`,
+//! `/passwort`.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
@@ -6,18 +7,18 @@ use rocket::response::Redirect;
 use rocket::{get, post, State};
 use serde_json::json;
 
-use super::{
-    cookie, csrf_refused, page_context, render, same, session_value, Page, Session, LOGIN_CSRF,
-    SESSION,
-};
 use crate::domain::text::{Email, Secret};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::models::random_hex;
 use crate::models::user::{self, LoginOutcome, User};
+use crate::web::{
+    cookie, csrf_refused, page_context, render, same, session_value, Page, Session, LOGIN_CSRF,
+    SESSION,
+};
 
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![login_page, login, password_page, change_password, logout]
+    rocket::routes![login_page, login, password_page, change_password, logout,]
 }
 
 #[get("/anmelden")]

@@ -1,104 +1,53 @@
-//! d-NRW's workspace: the dashboard (agreements by kind and status, what waits for
-//! d-NRW's signature, what waits to be put into force), the municipalities with filters,
-//! a municipality's page and a service's page.
-
-use std::collections::BTreeMap;
+//! NRW's municipalities and Kreise (staff): `/kommunen`, one municipality's page, its
+//! Trägerschaft and contacts, its VSM export.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, State};
 use serde_json::{json, Value};
 
-use super::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 use crate::domain::text::Checked;
-use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::domain::Status as AgreementStatus;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, Filter};
 use crate::models::contact::Contact;
 use crate::models::municipality::{self, Municipality, MunicipalityPatch, RvState};
-use crate::models::service::Service;
-use crate::models::signature;
-use crate::models::Page as Paging;
-use crate::models::Scope;
+use crate::models::{Page as Paging, Scope};
+use crate::web::fields::urlencode;
+use crate::web::rollout::CsvOrPage;
+use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
-pub fn routes() -> Vec<Route> {
-    routes![
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![
+        vsm_csv,
         municipalities,
         municipality_page,
         update_municipality,
         add_contact,
-        service_page
     ]
 }
 
-/// The staff start page.
-pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<Page> {
-    let order = state.signing_order;
-    let user = session.user.clone();
-    let (counts, waiting, to_activate) = state
+/// The VSM data of a municipality's live services: staff, or the municipality's users.
+#[get("/kommunen/<id>/vsm.csv")]
+async fn vsm_csv(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<CsvOrPage> {
+    let Some(session) = session else {
+        return Ok(CsvOrPage::Page(Page::to("/anmelden")));
+    };
+    let id = crate::http::params::id(id)?;
+    let scope = session.scope();
+    let bytes = state
         .db
         .read(move |conn| {
-            let counts = Agreement::counts(conn)?;
-            let page = Paging::new(Some(1), Some(100))?;
-            let awaiting = Agreement::list(
-                conn,
-                &Scope::All,
-                &Filter {
-                    status: Some(AgreementStatus::AwaitingSignatures),
-                    ..Filter::default()
-                },
-                page,
-            )?;
-            let mut waiting = Vec::new();
-            for a in awaiting.items {
-                let row = Agreement::find(conn, &a.id)?;
-                let ours = signature::may_sign_now(conn, order, &row, &user)?.is_ok();
-                waiting.push(json!({ "a": a, "dnrw_may_sign": ours }));
-            }
-            let signed = Agreement::list(
-                conn,
-                &Scope::All,
-                &Filter {
-                    status: Some(AgreementStatus::Signed),
-                    ..Filter::default()
-                },
-                page,
-            )?;
-            Ok((counts, waiting, signed.items))
+            let rows = crate::models::exports::vsm_rows(conn, &scope, &id)?;
+            crate::models::exports::vsm_csv(&rows)
         })
         .await?;
-    let mut table: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
-    for (kind, status, n) in &counts {
-        *table
-            .entry(kind.as_str())
-            .or_default()
-            .entry(status.as_str())
-            .or_default() += n;
-    }
-    let rows: Vec<Value> = AgreementKind::ALL
-        .iter()
-        .map(|k| {
-            let by = table.get(k.as_str());
-            json!({
-                "kind": k.as_str(),
-                "label": k.label(),
-                "counts": AgreementStatus::ALL.iter().map(|s| json!({
-                    "status": s.as_str(),
-                    "n": by.and_then(|b| b.get(s.as_str())).copied().unwrap_or(0),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let mut ctx = page_context(session, "Übersicht")?;
-    ctx["statuses"] = json!(AgreementStatus::ALL
-        .iter()
-        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
-        .collect::<Vec<_>>());
-    ctx["counts"] = json!(rows);
-    ctx["waiting"] = json!(waiting);
-    ctx["to_activate"] = json!(to_activate);
-    Ok(super::render("dashboard.html", ctx))
+    Ok(CsvOrPage::file(bytes, "vsm.csv"))
 }
 
 const PER_PAGE: i64 = 50;
@@ -141,12 +90,12 @@ async fn municipalities(
             q: nonempty(q),
             regierungsbezirk: nonempty(rb),
             kreis_ags: nonempty(kreis),
-            traeger: super::choice("traeger", "Träger von d-NRW", traeger, |v| match v {
+            traeger: crate::web::choice("traeger", "Träger von d-NRW", traeger, |v| match v {
                 "ja" => Some(true),
                 "nein" => Some(false),
                 _ => None,
             })?,
-            rv: super::choice("rv", "Rahmenvereinbarung", rv, RvState::parse)?,
+            rv: crate::web::choice("rv", "Rahmenvereinbarung", rv, RvState::parse)?,
             ..municipality::Filter::default()
         };
         Ok(Checked::new(filter)?)
@@ -210,26 +159,14 @@ async fn municipalities(
         urlencode(rv.unwrap_or(""))
     );
     ctx["query"] = json!(query);
-    Ok(super::render("municipalities.html", ctx))
-}
-
-/// Percent-encodes a query value.
-pub(super) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    Ok(crate::web::render("municipalities.html", ctx))
 }
 
 async fn municipality_view(
     state: &State<AppState>,
     session: &Session,
     id: String,
-    refused: super::Refused,
+    refused: crate::web::Refused,
 ) -> AppResult<Page> {
     let (m, agreements, contacts, rollout) = state
         .db
@@ -247,7 +184,7 @@ async fn municipality_view(
             )?
             .items;
             let contacts = Contact::of_municipality(conn, &m.id)?;
-            let rollout = super::golive::municipality_row(conn, &m.id)?;
+            let rollout = crate::web::rollout::municipality_row(conn, &m.id)?;
             Ok((m, agreements, contacts, rollout))
         })
         .await?;
@@ -259,7 +196,7 @@ async fn municipality_view(
             "address": m.address.clone().unwrap_or_default(),
         })
     });
-    let contact = refused.values_for("contact", super::ContactForm::blank);
+    let contact = refused.values_for("contact", crate::web::ContactForm::blank);
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
     ctx["agreements"] = json!(agreements);
@@ -268,8 +205,8 @@ async fn municipality_view(
     ctx["edit"] = edit;
     ctx["contact"] = contact;
     ctx["form"] = json!(refused.form);
-    super::set_errors(&mut ctx, refused.errors);
-    Ok(super::render("municipality.html", ctx))
+    crate::web::set_errors(&mut ctx, refused.errors);
+    Ok(crate::web::render("municipality.html", ctx))
 }
 
 /// Euro cents as "1.234,56".
@@ -319,7 +256,7 @@ async fn municipality_page(
     let session = signed_in!(session);
     session.staff()?;
     let id = crate::http::params::id(id)?;
-    municipality_view(state, &session, id, super::Refused::default()).await
+    municipality_view(state, &session, id, crate::web::Refused::default()).await
 }
 
 #[derive(FromForm)]
@@ -347,7 +284,7 @@ async fn update_municipality(
     let id = crate::http::params::id(id)?;
     let form = form.into_inner();
     let values = json!({ "traeger_since": form.traeger_since, "capital": form.capital, "address": form.address });
-    let refuse = |err: AppError| super::Refused {
+    let refuse = |err: AppError| crate::web::Refused {
         form: "edit",
         values: values.clone(),
         errors: Some(form_errors(&err, |f| {
@@ -358,7 +295,7 @@ async fn update_municipality(
             .to_string()
         })),
     };
-    let Ok(traeger_since) = super::form_date(&form.traeger_since) else {
+    let Ok(traeger_since) = crate::web::form_date(&form.traeger_since) else {
         let err = AppError::field(
             "traeger_since",
             "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
@@ -409,7 +346,7 @@ async fn add_contact(
     state: &State<AppState>,
     session: Option<Session>,
     id: &str,
-    form: Form<super::ContactForm>,
+    form: Form<crate::web::ContactForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
     let id = crate::http::params::id(id)?;
@@ -429,7 +366,7 @@ async fn add_contact(
                 state,
                 &session,
                 id,
-                super::Refused {
+                crate::web::Refused {
                     form: "contact",
                     values,
                     errors: Some(errors),
@@ -440,55 +377,6 @@ async fn add_contact(
         }
         Err(e) => Err(e),
     }
-}
-
-/// `/dienste/<id>`: which municipalities have an Einzelabruf for a service, in which state.
-#[get("/dienste/<id>")]
-async fn service_page(
-    state: &State<AppState>,
-    session: Option<Session>,
-    id: &str,
-) -> AppResult<Page> {
-    let session = signed_in!(session);
-    session.staff()?;
-    let id = crate::http::params::id(id)?;
-    let (service, status, eas, rollout) = state
-        .db
-        .read(move |conn| {
-            let s = Service::find(conn, &id)?;
-            let status = s.status(conn)?;
-            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-            let eas = Agreement::list(
-                conn,
-                &Scope::All,
-                &Filter {
-                    kind: Some(AgreementKind::Ea),
-                    service_id: Some(s.id.clone()),
-                    ..Filter::default()
-                },
-                page,
-            )?;
-            let rollout = super::golive::service_counts(conn, &s.id)?;
-            Ok((s.view(None)?, status, eas, rollout))
-        })
-        .await?;
-    let counts: Vec<Value> = AgreementStatus::ALL
-        .iter()
-        .map(|s| {
-            json!({
-                "label": s.label(),
-                "n": status.einzelabrufe.get(s.as_str()).copied().unwrap_or(0),
-            })
-        })
-        .collect();
-    let mut ctx = page_context(&session, &service.name)?;
-    ctx["service"] = json!(service);
-    ctx["status"] = json!(status);
-    ctx["counts"] = json!(counts);
-    ctx["eas"] = json!(eas.items);
-    ctx["eas_total"] = json!(eas.total);
-    ctx["rollout"] = json!(rollout);
-    Ok(super::render("service_status.html", ctx))
 }
 
 #[cfg(test)]

@@ -1,13 +1,11 @@
 //! The public catalogue: `/katalog` (services available now and coming soon) and
-//! `/katalog/<id>` (what a municipality must provide to re-use one, and how to start).
-//! Anonymous visitors get the catalogue page from a cache that is rendered again only
-//! when services or organisations change (`actions::catalog::CatalogCache`).
+//! `/katalog/<id>`.
 
+use rocket::http::ContentType;
 use rocket::response::content::RawHtml;
-use rocket::{get, routes, Route, State};
+use rocket::{get, Either, State};
 use serde_json::json;
 
-use super::{public_context, render, Page, Session};
 use crate::actions::catalog::{catalog, Catalog};
 use crate::db::DbConn;
 use crate::domain::Availability;
@@ -16,11 +14,10 @@ use crate::http::respond::CachedText;
 use crate::http::state::AppState;
 use crate::models::organisation::Organisation;
 use crate::models::service::Service;
-use rocket::http::ContentType;
-use rocket::Either;
+use crate::web::{public_context, render, Page, Session};
 
-pub fn routes() -> Vec<Route> {
-    routes![catalog_page, service_page]
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![catalog_page, service_page,]
 }
 
 fn context(catalog: &Catalog, session: Option<&Session>, q: &str) -> AppResult<serde_json::Value> {
@@ -63,17 +60,17 @@ async fn catalog_page(
     session: Option<Session>,
     q: Option<String>,
 ) -> AppResult<Either<CachedText, Page>> {
-    let q = match super::search_text("q", "Suchbegriff", q.as_deref()) {
+    let q = match crate::web::search_text("q", "Suchbegriff", q.as_deref()) {
         Ok(q) => q,
         Err(e) => {
             let back = "/katalog";
             let title = "Suche nicht möglich";
             return Ok(Either::Right(match session {
                 Some(s) => s.refused_by(&e, title, back),
-                None => super::refused(
+                None => crate::web::refused(
                     crate::http::respond::status(&e),
                     title,
-                    &super::plain(&e),
+                    &crate::web::plain(&e),
                     back,
                 ),
             }));

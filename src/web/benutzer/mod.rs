@@ -1,22 +1,22 @@
-//! User management for d-NRW's admins: the list of users and a form to add one. The
-//! initial password is shown once, on the page after creating; it must be changed at
-//! the first login.
+//! User accounts (admins only): `/benutzer`, locking and new initial passwords.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, State};
 use serde_json::json;
 
-use super::{form_errors, form_session, is_form_error, page_context, signed_in, Page, Session};
 use crate::domain::account::Role;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::models::organisation::{self, Organisation};
 use crate::models::user::{NewUser, User};
+use crate::web::{
+    form_errors, form_session, is_form_error, page_context, signed_in, Page, Session,
+};
 
-pub fn routes() -> Vec<Route> {
-    routes![users, create, lock, reset]
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![users, create, lock, reset,]
 }
 
 fn admin(session: &Session) -> AppResult<()> {
@@ -53,9 +53,9 @@ async fn page(
         .map(|r| json!({ "value": r.as_str(), "label": r.label() }))
         .collect::<Vec<_>>());
     ctx["values"] = values;
-    super::set_errors(&mut ctx, errors);
+    crate::web::set_errors(&mut ctx, errors);
     ctx["created"] = json!(created);
-    Ok(super::render("users.html", ctx))
+    Ok(crate::web::render("users.html", ctx))
 }
 
 /// The empty form.
@@ -170,7 +170,7 @@ async fn lock(
         Err(e) if is_form_error(&e) => Ok(session.refused(
             crate::http::respond::status(&e),
             "Nicht möglich",
-            &super::plain(&e),
+            &crate::web::plain(&e),
             "/benutzer",
         )),
         Err(e) => Err(e),
@@ -202,7 +202,7 @@ async fn reset(
         Err(e) if is_form_error(&e) => Ok(session.refused(
             crate::http::respond::status(&e),
             "Nicht möglich",
-            &super::plain(&e),
+            &crate::web::plain(&e),
             "/benutzer",
         )),
         Err(e) => Err(e),

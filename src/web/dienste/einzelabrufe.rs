@@ -1,0 +1,61 @@
+//! `/dienste/<id>`: one service's Einzelabrufe across NRW, with its roll-out counts.
+
+use rocket::{get, State};
+use serde_json::{json, Value};
+
+use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::AppResult;
+use crate::http::state::AppState;
+use crate::models::agreement::{Agreement, Filter};
+use crate::models::service::Service;
+use crate::models::{Page as Paging, Scope};
+use crate::web::{page_context, signed_in, Page, Session};
+
+/// `/dienste/<id>`: which municipalities have an Einzelabruf for a service, in which state.
+#[get("/dienste/<id>")]
+pub(super) async fn service_page(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::http::params::id(id)?;
+    let (service, status, eas, rollout) = state
+        .db
+        .read(move |conn| {
+            let s = Service::find(conn, &id)?;
+            let status = s.status(conn)?;
+            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+            let eas = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    kind: Some(AgreementKind::Ea),
+                    service_id: Some(s.id.clone()),
+                    ..Filter::default()
+                },
+                page,
+            )?;
+            let rollout = crate::web::rollout::service_counts(conn, &s.id)?;
+            Ok((s.view(None)?, status, eas, rollout))
+        })
+        .await?;
+    let counts: Vec<Value> = AgreementStatus::ALL
+        .iter()
+        .map(|s| {
+            json!({
+                "label": s.label(),
+                "n": status.einzelabrufe.get(s.as_str()).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    let mut ctx = page_context(&session, &service.name)?;
+    ctx["service"] = json!(service);
+    ctx["status"] = json!(status);
+    ctx["counts"] = json!(counts);
+    ctx["eas"] = json!(eas.items);
+    ctx["eas_total"] = json!(eas.total);
+    ctx["rollout"] = json!(rollout);
+    Ok(crate::web::render("service_status.html", ctx))
+}

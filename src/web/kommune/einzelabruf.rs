@@ -1,0 +1,201 @@
+//! The guided Einzelabruf form of a municipality (`/kommune/einzelabruf`): the service's
+//! parameters, coat of arms, DVDV certificate and contact person, filed through
+//! `actions::ea::file`.
+
+use std::collections::HashMap;
+
+use rocket::form::{Form, FromForm};
+use rocket::fs::TempFile;
+use rocket::http::Status;
+use rocket::{get, post, State};
+use serde_json::{json, Value};
+
+use super::{is_active, own_agreements, own_municipality};
+use crate::actions::ea::{self, ContactPerson, Filing, Upload};
+use crate::db::DbConn;
+use crate::domain::text::Checked;
+use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::state::AppState;
+use crate::models::agreement::{AgreementView, NewAgreement};
+use crate::models::service::Service;
+use crate::models::Scope;
+use crate::web::fields::{field_id, parameter_fields, parameter_values, read_file};
+use crate::web::{
+    form_errors, form_session, is_form_error, page_context, signed_in, Page, Session,
+};
+
+/// Loads what the form needs: the service (offered and available), and whether the
+/// municipality's RV is in force.
+fn form_data(
+    conn: &mut DbConn,
+    scope: &Scope,
+    service_id: &str,
+) -> AppResult<(Service, bool, Option<AgreementView>)> {
+    let service = Service::find(conn, service_id)
+        .map_err(|_| AppError::not_found("Diesen Dienst gibt es nicht im Katalog."))?;
+    if service.is_nrw_service() {
+        return Err(AppError::new(ErrorKind::Rule, format!("„{}“ ist ein Dienst aus Nordrhein-Westfalen: Kommunen in NRW nutzen ihn direkt, ohne Einzelabruf über d-NRW.", service.name),
+        ));
+    }
+    if service.availability()? != Availability::Available {
+        return Err(AppError::new(
+            ErrorKind::Rule,
+            format!(
+                "„{}“ ist {}; ein Einzelabruf ist erst möglich, wenn der Dienst verfügbar ist.",
+                service.name,
+                service.availability()?.label()
+            ),
+        ));
+    }
+    let agreements = own_agreements(conn, scope)?;
+    let rv_in_force = agreements
+        .iter()
+        .any(|a| a.kind == AgreementKind::Rv && a.status == AgreementStatus::InForce);
+    let existing = agreements.into_iter().find(|a| {
+        a.kind == AgreementKind::Ea
+            && a.service.as_ref().is_some_and(|s| s.id == service.id)
+            && is_active(a.status)
+    });
+    Ok((service, rv_in_force, existing))
+}
+
+fn form_page(
+    session: &Session,
+    service: &Service,
+    rv_in_force: bool,
+    existing: Option<AgreementView>,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    let mut ctx = page_context(session, &format!("Einzelabruf: {}", service.name))?;
+    let defs = parameter_fields(service, &values)?;
+    ctx["service"] = json!(service.view(None)?);
+    ctx["parameters"] = json!(defs);
+    ctx["rv_in_force"] = json!(rv_in_force);
+    ctx["existing"] = json!(existing);
+    ctx["values"] = json!({
+        "kontakt_name": values["kontakt_name"].as_str().unwrap_or(""),
+        "kontakt_email": values["kontakt_email"].as_str().unwrap_or(""),
+        "kontakt_telefon": values["kontakt_telefon"].as_str().unwrap_or(""),
+    });
+    crate::web::set_errors(&mut ctx, errors);
+    ctx["max_wappen_kib"] = json!(crate::domain::upload::MAX_COAT_OF_ARMS_BYTES / 1024);
+    ctx["max_cert_kib"] = json!(crate::domain::upload::MAX_CERTIFICATE_BYTES / 1024);
+    Ok(crate::web::render("ea_form.html", ctx))
+}
+
+/// `/kommune/einzelabruf?dienst=<id>`: the guided form.
+#[get("/kommune/einzelabruf?<dienst>")]
+pub(super) async fn ea_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    dienst: Option<&str>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    own_municipality(&session)?;
+    let Some(dienst) = dienst else {
+        return Ok(Page::to("/kommune"));
+    };
+    let id = crate::http::params::id(dienst)?;
+    let scope = session.scope();
+    let (service, rv, existing) = state
+        .db
+        .read(move |conn| form_data(conn, &scope, &id))
+        .await?;
+    form_page(&session, &service, rv, existing, json!({}), None)
+}
+
+#[derive(FromForm)]
+pub(super) struct EaForm<'r> {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    dienst: String,
+    /// Parameter values by key (`p[key]`; ePayment as `p[key.provider]`, …).
+    p: HashMap<String, String>,
+    wappen: Option<TempFile<'r>>,
+    zertifikat: Option<TempFile<'r>>,
+    #[field(default = String::new())]
+    kontakt_name: String,
+    #[field(default = String::new())]
+    kontakt_email: String,
+    #[field(default = String::new())]
+    kontakt_telefon: String,
+}
+
+/// Files the Einzelabruf through `actions::ea::file` (the API's path too), which checks
+/// everything at once; on success the EA waits for signatures and the user goes to its
+/// page to review and sign it, otherwise the form comes back with every problem.
+#[post("/kommune/einzelabruf", data = "<form>")]
+pub(super) async fn file_ea(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<EaForm<'_>>,
+) -> AppResult<Page> {
+    let session = form_session!(session, &form.csrf);
+    own_municipality(&session)?;
+    let service_id = crate::http::params::id(&form.dienst)?;
+    let scope = session.scope();
+    let (service, rv, existing) = {
+        let (scope, id) = (scope.clone(), service_id.clone());
+        state
+            .db
+            .read(move |conn| form_data(conn, &scope, &id))
+            .await?
+    };
+    let values = json!({
+        "p": form.p,
+        "kontakt_name": form.kontakt_name,
+        "kontakt_email": form.kontakt_email,
+        "kontakt_telefon": form.kontakt_telefon,
+    });
+
+    let mut unreadable = Vec::new();
+    let parameters = parameter_values(&service, &form.p, &mut unreadable)?;
+    let mut uploads = Vec::new();
+    for (field, file) in [("wappen", &form.wappen), ("zertifikat", &form.zertifikat)] {
+        if let Some((file_name, bytes)) = read_file(file).await? {
+            uploads.push(Upload {
+                field,
+                file_name,
+                bytes,
+            });
+        }
+    }
+    let filing = Filing {
+        agreement: Checked::new(NewAgreement {
+            kind: "ea".into(),
+            service_id: Some(service_id),
+            notice_period_months: Some(3),
+            parameters,
+            signing_order: state.signing_order,
+            ..NewAgreement::default()
+        })?,
+        unreadable,
+        contact: Some(ContactPerson {
+            name: form.kontakt_name.clone(),
+            email: form.kontakt_email.clone(),
+            phone: form.kontakt_telefon.clone(),
+        }),
+        uploads,
+    };
+    let actor = session.actor();
+    let result = state
+        .db
+        .write(move |conn| ea::file(conn, &scope, &actor, filing))
+        .await;
+    match result {
+        Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id))),
+        Err(e) if is_form_error(&e) => Ok(form_page(
+            &session,
+            &service,
+            rv,
+            existing,
+            values,
+            Some(form_errors(&e, field_id)),
+        )?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,146 @@
+//! "Meine Kommune": a municipality user's own agreements, the RV request, and the guided
+//! Einzelabruf form (`einzelabruf`).
+
+mod einzelabruf;
+
+use rocket::form::Form;
+use rocket::{get, post, State};
+use serde_json::json;
+
+use crate::db::DbConn;
+use crate::domain::text::Checked;
+use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
+use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
+use crate::models::agreement::{Agreement, AgreementView, Filter, NewAgreement};
+use crate::models::municipality::Municipality;
+use crate::models::service::Service;
+use crate::models::{Page as Paging, Scope};
+use crate::web::{form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session};
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![einzelabruf::ea_form, einzelabruf::file_ea, home, request_rv,]
+}
+
+/// The municipality of a municipality user; everyone else is refused.
+pub(super) fn own_municipality(session: &Session) -> AppResult<String> {
+    crate::domain::policy::own_municipality(session.role(), session.user.municipality_id.as_deref())
+        .map(str::to_string)
+        .map_err(AppError::forbidden)
+}
+
+/// All agreements of the municipality (a municipality has a handful, never hundreds).
+pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<AgreementView>> {
+    let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+    Ok(Agreement::list(conn, scope, &Filter::default(), page)?.items)
+}
+
+pub(super) fn is_active(status: AgreementStatus) -> bool {
+    matches!(
+        status,
+        AgreementStatus::Draft
+            | AgreementStatus::AwaitingSignatures
+            | AgreementStatus::Signed
+            | AgreementStatus::InForce
+    )
+}
+
+/// `/kommune`: the RV, the Einzelabrufe, and the services one can still call.
+#[get("/kommune")]
+async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    let municipality_id = own_municipality(&session)?;
+    let scope = session.scope();
+    let (municipality, agreements, services, tasks) = state
+        .db
+        .read(move |conn| {
+            let m = Municipality::find(conn, &municipality_id)?;
+            let agreements = own_agreements(conn, &scope)?;
+            let services = Service::list_with_operator(conn, true)?;
+            let pending = crate::models::task::TaskFilter {
+                pending: true,
+                ..Default::default()
+            };
+            let tasks = crate::models::task::list(
+                conn,
+                &scope,
+                &pending,
+                crate::models::Page::new(Some(1), Some(20))?,
+            )?;
+            Ok((m, agreements, services, tasks))
+        })
+        .await?;
+    let rv = agreements
+        .iter()
+        .find(|a| a.kind == AgreementKind::Rv && is_active(a.status));
+    let rv_in_force = rv.is_some_and(|a| a.status == AgreementStatus::InForce);
+    let eas: Vec<&AgreementView> = agreements
+        .iter()
+        .filter(|a| a.kind == AgreementKind::Ea)
+        .collect();
+    let mut callable = Vec::new();
+    for (s, operator) in &services {
+        // NRW's own services are not called through d-NRW by NRW municipalities.
+        if s.availability()? != Availability::Available || s.is_nrw_service() {
+            continue;
+        }
+        let active = eas
+            .iter()
+            .find(|a| a.service.as_ref().is_some_and(|x| x.id == s.id) && is_active(a.status));
+        callable.push(json!({
+            "id": s.id,
+            "name": s.name,
+            "operator": operator,
+            "providing_state": s.providing_state,
+            "ea": active,
+        }));
+    }
+    let mut ctx = page_context(&session, "Meine Kommune")?;
+    ctx["municipality"] = json!({
+        "id": municipality.id,
+        "name": municipality.display_name(),
+        "ags": municipality.ags,
+        "kreis": municipality.kreis_name,
+        "regierungsbezirk": municipality.regierungsbezirk,
+    });
+    ctx["rv"] = json!(rv);
+    ctx["rv_in_force"] = json!(rv_in_force);
+    ctx["eas"] = json!(eas);
+    ctx["services"] = json!(callable);
+    ctx["may_sign"] = json!(session.user.may_sign);
+    ctx["tasks"] = json!(tasks.items);
+    ctx["tasks_total"] = json!(tasks.total);
+    Ok(crate::web::render("kommune.html", ctx))
+}
+
+/// Requests the municipality's RV: created and put up for signature in one step.
+#[post("/kommune/rahmenvereinbarung", data = "<form>")]
+async fn request_rv(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<CsrfForm>,
+) -> AppResult<Page> {
+    let session = form_session!(session, &form.csrf);
+    own_municipality(&session)?;
+    let (scope, actor) = (session.scope(), session.actor());
+    let order = state.signing_order;
+    let result = state
+        .db
+        .write(move |conn| {
+            Checked::new(NewAgreement {
+                kind: "rv".into(),
+                notice_period_months: Some(6),
+                signing_order: order,
+                ..NewAgreement::default()
+            })?
+            .create_as(conn, &scope, &actor, Vec::new())
+        })
+        .await;
+    match result {
+        Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
+        Err(e) if is_form_error(&e) => {
+            Ok(session.refused_by(&e, "Rahmenvereinbarung nicht angelegt", "/kommune"))
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,143 @@
+//! `/`: the start page of each group: the staff dashboard, "Meine Kommune" (a redirect),
+//! and the agreements an intermediary holds with d-NRW.
+
+use std::collections::BTreeMap;
+
+use rocket::{get, State};
+use serde_json::{json, Value};
+
+use crate::domain::account::Role;
+use crate::domain::text::Checked;
+use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
+use crate::models::agreement::{Agreement, Filter};
+use crate::models::document::Document;
+use crate::models::signature;
+use crate::models::{Page as Paging, Scope};
+use crate::web::{page_context, signed_in, Page, Session};
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![start]
+}
+
+/// The start page of an intermediary user: the agreements it holds with d-NRW.
+pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> AppResult<Page> {
+    let scope = session.scope();
+    let org = session.user.organisation_id.clone().ok_or_else(|| {
+        AppError::internal(format!(
+            "intermediary {} has no organisation",
+            session.user.id
+        ))
+    })?;
+    let (name, agreements, documents, rollout) = state
+        .db
+        .read(move |conn| {
+            let name = crate::models::organisation::Organisation::find(conn, &org)?.name;
+            // The roll-out in NRW of the services it provides, aggregated.
+            let rollout = crate::models::rollout::compute(
+                conn,
+                &scope,
+                &Checked::new(crate::models::rollout::RolloutFilter::default())?,
+            )?;
+            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
+            let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;
+            let mut documents = Vec::new();
+            for a in &items {
+                documents.push(Document::list(conn, &a.id)?.len());
+            }
+            Ok((name, items, documents, rollout.services))
+        })
+        .await?;
+    let rows: Vec<Value> = agreements
+        .iter()
+        .zip(documents)
+        .map(|(a, n)| json!({ "a": a, "documents": n }))
+        .collect();
+    let mut ctx = page_context(session, &format!("Vereinbarungen von {name}"))?;
+    ctx["organisation"] = json!(name);
+    ctx["rows"] = json!(rows);
+    ctx["rollout"] = json!(rollout);
+    Ok(crate::web::render("intermediary.html", ctx))
+}
+
+/// The staff start page.
+pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<Page> {
+    let order = state.signing_order;
+    let user = session.user.clone();
+    let (counts, waiting, to_activate) = state
+        .db
+        .read(move |conn| {
+            let counts = Agreement::counts(conn)?;
+            let page = Paging::new(Some(1), Some(100))?;
+            let awaiting = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    status: Some(AgreementStatus::AwaitingSignatures),
+                    ..Filter::default()
+                },
+                page,
+            )?;
+            let mut waiting = Vec::new();
+            for a in awaiting.items {
+                let row = Agreement::find(conn, &a.id)?;
+                let ours = signature::may_sign_now(conn, order, &row, &user)?.is_ok();
+                waiting.push(json!({ "a": a, "dnrw_may_sign": ours }));
+            }
+            let signed = Agreement::list(
+                conn,
+                &Scope::All,
+                &Filter {
+                    status: Some(AgreementStatus::Signed),
+                    ..Filter::default()
+                },
+                page,
+            )?;
+            Ok((counts, waiting, signed.items))
+        })
+        .await?;
+    let mut table: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    for (kind, status, n) in &counts {
+        *table
+            .entry(kind.as_str())
+            .or_default()
+            .entry(status.as_str())
+            .or_default() += n;
+    }
+    let rows: Vec<Value> = AgreementKind::ALL
+        .iter()
+        .map(|k| {
+            let by = table.get(k.as_str());
+            json!({
+                "kind": k.as_str(),
+                "label": k.label(),
+                "counts": AgreementStatus::ALL.iter().map(|s| json!({
+                    "status": s.as_str(),
+                    "n": by.and_then(|b| b.get(s.as_str())).copied().unwrap_or(0),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut ctx = page_context(session, "Übersicht")?;
+    ctx["statuses"] = json!(AgreementStatus::ALL
+        .iter()
+        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
+        .collect::<Vec<_>>());
+    ctx["counts"] = json!(rows);
+    ctx["waiting"] = json!(waiting);
+    ctx["to_activate"] = json!(to_activate);
+    Ok(crate::web::render("dashboard.html", ctx))
+}
+
+/// `/`: the start page of each group (staff dashboard, Meine Kommune, the intermediary's
+/// agreements).
+#[get("/")]
+pub(crate) async fn start(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+    let session = signed_in!(session);
+    match session.role() {
+        Role::Municipality => Ok(Page::to("/kommune")),
+        Role::Intermediary => intermediary_start(state, &session).await,
+        Role::Admin | Role::Clerk => dashboard(state, &session).await,
+    }
+}

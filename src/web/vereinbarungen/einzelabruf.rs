@@ -1,0 +1,221 @@
+//! Staff draft an Einzelabruf (`/vereinbarungen/neu-ea`), for an NRW municipality or,
+//! outbound, for another Land's municipality.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, State};
+use serde_json::{json, Value};
+
+use super::entwurf::{joined, DraftForm};
+use crate::domain::text::Checked;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::state::AppState;
+use crate::models::agreement::{Agreement, AgreementView, NewAgreement};
+use crate::models::municipality::Municipality;
+use crate::models::organisation::{self, Organisation};
+use crate::models::service::Service;
+use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+
+#[derive(FromForm, Default)]
+pub(super) struct EaDraftForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    dienst: String,
+    /// Inbound: the NRW municipality.
+    #[field(default = String::new())]
+    ags: String,
+    /// Outbound: the other Land's intermediary and its municipality.
+    #[field(default = String::new())]
+    counterparty: String,
+    #[field(default = String::new())]
+    external_name: String,
+    #[field(default = String::new())]
+    external_ags: String,
+    p: std::collections::HashMap<String, String>,
+}
+
+impl EaDraftForm {
+    fn values(&self) -> Value {
+        json!({
+            "ags": self.ags, "counterparty": self.counterparty,
+            "external_name": self.external_name, "external_ags": self.external_ags,
+            "p": self.p,
+        })
+    }
+}
+
+/// The EA form for staff: first the service, then (as the service decides the direction)
+/// the NRW municipality, or the other Land's intermediary and municipality, and the
+/// service's parameters.
+async fn ea_page(
+    state: &State<AppState>,
+    session: &Session,
+    service_id: Option<String>,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    let (services, intermediaries, service) = state
+        .db
+        .read(move |conn| {
+            let services = Service::list_with_operator(conn, false)?;
+            let intermediaries: Vec<Organisation> =
+                Organisation::list(conn, organisation::Role::Intermediary)?
+                    .into_iter()
+                    .filter(|o| !o.is_self)
+                    .collect();
+            let service = match service_id {
+                Some(id) => Some(Service::find(conn, &id)?),
+                None => None,
+            };
+            Ok((services, intermediaries, service))
+        })
+        .await?;
+    let mut ctx = page_context(session, "Neuer Einzelabruf")?;
+    ctx["services"] = json!(services
+        .iter()
+        .map(|(s, _)| json!({ "id": s.id, "name": s.name }))
+        .collect::<Vec<_>>());
+    ctx["intermediaries"] = json!(intermediaries
+        .iter()
+        .map(|o| json!({ "id": o.id, "name": o.name }))
+        .collect::<Vec<_>>());
+    if let Some(s) = &service {
+        ctx["service"] = json!({ "id": s.id, "name": s.name, "outbound": s.is_nrw_service() });
+        ctx["parameters"] = json!(crate::web::fields::parameter_fields(s, &values)?);
+    }
+    ctx["values"] = values;
+    crate::web::set_errors(&mut ctx, errors);
+    Ok(crate::web::render("ea_draft_form.html", ctx))
+}
+
+/// `/vereinbarungen/neu-ea?dienst=<id>`
+#[get("/vereinbarungen/neu-ea?<dienst>")]
+pub(super) async fn ea_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    dienst: Option<&str>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let service = match dienst.filter(|d| !d.is_empty()) {
+        Some(d) => Some(crate::http::params::id(d)?),
+        None => None,
+    };
+    let blank = <EaDraftForm as std::default::Default>::default().values();
+    ea_page(state, &session, service, blank, None).await
+}
+
+#[post("/vereinbarungen/neu-ea", data = "<form>")]
+pub(super) async fn ea_create(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<EaDraftForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let form = form.into_inner();
+    let service_id = crate::http::params::id(&form.dienst)?;
+    let values = form.values();
+    let service = {
+        let id = service_id.clone();
+        state.db.read(move |conn| Service::find(conn, &id)).await?
+    };
+    let mut problems = Vec::new();
+    let parameters = crate::web::fields::parameter_values(&service, &form.p, &mut problems)?;
+    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let outbound = service.is_nrw_service();
+    if outbound && form.counterparty.trim().is_empty() {
+        problems.push(FieldError {
+            field: "counterparty_id".into(),
+            message: "Bitte den Kommunalvertreter des anderen Landes wählen.".into(),
+        });
+    }
+    if outbound && form.external_name.trim().is_empty() {
+        problems.push(FieldError {
+            field: "external_party_name".into(),
+            message: "Bitte den Namen der nachnutzenden Kommune angeben.".into(),
+        });
+    }
+    let ags = form.ags.trim().to_string();
+    let input = NewAgreement {
+        kind: "ea".into(),
+        service_id: Some(service_id.clone()),
+        counterparty_id: outbound.then(|| text(&form.counterparty)).flatten(),
+        external_party_name: outbound.then(|| text(&form.external_name)).flatten(),
+        external_party_ags: outbound.then(|| text(&form.external_ags)).flatten(),
+        notice_period_months: Some(3),
+        parameters,
+        avv_from_ekv: true,
+        ..NewAgreement::default()
+    };
+    let actor = session.actor();
+    let result = if problems.is_empty() {
+        state
+            .db
+            .write(move |conn| {
+                let mut input = input;
+                if !outbound {
+                    let m = Municipality::find_by_ags(conn, &ags)?.ok_or_else(|| {
+                        AppError::field(
+                            "municipality_id",
+                            format!("Es gibt keine Kommune in NRW mit dem AGS „{ags}“."),
+                        )
+                    })?;
+                    input.municipality_id = Some(m.id);
+                }
+                Checked::new(input)?.create(conn, &actor)
+            })
+            .await
+    } else {
+        Err(AppError::validation(problems))
+    };
+    let ids = |f: &str| match f {
+        "municipality_id" => "ags".to_string(),
+        "counterparty_id" => "counterparty".to_string(),
+        "external_party_name" => "external_name".to_string(),
+        "external_party_ags" => "external_ags".to_string(),
+        other => crate::web::fields::field_id(other),
+    };
+    match result {
+        Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
+        Err(e) if is_form_error(&e) => Ok(ea_page(
+            state,
+            &session,
+            Some(service_id),
+            values,
+            Some(form_errors(&e, ids)),
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The current terms of agreement `id` as the draft form shows them.
+pub(super) async fn current_terms(
+    state: &State<AppState>,
+    id: String,
+) -> AppResult<(AgreementView, DraftForm)> {
+    let (view, terms) = state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find(conn, &id)?;
+            let terms = a.version(conn, a.current_version)?.terms()?;
+            Ok((a.view(conn, true)?, terms))
+        })
+        .await?;
+    let avv = terms.avv.clone().unwrap_or_default();
+    let form = DraftForm {
+        lock_version: view.lock_version,
+        costs: terms.costs.clone().unwrap_or_default(),
+        notes: terms.notes.clone().unwrap_or_default(),
+        avv_subject: avv.subject,
+        avv_duration: avv.duration,
+        avv_purpose: avv.nature_and_purpose,
+        avv_data: joined(&avv.data_types),
+        avv_subjects: joined(&avv.data_subjects),
+        avv_measures: joined(&avv.technical_measures),
+        ..<DraftForm as std::default::Default>::default()
+    };
+    Ok((view, form))
+}

@@ -1,0 +1,437 @@
+//! Staff draft and edit IÖV, EKV and RV (`/vereinbarungen/neu`, `…/bearbeiten`); the form
+//! shared with amendments.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, State};
+use serde_json::{json, Value};
+
+use crate::domain::text::Checked;
+use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::state::AppState;
+use crate::models::agreement::{Agreement, AgreementView, EditInput, NewAgreement};
+use crate::models::municipality::Municipality;
+use crate::models::organisation::{self, Organisation};
+use crate::models::service::Service;
+use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+
+/// The kinds d-NRW drafts here (Einzelabrufe file the municipalities themselves).
+fn kind_of(art: &str) -> AppResult<AgreementKind> {
+    match AgreementKind::parse(art) {
+        Some(k @ (AgreementKind::Ioev | AgreementKind::Ekv | AgreementKind::Rv)) => Ok(k),
+        _ => Err(AppError::not_found(
+            "Hier entstehen IÖV, EKV und RV; Einzelabrufe stellen die Kommunen selbst (oder d-NRW über die API).",
+        )),
+    }
+}
+
+#[derive(FromForm, Default)]
+pub(super) struct DraftForm {
+    #[field(default = String::new())]
+    pub(super) csrf: String,
+    #[field(default = 0)]
+    pub(super) lock_version: i32,
+    #[field(default = String::new())]
+    pub(super) art: String,
+    #[field(default = String::new())]
+    pub(super) counterparty: String,
+    #[field(default = String::new())]
+    pub(super) service: String,
+    #[field(default = String::new())]
+    pub(super) ags: String,
+    #[field(default = String::new())]
+    pub(super) notice: String,
+    #[field(default = String::new())]
+    pub(super) costs: String,
+    #[field(default = String::new())]
+    pub(super) notes: String,
+    #[field(default = String::new())]
+    pub(super) avv_subject: String,
+    #[field(default = String::new())]
+    pub(super) avv_duration: String,
+    #[field(default = String::new())]
+    pub(super) avv_purpose: String,
+    #[field(default = String::new())]
+    pub(super) avv_data: String,
+    #[field(default = String::new())]
+    pub(super) avv_subjects: String,
+    #[field(default = String::new())]
+    pub(super) avv_measures: String,
+    /// Amendments: what changes and why.
+    #[field(default = String::new())]
+    pub(super) change_note: String,
+}
+
+impl DraftForm {
+    /// The notice period in months (empty: none).
+    fn notice_months(&self) -> AppResult<Option<i32>> {
+        match self.notice.trim() {
+            "" => Ok(None),
+            n => n.parse::<i32>().map(Some).map_err(|_| {
+                AppError::field(
+                    "notice_period_months",
+                    "Die Kündigungsfrist ist eine Zahl von Monaten.",
+                )
+            }),
+        }
+    }
+
+    pub(super) fn values(&self) -> Value {
+        json!({
+            "lock_version": self.lock_version,
+            "counterparty": self.counterparty, "service": self.service, "ags": self.ags,
+            "notice": self.notice, "costs": self.costs, "notes": self.notes,
+            "avv_subject": self.avv_subject, "avv_duration": self.avv_duration,
+            "avv_purpose": self.avv_purpose, "avv_data": self.avv_data,
+            "avv_subjects": self.avv_subjects, "avv_measures": self.avv_measures,
+            "change_note": self.change_note,
+        })
+    }
+}
+
+/// The form's input ids for the model's field names.
+pub(super) fn field_id(model: &str) -> String {
+    match model {
+        "counterparty_id" => "counterparty",
+        "service_id" => "service",
+        "municipality_id" => "ags",
+        "notice_period_months" => "notice",
+        "avv.subject" => "avv_subject",
+        "avv.duration" => "avv_duration",
+        "avv.nature_and_purpose" => "avv_purpose",
+        "avv.data_types" => "avv_data",
+        "avv.data_subjects" => "avv_subjects",
+        "avv.technical_measures" => "avv_measures",
+        other if other.starts_with("avv") => "avv_subject",
+        other => other,
+    }
+    .to_string()
+}
+
+async fn form_page(
+    state: &State<AppState>,
+    session: &Session,
+    kind: AgreementKind,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    form_page_for(state, session, kind, None, values, errors).await
+}
+
+/// The form for a new draft, or (with `editing`: the agreement's view) for changing one.
+async fn form_page_for(
+    state: &State<AppState>,
+    session: &Session,
+    kind: AgreementKind,
+    editing: Option<AgreementView>,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    let (partners, services) = state
+        .db
+        .read(|conn| {
+            let mut partners: Vec<Organisation> =
+                Organisation::list(conn, organisation::Role::Intermediary)?;
+            for p in Organisation::list(conn, organisation::Role::Provider)? {
+                if !partners.iter().any(|o| o.id == p.id) {
+                    partners.push(p);
+                }
+            }
+            partners.retain(|o| !o.is_self);
+            partners.sort_by(|a, b| a.name.cmp(&b.name));
+            let services = Service::list_with_operator(conn, false)?;
+            Ok((partners, services))
+        })
+        .await?;
+    let title = match &editing {
+        Some(a) => format!("{} {} bearbeiten", kind.label(), a.reference),
+        None => format!("Neue {}", kind.label()),
+    };
+    let mut ctx = page_context(session, &title)?;
+    ctx["editing"] = json!(editing);
+    ctx["kind"] = json!(kind.as_str());
+    ctx["kind_label"] = json!(kind.label());
+    ctx["partners"] = json!(partners
+        .iter()
+        .map(|o| json!({ "id": o.id, "name": o.name }))
+        .collect::<Vec<_>>());
+    ctx["services"] = json!(services
+        .iter()
+        .map(|(s, _)| json!({ "id": s.id, "name": s.name }))
+        .collect::<Vec<_>>());
+    ctx["avv_fields"] = avv_fields();
+    ctx["values"] = values;
+    crate::web::set_errors(&mut ctx, errors);
+    Ok(crate::web::render("draft_form.html", ctx))
+}
+
+/// `/vereinbarungen/neu?art=ioev|ekv|rv`
+#[get("/vereinbarungen/neu?<art>")]
+pub(super) async fn new_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    art: Option<&str>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let kind = kind_of(art.unwrap_or(""))?;
+    let values = DraftForm {
+        notice: match kind {
+            AgreementKind::Ioev => "12",
+            _ => "6",
+        }
+        .into(),
+        ..<DraftForm as std::default::Default>::default()
+    }
+    .values();
+    form_page(state, &session, kind, values, None).await
+}
+
+/// One entry per line, empty lines dropped.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[post("/vereinbarungen/neu", data = "<form>")]
+pub(super) async fn create(
+    state: &State<AppState>,
+    session: Option<Session>,
+    form: Form<DraftForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let form = form.into_inner();
+    let kind = kind_of(&form.art)?;
+    let values = form.values();
+    let notice = match form.notice_months() {
+        Ok(n) => n,
+        Err(err) => {
+            return Ok(form_page_for(
+                state,
+                &session,
+                kind,
+                None,
+                values,
+                Some(form_errors(&err, field_id)),
+            )
+            .await?
+            .with_status(Status::UnprocessableEntity))
+        }
+    };
+    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let avv = (kind == AgreementKind::Ekv).then(|| avv_of(&form));
+    let ags = form.ags.trim().to_string();
+    let input = NewAgreement {
+        kind: kind.as_str().into(),
+        counterparty_id: (kind != AgreementKind::Rv)
+            .then(|| text(&form.counterparty))
+            .flatten(),
+        service_id: (kind == AgreementKind::Ekv)
+            .then(|| text(&form.service))
+            .flatten(),
+        notice_period_months: notice,
+        costs: text(&form.costs),
+        notes: text(&form.notes),
+        avv,
+        ..NewAgreement::default()
+    };
+    let actor = session.actor();
+    let result = state
+        .db
+        .write(move |conn| {
+            let mut input = input;
+            if kind == AgreementKind::Rv {
+                let m = Municipality::find_by_ags(conn, &ags)?.ok_or_else(|| {
+                    AppError::field(
+                        "municipality_id",
+                        format!("Es gibt keine Kommune mit dem AGS „{ags}“ (8 Ziffern, z. B. 05315000)."),
+                    )
+                })?;
+                input.municipality_id = Some(m.id);
+            }
+            Checked::new(input)?.create(conn, &actor)
+        })
+        .await;
+    match result {
+        Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
+        Err(e) if is_form_error(&e) => Ok(form_page(
+            state,
+            &session,
+            kind,
+            values,
+            Some(form_errors(&e, field_id)),
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+/// One entry per line, as the form shows a list.
+pub(super) fn joined(items: &[String]) -> String {
+    items.join("\n")
+}
+
+/// `/vereinbarungen/<id>/bearbeiten`: a draft's terms (notice period, costs, notes, AVV).
+#[get("/vereinbarungen/<id>/bearbeiten")]
+pub(super) async fn edit_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    session.staff()?;
+    let id = crate::http::params::id(id)?;
+    let view = state
+        .db
+        .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
+        .await?;
+    let view = editable(view)?;
+    let terms = state
+        .db
+        .read({
+            let id = view.id.clone();
+            move |conn| {
+                let a = Agreement::find(conn, &id)?;
+                a.version(conn, a.current_version)?.terms()
+            }
+        })
+        .await?;
+    let avv = terms.avv.clone().unwrap_or_default();
+    let values = DraftForm {
+        lock_version: view.lock_version,
+        notice: view
+            .notice_period_months
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        costs: terms.costs.clone().unwrap_or_default(),
+        notes: terms.notes.clone().unwrap_or_default(),
+        avv_subject: avv.subject,
+        avv_duration: avv.duration,
+        avv_purpose: avv.nature_and_purpose,
+        avv_data: joined(&avv.data_types),
+        avv_subjects: joined(&avv.data_subjects),
+        avv_measures: joined(&avv.technical_measures),
+        ..<DraftForm as std::default::Default>::default()
+    }
+    .values();
+    form_page_for(state, &session, view.kind, Some(view), values, None).await
+}
+
+/// Only drafts of the kinds d-NRW drafts here are edited in this form.
+fn editable(view: AgreementView) -> AppResult<AgreementView> {
+    if view.status != AgreementStatus::Draft {
+        return Err(AppError::new(
+            ErrorKind::Immutable,
+            format!(
+                "{} ist kein Entwurf mehr ({}); Änderungen daran sind Änderungsfassungen.",
+                view.reference, view.status_label
+            ),
+        ));
+    }
+    kind_of(view.kind.as_str())?;
+    Ok(view)
+}
+
+#[post("/vereinbarungen/<id>/bearbeiten", data = "<form>")]
+pub(super) async fn edit(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<DraftForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let id = crate::http::params::id(id)?;
+    let view = {
+        let id = id.clone();
+        state
+            .db
+            .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
+            .await?
+    };
+    let view = editable(view)?;
+    let kind = view.kind;
+    let form = form.into_inner();
+    // The form names the kind it edits; it cannot be changed.
+    if !form.art.is_empty() && form.art != kind.as_str() {
+        return Err(AppError::field(
+            "art",
+            "Die Art einer Vereinbarung lässt sich nicht ändern.",
+        ));
+    }
+    let values = form.values();
+    let notice = match form.notice_months() {
+        Ok(n) => n,
+        Err(err) => {
+            return Ok(form_page_for(
+                state,
+                &session,
+                kind,
+                Some(view),
+                values,
+                Some(form_errors(&err, field_id)),
+            )
+            .await?
+            .with_status(Status::UnprocessableEntity))
+        }
+    };
+    let text = |s: &str| Some(s.trim().to_string());
+    let input = EditInput {
+        lock_version: form.lock_version,
+        avv: (kind == AgreementKind::Ekv).then(|| avv_of(&form)),
+        parameters: None,
+        costs: text(&form.costs),
+        notes: text(&form.notes),
+        notice_period_months: Some(notice),
+        ends_on: None,
+    };
+    let actor = session.actor();
+    let aid = id.clone();
+    match state
+        .db
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &aid))
+        .await
+    {
+        Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
+        Err(e) if is_form_error(&e) => Ok(form_page_for(
+            state,
+            &session,
+            kind,
+            Some(view),
+            values,
+            Some(form_errors(&e, field_id)),
+        )
+        .await?
+        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The AVV's fields as the forms show them.
+pub(super) fn avv_fields() -> Value {
+    json!([
+        { "id": "avv_subject", "label": "Gegenstand der Verarbeitung", "lines": false },
+        { "id": "avv_duration", "label": "Dauer der Verarbeitung", "lines": false },
+        { "id": "avv_purpose", "label": "Art und Zweck der Verarbeitung", "lines": true },
+        { "id": "avv_data", "label": "Art der personenbezogenen Daten (eine je Zeile)", "lines": true },
+        { "id": "avv_subjects", "label": "Kategorien betroffener Personen (eine je Zeile)", "lines": true },
+        { "id": "avv_measures", "label": "Technische und organisatorische Maßnahmen (eine je Zeile)", "lines": true },
+    ])
+}
+
+/// The AVV as the form writes it.
+pub(super) fn avv_of(form: &DraftForm) -> Avv {
+    Avv {
+        subject: form.avv_subject.trim().to_string(),
+        duration: form.avv_duration.trim().to_string(),
+        nature_and_purpose: form.avv_purpose.trim().to_string(),
+        data_types: lines(&form.avv_data),
+        data_subjects: lines(&form.avv_subjects),
+        technical_measures: lines(&form.avv_measures),
+        sub_processors: Vec::new(),
+    }
+}

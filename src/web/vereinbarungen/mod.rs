@@ -1,0 +1,286 @@
+//! Agreements: the list and one agreement's page (here); signing and putting into force
+//! (`unterschrift`), the PDFs and attachments (`dokumente`), the DVDV certificate
+//! (`zertifikat`), staff drafts (`entwurf`, `einzelabruf`), lifecycle steps and recorded
+//! signatures (`schritt`), amendments (`aenderung`).
+
+mod aenderung;
+mod dokumente;
+mod einzelabruf;
+mod entwurf;
+mod schritt;
+mod unterschrift;
+mod zertifikat;
+
+use rocket::{get, State};
+use serde_json::{json, Value};
+
+use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::AppResult;
+use crate::http::state::AppState;
+use crate::models::agreement::{Agreement, Filter};
+use crate::models::attachment::Attachment;
+use crate::models::contact::Contact;
+use crate::models::document::Document;
+use crate::models::service::Service;
+use crate::models::signature;
+use crate::models::Page as Paging;
+use crate::web::{page_context, signed_in, Page, Session};
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![
+        schritt::step,
+        schritt::record_signature,
+        zertifikat::upload_certificate,
+        einzelabruf::ea_form,
+        einzelabruf::ea_create,
+        dokumente::sealed_pdf,
+        dokumente::draft_pdf,
+        dokumente::attachment,
+        aenderung::amend_form,
+        aenderung::amend,
+        aenderung::amendment_step,
+        list,
+        show,
+        entwurf::new_form,
+        entwurf::create,
+        entwurf::edit_form,
+        entwurf::edit,
+        unterschrift::sign,
+        unterschrift::activate,
+    ]
+}
+
+/// Agreements per page in lists.
+const PER_PAGE: i64 = 50;
+
+/// `/vereinbarungen?art=&status=&seite=`: the agreements the user may see.
+#[get("/vereinbarungen?<art>&<status>&<seite>")]
+async fn list(
+    state: &State<AppState>,
+    session: Option<Session>,
+    art: Option<&str>,
+    status: Option<&str>,
+    seite: Option<i64>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    let chosen = crate::web::choice("art", "Art", art, AgreementKind::parse).and_then(|kind| {
+        Ok(Filter {
+            kind,
+            status: crate::web::choice("status", "Status", status, AgreementStatus::parse)?,
+            ..Filter::default()
+        })
+    });
+    let filter = match chosen {
+        Ok(f) => f,
+        Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/vereinbarungen")),
+    };
+    let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
+    let scope = session.scope();
+    let f = filter.clone();
+    let listed = state
+        .db
+        .read(move |conn| Agreement::list(conn, &scope, &f, page))
+        .await?;
+    let pages = (listed.total + PER_PAGE - 1) / PER_PAGE;
+    let mut ctx = page_context(&session, "Vereinbarungen")?;
+    ctx["agreements"] = json!(listed.items);
+    ctx["total"] = json!(listed.total);
+    ctx["page"] = json!(listed.page);
+    ctx["pages"] = json!(pages.max(1));
+    ctx["art"] = json!(filter.kind.map(|k| k.as_str()).unwrap_or(""));
+    ctx["status"] = json!(filter.status.map(|s| s.as_str()).unwrap_or(""));
+    ctx["kinds"] = json!(AgreementKind::ALL
+        .iter()
+        .map(|k| json!({ "value": k.as_str(), "label": k.label() }))
+        .collect::<Vec<_>>());
+    ctx["statuses"] = json!(AgreementStatus::ALL
+        .iter()
+        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
+        .collect::<Vec<_>>());
+    Ok(crate::web::render("agreements.html", ctx))
+}
+
+/// Action names of the audit log as a timeline shows them.
+fn action_label(action: &str) -> &str {
+    match action {
+        "create" => "angelegt",
+        "update" => "geändert",
+        "submit" => "zur Unterschrift vorgelegt",
+        "sign" => "unterzeichnet",
+        "signature" => "Unterschrift geleistet",
+        "seal" => "Dokument gesiegelt",
+        "activate" => "in Kraft gesetzt",
+        "terminate" => "gekündigt",
+        "terminate_cascade" => "mitgekündigt",
+        "expire" => "ausgelaufen",
+        "cancel" => "verworfen",
+        "amend" => "Änderungsfassung angelegt",
+        "amendment_activate" => "Änderungsfassung in Kraft gesetzt",
+        "amendment_cancel" => "Änderungsfassung verworfen",
+        "expire_cascade" => "mit ausgelaufen",
+        "edit" => "Entwurf geändert",
+        "attach" => "Anlage hochgeladen",
+        "golive_plan" => "Aufgaben zur Inbetriebnahme angelegt",
+        "live" => "live: alle Aufgaben zur Inbetriebnahme erledigt",
+        "not_live" => "nicht mehr live: eine Aufgabe wurde wieder geöffnet",
+        other => other,
+    }
+}
+
+/// `/vereinbarungen/<id>`: everything about one agreement the user may see.
+#[get("/vereinbarungen/<id>?<neu>")]
+async fn show(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    neu: Option<&str>,
+) -> AppResult<Page> {
+    let session = signed_in!(session);
+    let id = crate::http::params::id(id)?;
+    let scope = session.scope();
+    let order = state.signing_order;
+    let user = session.user.clone();
+    let staff = session.is_staff();
+    let (view, signing, documents, attachments, defs, may_sign, signatories, tasks) = state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find_in(conn, &scope, &id)?;
+            let view = a.view(conn, true)?;
+            let signing = signature::state(conn, order, &a.id, None)?;
+            let documents = Document::list(conn, &a.id)?;
+            let attachments = Attachment::list(conn, &a.id)?;
+            let defs = match &a.service_id {
+                Some(s) => Service::find(conn, s)?.parameter_defs()?,
+                None => Vec::new(),
+            };
+            let may_sign = signature::may_sign_now(conn, order, &a, &user)?;
+            // Staff may record the signature of the partner's authorised contacts.
+            let signatories = if staff {
+                match (&a.municipality_id, &a.counterparty_id) {
+                    (Some(m), _) => Contact::of_municipality(conn, m)?,
+                    (None, Some(o)) => Contact::of_organisation(conn, o)?,
+                    (None, None) => Vec::new(),
+                }
+                .into_iter()
+                .filter(|c| c.may_sign)
+                .collect()
+            } else {
+                Vec::new()
+            };
+            let tasks = crate::models::task::of_agreement_views(conn, &a.id)?;
+            Ok((
+                view,
+                signing,
+                documents,
+                attachments,
+                defs,
+                may_sign,
+                signatories,
+                tasks,
+            ))
+        })
+        .await?;
+    // In the order the service defines its parameters.
+    let values = view
+        .terms
+        .as_ref()
+        .map(|t| t.parameters.clone())
+        .unwrap_or_default();
+    let mut keys: Vec<(String, String)> = defs
+        .iter()
+        .filter(|d| values.contains_key(&d.key))
+        .map(|d| (d.key.clone(), d.label.clone()))
+        .collect();
+    keys.extend(
+        values
+            .keys()
+            .filter(|k| !defs.iter().any(|d| &d.key == *k))
+            .map(|k| (k.clone(), k.clone())),
+    );
+    let parameters: Vec<Value> = keys
+        .into_iter()
+        .map(|(k, label)| {
+            let v = &values[&k];
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => if *b { "ja" } else { "nein" }.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::Object(o) => o
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            json!({ "key": k, "label": label, "value": shown,
+                    "attachment": v.as_str().and_then(|s| s.strip_prefix("anlage:")) })
+        })
+        .collect();
+    let attachments: Vec<Value> = attachments
+        .iter()
+        .map(|a| {
+            let mut v = json!(a);
+            v["details"] = a.details();
+            v
+        })
+        .collect();
+    let timeline: Vec<Value> = view
+        .history
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| json!({ "at": crate::models::timestamp(e.at), "actor": e.actor, "action": action_label(&e.action), "note": e.note }))
+        .collect();
+    let title = format!("{} {}", view.kind_label, view.reference);
+    let mut ctx = page_context(&session, &title)?;
+    ctx["a"] = json!(view);
+    ctx["parameters"] = json!(parameters);
+    ctx["signing"] = json!(signing);
+    ctx["documents"] = json!(documents);
+    ctx["attachments"] = json!(attachments);
+    ctx["timeline"] = json!(timeline);
+    ctx["may_sign"] = json!(may_sign.is_ok());
+    ctx["sign_hint"] = json!(may_sign.err());
+    ctx["new"] = json!(neu.is_some());
+    let partner_signed = signing
+        .required
+        .iter()
+        .any(|r| r.party == crate::domain::signing::Party::Partner && r.signature.is_some());
+    ctx["staff"] = json!({
+        "activate": staff && view.status == AgreementStatus::Signed,
+        "submit": staff && view.status == AgreementStatus::Draft,
+        "cancel": staff && matches!(view.status, AgreementStatus::Draft | AgreementStatus::AwaitingSignatures),
+        "terminate": staff && view.status == AgreementStatus::InForce,
+        "record": staff && signing.open && !partner_signed && !signatories.is_empty(),
+    });
+    ctx["signatories"] = json!(signatories);
+    // An open amendment (a later version, not yet in force or cancelled).
+    let open_amendment = view.versions.as_ref().and_then(|vs| {
+        vs.iter()
+            .find(|v| {
+                v.version_no > view.current_version
+                    && matches!(v.status.as_str(), "draft" | "signed")
+            })
+            .map(|v| json!({ "no": v.version_no, "status": v.status, "note": v.change_note }))
+    });
+    ctx["amendment"] = json!({
+        "open": open_amendment,
+        "may_start": staff
+            && open_amendment.is_none()
+            && matches!(view.status, AgreementStatus::Signed | AgreementStatus::InForce),
+    });
+    ctx["certificate_form"] = json!(
+        view.kind == AgreementKind::Ea
+            && !session.user.role.eq("intermediary")
+            && matches!(
+                view.status,
+                AgreementStatus::Draft
+                    | AgreementStatus::AwaitingSignatures
+                    | AgreementStatus::Signed
+                    | AgreementStatus::InForce
+            )
+    );
+    ctx["today"] = json!(crate::models::today().to_string());
+    ctx["tasks"] = json!(tasks);
+    Ok(crate::web::render("agreement.html", ctx))
+}

@@ -1,0 +1,128 @@
+//! Lifecycle steps of an agreement (submit, withdraw, terminate, …) and signatures d-NRW
+//! records for a contact person.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{post, State};
+
+use crate::domain::text::Checked;
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::state::AppState;
+use crate::models::agreement::TransitionInput;
+use crate::models::signature::{SignContext, SignInput};
+use crate::web::{is_form_error, staff_form, Page, Session};
+
+#[derive(FromForm)]
+pub(super) struct StepForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    action: String,
+    #[field(default = String::new())]
+    ende: String,
+    #[field(default = String::new())]
+    grund: String,
+    #[field(default = false)]
+    kaskade: bool,
+}
+
+/// A lifecycle step on an agreement's page: submit, cancel, terminate.
+#[post("/vereinbarungen/<id>/schritt", data = "<form>")]
+pub(super) async fn step(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<StepForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let id = crate::http::params::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let form = form.into_inner();
+    if !matches!(form.action.as_str(), "submit" | "cancel" | "terminate") {
+        return Err(AppError::field("action", "Unbekannter Schritt."));
+    }
+    let Ok(ends_on) = crate::web::form_date(&form.ende) else {
+        return Ok(session.refused(
+            Status::UnprocessableEntity,
+            "Datum nicht lesbar",
+            "Bitte das Vertragsende als Datum angeben (z. B. 2027-06-30).",
+            &target,
+        ));
+    };
+    let actor = session.actor();
+    let input = TransitionInput {
+        action: form.action,
+        ends_on,
+        reason: Some(form.grund.trim().to_string()).filter(|r| !r.is_empty()),
+        cascade: form.kaskade,
+        signing_order: state.signing_order,
+        ..TransitionInput::default()
+    };
+    let result = state
+        .db
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id))
+        .await;
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(FromForm)]
+pub(super) struct ContactSignatureForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    contact: String,
+}
+
+/// Staff record the signature of the partner's authorised contact person (signed in
+/// the registry's presence or on paper), as `POST …/signatures` with `contact_id` does.
+#[post("/vereinbarungen/<id>/unterschrift-erfassen", data = "<form>")]
+pub(super) async fn record_signature(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: &str,
+    form: Form<ContactSignatureForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let id = crate::http::params::id(id)?;
+    let target = format!("/vereinbarungen/{id}");
+    let contact_id = crate::http::params::id(&form.contact)
+        .map_err(|_| AppError::field("contact_id", "Bitte eine Ansprechperson wählen."));
+    let ctx = SignContext {
+        actor: session.actor(),
+        auth_method: format!(
+            "erfasst von {} (d-NRW) in der Webanwendung",
+            session.user.name
+        ),
+        user_id: Some(session.user.id.clone()),
+        staff: true,
+        ..SignContext::default()
+    };
+    let (sealer, order) = (state.sealer.clone(), state.signing_order);
+    let result = match contact_id {
+        Ok(contact_id) => {
+            let id = id.clone();
+            state
+                .db
+                .write(move |conn| {
+                    Checked::new(SignInput {
+                        contact_id: Some(contact_id),
+                        version_no: None,
+                    })?
+                    .apply(conn, &sealer, order, &ctx, &id)
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
+            Ok(session.refused_by(&e, "Unterschrift nicht erfasst", &target))
+        }
+        Err(e) => Err(e),
+    }
+}
