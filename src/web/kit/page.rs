@@ -1,0 +1,166 @@
+//! Rendering the pages: the Tera templates compiled into the binary, `Page` (HTML,
+//! redirect or refusal) and the context every page starts from.
+
+use std::sync::OnceLock;
+
+use rocket::http::Status;
+use rocket::response::content::RawHtml;
+use rocket::response::Redirect;
+use rocket::Responder;
+use serde_json::{json, Value};
+
+use super::session::Session;
+use crate::domain::account::Role;
+use crate::error::AppResult;
+
+pub(crate) static PAGES: OnceLock<tera::Tera> = OnceLock::new();
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../../templates/web/", $name)))),*]
+    };
+}
+
+pub(crate) fn pages() -> &'static tera::Tera {
+    PAGES.get_or_init(|| {
+        let mut t = tera::Tera::default();
+        t.add_raw_templates(templates![
+            "base.html",
+            "macros.html",
+            "login.html",
+            "password.html",
+            "message.html",
+            "catalog.html",
+            "service.html",
+            "kommune.html",
+            "ea_form.html",
+            "agreement.html",
+            "agreements.html",
+            "dashboard.html",
+            "municipalities.html",
+            "municipality.html",
+            "service_status.html",
+            "tasks.html",
+            "task.html",
+            "rollout.html",
+            "calendar.html",
+            "draft_form.html",
+            "ea_draft_form.html",
+            "amendment_form.html",
+            "services.html",
+            "partners.html",
+            "partner.html",
+            "partner_form.html",
+            "service_form.html",
+            "intermediary.html",
+            "users.html",
+        ])
+        .expect("web templates compile");
+        t.register_filter("datum", datum);
+        t
+    })
+}
+
+/// `{{ date | datum }}`: an ISO date or timestamp as a German date ("01.12.2022").
+pub(crate) fn datum(
+    value: &Value,
+    _: &std::collections::HashMap<String, Value>,
+) -> tera::Result<Value> {
+    let Some(s) = value.as_str() else {
+        return Ok(value.clone());
+    };
+    let date = s.get(..10).unwrap_or(s);
+    let parts: Vec<&str> = date.split('-').collect();
+    Ok(Value::String(match parts[..] {
+        [y, m, d] if y.len() == 4 => format!("{d}.{m}.{y}"),
+        _ => s.to_string(),
+    }))
+}
+
+/// What a page handler answers.
+#[derive(Responder)]
+pub enum Page {
+    Html(RawHtml<String>),
+    Redirect(Box<Redirect>),
+    Refused((Status, RawHtml<String>)),
+}
+
+impl Page {
+    pub fn to(uri: impl Into<String>) -> Page {
+        Page::Redirect(Box::new(Redirect::to(uri.into())))
+    }
+
+    /// The same page with another status (a form shown again with its errors: 422).
+    pub fn with_status(self, status: Status) -> Page {
+        match self {
+            Page::Html(html) => Page::Refused((status, html)),
+            other => other,
+        }
+    }
+}
+
+pub(crate) fn render(name: &str, context: Value) -> Page {
+    match tera::Context::from_value(context).and_then(|c| pages().render(name, &c)) {
+        Ok(html) => Page::Html(RawHtml(html)),
+        Err(e) => {
+            let mut cause = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(s) = source {
+                cause.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            log::error!("template {name}{cause}");
+            Page::Refused((
+                Status::InternalServerError,
+                RawHtml("<!DOCTYPE html><html lang=\"de\"><title>Fehler</title><h1>Ein interner Fehler ist aufgetreten.</h1></html>".into()),
+            ))
+        }
+    }
+}
+
+pub(crate) fn refused(status: Status, title: &str, message: &str, back: &str) -> Page {
+    render(
+        "message.html",
+        json!({ "title": title, "message": message, "back": back, "user": null }),
+    )
+    .with_status(status)
+}
+
+impl Session {
+    /// A message page for a refused action, with this user's navigation.
+    pub fn refused(&self, status: Status, title: &str, message: &str, back: &str) -> Page {
+        match page_context(self, title) {
+            Ok(mut ctx) => {
+                ctx["message"] = json!(message);
+                ctx["back"] = json!(back);
+                render("message.html", ctx).with_status(status)
+            }
+            Err(_) => refused(status, title, message, back),
+        }
+    }
+}
+
+/// The context every page gets: title, the user (or null) with the navigation for their
+/// role, and the CSRF token for forms.
+pub(crate) fn page_context(session: &Session, title: &str) -> AppResult<Value> {
+    let role = session.role();
+    Ok(json!({
+        "title": title,
+        "user": session.user.view()?,
+        "csrf": session.csrf,
+        "nav": {
+            "staff": role.is_staff(),
+            "admin": role == Role::Admin,
+            "municipality": role == Role::Municipality,
+            "intermediary": role == Role::Intermediary,
+        },
+    }))
+}
+
+/// The context of a page anyone may see (logged in or not).
+pub(crate) fn public_context(session: Option<&Session>, title: &str) -> AppResult<Value> {
+    match session {
+        Some(s) => page_context(s, title),
+        None => Ok(json!({ "title": title, "user": null, "nav": {} })),
+    }
+}
