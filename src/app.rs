@@ -131,7 +131,6 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     };
     let token = staff_token(config, db.backend())?;
     let figment = with_secret_key(figment, config, db.backend())?;
-    crate::models::notify::set_base_url(&config.mail.base_url);
     let mailer = crate::mail::Mailer::from_settings(&config.mail, &config.data_dir)?;
     let background = Background {
         db: db.clone(),
@@ -145,6 +144,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         catalog: Default::default(),
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
+        base_url: config.mail.base_url.clone(),
     };
     Ok(rocket::custom(figment)
         .manage(state)

@@ -180,19 +180,48 @@ pub const SMTP_TIMEOUT_SECS: u64 = 15;
 
 /// The configured transport.
 #[derive(Clone)]
-pub enum Mailer {
+pub struct Mailer {
+    transport: Via,
+    /// The registry's address: links in queued mails are completed with it when sent.
+    base_url: String,
+}
+
+#[derive(Clone)]
+enum Via {
     Folder(PathBuf),
     Smtp(SmtpTransport),
+}
+
+/// Links in queued mails start with this mark (`notify` writes `nnr-link:/aufgaben/…`);
+/// the mailer that sends them puts its configured `base_url` in its place. So the outbox
+/// holds no instance's address, and no process-wide setting is needed to write a mail.
+pub const LINK_BASE: &str = "nnr-link:";
+
+/// `text` with every link mark replaced by `base_url` (HTML-escaped for the HTML part).
+pub fn complete_links(text: &str, base_url: &str, html: bool) -> String {
+    let base = base_url.trim_end_matches('/');
+    let base = if html {
+        base.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        base.to_string()
+    };
+    text.replace(LINK_BASE, &base)
 }
 
 impl Mailer {
     pub fn from_settings(s: &MailSettings, data_dir: &std::path::Path) -> AppResult<Mailer> {
         match s.mail_transport {
-            TransportKind::Folder => Ok(Mailer::Folder(
-                s.mail_folder
-                    .clone()
-                    .unwrap_or_else(|| data_dir.join("mail")),
-            )),
+            TransportKind::Folder => Ok(Mailer {
+                transport: Via::Folder(
+                    s.mail_folder
+                        .clone()
+                        .unwrap_or_else(|| data_dir.join("mail")),
+                ),
+                base_url: s.base_url.clone(),
+            }),
             TransportKind::Smtp => {
                 let tls = |host: &str| {
                     TlsParameters::new(host.to_string())
@@ -210,7 +239,10 @@ impl Mailer {
                 if let (Some(u), Some(p)) = (&s.smtp_username, &s.smtp_password) {
                     b = b.credentials(Credentials::new(u.clone(), p.clone()));
                 }
-                Ok(Mailer::Smtp(b.build()))
+                Ok(Mailer {
+                    transport: Via::Smtp(b.build()),
+                    base_url: s.base_url.clone(),
+                })
             }
         }
     }
@@ -232,18 +264,18 @@ impl Mailer {
                     .singlepart(
                         SinglePart::builder()
                             .header(header::ContentType::TEXT_PLAIN)
-                            .body(m.text.to_string()),
+                            .body(complete_links(m.text, &self.base_url, false)),
                     )
                     .singlepart(
                         SinglePart::builder()
                             .header(header::ContentType::TEXT_HTML)
-                            .body(m.html.to_string()),
+                            .body(complete_links(m.html, &self.base_url, true)),
                     ),
             )
             .map_err(|e| format!("Nachricht: {e}"))?;
-        match self {
-            Mailer::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| e.to_string()),
-            Mailer::Folder(dir) => {
+        match &self.transport {
+            Via::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| e.to_string()),
+            Via::Folder(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 let name: String = m
                     .message_id
@@ -294,5 +326,24 @@ mod tests {
             "Neuer Einzelabruf: Stadt Köln – Wohngeld <neu> (EA-2026-00001)"
         );
         assert!(render("nonsense", &ctx).is_err());
+    }
+
+    #[test]
+    fn queued_links_are_completed_with_the_senders_address() {
+        let ctx = json!({ "reference": "EA-1", "municipality": "Stadt Köln", "service": "Wohngeld",
+            "link": format!("{LINK_BASE}/vereinbarungen/1") });
+        let r = render("ea_filed", &ctx).unwrap();
+        assert!(r.text.contains("nnr-link:/vereinbarungen/1"), "{}", r.text);
+        let text = complete_links(&r.text, "https://register.example/", false);
+        assert!(
+            text.contains("https://register.example/vereinbarungen/1"),
+            "{text}"
+        );
+        let html = complete_links(&r.html, "https://x.example/?a=1&b=\"2\"", true);
+        assert!(
+            html.contains("href=\"https://x.example/?a=1&amp;b=&quot;2&quot;/vereinbarungen/1\""),
+            "{html}"
+        );
+        assert!(!html.contains(LINK_BASE));
     }
 }

@@ -17,6 +17,9 @@ pub struct AppState {
     /// The d-NRW seal for the final documents.
     pub sealer: std::sync::Arc<Sealer>,
     pub signing_order: SigningOrder,
+    /// The registry's public address (`base_url` of the mail settings): links that
+    /// leave the registry (the calendar feed's address) start with it.
+    pub base_url: String,
 }
 
 /// SHA-256 of a token, as the staff token is kept and compared.

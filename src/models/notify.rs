@@ -20,23 +20,10 @@ use crate::domain::golive::TaskKind;
 use crate::domain::signing::{Party, SigningOrder};
 use crate::error::AppResult;
 
-/// The registry's address for links (from the mail settings, set at start).
-pub fn base_url() -> String {
-    BASE_URL
-        .get()
-        .cloned()
-        .unwrap_or_else(|| crate::mail::MailSettings::default().base_url)
-}
-
-static BASE_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Sets the address links in mails start with (once per process; later calls are ignored).
-pub fn set_base_url(url: &str) {
-    let _ = BASE_URL.set(url.trim_end_matches('/').to_string());
-}
-
+/// A link into the registry; the mailer completes it with its `base_url` when it sends
+/// the mail (`mail::LINK_BASE`).
 fn link(path: &str) -> String {
-    format!("{}{path}", base_url())
+    format!("{}{path}", crate::mail::LINK_BASE)
 }
 
 fn active_users(conn: &mut DbConn) -> AppResult<Vec<User>> {

@@ -432,7 +432,7 @@ async fn calendar_renew(
     ctx["has"] = json!(true);
     ctx["url"] = json!(format!(
         "{}/kalender/{secret}.ics",
-        crate::models::notify::base_url()
+        state.base_url.trim_end_matches('/')
     ));
     Ok(crate::web::render("calendar.html", ctx))
 }
@@ -442,7 +442,7 @@ async fn calendar_renew(
 #[get("/kalender/<file>")]
 async fn calendar_feed(state: &State<AppState>, file: &str) -> AppResult<(ContentType, String)> {
     let secret = file.strip_suffix(".ics").unwrap_or(file).to_string();
-    let base = crate::models::notify::base_url();
+    let base = state.base_url.clone();
     let ics = state
         .db
         .read(move |conn| crate::models::exports::calendar(conn, &secret, &base))
