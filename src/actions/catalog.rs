@@ -5,12 +5,13 @@
 //! page) is kept in memory and served without touching the database:
 //!
 //! - a write to services or organisations in this process makes the next request look
-//!   again (`models::catalog_changed`);
+//!   again (`CatalogCache::changed`, called by the handlers that write);
 //! - otherwise the database is asked at most once per `RECHECK` whether anything changed
 //!   (another instance may have written): a cheap fingerprint of services and
 //!   organisations (counts and sums of `lock_version`, which every write bumps). Only a
 //!   changed fingerprint renders the catalogue again.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,8 @@ type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
 pub struct CatalogCache {
     json: Slot,
     page: Slot,
+    /// Writes to services or organisations this instance made (`changed`).
+    writes: AtomicU64,
 }
 
 /// How long a checked catalogue is served before the database is asked again; the
@@ -58,21 +61,19 @@ struct Slot(Mutex<Option<Cached>>);
 
 impl Slot {
     /// The text, if it was confirmed recently and nothing was written since.
-    fn fresh(&self) -> Option<Arc<String>> {
+    fn fresh(&self, writes: u64) -> Option<Arc<String>> {
         let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         slot.as_ref()
-            .filter(|c| {
-                c.checked.elapsed() < RECHECK && c.writes == crate::models::catalog_writes()
-            })
+            .filter(|c| c.checked.elapsed() < RECHECK && c.writes == writes)
             .map(|c| c.text.clone())
     }
 
     fn get(
         &self,
         conn: &mut DbConn,
+        writes: u64,
         render: impl FnOnce(&mut DbConn) -> AppResult<String>,
     ) -> AppResult<Arc<String>> {
-        let writes = crate::models::catalog_writes();
         let now = fingerprint(conn)?;
         {
             let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -122,17 +123,27 @@ fn render(conn: &mut DbConn) -> AppResult<String> {
 impl CatalogCache {
     /// The catalogue JSON, rendered again only when the data changed.
     pub fn get(&self, conn: &mut DbConn) -> AppResult<Arc<String>> {
-        self.json.get(conn, render)
+        self.json.get(conn, self.writes(), render)
+    }
+
+    /// Notes a write to services or organisations by this instance (call after it is
+    /// committed), so the next request looks at the database again.
+    pub fn changed(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
     }
 
     /// The catalogue JSON if it can be served without asking the database.
     pub fn fresh(&self) -> Option<Arc<String>> {
-        self.json.fresh()
+        self.json.fresh(self.writes())
     }
 
     /// The public page if it can be served without asking the database.
     pub fn fresh_page(&self) -> Option<Arc<String>> {
-        self.page.fresh()
+        self.page.fresh(self.writes())
     }
 
     /// The public catalogue page, rendered by `render` only when the data changed.
@@ -141,6 +152,6 @@ impl CatalogCache {
         conn: &mut DbConn,
         render: impl FnOnce(&mut DbConn) -> AppResult<String>,
     ) -> AppResult<Arc<String>> {
-        self.page.get(conn, render)
+        self.page.get(conn, self.writes(), render)
     }
 }

@@ -154,6 +154,7 @@ async fn create(
             })
         })
         .await?;
+    state.catalog.changed();
     Ok((Status::Created, Json(detail)))
 }
 
@@ -166,19 +167,19 @@ async fn update(
 ) -> AppResult<Json<Detail>> {
     let id = super::id(id)?;
     let input = body(input)?;
-    Ok(Json(
-        state
-            .db
-            .write(move |conn| {
-                find(conn, &id, role)?;
-                let o = input.update(conn, &staff.actor, &id)?;
-                Ok(Detail {
-                    contacts: Contact::of_organisation(conn, &o.id)?,
-                    organisation: o.view()?,
-                })
+    let detail = state
+        .db
+        .write(move |conn| {
+            find(conn, &id, role)?;
+            let o = input.update(conn, &staff.actor, &id)?;
+            Ok(Detail {
+                contacts: Contact::of_organisation(conn, &o.id)?,
+                organisation: o.view()?,
             })
-            .await?,
-    ))
+        })
+        .await?;
+    state.catalog.changed();
+    Ok(Json(detail))
 }
 
 #[post("/api/v1/intermediaries", data = "<input>")]

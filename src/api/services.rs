@@ -68,6 +68,7 @@ async fn create(
         .db
         .write(move |conn| input.create(conn, &staff.actor))
         .await?;
+    state.catalog.changed();
     Ok((Status::Created, Json(v)))
 }
 
@@ -80,10 +81,10 @@ async fn update(
 ) -> AppResult<Json<ServiceView>> {
     let id = super::id(id)?;
     let input = body(input)?;
-    Ok(Json(
-        state
-            .db
-            .write(move |conn| input.update(conn, &staff.actor, &id))
-            .await?,
-    ))
+    let v = state
+        .db
+        .write(move |conn| input.update(conn, &staff.actor, &id))
+        .await?;
+    state.catalog.changed();
+    Ok(Json(v))
 }

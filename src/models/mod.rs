@@ -24,19 +24,6 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 pub use crate::domain::policy::Scope;
 
-static CATALOG_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Notes a write to services or organisations in this process, so the catalogue cache
-/// (`actions::catalog::CatalogCache`) looks at the database again at the next request.
-pub fn catalog_changed() {
-    CATALOG_WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-}
-
-/// How many writes to services or organisations this process has made.
-pub fn catalog_writes() -> u64 {
-    CATALOG_WRITES.load(std::sync::atomic::Ordering::SeqCst)
-}
-
 /// Current UTC time as stored (timestamps are UTC without offset in both backends).
 pub fn now() -> PrimitiveDateTime {
     let now = OffsetDateTime::now_utc();

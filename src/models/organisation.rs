@@ -141,7 +141,6 @@ impl Organisation {
     }
 
     pub fn insert(&self, conn: &mut DbConn) -> AppResult<()> {
-        super::catalog_changed();
         diesel::insert_into(organisations::table)
             .values(self)
             .execute(conn)?;
@@ -150,7 +149,6 @@ impl Organisation {
 
     /// Writes the changed row if nobody changed it since `expected` (optimistic concurrency).
     pub fn update(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
-        super::catalog_changed();
         let next = expected + 1;
         self.updated_at = super::now();
         let n = diesel::update(

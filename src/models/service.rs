@@ -156,7 +156,6 @@ impl Service {
     }
 
     pub fn insert(&self, conn: &mut DbConn) -> AppResult<()> {
-        super::catalog_changed();
         diesel::insert_into(services::table)
             .values(self)
             .execute(conn)?;
@@ -165,7 +164,6 @@ impl Service {
 
     /// Writes the changed row if nobody changed it since `expected`.
     pub fn update(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
-        super::catalog_changed();
         let next = expected + 1;
         self.updated_at = super::now();
         let n = diesel::update(

@@ -359,7 +359,10 @@ async fn save(
         }
     };
     match result {
-        Ok(view) => Ok(Page::to(format!("/dienste/{}", view.id))),
+        Ok(view) => {
+            state.catalog.changed();
+            Ok(Page::to(format!("/dienste/{}", view.id)))
+        }
         Err(e) if is_form_error(&e) => {
             Ok(
                 form_page(state, &session, id, values, Some(form_errors(&e, field_id)))

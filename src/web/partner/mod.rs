@@ -157,7 +157,10 @@ async fn create(
         .write(move |conn| Checked::new(input)?.create(conn, &actor, role))
         .await
     {
-        Ok(o) => Ok(Page::to(format!("/partner/{}", o.id))),
+        Ok(o) => {
+            state.catalog.changed();
+            Ok(Page::to(format!("/partner/{}", o.id)))
+        }
         Err(e) if is_form_error(&e) => {
             Ok(
                 form_page(&session, form.values(), Some(form_errors(&e, field_id)))?
@@ -257,7 +260,10 @@ async fn update(
         })
         .await
     {
-        Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
+        Ok(_) => {
+            state.catalog.changed();
+            Ok(Page::to(format!("/partner/{id}")))
+        }
         Err(e) if is_form_error(&e) => {
             let refused = crate::web::Refused {
                 form: "edit",
