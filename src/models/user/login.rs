@@ -1,0 +1,238 @@
+//! Signing in: the login throttle counted under a row lock before the password check, the
+//! check itself, and what admins and users change on an account (lock, new initial
+//! password, own password).
+
+use super::*;
+use crate::db::schema::users;
+use crate::db::{Db, DbConn};
+use crate::domain::account::{self};
+use crate::domain::text::{Email, Secret};
+use crate::domain::Problems;
+use crate::error::AppResult;
+use crate::models::now;
+use diesel::prelude::*;
+use rand::distributions::{Alphanumeric, DistString};
+use time::PrimitiveDateTime;
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Success(Box<User>),
+    /// Wrong e-mail or password (the two are not told apart).
+    Refused,
+    /// Too many failures: try again in this many seconds.
+    Throttled(i64),
+}
+
+#[derive(QueryableByName)]
+struct ThrottleRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    failures: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    last_failure_at: PrimitiveDateTime,
+}
+
+fn throttle_keys(email: &str, ip: &str) -> [String; 2] {
+    // Always locked in this order ("email:" < "ip:"), so two attempts cannot deadlock.
+    [format!("email:{email}"), format!("ip:{ip}")]
+}
+
+/// Counts an attempt for `email` from `ip` before its password is checked, or says how
+/// long to wait. Both counter rows are locked (`FOR UPDATE` on PostgreSQL; SQLite's
+/// transaction holds the write lock from its first statement), read, and incremented in
+/// one transaction: of any number of parallel attempts exactly `FREE_FAILURES` get
+/// through, on every instance. Returns the wait in seconds if throttled (then nothing is
+/// counted).
+pub fn reserve_login(conn: &mut DbConn, email: &Email, ip: &str) -> AppResult<Option<i64>> {
+    use diesel::sql_types::{Integer, Text, Timestamp};
+    let t = now();
+    let secs = |at: PrimitiveDateTime| at.assume_utc().unix_timestamp();
+    let keys = throttle_keys(email, ip);
+    let mut rows = Vec::new();
+    let mut wait = 0i64;
+    for key in &keys {
+        diesel::sql_query(
+            "INSERT INTO login_throttle (key, failures, last_failure_at) VALUES ($1, 0, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(t)
+        .execute(conn)?;
+        let select = match conn {
+            DbConn::Postgres(_) => {
+                "SELECT failures, last_failure_at FROM login_throttle WHERE key = $1 FOR UPDATE"
+            }
+            DbConn::Sqlite(_) => {
+                "SELECT failures, last_failure_at FROM login_throttle WHERE key = $1"
+            }
+        };
+        let row: ThrottleRow = diesel::sql_query(select)
+            .bind::<Text, _>(key)
+            .get_result(conn)?;
+        let (last, current) = (secs(row.last_failure_at), secs(t));
+        if let Some(w) = account::login_wait(row.failures, last, current) {
+            wait = wait.max(w);
+        }
+        rows.push(account::live_failures(row.failures, last, current));
+    }
+    if wait > 0 {
+        return Ok(Some(wait));
+    }
+    for (key, failures) in keys.iter().zip(rows) {
+        diesel::sql_query(
+            "UPDATE login_throttle SET failures = $1, last_failure_at = $2 WHERE key = $3",
+        )
+        .bind::<Integer, _>(failures + 1)
+        .bind::<Timestamp, _>(t)
+        .bind::<Text, _>(key)
+        .execute(conn)?;
+    }
+    Ok(None)
+}
+
+/// A successful login: the account's count starts again, and the attempt no longer counts
+/// against the IP.
+fn clear_login(conn: &mut DbConn, email: &Email, ip: &str) -> AppResult<()> {
+    use diesel::sql_types::Text;
+    let [by_email, by_ip] = throttle_keys(email, ip);
+    diesel::sql_query("UPDATE login_throttle SET failures = 0 WHERE key = $1")
+        .bind::<Text, _>(by_email)
+        .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+    )
+    .bind::<Text, _>(by_ip)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Checks e-mail and password, throttled per account and per IP: the attempt is counted
+/// first ([`reserve_login`], a short transaction), then the password is checked outside
+/// any transaction (argon2 takes a moment and must not hold locks), and a success clears
+/// the count. Blocking: call on the blocking pool.
+pub fn login(db: &Db, email: &Email, password: &Secret, ip: &str) -> AppResult<LoginOutcome> {
+    let email = Email::parse("email", &email.trim().to_lowercase())?;
+    let reserved = {
+        let email = email.clone();
+        db.write_blocking(|conn| reserve_login(conn, &email, ip))?
+    };
+    if let Some(wait) = reserved {
+        return Ok(LoginOutcome::Throttled(wait));
+    }
+    let user = db
+        .read_blocking(|conn| User::find_by_email(conn, &email))?
+        .filter(|u| !u.disabled);
+    // Hash anyway when the user is unknown, so the answer takes as long either way.
+    let ok = match &user {
+        Some(u) => verify_password(&u.password_hash, password),
+        None => {
+            let _ = hash_password(password);
+            false
+        }
+    };
+    match (ok, user) {
+        (true, Some(u)) => {
+            db.write_blocking(|conn| clear_login(conn, &email, ip))?;
+            Ok(LoginOutcome::Success(Box::new(u)))
+        }
+        _ => Ok(LoginOutcome::Refused),
+    }
+}
+
+impl User {
+    /// Sets a new password after checking the current one; clears `must_change_password`.
+    /// An admin locks (or unlocks) an account: its sessions and tokens stop working at once.
+    pub fn set_disabled(
+        conn: &mut DbConn,
+        actor: &User,
+        id: &str,
+        disabled: bool,
+    ) -> AppResult<User> {
+        let action = if disabled {
+            "disable_user"
+        } else {
+            "enable_user"
+        };
+        let own = "Das eigene Konto sperrt man nicht selbst; das macht eine andere Administratorin oder ein anderer Administrator.";
+        admin_change(conn, actor, id, action, own, |conn, user| {
+            diesel::update(users::table.find(&user.id))
+                .set((
+                    users::disabled.eq(disabled),
+                    users::updated_at.eq(now()),
+                    users::lock_version.eq(user.lock_version + 1),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// An admin sets a new initial password (returned once; to be changed at the next
+    /// login). The account's sessions end.
+    pub fn reset_password(conn: &mut DbConn, actor: &User, id: &str) -> AppResult<(User, String)> {
+        let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
+        let hash = hash_password(&password)?;
+        let own = "Das eigene Passwort ändern Sie unter „Passwort ändern“.";
+        let user = admin_change(conn, actor, id, "reset_password", own, |conn, user| {
+            diesel::update(users::table.find(&user.id))
+                .set((
+                    users::password_hash.eq(hash),
+                    users::must_change_password.eq(true),
+                    users::updated_at.eq(now()),
+                    users::lock_version.eq(user.lock_version + 1),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })?;
+        crate::models::notify::account(conn, &user, false)?;
+        Ok((user, password))
+    }
+
+    pub fn change_password(
+        conn: &mut DbConn,
+        id: &str,
+        current: &str,
+        new: &str,
+        repeat: &str,
+    ) -> AppResult<()> {
+        let user = User::find(conn, id)?;
+        let mut problems = Problems::new();
+        if !verify_password(&user.password_hash, current) {
+            problems.add("current", "Das bisherige Passwort stimmt nicht.");
+        }
+        account::check_password(&mut problems, "new", new, &user.email);
+        if new != repeat {
+            problems.add(
+                "repeat",
+                "Die Wiederholung stimmt nicht mit dem neuen Passwort überein.",
+            );
+        }
+        if new == current {
+            problems.add(
+                "new",
+                "Das neue Passwort muss sich vom bisherigen unterscheiden.",
+            );
+        }
+        problems.into_result()?;
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash_password(new)?),
+                users::must_change_password.eq(false),
+                users::updated_at.eq(now()),
+                users::lock_version.eq(user.lock_version + 1),
+            ))
+            .execute(conn)?;
+        crate::models::audit::record(
+            conn,
+            crate::models::audit::Change {
+                actor: &format!("user:{}", user.email),
+                action: "change_password",
+                entity_type: "user",
+                entity_id: id,
+                before: None,
+                after: None,
+                note: None,
+            },
+        )?;
+        Ok(())
+    }
+}
