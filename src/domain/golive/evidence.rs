@@ -1,11 +1,12 @@
 //! What a completed go-live task must show: the evidence fields checked against the facts
 //! (DVDV organisation key, certificate, web addresses, dates), and the go-live date.
 
+use serde_json::{json, Map, Value};
+use time::Date;
+
 use super::*;
 use crate::domain::agreement::german_date;
 use crate::domain::{codes, DomainError, Problems};
-use serde_json::{json, Map, Value};
-use time::Date;
 
 /// The DVDV category prefix ("wgb") of a service's category text ("wgb (Wohngeldbehörde)",
 /// "bab: + AGS …"): its leading lower-case letters, when there are two to five.

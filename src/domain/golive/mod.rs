@@ -8,11 +8,13 @@
 //! owns the last. When all five are done the EA is live.
 
 mod evidence;
-pub use evidence::*;
 
-use crate::domain::DomainError;
 use serde::Serialize;
 use time::{Date, Duration};
+
+use crate::domain::DomainError;
+
+pub use evidence::*;
 
 /// Default days from an EA coming into force to the due date of its tasks (the seeds:
 /// "live within 4 weeks once all documents are there"); configurable per service.

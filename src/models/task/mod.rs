@@ -4,8 +4,11 @@
 
 mod step;
 mod views;
-pub use step::*;
-pub use views::*;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::{Date, PrimitiveDateTime};
 
 use crate::db::schema::{agreement_versions, attachments, golive_tasks};
 use crate::db::DbConn;
@@ -18,10 +21,9 @@ use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
 use crate::models::{new_id, now, Scope};
-use diesel::prelude::*;
-use serde::Serialize;
-use serde_json::{json, Value};
-use time::{Date, PrimitiveDateTime};
+
+pub use step::*;
+pub use views::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = golive_tasks)]

@@ -1,6 +1,10 @@
 //! A step on a task (start, complete with evidence, block, reopen) and planning changes
 //! (due date, contact), by their owner or d-NRW.
 
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use time::Date;
+
 use super::*;
 use crate::db::DbConn;
 use crate::domain::golive::{self, EvidenceContext, TaskAction, TaskKind, TaskStatus};
@@ -11,9 +15,6 @@ use crate::models::agreement::Agreement;
 use crate::models::audit::{self, Change};
 use crate::models::contact::Contact;
 use crate::models::{today, Scope};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-use time::Date;
 
 /// `POST /api/v1/tasks/{id}/transitions` and the task forms.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,5 +1,9 @@
 //! Listing tasks for a caller scope and the views the pages and the API show.
 
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
 use super::*;
 use crate::db::schema::{
     agreements, contacts, golive_tasks, municipalities, organisations, services,
@@ -11,9 +15,6 @@ use crate::error::{AppError, AppResult};
 use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
 use crate::models::{today, Page, Paged, Scope};
-use diesel::prelude::*;
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 
 /// Which tasks a list shows.
 #[derive(Debug, Clone, Default)]

@@ -2,17 +2,17 @@
 //! check itself, and what admins and users change on an account (lock, new initial
 //! password, own password).
 
+use rand::distributions::{Alphanumeric, DistString};
+use time::PrimitiveDateTime;
+
 use super::*;
 use crate::db::schema::users;
 use crate::db::{Db, DbConn};
-use crate::domain::account::{self};
+use crate::domain::account;
 use crate::domain::text::{Email, Secret};
 use crate::domain::Problems;
 use crate::error::AppResult;
 use crate::models::now;
-use diesel::prelude::*;
-use rand::distributions::{Alphanumeric, DistString};
-use time::PrimitiveDateTime;
 
 /// What a login attempt came to.
 #[derive(Debug)]

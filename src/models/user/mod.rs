@@ -6,8 +6,14 @@
 
 mod login;
 mod tokens;
-pub use login::*;
-pub use tokens::*;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use diesel::prelude::*;
+use rand::distributions::{Alphanumeric, DistString};
+use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
 
 use crate::db::schema::users;
 use crate::db::DbConn;
@@ -18,13 +24,9 @@ use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
 use crate::models::{new_id, now};
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use diesel::prelude::*;
-use rand::distributions::{Alphanumeric, DistString};
-use serde::{Deserialize, Serialize};
-use time::PrimitiveDateTime;
+
+pub use login::*;
+pub use tokens::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]

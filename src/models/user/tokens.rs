@@ -1,16 +1,16 @@
 //! Personal API tokens: issued once (only the hash is kept), authenticated, listed and
 //! revoked.
 
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::PrimitiveDateTime;
+
 use super::*;
 use crate::db::schema::{api_tokens, users};
 use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::error::{AppError, AppResult};
 use crate::models::{new_id, now};
-use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use time::PrimitiveDateTime;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = api_tokens)]
