@@ -4,25 +4,34 @@
 //! hanging indent, a header with the reference, a footer "Seite x von y", and an evidence
 //! page. printpdf 0.12 has no text wrapping, so the line breaking is ours.
 
-use printpdf::{
-    FontId, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
-    TextItem,
-};
+mod layout;
+mod pages;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::subset;
-use super::text::ContractText;
+use printpdf::{FontId, Mm, ParsedFont, PdfDocument, PdfPage, PdfSaveOptions};
+
+use crate::documents::subset;
+use crate::documents::text::ContractText;
 use crate::error::{AppError, AppResult};
 
+use layout::*;
+pub use pages::*;
+
 const PAGE_W: f32 = 210.0;
+
 const PAGE_H: f32 = 297.0;
+
 const LEFT: f32 = 25.0;
+
 const RIGHT: f32 = 20.0;
+
 const TOP: f32 = 27.0;
+
 const BOTTOM: f32 = 22.0;
+
 const PT_PER_MM: f32 = 72.0 / 25.4;
 
 /// What a rendering is for.
@@ -57,6 +66,7 @@ fn advance(face: &ttf_parser::Face<'_>, c: char) -> u16 {
 }
 
 static REGULAR: OnceLock<Result<Font, String>> = OnceLock::new();
+
 static BOLD: OnceLock<Result<Font, String>> = OnceLock::new();
 
 impl Font {
@@ -152,326 +162,6 @@ impl Font {
     }
 }
 
-/// One line placed on a page.
-struct Placed {
-    x: f32,
-    y: f32,
-    size: f32,
-    bold: bool,
-    text: String,
-}
-
-/// The kinds of block in the line format.
-enum Block {
-    Title(String),
-    Section(String),
-    Sub(String),
-    Item(String),
-    Paragraph(String),
-}
-
-fn blocks(text: &str) -> Vec<Block> {
-    let mut out = Vec::new();
-    let mut para: Vec<&str> = Vec::new();
-    let flush = |para: &mut Vec<&str>, out: &mut Vec<Block>| {
-        if !para.is_empty() {
-            out.push(Block::Paragraph(para.join(" ")));
-            para.clear();
-        }
-    };
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() {
-            flush(&mut para, &mut out);
-        } else if let Some(t) = l.strip_prefix("### ") {
-            flush(&mut para, &mut out);
-            out.push(Block::Sub(t.to_string()));
-        } else if let Some(t) = l.strip_prefix("## ") {
-            flush(&mut para, &mut out);
-            out.push(Block::Section(t.to_string()));
-        } else if let Some(t) = l.strip_prefix("# ") {
-            flush(&mut para, &mut out);
-            out.push(Block::Title(t.to_string()));
-        } else if let Some(t) = l.strip_prefix("- ") {
-            flush(&mut para, &mut out);
-            out.push(Block::Item(t.to_string()));
-        } else {
-            para.push(l);
-        }
-    }
-    flush(&mut para, &mut out);
-    out
-}
-
-/// Greedy line breaking by glyph widths (in font units, summed word by word); a word
-/// longer than the line is split.
-fn wrap(font: &Font, text: &str, size: f32, width: f32) -> Vec<String> {
-    let limit = width * PT_PER_MM / size * font.face.units_per_em() as f32;
-    let fits = |units: u32| units as f32 <= limit;
-    let space = font.char_units(' ');
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    let mut current_units = 0u32;
-    for word in text.split_whitespace() {
-        let word_units: u32 = word.chars().map(|c| font.char_units(c)).sum();
-        let candidate = if current.is_empty() {
-            word_units
-        } else {
-            current_units + space + word_units
-        };
-        if fits(candidate) {
-            if !current.is_empty() {
-                current.push(' ');
-            }
-            current.push_str(word);
-            current_units = candidate;
-            continue;
-        }
-        if !current.is_empty() {
-            lines.push(std::mem::take(&mut current));
-        }
-        let mut piece_units = 0u32;
-        for c in word.chars() {
-            let c_units = font.char_units(c);
-            if !current.is_empty() && !fits(piece_units + c_units) {
-                lines.push(std::mem::take(&mut current));
-                piece_units = 0;
-            }
-            current.push(c);
-            piece_units += c_units;
-        }
-        current_units = piece_units;
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
-}
-
-/// Pages of placed lines.
-struct Layout<'a> {
-    regular: &'a Font,
-    bold: &'a Font,
-    pages: Vec<Vec<Placed>>,
-    y: f32,
-}
-
-impl Layout<'_> {
-    fn new_page(&mut self) {
-        self.pages.push(Vec::new());
-        self.y = PAGE_H - TOP;
-    }
-
-    fn space(&mut self, mm: f32) {
-        self.y -= mm;
-    }
-
-    /// Places wrapped lines at `indent`; `first` prefixes the first line (a bullet) in the
-    /// hanging indent. `keep` lines must fit on the page together (headings with text).
-    fn lines(
-        &mut self,
-        text: &str,
-        size: f32,
-        bold: bool,
-        indent: f32,
-        first: Option<&str>,
-        keep: usize,
-    ) {
-        let font = if bold { self.bold } else { self.regular };
-        let lead = size * 1.4 / PT_PER_MM;
-        let width = PAGE_W - LEFT - RIGHT - indent;
-        let lines = wrap(font, text, size, width);
-        if self.y - lead * (lines.len().min(keep.max(1)) as f32) < BOTTOM {
-            self.new_page();
-        }
-        for (i, line) in lines.into_iter().enumerate() {
-            if self.y - lead < BOTTOM {
-                self.new_page();
-            }
-            self.y -= lead;
-            if let (0, Some(bullet)) = (i, first) {
-                self.place(LEFT + indent - 5.0, size, bold, bullet.to_string());
-            }
-            self.place(LEFT + indent, size, bold, line);
-        }
-    }
-
-    fn place(&mut self, x: f32, size: f32, bold: bool, text: String) {
-        let y = self.y;
-        if let Some(page) = self.pages.last_mut() {
-            page.push(Placed {
-                x,
-                y,
-                size,
-                bold,
-                text,
-            });
-        }
-    }
-}
-
-/// The text operations of one page. The font (part of the graphics state, which BT/ET
-/// keep) is set only when it changes.
-struct PageOps {
-    ops: Vec<Op>,
-    font: Option<(FontId, f32)>,
-}
-
-impl PageOps {
-    fn new(lines: usize) -> PageOps {
-        PageOps {
-            ops: Vec::with_capacity(lines * 4 + 16),
-            font: None,
-        }
-    }
-
-    fn text(&mut self, font: &FontId, size: f32, x: f32, y: f32, text: &str) {
-        text_op(&mut self.ops, &mut self.font, font, size, x, y, text);
-    }
-}
-
-fn text_op(
-    ops: &mut Vec<Op>,
-    current: &mut Option<(FontId, f32)>,
-    font: &FontId,
-    size: f32,
-    x: f32,
-    y: f32,
-    text: &str,
-) {
-    ops.push(Op::StartTextSection);
-    if current.as_ref() != Some(&(font.clone(), size)) {
-        ops.push(Op::SetFont {
-            font: PdfFontHandle::External(font.clone()),
-            size: Pt(size),
-        });
-        *current = Some((font.clone(), size));
-    }
-    ops.push(Op::SetTextCursor {
-        pos: Point::new(Mm(x), Mm(y)),
-    });
-    ops.push(Op::ShowText {
-        items: vec![TextItem::Text(text.to_string())],
-    });
-    ops.push(Op::EndTextSection);
-}
-
-/// One signature as the signature page shows it.
-#[derive(Debug, Clone, Default)]
-pub struct SignatureLine {
-    /// "Für die Kommune", "Für d-NRW AöR", …
-    pub role: String,
-    pub name: String,
-    pub function: Option<String>,
-    pub organisation: String,
-    /// "24.11.2026, 01:23 Uhr (UTC)"; `None` while the signature is outstanding.
-    pub signed_at: Option<String>,
-    pub auth_method: Option<String>,
-}
-
-/// One audit event on the evidence page.
-#[derive(Debug, Clone, Default)]
-pub struct EvidenceEvent {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-}
-
-/// What the contract text is followed by: the signature page and the evidence page.
-#[derive(Debug, Clone, Default)]
-pub struct Annex {
-    pub signatures: Vec<SignatureLine>,
-    /// Set when signatures were given outside the registry (nothing in `signatures`).
-    pub signed_outside: Option<String>,
-    pub events: Vec<EvidenceEvent>,
-    /// "Dokument-Id" of the sealed document, if it is to be sealed.
-    pub document_id: Option<String>,
-}
-
-/// The signature page: every required signatory and whether and how they signed.
-fn signature_page(layout: &mut Layout<'_>, annex: &Annex) {
-    layout.new_page();
-    layout.lines("Unterschriften", 14.0, true, 0.0, None, 2);
-    layout.space(2.0);
-    if let Some(note) = &annex.signed_outside {
-        layout.lines(note, 10.0, false, 0.0, None, 1);
-    }
-    for s in &annex.signatures {
-        layout.space(3.0);
-        layout.lines(&s.role, 10.5, true, 0.0, None, 4);
-        let who = match &s.function {
-            Some(f) if !f.trim().is_empty() => format!("{}, {}", s.name, f),
-            _ => s.name.clone(),
-        };
-        layout.lines(&who, 10.0, false, 0.0, None, 1);
-        layout.lines(&s.organisation, 10.0, false, 0.0, None, 1);
-        match &s.signed_at {
-            Some(at) => {
-                layout.lines(
-                    &format!("Elektronisch unterzeichnet am {at}"),
-                    10.0,
-                    false,
-                    0.0,
-                    None,
-                    1,
-                );
-                if let Some(m) = &s.auth_method {
-                    layout.lines(&format!("Anmeldung: {m}"), 10.0, false, 0.0, None, 1);
-                }
-            }
-            None => layout.lines("Unterschrift steht aus.", 10.0, false, 0.0, None, 1),
-        }
-    }
-    layout.space(4.0);
-    layout.lines(
-        "Das Dokument ist mit dem elektronischen Siegel der d-NRW AöR versehen. Jede \
-         Änderung nach dem Siegeln macht das Siegel ungültig.",
-        9.0,
-        false,
-        0.0,
-        None,
-        1,
-    );
-}
-
-/// The evidence page: what identifies this text and how it came about.
-fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Annex) {
-    layout.new_page();
-    layout.lines("Nachweisblatt", 14.0, true, 0.0, None, 2);
-    layout.space(2.0);
-    let mut rows = vec![
-        ("Vereinbarung", text.reference.clone()),
-        (
-            "Fassung",
-            format!("{} (Vereinbarung {})", text.version_no, text.agreement_id),
-        ),
-    ];
-    if let Some(id) = &annex.document_id {
-        rows.push(("Dokument-Id", id.clone()));
-    }
-    rows.push(("Vorlagen", text.templates.join(", ")));
-    rows.push(("SHA-256 des Vertragstexts", text.sha256.clone()));
-    for (label, value) in rows {
-        layout.lines(label, 10.0, true, 0.0, None, 2);
-        layout.lines(&value, 10.0, false, 0.0, None, 1);
-        layout.space(1.5);
-    }
-    if !annex.events.is_empty() {
-        layout.space(2.0);
-        layout.lines("Verlauf (Auditprotokoll)", 10.0, true, 0.0, None, 2);
-        for e in &annex.events {
-            layout.lines(
-                &format!("{} – {} – {}", e.at, e.action, e.actor),
-                9.0,
-                false,
-                6.0,
-                Some("–"),
-                1,
-            );
-        }
-    }
-}
-
 /// Renders the contract text as a PDF.
 pub fn render(text: &ContractText, purpose: Purpose, annex: &Annex) -> AppResult<Vec<u8>> {
     let mut doc = render_document(text, purpose, annex)?;
@@ -484,6 +174,7 @@ pub fn render(text: &ContractText, purpose: Purpose, annex: &Annex) -> AppResult
 /// zlib level of the page streams (new in every document): the fastest level. Font
 /// programs are compressed harder, once per distinct subset (see [`FontStreams`]).
 const CONTENT_COMPRESSION: u32 = 1;
+
 const FONT_COMPRESSION: u32 = 9;
 
 fn deflate(data: &[u8], level: u32) -> AppResult<Vec<u8>> {

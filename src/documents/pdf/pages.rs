@@ -1,0 +1,121 @@
+//! The signature page and the evidence page (who signed when, how authenticated) that
+//! close a document.
+
+use super::*;
+use crate::documents::text::ContractText;
+
+/// One signature as the signature page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureLine {
+    /// "Für die Kommune", "Für d-NRW AöR", …
+    pub role: String,
+    pub name: String,
+    pub function: Option<String>,
+    pub organisation: String,
+    /// "24.11.2026, 01:23 Uhr (UTC)"; `None` while the signature is outstanding.
+    pub signed_at: Option<String>,
+    pub auth_method: Option<String>,
+}
+
+/// One audit event on the evidence page.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceEvent {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+}
+
+/// What the contract text is followed by: the signature page and the evidence page.
+#[derive(Debug, Clone, Default)]
+pub struct Annex {
+    pub signatures: Vec<SignatureLine>,
+    /// Set when signatures were given outside the registry (nothing in `signatures`).
+    pub signed_outside: Option<String>,
+    pub events: Vec<EvidenceEvent>,
+    /// "Dokument-Id" of the sealed document, if it is to be sealed.
+    pub document_id: Option<String>,
+}
+
+/// The signature page: every required signatory and whether and how they signed.
+pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex) {
+    layout.new_page();
+    layout.lines("Unterschriften", 14.0, true, 0.0, None, 2);
+    layout.space(2.0);
+    if let Some(note) = &annex.signed_outside {
+        layout.lines(note, 10.0, false, 0.0, None, 1);
+    }
+    for s in &annex.signatures {
+        layout.space(3.0);
+        layout.lines(&s.role, 10.5, true, 0.0, None, 4);
+        let who = match &s.function {
+            Some(f) if !f.trim().is_empty() => format!("{}, {}", s.name, f),
+            _ => s.name.clone(),
+        };
+        layout.lines(&who, 10.0, false, 0.0, None, 1);
+        layout.lines(&s.organisation, 10.0, false, 0.0, None, 1);
+        match &s.signed_at {
+            Some(at) => {
+                layout.lines(
+                    &format!("Elektronisch unterzeichnet am {at}"),
+                    10.0,
+                    false,
+                    0.0,
+                    None,
+                    1,
+                );
+                if let Some(m) = &s.auth_method {
+                    layout.lines(&format!("Anmeldung: {m}"), 10.0, false, 0.0, None, 1);
+                }
+            }
+            None => layout.lines("Unterschrift steht aus.", 10.0, false, 0.0, None, 1),
+        }
+    }
+    layout.space(4.0);
+    layout.lines(
+        "Das Dokument ist mit dem elektronischen Siegel der d-NRW AöR versehen. Jede \
+         Änderung nach dem Siegeln macht das Siegel ungültig.",
+        9.0,
+        false,
+        0.0,
+        None,
+        1,
+    );
+}
+
+/// The evidence page: what identifies this text and how it came about.
+pub(super) fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Annex) {
+    layout.new_page();
+    layout.lines("Nachweisblatt", 14.0, true, 0.0, None, 2);
+    layout.space(2.0);
+    let mut rows = vec![
+        ("Vereinbarung", text.reference.clone()),
+        (
+            "Fassung",
+            format!("{} (Vereinbarung {})", text.version_no, text.agreement_id),
+        ),
+    ];
+    if let Some(id) = &annex.document_id {
+        rows.push(("Dokument-Id", id.clone()));
+    }
+    rows.push(("Vorlagen", text.templates.join(", ")));
+    rows.push(("SHA-256 des Vertragstexts", text.sha256.clone()));
+    for (label, value) in rows {
+        layout.lines(label, 10.0, true, 0.0, None, 2);
+        layout.lines(&value, 10.0, false, 0.0, None, 1);
+        layout.space(1.5);
+    }
+    if !annex.events.is_empty() {
+        layout.space(2.0);
+        layout.lines("Verlauf (Auditprotokoll)", 10.0, true, 0.0, None, 2);
+        for e in &annex.events {
+            layout.lines(
+                &format!("{} – {} – {}", e.at, e.action, e.actor),
+                9.0,
+                false,
+                6.0,
+                Some("–"),
+                1,
+            );
+        }
+    }
+}
