@@ -3,6 +3,8 @@
 //! re-uses Hilfe zum Lebensunterhalt through GovConnect (outbound: IÖV, EKV, and the call
 //! recorded against GovConnect).
 
+mod users;
+
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
@@ -25,6 +27,8 @@ use crate::models::service::Service;
 use crate::models::signature::{record_signed_outside, SignContext, SignInput};
 use crate::models::{new_id, now};
 use crate::seal::Sealer;
+
+pub use users::*;
 
 const ACTOR: &str = "seed";
 
@@ -412,92 +416,5 @@ pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
         },
     )?;
     step(conn, &ea, "submit", None)?;
-    Ok(())
-}
-
-/// The demo accounts: one per kind of user, to try the web application. All share one
-/// password, generated per data folder (see `app::demo_password`).
-pub const DEMO_USERS: [(&str, &str, &str, Option<&str>); 5] = [
-    (
-        "admin@demo.nachnutzung.de",
-        "Demo-Administratorin d-NRW",
-        "admin",
-        None,
-    ),
-    (
-        "sachbearbeitung@demo.nachnutzung.de",
-        "Demo-Sachbearbeiter d-NRW",
-        "clerk",
-        None,
-    ),
-    // Köln has no agreement yet: its user requests the RV and files Einzelabrufe.
-    (
-        "koeln@demo.nachnutzung.de",
-        "Demo-Nutzerin Stadt Köln",
-        "municipality",
-        Some("05315000"),
-    ),
-    // Dortmund's RV and Wohngeld EA are in force.
-    (
-        "dortmund@demo.nachnutzung.de",
-        "Demo-Nutzer Stadt Dortmund",
-        "municipality",
-        Some("05913000"),
-    ),
-    // GovConnect (Niedersachsen) holds an IÖV and an EKV with d-NRW.
-    (
-        "govconnect@demo.nachnutzung.de",
-        "Demo-Nutzer GovConnect",
-        "intermediary",
-        None,
-    ),
-];
-
-/// Creates the missing demo accounts with `password` (municipality users may sign for
-/// their municipality). They need no password change: they are for trying things out.
-pub fn demo_users(conn: &mut DbConn, password: &str) -> AppResult<()> {
-    use crate::db::schema::users;
-    use crate::models::user::{hash_password, User};
-    let mut hash = None;
-    for (email, name, role, ags) in DEMO_USERS {
-        if User::find_by_email(conn, email)?.is_some() {
-            continue;
-        }
-        let municipality_id = match ags {
-            Some(ags) => Some(
-                Municipality::find_by_ags(conn, ags)?
-                    .ok_or_else(|| AppError::internal(format!("seed: AGS {ags} missing")))?
-                    .id,
-            ),
-            None => None,
-        };
-        let organisation_id = match role {
-            "intermediary" => Some(org(conn, "GovConnect GmbH")?.id),
-            _ => None,
-        };
-        let hash = match &hash {
-            Some(h) => String::clone(h),
-            None => hash.insert(hash_password(password)?).clone(),
-        };
-        let at = now();
-        diesel::insert_into(users::table)
-            .values(&User {
-                id: new_id(),
-                email: email.into(),
-                name: name.into(),
-                role: role.into(),
-                may_sign: role == "municipality" || role == "intermediary",
-                municipality_id,
-                organisation_id,
-                password_hash: hash,
-                must_change_password: false,
-                disabled: false,
-                lock_version: 1,
-                created_at: at,
-                updated_at: at,
-                calendar_token_hash: None,
-            })
-            .execute(conn)?;
-    }
     Ok(())
 }
