@@ -1,0 +1,423 @@
+//! Staff drafting, recording, amending and terminating agreements on the pages.
+
+use super::*;
+use crate::common::*;
+use rocket::http::Status;
+use serde_json::json;
+
+#[test]
+fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_terminate() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+
+    // An EKV needs an IÖV in force: the refusal says so at the form.
+    let form = app.web_get(Some(&clerk), "/vereinbarungen/neu?art=ekv");
+    assert_eq!(form.status, Status::Ok);
+    assert!(
+        form.text().contains("Art der personenbezogenen Daten"),
+        "{}",
+        form.text()
+    );
+    let fields = [
+        ("art", "ekv"),
+        ("counterparty", dataport.as_str()),
+        ("service", wohngeld.as_str()),
+        ("notice", "6"),
+        ("avv_subject", "Betrieb des Online-Dienstes Wohngeld"),
+        ("avv_duration", "Laufzeit der Vereinbarung"),
+        (
+            "avv_purpose",
+            "Entgegennahme und Weiterleitung von Anträgen",
+        ),
+        ("avv_data", "Name, Anschrift\nEinkommen\n\n"),
+        ("avv_subjects", "Antragstellende Personen"),
+        ("avv_measures", "TLS\nVerschlüsselte Übermittlung (OSCI)"),
+    ];
+    let refused = app.web_post(Some(&clerk), "/vereinbarungen/neu", &fields);
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    assert!(refused.text().contains("IÖV"), "{}", refused.text());
+    assert!(
+        refused
+            .body
+            .contains("Betrieb des Online-Dienstes Wohngeld"),
+        "values kept"
+    );
+
+    // With the IÖV drafted, submitted, signed and in force through the pages …
+    let ioev = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu",
+        &[
+            ("art", "ioev"),
+            ("counterparty", dataport.as_str()),
+            ("notice", "12"),
+        ],
+    );
+    assert_eq!(ioev.status, Status::SeeOther, "{}", ioev.text());
+    let ioev_id = id_after(ioev.location.as_deref().unwrap(), "/vereinbarungen/");
+    assert!(app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"))
+        .text()
+        .contains("Entwurf"));
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/schritt"),
+            &[("action", "submit")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    // The partner's authorised contact signs on paper; staff record it, then countersign.
+    let contact = app.signatory(&format!("organisations/{dataport}"), "Dora Dataport");
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"));
+    assert!(
+        page.text().contains("Unterschrift erfassen"),
+        "{}",
+        page.text()
+    );
+    assert!(page.body.contains(&contact));
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/unterschrift-erfassen"),
+            &[("contact", contact.as_str())]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ioev_id}/inkraft"),
+            &[("ab", "")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    let text = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"))
+        .text();
+    assert!(
+        text.contains("unterzeichnet von Dora Dataport") && text.contains("in Kraft"),
+        "{text}"
+    );
+
+    // … the EKV is drafted with its AVV, one entry per line.
+    let ekv = app.web_post(Some(&clerk), "/vereinbarungen/neu", &fields);
+    assert_eq!(ekv.status, Status::SeeOther, "{}", ekv.text());
+    let ekv_id = id_after(ekv.location.as_deref().unwrap(), "/vereinbarungen/");
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ekv_id}"));
+    assert_eq!(
+        v["terms"]["avv"]["data_types"],
+        json!(["Name, Anschrift", "Einkommen"])
+    );
+    assert_eq!(v["notice_period_months"], 6);
+
+    // The draft is edited before it goes to signature: the form shows what is stored.
+    let edit = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+    );
+    assert_eq!(edit.status, Status::Ok);
+    assert!(
+        edit.body.contains(">Name, Anschrift\nEinkommen</textarea>"),
+        "{}",
+        edit.body
+    );
+    let lock = v["lock_version"].to_string();
+    let mut changed: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k.starts_with("avv_") && *k != "avv_data")
+        .cloned()
+        .collect();
+    changed.extend([
+        ("lock_version", lock.as_str()),
+        ("notice", "9"),
+        ("avv_data", "Name, Anschrift\nEinkommen\nBankverbindung"),
+    ]);
+    let saved = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+        &changed,
+    );
+    assert_eq!(saved.status, Status::SeeOther, "{}", saved.text());
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ekv_id}"));
+    assert_eq!(v["terms"]["avv"]["data_types"][2], "Bankverbindung");
+    assert_eq!(v["notice_period_months"], 9);
+    let stale = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+        &changed,
+    );
+    assert_eq!(stale.status, Status::UnprocessableEntity);
+    assert!(
+        stale.text().contains("inzwischen geändert"),
+        "{}",
+        stale.text()
+    );
+
+    // Terminating the IÖV while the EKV rests on it is refused with the dependant named;
+    // with "auch die Vereinbarungen kündigen …" both end.
+    let ekv_ref = v["reference"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ekv_id}/schritt"),
+            &[("action", "submit")]
+        )
+        .status,
+        Status::SeeOther
+    );
+    app.sign_all(&ekv_id);
+    app.step(&ekv_id, "activate");
+    let frozen = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
+    );
+    assert_eq!(frozen.status, Status::Conflict, "no longer a draft");
+    let blocked = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ioev_id}/schritt"),
+        &[("action", "terminate"), ("grund", "Test")],
+    );
+    assert_eq!(blocked.status, Status::Conflict);
+    assert!(blocked.text().contains(&ekv_ref), "{}", blocked.text());
+    let done = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ioev_id}/schritt"),
+        &[
+            ("action", "terminate"),
+            ("grund", "Anbieterwechsel"),
+            ("kaskade", "true"),
+            ("ende", "2028-06-30"),
+        ],
+    );
+    assert_eq!(done.status, Status::SeeOther, "{}", done.text());
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ekv_id}"));
+    assert_eq!(v["ends_on"], "2028-06-30", "{v}");
+    assert!(v["notice_given_on"].is_string(), "{v}");
+}
+
+#[test]
+fn staff_record_einzelabrufe_for_an_nrw_municipality_and_for_another_lands_municipality() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let (_, _, wohngeld) = wohngeld_supply(&app);
+    let koeln = app.municipality("05315000");
+    app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+
+    // Inbound, for Köln: the service decides which fields the form asks for.
+    let form = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/neu-ea?dienst={wohngeld}"),
+    );
+    assert!(
+        form.text()
+            .contains("Kommune in NRW (Amtlicher Gemeindeschlüssel)"),
+        "{}",
+        form.text()
+    );
+    assert!(form.body.contains("name=\"p[zustaendige_stelle_url]\""));
+    let bad = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[("dienst", &wohngeld), ("ags", "05999999")],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text()
+            .contains("keine Kommune in NRW mit dem AGS „05999999“"),
+        "{}",
+        bad.text()
+    );
+    assert!(bad.body.contains("href=\"#ags\""));
+    let ok = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[
+            ("dienst", &wohngeld),
+            ("ags", "05315000"),
+            (
+                "p[zustaendige_stelle_url]",
+                "https://www.stadt-koeln.de/wohngeld",
+            ),
+            ("p[kontakt_email]", "wohngeld@stadt-koeln.de"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let ea = id_after(ok.location.as_deref().unwrap(), "/vereinbarungen/");
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ea}"));
+    assert_eq!(v["status"], "draft");
+    assert_eq!(v["municipality"]["id"], koeln.as_str());
+    assert!(
+        v["terms"]["avv"]["subject"].is_string(),
+        "the EKV's AVV: {v}"
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{ea}/schritt"),
+            &[("action", "submit")]
+        )
+        .status,
+        Status::SeeOther
+    );
+
+    // Outbound: Hannover re-uses the NRW Sozialplattform through GovConnect.
+    let govconnect = app.organisation("intermediaries", "GovConnect GmbH");
+    let hzl = app.service("Sozialplattform");
+    app.in_force(json!({ "kind": "ioev", "counterparty_id": govconnect }));
+    app.in_force(
+        json!({ "kind": "ekv", "counterparty_id": govconnect, "service_id": hzl, "avv": avv() }),
+    );
+    let form = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/neu-ea?dienst={hzl}"),
+    );
+    assert!(
+        form.text().contains("ist ein Dienst aus NRW"),
+        "{}",
+        form.text()
+    );
+    let missing = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[
+            ("dienst", &hzl),
+            ("external_name", "Landeshauptstadt Hannover"),
+        ],
+    );
+    assert_eq!(missing.status, Status::UnprocessableEntity);
+    assert!(
+        missing.body.contains("href=\"#counterparty\""),
+        "{}",
+        missing.text()
+    );
+    let ok = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu-ea",
+        &[
+            ("dienst", &hzl),
+            ("counterparty", &govconnect),
+            ("external_name", "Landeshauptstadt Hannover"),
+            ("external_ags", "03241001"),
+            (
+                "p[zustaendige_stelle_url]",
+                "https://www.hannover.de/soziales",
+            ),
+            ("p[kontakt_email]", "sozialamt@hannover-stadt.de"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let ea = id_after(ok.location.as_deref().unwrap(), "/vereinbarungen/");
+    let (_, v) = app.get(&format!("/api/v1/agreements/{ea}"));
+    assert_eq!(v["direction"], "outbound");
+    assert_eq!(v["external_party"]["name"], "Landeshauptstadt Hannover");
+    assert_eq!(v["counterparty"]["id"], govconnect.as_str());
+}
+
+#[test]
+fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let koeln = app.municipality("05315000");
+    let erika = web_user(
+        &app,
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+    );
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    let id = rv["id"].as_str().unwrap();
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}"));
+    assert!(
+        page.text().contains("Änderungsfassung anlegen"),
+        "{}",
+        page.text()
+    );
+    let form = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}/aenderung"));
+    assert_eq!(form.status, Status::Ok);
+    let lock = rv["lock_version"].to_string();
+    let bad = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/aenderung"),
+        &[("lock_version", &lock), ("change_note", "")],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(bad.body.contains("href=\"#change_note\""), "{}", bad.text());
+    let ok = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/aenderung"),
+        &[
+            ("lock_version", &lock),
+            ("change_note", "Ansprechpartner der Stadt geändert"),
+            ("notes", "Neue Ansprechperson: Amt für Digitalisierung"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let text = app
+        .web_get(Some(&erika), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        text.contains("Änderungsfassung 2 (wartet auf Unterschriften)")
+            && text.contains("Jetzt unterzeichnen"),
+        "{text}"
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&erika),
+            &format!("/vereinbarungen/{id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    assert_eq!(
+        app.web_post(
+            Some(&clerk),
+            &format!("/vereinbarungen/{id}/unterschreiben"),
+            &[]
+        )
+        .status,
+        Status::SeeOther
+    );
+    let text = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        text.contains("Änderungsfassung 2 (unterzeichnet)")
+            && text.contains("Gesiegeltes Dokument, Fassung 2"),
+        "{text}"
+    );
+    let activated = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/aenderung/2/schritt"),
+        &[("action", "activate"), ("ab", "")],
+    );
+    assert_eq!(activated.status, Status::SeeOther, "{}", activated.text());
+    let (_, v) = app.get(&format!("/api/v1/agreements/{id}"));
+    assert_eq!(v["current_version"], 2, "{v}");
+    assert_eq!(
+        v["terms"]["notes"],
+        "Neue Ansprechperson: Amt für Digitalisierung"
+    );
+}
