@@ -9,7 +9,6 @@ use rocket::{Build, Rocket};
 
 use crate::config::{Config, MIN_TOKEN_LEN};
 use crate::db::{Backend, Db, DbUrl};
-use crate::domain::signing::SigningOrder;
 use crate::error::{AppError, AppResult};
 use crate::seal::Sealer;
 
@@ -131,11 +130,13 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     };
     let token = staff_token(config, db.backend())?;
     let figment = with_secret_key(figment, config, db.backend())?;
-    let mailer = crate::mail::Mailer::from_settings(&config.mail, &config.data_dir)?;
-    let background = Background {
+    let mailer =
+        crate::mail::Mailer::from_settings(&config.mail, &config.base_url, &config.data_dir)?;
+    let background = crate::jobs::Background {
         db: db.clone(),
         mailer,
-        settings: config.mail.clone(),
+        from: config.mail.mail_from.clone(),
+        settings: config.jobs.clone(),
         order: config.signing_order,
     };
     let state = AppState {
@@ -144,7 +145,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         catalog: Default::default(),
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
-        base_url: config.mail.base_url.clone(),
+        base_url: config.base_url.clone(),
     };
     Ok(rocket::custom(figment)
         .manage(state)
@@ -187,78 +188,6 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
                 println!();
             })
         })))
-}
-
-/// The application's background work: the outbox worker (every
-/// `mail_worker_interval_secs`) and the reminder job (every `reminder_interval_secs`),
-/// each on the blocking pool. Several instances may run them against one database: the
-/// outbox claims with a lease and reminders are recorded once per occasion.
-struct Background {
-    db: Db,
-    mailer: crate::mail::Mailer,
-    settings: crate::mail::MailSettings,
-    order: SigningOrder,
-}
-
-impl Background {
-    fn spawn(self) {
-        let every = self.settings.mail_worker_interval_secs;
-        let remind_every = self.settings.reminder_interval_secs;
-        if every == 0 && remind_every == 0 {
-            return;
-        }
-        let worker = format!("{}-{}", std::process::id(), crate::models::random_hex(4));
-        let tick = std::time::Duration::from_secs(if every == 0 {
-            remind_every
-        } else {
-            every.min(remind_every.max(1))
-        });
-        rocket::tokio::spawn(async move {
-            let mut last_reminders: Option<std::time::Instant> = None;
-            loop {
-                let due_reminders = remind_every > 0
-                    && last_reminders.is_none_or(|t| t.elapsed().as_secs() >= remind_every);
-                if due_reminders {
-                    last_reminders = Some(std::time::Instant::now());
-                    let (db, s, order) = (self.db.clone(), self.settings.clone(), self.order);
-                    let run = rocket::tokio::task::spawn_blocking(move || {
-                        db.write_blocking(|conn| {
-                            crate::models::reminders::run_today(
-                                conn,
-                                crate::models::reminders::ReminderSettings {
-                                    signature_days: s.signature_reminder_days,
-                                    certificate_days: s.certificate_warning_days,
-                                    order,
-                                },
-                            )
-                        })
-                    })
-                    .await;
-                    if let Ok(Err(e)) = run {
-                        log::error!("reminder job: {}", e.message);
-                    }
-                }
-                if every > 0 {
-                    let (db, mailer) = (self.db.clone(), self.mailer.clone());
-                    let (from, me) = (self.settings.mail_from.clone(), worker.clone());
-                    let run = rocket::tokio::task::spawn_blocking(move || {
-                        crate::models::outbox::deliver_due(
-                            &db,
-                            &mailer,
-                            &from,
-                            &me,
-                            crate::models::outbox::LEASE_SECS,
-                        )
-                    })
-                    .await;
-                    if let Ok(Err(e)) = run {
-                        log::error!("outbox worker: {}", e.message);
-                    }
-                }
-                rocket::tokio::time::sleep(tick).await;
-            }
-        });
-    }
 }
 
 /// Everything from configuration: used by `serve` and by the tests.

@@ -43,9 +43,40 @@ pub struct Config {
     pub tsa_url: Option<String>,
     /// Who signs first: `partner_first` (default), `dnrw_first` or `any`.
     pub signing_order: crate::domain::signing::SigningOrder,
-    /// Mail transport, sender, links, worker and reminder timing (`mail.rs`).
+    /// The registry's address as users reach it: links in mails and the calendar
+    /// feed's address start with it.
+    pub base_url: String,
+    /// Mail transport and sender (`mail.rs`).
     #[serde(flatten)]
     pub mail: crate::mail::MailSettings,
+    /// The outbox worker's and the reminder job's timing (`jobs.rs`).
+    #[serde(flatten)]
+    pub jobs: JobSettings,
+}
+
+/// When the background work runs (`jobs.rs`); several instances may run it together.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JobSettings {
+    /// Seconds between two runs of the outbox worker (0: no worker).
+    pub mail_worker_interval_secs: u64,
+    /// Seconds between two runs of the reminder job (0: none).
+    pub reminder_interval_secs: u64,
+    /// A waiting signature is reminded of after this many days.
+    pub signature_reminder_days: i64,
+    /// A DVDV certificate is reminded of this many days before it expires.
+    pub certificate_warning_days: i64,
+}
+
+impl Default for JobSettings {
+    fn default() -> JobSettings {
+        JobSettings {
+            mail_worker_interval_secs: 10,
+            reminder_interval_secs: 3600,
+            signature_reminder_days: 7,
+            certificate_warning_days: 60,
+        }
+    }
 }
 
 impl Default for Config {
@@ -66,7 +97,9 @@ impl Default for Config {
             seal_location: "Nachnutzungsregister der d-NRW AöR".into(),
             tsa_url: None,
             signing_order: Default::default(),
+            base_url: "http://127.0.0.1:8000".into(),
             mail: Default::default(),
+            jobs: Default::default(),
         }
     }
 }

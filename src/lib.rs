@@ -14,6 +14,7 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod mail;
 pub mod models;
 pub mod seal;

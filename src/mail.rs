@@ -131,16 +131,6 @@ pub struct MailSettings {
     pub smtp_password: Option<String>,
     /// Sender, e.g. `Nachnutzungsregister der d-NRW <nachnutzungsregister@d-nrw.de>`.
     pub mail_from: String,
-    /// The registry's address as users reach it; links in mails start with it.
-    pub base_url: String,
-    /// Seconds between two runs of the outbox worker (0: no worker).
-    pub mail_worker_interval_secs: u64,
-    /// Seconds between two runs of the reminder job (0: none).
-    pub reminder_interval_secs: u64,
-    /// A waiting signature is reminded of after this many days.
-    pub signature_reminder_days: i64,
-    /// A DVDV certificate is reminded of this many days before it expires.
-    pub certificate_warning_days: i64,
 }
 
 impl Default for MailSettings {
@@ -154,11 +144,6 @@ impl Default for MailSettings {
             smtp_username: None,
             smtp_password: None,
             mail_from: "Nachnutzungsregister der d-NRW <nachnutzungsregister@d-nrw.de>".into(),
-            base_url: "http://127.0.0.1:8000".into(),
-            mail_worker_interval_secs: 10,
-            reminder_interval_secs: 3600,
-            signature_reminder_days: 7,
-            certificate_warning_days: 60,
         }
     }
 }
@@ -212,7 +197,12 @@ pub fn complete_links(text: &str, base_url: &str, html: bool) -> String {
 }
 
 impl Mailer {
-    pub fn from_settings(s: &MailSettings, data_dir: &std::path::Path) -> AppResult<Mailer> {
+    /// The mailer of these settings; links in the mails it sends start with `base_url`.
+    pub fn from_settings(
+        s: &MailSettings,
+        base_url: &str,
+        data_dir: &std::path::Path,
+    ) -> AppResult<Mailer> {
         match s.mail_transport {
             TransportKind::Folder => Ok(Mailer {
                 transport: Via::Folder(
@@ -220,7 +210,7 @@ impl Mailer {
                         .clone()
                         .unwrap_or_else(|| data_dir.join("mail")),
                 ),
-                base_url: s.base_url.clone(),
+                base_url: base_url.to_string(),
             }),
             TransportKind::Smtp => {
                 let tls = |host: &str| {
@@ -241,7 +231,7 @@ impl Mailer {
                 }
                 Ok(Mailer {
                     transport: Via::Smtp(b.build()),
-                    base_url: s.base_url.clone(),
+                    base_url: base_url.to_string(),
                 })
             }
         }

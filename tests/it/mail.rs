@@ -89,7 +89,7 @@ impl SmtpServer {
             smtp_security: SmtpSecurity::None,
             ..MailSettings::default()
         };
-        Mailer::from_settings(&settings, &self.folder).unwrap()
+        Mailer::from_settings(&settings, "http://127.0.0.1:8000", &self.folder).unwrap()
     }
 
     /// Everything received so far.
@@ -581,6 +581,7 @@ fn the_folder_transport_writes_eml_files_for_offline_use() {
             mail_folder: Some(folder.clone()),
             ..MailSettings::default()
         },
+        "http://127.0.0.1:8000",
         &folder,
     )
     .unwrap();
