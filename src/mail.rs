@@ -68,7 +68,7 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// Renders mail `kind` with `context` (plus `base_url`).
+/// Renders mail `kind` with `context`.
 pub fn render(kind: &str, context: &Value) -> AppResult<Rendered> {
     if !KINDS.contains(&kind) {
         return Err(AppError::internal(format!("unknown mail kind {kind}")));
@@ -177,10 +177,12 @@ enum Via {
     Smtp(SmtpTransport),
 }
 
-/// Links in queued mails start with this mark (`notify` writes `nnr-link:/aufgaben/…`);
+/// Links in queued mails start with this mark (`notify` writes it before `/aufgaben/…`);
 /// the mailer that sends them puts its configured `base_url` in its place. So the outbox
 /// holds no instance's address, and no process-wide setting is needed to write a mail.
-pub const LINK_BASE: &str = "nnr-link:";
+/// The mark is made of noncharacters, which no user text can contain (`domain::text`
+/// refuses them), so nothing a user typed is ever taken for a link.
+pub const LINK_BASE: &str = "\u{FDD0}link\u{FDD0}";
 
 /// `text` with every link mark replaced by `base_url` (HTML-escaped for the HTML part).
 pub fn complete_links(text: &str, base_url: &str, html: bool) -> String {
@@ -323,7 +325,14 @@ mod tests {
         let ctx = json!({ "reference": "EA-1", "municipality": "Stadt Köln", "service": "Wohngeld",
             "link": format!("{LINK_BASE}/vereinbarungen/1") });
         let r = render("ea_filed", &ctx).unwrap();
-        assert!(r.text.contains("nnr-link:/vereinbarungen/1"), "{}", r.text);
+        assert!(
+            r.text.contains(&format!("{LINK_BASE}/vereinbarungen/1")),
+            "{}",
+            r.text
+        );
+        // Text a user typed that looks like a mark stays as it is.
+        let typed = crate::domain::text::clean(crate::domain::text::Kind::Note, LINK_BASE);
+        assert!(typed.is_err(), "the mark cannot be typed");
         let text = complete_links(&r.text, "https://register.example/", false);
         assert!(
             text.contains("https://register.example/vereinbarungen/1"),

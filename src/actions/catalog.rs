@@ -34,7 +34,7 @@ pub struct Catalog {
 type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
 
 /// The last rendered catalogue and the fingerprint it was rendered at: the JSON, and the
-/// public HTML page (`web::catalog`).
+/// public HTML page (`web::katalog`).
 #[derive(Default)]
 pub struct CatalogCache {
     json: Slot,

@@ -7,7 +7,7 @@
 use crate::db::DbConn;
 use crate::domain::text::{self, Checked, Kind};
 use crate::domain::{codes, service, DomainError};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorKind, FieldError};
 use crate::models::agreement::{Agreement, NewAgreement};
 use crate::models::attachment::CheckedUpload;
 use crate::models::contact::Contact;
@@ -31,45 +31,10 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
-/// What a municipality files.
-pub struct Filing {
-    /// Kind `ea`, the service and its parameters (the caller's scope names the
-    /// municipality).
-    pub agreement: Checked<NewAgreement>,
-    /// Problems found while reading the parameters from the form's text.
-    pub unreadable: Vec<FieldError>,
-    /// The page asks for one; the API leaves it to the agreement's notes.
-    pub contact: Option<ContactPerson>,
-    pub uploads: Vec<Upload>,
-}
-
-/// Files the Einzelabruf: checks everything, then records the contact person and creates
-/// the EA, which waits for signatures.
-pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> AppResult<Agreement> {
-    let Filing {
-        agreement,
-        mut unreadable,
-        contact,
-        uploads,
-    } = filing;
-    // Who may file comes first: a refusal is not a list of problems to fix.
-    agreement.may_be_created_by(scope)?;
-    let mut problems = std::mem::take(&mut unreadable);
-    if let Some(id) = agreement.service_id.as_deref() {
-        let svc = Service::find(conn, id).map_err(|_| {
-            AppError::field("service_id", "Diesen Dienst gibt es nicht im Katalog.")
-        })?;
-        if let Err(DomainError::Invalid(found)) =
-            service::check_parameter_values(&svc.parameter_defs()?, &agreement.parameters, true)
-        {
-            for (field, message) in found {
-                if !problems.iter().any(|p| p.field == field) {
-                    problems.push(FieldError { field, message });
-                }
-            }
-        }
-    }
-    let mut checked = Vec::new();
+/// Checks the uploaded files (before the transaction: parsing an SVG or a certificate
+/// holds no lock): the checked files, and the problems at their fields.
+pub fn check_uploads(uploads: Vec<Upload>) -> (Vec<CheckedUpload>, Vec<FieldError>) {
+    let (mut checked, mut problems) = (Vec::new(), Vec::new());
     for u in uploads {
         let result = match u.field {
             "wappen" => CheckedUpload::coat_of_arms(&u.file_name, u.bytes)
@@ -83,6 +48,57 @@ pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> Ap
                 field: u.field.into(),
                 message,
             }),
+        }
+    }
+    (checked, problems)
+}
+
+/// What a municipality files.
+pub struct Filing {
+    /// Kind `ea`, the service and its parameters (the caller's scope names the
+    /// municipality).
+    pub agreement: Checked<NewAgreement>,
+    /// Problems the form found before (parameters it could not read from their text,
+    /// uploads `check_uploads` refused).
+    pub unreadable: Vec<FieldError>,
+    /// The page asks for one; the API leaves it to the agreement's notes.
+    pub contact: Option<ContactPerson>,
+    /// Checked by `check_uploads`.
+    pub uploads: Vec<CheckedUpload>,
+}
+
+/// Files the Einzelabruf: checks everything, then records the contact person and creates
+/// the EA, which waits for signatures.
+///
+/// The page shows every problem of its form at once, so with a contact person (the
+/// form) the service's parameters are checked here together with the form's own fields;
+/// without one (the API) the model checks them after the rules of the contract model,
+/// in the order the API has always answered.
+pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> AppResult<Agreement> {
+    let Filing {
+        agreement,
+        unreadable,
+        contact,
+        uploads,
+    } = filing;
+    // Who may file comes first: a refusal is not a list of problems to fix.
+    agreement.may_be_created_by(scope)?;
+    let mut problems = unreadable;
+    if let (Some(_), Some(id)) = (&contact, agreement.service_id.as_deref()) {
+        let svc = Service::find(conn, id).map_err(|e| match e.kind {
+            ErrorKind::NotFound => {
+                AppError::field("service_id", "Diesen Dienst gibt es nicht im Katalog.")
+            }
+            _ => e,
+        })?;
+        if let Err(DomainError::Invalid(found)) =
+            service::check_parameter_values(&svc.parameter_defs()?, &agreement.parameters, true)
+        {
+            for (field, message) in found {
+                if !problems.iter().any(|p| p.field == field) {
+                    problems.push(FieldError { field, message });
+                }
+            }
         }
     }
     let contact = contact.map(|c| check_contact(c, &mut problems));
@@ -113,7 +129,7 @@ pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> Ap
     if let (Some(c), Scope::Municipality(m)) = (contact, scope) {
         record_contact(conn, m, c)?;
     }
-    agreement.create_as(conn, scope, actor, checked)
+    agreement.create_as(conn, scope, actor, uploads)
 }
 
 /// The contact person fit to store, or the problems at their fields.

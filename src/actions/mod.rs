@@ -1,6 +1,6 @@
 //! Use cases: what a page, the API and the CLI do, each through the same function. This
-//! floor sits on `domain/`, `db/`, `models/`, `documents/`, `seal/` and `mail/`, and never
-//! imports `http/`, `api/` or `web/`.
+//! floor sits on `domain/`, `db/`, `models/`, `seed/` (reference facts), `documents/`,
+//! `seal/` and `mail/`, and never imports `http/`, `api/` or `web/`.
 
 pub mod bulk;
 pub mod catalog;

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::account::Role;
 use crate::domain::text::{Checked, Inspect};
 use crate::error::{AppError, AppResult, ErrorKind};
-pub use crate::http::params::{id, page, query_id};
+use crate::http::params::{id, page, query_id};
 use crate::http::state::{token_hash, AppState};
 use crate::models::Scope;
 

@@ -9,9 +9,9 @@
 //! - d-NRW staff: municipalities (`kommunen`), services (`dienste`), partners
 //!   (`partner`), the roll-out (`rollout`), users (`benutzer`).
 //!
-//! This file holds what the areas share (the kit): the session guard and CSRF, page
-//! rendering, form errors, filters, error pages; `fields` the form fields several
-//! areas use.
+//! What the areas share is in `kit` (the session guard and CSRF, page rendering, form
+//! errors, filters, error pages) and `fields` (form fields several areas use); this file
+//! lists the areas and their routes.
 //!
 //! Agreement pages, downloads and attachments are shared; every read goes through the
 //! model layer's tenant scope (`models::Scope`), so another tenant's id is a 404.

@@ -327,7 +327,7 @@ fn every_route_answers_every_role_as_the_table_says() {
         ),
     ];
     // The table covers every mounted API route (with the ids written as parameters); the
-    // web pages have their own tests (tests/web.rs).
+    // web pages have their own tests (tests/it/web_pages/).
     let template = |path: &str| {
         let mut t = path.to_string();
         for id in [a, b, i, m, &f.dataport, &f.service, ea, tk] {

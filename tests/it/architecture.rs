@@ -5,115 +5,49 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The floors a floor must not reach. `app` and `cli` (the top) and `main`/`lib` may use
-/// everything.
-const FORBIDDEN: &[(&str, &[&str])] = &[
-    (
-        "domain",
-        &[
-            "db",
-            "models",
-            "documents",
-            "seal",
-            "mail",
-            "config",
-            "seed",
-            "actions",
-            "http",
-            "api",
-            "web",
-            "app",
-            "cli",
-            "error",
-        ],
-    ),
-    (
-        "error",
-        &[
-            "models",
-            "documents",
-            "seal",
-            "mail",
-            "config",
-            "seed",
-            "actions",
-            "http",
-            "api",
-            "web",
-            "app",
-            "cli",
-        ],
-    ),
-    (
-        "db",
-        &[
-            "models",
-            "documents",
-            "seal",
-            "mail",
-            "seed",
-            "actions",
-            "http",
-            "api",
-            "web",
-            "app",
-            "cli",
-        ],
-    ),
-    (
-        "documents",
-        &[
-            "db", "models", "seal", "mail", "config", "seed", "actions", "http", "api", "web",
-            "app", "cli",
-        ],
-    ),
-    (
-        "seal",
-        &[
-            "db", "models", "mail", "seed", "actions", "http", "api", "web", "app", "cli",
-        ],
-    ),
-    (
-        "mail",
-        &[
-            "db",
-            "models",
-            "documents",
-            "seal",
-            "seed",
-            "actions",
-            "http",
-            "api",
-            "web",
-            "app",
-            "cli",
-        ],
-    ),
-    (
-        "config",
-        &[
-            "db",
-            "models",
-            "documents",
-            "seed",
-            "actions",
-            "http",
-            "api",
-            "web",
-            "app",
-            "cli",
-        ],
-    ),
-    (
-        "models",
-        &["seed", "actions", "http", "api", "web", "app", "cli"],
-    ),
-    ("seed", &["actions", "http", "api", "web", "app", "cli"]),
-    ("actions", &["http", "api", "web", "app", "cli"]),
-    ("http", &["api", "web", "app", "cli"]),
-    ("api", &["web", "app", "cli"]),
-    ("web", &["api", "app", "cli"]),
+/// The floors from the bottom up: a floor may use the floors before it, not its
+/// neighbours on the same floor (`api` and `web`) and nothing after it.
+const FLOORS: &[&[&str]] = &[
+    &["domain"],
+    &["error"],
+    &["mail"],
+    &["config"],
+    &["seal"],
+    &["db"],
+    &["documents"],
+    &["models"],
+    &["seed"],
+    &["actions"],
+    &["http"],
+    &["api", "web"],
 ];
+
+/// The top, which may use everything: building the application, its background work,
+/// the command line.
+const TOP: &[&str] = &["jobs", "app", "cli", "main", "lib"];
+
+/// Pairs a floor order alone would allow but the design does not: the contract texts
+/// are rendered from facts handed in, never read from the database.
+const ALSO_FORBIDDEN: &[(&str, &str)] = &[("documents", "db")];
+
+/// Whether `floor` may use `name`.
+fn allowed(floor: &str, name: &str) -> Result<bool, String> {
+    let level = |f: &str| FLOORS.iter().position(|l| l.contains(&f));
+    if TOP.contains(&floor) {
+        return Ok(true);
+    }
+    let Some(mine) = level(floor) else {
+        return Err(format!("src/{floor} is on no floor of this test: add it"));
+    };
+    if ALSO_FORBIDDEN.contains(&(floor, name)) {
+        return Ok(false);
+    }
+    Ok(match level(name) {
+        Some(theirs) => theirs < mine || name == floor,
+        // Not a floor: a macro exported at the crate root (`insert_batch!`).
+        None => !TOP.contains(&name),
+    })
+}
 
 /// Every `crate::<name>` a file mentions (in `use` lines and paths alike; comments too,
 /// which keeps doc links honest).
@@ -130,16 +64,31 @@ fn references(text: &str) -> BTreeSet<String> {
             out.insert(name);
         }
     }
-    // `use crate::{a, b}` names several floors at once.
+    // `use crate::{a, b::{c, d}}` names several floors at once: the top-level names of
+    // the group, with nested groups skipped by counting braces.
     let mut rest = text;
     while let Some(at) = rest.find("crate::{") {
         rest = &rest[at + "crate::{".len()..];
-        let group = &rest[..rest.find('}').unwrap_or(rest.len())];
-        for part in group.split(',') {
-            let name = part.trim().split("::").next().unwrap_or("").to_string();
-            out.insert(name);
+        let (mut depth, mut name, mut at_start) = (0, String::new(), true);
+        for c in rest.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.insert(std::mem::take(&mut name));
+                    at_start = true;
+                }
+                ':' if depth == 0 => at_start = false,
+                c if depth == 0 && at_start && (c.is_ascii_alphanumeric() || c == '_') => {
+                    name.push(c)
+                }
+                _ => {}
+            }
         }
+        out.insert(name);
     }
+    out.remove("");
     out
 }
 
@@ -171,14 +120,13 @@ fn every_floor_imports_only_the_floors_below_it() {
             .to_string_lossy()
             .trim_end_matches(".rs")
             .to_string();
-        let Some((_, forbidden)) = FORBIDDEN.iter().find(|(f, _)| *f == floor) else {
-            continue;
-        };
         checked += 1;
         let text = std::fs::read_to_string(path).unwrap();
         for name in references(&text) {
-            if forbidden.contains(&name.as_str()) {
-                wrong.push(format!("{} uses crate::{name}", rel.display()));
+            match allowed(&floor, &name) {
+                Ok(true) => {}
+                Ok(false) => wrong.push(format!("{} uses crate::{name}", rel.display())),
+                Err(problem) => wrong.push(problem),
             }
         }
     }
@@ -192,9 +140,18 @@ fn every_floor_imports_only_the_floors_below_it() {
 
 #[test]
 fn the_check_sees_grouped_and_nested_paths() {
-    let found = references("use crate::{api::id, web};\nlet x = crate::models::user::User::find;");
+    let found =
+        references("use crate::{api::{id, page}, web};\nlet x = crate::models::user::User::find;");
     assert_eq!(
         found.into_iter().collect::<Vec<_>>(),
         ["api", "models", "web"]
     );
+    assert_eq!(allowed("models", "db"), Ok(true));
+    assert_eq!(allowed("db", "models"), Ok(false));
+    assert_eq!(allowed("api", "web"), Ok(false));
+    assert_eq!(allowed("web", "http"), Ok(true));
+    assert_eq!(allowed("documents", "db"), Ok(false));
+    assert_eq!(allowed("error", "db"), Ok(false));
+    assert_eq!(allowed("app", "web"), Ok(true));
+    assert!(allowed("newfloor", "db").is_err(), "an unknown floor fails");
 }

@@ -1,4 +1,4 @@
-"""A real SMTP server on loopback for tests/mail.rs (aiosmtpd).
+"""A real SMTP server on loopback for tests/it/mail.rs (aiosmtpd).
 
 Usage: python3 server.py PORT DIR [DELAY]. Each message received is written to DIR as one JSON
 file (envelope recipients, decoded subject, Message-ID, plain and HTML parts); prints

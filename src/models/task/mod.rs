@@ -1,4 +1,4 @@
-//! Go-live tasks of Einzelabrufe (`domain::golive` decides; this file stores). The plan is
+//! Go-live tasks of Einzelabrufe (`domain::golive` decides; this folder stores). The plan is
 //! created in the transaction that puts the EA into force; each step is checked against
 //! who owns the task, what it waits for and the evidence it records, and is audited.
 

@@ -13,7 +13,7 @@ use super::session::Session;
 use crate::domain::account::Role;
 use crate::error::AppResult;
 
-pub(crate) static PAGES: OnceLock<tera::Tera> = OnceLock::new();
+static PAGES: OnceLock<tera::Tera> = OnceLock::new();
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {

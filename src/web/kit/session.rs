@@ -16,7 +16,7 @@ use crate::models::Scope;
 pub(crate) const SESSION: &str = "nnr_sitzung";
 
 /// A session ends after this long, however active (the user logs in again).
-pub(crate) const SESSION_HOURS: i64 = 8;
+const SESSION_HOURS: i64 = 8;
 
 pub(crate) const LOGIN_CSRF: &str = "nnr_csrf";
 

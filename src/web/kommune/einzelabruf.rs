@@ -10,7 +10,7 @@ use rocket::http::Status;
 use rocket::{get, post, State};
 use serde_json::{json, Value};
 
-use super::{is_active, own_agreements, own_municipality};
+use super::{own_agreements, own_municipality};
 use crate::actions::ea::{self, ContactPerson, Filing, Upload};
 use crate::db::DbConn;
 use crate::domain::text::Checked;
@@ -55,7 +55,7 @@ fn form_data(
     let existing = agreements.into_iter().find(|a| {
         a.kind == AgreementKind::Ea
             && a.service.as_ref().is_some_and(|s| s.id == service.id)
-            && is_active(a.status)
+            && a.status.is_active()
     });
     Ok((service, rv_in_force, existing))
 }
@@ -163,28 +163,36 @@ pub(super) async fn file_ea(
             });
         }
     }
-    let filing = Filing {
-        agreement: Checked::new(NewAgreement {
-            kind: "ea".into(),
-            service_id: Some(service_id),
-            notice_period_months: Some(3),
-            parameters,
-            signing_order: state.signing_order,
-            ..NewAgreement::default()
-        })?,
-        unreadable,
-        contact: Some(ContactPerson {
-            name: form.kontakt_name.clone(),
-            email: form.kontakt_email.clone(),
-            phone: form.kontakt_telefon.clone(),
-        }),
-        uploads,
+    let (uploads, refused) = ea::check_uploads(uploads);
+    unreadable.extend(refused);
+    let agreement = Checked::new(NewAgreement {
+        kind: "ea".into(),
+        service_id: Some(service_id),
+        notice_period_months: Some(3),
+        parameters,
+        signing_order: state.signing_order,
+        ..NewAgreement::default()
+    });
+    let result = match agreement {
+        Err(e) => Err(e.into()),
+        Ok(agreement) => {
+            let filing = Filing {
+                agreement,
+                unreadable,
+                contact: Some(ContactPerson {
+                    name: form.kontakt_name.clone(),
+                    email: form.kontakt_email.clone(),
+                    phone: form.kontakt_telefon.clone(),
+                }),
+                uploads,
+            };
+            let actor = session.actor();
+            state
+                .db
+                .write(move |conn| ea::file(conn, &scope, &actor, filing))
+                .await
+        }
     };
-    let actor = session.actor();
-    let result = state
-        .db
-        .write(move |conn| ea::file(conn, &scope, &actor, filing))
-        .await;
     match result {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id))),
         Err(e) if is_form_error(&e) => Ok(form_page(

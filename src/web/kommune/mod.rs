@@ -35,16 +35,6 @@ pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<
     Ok(Agreement::list(conn, scope, &Filter::default(), page)?.items)
 }
 
-pub(super) fn is_active(status: AgreementStatus) -> bool {
-    matches!(
-        status,
-        AgreementStatus::Draft
-            | AgreementStatus::AwaitingSignatures
-            | AgreementStatus::Signed
-            | AgreementStatus::InForce
-    )
-}
-
 /// `/kommune`: the RV, the Einzelabrufe, and the services one can still call.
 #[get("/kommune")]
 async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
@@ -72,7 +62,7 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
         .await?;
     let rv = agreements
         .iter()
-        .find(|a| a.kind == AgreementKind::Rv && is_active(a.status));
+        .find(|a| a.kind == AgreementKind::Rv && a.status.is_active());
     let rv_in_force = rv.is_some_and(|a| a.status == AgreementStatus::InForce);
     let eas: Vec<&AgreementView> = agreements
         .iter()
@@ -86,7 +76,7 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
         }
         let active = eas
             .iter()
-            .find(|a| a.service.as_ref().is_some_and(|x| x.id == s.id) && is_active(a.status));
+            .find(|a| a.service.as_ref().is_some_and(|x| x.id == s.id) && a.status.is_active());
         callable.push(json!({
             "id": s.id,
             "name": s.name,

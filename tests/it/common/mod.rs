@@ -77,7 +77,7 @@ fn figment_with(database_url: &str, reference: bool, demo: bool) -> rocket::figm
         .merge(("ip_header", "X-Real-IP"))
         .merge(("seed_reference_data", reference))
         .merge(("seed_demo_agreements", demo))
-        // Tests run the outbox worker and the reminder job themselves (tests/mail.rs).
+        // Tests run the outbox worker and the reminder job themselves (tests/it/mail.rs).
         .merge(("mail_worker_interval_secs", 0))
         .merge(("reminder_interval_secs", 0))
 }
@@ -558,7 +558,7 @@ pub enum Part<'a> {
 
 impl TestApp {
     /// A web session for the user with this id (no password round trip: the login itself
-    /// is tested in tests/web.rs).
+    /// is tested in tests/it/web.rs).
     pub fn web_user(&self, id: &str) -> WebUser {
         let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
         let db = nachnutzung::db::Db::open(&url, 1).unwrap();
