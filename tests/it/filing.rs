@@ -58,7 +58,10 @@ fn the_einzelabruf_form_and_the_api_file_through_one_action() {
     let page = form("wohngeld\u{0}@stadtdo.de", "dora@stadtdo.de");
     assert_eq!(page.status, Status::UnprocessableEntity);
     assert!(page.text().contains("Nullzeichen"), "{}", page.text());
-    assert!(page.body.contains("name=\"kontakt_name\""), "the form, not an error page");
+    assert!(
+        page.body.contains("name=\"kontakt_name\""),
+        "the form, not an error page"
+    );
     assert_eq!(
         app.get("/api/v1/audit?per_page=1").1["total"],
         before,
