@@ -5,6 +5,7 @@
 //! the caller's scope (`NewAgreement::create_as`: the policy and the rules of the model).
 
 use crate::db::DbConn;
+use crate::domain::signing::SigningOrder;
 use crate::domain::text::{self, Checked, Kind};
 use crate::domain::{codes, service, DomainError};
 use crate::error::{AppError, AppResult, ErrorKind, FieldError};
@@ -74,7 +75,14 @@ pub struct Filing {
 /// form) the service's parameters are checked here together with the form's own fields;
 /// without one (the API) the model checks them after the rules of the contract model,
 /// in the order the API has always answered.
-pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> AppResult<Agreement> {
+/// `order`: who is asked to sign first (the deployment's setting).
+pub fn file(
+    conn: &mut DbConn,
+    scope: &Scope,
+    actor: &str,
+    order: SigningOrder,
+    filing: Filing,
+) -> AppResult<Agreement> {
     let Filing {
         agreement,
         unreadable,
@@ -129,7 +137,7 @@ pub fn file(conn: &mut DbConn, scope: &Scope, actor: &str, filing: Filing) -> Ap
     if let (Some(c), Scope::Municipality(m)) = (contact, scope) {
         record_contact(conn, m, c)?;
     }
-    agreement.create_as(conn, scope, actor, uploads)
+    agreement.create_as(conn, scope, actor, uploads, order)
 }
 
 /// The contact person fit to store, or the problems at their fields.

@@ -90,7 +90,7 @@ async fn create(
     input: Body<'_, NewAgreement>,
 ) -> AppResult<(Status, Json<AgreementView>)> {
     let order = state.signing_order;
-    let input = body(input)?.amend(|i| i.signing_order = order)?;
+    let input = body(input)?;
     let view = state
         .db
         .write(move |conn| {
@@ -104,9 +104,9 @@ async fn create(
                         contact: None,
                         uploads: Vec::new(),
                     };
-                    ea::file(conn, &caller.scope, &caller.actor, filing)?
+                    ea::file(conn, &caller.scope, &caller.actor, order, filing)?
                 }
-                _ => input.create_as(conn, &caller.scope, &caller.actor, Vec::new())?,
+                _ => input.create_as(conn, &caller.scope, &caller.actor, Vec::new(), order)?,
             };
             a.view(conn, true)
         })

@@ -10,6 +10,7 @@ use time::Date;
 use super::{Agreement, AgreementVersion, TransitionInput};
 use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
+use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms};
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -49,14 +50,16 @@ pub struct NewAgreement {
     pub costs: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
-    /// EA without an AVV of its own: take the AVV of the EKV it rests on (self-service,
-    /// where the municipality does not write the AVV; the EKV's is the one that applies).
-    #[serde(skip)]
-    pub avv_from_ekv: bool,
-    /// Self-service: who is asked to sign first once it is submitted (the deployment's
-    /// setting; not in the API).
-    #[serde(skip)]
-    pub signing_order: crate::domain::signing::SigningOrder,
+}
+
+/// Where an EA's AVV comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvvSource {
+    /// The one in the input (none: the draft has none yet).
+    AsGiven,
+    /// Without one in the input: the AVV of the EKV it rests on (the EKV's is the one
+    /// that applies; municipalities and d-NRW's EA drafts do not write their own).
+    FromEkv,
 }
 
 impl Inspect for NewAgreement {
@@ -87,19 +90,23 @@ impl Inspect for NewAgreement {
 
 impl Checked<NewAgreement> {
     /// Creates the agreement for a caller with `scope` (see [`NewAgreement::create_as`]).
+    /// `order`: who is asked to sign first when a municipality's request is submitted
+    /// (the deployment's setting).
     pub fn create_as(
         self,
         conn: &mut DbConn,
         scope: &Scope,
         actor: &str,
         uploads: Vec<CheckedUpload>,
+        order: SigningOrder,
     ) -> AppResult<Agreement> {
-        self.into_inner().create_as(conn, scope, actor, uploads)
+        self.into_inner()
+            .create_as(conn, scope, actor, uploads, order)
     }
 
     /// Creates the agreement as a draft, or says exactly why not.
-    pub fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
-        self.into_inner().create(conn, actor)
+    pub fn create(self, conn: &mut DbConn, actor: &str, avv: AvvSource) -> AppResult<Agreement> {
+        self.into_inner().create(conn, actor, avv)
     }
 }
 
@@ -135,6 +142,7 @@ impl NewAgreement {
         scope: &Scope,
         actor: &str,
         uploads: Vec<CheckedUpload>,
+        order: SigningOrder,
     ) -> AppResult<Agreement> {
         if !uploads.is_empty() && self.kind != "ea" {
             return Err(AppError::field(
@@ -159,15 +167,13 @@ impl NewAgreement {
         let municipality = match scope {
             Scope::Municipality(m) => m.clone(),
             _ => {
-                let a = self.create(conn, actor)?;
+                let a = self.create(conn, actor, AvvSource::AsGiven)?;
                 store(conn, &a)?;
                 return Ok(a);
             }
         };
         self.municipality_id = Some(municipality);
-        self.avv_from_ekv = true;
-        let order = self.signing_order;
-        let a = self.create(conn, actor)?;
+        let a = self.create(conn, actor, AvvSource::FromEkv)?;
         store(conn, &a)?;
         let a = Checked::new(TransitionInput {
             action: "submit".into(),
@@ -181,7 +187,7 @@ impl NewAgreement {
         Ok(a)
     }
 
-    fn create(self, conn: &mut DbConn, actor: &str) -> AppResult<Agreement> {
+    fn create(self, conn: &mut DbConn, actor: &str, avv_source: AvvSource) -> AppResult<Agreement> {
         let Some(kind) = AgreementKind::parse(&self.kind) else {
             return Err(AppError::field(
                 "kind",
@@ -193,7 +199,9 @@ impl NewAgreement {
         };
         let resolved = self.resolve(conn, kind)?;
         let avv = match (&self.avv, &resolved.ekv_id) {
-            (None, Some(ekv_id)) if self.avv_from_ekv && kind == AgreementKind::Ea => {
+            (None, Some(ekv_id))
+                if avv_source == AvvSource::FromEkv && kind == AgreementKind::Ea =>
+            {
                 let ekv = Agreement::find(conn, ekv_id)?;
                 ekv.version(conn, ekv.current_version)?.terms()?.avv
             }

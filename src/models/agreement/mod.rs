@@ -10,7 +10,7 @@ mod resolve;
 pub(crate) mod transition;
 mod view;
 
-pub use create::NewAgreement;
+pub use create::{AvvSource, NewAgreement};
 pub use edit::{AmendmentInput, AmendmentStep, EditInput};
 pub use transition::TransitionInput;
 pub use view::{AgreementView, Filter};

@@ -19,7 +19,7 @@ use crate::domain::signing::SigningOrder;
 use crate::domain::text::Checked;
 use crate::domain::Avv;
 use crate::error::{AppError, AppResult};
-use crate::models::agreement::{Agreement, NewAgreement, TransitionInput};
+use crate::models::agreement::{Agreement, AvvSource, NewAgreement, TransitionInput};
 use crate::models::contact::Contact;
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
@@ -54,7 +54,7 @@ pub fn avv_for(service: &str, data_types: &[&str], data_subjects: &[&str]) -> Av
 }
 
 fn create(conn: &mut DbConn, input: NewAgreement) -> AppResult<Agreement> {
-    Checked::new(input)?.create(conn, ACTOR)
+    Checked::new(input)?.create(conn, ACTOR, AvvSource::AsGiven)
 }
 
 /// What sealing needs in the seed.

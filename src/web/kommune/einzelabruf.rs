@@ -170,7 +170,6 @@ pub(super) async fn file_ea(
         service_id: Some(service_id),
         notice_period_months: Some(3),
         parameters,
-        signing_order: state.signing_order,
         ..NewAgreement::default()
     });
     let result = match agreement {
@@ -186,10 +185,10 @@ pub(super) async fn file_ea(
                 }),
                 uploads,
             };
-            let actor = session.actor();
+            let (actor, order) = (session.actor(), state.signing_order);
             state
                 .db
-                .write(move |conn| ea::file(conn, &scope, &actor, filing))
+                .write(move |conn| ea::file(conn, &scope, &actor, order, filing))
                 .await
         }
     };

@@ -120,10 +120,9 @@ async fn request_rv(
             Checked::new(NewAgreement {
                 kind: "rv".into(),
                 notice_period_months: Some(6),
-                signing_order: order,
                 ..NewAgreement::default()
             })?
-            .create_as(conn, &scope, &actor, Vec::new())
+            .create_as(conn, &scope, &actor, Vec::new(), order)
         })
         .await;
     match result {

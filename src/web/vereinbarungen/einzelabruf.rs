@@ -10,7 +10,7 @@ use super::entwurf::{joined, DraftForm};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, AgreementView, NewAgreement};
+use crate::models::agreement::{Agreement, AgreementView, AvvSource, NewAgreement};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::{self, Organisation};
 use crate::models::service::Service;
@@ -145,7 +145,6 @@ pub(super) async fn ea_create(
         external_party_ags: outbound.then(|| text(&form.external_ags)).flatten(),
         notice_period_months: Some(3),
         parameters,
-        avv_from_ekv: true,
         ..NewAgreement::default()
     };
     let actor = session.actor();
@@ -163,7 +162,7 @@ pub(super) async fn ea_create(
                     })?;
                     input.municipality_id = Some(m.id);
                 }
-                Checked::new(input)?.create(conn, &actor)
+                Checked::new(input)?.create(conn, &actor, AvvSource::FromEkv)
             })
             .await
     } else {

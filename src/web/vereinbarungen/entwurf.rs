@@ -10,7 +10,7 @@ use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, AgreementView, EditInput, NewAgreement};
+use crate::models::agreement::{Agreement, AgreementView, AvvSource, EditInput, NewAgreement};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::{self, Organisation};
 use crate::models::service::Service;
@@ -253,7 +253,7 @@ pub(super) async fn create(
                 })?;
                 input.municipality_id = Some(m.id);
             }
-            Checked::new(input)?.create(conn, &actor)
+            Checked::new(input)?.create(conn, &actor, AvvSource::AsGiven)
         })
         .await;
     match result {
