@@ -182,11 +182,15 @@ async fn transition(
 ) -> AppResult<Json<AgreementView>> {
     let id = super::id(id)?;
     let order = state.signing_order;
-    let input = body(input)?.amend(|i| i.signing_order = order)?;
+    let input = body(input)?;
     Ok(Json(
         state
             .db
-            .write(move |conn| input.apply(conn, &staff.actor, &id)?.view(conn, true))
+            .write(move |conn| {
+                input
+                    .apply(conn, &staff.actor, &id, order)?
+                    .view(conn, true)
+            })
             .await?,
     ))
 }

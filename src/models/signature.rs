@@ -8,7 +8,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 
-use super::agreement::transition::TransitionInput;
 use super::agreement::Agreement;
 use super::audit::{self, Change};
 use super::contact::Contact;
@@ -22,8 +21,9 @@ use crate::db::DbConn;
 use crate::domain::policy::{self, Parties, SignRefusal};
 use crate::domain::signing::{Party, SigningOrder};
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
-use crate::domain::{Action, DomainError, Status};
+use crate::domain::{DomainError, Status};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::models::agreement::transition::{self, Signed};
 use crate::seal::Sealer;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -399,12 +399,15 @@ impl SignInput {
                 .collect::<Vec<_>>()
                 .join("; ");
             let a = if no == a.current_version {
-                Checked::new(TransitionInput {
-                    signed_on: Some(today()),
-                    signed_by: Some(names),
-                    ..TransitionInput::default()
-                })?
-                .run(conn, &ctx.actor, &a.id, Action::Sign)?
+                transition::sign(
+                    conn,
+                    &ctx.actor,
+                    &a.id,
+                    Signed {
+                        on: today(),
+                        by: names,
+                    },
+                )?
             } else {
                 super::agreement::edit::mark_amendment_signed(conn, &ctx.actor, &a, no, today())?;
                 a
@@ -439,12 +442,15 @@ pub fn record_signed_outside(
             "Das Unterschriftsdatum darf nicht in der Zukunft liegen.",
         ));
     }
-    let a = Checked::new(TransitionInput {
-        signed_on: Some(on),
-        signed_by: Some(by.to_string()),
-        ..TransitionInput::default()
-    })?
-    .run(conn, actor, id, Action::Sign)?;
+    let a = transition::sign(
+        conn,
+        actor,
+        id,
+        Signed {
+            on,
+            by: by.to_string(),
+        },
+    )?;
     document::issue(conn, sealer, order, actor, &a, a.current_version)?;
     Ok(a)
 }

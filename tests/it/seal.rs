@@ -791,3 +791,37 @@ fn a_configured_pkcs12_with_an_ecdsa_key_seals_and_a_wrong_password_is_a_clear_e
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Who signed is recorded from the signatures, not checked like typed input: two
+/// signatories with long names of long organisations (together far over the 200
+/// characters of a name field) still complete the agreement.
+#[test]
+fn long_names_of_the_signatories_do_not_stop_the_last_signature() {
+    let app = TestApp::new();
+    let long_org = format!("Zweckverband {}", "Kommunale Datenverarbeitung ".repeat(6));
+    let (status, v) = app.post(
+        "/api/v1/intermediaries",
+        json!({ "name": long_org.trim(), "states": [{ "land_key": "14", "state": "Sachsen" }] }),
+    );
+    assert_eq!(status, Status::Created, "{v}");
+    let org = v["id"].as_str().unwrap().to_string();
+    let ioev = app.create(json!({ "kind": "ioev", "counterparty_id": org }));
+    let id = ioev["id"].as_str().unwrap();
+    assert_eq!(app.step(id, "submit").0, Status::Ok);
+    let partner = app.signatory(
+        &format!("organisations/{org}"),
+        "Maximiliane Adelheid von und zu Sonnenberg-Hohenstein",
+    );
+    let dnrw = app.signatory(
+        &format!("organisations/{}", app.dnrw()),
+        "Friederike Wilhelmine Schulze-Oberhausen",
+    );
+    assert_eq!(app.sign_as(id, &partner).0, Status::Created);
+    let (status, v) = app.sign_as(id, &dnrw);
+    assert_eq!(status, Status::Created, "{v}");
+    let a = app.ok("GET", &format!("/api/v1/agreements/{id}"), None);
+    assert_eq!(a["status"], "signed");
+    let by = a["signed_by"].as_str().unwrap();
+    assert!(by.chars().count() > 200, "{by}");
+    assert!(by.contains("Sonnenberg-Hohenstein") && by.contains("Schulze-Oberhausen"));
+}

@@ -177,10 +177,9 @@ impl NewAgreement {
         store(conn, &a)?;
         let a = Checked::new(TransitionInput {
             action: "submit".into(),
-            signing_order: order,
             ..TransitionInput::default()
         })?
-        .apply(conn, actor, &a.id)?;
+        .apply(conn, actor, &a.id, order)?;
         if a.kind()? == crate::domain::AgreementKind::Ea {
             crate::models::notify::ea_filed(conn, &a)?;
         }

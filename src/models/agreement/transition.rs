@@ -7,6 +7,7 @@ use super::{check_lock, Agreement};
 use crate::db::DbConn;
 use crate::domain::agreement::{check_termination, german_date};
 use crate::domain::rules;
+use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, Action, AgreementKind, DomainError, Status};
 use crate::error::{AppError, AppResult};
@@ -21,12 +22,6 @@ pub struct TransitionInput {
     /// The version the caller saw; a stale one is refused (409).
     #[serde(default)]
     pub lock_version: Option<i32>,
-    /// sign (signing workflow only, not in the API): date of the last signature.
-    #[serde(skip)]
-    pub signed_on: Option<Date>,
-    /// sign (signing workflow only, not in the API): who signed.
-    #[serde(skip)]
-    pub signed_by: Option<String>,
     /// activate: first day in force (default today, not before `signed_on`).
     #[serde(default)]
     pub effective_from: Option<Date>,
@@ -41,9 +36,13 @@ pub struct TransitionInput {
     /// terminate/expire: also end the agreements that rest on this one.
     #[serde(default)]
     pub cascade: bool,
-    /// submit: who is asked to sign first (the deployment's setting; not in the API).
-    #[serde(skip)]
-    pub signing_order: crate::domain::signing::SigningOrder,
+}
+
+/// The signatures of a version are complete: when the last was given, and who signed
+/// (from the signing workflow or a record of a signature given elsewhere; never input).
+pub(crate) struct Signed {
+    pub on: Date,
+    pub by: String,
 }
 
 /// Signatures are given one by one, by authorised signatories, not as a lifecycle step.
@@ -76,32 +75,53 @@ fn parse_action(s: &str, id: &str) -> AppResult<Action> {
 impl Inspect for TransitionInput {
     fn inspect(&mut self, t: &mut TextCheck) {
         t.text("action", Kind::Code, &mut self.action);
-        t.opt("signed_by", Kind::Name, &mut self.signed_by);
         t.opt("reason", Kind::Note, &mut self.reason);
     }
 }
 
 impl Checked<TransitionInput> {
     /// Applies the step, or says why it is not allowed. Returns the agreement as it now is.
-    pub fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
+    /// `order`: who is asked to sign first after `submit` (the deployment's setting).
+    pub fn apply(
+        self,
+        conn: &mut DbConn,
+        actor: &str,
+        id: &str,
+        order: SigningOrder,
+    ) -> AppResult<Agreement> {
         let action = parse_action(&self.action, id)?;
-        self.run(conn, actor, id, action)
+        self.into_inner().run(conn, actor, id, action, order, None)
     }
+}
 
-    /// Applies `action`; `Sign` comes only from the signing workflow.
-    pub(crate) fn run(
+/// Marks the current version of `id` signed (the signing workflow, when the last
+/// signature is given, and records of signatures given elsewhere).
+pub(crate) fn sign(
+    conn: &mut DbConn,
+    actor: &str,
+    id: &str,
+    signed: Signed,
+) -> AppResult<Agreement> {
+    TransitionInput::default().run(
+        conn,
+        actor,
+        id,
+        Action::Sign,
+        SigningOrder::default(),
+        Some(signed),
+    )
+}
+
+impl TransitionInput {
+    fn run(
         self,
         conn: &mut DbConn,
         actor: &str,
         id: &str,
         action: Action,
+        order: SigningOrder,
+        signed: Option<Signed>,
     ) -> AppResult<Agreement> {
-        self.into_inner().run(conn, actor, id, action)
-    }
-}
-
-impl TransitionInput {
-    fn run(self, conn: &mut DbConn, actor: &str, id: &str, action: Action) -> AppResult<Agreement> {
         let mut a = Agreement::find(conn, id)?;
         check_lock(&a, self.lock_version)?;
         let before = a.snapshot();
@@ -124,7 +144,10 @@ impl TransitionInput {
                 a.submitted_by = Some(actor.to_string());
             }
             Action::Sign => {
-                let on = self.signed_on.unwrap_or_else(today);
+                let (on, by) = match signed {
+                    Some(s) => (s.on, s.by),
+                    None => (today(), actor.to_string()),
+                };
                 if on > today() {
                     return Err(AppError::field(
                         "signed_on",
@@ -132,7 +155,7 @@ impl TransitionInput {
                     ));
                 }
                 a.signed_on = Some(on);
-                a.signed_by = Some(self.signed_by.clone().unwrap_or_else(|| actor.to_string()));
+                a.signed_by = Some(by);
                 set_version_status(conn, &a, "signed", Some(on), None)?;
             }
             Action::Activate => {
@@ -212,7 +235,7 @@ impl TransitionInput {
             crate::models::notify::tasks_assigned(conn, &a, &tasks)?;
         }
         if action == Action::Submit {
-            crate::models::notify::submitted(conn, &a, self.signing_order)?;
+            crate::models::notify::submitted(conn, &a, order)?;
         }
         Ok(a)
     }

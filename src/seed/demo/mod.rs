@@ -74,7 +74,7 @@ fn step(
         effective_from,
         ..TransitionInput::default()
     })?
-    .apply(conn, ACTOR, &a.id)?;
+    .apply(conn, ACTOR, &a.id, SigningOrder::default())?;
     Ok(())
 }
 

@@ -55,12 +55,12 @@ pub(super) async fn step(
         ends_on,
         reason: Some(form.grund.trim().to_string()).filter(|r| !r.is_empty()),
         cascade: form.kaskade,
-        signing_order: state.signing_order,
         ..TransitionInput::default()
     };
+    let order = state.signing_order;
     let result = state
         .db
-        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id))
+        .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id, order))
         .await;
     match result {
         Ok(_) => Ok(Page::to(target)),

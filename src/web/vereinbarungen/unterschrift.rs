@@ -78,7 +78,7 @@ pub(super) async fn activate(
             &target,
         ));
     };
-    let actor = session.actor();
+    let (actor, order) = (session.actor(), state.signing_order);
     let result = state
         .db
         .write(move |conn| {
@@ -87,7 +87,7 @@ pub(super) async fn activate(
                 effective_from,
                 ..TransitionInput::default()
             })?
-            .apply(conn, &actor, &id)
+            .apply(conn, &actor, &id, order)
         })
         .await;
     match result {
