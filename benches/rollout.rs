@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
+use nachnutzung::actions::rollout::{self, RolloutFilter};
 use nachnutzung::db::schema::municipalities;
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::domain::text::Checked;
-use nachnutzung::models::rollout::{self, RolloutFilter};
 use nachnutzung::models::Scope;
 use nachnutzung::seed::national::{generate, Scale};
 

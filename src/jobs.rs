@@ -41,9 +41,9 @@ impl Background {
                     let (db, s, order) = (self.db.clone(), self.settings.clone(), self.order);
                     let run = rocket::tokio::task::spawn_blocking(move || {
                         db.write_blocking(|conn| {
-                            crate::models::reminders::run_today(
+                            crate::actions::reminders::run_today(
                                 conn,
-                                crate::models::reminders::ReminderSettings {
+                                crate::actions::reminders::ReminderSettings {
                                     signature_days: s.signature_reminder_days,
                                     certificate_days: s.certificate_warning_days,
                                     order,

@@ -6,3 +6,6 @@ pub mod bulk;
 pub mod catalog;
 pub mod documents;
 pub mod ea;
+pub mod exports;
+pub mod reminders;
+pub mod rollout;

@@ -6,9 +6,9 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Responder, Route, State};
 
 use super::Caller;
+use crate::actions::rollout::{self, Rollout};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::rollout::{self, Rollout};
 
 pub fn routes() -> Vec<Route> {
     routes![matrix, vsm]
@@ -75,8 +75,8 @@ async fn vsm(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Exp
     let bytes = state
         .db
         .read(move |conn| {
-            let rows = crate::models::exports::vsm_rows(conn, &caller.scope, &id)?;
-            crate::models::exports::vsm_csv(&rows)
+            let rows = crate::actions::exports::vsm_rows(conn, &caller.scope, &id)?;
+            crate::actions::exports::vsm_csv(&rows)
         })
         .await?;
     Ok(csv_download(bytes, "vsm.csv"))

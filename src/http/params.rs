@@ -1,9 +1,9 @@
 //! Typed parameters from paths and queries: ids, paging, the roll-out's filters. A value
 //! that cannot be one is refused here with a German message naming the parameter.
 
+use crate::actions::rollout::RolloutFilter;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
-use crate::models::rollout::RolloutFilter;
 
 /// Ids are UUIDs; anything else cannot name a record.
 pub fn id(raw: &str) -> AppResult<String> {

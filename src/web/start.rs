@@ -35,10 +35,10 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
         .read(move |conn| {
             let name = crate::models::organisation::Organisation::find(conn, &org)?.name;
             // The roll-out in NRW of the services it provides, aggregated.
-            let rollout = crate::models::rollout::compute(
+            let rollout = crate::actions::rollout::compute(
                 conn,
                 &scope,
-                &Checked::new(crate::models::rollout::RolloutFilter::default())?,
+                &Checked::new(crate::actions::rollout::RolloutFilter::default())?,
             )?;
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
             let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
+use nachnutzung::actions::reminders::{self, ReminderSettings};
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::mail::{MailSettings, Mailer, SmtpSecurity, TransportKind};
 use nachnutzung::models::outbox;
-use nachnutzung::models::reminders::{self, ReminderSettings};
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 

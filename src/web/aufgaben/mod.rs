@@ -408,7 +408,7 @@ async fn calendar_page(state: &State<AppState>, session: Option<Session>) -> App
     let id = session.user.id.clone();
     let has = state
         .db
-        .read(move |conn| crate::models::exports::has_calendar(conn, &id))
+        .read(move |conn| crate::actions::exports::has_calendar(conn, &id))
         .await?;
     let mut ctx = page_context(&session, "Fristen im Kalender")?;
     ctx["has"] = json!(has);
@@ -426,7 +426,7 @@ async fn calendar_renew(
     let id = session.user.id.clone();
     let secret = state
         .db
-        .write(move |conn| crate::models::exports::renew_calendar_token(conn, &id))
+        .write(move |conn| crate::actions::exports::renew_calendar_token(conn, &id))
         .await?;
     let mut ctx = page_context(&session, "Fristen im Kalender")?;
     ctx["has"] = json!(true);
@@ -445,7 +445,7 @@ async fn calendar_feed(state: &State<AppState>, file: &str) -> AppResult<(Conten
     let base = state.base_url.clone();
     let ics = state
         .db
-        .read(move |conn| crate::models::exports::calendar(conn, &secret, &base))
+        .read(move |conn| crate::actions::exports::calendar(conn, &secret, &base))
         .await?;
     Ok((
         ContentType::new("text", "calendar").with_params(("charset", "utf-8")),

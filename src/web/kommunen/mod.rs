@@ -43,8 +43,8 @@ async fn vsm_csv(
     let bytes = state
         .db
         .read(move |conn| {
-            let rows = crate::models::exports::vsm_rows(conn, &scope, &id)?;
-            crate::models::exports::vsm_csv(&rows)
+            let rows = crate::actions::exports::vsm_rows(conn, &scope, &id)?;
+            crate::actions::exports::vsm_csv(&rows)
         })
         .await?;
     Ok(CsvOrPage::file(bytes, "vsm.csv"))

@@ -4,11 +4,11 @@ use rocket::http::{ContentType, Header};
 use rocket::{get, Responder, State};
 use serde_json::{json, Value};
 
+use crate::actions::rollout::{self, Cell, RolloutFilter};
 use crate::domain::text::Checked;
 use crate::error::AppResult;
 use crate::http::state::AppState;
 use crate::models::municipality::Municipality;
-use crate::models::rollout::{self, Cell, RolloutFilter};
 use crate::models::Scope;
 use crate::web::{page_context, signed_in, Page, Session};
 

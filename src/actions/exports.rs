@@ -4,15 +4,15 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::agreement::Agreement;
-use super::municipality::Municipality;
-use super::task::{self, TaskFilter};
-use super::user::{token_hash, User};
-use super::{now, Page, Scope};
 use crate::db::schema::{agreements, golive_tasks, users};
 use crate::db::DbConn;
 use crate::domain::{AgreementKind, Status};
 use crate::error::{AppError, AppResult};
+use crate::models::agreement::Agreement;
+use crate::models::municipality::Municipality;
+use crate::models::task::{self, TaskFilter};
+use crate::models::user::{token_hash, User};
+use crate::models::{now, Page, Scope};
 
 /// One row of the VSM export: what the Verwaltungssuchmaschine needs per Leika key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub fn vsm_csv(rows: &[VsmRow]) -> AppResult<Vec<u8>> {
 /// Gives user `id` a new calendar feed secret (the old URL stops working) and returns it.
 /// Only its SHA-256 is stored.
 pub fn renew_calendar_token(conn: &mut DbConn, id: &str) -> AppResult<String> {
-    let secret = super::random_hex(32);
+    let secret = crate::models::random_hex(32);
     diesel::update(users::table.find(id))
         .set((
             users::calendar_token_hash.eq(token_hash(&secret)),

@@ -10,12 +10,12 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use serde::Serialize;
 
-use super::Scope;
 use crate::db::schema::{agreements, municipalities, services};
 use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{AgreementKind, Availability};
 use crate::error::AppResult;
+use crate::models::Scope;
 
 /// The state of a municipality with a service, from least to most advanced (a pair with
 /// several Einzelabrufe shows its most advanced one).
