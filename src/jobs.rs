@@ -60,12 +60,12 @@ impl Background {
                     let (db, mailer) = (self.db.clone(), self.mailer.clone());
                     let (from, me) = (self.from.clone(), worker.clone());
                     let run = rocket::tokio::task::spawn_blocking(move || {
-                        crate::models::outbox::deliver_due(
+                        crate::actions::outbox::deliver_due(
                             &db,
                             &mailer,
                             &from,
                             &me,
-                            crate::models::outbox::LEASE_SECS,
+                            crate::actions::outbox::LEASE_SECS,
                         )
                     })
                     .await;

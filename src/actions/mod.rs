@@ -7,5 +7,6 @@ pub mod catalog;
 pub mod documents;
 pub mod ea;
 pub mod exports;
+pub mod outbox;
 pub mod reminders;
 pub mod rollout;

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
+use nachnutzung::actions::outbox;
 use nachnutzung::actions::reminders::{self, ReminderSettings};
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::mail::{MailSettings, Mailer, SmtpSecurity, TransportKind};
-use nachnutzung::models::outbox;
+use nachnutzung::models::outbox::{counts as outbox_counts, enqueue};
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 
@@ -134,7 +135,7 @@ fn deliver(app: &TestApp, server: &SmtpServer) -> outbox::Delivery {
 }
 
 fn waiting(app: &TestApp) -> (i64, i64) {
-    db(app).read_blocking(outbox::counts).unwrap()
+    db(app).read_blocking(outbox_counts).unwrap()
 }
 
 /// The mails received, by kind of subject: (recipients, subject, text, html).
@@ -483,7 +484,7 @@ fn queue_accounts(app: &TestApp, prefix: &str, n: usize) {
         .write_blocking(|c| {
             for i in 0..n {
                 let email = format!("{prefix}{i}@example.org");
-                outbox::enqueue(
+                enqueue(
                     c,
                     "account_created",
                     std::slice::from_ref(&email),
@@ -552,7 +553,7 @@ fn two_workers_with_a_slow_relay_and_a_short_lease_deliver_each_mail_once() {
                     sent += outbox::deliver_due(&db, &mailer, FROM, name, 3)
                         .unwrap()
                         .sent;
-                    let waiting = db.read_blocking(outbox::counts).unwrap().0;
+                    let waiting = db.read_blocking(outbox_counts).unwrap().0;
                     if waiting == 0 {
                         return sent;
                     }
