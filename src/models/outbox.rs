@@ -1,5 +1,6 @@
 //! The mail outbox. A mail is rendered and written here in the transaction of the event
-//! that causes it (so it exists exactly when the event does), then sent by a worker:
+//! that causes it (so it exists exactly when the event does), then sent by the worker
+//! (`actions::outbox`):
 //! claimed with a lease (`locked_until`; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
 //! several instances never take the same row), sent, and marked sent. A failed send is
 //! retried with backoff (30 s doubling up to an hour), never dropped: SMTP down means
