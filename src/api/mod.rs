@@ -79,7 +79,11 @@ fn default_catcher(status: Status, req: &Request<'_>) -> Refusal {
         401 => AppError::unauthorized("Anmeldung erforderlich."),
         413 => AppError::new(ErrorKind::TooLarge, "Die Anfrage ist zu groß."),
         422 => AppError::new(ErrorKind::Validation, "Die Eingaben sind ungültig."),
-        400..=499 => AppError::new(ErrorKind::BadRequest, "Die Anfrage ist fehlerhaft."),
+        // Any other client error keeps its status where a kind has it (403, 409, …).
+        400..=499 => AppError::new(
+            ErrorKind::for_status(status.code),
+            "Die Anfrage ist fehlerhaft.",
+        ),
         _ => AppError::internal(format!("unhandled status {status}")),
     };
     Refusal {

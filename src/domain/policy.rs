@@ -121,27 +121,35 @@ pub fn user_signs_for(
     user: Parties<'_>,
     agreement: Parties<'_>,
 ) -> Result<Party, SignRefusal> {
-    if role.is_staff() {
-        return Ok(Party::Dnrw);
-    }
-    let own = match role {
-        Role::Municipality => {
-            agreement.municipality.is_some() && agreement.municipality == user.municipality
-        }
-        Role::Intermediary => {
-            agreement.municipality.is_none()
-                && agreement.organisation.is_some()
-                && agreement.organisation == user.organisation
-        }
-        Role::Admin | Role::Clerk => false,
+    // A user stands for the side of their role only.
+    let side = match role {
+        Role::Admin | Role::Clerk => return Ok(Party::Dnrw),
+        Role::Municipality => Parties {
+            municipality: user.municipality,
+            organisation: None,
+        },
+        Role::Intermediary => Parties {
+            municipality: None,
+            organisation: user.organisation,
+        },
     };
-    if !own {
+    if !on_partner_side(side, agreement) {
         return Err(SignRefusal::NotAParty);
     }
     if !may_sign {
         return Err(SignRefusal::NotSignatory);
     }
     Ok(Party::Partner)
+}
+
+/// Whether someone belongs to the partner of an agreement: its municipality, or (for one
+/// without municipality) the organisation it is with.
+fn on_partner_side(someone: Parties<'_>, agreement: Parties<'_>) -> bool {
+    match (agreement.municipality, agreement.organisation) {
+        (Some(m), _) => someone.municipality == Some(m),
+        (None, Some(o)) => someone.organisation == Some(o),
+        (None, None) => false,
+    }
 }
 
 /// The party a contact person signs for (a signature d-NRW records): d-NRW's own
@@ -155,12 +163,7 @@ pub fn contact_signs_for(
     let party = if contact_is_dnrw {
         Party::Dnrw
     } else {
-        let partner = match (agreement.municipality, agreement.organisation) {
-            (Some(m), _) => contact.municipality == Some(m),
-            (None, Some(o)) => contact.organisation == Some(o),
-            (None, None) => false,
-        };
-        if !partner {
+        if !on_partner_side(contact, agreement) {
             return Err(SignRefusal::NotAParty);
         }
         Party::Partner
