@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use crate::db::schema::{agreements, documents};
 use crate::db::{Db, DbConn};
 use crate::domain::signing::SigningOrder;
+use crate::domain::{AgreementKind, Status};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::Agreement;
 use crate::models::document;
@@ -73,9 +74,9 @@ pub fn render_service(
     let (service, eligible, todo) = db.read_blocking(|conn| {
         let service = find_service(conn, service_key)?;
         let ids: Vec<(String, i32)> = agreements::table
-            .filter(agreements::kind.eq("ea"))
+            .filter(agreements::kind.eq(AgreementKind::Ea))
             .filter(agreements::service_id.eq(&service.id))
-            .filter(agreements::status.eq_any(["signed", "in_force"]))
+            .filter(agreements::status.eq_any([Status::Signed, Status::InForce]))
             .select((agreements::id, agreements::current_version))
             .order(agreements::reference)
             .load(conn)?;

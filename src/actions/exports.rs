@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::db::schema::{agreements, golive_tasks, users};
 use crate::db::DbConn;
+use crate::domain::golive::TaskKind;
 use crate::domain::{AgreementKind, Status};
 use crate::error::{AppError, AppResult};
 use crate::models::agreement::Agreement;
@@ -53,7 +54,7 @@ pub fn vsm_rows(conn: &mut DbConn, scope: &Scope, id: &str) -> AppResult<Vec<Vsm
         let service = a.service(conn)?;
         let evidence: Option<String> = golive_tasks::table
             .filter(golive_tasks::agreement_id.eq(&a.id))
-            .filter(golive_tasks::kind.eq("vsm"))
+            .filter(golive_tasks::kind.eq(TaskKind::Vsm))
             .select(golive_tasks::evidence)
             .first(conn)
             .optional()?;

@@ -97,7 +97,7 @@ async fn create(
             // A municipality's Einzelabruf is a filing: the form's path, without contact
             // person and uploads (those come as attachments).
             let a = match &caller.scope {
-                Scope::Municipality(_) if input.kind == "ea" => {
+                Scope::Municipality(_) if input.kind == AgreementKind::Ea.as_str() => {
                     let filing = ea::Filing {
                         agreement: input,
                         unreadable: Vec::new(),

@@ -157,7 +157,7 @@ async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
             .read(move |conn| crate::models::user::ApiToken::authenticate(conn, &token))
             .await?
             .ok_or_else(|| AppError::unauthorized("Das Token ist ungültig oder widerrufen."))?;
-        let role = user.role()?;
+        let role = user.role;
         let scope = user.scope()?;
         return Ok(Caller {
             actor: format!("user:{}", user.email),

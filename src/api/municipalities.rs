@@ -78,9 +78,7 @@ struct MunicipalityDetail {
 fn detail(conn: &mut crate::db::DbConn, m: Municipality) -> AppResult<MunicipalityDetail> {
     let contacts = Contact::of_municipality(conn, &m.id)?;
     Ok(MunicipalityDetail {
-        kind_label: MunicipalityKind::parse(&m.kind)
-            .map(|k| k.label())
-            .unwrap_or(""),
+        kind_label: m.kind.label(),
         is_traeger: m.traeger_since.is_some(),
         contacts,
         municipality: m,

@@ -2,6 +2,7 @@
 //! migrations, and the helpers every model uses (`Db::read`, `Db::write`).
 
 pub mod schema;
+pub mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;

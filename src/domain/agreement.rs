@@ -151,6 +151,41 @@ impl Status {
     }
 }
 
+/// The status of one version of an agreement's terms: the first version follows the
+/// agreement; an amendment is drafted, signed and put in force on its own, and the
+/// version it replaces is then superseded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    Draft,
+    Signed,
+    InForce,
+    Superseded,
+    Cancelled,
+}
+
+impl VersionStatus {
+    pub const ALL: [VersionStatus; 5] = [
+        VersionStatus::Draft,
+        VersionStatus::Signed,
+        VersionStatus::InForce,
+        VersionStatus::Superseded,
+        VersionStatus::Cancelled,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::Draft => "draft",
+            VersionStatus::Signed => "signed",
+            VersionStatus::InForce => "in_force",
+            VersionStatus::Superseded => "superseded",
+            VersionStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<VersionStatus> {
+        VersionStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// A step in the lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

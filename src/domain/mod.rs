@@ -14,7 +14,7 @@ pub mod signing;
 pub mod text;
 pub mod upload;
 
-pub use agreement::{Action, AgreementKind, Avv, Direction, Status, Terms};
+pub use agreement::{Action, AgreementKind, Avv, Direction, Status, Terms, VersionStatus};
 pub use party::MunicipalityKind;
 pub use service::{Availability, ParameterDef, ParameterKind};
 

@@ -196,10 +196,10 @@ pub fn store_certificate(
     use crate::domain::{AgreementKind, Status};
     let a = Agreement::find_in(conn, scope, agreement_id)?;
     let running = matches!(
-        a.status()?,
+        a.status,
         Status::Draft | Status::AwaitingSignatures | Status::Signed | Status::InForce
     );
-    if a.kind()? != AgreementKind::Ea || !running {
+    if a.kind != AgreementKind::Ea || !running {
         return Err(AppError::new(
             ErrorKind::Rule,
             "Ein DVDV-Zertifikat gehört zu einem laufenden Einzelabruf.",

@@ -174,12 +174,12 @@ pub fn prepare(
     a: &Agreement,
     no: i32,
 ) -> AppResult<Prepared> {
-    let kind = a.kind()?;
+    let kind = a.kind;
     let text = contract_text(conn, a, no)?;
     let signatures = Signature::of_version(conn, &a.id, no)?;
     let mut lines = Vec::new();
     for party in order.parties() {
-        let line = match signatures.iter().find(|s| s.party == party.as_str()) {
+        let line = match signatures.iter().find(|s| s.party == party) {
             Some(s) => SignatureLine {
                 role: party.label(kind).to_string(),
                 name: s.signer_name.clone(),
@@ -350,7 +350,7 @@ pub fn issue(
 pub struct IssuedAs {
     pub agreement_id: String,
     pub reference: String,
-    pub kind: String,
+    pub kind: crate::domain::AgreementKind,
     pub version_no: i32,
     pub document_id: String,
     #[serde(with = "super::ts")]

@@ -35,6 +35,18 @@ pub fn today() -> time::Date {
     OffsetDateTime::now_utc().date()
 }
 
+/// A row that a foreign key promises: missing means the database is broken (a 500 that
+/// names the table), never an empty name shown to users.
+pub fn looked_up<T: Clone>(
+    map: &std::collections::HashMap<String, T>,
+    id: &str,
+    table: &str,
+) -> crate::error::AppResult<T> {
+    map.get(id).cloned().ok_or_else(|| {
+        crate::error::AppError::internal(format!("{table} {id} is referenced but missing"))
+    })
+}
+
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -9,6 +9,7 @@ use crate::db::schema::{agreements, municipalities};
 use crate::db::DbConn;
 use crate::domain::search_key;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
+use crate::domain::{AgreementKind, MunicipalityKind, Status};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable, Serialize)]
@@ -20,7 +21,7 @@ pub struct Municipality {
     pub name: String,
     #[serde(skip)]
     pub search_name: String,
-    pub kind: String,
+    pub kind: MunicipalityKind,
     pub kreis_ags: Option<String>,
     pub kreis_name: Option<String>,
     pub regierungsbezirk: String,
@@ -148,16 +149,17 @@ impl Municipality {
                 None => {}
             }
             if let Some(rv) = filter.rv {
-                let with = |statuses: &'static [&'static str]| {
+                let with = |statuses: &'static [Status]| {
                     agreements::table
-                        .filter(agreements::kind.eq("rv"))
+                        .filter(agreements::kind.eq(AgreementKind::Rv))
                         .filter(agreements::status.eq_any(statuses))
                         .filter(agreements::municipality_id.is_not_null())
                         .select(agreements::municipality_id.assume_not_null())
                 };
-                const PENDING: &[&str] = &["draft", "awaiting_signatures", "signed"];
-                const IN_FORCE: &[&str] = &["in_force"];
-                const ACTIVE: &[&str] = &["draft", "awaiting_signatures", "signed", "in_force"];
+                use Status::*;
+                const PENDING: &[Status] = &[Draft, AwaitingSignatures, Signed];
+                const IN_FORCE: &[Status] = &[InForce];
+                const ACTIVE: &[Status] = &[Draft, AwaitingSignatures, Signed, InForce];
                 q = match rv {
                     RvState::InForce => q.filter(municipalities::id.eq_any(with(IN_FORCE))),
                     RvState::Pending => q.filter(municipalities::id.eq_any(with(PENDING))),
@@ -189,7 +191,7 @@ impl Municipality {
         ids: &[String],
     ) -> AppResult<std::collections::HashMap<String, (String, String)>> {
         let rows: Vec<(Option<String>, String, String)> = agreements::table
-            .filter(agreements::kind.eq("rv"))
+            .filter(agreements::kind.eq(AgreementKind::Rv))
             .filter(agreements::municipality_id.eq_any(ids))
             .filter(agreements::active_key.is_not_null())
             .select((
@@ -267,7 +269,7 @@ impl Municipality {
     pub fn display_name(&self) -> String {
         match self.name.split_once(", ") {
             Some((name, kind)) => format!("{kind} {name}"),
-            None if self.kind == "kreis"
+            None if self.kind == MunicipalityKind::Kreis
                 && !self.name.contains("Kreis")
                 && !self.name.contains("region") =>
             {

@@ -16,7 +16,6 @@ use super::user::User;
 use crate::db::schema::users;
 use crate::db::DbConn;
 use crate::domain::agreement::german_date;
-use crate::domain::golive::TaskKind;
 use crate::domain::signing::{Party, SigningOrder};
 use crate::error::AppResult;
 
@@ -75,7 +74,7 @@ fn signer_emails(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<Ve
 
 /// What the mails say about an agreement.
 fn describe(conn: &mut DbConn, a: &Agreement) -> AppResult<Value> {
-    let kind = a.kind()?;
+    let kind = a.kind;
     let partner = super::signature::party_name(conn, a, Party::Partner)?;
     let service = match &a.service_id {
         Some(s) => Service::find(conn, s)?.name,
@@ -206,9 +205,7 @@ pub fn tasks_assigned(conn: &mut DbConn, a: &Agreement, tasks: &[Task]) -> AppRe
         ctx["tasks"] = json!(mine
             .iter()
             .map(|t| {
-                let title = TaskKind::parse(&t.kind)
-                    .map(|k| k.title())
-                    .unwrap_or_default();
+                let title = t.kind.title();
                 json!({ "title": title, "link": link(&format!("/aufgaben/{}", t.id)) })
             })
             .collect::<Vec<_>>());
@@ -221,11 +218,11 @@ pub fn tasks_assigned(conn: &mut DbConn, a: &Agreement, tasks: &[Task]) -> AppRe
 pub fn task_overdue(conn: &mut DbConn, a: &Agreement, t: &Task) -> AppResult<usize> {
     let dnrw = Organisation::kommunalvertreter(conn)?.id;
     let to = owner_emails(conn, t, &dnrw)?;
-    let kind = t.kind()?;
+    let kind = t.kind;
     let mut ctx = describe(conn, a)?;
     ctx["title"] = json!(kind.title());
     ctx["due"] = json!(german_date(t.due_on));
-    ctx["status"] = json!(t.status()?.label());
+    ctx["status"] = json!(t.status.label());
     ctx["link"] = json!(link(&format!("/aufgaben/{}", t.id)));
     outbox::enqueue(conn, "task_overdue", &to, &ctx)
 }
@@ -257,7 +254,7 @@ pub fn account(conn: &mut DbConn, user: &User, created: bool) -> AppResult<()> {
     let ctx = json!({
         "name": user.name,
         "email": user.email,
-        "role": user.role().map(|r| r.label()).unwrap_or_default(),
+        "role": user.role.label(),
         "link": link("/anmelden"),
     });
     let kind = if created {

@@ -33,7 +33,7 @@ pub struct Signature {
     pub agreement_id: String,
     pub version_no: i32,
     /// `partner` or `dnrw`
-    pub party: String,
+    pub party: Party,
     /// 1 for the first signature of the version, 2 for the second.
     pub position: i32,
     /// The contact person whose signature staff recorded …
@@ -101,14 +101,14 @@ fn party_of(conn: &mut DbConn, a: &Agreement, contact: &Contact) -> AppResult<Pa
 /// The version that waits for signatures: the current one while the agreement is
 /// `awaiting_signatures`, otherwise an open (draft) amendment.
 fn pending_version(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
-    if a.status()? == Status::AwaitingSignatures {
+    if a.status == Status::AwaitingSignatures {
         return Ok(Some(a.current_version));
     }
-    if matches!(a.status()?, Status::Signed | Status::InForce) {
+    if matches!(a.status, Status::Signed | Status::InForce) {
         return Ok(agreement_versions::table
             .filter(agreement_versions::agreement_id.eq(&a.id))
             .filter(agreement_versions::version_no.gt(a.current_version))
-            .filter(agreement_versions::status.eq("draft"))
+            .filter(agreement_versions::status.eq(crate::domain::VersionStatus::Draft))
             .select(agreement_versions::version_no)
             .order(agreement_versions::version_no.desc())
             .first(conn)
@@ -123,7 +123,7 @@ fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<Par
         municipality: user.municipality_id.as_deref(),
         organisation: user.organisation_id.as_deref(),
     };
-    match policy::user_signs_for(user.role()?, user.may_sign, user_parties, a.parties()) {
+    match policy::user_signs_for(user.role, user.may_sign, user_parties, a.parties()) {
         Ok(party) => Ok(party),
         Err(SignRefusal::NotAParty) => Err(AppError::forbidden(format!(
             "{} kann {} nicht für {} unterzeichnen.",
@@ -159,10 +159,10 @@ pub fn may_sign_now(
     };
     let signed: Vec<Party> = Signature::of_version(conn, &a.id, no)?
         .iter()
-        .filter_map(|s| Party::parse(&s.party))
+        .map(|s| s.party)
         .collect();
     Ok(order
-        .check(a.kind()?, party, &signed)
+        .check(a.kind, party, &signed)
         .map_err(|e| e.to_string()))
 }
 
@@ -231,7 +231,7 @@ pub fn state(
         }
         None => pending.unwrap_or(a.current_version),
     };
-    let kind = a.kind()?;
+    let kind = a.kind;
     let signatures = Signature::of_version(conn, &a.id, no)?;
     let mut required = Vec::new();
     for party in order.parties() {
@@ -239,10 +239,7 @@ pub fn state(
             party,
             label: party.label(kind),
             organisation: party_name(conn, &a, party)?,
-            signature: signatures
-                .iter()
-                .find(|s| s.party == party.as_str())
-                .cloned(),
+            signature: signatures.iter().find(|s| s.party == party).cloned(),
         });
     }
     let document = document::Document::list(conn, &a.id)?
@@ -289,12 +286,12 @@ impl SignInput {
         id: &str,
     ) -> AppResult<SigningState> {
         let a = Agreement::find(conn, id)?;
-        let kind = a.kind()?;
+        let kind = a.kind;
         let Some(no) = pending_version(conn, &a)? else {
             return Err(DomainError::Transition(format!(
                 "{} wartet nicht auf Unterschriften (Status „{}“); legen Sie sie zuerst zur Unterschrift vor.",
                 a.reference,
-                a.status()?.label()
+                a.status.label()
             ))
             .into());
         };
@@ -333,7 +330,7 @@ impl SignInput {
                 })?;
                 let user = User::find(conn, user_id)?;
                 let party = party_of_user(conn, &a, &user)?;
-                let role = user.role()?;
+                let role = user.role;
                 let function = if role.is_staff() {
                     role.label().to_string()
                 } else {
@@ -343,16 +340,13 @@ impl SignInput {
             }
         };
         let existing = Signature::of_version(conn, &a.id, no)?;
-        let signed: Vec<Party> = existing
-            .iter()
-            .filter_map(|s| Party::parse(&s.party))
-            .collect();
+        let signed: Vec<Party> = existing.iter().map(|s| s.party).collect();
         order.check(kind, party, &signed)?;
         let signature = Signature {
             id: new_id(),
             agreement_id: a.id.clone(),
             version_no: no,
-            party: party.as_str().to_string(),
+            party,
             position: existing.len() as i32 + 1,
             contact_id,
             signer_name,

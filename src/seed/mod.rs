@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use crate::db::DbConn;
 use crate::domain::party::StateRef;
-use crate::domain::{codes, search_key, Availability, ParameterDef, ParameterKind};
+use crate::domain::{
+    codes, search_key, Availability, MunicipalityKind, ParameterDef, ParameterKind,
+};
 use crate::error::{AppError, AppResult};
 use crate::models::municipality::Municipality;
 use crate::models::organisation::Organisation;
@@ -82,12 +84,12 @@ fn organisations(conn: &mut DbConn) -> AppResult<()> {
     Ok(())
 }
 
-fn municipality_kind(kind: &str) -> Option<&'static str> {
+fn municipality_kind(kind: &str) -> Option<MunicipalityKind> {
     Some(match kind {
-        "Gemeinde" => "gemeinde",
-        "Stadt" => "stadt",
-        "kreisfreie Stadt" => "kreisfreie_stadt",
-        "Kreis" => "kreis",
+        "Gemeinde" => MunicipalityKind::Gemeinde,
+        "Stadt" => MunicipalityKind::Stadt,
+        "kreisfreie Stadt" => MunicipalityKind::KreisfreieStadt,
+        "Kreis" => MunicipalityKind::Kreis,
         _ => return None,
     })
 }
@@ -106,7 +108,7 @@ fn municipalities(conn: &mut DbConn) -> AppResult<()> {
         };
         let raw = field(&row, "ags").unwrap_or_default();
         // Kreise carry their 5-digit key; as a party they get the 8-digit form (05334000).
-        let ags = if kind == "kreis" {
+        let ags = if kind == MunicipalityKind::Kreis {
             format!("{raw:0<8}")
         } else {
             raw.to_string()
@@ -125,7 +127,7 @@ fn municipalities(conn: &mut DbConn) -> AppResult<()> {
             ags,
             ars,
             name,
-            kind: kind.to_string(),
+            kind,
             kreis_ags: field(&row, "kreis_ags").map(|k| format!("{k:0<8}")),
             kreis_name: field(&row, "kreis_name").map(str::to_string),
             regierungsbezirk: field(&row, "regierungsbezirk")

@@ -13,7 +13,10 @@ use crate::db::schema::{
     agreement_versions, agreements, municipalities, organisations, reference_counters, services,
 };
 use crate::db::DbConn;
-use crate::domain::{search_key, AgreementKind, Availability, Direction, Status, Terms};
+use crate::domain::{
+    search_key, AgreementKind, Availability, Direction, MunicipalityKind, Status, Terms,
+    VersionStatus,
+};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::agreement::{Agreement, AgreementVersion};
 use crate::models::municipality::Municipality;
@@ -69,10 +72,10 @@ fn agreement(kind: AgreementKind, number: usize, status: Status) -> Agreement {
     );
     Agreement {
         id: new_id(),
-        kind: kind.as_str().into(),
+        kind,
         reference: crate::domain::agreement::reference(kind, year(), number as i64),
-        direction: Direction::Inbound.as_str().into(),
-        status: status.as_str().into(),
+        direction: Direction::Inbound,
+        status,
         counterparty_id: None,
         municipality_id: None,
         service_id: None,
@@ -112,12 +115,11 @@ fn version(a: &Agreement, terms: &str) -> AgreementVersion {
         version_no: 1,
         terms: terms.to_string(),
         change_note: None,
-        status: match a.status.as_str() {
-            "in_force" | "terminated" => "in_force",
-            "signed" => "signed",
-            _ => "draft",
-        }
-        .into(),
+        status: match a.status {
+            Status::InForce | Status::Terminated => VersionStatus::InForce,
+            Status::Signed => VersionStatus::Signed,
+            _ => VersionStatus::Draft,
+        },
         signed_on: a.signed_on,
         effective_from: a.effective_from,
         created_at: a.created_at,
@@ -209,7 +211,7 @@ pub fn generate(
                 ars: format!("{}0000{}", &ags[..5], &ags[5..]),
                 search_name: search_key(&name),
                 name,
-                kind: "gemeinde".into(),
+                kind: MunicipalityKind::Gemeinde,
                 kreis_ags: Some(format!("{}000", &ags[..5])),
                 kreis_name: None,
                 regierungsbezirk: "synthetisch".into(),

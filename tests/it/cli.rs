@@ -288,7 +288,7 @@ fn the_first_admin_and_her_token_come_from_the_command_line() {
         .read_blocking(|conn| nachnutzung::models::user::ApiToken::authenticate(conn, &token))
         .unwrap()
         .expect("the printed token works");
-    assert_eq!(user.role, "admin");
+    assert_eq!(user.role.as_str(), "admin");
     assert!(user.must_change_password);
     assert!(nachnutzung::models::user::verify_password(
         &user.password_hash,

@@ -24,5 +24,6 @@ mod rollout;
 mod rules;
 mod scenarios;
 mod seal;
+mod storage;
 mod web;
 mod web_pages;

@@ -116,8 +116,8 @@ pub(super) fn recheck(conn: &mut DbConn, a: &Agreement) -> AppResult<Basis> {
     check(
         conn,
         &Parties {
-            kind: a.kind()?,
-            direction: a.direction()?,
+            kind: a.kind,
+            direction: a.direction,
             counterparty: counterparty.as_ref(),
             municipality: municipality.as_ref(),
             service: service.as_ref(),

@@ -20,7 +20,7 @@ pub fn contract_text(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
 
 /// What the contract text of version `no` states, from the registry.
 pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractData> {
-    let kind = a.kind()?;
+    let kind = a.kind;
     let terms: Terms = a.version(conn, no)?.terms()?;
     let dnrw = Organisation::kommunalvertreter(conn)?;
     let reference_of = |conn: &mut DbConn, id: &Option<String>| -> AppResult<Option<String>> {
@@ -95,7 +95,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
             "effective_from": a.effective_from.map(german_date), "signed_on": a.signed_on.map(german_date),
             "ends_on": a.ends_on.map(german_date), "notice": notice, "costs": terms.costs, "notes": terms.notes,
         },
-        "direction": a.direction()?.as_str(),
+        "direction": a.direction.as_str(),
         "links": links,
         "counterparty": counterparty,
         "municipality": municipality,

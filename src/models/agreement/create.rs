@@ -12,7 +12,7 @@ use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
-use crate::domain::{service, AgreementKind, Avv, Status, Terms};
+use crate::domain::{service, AgreementKind, Avv, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::attachment::{AttachmentKind, CheckedUpload};
 use crate::models::audit::{self, Change};
@@ -180,7 +180,7 @@ impl NewAgreement {
             ..TransitionInput::default()
         })?
         .apply(conn, actor, &a.id, order)?;
-        if a.kind()? == crate::domain::AgreementKind::Ea {
+        if a.kind == crate::domain::AgreementKind::Ea {
             crate::models::notify::ea_filed(conn, &a)?;
         }
         Ok(a)
@@ -238,7 +238,7 @@ impl NewAgreement {
                     resolved.parties_label,
                     kind.label(),
                     existing.reference,
-                    existing.status()?.label()
+                    existing.status.label()
                 ),
             ));
         }
@@ -246,10 +246,10 @@ impl NewAgreement {
         let created_at = now();
         let agreement = Agreement {
             id: new_id(),
-            kind: kind.as_str().into(),
+            kind,
             reference: reference::next(conn, kind, created_at.year())?,
-            direction: resolved.direction.as_str().into(),
-            status: Status::Draft.as_str().into(),
+            direction: resolved.direction,
+            status: Status::Draft,
             counterparty_id: resolved.counterparty.map(|c| c.id),
             municipality_id: resolved.municipality.map(|m| m.id),
             service_id: resolved.service.map(|s| s.id),
@@ -283,7 +283,7 @@ impl NewAgreement {
             version_no: 1,
             terms: serde_json::to_string(&terms)?,
             change_note: None,
-            status: "draft".into(),
+            status: VersionStatus::Draft,
             signed_on: None,
             effective_from: None,
             created_at,

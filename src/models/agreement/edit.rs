@@ -13,7 +13,7 @@ use crate::db::schema::agreement_versions as v;
 use crate::db::DbConn;
 use crate::domain::agreement::german_date;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
-use crate::domain::{service, AgreementKind, Avv, Status, Terms};
+use crate::domain::{service, AgreementKind, Avv, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::models::audit::{self, Change};
 use crate::models::{new_id, now, today};
@@ -92,7 +92,7 @@ fn check_parameters(
     terms: &Terms,
     complete: bool,
 ) -> AppResult<()> {
-    if a.kind()? == AgreementKind::Ea {
+    if a.kind == AgreementKind::Ea {
         let s = a.service(conn)?;
         service::check_parameter_values(&s.parameter_defs()?, &terms.parameters, complete)?;
     }
@@ -174,7 +174,7 @@ impl EditInput {
     fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
         let mut a = Agreement::find(conn, id)?;
         super::check_lock(&a, Some(self.lock_version))?;
-        let status = a.status()?;
+        let status = a.status;
         if !status.is_editable() {
             return Err(AppError::new(ErrorKind::Immutable, format!(
                     "{} ist im Status „{}“ und wird nicht mehr geändert. Änderungen an einer unterzeichneten Vereinbarung sind als Nachtrag anzulegen (POST /api/v1/agreements/{}/amendments).",
@@ -184,7 +184,7 @@ impl EditInput {
                 ),
             ));
         }
-        let kind = a.kind()?;
+        let kind = a.kind;
         let version = a.version(conn, a.current_version)?;
         let old_terms = version.terms()?;
         let terms = merge(
@@ -237,7 +237,7 @@ impl AmendmentInput {
     fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<AgreementVersion> {
         let mut a = Agreement::find(conn, id)?;
         super::check_lock(&a, Some(self.lock_version))?;
-        let status = a.status()?;
+        let status = a.status;
         if !matches!(status, Status::Signed | Status::InForce) {
             return Err(AppError::new(ErrorKind::InvalidTransition, format!(
                     "Ein Nachtrag ist nur zu einer unterzeichneten oder geltenden Vereinbarung möglich; {} ist im Status „{}“.",
@@ -255,7 +255,7 @@ impl AmendmentInput {
         let versions = a.versions(conn)?;
         if let Some(open) = versions
             .iter()
-            .find(|x| x.version_no > a.current_version && x.status != "cancelled")
+            .find(|x| x.version_no > a.current_version && x.status != VersionStatus::Cancelled)
         {
             return Err(AppError::new(
                 ErrorKind::Duplicate,
@@ -265,7 +265,7 @@ impl AmendmentInput {
                 ),
             ));
         }
-        let kind = a.kind()?;
+        let kind = a.kind;
         let current = a.version(conn, a.current_version)?;
         let terms = merge(
             current.terms()?,
@@ -283,7 +283,7 @@ impl AmendmentInput {
             version_no: no,
             terms: serde_json::to_string(&terms)?,
             change_note: Some(self.change_note.trim().to_string()),
-            status: "draft".into(),
+            status: VersionStatus::Draft,
             signed_on: None,
             effective_from: None,
             created_at: now(),
@@ -324,7 +324,7 @@ impl AmendmentStep {
     ) -> AppResult<AgreementVersion> {
         let mut a = Agreement::find(conn, id)?;
         let version = a.version(conn, no)?;
-        if no <= a.current_version || version.status == "cancelled" {
+        if no <= a.current_version || version.status == VersionStatus::Cancelled {
             return Err(AppError::new(
                 ErrorKind::InvalidTransition,
                 format!(
@@ -333,15 +333,16 @@ impl AmendmentStep {
                 ),
             ));
         }
-        let (to, signed_on, effective_from) = match (self.action.as_str(), version.status.as_str()) {
-            ("sign", "draft") => {
+        use VersionStatus as V;
+        let (to, signed_on, effective_from) = match (self.action.as_str(), version.status) {
+            ("sign", V::Draft) => {
                 let on = signed_on.unwrap_or_else(today);
                 if on > today() {
                     return Err(AppError::field("signed_on", "Das Unterschriftsdatum darf nicht in der Zukunft liegen."));
                 }
-                ("signed", Some(on), None)
+                (V::Signed, Some(on), None)
             }
-            ("activate", "signed") => {
+            ("activate", V::Signed) => {
                 let from = self.effective_from.unwrap_or_else(today);
                 if version.signed_on.is_some_and(|s| from < s) {
                     return Err(AppError::field(
@@ -349,11 +350,11 @@ impl AmendmentStep {
                         format!("Ein Nachtrag kann nicht vor seiner Unterzeichnung ({}) gelten.", german_date(version.signed_on.unwrap_or(from))),
                     ));
                 }
-                ("in_force", None, Some(from))
+                (V::InForce, None, Some(from))
             }
-            ("cancel", "draft" | "signed") => ("cancelled", None, None),
+            ("cancel", V::Draft | V::Signed) => (V::Cancelled, None, None),
             (action, status) => {
-                return Err(AppError::new(ErrorKind::InvalidTransition, format!("Schritt „{action}“ ist für einen Nachtrag im Status „{status}“ nicht möglich (sign → activate, oder cancel)."),
+                return Err(AppError::new(ErrorKind::InvalidTransition, format!("Schritt „{action}“ ist für einen Nachtrag im Status „{}“ nicht möglich (sign → activate, oder cancel).", status.as_str()),
                 ))
             }
         };
@@ -365,13 +366,13 @@ impl AmendmentStep {
             ))
             .execute(conn)?;
         let expected = a.lock_version;
-        if to == "in_force" {
+        if to == V::InForce {
             diesel::update(
                 v::table
                     .filter(v::agreement_id.eq(&a.id))
                     .filter(v::version_no.eq(a.current_version)),
             )
-            .set(v::status.eq("superseded"))
+            .set(v::status.eq(V::Superseded))
             .execute(conn)?;
             a.current_version = no;
         }
@@ -391,7 +392,7 @@ impl AmendmentStep {
             },
         )?;
         let mut out = version;
-        out.status = to.to_string();
+        out.status = to;
         out.signed_on = signed_on.or(out.signed_on);
         out.effective_from = effective_from;
         Ok(out)

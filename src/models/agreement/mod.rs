@@ -21,17 +21,17 @@ use time::{Date, PrimitiveDateTime};
 use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
 use crate::domain::rules::Found;
-use crate::domain::{AgreementKind, Direction, Status, Terms};
+use crate::domain::{AgreementKind, Direction, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = agreements)]
 pub struct Agreement {
     pub id: String,
-    pub kind: String,
+    pub kind: AgreementKind,
     pub reference: String,
-    pub direction: String,
-    pub status: String,
+    pub direction: Direction,
+    pub status: Status,
     pub counterparty_id: Option<String>,
     pub municipality_id: Option<String>,
     pub service_id: Option<String>,
@@ -69,7 +69,7 @@ pub struct AgreementVersion {
     pub version_no: i32,
     pub terms: String,
     pub change_note: Option<String>,
-    pub status: String,
+    pub status: VersionStatus,
     pub signed_on: Option<Date>,
     pub effective_from: Option<Date>,
     pub created_at: PrimitiveDateTime,
@@ -95,29 +95,20 @@ impl Agreement {
     /// (logged as such), not a "not found" for the user.
     pub fn service(&self, conn: &mut DbConn) -> AppResult<crate::models::service::Service> {
         let id = self.service_id.as_deref().ok_or_else(|| {
-            AppError::internal(format!("{} ({}) has no service", self.reference, self.kind))
+            AppError::internal(format!(
+                "{} ({}) has no service",
+                self.reference,
+                self.kind.as_str()
+            ))
         })?;
         crate::models::service::Service::find(conn, id)
-    }
-
-    pub fn kind(&self) -> AppResult<AgreementKind> {
-        AgreementKind::parse(&self.kind)
-            .ok_or_else(|| AppError::internal(format!("unknown agreement kind {}", self.kind)))
-    }
-    pub fn status(&self) -> AppResult<Status> {
-        Status::parse(&self.status)
-            .ok_or_else(|| AppError::internal(format!("unknown agreement status {}", self.status)))
-    }
-    pub fn direction(&self) -> AppResult<Direction> {
-        Direction::parse(&self.direction)
-            .ok_or_else(|| AppError::internal(format!("unknown direction {}", self.direction)))
     }
 
     /// As a precondition fact for the domain rules.
     pub fn found(&self) -> AppResult<Found<'_>> {
         Ok(Found {
             reference: &self.reference,
-            status: self.status()?,
+            status: self.status,
         })
     }
 
@@ -173,13 +164,9 @@ impl Agreement {
         service_id: Option<&str>,
         direction: Option<Direction>,
     ) -> AppResult<Option<Agreement>> {
-        let active: Vec<&str> = Status::ALL
-            .iter()
-            .filter(|s| s.is_active())
-            .map(|s| s.as_str())
-            .collect();
+        let active: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_active()).collect();
         let mut q = agreements::table
-            .filter(agreements::kind.eq(kind.as_str()))
+            .filter(agreements::kind.eq(kind))
             .filter(agreements::status.eq_any(active))
             .select(Agreement::as_select())
             .order(agreements::created_at.desc())
@@ -194,12 +181,10 @@ impl Agreement {
             q = q.filter(agreements::service_id.eq(id.to_string()));
         }
         if let Some(d) = direction {
-            q = q.filter(agreements::direction.eq(d.as_str()));
+            q = q.filter(agreements::direction.eq(d));
         }
         let found = q.load(conn)?;
-        let in_force = found
-            .iter()
-            .position(|a| a.status == Status::InForce.as_str());
+        let in_force = found.iter().position(|a| a.status == Status::InForce);
         Ok(match in_force {
             Some(i) => found.into_iter().nth(i),
             None => found.into_iter().next(),
@@ -209,16 +194,12 @@ impl Agreement {
     /// Active agreements that rest on this one (EKVs and outbound EAs on an IÖV, EAs on an
     /// RV or EKV).
     pub fn active_dependants(&self, conn: &mut DbConn) -> AppResult<Vec<Agreement>> {
-        let active: Vec<&str> = Status::ALL
-            .iter()
-            .filter(|s| s.is_active())
-            .map(|s| s.as_str())
-            .collect();
+        let active: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_active()).collect();
         let q = agreements::table
             .filter(agreements::status.eq_any(active))
             .select(Agreement::as_select())
             .order(agreements::reference);
-        Ok(match self.kind()? {
+        Ok(match self.kind {
             AgreementKind::Ioev => q.filter(agreements::ioev_id.eq(&self.id)).load(conn)?,
             AgreementKind::Rv => q.filter(agreements::rv_id.eq(&self.id)).load(conn)?,
             AgreementKind::Ekv => q.filter(agreements::ekv_id.eq(&self.id)).load(conn)?,

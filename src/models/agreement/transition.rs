@@ -9,7 +9,7 @@ use crate::domain::agreement::{check_termination, german_date};
 use crate::domain::rules;
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
-use crate::domain::{service, Action, AgreementKind, DomainError, Status};
+use crate::domain::{service, Action, AgreementKind, DomainError, Status, VersionStatus};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, Change};
 use crate::models::{now, today};
@@ -126,9 +126,9 @@ impl TransitionInput {
         check_lock(&a, self.lock_version)?;
         let before = a.snapshot();
         let expected = a.lock_version;
-        let from = a.status()?;
+        let from = a.status;
         let to = action.apply(from)?;
-        let kind = a.kind()?;
+        let kind = a.kind;
         let mut note = None;
         match action {
             Action::Submit => {
@@ -156,7 +156,7 @@ impl TransitionInput {
                 }
                 a.signed_on = Some(on);
                 a.signed_by = Some(by);
-                set_version_status(conn, &a, "signed", Some(on), None)?;
+                set_version_status(conn, &a, VersionStatus::Signed, Some(on), None)?;
             }
             Action::Activate => {
                 let from_date = self.effective_from.unwrap_or_else(today);
@@ -171,7 +171,7 @@ impl TransitionInput {
                 recheck_preconditions(conn, &mut a)?;
                 a.effective_from = Some(from_date);
                 a.activated_by = Some(actor.to_string());
-                set_version_status(conn, &a, "in_force", None, Some(from_date))?;
+                set_version_status(conn, &a, VersionStatus::InForce, None, Some(from_date))?;
             }
             Action::Terminate => {
                 let given = self.notice_given_on.unwrap_or_else(today);
@@ -214,7 +214,7 @@ impl TransitionInput {
                 a.active_key = None;
             }
         }
-        a.status = to.as_str().to_string();
+        a.status = to;
         a.save(conn, expected)?;
         audit::record(
             conn,
@@ -244,7 +244,7 @@ impl TransitionInput {
 fn set_version_status(
     conn: &mut DbConn,
     a: &Agreement,
-    status: &str,
+    status: VersionStatus,
     signed_on: Option<Date>,
     effective_from: Option<Date>,
 ) -> AppResult<()> {
@@ -306,13 +306,12 @@ fn end_dependants(
         let expected = d.lock_version;
         // Their own dependants (an IÖV's EKVs carry EAs) go the same way.
         let sub_note = end_dependants(conn, actor, &d, true, given, ends, action)?;
-        let status = d.status()?;
+        let status = d.status;
         d.status = if status == Status::InForce || status == Status::Signed {
-            Status::Terminated.as_str()
+            Status::Terminated
         } else {
-            Status::Cancelled.as_str()
-        }
-        .to_string();
+            Status::Cancelled
+        };
         d.notice_given_on = Some(given);
         d.ends_on = Some(ends);
         d.terminated_by = Some(actor.to_string());

@@ -10,11 +10,11 @@ use time::{Date, PrimitiveDateTime};
 use super::Agreement;
 use crate::db::schema::{agreements, municipalities, organisations, services};
 use crate::db::DbConn;
-use crate::domain::{AgreementKind, Direction, Status, Terms};
-use crate::error::AppResult;
+use crate::domain::{AgreementKind, Direction, Status, Terms, VersionStatus};
+use crate::error::{AppError, AppResult};
 use crate::models::audit::{AuditEvent, AuditView};
 use crate::models::Scope;
-use crate::models::{Page, Paged};
+use crate::models::{looked_up, Page, Paged};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PartyRef {
@@ -34,7 +34,7 @@ pub struct ExternalParty {
 pub struct LinkRef {
     pub id: String,
     pub reference: String,
-    pub status: String,
+    pub status: Status,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,7 +47,7 @@ pub struct Links {
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionView {
     pub version_no: i32,
-    pub status: String,
+    pub status: VersionStatus,
     pub change_note: Option<String>,
     pub signed_on: Option<Date>,
     pub effective_from: Option<Date>,
@@ -172,7 +172,7 @@ impl Names {
             names.links = agreements::table
                 .filter(agreements::id.eq_any(link_ids))
                 .select((agreements::id, agreements::reference, agreements::status))
-                .load::<(String, String, String)>(conn)?
+                .load::<(String, String, Status)>(conn)?
                 .into_iter()
                 .map(|(id, reference, status)| {
                     (
@@ -209,7 +209,7 @@ impl Agreement {
                     .map(|v| {
                         Ok(VersionView {
                             version_no: v.version_no,
-                            status: v.status.clone(),
+                            status: v.status,
                             change_note: v.change_note.clone(),
                             signed_on: v.signed_on,
                             effective_from: v.effective_from,
@@ -236,39 +236,55 @@ impl Agreement {
     }
 
     fn view_with(&self, names: &Names, terms: Option<Terms>) -> AppResult<AgreementView> {
-        let kind = self.kind()?;
-        let status = self.status()?;
+        let kind = self.kind;
+        let status = self.status;
         let link = |id: &Option<String>| id.as_ref().and_then(|id| names.links.get(id).cloned());
         Ok(AgreementView {
             id: self.id.clone(),
             kind,
             kind_label: kind.label(),
             reference: self.reference.clone(),
-            direction: self.direction()?,
+            direction: self.direction,
             status,
             status_label: status.label(),
-            counterparty: self.counterparty_id.as_ref().map(|id| PartyRef {
-                id: id.clone(),
-                name: names.orgs.get(id).cloned().unwrap_or_default(),
-                ags: None,
-            }),
-            municipality: self.municipality_id.as_ref().map(|id| {
-                let (name, ags) = names.munis.get(id).cloned().unwrap_or_default();
-                PartyRef {
-                    id: id.clone(),
-                    name,
-                    ags: Some(ags),
-                }
-            }),
+            counterparty: self
+                .counterparty_id
+                .as_ref()
+                .map(|id| {
+                    Ok::<_, AppError>(PartyRef {
+                        id: id.clone(),
+                        name: looked_up(&names.orgs, id, "organisation")?,
+                        ags: None,
+                    })
+                })
+                .transpose()?,
+            municipality: self
+                .municipality_id
+                .as_ref()
+                .map(|id| {
+                    let (name, ags) = looked_up(&names.munis, id, "municipality")?;
+                    Ok::<_, AppError>(PartyRef {
+                        id: id.clone(),
+                        name,
+                        ags: Some(ags),
+                    })
+                })
+                .transpose()?,
             external_party: self.external_party_ags.as_ref().map(|ags| ExternalParty {
                 name: self.external_party_name.clone(),
                 ags: Some(ags.clone()),
             }),
-            service: self.service_id.as_ref().map(|id| PartyRef {
-                id: id.clone(),
-                name: names.services.get(id).cloned().unwrap_or_default(),
-                ags: None,
-            }),
+            service: self
+                .service_id
+                .as_ref()
+                .map(|id| {
+                    Ok::<_, AppError>(PartyRef {
+                        id: id.clone(),
+                        name: looked_up(&names.services, id, "service")?,
+                        ags: None,
+                    })
+                })
+                .transpose()?,
             links: Links {
                 ioev: link(&self.ioev_id),
                 rv: link(&self.rv_id),
@@ -316,10 +332,10 @@ impl Agreement {
                 }
             }
             if let Some(k) = filter.kind {
-                q = q.filter(agreements::kind.eq(k.as_str()));
+                q = q.filter(agreements::kind.eq(k));
             }
             if let Some(s) = filter.status {
-                q = q.filter(agreements::status.eq(s.as_str()));
+                q = q.filter(agreements::status.eq(s));
             }
             if let Some(id) = &filter.municipality_id {
                 q = q.filter(agreements::municipality_id.eq(id.clone()));

@@ -30,13 +30,13 @@ pub use views::*;
 pub struct Task {
     pub id: String,
     pub agreement_id: String,
-    pub kind: String,
+    pub kind: TaskKind,
     pub position: i32,
     pub owner_municipality_id: Option<String>,
     pub owner_organisation_id: Option<String>,
     pub contact_id: Option<String>,
     pub due_on: Date,
-    pub status: String,
+    pub status: TaskStatus,
     pub blocked_reason: Option<String>,
     pub evidence: String,
     pub completed_on: Option<Date>,
@@ -104,15 +104,6 @@ pub struct TaskView {
 }
 
 impl Task {
-    pub fn kind(&self) -> AppResult<TaskKind> {
-        TaskKind::parse(&self.kind)
-            .ok_or_else(|| AppError::internal(format!("unknown task kind {}", self.kind)))
-    }
-    pub fn status(&self) -> AppResult<TaskStatus> {
-        TaskStatus::parse(&self.status)
-            .ok_or_else(|| AppError::internal(format!("unknown task status {}", self.status)))
-    }
-
     /// Whether a caller of `scope` acts for the owner of this task (d-NRW staff act for all).
     pub fn owned_by(&self, scope: &Scope) -> bool {
         scope.sees(self.owner())
@@ -131,7 +122,7 @@ impl Task {
     /// Land's municipality the intermediary the EA was recorded with.
     pub fn create_plan(conn: &mut DbConn, a: &Agreement, actor: &str) -> AppResult<Vec<Task>> {
         let existing = Task::of_agreement(conn, &a.id)?;
-        if !existing.is_empty() || a.kind()? != AgreementKind::Ea {
+        if !existing.is_empty() || a.kind != AgreementKind::Ea {
             return Ok(existing);
         }
         let effective_from = a
@@ -166,13 +157,13 @@ impl Task {
                 Task {
                     id: new_id(),
                     agreement_id: a.id.clone(),
-                    kind: p.kind.as_str().into(),
+                    kind: p.kind,
                     position: p.position,
                     owner_municipality_id: m,
                     owner_organisation_id: o,
                     contact_id: contact,
                     due_on: p.due_on,
-                    status: TaskStatus::Open.as_str().into(),
+                    status: TaskStatus::Open,
                     blocked_reason: None,
                     evidence: "{}".into(),
                     completed_on: None,
@@ -318,7 +309,7 @@ fn pick_contact(list: Vec<Contact>, wanted: Option<&str>) -> Option<String> {
 fn current_terms(conn: &mut DbConn, a: &Agreement) -> AppResult<Terms> {
     let in_force: Option<String> = agreement_versions::table
         .filter(agreement_versions::agreement_id.eq(&a.id))
-        .filter(agreement_versions::status.eq("in_force"))
+        .filter(agreement_versions::status.eq(crate::domain::VersionStatus::InForce))
         .order(agreement_versions::version_no.desc())
         .select(agreement_versions::terms)
         .first(conn)
@@ -361,7 +352,7 @@ fn certificate(conn: &mut DbConn, agreement_id: &str) -> AppResult<Option<Certif
 pub fn suggested_evidence(conn: &mut DbConn, task: &Task) -> AppResult<Value> {
     let a = Agreement::find(conn, &task.agreement_id)?;
     let service = a.service(conn)?;
-    Ok(match task.kind()? {
+    Ok(match task.kind {
         TaskKind::Vsm => json!({ "leika_keys": service.leika_keys()?.join("\n") }),
         TaskKind::Dvdv => {
             let ags = ags_of(conn, &a)?;

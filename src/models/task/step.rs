@@ -66,17 +66,17 @@ impl TaskStep {
             }
         }
         let mut a = Agreement::find(conn, &task.agreement_id)?;
-        if a.status()? != Status::InForce {
+        if a.status != Status::InForce {
             return Err(AppError::new(
                 ErrorKind::InvalidTransition,
                 format!(
                     "{} ist nicht in Kraft (Status „{}“); ihre Aufgaben ruhen.",
                     a.reference,
-                    a.status()?.label()
+                    a.status.label()
                 ),
             ));
         }
-        let kind = task.kind()?;
+        let kind = task.kind;
         let siblings = Task::of_agreement(conn, &task.agreement_id)?;
         let open: Vec<&str> = kind
             .depends_on()
@@ -84,12 +84,12 @@ impl TaskStep {
             .filter(|d| {
                 siblings
                     .iter()
-                    .any(|s| s.kind == d.as_str() && s.status != TaskStatus::Done.as_str())
+                    .any(|s| s.kind == **d && s.status != TaskStatus::Done)
             })
             .map(|d| d.title())
             .collect();
         let reason = self.reason.as_deref().map(str::trim);
-        let to = action.apply(task.status()?, &open, reason)?;
+        let to = action.apply(task.status, &open, reason)?;
         let before = task.snapshot();
         let expected = task.lock_version;
         match action {
@@ -113,7 +113,7 @@ impl TaskStep {
                 task.completed_by = None;
             }
         }
-        task.status = to.as_str().into();
+        task.status = to;
         task.save(conn, expected)?;
         audit::record(
             conn,
@@ -130,7 +130,7 @@ impl TaskStep {
         // The EA is live once every task is done, and no longer when one is reopened.
         let states = Task::of_agreement(conn, &a.id)?
             .iter()
-            .map(|t| Ok((t.status()?, t.completed_on)))
+            .map(|t| Ok((t.status, t.completed_on)))
             .collect::<AppResult<Vec<_>>>()?;
         let live = golive::live_on(&states);
         if live != a.live_on {

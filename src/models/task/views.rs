@@ -13,6 +13,7 @@ use crate::domain::golive::TaskStatus;
 use crate::domain::Status;
 use crate::error::{AppError, AppResult};
 use crate::models::contact::Contact;
+use crate::models::looked_up;
 use crate::models::municipality::Municipality;
 use crate::models::{today, Page, Paged, Scope};
 
@@ -48,7 +49,7 @@ pub fn list(
                 Scope::Intermediary(o) => q = q.filter(agreements::counterparty_id.eq(o)),
             }
             if let Some(s) = filter.status {
-                q = q.filter(golive_tasks::status.eq(s.as_str()));
+                q = q.filter(golive_tasks::status.eq(s));
             }
             if filter.pending || filter.overdue {
                 q = q.filter(golive_tasks::status.ne(TaskStatus::Done.as_str()));
@@ -161,8 +162,8 @@ pub fn views(conn: &mut DbConn, rows: Vec<Task>) -> AppResult<Vec<TaskView>> {
     let day = today();
     rows.into_iter()
         .map(|t| {
-            let kind = t.kind()?;
-            let status = t.status()?;
+            let kind = t.kind;
+            let status = t.status;
             let a = agreement_map
                 .get(&t.agreement_id)
                 .ok_or_else(|| AppError::internal("task without agreement"))?;
@@ -172,12 +173,12 @@ pub fn views(conn: &mut DbConn, rows: Vec<Task>) -> AppResult<Vec<TaskView>> {
                         "municipality",
                         NamedRef {
                             id: m.clone(),
-                            name: muni_names.get(m).cloned().unwrap_or_default(),
+                            name: looked_up(&muni_names, m, "municipality")?,
                         },
                         false,
                     ),
                     (_, Some(o)) => {
-                        let (name, is_self) = orgs.get(o).cloned().unwrap_or_default();
+                        let (name, is_self) = looked_up(&orgs, o, "organisation")?;
                         (
                             "organisation",
                             NamedRef {
@@ -191,10 +192,16 @@ pub fn views(conn: &mut DbConn, rows: Vec<Task>) -> AppResult<Vec<TaskView>> {
                 };
             Ok(TaskView {
                 agreement_reference: a.reference.clone(),
-                service: a.service_id.as_ref().map(|id| NamedRef {
-                    id: id.clone(),
-                    name: service_names.get(id).cloned().unwrap_or_default(),
-                }),
+                service: a
+                    .service_id
+                    .as_ref()
+                    .map(|id| {
+                        Ok::<_, AppError>(NamedRef {
+                            id: id.clone(),
+                            name: looked_up(&service_names, id, "service")?,
+                        })
+                    })
+                    .transpose()?,
                 municipality: a
                     .municipality_id
                     .as_ref()

@@ -34,7 +34,7 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub municipality_id: Option<String>,
     pub organisation_id: Option<String>,
     pub may_sign: bool,
@@ -88,25 +88,25 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 }
 
 impl User {
-    pub fn role(&self) -> AppResult<Role> {
-        Role::parse(&self.role).ok_or_else(|| AppError::internal(format!("role {}", self.role)))
-    }
-
     /// What this user may see: everything (staff), or their own tenant's records.
     pub fn scope(&self) -> AppResult<super::Scope> {
-        Ok(match self.role()? {
+        Ok(match self.role {
             Role::Admin | Role::Clerk => super::Scope::All,
-            Role::Municipality => {
-                super::Scope::Municipality(self.municipality_id.clone().unwrap_or_default())
-            }
-            Role::Intermediary => {
-                super::Scope::Intermediary(self.organisation_id.clone().unwrap_or_default())
-            }
+            Role::Municipality => super::Scope::Municipality(
+                self.municipality_id
+                    .clone()
+                    .ok_or_else(|| AppError::internal("municipality user without municipality"))?,
+            ),
+            Role::Intermediary => super::Scope::Intermediary(
+                self.organisation_id
+                    .clone()
+                    .ok_or_else(|| AppError::internal("intermediary user without organisation"))?,
+            ),
         })
     }
 
     pub fn view(&self) -> AppResult<UserView> {
-        let role = self.role()?;
+        let role = self.role;
         Ok(UserView {
             id: self.id.clone(),
             email: self.email.clone(),
@@ -330,7 +330,7 @@ impl NewUser {
             id: new_id(),
             email,
             name,
-            role: role.as_str().to_string(),
+            role,
             municipality_id,
             organisation_id,
             may_sign: self.may_sign,

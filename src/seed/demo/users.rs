@@ -5,44 +5,45 @@ use diesel::prelude::*;
 
 use super::*;
 use crate::db::DbConn;
+use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
 use crate::models::municipality::Municipality;
 use crate::models::{new_id, now};
 
 /// The demo accounts: one per kind of user, to try the web application. All share one
 /// password, generated per data folder (see `app::demo_password`).
-pub const DEMO_USERS: [(&str, &str, &str, Option<&str>); 5] = [
+pub const DEMO_USERS: [(&str, &str, Role, Option<&str>); 5] = [
     (
         "admin@demo.nachnutzung.de",
         "Demo-Administratorin d-NRW",
-        "admin",
+        Role::Admin,
         None,
     ),
     (
         "sachbearbeitung@demo.nachnutzung.de",
         "Demo-Sachbearbeiter d-NRW",
-        "clerk",
+        Role::Clerk,
         None,
     ),
     // Köln has no agreement yet: its user requests the RV and files Einzelabrufe.
     (
         "koeln@demo.nachnutzung.de",
         "Demo-Nutzerin Stadt Köln",
-        "municipality",
+        Role::Municipality,
         Some("05315000"),
     ),
     // Dortmund's RV and Wohngeld EA are in force.
     (
         "dortmund@demo.nachnutzung.de",
         "Demo-Nutzer Stadt Dortmund",
-        "municipality",
+        Role::Municipality,
         Some("05913000"),
     ),
     // GovConnect (Niedersachsen) holds an IÖV and an EKV with d-NRW.
     (
         "govconnect@demo.nachnutzung.de",
         "Demo-Nutzer GovConnect",
-        "intermediary",
+        Role::Intermediary,
         None,
     ),
 ];
@@ -66,7 +67,7 @@ pub fn demo_users(conn: &mut DbConn, password: &str) -> AppResult<()> {
             None => None,
         };
         let organisation_id = match role {
-            "intermediary" => Some(org(conn, "GovConnect GmbH")?.id),
+            Role::Intermediary => Some(org(conn, "GovConnect GmbH")?.id),
             _ => None,
         };
         let hash = match &hash {
@@ -79,8 +80,8 @@ pub fn demo_users(conn: &mut DbConn, password: &str) -> AppResult<()> {
                 id: new_id(),
                 email: email.into(),
                 name: name.into(),
-                role: role.into(),
-                may_sign: role == "municipality" || role == "intermediary",
+                role,
+                may_sign: matches!(role, Role::Municipality | Role::Intermediary),
                 municipality_id,
                 organisation_id,
                 password_hash: hash,

@@ -58,7 +58,7 @@ pub struct Session {
 
 impl Session {
     pub fn role(&self) -> Role {
-        self.user.role().unwrap_or(Role::Municipality)
+        self.user.role
     }
     pub fn is_staff(&self) -> bool {
         self.role().is_staff()

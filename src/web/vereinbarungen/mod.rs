@@ -14,7 +14,8 @@ mod zertifikat;
 use rocket::{get, State};
 use serde_json::{json, Value};
 
-use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::domain::account::Role;
+use crate::domain::{AgreementKind, Status as AgreementStatus, VersionStatus};
 use crate::error::AppResult;
 use crate::http::state::AppState;
 use crate::models::agreement::{Agreement, Filter};
@@ -259,7 +260,7 @@ async fn show(
         vs.iter()
             .find(|v| {
                 v.version_no > view.current_version
-                    && matches!(v.status.as_str(), "draft" | "signed")
+                    && matches!(v.status, VersionStatus::Draft | VersionStatus::Signed)
             })
             .map(|v| json!({ "no": v.version_no, "status": v.status, "note": v.change_note }))
     });
@@ -271,7 +272,7 @@ async fn show(
     });
     ctx["certificate_form"] = json!(
         view.kind == AgreementKind::Ea
-            && !session.user.role.eq("intermediary")
+            && session.user.role != Role::Intermediary
             && matches!(
                 view.status,
                 AgreementStatus::Draft

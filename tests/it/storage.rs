@@ -1,0 +1,61 @@
+//! The domain enums as stored: every variant goes into the database as its text and comes
+//! back as itself, on the backend under test; a text no variant has is an error, not a
+//! default.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use nachnutzung::domain::account::Role;
+use nachnutzung::domain::golive::{TaskKind, TaskStatus};
+use nachnutzung::domain::signing::Party;
+use nachnutzung::domain::{AgreementKind, Direction, MunicipalityKind, Status, VersionStatus};
+
+use crate::common::TestApp;
+
+fn conn(app: &TestApp) -> nachnutzung::db::PooledConn {
+    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
+    nachnutzung::db::Db::open(&url, 1).unwrap().conn().unwrap()
+}
+
+/// Binds each value, reads it back both as text and as the enum.
+macro_rules! round_trip {
+    ($conn:expr, $t:ty, $values:expr) => {
+        for value in $values {
+            let stored: String = diesel::select(value.into_sql::<Text>())
+                .get_result($conn)
+                .unwrap();
+            assert_eq!(stored, value.as_str());
+            let loaded: $t = diesel::select(sql::<Text>(&format!("'{stored}'")))
+                .get_result($conn)
+                .unwrap();
+            assert_eq!(loaded, value);
+        }
+    };
+}
+
+#[test]
+fn every_stored_enum_round_trips_and_unknown_text_is_an_error() {
+    let app = TestApp::new();
+    let mut c = conn(&app);
+    round_trip!(&mut c, AgreementKind, AgreementKind::ALL);
+    round_trip!(&mut c, Status, Status::ALL);
+    round_trip!(&mut c, VersionStatus, VersionStatus::ALL);
+    round_trip!(&mut c, Direction, [Direction::Inbound, Direction::Outbound]);
+    round_trip!(&mut c, Role, Role::ALL);
+    round_trip!(&mut c, TaskKind, TaskKind::ALL);
+    round_trip!(&mut c, TaskStatus, TaskStatus::ALL);
+    round_trip!(
+        &mut c,
+        MunicipalityKind,
+        [
+            MunicipalityKind::Gemeinde,
+            MunicipalityKind::Stadt,
+            MunicipalityKind::KreisfreieStadt,
+            MunicipalityKind::Kreis,
+        ]
+    );
+    round_trip!(&mut c, Party, [Party::Partner, Party::Dnrw]);
+    let unknown = diesel::select(sql::<Text>("'in_kraft'")).get_result::<Status>(&mut c);
+    let message = format!("{:?}", unknown.unwrap_err());
+    assert!(message.contains(r#"unknown Status \"in_kraft\""#), "{message}");
+}
