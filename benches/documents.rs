@@ -23,16 +23,16 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
+use nachnutzung::actions::documents::Prepared;
 use nachnutzung::config::Config;
 use nachnutzung::db::schema::{agreement_versions, agreements};
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::domain::agreement::SubProcessor;
 use nachnutzung::domain::signing::SigningOrder;
 use nachnutzung::domain::Terms;
-use nachnutzung::models::agreement::Agreement;
-use nachnutzung::models::document::{self, Prepared};
 use nachnutzung::seal::Signer;
 use nachnutzung::seed::national::{generate, Scale};
+use nachnutzung::store::agreement::Agreement;
 
 const MUNICIPALITIES: usize = 396;
 
@@ -125,10 +125,10 @@ fn sixteen_pages(db: &Db, sealer: &nachnutzung::seal::Sealer) -> Prepared {
         let prepared = db
             .read_blocking(move |conn| {
                 let a = Agreement::find(conn, &id3)?;
-                document::prepare(conn, SigningOrder::default(), &a, 1)
+                nachnutzung::actions::documents::prepare(conn, SigningOrder::default(), &a, 1)
             })
             .unwrap();
-        let doc = document::produce(prepared.clone(), sealer).unwrap();
+        let doc = nachnutzung::actions::documents::produce(prepared.clone(), sealer).unwrap();
         let n = pages(&doc.pdf);
         if n >= 16 {
             assert_eq!(n, 16, "step too coarse");
@@ -164,14 +164,14 @@ fn main() {
 
     // Single document, one thread.
     for _ in 0..5 {
-        document::produce(prepared.clone(), &sealer).unwrap();
+        nachnutzung::actions::documents::produce(prepared.clone(), &sealer).unwrap();
     }
     let mut times = Vec::with_capacity(runs);
     let mut size = 0;
     for _ in 0..runs {
         let p = prepared.clone();
         let start = Instant::now();
-        let doc = document::produce(p, &sealer).unwrap();
+        let doc = nachnutzung::actions::documents::produce(p, &sealer).unwrap();
         times.push(start.elapsed());
         size = doc.pdf.len();
     }

@@ -19,8 +19,8 @@ use nachnutzung::actions::rollout::{self, RolloutFilter};
 use nachnutzung::db::schema::municipalities;
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::domain::text::Checked;
-use nachnutzung::models::Scope;
 use nachnutzung::seed::national::{generate, Scale};
+use nachnutzung::store::Scope;
 
 fn open(url: &str, scale: Scale) -> Db {
     let parsed = DbUrl::parse(url).expect("database url");

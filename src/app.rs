@@ -49,7 +49,7 @@ pub fn staff_token(config: &Config, backend: Backend) -> AppResult<Option<String
             return Ok(Some(token.trim().to_string()));
         }
     }
-    let token = crate::models::random_hex(24);
+    let token = crate::store::random_hex(24);
     write_secret(&path, &token)?;
     Ok(Some(token))
 }
@@ -63,7 +63,7 @@ pub fn demo_password(config: &Config) -> AppResult<String> {
             return Ok(p.trim().to_string());
         }
     }
-    let password = crate::models::random_hex(8);
+    let password = crate::store::random_hex(8);
     write_secret(&path, &password)?;
     Ok(password)
 }
@@ -115,15 +115,15 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     }
     let sealer = sealer(config)?;
     if config.seed_demo_agreements {
-        let seal = crate::seed::Seal {
+        let seal = crate::demo::Seal {
             sealer: &sealer,
             order: config.signing_order,
         };
-        db.write_blocking(|conn| crate::seed::demo_agreements(conn, &seal))?;
+        db.write_blocking(|conn| crate::demo::demo_agreements(conn, &seal))?;
     }
     let demo_logins = if config.seed_demo_agreements {
         let password = demo_password(config)?;
-        db.write_blocking(|conn| crate::seed::demo_users(conn, &password))?;
+        db.write_blocking(|conn| crate::demo::demo_users(conn, &password))?;
         Some(password)
     } else {
         None
@@ -177,7 +177,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
                         "  Demo-Anmeldungen (http://{}:{}/anmelden), Passwort für alle: {password}",
                         cfg.address, cfg.port
                     );
-                    for (email, name, _, _) in crate::seed::DEMO_USERS {
+                    for (email, name, _, _) in crate::demo::DEMO_USERS {
                         println!("    {email:<38} {name}");
                     }
                 }

@@ -146,11 +146,11 @@ pub fn run(cli: Cli) -> ExitCode {
             db.write_blocking(crate::seed::reference_data)?;
             if demo || config.seed_demo_agreements {
                 let sealer = app::sealer(&config)?;
-                let seal = crate::seed::Seal {
+                let seal = crate::demo::Seal {
                     sealer: &sealer,
                     order: config.signing_order,
                 };
-                db.write_blocking(|conn| crate::seed::demo_agreements(conn, &seal))?;
+                db.write_blocking(|conn| crate::demo::demo_agreements(conn, &seal))?;
             }
             println!("Stammdaten geladen.");
             Ok(())
@@ -193,7 +193,7 @@ fn verify(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
     };
     let result = app::open_db(config).and_then(|db| {
         let sealer = app::sealer(config)?;
-        db.read_blocking(|conn| crate::models::document::verify(conn, &sealer, &bytes))
+        db.read_blocking(|conn| crate::actions::documents::verify(conn, &sealer, &bytes))
     });
     let v = match result {
         Ok(v) => v,
@@ -277,7 +277,8 @@ fn render_documents(
 }
 
 fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
-    use crate::models::user::{ApiToken, NewUser, TokenInput, User};
+    use crate::actions::accounts::NewUser;
+    use crate::store::user::{ApiToken, TokenInput, User};
     let db = app::open_db(config)?;
     if config.seed_reference_data {
         db.write_blocking(crate::seed::reference_data)?;

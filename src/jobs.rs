@@ -25,7 +25,7 @@ impl Background {
         if every == 0 && remind_every == 0 {
             return;
         }
-        let worker = format!("{}-{}", std::process::id(), crate::models::random_hex(4));
+        let worker = format!("{}-{}", std::process::id(), crate::store::random_hex(4));
         let tick = std::time::Duration::from_secs(if every == 0 {
             remind_every
         } else {

@@ -1,5 +1,5 @@
 //! E-mail: German messages rendered from Tera templates (`templates/email/<kind>/`:
-//! `subject.txt`, `body.txt`, `body.html`), written to the outbox (`models::outbox`) in the
+//! `subject.txt`, `body.txt`, `body.html`), written to the outbox (`store::outbox`) in the
 //! transaction of the event that causes them, and sent by a worker through the configured
 //! transport: SMTP (STARTTLS, TLS or plain on loopback, with credentials), or, as the
 //! embedded default, a folder of `.eml` files so `cargo run` works offline.

@@ -14,10 +14,9 @@ use crate::db::{Db, DbConn};
 use crate::domain::signing::SigningOrder;
 use crate::domain::{AgreementKind, Status};
 use crate::error::{AppError, AppResult};
-use crate::models::agreement::Agreement;
-use crate::models::document;
-use crate::models::service::Service;
 use crate::seal::Sealer;
+use crate::store::agreement::Agreement;
+use crate::store::service::Service;
 
 /// What a bulk run did.
 #[derive(Debug, Clone, Default)]
@@ -107,10 +106,14 @@ pub fn render_service(
                     .read_blocking(|conn| {
                         let a = Agreement::find(conn, id)?;
                         let no = a.current_version;
-                        document::prepare(conn, order, &a, no)
+                        crate::actions::documents::prepare(conn, order, &a, no)
                     })
-                    .and_then(|prepared| document::produce(prepared, sealer))
-                    .and_then(|doc| db.write_blocking(|conn| document::store(conn, "bulk", doc)));
+                    .and_then(|prepared| crate::actions::documents::produce(prepared, sealer))
+                    .and_then(|doc| {
+                        db.write_blocking(|conn| {
+                            crate::actions::documents::store(conn, "bulk", doc)
+                        })
+                    });
                 if let Err(e) = result {
                     let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
                     slot.get_or_insert(e);

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::db::schema::{organisations, services};
 use crate::db::DbConn;
 use crate::error::AppResult;
-use crate::models::service::{Service, ServiceView};
+use crate::store::service::{Service, ServiceView};
 
 #[derive(Serialize)]
 pub struct Catalog {

@@ -1,11 +1,31 @@
-//! Producing documents for people to read: the draft PDF of an agreement.
+//! Documents: the draft PDF people read, and the sealed document of an agreement version
+//! (contract, annexes, signature page, evidence page), sealed once and stored with its
+//! SHA-256 in the database, so every application instance serves the same bytes. The
+//! database refuses UPDATE and DELETE.
+//!
+//! Issuing is split in three so the bulk run can seal in parallel: [`prepare`] reads what
+//! the document shows, [`produce`] renders and seals it (no database), [`store`] writes it.
+//! [`verify`] tells whether a PDF is one the registry issued, unaltered.
 
-use crate::db::Db;
-use crate::documents::pdf::{self, Purpose};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::PrimitiveDateTime;
+
+use crate::db::schema::documents;
+use crate::db::{Db, DbConn};
+use crate::documents::pdf::{self, Annex, EvidenceEvent, Purpose, SignatureLine};
+use crate::documents::text::ContractText;
+use crate::domain::agreement::german_date;
 use crate::domain::signing::SigningOrder;
-use crate::error::{AppError, AppResult};
-use crate::models::agreement::Agreement;
-use crate::models::{document, Scope};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::seal::Sealer;
+use crate::store::agreement::contract::contract_text;
+use crate::store::agreement::Agreement;
+use crate::store::audit::{self, AuditEvent, Change};
+use crate::store::document::{info, Document, DocumentInfo};
+use crate::store::signature::Signature;
+use crate::store::{new_id, now, Page, Scope};
 
 /// The unsealed draft of the current version of agreement `id`, if `scope` may see it:
 /// every page marked ENTWURF, with the signatures given so far (API and web pages).
@@ -19,7 +39,7 @@ pub async fn draft_pdf(
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
             let no = a.current_version;
-            document::prepare(conn, order, &a, no)
+            prepare(conn, order, &a, no)
         })
         .await?;
     rocket::tokio::task::spawn_blocking(move || {
@@ -27,4 +47,268 @@ pub async fn draft_pdf(
     })
     .await
     .map_err(|e| AppError::internal(format!("pdf task: {e}")))?
+}
+
+/// What a document of one version shows, read from the database.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub agreement: Agreement,
+    pub text: ContractText,
+    pub annex: Annex,
+}
+
+fn german_timestamp(t: PrimitiveDateTime) -> String {
+    format!(
+        "{}, {:02}:{:02} Uhr (UTC)",
+        german_date(t.date()),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// The audit log's actions as the evidence page names them.
+fn action_label(action: &str) -> &str {
+    match action {
+        "create" => "angelegt",
+        "edit" => "geändert",
+        "submit" => "zur Unterschrift vorgelegt",
+        "sign" => "unterzeichnet",
+        "activate" => "in Kraft gesetzt",
+        "terminate" => "gekündigt",
+        "expire" => "ausgelaufen",
+        "cancel" => "abgebrochen",
+        "amend" => "Nachtrag angelegt",
+        "seal" => "gesiegelt",
+        other => other,
+    }
+}
+
+/// Reads the text, the signatures and the audit trail of version `no`.
+pub fn prepare(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    a: &Agreement,
+    no: i32,
+) -> AppResult<Prepared> {
+    let kind = a.kind;
+    let text = contract_text(conn, a, no)?;
+    let signatures = Signature::of_version(conn, &a.id, no)?;
+    let mut lines = Vec::new();
+    for party in order.parties() {
+        let line = match signatures.iter().find(|s| s.party == party) {
+            Some(s) => SignatureLine {
+                role: party.label(kind).to_string(),
+                name: s.signer_name.clone(),
+                function: s.signer_function.clone(),
+                organisation: s.organisation_name.clone(),
+                signed_at: Some(german_timestamp(s.signed_at)),
+                auth_method: Some(s.auth_method.clone()),
+            },
+            None => SignatureLine {
+                role: party.label(kind).to_string(),
+                name: String::new(),
+                function: None,
+                organisation: crate::store::signature::party_name(conn, a, party)?,
+                signed_at: None,
+                auth_method: None,
+            },
+        };
+        lines.push(line);
+    }
+    // Agreements signed before the registry kept signatures (or imported) say so.
+    let signed_outside = if signatures.is_empty() {
+        a.signed_on.map(|on| {
+            format!(
+                "Unterzeichnet am {} außerhalb des Registers{}.",
+                german_date(on),
+                a.signed_by
+                    .as_deref()
+                    .map(|by| format!(" ({by})"))
+                    .unwrap_or_default()
+            )
+        })
+    } else {
+        None
+    };
+    if signed_outside.is_some() {
+        lines.clear();
+    }
+    let events = AuditEvent::list(
+        conn,
+        Some(&a.id),
+        Page {
+            page: 1,
+            per_page: 200,
+        },
+    )?
+    .items
+    .into_iter()
+    .map(|e| EvidenceEvent {
+        at: german_timestamp(e.at),
+        action: e
+            .note
+            .unwrap_or_else(|| action_label(&e.action).to_string()),
+        actor: e.actor,
+    })
+    .collect();
+    Ok(Prepared {
+        agreement: a.clone(),
+        text,
+        annex: Annex {
+            signatures: lines,
+            signed_outside,
+            events,
+            document_id: None,
+        },
+    })
+}
+
+/// Renders and seals a prepared document. No database: this is what runs in parallel.
+pub fn produce(mut prepared: Prepared, sealer: &Sealer) -> AppResult<Document> {
+    let id = new_id();
+    prepared.annex.document_id = Some(id.clone());
+    let mut unsealed = pdf::render_document(&prepared.text, Purpose::Final, &prepared.annex)?;
+    let sealed_at = now();
+    let bytes = sealer
+        .seal_document(
+            &mut unsealed,
+            "d-NRW AöR – Kommunalvertreter.NRW",
+            sealed_at.assume_utc(),
+        )
+        .map_err(|e| match e {
+            crate::seal::SealError::Tsa(m) => AppError::new(ErrorKind::TsaUnavailable, format!(
+                    "{} wurde nicht gesiegelt, weil der Zeitstempeldienst nicht richtig antwortet ({m}). Es wurde nichts geändert; bitte später erneut versuchen.",
+                    prepared.agreement.reference
+                ),
+            ),
+            other => {
+                AppError::internal(format!("sealing {}: {other}", prepared.agreement.reference))
+            }
+        })?;
+    Ok(Document {
+        id,
+        agreement_id: prepared.agreement.id.clone(),
+        version_no: prepared.text.version_no,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        text_sha256: prepared.text.sha256.clone(),
+        templates: serde_json::to_string(&prepared.text.templates)?,
+        size_bytes: bytes.len() as i64,
+        seal_subject: sealer.subject(),
+        sealed_at,
+        pdf: bytes,
+    })
+}
+
+/// Stores a sealed document, unless that version has one already (then the stored one
+/// wins and `doc` is dropped). Returns the stored document's info.
+pub fn store(conn: &mut DbConn, actor: &str, doc: Document) -> AppResult<DocumentInfo> {
+    if let Some(existing) = Document::of_version(conn, &doc.agreement_id, doc.version_no)? {
+        return Ok(info(&existing));
+    }
+    diesel::insert_into(documents::table)
+        .values(&doc)
+        .execute(conn)?;
+    let reference = Agreement::find(conn, &doc.agreement_id)?.reference;
+    audit::record(
+        conn,
+        Change {
+            actor,
+            action: "seal",
+            entity_type: "agreement",
+            entity_id: &doc.agreement_id,
+            before: None,
+            after: Some(serde_json::json!({
+                "document_id": doc.id, "version_no": doc.version_no, "sha256": doc.sha256,
+                "text_sha256": doc.text_sha256, "size_bytes": doc.size_bytes,
+            })),
+            note: Some(format!(
+                "{} Fassung {} gesiegelt (SHA-256 {})",
+                reference, doc.version_no, doc.sha256
+            )),
+        },
+    )?;
+    Ok(info(&doc))
+}
+
+/// Prepares, seals and stores the document of version `no` in one go (inside the
+/// caller's transaction). Idempotent.
+pub fn issue(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    order: SigningOrder,
+    actor: &str,
+    a: &Agreement,
+    no: i32,
+) -> AppResult<DocumentInfo> {
+    if let Some(existing) = Document::of_version(conn, &a.id, no)? {
+        return Ok(info(&existing));
+    }
+    let prepared = prepare(conn, order, a, no)?;
+    store(conn, actor, produce(prepared, sealer)?)
+}
+
+/// The agreement a verified document belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedAs {
+    pub agreement_id: String,
+    pub reference: String,
+    pub kind: crate::domain::AgreementKind,
+    pub version_no: i32,
+    pub document_id: String,
+    #[serde(with = "crate::store::ts")]
+    pub sealed_at: PrimitiveDateTime,
+}
+
+/// What `verify` says about a PDF.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// The seal is intact, covers the whole file and is d-NRW's.
+    pub seal_valid: bool,
+    /// The file is, byte for byte, a document this registry issued.
+    pub issued_by_registry: bool,
+    pub issued_as: Option<IssuedAs>,
+    pub sha256: String,
+    pub seal: crate::seal::verify::SealCheck,
+    /// One German sentence for people.
+    pub summary: String,
+}
+
+/// Checks the seal of `pdf` and looks its SHA-256 up among the issued documents.
+pub fn verify(conn: &mut DbConn, sealer: &Sealer, pdf: &[u8]) -> AppResult<Verification> {
+    let seal = sealer.check(pdf);
+    let sha256 = hex::encode(Sha256::digest(pdf));
+    let issued_as = match Document::by_sha256(conn, &sha256)? {
+        Some(d) => {
+            let a = Agreement::find(conn, &d.agreement_id)?;
+            Some(IssuedAs {
+                agreement_id: a.id,
+                reference: a.reference,
+                kind: a.kind,
+                version_no: d.version_no,
+                document_id: d.id,
+                sealed_at: d.sealed_at,
+            })
+        }
+        None => None,
+    };
+    let seal_valid = seal.valid();
+    let summary = match (&issued_as, seal_valid) {
+        (Some(i), true) => format!(
+            "Das Siegel ist gültig. Das Dokument ist {} Fassung {}, so wie das Nachnutzungsregister es ausgestellt hat.",
+            i.reference, i.version_no
+        ),
+        (None, true) => "Das Siegel ist gültig, aber dieses Dokument hat das Register nicht ausgestellt (oder nicht in dieser Form).".to_string(),
+        (_, false) => format!(
+            "Das Siegel ist NICHT gültig: {}",
+            seal.problems.first().map(String::as_str).unwrap_or("unbekannter Fehler")
+        ),
+    };
+    Ok(Verification {
+        seal_valid,
+        issued_by_registry: issued_as.is_some(),
+        issued_as,
+        sha256,
+        seal,
+        summary,
+    })
 }

@@ -4,16 +4,17 @@
 //! person); then the contact person is recorded and the EA is created and submitted with
 //! the caller's scope (`NewAgreement::create_as`: the policy and the rules of the model).
 
+use crate::actions::agreement::NewAgreement;
 use crate::db::DbConn;
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::{self, Checked, Kind};
 use crate::domain::{codes, service, DomainError};
 use crate::error::{AppError, AppResult, ErrorKind, FieldError};
-use crate::models::agreement::{Agreement, NewAgreement};
-use crate::models::attachment::CheckedUpload;
-use crate::models::contact::Contact;
-use crate::models::service::Service;
-use crate::models::{new_id, now, Scope};
+use crate::store::agreement::Agreement;
+use crate::store::attachment::CheckedUpload;
+use crate::store::contact::Contact;
+use crate::store::service::Service;
+use crate::store::{new_id, now, Scope};
 
 /// The municipality's contact person for the service, as entered.
 #[derive(Debug, Clone, Default)]

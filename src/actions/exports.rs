@@ -9,11 +9,11 @@ use crate::db::DbConn;
 use crate::domain::golive::TaskKind;
 use crate::domain::{AgreementKind, Status};
 use crate::error::{AppError, AppResult};
-use crate::models::agreement::Agreement;
-use crate::models::municipality::Municipality;
-use crate::models::task::{self, TaskFilter};
-use crate::models::user::{token_hash, User};
-use crate::models::{now, Page, Scope};
+use crate::store::agreement::Agreement;
+use crate::store::municipality::Municipality;
+use crate::store::task::{self, TaskFilter};
+use crate::store::user::{token_hash, User};
+use crate::store::{now, Page, Scope};
 
 /// One row of the VSM export: what the Verwaltungssuchmaschine needs per Leika key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub fn vsm_csv(rows: &[VsmRow]) -> AppResult<Vec<u8>> {
 /// Gives user `id` a new calendar feed secret (the old URL stops working) and returns it.
 /// Only its SHA-256 is stored.
 pub fn renew_calendar_token(conn: &mut DbConn, id: &str) -> AppResult<String> {
-    let secret = crate::models::random_hex(32);
+    let secret = crate::store::random_hex(32);
     diesel::update(users::table.find(id))
         .set((
             users::calendar_token_hash.eq(token_hash(&secret)),

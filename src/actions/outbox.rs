@@ -8,8 +8,8 @@ use crate::db::schema::outbox;
 use crate::db::{Db, DbConn};
 use crate::error::AppResult;
 use crate::mail::{Mailer, Outgoing};
-use crate::models::now;
-use crate::models::outbox::OutboxRow;
+use crate::store::now;
+use crate::store::outbox::OutboxRow;
 
 /// How long a claimed mail is reserved for the worker that claimed it. A worker claims
 /// one mail at a time, and one send is bounded by the SMTP timeout of each of its round

@@ -6,16 +6,16 @@
 use diesel::prelude::*;
 use time::{Date, Duration, PrimitiveDateTime};
 
+use crate::actions::notify;
 use crate::db::schema::{agreements, attachments, golive_tasks, reminders, signatures};
 use crate::db::DbConn;
 use crate::domain::golive::TaskStatus;
 use crate::domain::signing::{Party, SigningOrder};
 use crate::domain::Status;
 use crate::error::AppResult;
-use crate::models::agreement::Agreement;
-use crate::models::notify;
-use crate::models::task::Task;
-use crate::models::{now, today};
+use crate::store::agreement::Agreement;
+use crate::store::task::Task;
+use crate::store::{now, today};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ReminderSettings {

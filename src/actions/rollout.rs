@@ -15,7 +15,7 @@ use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{AgreementKind, Availability};
 use crate::error::AppResult;
-use crate::models::Scope;
+use crate::store::Scope;
 
 /// The state of a municipality with a service, from least to most advanced (a pair with
 /// several Einzelabrufe shows its most advanced one).

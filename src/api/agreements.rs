@@ -5,17 +5,17 @@ use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Caller, Staff};
+use crate::actions::agreement::{
+    AmendmentInput, AmendmentStep, EditInput, NewAgreement, TransitionInput,
+};
 use crate::actions::ea;
 use crate::documents::text::ContractText;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::agreement::contract::contract_text;
-use crate::models::agreement::{
-    Agreement, AgreementView, AmendmentInput, AmendmentStep, EditInput, Filter, NewAgreement,
-    TransitionInput,
-};
-use crate::models::{Paged, Scope};
+use crate::store::agreement::contract::contract_text;
+use crate::store::agreement::{Agreement, AgreementView, Filter};
+use crate::store::{Paged, Scope};
 
 pub fn routes() -> Vec<Route> {
     routes![

@@ -6,8 +6,8 @@ use rocket::{get, routes, Route, State};
 use super::Staff;
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::audit::{AuditEvent, AuditView};
-use crate::models::Paged;
+use crate::store::audit::{AuditEvent, AuditView};
+use crate::store::Paged;
 
 pub fn routes() -> Vec<Route> {
     routes![list]

@@ -7,12 +7,13 @@ use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
 use super::{body, Body, Caller};
+use crate::actions::documents::Verification;
+use crate::actions::sign::{SignContext, SignInput, SigningState};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
-use crate::models::agreement::Agreement;
-use crate::models::document::{self, Document, DocumentInfo, Verification};
-use crate::models::signature::{self, SignContext, SignInput, SigningState};
+use crate::store::agreement::Agreement;
+use crate::store::document::{Document, DocumentInfo};
 
 /// Largest PDF `POST /api/v1/verify` accepts.
 pub const MAX_VERIFY_BYTES: u64 = 20 * 1024 * 1024;
@@ -48,7 +49,7 @@ async fn signing_state(
             .db
             .read(move |conn| {
                 Agreement::find_in(conn, &caller.scope, &id)?;
-                signature::state(conn, order, &id, no)
+                crate::actions::sign::state(conn, order, &id, no)
             })
             .await?,
     ))
@@ -160,7 +161,7 @@ async fn verify(state: &State<AppState>, data: Data<'_>) -> AppResult<Json<Verif
     Ok(Json(
         state
             .db
-            .read(move |conn| document::verify(conn, &sealer, &bytes))
+            .read(move |conn| crate::actions::documents::verify(conn, &sealer, &bytes))
             .await?,
     ))
 }

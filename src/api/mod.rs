@@ -24,7 +24,7 @@ use crate::domain::text::{Checked, Inspect};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::{id, page, query_id};
 use crate::http::state::{token_hash, AppState};
-use crate::models::Scope;
+use crate::store::Scope;
 
 pub fn routes() -> Vec<Route> {
     let mut routes = Vec::new();
@@ -151,10 +151,10 @@ async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
         .headers()
         .get_one("User-Agent")
         .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect());
-    if token.starts_with(crate::models::user::TOKEN_PREFIX) {
+    if token.starts_with(crate::store::user::TOKEN_PREFIX) {
         let (t, user) = state
             .db
-            .read(move |conn| crate::models::user::ApiToken::authenticate(conn, &token))
+            .read(move |conn| crate::store::user::ApiToken::authenticate(conn, &token))
             .await?
             .ok_or_else(|| AppError::unauthorized("Das Token ist ungültig oder widerrufen."))?;
         let role = user.role;
@@ -321,4 +321,4 @@ pub fn db(state: &AppState) -> &crate::db::Db {
     &state.db
 }
 
-pub use crate::models::nullable;
+pub use crate::store::nullable;

@@ -9,9 +9,9 @@ use crate::domain::text::Checked;
 use crate::domain::MunicipalityKind;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::contact::{Contact, ContactInput};
-use crate::models::municipality::{Filter, Municipality, MunicipalityPatch};
-use crate::models::Paged;
+use crate::store::contact::{Contact, ContactInput};
+use crate::store::municipality::{Filter, Municipality, MunicipalityPatch};
+use crate::store::Paged;
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, update, add_contact]

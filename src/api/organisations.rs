@@ -10,9 +10,9 @@ use super::{body, Body, Staff};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::contact::Contact;
-use crate::models::contact::ContactInput;
-use crate::models::organisation::{Organisation, OrganisationInput, OrganisationView, Role};
+use crate::store::contact::Contact;
+use crate::store::contact::ContactInput;
+use crate::store::organisation::{Organisation, OrganisationInput, OrganisationView, Role};
 
 pub fn routes() -> Vec<Route> {
     routes![

@@ -7,7 +7,7 @@ use rocket::{get, patch, post, routes, Route, State};
 use super::{body, Body, Staff};
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::service::{Service, ServiceInput, ServiceStatus, ServiceView};
+use crate::store::service::{Service, ServiceInput, ServiceStatus, ServiceView};
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, status, create, update]

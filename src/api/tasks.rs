@@ -10,13 +10,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{body, Body, Caller, Staff};
+use crate::actions::golive::{TaskPatch, TaskStep};
 use crate::domain::golive::TaskStatus;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::agreement::Agreement;
-use crate::models::attachment::{self, CheckedUpload};
-use crate::models::task::{self, Task, TaskFilter, TaskPatch, TaskStep, TaskView};
-use crate::models::Paged;
+use crate::store::agreement::Agreement;
+use crate::store::attachment::{self, CheckedUpload};
+use crate::store::task::{self, Task, TaskFilter, TaskView};
+use crate::store::Paged;
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, of_agreement, step, update, certificate]
@@ -97,7 +98,7 @@ pub struct TaskDetail {
 
 fn detail(
     conn: &mut crate::db::DbConn,
-    scope: &crate::models::Scope,
+    scope: &crate::store::Scope,
     t: Task,
 ) -> AppResult<TaskDetail> {
     let may_act = t.owned_by(scope);
@@ -191,7 +192,7 @@ async fn update(
             .db
             .write(move |conn| {
                 let t = input.apply(conn, &staff.actor, &id)?;
-                detail(conn, &crate::models::Scope::All, t)
+                detail(conn, &crate::store::Scope::All, t)
             })
             .await?,
     ))
@@ -203,7 +204,7 @@ pub struct CertificateView {
     pub id: String,
     pub sha256: String,
     pub details: Value,
-    #[serde(with = "crate::models::ts::option")]
+    #[serde(with = "crate::store::ts::option")]
     pub expires_at: Option<time::PrimitiveDateTime>,
 }
 

@@ -7,12 +7,11 @@ use rocket::{delete, get, post, routes, Route, State};
 use serde::Serialize;
 
 use super::{body, Body, Caller, Staff};
+use crate::actions::accounts::{CreatedUser, NewUser};
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::user::{
-    ApiToken, CreatedUser, IssuedToken, NewUser, TokenInput, User, UserView,
-};
+use crate::store::user::{ApiToken, IssuedToken, TokenInput, User, UserView};
 
 pub fn routes() -> Vec<Route> {
     routes![

@@ -1,6 +1,6 @@
 //! Contract documents. `text` renders the German contract texts of `contracts/` with the
 //! registry's data, `pdf` lays them out on A4 pages (with `subset` shrinking the embedded
-//! fonts); `seal/` seals the result and `models::document` stores it.
+//! fonts); `seal/` seals the result and `store::document` stores it.
 
 pub mod pdf;
 pub mod subset;

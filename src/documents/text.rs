@@ -1,7 +1,7 @@
 //! The contract text of an agreement: the template of its kind (and the AVV annex for EKV
 //! and EA) filled with the registry's data. Every rendering records the template versions
 //! and the SHA-256 of the text, so a document can be traced to its exact wording.
-//! Pure: the facts come in as `ContractData` (gathered by `models::agreement::contract`).
+//! Pure: the facts come in as `ContractData` (gathered by `store::agreement::contract`).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -118,7 +118,7 @@ pub fn or_unknown(v: Option<&str>) -> String {
 }
 
 /// The facts of one version of an agreement that its contract text states, gathered from
-/// the registry (`models::agreement::contract`): the template's context as JSON.
+/// the registry (`store::agreement::contract`): the template's context as JSON.
 #[derive(Debug, Clone)]
 pub struct ContractData {
     pub agreement_id: String,

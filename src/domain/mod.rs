@@ -11,6 +11,7 @@ pub mod policy;
 pub mod rules;
 pub mod service;
 pub mod signing;
+pub mod terms;
 pub mod text;
 pub mod upload;
 

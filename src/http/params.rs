@@ -23,7 +23,7 @@ pub fn query_id(field: &str, v: Option<&str>) -> AppResult<Option<String>> {
 }
 
 /// Reads `page` and `per_page` from the query; non-numbers are a 422, not a 404.
-pub fn page(page: Option<&str>, per_page: Option<&str>) -> AppResult<crate::models::Page> {
+pub fn page(page: Option<&str>, per_page: Option<&str>) -> AppResult<crate::store::Page> {
     let int = |name: &str, raw: Option<&str>| -> AppResult<Option<i64>> {
         raw.map(|r| {
             r.trim()
@@ -32,7 +32,7 @@ pub fn page(page: Option<&str>, per_page: Option<&str>) -> AppResult<crate::mode
         })
         .transpose()
     };
-    crate::models::Page::new(int("page", page)?, int("per_page", per_page)?)
+    crate::store::Page::new(int("page", page)?, int("per_page", per_page)?)
 }
 
 /// Reads the filters of the roll-out (empty values mean "all").

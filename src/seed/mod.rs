@@ -1,11 +1,12 @@
 //! Seed data: the real reference data (NRW municipalities and Kreise, the Länder's
-//! intermediaries, EfA services; see `data/SOURCES.md`) and the two demo scenarios of the
-//! seeds. Both are idempotent: what exists is left alone.
+//! intermediaries, EfA services; see `data/SOURCES.md`), idempotent: what exists is left
+//! alone; and the generated national dataset (`national`). The demo scenarios, which go
+//! through the use cases, live a floor higher, in `demo/`.
 
-pub(crate) mod demo;
+mod avv;
 pub mod national;
 
-pub use demo::{demo_agreements, demo_users, Seal, DEMO_USERS};
+pub use avv::avv_for;
 
 use std::collections::BTreeMap;
 
@@ -15,10 +16,10 @@ use crate::domain::{
     codes, search_key, Availability, MunicipalityKind, ParameterDef, ParameterKind,
 };
 use crate::error::{AppError, AppResult};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
-use crate::models::{new_id, now};
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
+use crate::store::{new_id, now};
 
 const MUNICIPALITIES: &str = include_str!("data/nrw_municipalities.csv");
 const SERVICES: &str = include_str!("data/efa_services.csv");

@@ -18,11 +18,11 @@ use crate::domain::{
     VersionStatus,
 };
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::agreement::{Agreement, AgreementVersion};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
-use crate::models::{new_id, now};
+use crate::store::agreement::{Agreement, AgreementVersion};
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
+use crate::store::{new_id, now};
 
 /// How big the dataset is.
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +242,7 @@ pub fn generate(
         })
         .collect();
     store(conn, &ioevs, &empty)?;
-    let avv = crate::seed::demo::avv_for(
+    let avv = crate::seed::avv_for(
         "Synthetischer Dienst",
         &["Name, Anschrift"],
         &["Antragstellende Personen"],

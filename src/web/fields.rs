@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::domain::ParameterKind;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::service::Service;
+use crate::store::service::Service;
 
 /// The service's parameters as the form shows them (the coat of arms is an upload of its
 /// own), with what was typed in `values["p"]`.

@@ -14,7 +14,7 @@
 //! lists the areas and their routes.
 //!
 //! Agreement pages, downloads and attachments are shared; every read goes through the
-//! model layer's tenant scope (`models::Scope`), so another tenant's id is a 404.
+//! model layer's tenant scope (`store::Scope`), so another tenant's id is a 404.
 //!
 //! - The session is a private (encrypted and authenticated) cookie `nnr_sitzung`: HttpOnly,
 //!   SameSite=Strict, Secure outside debug builds. It holds the user id, the session's

@@ -11,10 +11,9 @@ use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, Filter};
-use crate::models::document::Document;
-use crate::models::signature;
-use crate::models::{Page as Paging, Scope};
+use crate::store::agreement::{Agreement, Filter};
+use crate::store::document::Document;
+use crate::store::{Page as Paging, Scope};
 use crate::web::{page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -33,7 +32,7 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
     let (name, agreements, documents, rollout) = state
         .db
         .read(move |conn| {
-            let name = crate::models::organisation::Organisation::find(conn, &org)?.name;
+            let name = crate::store::organisation::Organisation::find(conn, &org)?.name;
             // The roll-out in NRW of the services it provides, aggregated.
             let rollout = crate::actions::rollout::compute(
                 conn,
@@ -82,7 +81,7 @@ pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<
             let mut waiting = Vec::new();
             for a in awaiting.items {
                 let row = Agreement::find(conn, &a.id)?;
-                let ours = signature::may_sign_now(conn, order, &row, &user)?.is_ok();
+                let ours = crate::actions::sign::may_sign_now(conn, order, &row, &user)?.is_ok();
                 waiting.push(json!({ "a": a, "dnrw_may_sign": ours }));
             }
             let signed = Agreement::list(

@@ -31,12 +31,12 @@ fn users_get_argon2id_passwords_and_tokens_that_act_as_them() {
     let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
     let db = nachnutzung::db::Db::open(&url, 1).unwrap();
     let user = db
-        .read_blocking(|conn| nachnutzung::models::user::User::find(conn, &id))
+        .read_blocking(|conn| nachnutzung::store::user::User::find(conn, &id))
         .unwrap();
     assert!(user
         .password_hash
         .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    assert!(nachnutzung::models::user::verify_password(
+    assert!(nachnutzung::store::user::verify_password(
         &user.password_hash,
         &password
     ));

@@ -15,9 +15,10 @@ const FLOORS: &[&[&str]] = &[
     &["seal"],
     &["db"],
     &["documents"],
-    &["models"],
+    &["store"],
     &["seed"],
     &["actions"],
+    &["demo"],
     &["http"],
     &["api", "web"],
 ];
@@ -141,13 +142,13 @@ fn every_floor_imports_only_the_floors_below_it() {
 #[test]
 fn the_check_sees_grouped_and_nested_paths() {
     let found =
-        references("use crate::{api::{id, page}, web};\nlet x = crate::models::user::User::find;");
+        references("use crate::{api::{id, page}, web};\nlet x = crate::store::user::User::find;");
     assert_eq!(
         found.into_iter().collect::<Vec<_>>(),
-        ["api", "models", "web"]
+        ["api", "store", "web"]
     );
-    assert_eq!(allowed("models", "db"), Ok(true));
-    assert_eq!(allowed("db", "models"), Ok(false));
+    assert_eq!(allowed("store", "db"), Ok(true));
+    assert_eq!(allowed("db", "store"), Ok(false));
     assert_eq!(allowed("api", "web"), Ok(false));
     assert_eq!(allowed("web", "http"), Ok(true));
     assert_eq!(allowed("documents", "db"), Ok(false));

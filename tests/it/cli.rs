@@ -285,12 +285,12 @@ fn the_first_admin_and_her_token_come_from_the_command_line() {
         .unwrap();
     let db = nachnutzung::db::Db::open(&url, 1).unwrap();
     let (_, user) = db
-        .read_blocking(|conn| nachnutzung::models::user::ApiToken::authenticate(conn, &token))
+        .read_blocking(|conn| nachnutzung::store::user::ApiToken::authenticate(conn, &token))
         .unwrap()
         .expect("the printed token works");
     assert_eq!(user.role.as_str(), "admin");
     assert!(user.must_change_password);
-    assert!(nachnutzung::models::user::verify_password(
+    assert!(nachnutzung::store::user::verify_password(
         &user.password_hash,
         &password
     ));

@@ -6,9 +6,9 @@
 use std::sync::{Arc, Barrier};
 
 use crate::common::*;
+use nachnutzung::actions::accounts::LoginOutcome;
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::domain::text::{Email, Secret};
-use nachnutzung::models::user::{self, LoginOutcome};
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 
@@ -317,7 +317,7 @@ fn twenty_parallel_logins_from_two_instances_check_exactly_five_passwords() {
                 let email = Email::parse("email", "ziel@d-nrw.de").unwrap();
                 let password = Secret::parse("password", &format!("falsch-{i}-xxxxxxxx")).unwrap();
                 start.wait();
-                user::login(&db, &email, &password, "192.0.2.7").unwrap()
+                nachnutzung::actions::accounts::login(&db, &email, &password, "192.0.2.7").unwrap()
             })
         })
         .collect();
@@ -335,7 +335,7 @@ fn twenty_parallel_logins_from_two_instances_check_exactly_five_passwords() {
     let email = Email::parse("email", "ziel@d-nrw.de").unwrap();
     let any = Secret::parse("password", "egal").unwrap();
     assert!(matches!(
-        user::login(&instances[0], &email, &any, "192.0.2.8").unwrap(),
+        nachnutzung::actions::accounts::login(&instances[0], &email, &any, "192.0.2.8").unwrap(),
         LoginOutcome::Throttled(_)
     ));
 }

@@ -13,7 +13,7 @@ use nachnutzung::actions::outbox;
 use nachnutzung::actions::reminders::{self, ReminderSettings};
 use nachnutzung::db::{Db, DbUrl};
 use nachnutzung::mail::{MailSettings, Mailer, SmtpSecurity, TransportKind};
-use nachnutzung::models::outbox::{counts as outbox_counts, enqueue};
+use nachnutzung::store::outbox::{counts as outbox_counts, enqueue};
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 
@@ -227,15 +227,15 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
     db(&app)
         .write_blocking(|conn| {
             let admin =
-                nachnutzung::domain::text::Checked::new(nachnutzung::models::user::NewUser {
+                nachnutzung::domain::text::Checked::new(nachnutzung::actions::accounts::NewUser {
                     email: "ada@d-nrw.de".into(),
                     name: "Ada Admin".into(),
                     role: "admin".into(),
                     ..Default::default()
                 })?
                 .create(conn, "test")?;
-            let admin = nachnutzung::models::user::User::find(conn, &admin.user.id)?;
-            nachnutzung::models::user::User::reset_password(conn, &admin, &bernd_id)
+            let admin = nachnutzung::store::user::User::find(conn, &admin.user.id)?;
+            nachnutzung::store::user::User::reset_password(conn, &admin, &bernd_id)
         })
         .unwrap();
 

@@ -57,5 +57,8 @@ fn every_stored_enum_round_trips_and_unknown_text_is_an_error() {
     round_trip!(&mut c, Party, [Party::Partner, Party::Dnrw]);
     let unknown = diesel::select(sql::<Text>("'in_kraft'")).get_result::<Status>(&mut c);
     let message = format!("{:?}", unknown.unwrap_err());
-    assert!(message.contains(r#"unknown Status \"in_kraft\""#), "{message}");
+    assert!(
+        message.contains(r#"unknown Status \"in_kraft\""#),
+        "{message}"
+    );
 }

@@ -6,13 +6,14 @@ use rocket::http::{ContentType, Status};
 use rocket::{get, post, State};
 use serde_json::{json, Map, Value};
 
+use crate::actions::golive::{TaskPatch, TaskStep};
 use crate::domain::golive::{TaskAction, TaskKind, TaskStatus};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::contact::Contact;
-use crate::models::task::{self, Task, TaskFilter, TaskPatch, TaskStep};
-use crate::models::Page as Paging;
+use crate::store::contact::Contact;
+use crate::store::task::{self, Task, TaskFilter};
+use crate::store::Page as Paging;
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -5,12 +5,13 @@ use rocket::http::Status;
 use rocket::{get, post, State};
 use serde_json::json;
 
+use crate::actions::accounts::NewUser;
 use crate::domain::account::Role;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::organisation::{self, Organisation};
-use crate::models::user::{NewUser, User};
+use crate::store::organisation::{self, Organisation};
+use crate::store::user::User;
 use crate::web::{
     form_errors, form_session, is_form_error, page_context, signed_in, Page, Session,
 };

@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, Filter};
-use crate::models::service::Service;
-use crate::models::{Page as Paging, Scope};
+use crate::store::agreement::{Agreement, Filter};
+use crate::store::service::Service;
+use crate::store::{Page as Paging, Scope};
 use crate::web::{page_context, signed_in, Page, Session};
 
 /// `/dienste/<id>`: which municipalities have an Einzelabruf for a service, in which state.

@@ -12,8 +12,8 @@ use crate::domain::text::Checked;
 use crate::domain::{codes, Availability, ParameterDef, ParameterKind};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::state::AppState;
-use crate::models::organisation::{self, Organisation};
-use crate::models::service::{Service, ServiceInput};
+use crate::store::organisation::{self, Organisation};
+use crate::store::service::{Service, ServiceInput};
 use crate::web::{form_errors, is_form_error, page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {

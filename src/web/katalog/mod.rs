@@ -12,8 +12,8 @@ use crate::domain::Availability;
 use crate::error::{AppError, AppResult};
 use crate::http::respond::CachedText;
 use crate::http::state::AppState;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
 use crate::web::{public_context, render, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {

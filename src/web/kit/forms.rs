@@ -136,9 +136,9 @@ impl ContactForm {
                 "phone": self.phone, "may_sign": self.may_sign })
     }
 
-    pub(crate) fn input(&self) -> crate::models::contact::ContactInput {
+    pub(crate) fn input(&self) -> crate::store::contact::ContactInput {
         let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        crate::models::contact::ContactInput {
+        crate::store::contact::ContactInput {
             name: self.name.clone(),
             function: text(&self.function),
             email: text(&self.email),

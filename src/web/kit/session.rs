@@ -10,8 +10,8 @@ use super::page::{refused, Page};
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::user::User;
-use crate::models::Scope;
+use crate::store::user::User;
+use crate::store::Scope;
 
 pub(crate) const SESSION: &str = "nnr_sitzung";
 

@@ -11,15 +11,16 @@ use rocket::{get, post, State};
 use serde_json::{json, Value};
 
 use super::{own_agreements, own_municipality};
+use crate::actions::agreement::NewAgreement;
 use crate::actions::ea::{self, ContactPerson, Filing, Upload};
 use crate::db::DbConn;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::agreement::{AgreementView, NewAgreement};
-use crate::models::service::Service;
-use crate::models::Scope;
+use crate::store::agreement::AgreementView;
+use crate::store::service::Service;
+use crate::store::Scope;
 use crate::web::fields::{field_id, parameter_fields, parameter_values, read_file};
 use crate::web::{
     form_errors, form_session, is_form_error, page_context, signed_in, Page, Session,

@@ -7,15 +7,16 @@ use rocket::form::Form;
 use rocket::{get, post, State};
 use serde_json::json;
 
+use crate::actions::agreement::NewAgreement;
 use crate::db::DbConn;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, AgreementView, Filter, NewAgreement};
-use crate::models::municipality::Municipality;
-use crate::models::service::Service;
-use crate::models::{Page as Paging, Scope};
+use crate::store::agreement::{Agreement, AgreementView, Filter};
+use crate::store::municipality::Municipality;
+use crate::store::service::Service;
+use crate::store::{Page as Paging, Scope};
 use crate::web::{form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -47,15 +48,15 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
             let m = Municipality::find(conn, &municipality_id)?;
             let agreements = own_agreements(conn, &scope)?;
             let services = Service::list_with_operator(conn, true)?;
-            let pending = crate::models::task::TaskFilter {
+            let pending = crate::store::task::TaskFilter {
                 pending: true,
                 ..Default::default()
             };
-            let tasks = crate::models::task::list(
+            let tasks = crate::store::task::list(
                 conn,
                 &scope,
                 &pending,
-                crate::models::Page::new(Some(1), Some(20))?,
+                crate::store::Page::new(Some(1), Some(20))?,
             )?;
             Ok((m, agreements, services, tasks))
         })

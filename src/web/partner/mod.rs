@@ -11,10 +11,10 @@ use crate::domain::party::StateRef;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, Filter};
-use crate::models::contact::Contact;
-use crate::models::organisation::{Organisation, OrganisationInput, Role};
-use crate::models::{Page as Paging, Scope};
+use crate::store::agreement::{Agreement, Filter};
+use crate::store::contact::Contact;
+use crate::store::organisation::{Organisation, OrganisationInput, Role};
+use crate::store::{Page as Paging, Scope};
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -8,8 +8,8 @@ use crate::actions::rollout::{self, Cell, RolloutFilter};
 use crate::domain::text::Checked;
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::municipality::Municipality;
-use crate::models::Scope;
+use crate::store::municipality::Municipality;
+use crate::store::Scope;
 use crate::web::{page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {

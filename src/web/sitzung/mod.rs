@@ -7,11 +7,12 @@ use rocket::response::Redirect;
 use rocket::{get, post, State};
 use serde_json::json;
 
+use crate::actions::accounts::LoginOutcome;
 use crate::domain::text::{Email, Secret};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::models::random_hex;
-use crate::models::user::{self, LoginOutcome, User};
+use crate::store::random_hex;
+use crate::store::user::User;
 use crate::web::{
     cookie, csrf_refused, page_context, render, same, session_value, Page, Session, LOGIN_CSRF,
     SESSION,
@@ -75,7 +76,7 @@ async fn login(
         Ok((email, password)) => {
             let db = state.db.clone();
             let outcome = rocket::tokio::task::spawn_blocking(move || {
-                user::login(&db, &email, &password, &ip)
+                crate::actions::accounts::login(&db, &email, &password, &ip)
             })
             .await
             .map_err(|e| AppError::internal(format!("login task failed: {e}")))??;

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 
 use super::einzelabruf::current_terms;
 use super::entwurf::{avv_fields, avv_of, field_id, DraftForm};
+use crate::actions::agreement::{AmendmentInput, AmendmentStep};
 use crate::domain::text::Checked;
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::agreement::{AgreementView, AmendmentInput, AmendmentStep};
+use crate::store::agreement::AgreementView;
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
 async fn amend_page(

@@ -7,9 +7,9 @@ use rocket::{get, State};
 use crate::error::AppResult;
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
-use crate::models::agreement::Agreement;
-use crate::models::attachment::Attachment;
-use crate::models::document::Document;
+use crate::store::agreement::Agreement;
+use crate::store::attachment::Attachment;
+use crate::store::document::Document;
 use crate::web::{Page, Session};
 
 /// The sealed PDF (of the version in force, or of `?fassung=n`).

@@ -7,13 +7,14 @@ use rocket::{get, post, State};
 use serde_json::{json, Value};
 
 use super::entwurf::{joined, DraftForm};
+use crate::actions::agreement::{AvvSource, NewAgreement};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, AgreementView, AvvSource, NewAgreement};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::{self, Organisation};
-use crate::models::service::Service;
+use crate::store::agreement::{Agreement, AgreementView};
+use crate::store::municipality::Municipality;
+use crate::store::organisation::{self, Organisation};
+use crate::store::service::Service;
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
 #[derive(FromForm, Default)]

@@ -6,14 +6,15 @@ use rocket::http::Status;
 use rocket::{get, post, State};
 use serde_json::{json, Value};
 
+use crate::actions::agreement::{AvvSource, EditInput, NewAgreement};
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, AgreementView, AvvSource, EditInput, NewAgreement};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::{self, Organisation};
-use crate::models::service::Service;
+use crate::store::agreement::{Agreement, AgreementView};
+use crate::store::municipality::Municipality;
+use crate::store::organisation::{self, Organisation};
+use crate::store::service::Service;
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
 /// The kinds d-NRW drafts here (Einzelabrufe file the municipalities themselves).

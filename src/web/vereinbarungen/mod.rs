@@ -18,13 +18,12 @@ use crate::domain::account::Role;
 use crate::domain::{AgreementKind, Status as AgreementStatus, VersionStatus};
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, Filter};
-use crate::models::attachment::Attachment;
-use crate::models::contact::Contact;
-use crate::models::document::Document;
-use crate::models::service::Service;
-use crate::models::signature;
-use crate::models::Page as Paging;
+use crate::store::agreement::{Agreement, Filter};
+use crate::store::attachment::Attachment;
+use crate::store::contact::Contact;
+use crate::store::document::Document;
+use crate::store::service::Service;
+use crate::store::Page as Paging;
 use crate::web::{page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -147,14 +146,14 @@ async fn show(
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
             let view = a.view(conn, true)?;
-            let signing = signature::state(conn, order, &a.id, None)?;
+            let signing = crate::actions::sign::state(conn, order, &a.id, None)?;
             let documents = Document::list(conn, &a.id)?;
             let attachments = Attachment::list(conn, &a.id)?;
             let defs = match &a.service_id {
                 Some(s) => Service::find(conn, s)?.parameter_defs()?,
                 None => Vec::new(),
             };
-            let may_sign = signature::may_sign_now(conn, order, &a, &user)?;
+            let may_sign = crate::actions::sign::may_sign_now(conn, order, &a, &user)?;
             // Staff may record the signature of the partner's authorised contacts.
             let signatories = if staff {
                 match (&a.municipality_id, &a.counterparty_id) {
@@ -168,7 +167,7 @@ async fn show(
             } else {
                 Vec::new()
             };
-            let tasks = crate::models::task::of_agreement_views(conn, &a.id)?;
+            let tasks = crate::store::task::of_agreement_views(conn, &a.id)?;
             Ok((
                 view,
                 signing,
@@ -230,7 +229,7 @@ async fn show(
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .map(|e| json!({ "at": crate::models::timestamp(e.at), "actor": e.actor, "action": action_label(&e.action), "note": e.note }))
+        .map(|e| json!({ "at": crate::store::timestamp(e.at), "actor": e.actor, "action": action_label(&e.action), "note": e.note }))
         .collect();
     let title = format!("{} {}", view.kind_label, view.reference);
     let mut ctx = page_context(&session, &title)?;
@@ -281,7 +280,7 @@ async fn show(
                     | AgreementStatus::InForce
             )
     );
-    ctx["today"] = json!(crate::models::today().to_string());
+    ctx["today"] = json!(crate::store::today().to_string());
     ctx["tasks"] = json!(tasks);
     Ok(crate::web::render("agreement.html", ctx))
 }

@@ -5,11 +5,11 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{post, State};
 
+use crate::actions::agreement::TransitionInput;
+use crate::actions::sign::{SignContext, SignInput};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::agreement::TransitionInput;
-use crate::models::signature::{SignContext, SignInput};
 use crate::web::{is_form_error, staff_form, Page, Session};
 
 #[derive(FromForm)]

@@ -5,11 +5,12 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{post, State};
 
+use crate::actions::agreement::TransitionInput;
+use crate::actions::sign::{SignContext, SignInput};
 use crate::domain::text::Checked;
 use crate::error::{AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::models::agreement::{Agreement, TransitionInput};
-use crate::models::signature::{SignContext, SignInput};
+use crate::store::agreement::Agreement;
 use crate::web::{form_session, is_form_error, staff_form, CsrfForm, Page, Session};
 
 /// Signs the pending version as the logged-in user; the last signature seals.

@@ -6,8 +6,8 @@ use rocket::{post, State};
 
 use crate::error::AppResult;
 use crate::http::state::AppState;
-use crate::models::agreement::Agreement;
-use crate::models::attachment::CheckedUpload;
+use crate::store::agreement::Agreement;
+use crate::store::attachment::CheckedUpload;
 use crate::web::{form_session, Page, Session};
 
 #[derive(FromForm)]
@@ -58,7 +58,7 @@ pub(super) async fn upload_certificate(
     let stored = state
         .db
         .write(move |conn| {
-            crate::models::attachment::store_certificate(conn, &scope, &id, upload, &actor)
+            crate::store::attachment::store_certificate(conn, &scope, &id, upload, &actor)
         })
         .await;
     match stored {

@@ -200,12 +200,12 @@ impl TestApp {
         let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
         let db = nachnutzung::db::Db::open(&url, 1).unwrap();
         db.write_blocking(|conn| {
-            let user = nachnutzung::models::user::User::find_by_email(conn, email)?.unwrap();
+            let user = nachnutzung::store::user::User::find_by_email(conn, email)?.unwrap();
             let name =
-                nachnutzung::domain::text::Checked::new(nachnutzung::models::user::TokenInput {
+                nachnutzung::domain::text::Checked::new(nachnutzung::store::user::TokenInput {
                     name: "Test".into(),
                 })?;
-            nachnutzung::models::user::ApiToken::issue(conn, &user, &name)
+            nachnutzung::store::user::ApiToken::issue(conn, &user, &name)
         })
         .unwrap()
         .secret
@@ -564,7 +564,7 @@ impl TestApp {
         let db = nachnutzung::db::Db::open(&url, 1).unwrap();
         let uid = id.to_string();
         let user = db
-            .read_blocking(move |conn| nachnutzung::models::user::User::find(conn, &uid))
+            .read_blocking(move |conn| nachnutzung::store::user::User::find(conn, &uid))
             .unwrap();
         WebUser {
             id: id.to_string(),

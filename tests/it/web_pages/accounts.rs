@@ -114,10 +114,10 @@ fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_
     let db = nachnutzung::db::Db::open(&url, 1).unwrap();
     let id = erika.id.clone();
     let user = db
-        .read_blocking(move |c| nachnutzung::models::user::User::find(c, &id))
+        .read_blocking(move |c| nachnutzung::store::user::User::find(c, &id))
         .unwrap();
     assert!(user.must_change_password);
-    assert!(nachnutzung::models::user::verify_password(
+    assert!(nachnutzung::store::user::verify_password(
         &user.password_hash,
         &password
     ));

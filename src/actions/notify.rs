@@ -1,23 +1,23 @@
 //! Who is told what, by mail: each function is called inside the transaction of its event
-//! and queues the mails in the outbox (`models::outbox`). Links point into the registry;
+//! and queues the mails in the outbox (`store::outbox`). Links point into the registry;
 //! no mail carries a contract document.
 
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::agreement::Agreement;
-use super::contact::Contact;
-use super::municipality::Municipality;
-use super::organisation::Organisation;
-use super::outbox;
-use super::service::Service;
-use super::task::Task;
-use super::user::User;
 use crate::db::schema::users;
 use crate::db::DbConn;
 use crate::domain::agreement::german_date;
 use crate::domain::signing::{Party, SigningOrder};
 use crate::error::AppResult;
+use crate::store::agreement::Agreement;
+use crate::store::contact::Contact;
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::outbox;
+use crate::store::service::Service;
+use crate::store::task::Task;
+use crate::store::user::User;
 
 /// A link into the registry; the mailer completes it with its `base_url` when it sends
 /// the mail (`mail::LINK_BASE`).
@@ -75,7 +75,7 @@ fn signer_emails(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<Ve
 /// What the mails say about an agreement.
 fn describe(conn: &mut DbConn, a: &Agreement) -> AppResult<Value> {
     let kind = a.kind;
-    let partner = super::signature::party_name(conn, a, Party::Partner)?;
+    let partner = crate::store::signature::party_name(conn, a, Party::Partner)?;
     let service = match &a.service_id {
         Some(s) => Service::find(conn, s)?.name,
         None => String::new(),
@@ -108,7 +108,7 @@ pub fn signature_waiting(
 ) -> AppResult<usize> {
     let to = signer_emails(conn, a, party)?;
     let mut ctx = describe(conn, a)?;
-    ctx["party"] = json!(super::signature::party_name(conn, a, party)?);
+    ctx["party"] = json!(crate::store::signature::party_name(conn, a, party)?);
     ctx["reminder"] = json!(reminder.is_some());
     ctx["days"] = json!(reminder.unwrap_or(0));
     outbox::enqueue(conn, "signature_waiting", &to, &ctx)

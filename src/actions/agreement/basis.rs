@@ -2,14 +2,14 @@
 //! found among the active agreements and checked against the rules. Used when an agreement
 //! is created and again when it is submitted and activated.
 
-use super::Agreement;
 use crate::db::DbConn;
 use crate::domain::rules::{self, Found, ServiceFacts};
 use crate::domain::{AgreementKind, Direction};
 use crate::error::{AppError, AppResult};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
+use crate::store::agreement::Agreement;
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
 
 /// The links of an agreement to those it rests on.
 #[derive(Debug, Default)]

@@ -7,8 +7,8 @@ use super::*;
 use crate::db::DbConn;
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult};
-use crate::models::municipality::Municipality;
-use crate::models::{new_id, now};
+use crate::store::municipality::Municipality;
+use crate::store::{new_id, now};
 
 /// The demo accounts: one per kind of user, to try the web application. All share one
 /// password, generated per data folder (see `app::demo_password`).
@@ -52,7 +52,7 @@ pub const DEMO_USERS: [(&str, &str, Role, Option<&str>); 5] = [
 /// their municipality). They need no password change: they are for trying things out.
 pub fn demo_users(conn: &mut DbConn, password: &str) -> AppResult<()> {
     use crate::db::schema::users;
-    use crate::models::user::{hash_password, User};
+    use crate::store::user::{hash_password, User};
     let mut hash = None;
     for (email, name, role, ags) in DEMO_USERS {
         if User::find_by_email(conn, email)?.is_some() {

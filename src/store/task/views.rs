@@ -12,10 +12,10 @@ use crate::db::DbConn;
 use crate::domain::golive::TaskStatus;
 use crate::domain::Status;
 use crate::error::{AppError, AppResult};
-use crate::models::contact::Contact;
-use crate::models::looked_up;
-use crate::models::municipality::Municipality;
-use crate::models::{today, Page, Paged, Scope};
+use crate::store::contact::Contact;
+use crate::store::looked_up;
+use crate::store::municipality::Municipality;
+use crate::store::{today, Page, Paged, Scope};
 
 /// Which tasks a list shows.
 #[derive(Debug, Clone, Default)]

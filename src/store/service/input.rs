@@ -8,8 +8,8 @@ use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{codes, service, Availability, ParameterDef, Problems};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::organisation::Organisation;
-use crate::models::{new_id, now};
+use crate::store::organisation::Organisation;
+use crate::store::{new_id, now};
 
 /// A service as staff write it: `POST`/`PATCH /api/v1/services` and the service form.
 /// all optional, plus `lock_version`.
@@ -20,32 +20,32 @@ pub struct ServiceInput {
     pub lock_version: Option<i32>,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub ozg_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub ozg_name: Option<Option<String>>,
     #[serde(default)]
     pub leika_keys: Option<Vec<String>>,
     /// The providing Land by key (`05` = NRW); `null` when unknown.
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub providing_land_key: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub operator_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub operator_note: Option<Option<String>>,
     #[serde(default)]
     pub availability: Option<String>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub data_standard: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub dvdv_category: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub transport: Option<Option<String>>,
     #[serde(default)]
     pub parameters: Option<Vec<ParameterDef>>,
     #[serde(default)]
     pub release: Option<String>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub description: Option<Option<String>>,
     /// Days from an Einzelabruf coming into force to its go-live tasks' due date (1–365).
     #[serde(default)]

@@ -1,18 +1,10 @@
-//! Agreements (IÖV, EKV, RV, EA) and the versions of their terms.
-//! `create`, `transition` and `amend` are the actions; this file holds the rows, queries
-//! and the JSON view.
+//! Agreements (IÖV, EKV, RV, EA) and the versions of their terms: the rows, queries, the
+//! contract data and the JSON view. Creating, editing and moving them through their
+//! lifecycle are use cases in `actions::agreement`.
 
-mod basis;
 pub mod contract;
-mod create;
-pub(crate) mod edit;
-mod resolve;
-pub(crate) mod transition;
 mod view;
 
-pub use create::{AvvSource, NewAgreement};
-pub use edit::{AmendmentInput, AmendmentStep, EditInput};
-pub use transition::TransitionInput;
 pub use view::{AgreementView, Filter};
 
 use diesel::prelude::*;
@@ -93,7 +85,7 @@ impl Agreement {
 
     /// The service of an EKV or EA. Each has one; a missing one is a broken invariant
     /// (logged as such), not a "not found" for the user.
-    pub fn service(&self, conn: &mut DbConn) -> AppResult<crate::models::service::Service> {
+    pub fn service(&self, conn: &mut DbConn) -> AppResult<crate::store::service::Service> {
         let id = self.service_id.as_deref().ok_or_else(|| {
             AppError::internal(format!(
                 "{} ({}) has no service",
@@ -101,7 +93,7 @@ impl Agreement {
                 self.kind.as_str()
             ))
         })?;
-        crate::models::service::Service::find(conn, id)
+        crate::store::service::Service::find(conn, id)
     }
 
     /// As a precondition fact for the domain rules.

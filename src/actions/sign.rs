@@ -6,16 +6,8 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use time::PrimitiveDateTime;
 
-use super::agreement::Agreement;
-use super::audit::{self, Change};
-use super::contact::Contact;
-use super::document::{self, DocumentInfo};
-use super::municipality::Municipality;
-use super::organisation::Organisation;
-use super::user::User;
-use super::{new_id, now, today};
+use crate::actions::agreement::transition::{self, Signed};
 use crate::db::schema::{agreement_versions, signatures};
 use crate::db::DbConn;
 use crate::domain::policy::{self, Parties, SignRefusal};
@@ -23,56 +15,15 @@ use crate::domain::signing::{Party, SigningOrder};
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{DomainError, Status};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::agreement::transition::{self, Signed};
 use crate::seal::Sealer;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
-#[diesel(table_name = signatures)]
-pub struct Signature {
-    pub id: String,
-    pub agreement_id: String,
-    pub version_no: i32,
-    /// `partner` or `dnrw`
-    pub party: Party,
-    /// 1 for the first signature of the version, 2 for the second.
-    pub position: i32,
-    /// The contact person whose signature staff recorded …
-    pub contact_id: Option<String>,
-    pub signer_name: String,
-    pub signer_function: Option<String>,
-    pub organisation_name: String,
-    #[serde(with = "super::ts")]
-    pub signed_at: PrimitiveDateTime,
-    pub actor: String,
-    pub auth_method: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// … or the user who signed as themselves.
-    pub user_id: Option<String>,
-}
-
-impl Signature {
-    pub fn of_version(conn: &mut DbConn, agreement_id: &str, no: i32) -> AppResult<Vec<Signature>> {
-        Ok(signatures::table
-            .filter(signatures::agreement_id.eq(agreement_id))
-            .filter(signatures::version_no.eq(no))
-            .select(Signature::as_select())
-            .order(signatures::position)
-            .load(conn)?)
-    }
-}
-
-/// The name of the organisation that signs as `party`.
-pub fn party_name(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<String> {
-    Ok(match party {
-        Party::Dnrw => Organisation::kommunalvertreter(conn)?.name,
-        Party::Partner => match (&a.municipality_id, &a.counterparty_id) {
-            (Some(m), _) => Municipality::find(conn, m)?.display_name(),
-            (None, Some(o)) => Organisation::find(conn, o)?.name,
-            (None, None) => a.external_party_name.clone().unwrap_or_default(),
-        },
-    })
-}
+use crate::store::agreement::Agreement;
+use crate::store::audit::{self, Change};
+use crate::store::contact::Contact;
+use crate::store::document::{self, DocumentInfo};
+use crate::store::organisation::Organisation;
+use crate::store::signature::{party_name, Signature};
+use crate::store::user::User;
+use crate::store::{new_id, now, today};
 
 /// The party `contact` may sign for on `a`, or why it may not sign at all
 /// (`domain::policy::contact_signs_for`).
@@ -403,15 +354,21 @@ impl SignInput {
                     },
                 )?
             } else {
-                super::agreement::edit::mark_amendment_signed(conn, &ctx.actor, &a, no, today())?;
+                crate::actions::agreement::edit::mark_amendment_signed(
+                    conn,
+                    &ctx.actor,
+                    &a,
+                    no,
+                    today(),
+                )?;
                 a
             };
-            document::issue(conn, sealer, order, &ctx.actor, &a, no)?;
-            super::notify::sealed(conn, &a)?;
+            crate::actions::documents::issue(conn, sealer, order, &ctx.actor, &a, no)?;
+            crate::actions::notify::sealed(conn, &a)?;
         } else {
             // The other side is asked next (with `any`, whoever has not signed yet).
             for next in order.parties().into_iter().filter(|p| !all.contains(p)) {
-                super::notify::signature_waiting(conn, &a, next, None)?;
+                crate::actions::notify::signature_waiting(conn, &a, next, None)?;
             }
         }
         state(conn, order, id, Some(no))
@@ -445,6 +402,6 @@ pub fn record_signed_outside(
             by: by.to_string(),
         },
     )?;
-    document::issue(conn, sealer, order, actor, &a, a.current_version)?;
+    crate::actions::documents::issue(conn, sealer, order, actor, &a, a.current_version)?;
     Ok(a)
 }

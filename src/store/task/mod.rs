@@ -2,7 +2,6 @@
 //! created in the transaction that puts the EA into force; each step is checked against
 //! who owns the task, what it waits for and the evidence it records, and is audited.
 
-mod step;
 mod views;
 
 use diesel::prelude::*;
@@ -15,14 +14,13 @@ use crate::db::DbConn;
 use crate::domain::golive::{self, CertificateFacts, FieldKind, Owner, TaskKind, TaskStatus};
 use crate::domain::{AgreementKind, Terms};
 use crate::error::{AppError, AppResult};
-use crate::models::agreement::Agreement;
-use crate::models::audit::{self, Change};
-use crate::models::contact::Contact;
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::{new_id, now, Scope};
+use crate::store::agreement::Agreement;
+use crate::store::audit::{self, Change};
+use crate::store::contact::Contact;
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::{new_id, now, Scope};
 
-pub use step::*;
 pub use views::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -255,7 +253,7 @@ impl Task {
         Ok(task)
     }
 
-    fn save(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
+    pub(crate) fn save(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
         self.lock_version = expected + 1;
         self.updated_at = now();
         let n = diesel::update(
@@ -282,7 +280,7 @@ impl Task {
         }
     }
 
-    fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> Value {
         json!({
             "kind": self.kind, "status": self.status, "due_on": self.due_on,
             "contact_id": self.contact_id, "blocked_reason": self.blocked_reason,
@@ -306,7 +304,7 @@ fn pick_contact(list: Vec<Contact>, wanted: Option<&str>) -> Option<String> {
 }
 
 /// The terms in force (the newest version in force, else the current one).
-fn current_terms(conn: &mut DbConn, a: &Agreement) -> AppResult<Terms> {
+pub(crate) fn current_terms(conn: &mut DbConn, a: &Agreement) -> AppResult<Terms> {
     let in_force: Option<String> = agreement_versions::table
         .filter(agreement_versions::agreement_id.eq(&a.id))
         .filter(agreement_versions::status.eq(crate::domain::VersionStatus::InForce))
@@ -321,7 +319,10 @@ fn current_terms(conn: &mut DbConn, a: &Agreement) -> AppResult<Terms> {
 }
 
 /// The newest DVDV certificate handed in with an EA.
-fn certificate(conn: &mut DbConn, agreement_id: &str) -> AppResult<Option<CertificateFacts>> {
+pub(crate) fn certificate(
+    conn: &mut DbConn,
+    agreement_id: &str,
+) -> AppResult<Option<CertificateFacts>> {
     let row: Option<(String, String, Option<PrimitiveDateTime>)> = attachments::table
         .filter(attachments::agreement_id.eq(agreement_id))
         .filter(attachments::kind.eq("dvdv_certificate"))
@@ -367,7 +368,7 @@ pub fn suggested_evidence(conn: &mut DbConn, task: &Task) -> AppResult<Value> {
     })
 }
 
-fn ags_of(conn: &mut DbConn, a: &Agreement) -> AppResult<String> {
+pub(crate) fn ags_of(conn: &mut DbConn, a: &Agreement) -> AppResult<String> {
     Ok(match &a.municipality_id {
         Some(m) => Municipality::find(conn, m)?.ags,
         None => a.external_party_ags.clone().unwrap_or_default(),

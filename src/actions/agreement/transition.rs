@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use time::Date;
 
-use super::{check_lock, Agreement};
 use crate::db::DbConn;
 use crate::domain::agreement::{check_termination, german_date};
 use crate::domain::rules;
@@ -11,8 +10,9 @@ use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, Action, AgreementKind, DomainError, Status, VersionStatus};
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, Change};
-use crate::models::{now, today};
+use crate::store::agreement::{check_lock, Agreement};
+use crate::store::audit::{self, Change};
+use crate::store::{now, today};
 
 /// `POST /api/v1/agreements/{id}/transitions`
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -231,11 +231,11 @@ impl TransitionInput {
         // An EA in force gets its go-live plan in the same transaction; the first to sign
         // a submitted agreement are told by mail, through the outbox, in it as well.
         if kind == AgreementKind::Ea && to == Status::InForce {
-            let tasks = crate::models::task::Task::create_plan(conn, &a, actor)?;
-            crate::models::notify::tasks_assigned(conn, &a, &tasks)?;
+            let tasks = crate::store::task::Task::create_plan(conn, &a, actor)?;
+            crate::actions::notify::tasks_assigned(conn, &a, &tasks)?;
         }
         if action == Action::Submit {
-            crate::models::notify::submitted(conn, &a, order)?;
+            crate::actions::notify::submitted(conn, &a, order)?;
         }
         Ok(a)
     }
@@ -273,7 +273,7 @@ fn set_version_status(
 /// the agreements that are in force now.
 fn recheck_preconditions(conn: &mut DbConn, a: &mut Agreement) -> AppResult<()> {
     // IÖV and RV rest on nothing: their basis is empty, as their links always are.
-    let basis = super::basis::recheck(conn, a)?;
+    let basis = crate::actions::agreement::basis::recheck(conn, a)?;
     a.ioev_id = basis.ioev_id;
     a.rv_id = basis.rv_id;
     a.ekv_id = basis.ekv_id;

@@ -7,7 +7,6 @@ pub mod audit;
 pub mod contact;
 pub mod document;
 pub mod municipality;
-pub mod notify;
 pub mod organisation;
 pub mod outbox;
 pub mod reference;

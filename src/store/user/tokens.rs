@@ -10,7 +10,7 @@ use crate::db::schema::{api_tokens, users};
 use crate::db::DbConn;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::error::{AppError, AppResult};
-use crate::models::{new_id, now};
+use crate::store::{new_id, now};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = api_tokens)]
@@ -20,9 +20,9 @@ pub struct ApiToken {
     pub name: String,
     #[serde(skip)]
     pub token_hash: String,
-    #[serde(with = "crate::models::ts")]
+    #[serde(with = "crate::store::ts")]
     pub created_at: PrimitiveDateTime,
-    #[serde(with = "crate::models::ts::option")]
+    #[serde(with = "crate::store::ts::option")]
     pub revoked_at: Option<PrimitiveDateTime>,
 }
 
@@ -72,7 +72,7 @@ impl ApiToken {
         if user.disabled {
             return Err(AppError::forbidden(format!("{} ist gesperrt.", user.email)));
         }
-        let secret = format!("{TOKEN_PREFIX}{}", crate::models::random_hex(32));
+        let secret = format!("{TOKEN_PREFIX}{}", crate::store::random_hex(32));
         let token = ApiToken {
             id: new_id(),
             user_id: user.id.clone(),

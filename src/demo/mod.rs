@@ -12,46 +12,25 @@ use serde_json::json;
 use time::macros::date;
 use time::Date;
 
+use crate::actions::agreement::{AvvSource, NewAgreement, TransitionInput};
+use crate::actions::sign::{record_signed_outside, SignContext, SignInput};
 use crate::db::schema::agreements;
 use crate::db::DbConn;
-use crate::domain::agreement::SubProcessor;
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::Checked;
-use crate::domain::Avv;
 use crate::error::{AppError, AppResult};
-use crate::models::agreement::{Agreement, AvvSource, NewAgreement, TransitionInput};
-use crate::models::contact::Contact;
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
-use crate::models::signature::{record_signed_outside, SignContext, SignInput};
-use crate::models::{new_id, now};
 use crate::seal::Sealer;
+use crate::seed::avv_for;
+use crate::store::agreement::Agreement;
+use crate::store::contact::Contact;
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
+use crate::store::{new_id, now};
 
 pub use users::*;
 
 const ACTOR: &str = "seed";
-
-/// An AVV for an online application service in our own words.
-pub fn avv_for(service: &str, data_types: &[&str], data_subjects: &[&str]) -> Avv {
-    Avv {
-        subject: format!(
-            "Betrieb des Online-Dienstes „{service}“ nach dem Einer-für-Alle-Prinzip: Entgegennahme, Prüfung auf Vollständigkeit und verschlüsselte Weiterleitung von Anträgen an die zuständige Behörde."
-        ),
-        duration: "Für die Laufzeit der Vereinbarung; die Löschpflichten nach Ende der Verarbeitung bleiben bestehen.".into(),
-        nature_and_purpose: "Erheben, Speichern, Übermitteln und Löschen von Antragsdaten, damit Bürgerinnen und Bürger die Leistung online beantragen können und die zuständige Behörde den Antrag elektronisch erhält.".into(),
-        data_types: data_types.iter().map(|s| s.to_string()).collect(),
-        data_subjects: data_subjects.iter().map(|s| s.to_string()).collect(),
-        technical_measures: vec![
-            "Transportverschlüsselung (TLS) zwischen Browser und Online-Dienst".into(),
-            "Ende-zu-Ende-verschlüsselte Übermittlung an die Behörde über OSCI und DVDV".into(),
-            "Betrieb in einem nach BSI IT-Grundschutz zertifizierten Rechenzentrum".into(),
-            "Rollen- und Berechtigungskonzept, Protokollierung administrativer Zugriffe".into(),
-            "Löschung der Antragsdaten im Online-Dienst nach erfolgreicher Zustellung".into(),
-        ],
-        sub_processors: Vec::<SubProcessor>::new(),
-    }
-}
 
 fn create(conn: &mut DbConn, input: NewAgreement) -> AppResult<Agreement> {
     Checked::new(input)?.create(conn, ACTOR, AvvSource::AsGiven)
@@ -266,7 +245,7 @@ pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
         date!(2022 - 12 - 01),
     )?;
     // It went live before the registry: its go-live plan is recorded as done outside.
-    crate::models::task::Task::record_done_outside(conn, &ea, date!(2022 - 12 - 19), ACTOR)?;
+    crate::store::task::Task::record_done_outside(conn, &ea, date!(2022 - 12 - 19), ACTOR)?;
 
     // Outbound: Hannover (Niedersachsen) re-uses the NRW Sozialplattform (HzL) through
     // GovConnect; the RV and EA in Niedersachsen are GovConnect's, d-NRW records the call.
@@ -347,7 +326,7 @@ pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
         date!(2023 - 07 - 03),
         date!(2023 - 08 - 01),
     )?;
-    crate::models::task::Task::record_done_outside(conn, &ea, date!(2023 - 08 - 28), ACTOR)?;
+    crate::store::task::Task::record_done_outside(conn, &ea, date!(2023 - 08 - 28), ACTOR)?;
 
     // Signed in the registry: Düsseldorf's RV through the signing workflow, and an EA for
     // Wohngeld that waits for its signatures.

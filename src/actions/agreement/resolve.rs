@@ -1,13 +1,13 @@
 //! Resolving a new agreement's parties: which fields its kind needs, which ids exist,
 //! which direction it has, and what the rules of the model say about it.
 
-use super::create::NewAgreement;
+use crate::actions::agreement::create::NewAgreement;
 use crate::db::DbConn;
 use crate::domain::{codes, AgreementKind, Direction, Problems};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
 
 /// The parties and links a new agreement gets, once the rules allow it.
 pub(super) struct Resolved {
@@ -224,9 +224,9 @@ impl NewAgreement {
         p.into_result()?;
 
         // The parties are known and well-formed: now the rules of the model.
-        let basis = super::basis::check(
+        let basis = crate::actions::agreement::basis::check(
             conn,
-            &super::basis::Parties {
+            &crate::actions::agreement::basis::Parties {
                 kind,
                 direction,
                 counterparty: counterparty.as_ref(),

@@ -7,16 +7,17 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::Date;
 
-use super::{Agreement, AgreementVersion, TransitionInput};
+use crate::actions::agreement::TransitionInput;
 use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::attachment::{AttachmentKind, CheckedUpload};
-use crate::models::audit::{self, Change};
-use crate::models::{new_id, now, reference, Scope};
+use crate::store::agreement::{Agreement, AgreementVersion};
+use crate::store::attachment::{AttachmentKind, CheckedUpload};
+use crate::store::audit::{self, Change};
+use crate::store::{new_id, now, reference, Scope};
 
 /// `POST /api/v1/agreements`
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -181,7 +182,7 @@ impl NewAgreement {
         })?
         .apply(conn, actor, &a.id, order)?;
         if a.kind == crate::domain::AgreementKind::Ea {
-            crate::models::notify::ea_filed(conn, &a)?;
+            crate::actions::notify::ea_filed(conn, &a)?;
         }
         Ok(a)
     }

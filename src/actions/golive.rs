@@ -5,16 +5,16 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::Date;
 
-use super::*;
 use crate::db::DbConn;
 use crate::domain::golive::{self, EvidenceContext, TaskAction, TaskKind, TaskStatus};
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service as service_rules, Status};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::agreement::Agreement;
-use crate::models::audit::{self, Change};
-use crate::models::contact::Contact;
-use crate::models::{today, Scope};
+use crate::store::agreement::Agreement;
+use crate::store::audit::{self, Change};
+use crate::store::contact::Contact;
+use crate::store::task::*;
+use crate::store::{today, Scope};
 
 /// `POST /api/v1/tasks/{id}/transitions` and the task forms.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -201,7 +201,7 @@ pub struct TaskPatch {
     pub lock_version: Option<i32>,
     #[serde(default)]
     pub due_on: Option<Date>,
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub contact_id: Option<Option<String>>,
 }
 

@@ -9,9 +9,9 @@ use crate::documents::text::{or_unknown, parameter_value, render, ContractData, 
 use crate::domain::agreement::german_date;
 use crate::domain::Terms;
 use crate::error::AppResult;
-use crate::models::municipality::Municipality;
-use crate::models::organisation::Organisation;
-use crate::models::service::Service;
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
+use crate::store::service::Service;
 
 /// The contract text of version `no` (an amendment has its own terms).
 pub fn contract_text(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {

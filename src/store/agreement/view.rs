@@ -12,9 +12,9 @@ use crate::db::schema::{agreements, municipalities, organisations, services};
 use crate::db::DbConn;
 use crate::domain::{AgreementKind, Direction, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{AuditEvent, AuditView};
-use crate::models::Scope;
-use crate::models::{looked_up, Page, Paged};
+use crate::store::audit::{AuditEvent, AuditView};
+use crate::store::Scope;
+use crate::store::{looked_up, Page, Paged};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PartyRef {
@@ -52,7 +52,7 @@ pub struct VersionView {
     pub signed_on: Option<Date>,
     pub effective_from: Option<Date>,
     pub terms: Terms,
-    #[serde(with = "crate::models::ts")]
+    #[serde(with = "crate::store::ts")]
     pub created_at: PrimitiveDateTime,
     pub created_by: String,
 }
@@ -76,7 +76,7 @@ pub struct AgreementView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terms: Option<Terms>,
     pub notice_period_months: Option<i32>,
-    #[serde(with = "crate::models::ts::option")]
+    #[serde(with = "crate::store::ts::option")]
     pub submitted_at: Option<PrimitiveDateTime>,
     pub submitted_by: Option<String>,
     pub signed_on: Option<Date>,
@@ -90,10 +90,10 @@ pub struct AgreementView {
     pub terminated_by: Option<String>,
     pub termination_reason: Option<String>,
     pub lock_version: i32,
-    #[serde(with = "crate::models::ts")]
+    #[serde(with = "crate::store::ts")]
     pub created_at: PrimitiveDateTime,
     pub created_by: String,
-    #[serde(with = "crate::models::ts")]
+    #[serde(with = "crate::store::ts")]
     pub updated_at: PrimitiveDateTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub versions: Option<Vec<VersionView>>,

@@ -10,7 +10,7 @@ use crate::db::schema::services;
 use crate::db::DbConn;
 use crate::domain::{Availability, ParameterDef};
 use crate::error::{AppError, AppResult};
-use crate::models::organisation::Organisation;
+use crate::store::organisation::Organisation;
 
 pub use input::*;
 

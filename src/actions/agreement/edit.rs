@@ -8,15 +8,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::Date;
 
-use super::{Agreement, AgreementVersion};
 use crate::db::schema::agreement_versions as v;
 use crate::db::DbConn;
 use crate::domain::agreement::german_date;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::models::audit::{self, Change};
-use crate::models::{new_id, now, today};
+use crate::store::agreement::{Agreement, AgreementVersion};
+use crate::store::audit::{self, Change};
+use crate::store::{new_id, now, today};
 
 /// `PATCH /api/v1/agreements/{id}`: only drafts.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,10 +32,10 @@ pub struct EditInput {
     #[serde(default)]
     pub notes: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub notice_period_months: Option<Option<i32>>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "crate::models::nullable")]
+    #[serde(default, deserialize_with = "crate::store::nullable")]
     pub ends_on: Option<Option<Date>>,
 }
 
@@ -161,10 +161,10 @@ impl Checked<AmendmentStep> {
         id: &str,
         no: i32,
     ) -> AppResult<AgreementVersion> {
-        // Signing goes through the signing workflow (`models::signature`), which calls
+        // Signing goes through the signing workflow (`actions::sign`), which calls
         // [`mark_amendment_signed`].
         if self.action == "sign" {
-            return Err(super::transition::sign_elsewhere(id));
+            return Err(crate::actions::agreement::transition::sign_elsewhere(id));
         }
         self.into_inner().run(conn, actor, id, no, None)
     }
@@ -173,7 +173,7 @@ impl Checked<AmendmentStep> {
 impl EditInput {
     fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<Agreement> {
         let mut a = Agreement::find(conn, id)?;
-        super::check_lock(&a, Some(self.lock_version))?;
+        crate::store::agreement::check_lock(&a, Some(self.lock_version))?;
         let status = a.status;
         if !status.is_editable() {
             return Err(AppError::new(ErrorKind::Immutable, format!(
@@ -236,7 +236,7 @@ impl EditInput {
 impl AmendmentInput {
     fn apply(self, conn: &mut DbConn, actor: &str, id: &str) -> AppResult<AgreementVersion> {
         let mut a = Agreement::find(conn, id)?;
-        super::check_lock(&a, Some(self.lock_version))?;
+        crate::store::agreement::check_lock(&a, Some(self.lock_version))?;
         let status = a.status;
         if !matches!(status, Status::Signed | Status::InForce) {
             return Err(AppError::new(ErrorKind::InvalidTransition, format!(
