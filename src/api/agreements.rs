@@ -12,6 +12,7 @@ use crate::actions::ea;
 use crate::documents::text::ContractText;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::contract::contract_text;
 use crate::store::agreement::{Agreement, AgreementView, Filter};
@@ -115,8 +116,12 @@ async fn create(
 }
 
 #[get("/api/v1/agreements/<id>")]
-async fn show(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Json<AgreementView>> {
-    let id = super::id(id)?;
+async fn show(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+) -> AppResult<Json<AgreementView>> {
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -128,8 +133,12 @@ async fn show(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Js
 /// The contract text of the current version (unsealed preview), with template versions
 /// and SHA-256.
 #[get("/api/v1/agreements/<id>/text")]
-async fn text(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Json<ContractText>> {
-    let id = super::id(id)?;
+async fn text(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+) -> AppResult<Json<ContractText>> {
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -147,12 +156,16 @@ async fn text(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Js
 async fn preview(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
 ) -> AppResult<(ContentType, Vec<u8>)> {
-    let id = super::id(id)?;
-    let pdf =
-        crate::actions::documents::draft_pdf(&state.db, state.signing_order, caller.scope, id)
-            .await?;
+    let id = id?;
+    let pdf = crate::actions::documents::draft_pdf(
+        &state.db,
+        state.signing_order,
+        caller.scope,
+        id.into_string(),
+    )
+    .await?;
     Ok((ContentType::PDF, pdf))
 }
 
@@ -160,10 +173,10 @@ async fn preview(
 async fn edit(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     input: Body<'_, EditInput>,
 ) -> AppResult<Json<AgreementView>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     Ok(Json(
         state
@@ -177,10 +190,10 @@ async fn edit(
 async fn transition(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     input: Body<'_, TransitionInput>,
 ) -> AppResult<Json<AgreementView>> {
-    let id = super::id(id)?;
+    let id = id?;
     let order = state.signing_order;
     let input = body(input)?;
     Ok(Json(
@@ -199,10 +212,10 @@ async fn transition(
 async fn amend(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     input: Body<'_, AmendmentInput>,
 ) -> AppResult<(Status, Json<AgreementView>)> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     let view = state
         .db
@@ -221,11 +234,11 @@ async fn amend(
 async fn amendment_step(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     no: i32,
     input: Body<'_, AmendmentStep>,
 ) -> AppResult<Json<AgreementView>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     Ok(Json(
         state

@@ -10,6 +10,7 @@ use super::{body, Body, Caller};
 use crate::actions::documents::Verification;
 use crate::actions::sign::{SignContext, SignInput, SigningState};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::params::AgreementId;
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
@@ -38,10 +39,10 @@ fn version_param(version: Option<&str>) -> AppResult<Option<i32>> {
 async fn signing_state(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     version: Option<&str>,
 ) -> AppResult<Json<SigningState>> {
-    let id = super::id(id)?;
+    let id = id?;
     let no = version_param(version)?;
     let order = state.signing_order;
     Ok(Json(
@@ -62,10 +63,10 @@ async fn signing_state(
 async fn sign(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     input: Body<'_, SignInput>,
 ) -> AppResult<(Status, Json<SigningState>)> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     let sealer = state.sealer.clone();
     let order = state.signing_order;
@@ -95,9 +96,9 @@ async fn sign(
 async fn documents(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
 ) -> AppResult<Json<Vec<DocumentInfo>>> {
-    let id = super::id(id)?;
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -113,10 +114,10 @@ async fn documents(
 async fn document_pdf(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     version: Option<&str>,
 ) -> AppResult<SealedPdf> {
-    let id = super::id(id)?;
+    let id = id?;
     let no = version_param(version)?;
     state
         .db

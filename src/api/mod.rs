@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::account::Role;
 use crate::domain::text::{Checked, Inspect};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::http::params::{id, page, query_id};
+use crate::http::params::{page, query_id};
 use crate::http::state::{token_hash, AppState};
 use crate::store::Scope;
 

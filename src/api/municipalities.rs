@@ -8,6 +8,7 @@ use super::{body, Body, Staff};
 use crate::domain::text::Checked;
 use crate::domain::MunicipalityKind;
 use crate::error::{AppError, AppResult};
+use crate::http::params::MunicipalityId;
 use crate::http::state::AppState;
 use crate::store::contact::{Contact, ContactInput};
 use crate::store::municipality::{Filter, Municipality, MunicipalityPatch};
@@ -89,9 +90,9 @@ fn detail(conn: &mut crate::db::DbConn, m: Municipality) -> AppResult<Municipali
 async fn show(
     _staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
 ) -> AppResult<Json<MunicipalityDetail>> {
-    let id = super::id(id)?;
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -107,10 +108,10 @@ async fn show(
 async fn update(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
     input: Body<'_, MunicipalityPatch>,
 ) -> AppResult<Json<MunicipalityDetail>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     Ok(Json(
         state
@@ -127,10 +128,10 @@ async fn update(
 async fn add_contact(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
     input: Body<'_, ContactInput>,
 ) -> AppResult<(rocket::http::Status, Json<Contact>)> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     let contact = state
         .db

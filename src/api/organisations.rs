@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{body, Body, Staff};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::http::params::OrganisationId;
 use crate::http::state::AppState;
 use crate::store::contact::Contact;
 use crate::store::contact::ContactInput;
@@ -66,8 +67,12 @@ fn find(conn: &mut DbConn, id: &str, role: Role) -> AppResult<Organisation> {
     Ok(o)
 }
 
-async fn show(state: &AppState, id: &str, role: Role) -> AppResult<Json<Detail>> {
-    let id = super::id(id)?;
+async fn show(
+    state: &AppState,
+    id: Result<OrganisationId, AppError>,
+    role: Role,
+) -> AppResult<Json<Detail>> {
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -123,7 +128,7 @@ async fn show_kommunalvertreter(_staff: Staff, state: &State<AppState>) -> AppRe
 async fn show_intermediary(
     _staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
 ) -> AppResult<Json<Detail>> {
     show(state, id, Role::Intermediary).await
 }
@@ -132,7 +137,7 @@ async fn show_intermediary(
 async fn show_provider(
     _staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
 ) -> AppResult<Json<Detail>> {
     show(state, id, Role::Provider).await
 }
@@ -161,11 +166,11 @@ async fn create(
 async fn update(
     staff: Staff,
     state: &AppState,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
     input: Body<'_, OrganisationInput>,
     role: Role,
 ) -> AppResult<Json<Detail>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     let detail = state
         .db
@@ -204,7 +209,7 @@ async fn create_provider(
 async fn update_intermediary(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
     input: Body<'_, OrganisationInput>,
 ) -> AppResult<Json<Detail>> {
     update(staff, state, id, input, Role::Intermediary).await
@@ -214,7 +219,7 @@ async fn update_intermediary(
 async fn update_provider(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
     input: Body<'_, OrganisationInput>,
 ) -> AppResult<Json<Detail>> {
     update(staff, state, id, input, Role::Provider).await
@@ -224,10 +229,10 @@ async fn update_provider(
 async fn add_contact(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
     input: Body<'_, ContactInput>,
 ) -> AppResult<(Status, Json<Contact>)> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     let contact = state
         .db

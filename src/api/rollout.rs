@@ -8,6 +8,7 @@ use rocket::{get, routes, Responder, Route, State};
 use super::Caller;
 use crate::actions::rollout::{self, Rollout};
 use crate::error::{AppError, AppResult};
+use crate::http::params::MunicipalityId;
 use crate::http::state::AppState;
 
 pub fn routes() -> Vec<Route> {
@@ -70,8 +71,12 @@ async fn matrix(
 
 /// The VSM data of a municipality's live services (staff, or the municipality itself).
 #[get("/api/v1/municipalities/<id>/vsm.csv")]
-async fn vsm(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Export> {
-    let id = super::id(id)?;
+async fn vsm(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<MunicipalityId, AppError>,
+) -> AppResult<Export> {
+    let id = id?;
     let bytes = state
         .db
         .read(move |conn| {

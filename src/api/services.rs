@@ -5,7 +5,9 @@ use rocket::serde::json::Json;
 use rocket::{get, patch, post, routes, Route, State};
 
 use super::{body, Body, Staff};
+use crate::error::AppError;
 use crate::error::AppResult;
+use crate::http::params::ServiceId;
 use crate::http::state::AppState;
 use crate::store::service::{Service, ServiceInput, ServiceStatus, ServiceView};
 
@@ -29,8 +31,12 @@ async fn list(_staff: Staff, state: &State<AppState>) -> AppResult<Json<Vec<Serv
 }
 
 #[get("/api/v1/services/<id>")]
-async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Json<ServiceView>> {
-    let id = super::id(id)?;
+async fn show(
+    _staff: Staff,
+    state: &State<AppState>,
+    id: Result<ServiceId, AppError>,
+) -> AppResult<Json<ServiceView>> {
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -46,9 +52,9 @@ async fn show(_staff: Staff, state: &State<AppState>, id: &str) -> AppResult<Jso
 async fn status(
     _staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<ServiceId, AppError>,
 ) -> AppResult<Json<ServiceStatus>> {
-    let id = super::id(id)?;
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -76,10 +82,10 @@ async fn create(
 async fn update(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<ServiceId, AppError>,
     input: Body<'_, ServiceInput>,
 ) -> AppResult<Json<ServiceView>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     let v = state
         .db

@@ -24,6 +24,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 use super::query_id as uuid;
+use crate::http::params::{AgreementId, TaskId};
 
 /// Reads `overdue=true|false` and the like.
 pub fn flag(field: &str, v: Option<&str>) -> AppResult<bool> {
@@ -114,8 +115,12 @@ fn detail(
 }
 
 #[get("/api/v1/tasks/<id>")]
-async fn show(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Json<TaskDetail>> {
-    let id = super::id(id)?;
+async fn show(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<TaskId, AppError>,
+) -> AppResult<Json<TaskDetail>> {
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -138,8 +143,12 @@ pub struct Plan {
 }
 
 #[get("/api/v1/agreements/<id>/tasks")]
-async fn of_agreement(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Json<Plan>> {
-    let id = super::id(id)?;
+async fn of_agreement(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+) -> AppResult<Json<Plan>> {
+    let id = id?;
     Ok(Json(
         state
             .db
@@ -161,10 +170,10 @@ async fn of_agreement(caller: Caller, state: &State<AppState>, id: &str) -> AppR
 async fn step(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<TaskId, AppError>,
     input: Body<'_, TaskStep>,
 ) -> AppResult<Json<TaskDetail>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     Ok(Json(
         state
@@ -182,10 +191,10 @@ async fn step(
 async fn update(
     staff: Staff,
     state: &State<AppState>,
-    id: &str,
+    id: Result<TaskId, AppError>,
     input: Body<'_, TaskPatch>,
 ) -> AppResult<Json<TaskDetail>> {
-    let id = super::id(id)?;
+    let id = id?;
     let input = body(input)?;
     Ok(Json(
         state
@@ -214,10 +223,10 @@ pub struct CertificateView {
 async fn certificate(
     caller: Caller,
     state: &State<AppState>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     data: Data<'_>,
 ) -> AppResult<(Status, Json<CertificateView>)> {
-    let id = super::id(id)?;
+    let id = id?;
     // Another tenant's agreement is "not found" before anything is read.
     let scope = caller.scope.clone();
     let found = id.clone();

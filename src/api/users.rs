@@ -10,6 +10,7 @@ use super::{body, Body, Caller, Staff};
 use crate::actions::accounts::{CreatedUser, NewUser};
 use crate::domain::account::Role;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::params::TokenId;
 use crate::http::state::AppState;
 use crate::store::user::{ApiToken, IssuedToken, TokenInput, User, UserView};
 
@@ -92,9 +93,13 @@ async fn issue_token(
 }
 
 #[delete("/api/v1/tokens/<id>")]
-async fn revoke_token(caller: Caller, state: &State<AppState>, id: &str) -> AppResult<Status> {
+async fn revoke_token(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<TokenId, AppError>,
+) -> AppResult<Status> {
     let user_id = own_user(&caller)?;
-    let id = super::id(id)?;
+    let id = id?;
     state
         .db
         .write(move |conn| ApiToken::revoke(conn, &user_id, &id))

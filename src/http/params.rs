@@ -12,6 +12,64 @@ pub fn id(raw: &str) -> AppResult<String> {
         .map_err(|_| AppError::not_found(format!("„{raw}“ ist keine gültige Id.")))
 }
 
+/// The id of one kind of record, parsed from the path: a UUID in its canonical form.
+/// A route takes it as `Result<AgreementId, AppError>`, so a segment that is no id is the
+/// same 404 ("„…“ ist keine gültige Id.") as a record that does not exist, answered by
+/// the route in JSON or German rather than by a catcher. It reads as `&str` where the
+/// store takes one.
+macro_rules! path_ids {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'a> rocket::request::FromParam<'a> for $name {
+            type Error = AppError;
+            fn from_param(raw: &'a str) -> Result<Self, AppError> {
+                id(raw).map($name)
+            }
+        }
+    )*};
+}
+
+path_ids!(
+    /// An IÖV, EKV, RV or EA.
+    AgreementId,
+    /// An NRW municipality or Kreis.
+    MunicipalityId,
+    /// A provider or another Land's intermediary (or d-NRW itself).
+    OrganisationId,
+    /// An EfA service of the catalogue.
+    ServiceId,
+    /// A go-live task.
+    TaskId,
+    /// A user account.
+    UserId,
+    /// A personal API token.
+    TokenId,
+    /// An uploaded file (coat of arms, DVDV certificate).
+    AttachmentId,
+);
+
 /// An optional id in a query (`?service_id=`): a UUID, or a 422 naming the field.
 pub fn query_id(field: &str, v: Option<&str>) -> AppResult<Option<String>> {
     v.map(|v| {

@@ -328,3 +328,36 @@ fn openapi_describes_exactly_the_mounted_api() {
         .collect();
     assert_eq!(described, mounted);
 }
+
+/// Every GET route that names a record in its path, API and pages alike: a segment that
+/// is no id is refused by the typed id with the same 404 as a missing record, naming the
+/// segment (JSON on /api, a German page elsewhere), never a catcher's generic answer.
+#[test]
+fn every_path_id_that_is_no_id_is_a_404_naming_it() {
+    let app = TestApp::new();
+    let clerk = app.signed_in(json!({
+        "email": "ids@d-nrw.de", "name": "Id Prüferin", "role": "clerk", "password": "Sicher-genug-2026"
+    }));
+    let routes: Vec<String> = app
+        .client
+        .rocket()
+        .routes()
+        .filter(|r| r.method == rocket::http::Method::Get)
+        .map(|r| r.uri.path().to_string())
+        .filter(|p| p.contains("<id>"))
+        .collect();
+    assert!(routes.len() >= 20, "{routes:?}");
+    for route in routes {
+        let path = route.replace("<id>", "keine-id").replace("<no>", "1");
+        let message = "„keine-id“ ist keine gültige Id.";
+        if path.starts_with("/api/") {
+            let (status, v) = app.get(&path);
+            assert_error(status, &v, Status::NotFound, "not_found");
+            assert_eq!(v["message"], message, "{path}");
+        } else {
+            let page = app.web_get(Some(&clerk), &path);
+            assert_eq!(page.status, Status::NotFound, "{path}");
+            assert!(page.text().contains(message), "{path}: {}", page.text());
+        }
+    }
+}

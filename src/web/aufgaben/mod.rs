@@ -10,6 +10,7 @@ use crate::actions::golive::{TaskPatch, TaskStep};
 use crate::domain::golive::{TaskAction, TaskKind, TaskStatus};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::params::TaskId;
 use crate::http::state::AppState;
 use crate::store::contact::Contact;
 use crate::store::task::{self, Task, TaskFilter};
@@ -219,10 +220,15 @@ async fn load(
 }
 
 #[get("/aufgaben/<id>")]
-async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
+async fn show(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: Result<TaskId, AppError>,
+) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = crate::http::params::id(id)?;
-    let (t, may_act, siblings, contacts, suggested) = load(state, &session, id).await?;
+    let id = id?;
+    let (t, may_act, siblings, contacts, suggested) =
+        load(state, &session, id.into_string()).await?;
     task_page(&session, &t, may_act, &siblings, &contacts, suggested, None)
 }
 
@@ -295,13 +301,14 @@ fn field_id(model: &str) -> String {
 async fn step(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<TaskId, AppError>,
     form: Form<StepForm>,
 ) -> AppResult<Page> {
     let session = crate::web::form_session!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/aufgaben/{id}");
-    let (t, may_act, siblings, contacts, _) = load(state, &session, id.clone()).await?;
+    let (t, may_act, siblings, contacts, _) =
+        load(state, &session, id.clone().into_string()).await?;
     let Some(action) = TaskAction::parse(&form.aktion) else {
         return Ok(session.refused(
             Status::UnprocessableEntity,
@@ -361,11 +368,11 @@ struct PlanForm {
 async fn plan(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<TaskId, AppError>,
     form: Form<PlanForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/aufgaben/{id}");
     let due_on = match crate::web::form_date(&form.due_on) {
         Ok(d) => d,

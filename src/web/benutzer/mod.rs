@@ -9,6 +9,7 @@ use crate::actions::accounts::NewUser;
 use crate::domain::account::Role;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
+use crate::http::params::UserId;
 use crate::http::state::AppState;
 use crate::store::organisation::{self, Organisation};
 use crate::store::user::User;
@@ -155,12 +156,12 @@ struct AccountForm {
 async fn lock(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<UserId, AppError>,
     form: Form<AccountForm>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let (actor, disabled) = (session.user.clone(), form.sperren);
     match state
         .db
@@ -183,12 +184,12 @@ async fn lock(
 async fn reset(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<UserId, AppError>,
     form: Form<AccountForm>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let actor = session.user.clone();
     match state
         .db

@@ -4,7 +4,9 @@ use rocket::{get, State};
 use serde_json::{json, Value};
 
 use crate::domain::{AgreementKind, Status as AgreementStatus};
+use crate::error::AppError;
 use crate::error::AppResult;
+use crate::http::params::ServiceId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, Filter};
 use crate::store::service::Service;
@@ -16,11 +18,11 @@ use crate::web::{page_context, signed_in, Page, Session};
 pub(super) async fn service_page(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<ServiceId, AppError>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let (service, status, eas, rollout) = state
         .db
         .read(move |conn| {

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::domain::text::Checked;
 use crate::domain::{codes, Availability, ParameterDef, ParameterKind};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::http::params::ServiceId;
 use crate::http::state::AppState;
 use crate::store::organisation::{self, Organisation};
 use crate::store::service::{Service, ServiceInput};
@@ -299,10 +300,14 @@ async fn new_form(state: &State<AppState>, session: Option<Session>) -> AppResul
 }
 
 #[get("/dienste/<id>/bearbeiten")]
-async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
+async fn edit_form(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: Result<ServiceId, AppError>,
+) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let s = {
         let id = id.clone();
         state.db.read(move |conn| Service::find(conn, &id)).await?
@@ -327,7 +332,7 @@ async fn edit_form(state: &State<AppState>, session: Option<Session>, id: &str) 
         ..<ServiceForm as Default>::default()
     }
     .values();
-    form_page(state, &session, Some(id), values, None).await
+    form_page(state, &session, Some(id.into_string()), values, None).await
 }
 
 async fn save(
@@ -388,12 +393,12 @@ async fn create(
 async fn update(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<ServiceId, AppError>,
     form: Form<ServiceForm>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = crate::http::params::id(id)?;
-    save(state, session, Some(id), form.into_inner()).await
+    let id = id?;
+    save(state, session, Some(id.into_string()), form.into_inner()).await
 }
 
 #[cfg(test)]

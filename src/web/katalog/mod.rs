@@ -10,6 +10,7 @@ use crate::actions::catalog::{catalog, Catalog};
 use crate::db::DbConn;
 use crate::domain::Availability;
 use crate::error::{AppError, AppResult};
+use crate::http::params::ServiceId;
 use crate::http::respond::CachedText;
 use crate::http::state::AppState;
 use crate::store::organisation::Organisation;
@@ -103,9 +104,9 @@ async fn catalog_page(
 async fn service_page(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<ServiceId, AppError>,
 ) -> AppResult<Page> {
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let view = state
         .db
         .read(move |conn| {

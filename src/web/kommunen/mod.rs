@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::domain::text::Checked;
 use crate::domain::Status as AgreementStatus;
 use crate::error::{AppError, AppResult};
+use crate::http::params::MunicipalityId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, Filter};
 use crate::store::contact::Contact;
@@ -33,12 +34,12 @@ pub fn routes() -> Vec<rocket::Route> {
 async fn vsm_csv(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
 ) -> AppResult<CsvOrPage> {
     let Some(session) = session else {
         return Ok(CsvOrPage::Page(Page::to("/anmelden")));
     };
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let scope = session.scope();
     let bytes = state
         .db
@@ -251,12 +252,18 @@ fn parse_euro(text: &str) -> Option<i64> {
 async fn municipality_page(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::http::params::id(id)?;
-    municipality_view(state, &session, id, crate::web::Refused::default()).await
+    let id = id?;
+    municipality_view(
+        state,
+        &session,
+        id.into_string(),
+        crate::web::Refused::default(),
+    )
+    .await
 }
 
 #[derive(FromForm)]
@@ -277,11 +284,11 @@ struct MunicipalityForm {
 async fn update_municipality(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
     form: Form<MunicipalityForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let form = form.into_inner();
     let values = json!({ "traeger_since": form.traeger_since, "capital": form.capital, "address": form.address });
     let refuse = |err: AppError| crate::web::Refused {
@@ -300,9 +307,11 @@ async fn update_municipality(
             "traeger_since",
             "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
         );
-        return Ok(municipality_view(state, &session, id, refuse(err))
-            .await?
-            .with_status(Status::UnprocessableEntity));
+        return Ok(
+            municipality_view(state, &session, id.into_string(), refuse(err))
+                .await?
+                .with_status(Status::UnprocessableEntity),
+        );
     };
     let capital = match form.capital.trim() {
         "" => None,
@@ -313,9 +322,11 @@ async fn update_municipality(
                     "capital_contribution_cents",
                     "Bitte die Stammeinlage als Betrag in Euro angeben (z. B. 1.250,00).",
                 );
-                return Ok(municipality_view(state, &session, id, refuse(err))
-                    .await?
-                    .with_status(Status::UnprocessableEntity));
+                return Ok(
+                    municipality_view(state, &session, id.into_string(), refuse(err))
+                        .await?
+                        .with_status(Status::UnprocessableEntity),
+                );
             }
         },
     };
@@ -334,9 +345,13 @@ async fn update_municipality(
         .await
     {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
-        Err(e) if is_form_error(&e) => Ok(municipality_view(state, &session, id, refuse(e))
-            .await?
-            .with_status(Status::UnprocessableEntity)),
+        Err(e) if is_form_error(&e) => {
+            Ok(
+                municipality_view(state, &session, id.into_string(), refuse(e))
+                    .await?
+                    .with_status(Status::UnprocessableEntity),
+            )
+        }
         Err(e) => Err(e),
     }
 }
@@ -345,11 +360,11 @@ async fn update_municipality(
 async fn add_contact(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<MunicipalityId, AppError>,
     form: Form<crate::web::ContactForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
     let actor = session.actor();
@@ -365,7 +380,7 @@ async fn add_contact(
             Ok(municipality_view(
                 state,
                 &session,
-                id,
+                id.into_string(),
                 crate::web::Refused {
                     form: "contact",
                     values,

@@ -10,6 +10,7 @@ use crate::domain::codes;
 use crate::domain::party::StateRef;
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
+use crate::http::params::OrganisationId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, Filter};
 use crate::store::contact::Contact;
@@ -232,22 +233,32 @@ async fn partner_view(
 }
 
 #[get("/partner/<id>")]
-async fn show(state: &State<AppState>, session: Option<Session>, id: &str) -> AppResult<Page> {
+async fn show(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: Result<OrganisationId, AppError>,
+) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::http::params::id(id)?;
-    partner_view(state, &session, id, crate::web::Refused::default()).await
+    let id = id?;
+    partner_view(
+        state,
+        &session,
+        id.into_string(),
+        crate::web::Refused::default(),
+    )
+    .await
 }
 
 #[post("/partner/<id>", data = "<form>")]
 async fn update(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
     form: Form<PartnerForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let form = form.into_inner();
     let (input, actor, oid) = (form.input(), session.actor(), id.clone());
     match state
@@ -270,7 +281,7 @@ async fn update(
                 values: form.values(),
                 errors: Some(form_errors(&e, field_id)),
             };
-            Ok(partner_view(state, &session, id, refused)
+            Ok(partner_view(state, &session, id.into_string(), refused)
                 .await?
                 .with_status(Status::UnprocessableEntity))
         }
@@ -282,11 +293,11 @@ async fn update(
 async fn add_contact(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<OrganisationId, AppError>,
     form: Form<crate::web::ContactForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
     let (actor, oid) = (session.actor(), id.clone());
@@ -302,7 +313,7 @@ async fn add_contact(
                 values,
                 errors: Some(form_errors(&e, |f| format!("contact-{f}"))),
             };
-            Ok(partner_view(state, &session, id, refused)
+            Ok(partner_view(state, &session, id.into_string(), refused)
                 .await?
                 .with_status(Status::UnprocessableEntity))
         }

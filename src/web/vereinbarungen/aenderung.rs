@@ -10,7 +10,9 @@ use super::einzelabruf::current_terms;
 use super::entwurf::{avv_fields, avv_of, field_id, DraftForm};
 use crate::actions::agreement::{AmendmentInput, AmendmentStep};
 use crate::domain::text::Checked;
+use crate::error::AppError;
 use crate::error::AppResult;
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::AgreementView;
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
@@ -35,12 +37,12 @@ async fn amend_page(
 pub(super) async fn amend_form(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::http::params::id(id)?;
-    let (view, form) = current_terms(state, id).await?;
+    let id = id?;
+    let (view, form) = current_terms(state, id.into_string()).await?;
     amend_page(&session, &view, form.values(), None).await
 }
 
@@ -48,12 +50,12 @@ pub(super) async fn amend_form(
 pub(super) async fn amend(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<DraftForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
-    let (view, _) = current_terms(state, id.clone()).await?;
+    let id = id?;
+    let (view, _) = current_terms(state, id.clone().into_string()).await?;
     let form = form.into_inner();
     let input = AmendmentInput {
         lock_version: form.lock_version,
@@ -97,12 +99,12 @@ pub(super) struct AmendmentStepForm {
 pub(super) async fn amendment_step(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     no: i32,
     form: Form<AmendmentStepForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/vereinbarungen/{id}");
     let Ok(effective_from) = crate::web::form_date(&form.ab) else {
         return Ok(session.refused(

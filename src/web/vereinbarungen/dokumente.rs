@@ -4,7 +4,9 @@
 use rocket::http::ContentType;
 use rocket::{get, State};
 
+use crate::error::AppError;
 use crate::error::AppResult;
+use crate::http::params::{AgreementId, AttachmentId};
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
@@ -17,13 +19,13 @@ use crate::web::{Page, Session};
 pub(super) async fn sealed_pdf(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     fassung: Option<i32>,
 ) -> AppResult<Result<SealedPdf, Page>> {
     let Some(session) = session else {
         return Ok(Err(Page::to("/anmelden")));
     };
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let scope = session.scope();
     state
         .db
@@ -43,15 +45,19 @@ pub(super) async fn sealed_pdf(
 pub(super) async fn draft_pdf(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
 ) -> AppResult<Result<(ContentType, Vec<u8>), Page>> {
     let Some(session) = session else {
         return Ok(Err(Page::to("/anmelden")));
     };
-    let id = crate::http::params::id(id)?;
-    let pdf =
-        crate::actions::documents::draft_pdf(&state.db, state.signing_order, session.scope(), id)
-            .await?;
+    let id = id?;
+    let pdf = crate::actions::documents::draft_pdf(
+        &state.db,
+        state.signing_order,
+        session.scope(),
+        id.into_string(),
+    )
+    .await?;
     Ok(Ok((ContentType::PDF, pdf)))
 }
 
@@ -91,12 +97,12 @@ impl<'r> rocket::response::Responder<'r, 'static> for AttachmentFile {
 pub(super) async fn attachment(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AttachmentId, AppError>,
 ) -> AppResult<Result<AttachmentFile, Page>> {
     let Some(session) = session else {
         return Ok(Err(Page::to("/anmelden")));
     };
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let scope = session.scope();
     let a = state
         .db

@@ -10,6 +10,7 @@ use crate::actions::agreement::{AvvSource, EditInput, NewAgreement};
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Avv, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::municipality::Municipality;
@@ -282,11 +283,11 @@ pub(super) fn joined(items: &[String]) -> String {
 pub(super) async fn edit_form(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let view = state
         .db
         .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
@@ -342,11 +343,11 @@ fn editable(view: AgreementView) -> AppResult<AgreementView> {
 pub(super) async fn edit(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<DraftForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let view = {
         let id = id.clone();
         state

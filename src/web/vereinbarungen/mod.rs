@@ -16,7 +16,9 @@ use serde_json::{json, Value};
 
 use crate::domain::account::Role;
 use crate::domain::{AgreementKind, Status as AgreementStatus, VersionStatus};
+use crate::error::AppError;
 use crate::error::AppResult;
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, Filter};
 use crate::store::attachment::Attachment;
@@ -132,11 +134,11 @@ fn action_label(action: &str) -> &str {
 async fn show(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     neu: Option<&str>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let scope = session.scope();
     let order = state.signing_order;
     let user = session.user.clone();

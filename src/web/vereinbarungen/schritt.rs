@@ -9,6 +9,7 @@ use crate::actions::agreement::TransitionInput;
 use crate::actions::sign::{SignContext, SignInput};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::web::{is_form_error, staff_form, Page, Session};
 
@@ -31,11 +32,11 @@ pub(super) struct StepForm {
 pub(super) async fn step(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<StepForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/vereinbarungen/{id}");
     let form = form.into_inner();
     if !matches!(form.action.as_str(), "submit" | "cancel" | "terminate") {
@@ -83,11 +84,11 @@ pub(super) struct ContactSignatureForm {
 pub(super) async fn record_signature(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<ContactSignatureForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/vereinbarungen/{id}");
     let contact_id = crate::http::params::id(&form.contact)
         .map_err(|_| AppError::field("contact_id", "Bitte eine Ansprechperson wählen."));

@@ -8,7 +8,9 @@ use rocket::{post, State};
 use crate::actions::agreement::TransitionInput;
 use crate::actions::sign::{SignContext, SignInput};
 use crate::domain::text::Checked;
+use crate::error::AppError;
 use crate::error::{AppResult, ErrorKind};
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
 use crate::web::{form_session, is_form_error, staff_form, CsrfForm, Page, Session};
@@ -20,11 +22,11 @@ pub(super) async fn sign(
     session: Option<Session>,
     client_ip: Option<std::net::IpAddr>,
     user_agent: UserAgent,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<CsrfForm>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let scope = session.scope();
     let ctx = SignContext {
         actor: session.actor(),
@@ -65,11 +67,11 @@ pub(super) struct ActivateForm {
 pub(super) async fn activate(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<ActivateForm>,
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/vereinbarungen/{id}");
     let Ok(effective_from) = crate::web::form_date(&form.ab) else {
         return Ok(session.refused(

@@ -4,7 +4,9 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{post, State};
 
+use crate::error::AppError;
 use crate::error::AppResult;
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
 use crate::store::attachment::CheckedUpload;
@@ -24,11 +26,11 @@ pub(super) struct CertificateForm<'r> {
 pub(super) async fn upload_certificate(
     state: &State<AppState>,
     session: Option<Session>,
-    id: &str,
+    id: Result<AgreementId, AppError>,
     form: Form<CertificateForm<'_>>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
-    let id = crate::http::params::id(id)?;
+    let id = id?;
     let target = format!("/vereinbarungen/{id}");
     let scope = session.scope();
     // Another tenant's agreement is "not found" before the file is looked at.
