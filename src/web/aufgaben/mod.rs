@@ -4,6 +4,7 @@
 use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, Status};
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::actions::golive::{TaskPatch, TaskStep};
@@ -233,13 +234,16 @@ async fn show(
 }
 
 /// A step on a task: the action and, to complete it, the evidence fields of its kind.
-#[derive(FromForm, Default)]
+#[derive(FromForm, Default, Serialize)]
 struct StepForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = String::new())]
+    #[serde(skip)]
     aktion: String,
     #[field(default = 0)]
+    #[serde(skip)]
     lock_version: i32,
     #[field(default = String::new())]
     reason: String,
@@ -267,14 +271,7 @@ struct StepForm {
 
 impl StepForm {
     fn values(&self) -> Value {
-        json!({
-            "reason": self.reason, "leika_keys": self.leika_keys,
-            "zustaendige_stelle": self.zustaendige_stelle, "service_url": self.service_url,
-            "organisation_key": self.organisation_key, "fachverfahren": self.fachverfahren,
-            "it_dienstleister": self.it_dienstleister, "test_received_on": self.test_received_on,
-            "handed_over_on": self.handed_over_on, "confirmed_on": self.confirmed_on,
-            "provider_reference": self.provider_reference,
-        })
+        json!(self)
     }
 
     /// The evidence fields of a task of `kind`, as sent.

@@ -3,6 +3,7 @@
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::actions::accounts::NewUser;
@@ -72,9 +73,10 @@ async fn users(state: &State<AppState>, session: Option<Session>) -> AppResult<P
     page(state, &session, blank(), None, None).await
 }
 
-#[derive(FromForm)]
+#[derive(FromForm, Serialize)]
 struct UserForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = String::new())]
     email: String,
@@ -99,10 +101,7 @@ async fn create(
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
     let form = form.into_inner();
-    let values = json!({
-        "email": form.email, "name": form.name, "role": form.role, "ags": form.ags,
-        "organisation": form.organisation, "may_sign": form.may_sign,
-    });
+    let values = json!(form);
     let role = Role::parse(&form.role);
     let input = NewUser {
         email: form.email,

@@ -6,6 +6,7 @@ mod einzelabrufe;
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::text::Checked;
@@ -122,9 +123,10 @@ async fn list(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     Ok(crate::web::render("services.html", ctx))
 }
 
-#[derive(FromForm, Default)]
+#[derive(FromForm, Default, Serialize)]
 struct ServiceForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = 0)]
     lock_version: i32,
@@ -162,16 +164,7 @@ struct ServiceForm {
 
 impl ServiceForm {
     fn values(&self) -> Value {
-        json!({
-            "lock_version": self.lock_version, "name": self.name, "ozg_id": self.ozg_id,
-            "ozg_name": self.ozg_name, "leika_keys": self.leika_keys, "land": self.land,
-            "operator": self.operator, "operator_note": self.operator_note,
-            "availability": self.availability, "data_standard": self.data_standard,
-            "dvdv_category": self.dvdv_category, "transport": self.transport,
-            "release": self.release, "golive_days": self.golive_days,
-            "description": self.description,
-            "parameters": self.parameters,
-        })
+        json!(self)
     }
 
     /// The form's text as the model's input (problems reading it are field errors).

@@ -2,6 +2,7 @@
 //! from the address, dates from date fields.
 
 use rocket::form::FromForm;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::{AppError, AppResult};
@@ -109,9 +110,10 @@ pub(crate) fn is_form_error(err: &AppError) -> bool {
 }
 
 /// The form adding a contact person (municipality and partner pages).
-#[derive(FromForm)]
+#[derive(FromForm, Serialize)]
 pub(crate) struct ContactForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     pub(crate) csrf: String,
     #[field(default = String::new())]
     pub(crate) name: String,
@@ -132,8 +134,7 @@ impl ContactForm {
     }
 
     pub(crate) fn values(&self) -> Value {
-        json!({ "name": self.name, "function": self.function, "email": self.email,
-                "phone": self.phone, "may_sign": self.may_sign })
+        json!(self)
     }
 
     pub(crate) fn input(&self) -> crate::store::contact::ContactInput {

@@ -8,6 +8,7 @@ use rocket::form::{Form, FromForm};
 use rocket::fs::TempFile;
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{own_agreements, own_municipality};
@@ -107,15 +108,19 @@ pub(super) async fn ea_form(
     form_page(&session, &service, rv, existing, json!({}), None)
 }
 
-#[derive(FromForm)]
+#[derive(FromForm, Serialize)]
 pub(super) struct EaForm<'r> {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = String::new())]
+    #[serde(skip)]
     dienst: String,
     /// Parameter values by key (`p[key]`; ePayment as `p[key.provider]`, …).
     p: HashMap<String, String>,
+    #[serde(skip)]
     wappen: Option<TempFile<'r>>,
+    #[serde(skip)]
     zertifikat: Option<TempFile<'r>>,
     #[field(default = String::new())]
     kontakt_name: String,
@@ -145,12 +150,7 @@ pub(super) async fn file_ea(
             .read(move |conn| form_data(conn, &scope, &id))
             .await?
     };
-    let values = json!({
-        "p": form.p,
-        "kontakt_name": form.kontakt_name,
-        "kontakt_email": form.kontakt_email,
-        "kontakt_telefon": form.kontakt_telefon,
-    });
+    let values = json!(&*form);
 
     let mut unreadable = Vec::new();
     let parameters = parameter_values(&service, &form.p, &mut unreadable)?;

@@ -4,6 +4,7 @@
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::text::Checked;
@@ -266,11 +267,13 @@ async fn municipality_page(
     .await
 }
 
-#[derive(FromForm)]
+#[derive(FromForm, Serialize)]
 struct MunicipalityForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = 0)]
+    #[serde(skip)]
     lock_version: i32,
     #[field(default = String::new())]
     traeger_since: String,
@@ -290,7 +293,7 @@ async fn update_municipality(
     let session = staff_form!(session, &form.csrf);
     let id = id?;
     let form = form.into_inner();
-    let values = json!({ "traeger_since": form.traeger_since, "capital": form.capital, "address": form.address });
+    let values = json!(form);
     let refuse = |err: AppError| crate::web::Refused {
         form: "edit",
         values: values.clone(),

@@ -4,6 +4,7 @@
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::codes;
@@ -47,9 +48,10 @@ async fn list(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     Ok(crate::web::render("partners.html", ctx))
 }
 
-#[derive(FromForm, Default)]
+#[derive(FromForm, Default, Serialize)]
 struct PartnerForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = 0)]
     lock_version: i32,
@@ -72,11 +74,7 @@ struct PartnerForm {
 
 impl PartnerForm {
     fn values(&self) -> Value {
-        json!({
-            "lock_version": self.lock_version, "name": self.name, "legal_form": self.legal_form,
-            "address": self.address, "note": self.note, "is_intermediary": self.is_intermediary,
-            "is_provider": self.is_provider, "laender": self.laender,
-        })
+        json!(self)
     }
 
     fn input(&self) -> OrganisationInput {

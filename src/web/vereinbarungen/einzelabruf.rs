@@ -4,6 +4,7 @@
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::entwurf::{joined, DraftForm};
@@ -17,11 +18,13 @@ use crate::store::organisation::{self, Organisation};
 use crate::store::service::Service;
 use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
 
-#[derive(FromForm, Default)]
+#[derive(FromForm, Default, Serialize)]
 pub(super) struct EaDraftForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     csrf: String,
     #[field(default = String::new())]
+    #[serde(skip)]
     dienst: String,
     /// Inbound: the NRW municipality.
     #[field(default = String::new())]
@@ -38,11 +41,7 @@ pub(super) struct EaDraftForm {
 
 impl EaDraftForm {
     fn values(&self) -> Value {
-        json!({
-            "ags": self.ags, "counterparty": self.counterparty,
-            "external_name": self.external_name, "external_ags": self.external_ags,
-            "p": self.p,
-        })
+        json!(self)
     }
 }
 

@@ -4,6 +4,7 @@
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, State};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::actions::agreement::{AvvSource, EditInput, NewAgreement};
@@ -28,13 +29,15 @@ fn kind_of(art: &str) -> AppResult<AgreementKind> {
     }
 }
 
-#[derive(FromForm, Default)]
+#[derive(FromForm, Default, Serialize)]
 pub(super) struct DraftForm {
     #[field(default = String::new())]
+    #[serde(skip)]
     pub(super) csrf: String,
     #[field(default = 0)]
     pub(super) lock_version: i32,
     #[field(default = String::new())]
+    #[serde(skip)]
     pub(super) art: String,
     #[field(default = String::new())]
     pub(super) counterparty: String,
@@ -80,15 +83,7 @@ impl DraftForm {
     }
 
     pub(super) fn values(&self) -> Value {
-        json!({
-            "lock_version": self.lock_version,
-            "counterparty": self.counterparty, "service": self.service, "ags": self.ags,
-            "notice": self.notice, "costs": self.costs, "notes": self.notes,
-            "avv_subject": self.avv_subject, "avv_duration": self.avv_duration,
-            "avv_purpose": self.avv_purpose, "avv_data": self.avv_data,
-            "avv_subjects": self.avv_subjects, "avv_measures": self.avv_measures,
-            "change_note": self.change_note,
-        })
+        json!(self)
     }
 }
 
