@@ -107,6 +107,9 @@ fn main() {
         .merge(("log_level", "off"))
         .merge(("database_url", url.clone()))
         .merge(("staff_token", TOKEN))
+        // A release build on PostgreSQL needs a configured session key (the instances
+        // share it); the bench's own is as good as any.
+        .merge(("secret_key", vec![42u8; 64]))
         .merge(("seed_reference_data", false))
         .merge(("seed_demo_agreements", false));
     let client =
