@@ -16,7 +16,9 @@ use crate::http::state::AppState;
 use crate::store::contact::Contact;
 use crate::store::task::{self, Task, TaskFilter};
 use crate::store::Page as Paging;
-use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+use crate::web::{
+    form_errors, form_outcome, is_form_error, page_context, signed_in, staff_form, Page, Session,
+};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
@@ -397,12 +399,9 @@ async fn plan(
         .db
         .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id))
         .await;
-    match result {
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => {
-            Ok(session.refused_by(&e, "Planung nicht geändert", &target))
-        }
-        Err(e) => Err(e),
+        Err(e) => Ok(session.refused_by(&e, "Planung nicht geändert", &target)),
     }
 }
 

@@ -14,9 +14,7 @@ use crate::http::params::UserId;
 use crate::http::state::AppState;
 use crate::store::organisation::{self, Organisation};
 use crate::store::user::User;
-use crate::web::{
-    form_errors, form_session, is_form_error, page_context, signed_in, Page, Session,
-};
+use crate::web::{form_errors, form_outcome, form_session, page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![users, create, lock, reset,]
@@ -119,9 +117,9 @@ async fn create(
         .db
         .write(move |conn| Checked::new(input)?.create(conn, &actor))
         .await;
-    match result {
+    match form_outcome(result)? {
         Ok(created) => page(state, &session, blank(), None, Some(json!(created))).await,
-        Err(e) if is_form_error(&e) => Ok(page(
+        Err(e) => Ok(page(
             state,
             &session,
             values,
@@ -138,7 +136,6 @@ async fn create(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) => Err(e),
     }
 }
 
@@ -162,19 +159,18 @@ async fn lock(
     admin(&session)?;
     let id = id?;
     let (actor, disabled) = (session.user.clone(), form.sperren);
-    match state
+    let result = state
         .db
         .write(move |conn| User::set_disabled(conn, &actor, &id, disabled))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to("/benutzer")),
-        Err(e) if is_form_error(&e) => Ok(session.refused(
+        Err(e) => Ok(session.refused(
             crate::http::respond::status(&e),
             "Nicht möglich",
             &crate::web::plain(&e),
             "/benutzer",
         )),
-        Err(e) => Err(e),
     }
 }
 
@@ -190,22 +186,21 @@ async fn reset(
     admin(&session)?;
     let id = id?;
     let actor = session.user.clone();
-    match state
+    let result = state
         .db
         .write(move |conn| User::reset_password(conn, &actor, &id))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok((user, password)) => {
             let created =
                 json!({ "user": user.view()?, "initial_password": password, "reset": true });
             page(state, &session, blank(), None, Some(created)).await
         }
-        Err(e) if is_form_error(&e) => Ok(session.refused(
+        Err(e) => Ok(session.refused(
             crate::http::respond::status(&e),
             "Nicht möglich",
             &crate::web::plain(&e),
             "/benutzer",
         )),
-        Err(e) => Err(e),
     }
 }

@@ -16,7 +16,7 @@ use crate::http::params::ServiceId;
 use crate::http::state::AppState;
 use crate::store::organisation::{self, Organisation};
 use crate::store::service::{Service, ServiceInput};
-use crate::web::{form_errors, is_form_error, page_context, signed_in, Page, Session};
+use crate::web::{form_errors, form_outcome, page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
@@ -356,19 +356,16 @@ async fn save(
                 .await
         }
     };
-    match result {
+    match form_outcome(result)? {
         Ok(view) => {
             state.catalog.changed();
             Ok(Page::to(format!("/dienste/{}", view.id)))
         }
-        Err(e) if is_form_error(&e) => {
-            Ok(
-                form_page(state, &session, id, values, Some(form_errors(&e, field_id)))
-                    .await?
-                    .with_status(Status::UnprocessableEntity),
-            )
-        }
-        Err(e) => Err(e),
+        Err(e) => Ok(
+            form_page(state, &session, id, values, Some(form_errors(&e, field_id)))
+                .await?
+                .with_status(Status::UnprocessableEntity),
+        ),
     }
 }
 

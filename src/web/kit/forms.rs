@@ -109,6 +109,18 @@ pub(crate) fn is_form_error(err: &AppError) -> bool {
     matches!(err.http_status(), 409 | 422)
 }
 
+/// What a form's submission came to, as a page answers it: done (`Ok(Ok(value))`),
+/// refused for the user to fix in the form (`Ok(Err(error))`: show the form again with
+/// the errors at their fields), or an error no form can show (`Err`, passed on to the
+/// error page). `match form_outcome(result)? { Ok(v) => …, Err(e) => the form again }`.
+pub(crate) fn form_outcome<T>(result: AppResult<T>) -> AppResult<Result<T, AppError>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) if is_form_error(&e) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+}
+
 /// The form adding a contact person (municipality and partner pages).
 #[derive(FromForm, Serialize)]
 pub(crate) struct ContactForm {
@@ -145,6 +157,31 @@ impl ContactForm {
             email: text(&self.email),
             phone: text(&self.phone),
             may_sign: self.may_sign,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_shows_rule_and_field_errors_again_and_passes_on_the_rest() {
+        assert_eq!(form_outcome(Ok::<_, AppError>(7)).unwrap().unwrap(), 7);
+        for shown in [
+            AppError::field("name", "Bitte einen Namen angeben."),
+            AppError::conflict("Es gibt schon eine aktive Rahmenvereinbarung."),
+        ] {
+            let again = form_outcome::<()>(Err(shown)).unwrap().unwrap_err();
+            assert!(is_form_error(&again));
+        }
+        for passed_on in [
+            AppError::not_found("Keine Vereinbarung."),
+            AppError::forbidden("Dieser Bereich ist d-NRW vorbehalten."),
+            AppError::internal("database gone"),
+        ] {
+            let kind = passed_on.kind;
+            assert_eq!(form_outcome::<()>(Err(passed_on)).unwrap_err().kind, kind);
         }
     }
 }

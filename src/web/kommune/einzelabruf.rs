@@ -23,9 +23,7 @@ use crate::store::agreement::AgreementView;
 use crate::store::service::Service;
 use crate::store::Scope;
 use crate::web::fields::{field_id, parameter_fields, parameter_values, read_file};
-use crate::web::{
-    form_errors, form_session, is_form_error, page_context, signed_in, Page, Session,
-};
+use crate::web::{form_errors, form_outcome, form_session, page_context, signed_in, Page, Session};
 
 /// Loads what the form needs: the service (offered and available), and whether the
 /// municipality's RV is in force.
@@ -193,9 +191,9 @@ pub(super) async fn file_ea(
                 .await
         }
     };
-    match result {
+    match form_outcome(result)? {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id))),
-        Err(e) if is_form_error(&e) => Ok(form_page(
+        Err(e) => Ok(form_page(
             &session,
             &service,
             rv,
@@ -204,6 +202,5 @@ pub(super) async fn file_ea(
             Some(form_errors(&e, field_id)),
         )?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) => Err(e),
     }
 }

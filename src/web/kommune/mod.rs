@@ -17,7 +17,7 @@ use crate::store::agreement::{Agreement, AgreementView, Filter};
 use crate::store::municipality::Municipality;
 use crate::store::service::Service;
 use crate::store::{Page as Paging, Scope};
-use crate::web::{form_session, is_form_error, page_context, signed_in, CsrfForm, Page, Session};
+use crate::web::{form_outcome, form_session, page_context, signed_in, CsrfForm, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![einzelabruf::ea_form, einzelabruf::file_ea, home, request_rv,]
@@ -126,11 +126,8 @@ async fn request_rv(
             .create_as(conn, &scope, &actor, Vec::new(), order)
         })
         .await;
-    match result {
+    match form_outcome(result)? {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
-        Err(e) if is_form_error(&e) => {
-            Ok(session.refused_by(&e, "Rahmenvereinbarung nicht angelegt", "/kommune"))
-        }
-        Err(e) => Err(e),
+        Err(e) => Ok(session.refused_by(&e, "Rahmenvereinbarung nicht angelegt", "/kommune")),
     }
 }

@@ -18,7 +18,7 @@ use crate::store::municipality::{self, Municipality, MunicipalityPatch, RvState}
 use crate::store::{Page as Paging, Scope};
 use crate::web::fields::urlencode;
 use crate::web::rollout::CsvOrPage;
-use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+use crate::web::{form_errors, form_outcome, page_context, signed_in, staff_form, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
@@ -342,20 +342,17 @@ async fn update_municipality(
     };
     let actor = session.actor();
     let mid = id.clone();
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(patch)?.apply(conn, &actor, &mid))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
-        Err(e) if is_form_error(&e) => {
-            Ok(
-                municipality_view(state, &session, id.into_string(), refuse(e))
-                    .await?
-                    .with_status(Status::UnprocessableEntity),
-            )
-        }
-        Err(e) => Err(e),
+        Err(e) => Ok(
+            municipality_view(state, &session, id.into_string(), refuse(e))
+                .await?
+                .with_status(Status::UnprocessableEntity),
+        ),
     }
 }
 
@@ -372,13 +369,13 @@ async fn add_contact(
     let (values, input) = (form.values(), form.input());
     let actor = session.actor();
     let mid = id.clone();
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(input)?.add_to_municipality(conn, &actor, &mid))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
-        Err(e) if is_form_error(&e) => {
+        Err(e) => {
             let errors = form_errors(&e, |f| format!("contact-{f}"));
             Ok(municipality_view(
                 state,
@@ -393,7 +390,6 @@ async fn add_contact(
             .await?
             .with_status(Status::UnprocessableEntity))
         }
-        Err(e) => Err(e),
     }
 }
 

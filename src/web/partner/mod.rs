@@ -17,7 +17,7 @@ use crate::store::agreement::{Agreement, Filter};
 use crate::store::contact::Contact;
 use crate::store::organisation::{Organisation, OrganisationInput, Role};
 use crate::store::{Page as Paging, Scope};
-use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+use crate::web::{form_errors, form_outcome, page_context, signed_in, staff_form, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![list, new_form, create, show, update, add_contact,]
@@ -151,22 +151,19 @@ async fn create(
     } else {
         Role::Provider
     };
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(input)?.create(conn, &actor, role))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(o) => {
             state.catalog.changed();
             Ok(Page::to(format!("/partner/{}", o.id)))
         }
-        Err(e) if is_form_error(&e) => {
-            Ok(
-                form_page(&session, form.values(), Some(form_errors(&e, field_id)))?
-                    .with_status(Status::UnprocessableEntity),
-            )
-        }
-        Err(e) => Err(e),
+        Err(e) => Ok(
+            form_page(&session, form.values(), Some(form_errors(&e, field_id)))?
+                .with_status(Status::UnprocessableEntity),
+        ),
     }
 }
 
@@ -259,7 +256,7 @@ async fn update(
     let id = id?;
     let form = form.into_inner();
     let (input, actor, oid) = (form.input(), session.actor(), id.clone());
-    match state
+    let result = state
         .db
         .write(move |conn| {
             if Organisation::find(conn, &oid)?.is_self {
@@ -267,13 +264,13 @@ async fn update(
             }
             Checked::new(input)?.update(conn, &actor, &oid)
         })
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => {
             state.catalog.changed();
             Ok(Page::to(format!("/partner/{id}")))
         }
-        Err(e) if is_form_error(&e) => {
+        Err(e) => {
             let refused = crate::web::Refused {
                 form: "edit",
                 values: form.values(),
@@ -283,7 +280,6 @@ async fn update(
                 .await?
                 .with_status(Status::UnprocessableEntity))
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -299,13 +295,13 @@ async fn add_contact(
     let form = form.into_inner();
     let (values, input) = (form.values(), form.input());
     let (actor, oid) = (session.actor(), id.clone());
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(input)?.add_to_organisation(conn, &actor, &oid))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/partner/{id}"))),
-        Err(e) if is_form_error(&e) => {
+        Err(e) => {
             let refused = crate::web::Refused {
                 form: "contact",
                 values,
@@ -315,6 +311,5 @@ async fn add_contact(
                 .await?
                 .with_status(Status::UnprocessableEntity))
         }
-        Err(e) => Err(e),
     }
 }

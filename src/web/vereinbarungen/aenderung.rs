@@ -15,7 +15,7 @@ use crate::error::AppResult;
 use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::AgreementView;
-use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+use crate::web::{form_errors, form_outcome, page_context, signed_in, staff_form, Page, Session};
 
 async fn amend_page(
     session: &Session,
@@ -66,13 +66,13 @@ pub(super) async fn amend(
         notes: Some(form.notes.trim().to_string()),
     };
     let (actor, aid) = (session.actor(), id.clone());
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(input)?.apply(conn, &actor, &aid))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
-        Err(e) if is_form_error(&e) => Ok(amend_page(
+        Err(e) => Ok(amend_page(
             &session,
             &view,
             form.values(),
@@ -80,7 +80,6 @@ pub(super) async fn amend(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) => Err(e),
     }
 }
 
@@ -119,13 +118,12 @@ pub(super) async fn amendment_step(
         effective_from,
     };
     let actor = session.actor();
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(step)?.apply(conn, &actor, &id, no))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
-        Err(e) => Err(e),
+        Err(e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
     }
 }

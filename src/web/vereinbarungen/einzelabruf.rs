@@ -16,7 +16,7 @@ use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::municipality::Municipality;
 use crate::store::organisation::{self, Organisation};
 use crate::store::service::Service;
-use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+use crate::web::{form_errors, form_outcome, page_context, signed_in, staff_form, Page, Session};
 
 #[derive(FromForm, Default, Serialize)]
 pub(super) struct EaDraftForm {
@@ -175,9 +175,9 @@ pub(super) async fn ea_create(
         "external_party_ags" => "external_ags".to_string(),
         other => crate::web::fields::field_id(other),
     };
-    match result {
+    match form_outcome(result)? {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
-        Err(e) if is_form_error(&e) => Ok(ea_page(
+        Err(e) => Ok(ea_page(
             state,
             &session,
             Some(service_id),
@@ -186,7 +186,6 @@ pub(super) async fn ea_create(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) => Err(e),
     }
 }
 

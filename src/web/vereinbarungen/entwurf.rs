@@ -17,7 +17,7 @@ use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::municipality::Municipality;
 use crate::store::organisation::{self, Organisation};
 use crate::store::service::Service;
-use crate::web::{form_errors, is_form_error, page_context, signed_in, staff_form, Page, Session};
+use crate::web::{form_errors, form_outcome, page_context, signed_in, staff_form, Page, Session};
 
 /// The kinds d-NRW drafts here (Einzelabrufe file the municipalities themselves).
 fn kind_of(art: &str) -> AppResult<AgreementKind> {
@@ -253,9 +253,9 @@ pub(super) async fn create(
             Checked::new(input)?.create(conn, &actor, AvvSource::AsGiven)
         })
         .await;
-    match result {
+    match form_outcome(result)? {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
-        Err(e) if is_form_error(&e) => Ok(form_page(
+        Err(e) => Ok(form_page(
             state,
             &session,
             kind,
@@ -264,7 +264,6 @@ pub(super) async fn create(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) => Err(e),
     }
 }
 
@@ -388,13 +387,13 @@ pub(super) async fn edit(
     };
     let actor = session.actor();
     let aid = id.clone();
-    match state
+    let result = state
         .db
         .write(move |conn| Checked::new(input)?.apply(conn, &actor, &aid))
-        .await
-    {
+        .await;
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}"))),
-        Err(e) if is_form_error(&e) => Ok(form_page_for(
+        Err(e) => Ok(form_page_for(
             state,
             &session,
             kind,
@@ -404,7 +403,6 @@ pub(super) async fn edit(
         )
         .await?
         .with_status(Status::UnprocessableEntity)),
-        Err(e) => Err(e),
     }
 }
 

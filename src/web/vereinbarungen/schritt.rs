@@ -11,7 +11,7 @@ use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::AgreementId;
 use crate::http::state::AppState;
-use crate::web::{is_form_error, staff_form, Page, Session};
+use crate::web::{form_outcome, is_form_error, staff_form, Page, Session};
 
 #[derive(FromForm)]
 pub(super) struct StepForm {
@@ -63,10 +63,9 @@ pub(super) async fn step(
         .db
         .write(move |conn| Checked::new(input)?.apply(conn, &actor, &id, order))
         .await;
-    match result {
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
-        Err(e) => Err(e),
+        Err(e) => Ok(session.refused_by(&e, "Schritt nicht möglich", &target)),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::error::{AppResult, ErrorKind};
 use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
-use crate::web::{form_session, is_form_error, staff_form, CsrfForm, Page, Session};
+use crate::web::{form_outcome, form_session, is_form_error, staff_form, CsrfForm, Page, Session};
 
 /// Signs the pending version as the logged-in user; the last signature seals.
 #[post("/vereinbarungen/<id>/unterschreiben", data = "<form>")]
@@ -93,12 +93,9 @@ pub(super) async fn activate(
             .apply(conn, &actor, &id, order)
         })
         .await;
-    match result {
+    match form_outcome(result)? {
         Ok(_) => Ok(Page::to(target)),
-        Err(e) if is_form_error(&e) => {
-            Ok(session.refused_by(&e, "Inkraftsetzen nicht möglich", &target))
-        }
-        Err(e) => Err(e),
+        Err(e) => Ok(session.refused_by(&e, "Inkraftsetzen nicht möglich", &target)),
     }
 }
 
