@@ -61,7 +61,7 @@ async fn page(
 
 /// The empty form.
 fn blank() -> serde_json::Value {
-    json!({ "email": "", "name": "", "role": "municipality", "ags": "", "organisation": "", "may_sign": false })
+    json!({ "email": "", "name": "", "role": "municipality", "municipality_ags": "", "organisation_id": "", "may_sign": false })
 }
 
 #[get("/benutzer")]
@@ -83,9 +83,9 @@ struct UserForm {
     #[field(default = String::new())]
     role: String,
     #[field(default = String::new())]
-    ags: String,
+    municipality_ags: String,
     #[field(default = String::new())]
-    organisation: String,
+    organisation_id: String,
     #[field(default = false)]
     may_sign: bool,
 }
@@ -105,10 +105,10 @@ async fn create(
         email: form.email,
         name: form.name,
         role: form.role,
-        municipality_ags: Some(form.ags.trim().to_string())
+        municipality_ags: Some(form.municipality_ags.trim().to_string())
             .filter(|a| role == Some(Role::Municipality) && !a.is_empty()),
-        organisation_id: (role == Some(Role::Intermediary) && !form.organisation.is_empty())
-            .then_some(form.organisation),
+        organisation_id: (role == Some(Role::Intermediary) && !form.organisation_id.is_empty())
+            .then_some(form.organisation_id),
         may_sign: form.may_sign && role.is_some_and(|r| !r.is_staff()),
         ..NewUser::default()
     };
@@ -125,8 +125,7 @@ async fn create(
             values,
             Some(form_errors(&e, |f| {
                 match f {
-                    "municipality_ags" | "municipality_id" => "ags",
-                    "organisation_id" => "organisation",
+                    "municipality_id" => "municipality_ags",
                     "password" => "email",
                     other => other,
                 }

@@ -139,9 +139,9 @@ struct ServiceForm {
     #[field(default = String::new())]
     leika_keys: String,
     #[field(default = String::new())]
-    land: String,
+    providing_land_key: String,
     #[field(default = String::new())]
-    operator: String,
+    operator_id: String,
     #[field(default = String::new())]
     operator_note: String,
     #[field(default = String::new())]
@@ -197,8 +197,8 @@ impl ServiceForm {
                     .map(str::to_string)
                     .collect(),
             ),
-            providing_land_key: text(&self.land),
-            operator_id: text(&self.operator),
+            providing_land_key: text(&self.providing_land_key),
+            operator_id: text(&self.operator_id),
             operator_note: text(&self.operator_note),
             availability: Some(self.availability.clone()),
             data_standard: text(&self.data_standard),
@@ -218,8 +218,6 @@ impl ServiceForm {
 
 fn field_id(model: &str) -> String {
     match model {
-        "providing_land_key" => "land".to_string(),
-        "operator_id" => "operator".to_string(),
         m if m.starts_with("leika_keys") => "leika_keys".to_string(),
         m if m.starts_with("parameters") => "parameters".to_string(),
         m => m.to_string(),
@@ -311,8 +309,8 @@ async fn edit_form(
         ozg_id: s.ozg_id.clone().unwrap_or_default(),
         ozg_name: s.ozg_name.clone().unwrap_or_default(),
         leika_keys: s.leika_keys()?.join("\n"),
-        land: s.providing_land_key.clone().unwrap_or_default(),
-        operator: s.operator_id.clone().unwrap_or_default(),
+        providing_land_key: s.providing_land_key.clone().unwrap_or_default(),
+        operator_id: s.operator_id.clone().unwrap_or_default(),
         operator_note: s.operator_note.clone().unwrap_or_default(),
         availability: s.availability.clone(),
         data_standard: s.data_standard.clone().unwrap_or_default(),

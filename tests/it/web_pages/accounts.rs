@@ -19,7 +19,7 @@ fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
             ("email", "kein"),
             ("name", ""),
             ("role", "municipality"),
-            ("ags", ""),
+            ("municipality_ags", ""),
         ],
     );
     assert_eq!(bad.status, Status::UnprocessableEntity);
@@ -29,6 +29,23 @@ fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
         bad.text()
     );
     assert!(bad.body.contains("href=\"#email\""), "{}", bad.body);
+    // The form's fields are named like the command's: an unknown AGS is refused at its field.
+    let bad = app.web_post(
+        Some(&admin),
+        "/benutzer",
+        &[
+            ("email", "neu@stadt-koeln.de"),
+            ("name", "Neue Nutzerin"),
+            ("role", "municipality"),
+            ("municipality_ags", "05999999"),
+        ],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.body.contains("href=\"#municipality_ags\""),
+        "{}",
+        bad.text()
+    );
     let ok = app.web_post(
         Some(&admin),
         "/benutzer",
@@ -36,7 +53,7 @@ fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
             ("email", "neu@stadt-koeln.de"),
             ("name", "Neue Nutzerin"),
             ("role", "municipality"),
-            ("ags", "05315000"),
+            ("municipality_ags", "05315000"),
             ("may_sign", "true"),
         ],
     );

@@ -211,7 +211,7 @@ fn staff_add_and_change_a_service_with_its_parameters_and_the_catalogue_follows(
         ("name", "Hundesteuer online"),
         ("ozg_id", "10389"),
         ("leika_keys", "99013002000000\n123"),
-        ("land", "03"),
+        ("providing_land_key", "03"),
         ("availability", "coming_soon"),
         ("parameters", "hundeart | Hunderasse | farbe | ja"),
     ];
@@ -235,6 +235,16 @@ fn staff_add_and_change_a_service_with_its_parameters_and_the_catalogue_follows(
     );
     assert!(bad.body.contains("href=\"#leika_keys\""));
     fields[2] = ("leika_keys", "99013002000000");
+    // The form's fields are named like the command's: an error comes back at its field.
+    fields[3] = ("providing_land_key", "99");
+    let bad = app.web_post(Some(&clerk), "/dienste/neu", &fields);
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.body.contains("href=\"#providing_land_key\""),
+        "{}",
+        bad.text()
+    );
+    fields[3] = ("providing_land_key", "03");
     let ok = app.web_post(Some(&clerk), "/dienste/neu", &fields);
     assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
     let id = id_after(ok.location.as_deref().unwrap(), "/dienste/");
