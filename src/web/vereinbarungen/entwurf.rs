@@ -40,13 +40,13 @@ pub(super) struct DraftForm {
     #[serde(skip)]
     pub(super) art: String,
     #[field(default = String::new())]
-    pub(super) counterparty: String,
+    pub(super) counterparty_id: String,
     #[field(default = String::new())]
-    pub(super) service: String,
+    pub(super) service_id: String,
     #[field(default = String::new())]
     pub(super) ags: String,
     #[field(default = String::new())]
-    pub(super) notice: String,
+    pub(super) notice_period_months: String,
     #[field(default = String::new())]
     pub(super) costs: String,
     #[field(default = String::new())]
@@ -71,7 +71,7 @@ pub(super) struct DraftForm {
 impl DraftForm {
     /// The notice period in months (empty: none).
     fn notice_months(&self) -> AppResult<Option<i32>> {
-        match self.notice.trim() {
+        match self.notice_period_months.trim() {
             "" => Ok(None),
             n => n.parse::<i32>().map(Some).map_err(|_| {
                 AppError::field(
@@ -90,10 +90,7 @@ impl DraftForm {
 /// The form's input ids for the model's field names.
 pub(super) fn field_id(model: &str) -> String {
     match model {
-        "counterparty_id" => "counterparty",
-        "service_id" => "service",
         "municipality_id" => "ags",
-        "notice_period_months" => "notice",
         "avv.subject" => "avv_subject",
         "avv.duration" => "avv_duration",
         "avv.nature_and_purpose" => "avv_purpose",
@@ -174,7 +171,7 @@ pub(super) async fn new_form(
     session.staff()?;
     let kind = kind_of(art.unwrap_or(""))?;
     let values = DraftForm {
-        notice: match kind {
+        notice_period_months: match kind {
             AgreementKind::Ioev => "12",
             _ => "6",
         }
@@ -225,10 +222,10 @@ pub(super) async fn create(
     let input = NewAgreement {
         kind: kind.as_str().into(),
         counterparty_id: (kind != AgreementKind::Rv)
-            .then(|| text(&form.counterparty))
+            .then(|| text(&form.counterparty_id))
             .flatten(),
         service_id: (kind == AgreementKind::Ekv)
-            .then(|| text(&form.service))
+            .then(|| text(&form.service_id))
             .flatten(),
         notice_period_months: notice,
         costs: text(&form.costs),
@@ -300,7 +297,7 @@ pub(super) async fn edit_form(
     let avv = terms.avv.clone().unwrap_or_default();
     let values = DraftForm {
         lock_version: view.lock_version,
-        notice: view
+        notice_period_months: view
             .notice_period_months
             .map(|n| n.to_string())
             .unwrap_or_default(),

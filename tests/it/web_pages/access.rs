@@ -387,7 +387,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
         (
             admin,
             format!("/vereinbarungen/{rv_b}/bearbeiten"),
-            vec![("lock_version", "1"), ("notice", "3")],
+            vec![("lock_version", "1"), ("notice_period_months", "3")],
         ),
         (admin, "/abmelden".into(), vec![]),
         (

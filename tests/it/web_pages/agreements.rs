@@ -25,9 +25,9 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
     );
     let fields = [
         ("art", "ekv"),
-        ("counterparty", dataport.as_str()),
-        ("service", wohngeld.as_str()),
-        ("notice", "6"),
+        ("counterparty_id", dataport.as_str()),
+        ("service_id", wohngeld.as_str()),
+        ("notice_period_months", "6"),
         ("avv_subject", "Betrieb des Online-Dienstes Wohngeld"),
         ("avv_duration", "Laufzeit der Vereinbarung"),
         (
@@ -48,14 +48,31 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         "values kept"
     );
 
+    // The form's fields are named like the command's: an error comes back at its field.
+    let unreadable = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu",
+        &[
+            ("art", "ioev"),
+            ("counterparty_id", dataport.as_str()),
+            ("notice_period_months", "zwölf"),
+        ],
+    );
+    assert_eq!(unreadable.status, Status::UnprocessableEntity);
+    assert!(
+        unreadable.body.contains("href=\"#notice_period_months\""),
+        "{}",
+        unreadable.text()
+    );
+
     // With the IÖV drafted, submitted, signed and in force through the pages …
     let ioev = app.web_post(
         Some(&clerk),
         "/vereinbarungen/neu",
         &[
             ("art", "ioev"),
-            ("counterparty", dataport.as_str()),
-            ("notice", "12"),
+            ("counterparty_id", dataport.as_str()),
+            ("notice_period_months", "12"),
         ],
     );
     assert_eq!(ioev.status, Status::SeeOther, "{}", ioev.text());
@@ -147,7 +164,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         .collect();
     changed.extend([
         ("lock_version", lock.as_str()),
-        ("notice", "9"),
+        ("notice_period_months", "9"),
         ("avv_data", "Name, Anschrift\nEinkommen\nBankverbindung"),
     ]);
     let saved = app.web_post(
