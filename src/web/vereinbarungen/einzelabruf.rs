@@ -31,11 +31,11 @@ pub(super) struct EaDraftForm {
     ags: String,
     /// Outbound: the other Land's intermediary and its municipality.
     #[field(default = String::new())]
-    counterparty: String,
+    counterparty_id: String,
     #[field(default = String::new())]
-    external_name: String,
+    external_party_name: String,
     #[field(default = String::new())]
-    external_ags: String,
+    external_party_ags: String,
     p: std::collections::HashMap<String, String>,
 }
 
@@ -124,13 +124,13 @@ pub(super) async fn ea_create(
     let parameters = crate::web::fields::parameter_values(&service, &form.p, &mut problems)?;
     let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let outbound = service.is_nrw_service();
-    if outbound && form.counterparty.trim().is_empty() {
+    if outbound && form.counterparty_id.trim().is_empty() {
         problems.push(FieldError {
             field: "counterparty_id".into(),
             message: "Bitte den Kommunalvertreter des anderen Landes wählen.".into(),
         });
     }
-    if outbound && form.external_name.trim().is_empty() {
+    if outbound && form.external_party_name.trim().is_empty() {
         problems.push(FieldError {
             field: "external_party_name".into(),
             message: "Bitte den Namen der nachnutzenden Kommune angeben.".into(),
@@ -140,9 +140,9 @@ pub(super) async fn ea_create(
     let input = NewAgreement {
         kind: "ea".into(),
         service_id: Some(service_id.clone()),
-        counterparty_id: outbound.then(|| text(&form.counterparty)).flatten(),
-        external_party_name: outbound.then(|| text(&form.external_name)).flatten(),
-        external_party_ags: outbound.then(|| text(&form.external_ags)).flatten(),
+        counterparty_id: outbound.then(|| text(&form.counterparty_id)).flatten(),
+        external_party_name: outbound.then(|| text(&form.external_party_name)).flatten(),
+        external_party_ags: outbound.then(|| text(&form.external_party_ags)).flatten(),
         notice_period_months: Some(3),
         parameters,
         ..NewAgreement::default()
@@ -170,9 +170,6 @@ pub(super) async fn ea_create(
     };
     let ids = |f: &str| match f {
         "municipality_id" => "ags".to_string(),
-        "counterparty_id" => "counterparty".to_string(),
-        "external_party_name" => "external_name".to_string(),
-        "external_party_ags" => "external_ags".to_string(),
         other => crate::web::fields::field_id(other),
     };
     match form_outcome(result)? {

@@ -319,12 +319,12 @@ fn staff_record_einzelabrufe_for_an_nrw_municipality_and_for_another_lands_munic
         "/vereinbarungen/neu-ea",
         &[
             ("dienst", &hzl),
-            ("external_name", "Landeshauptstadt Hannover"),
+            ("external_party_name", "Landeshauptstadt Hannover"),
         ],
     );
     assert_eq!(missing.status, Status::UnprocessableEntity);
     assert!(
-        missing.body.contains("href=\"#counterparty\""),
+        missing.body.contains("href=\"#counterparty_id\""),
         "{}",
         missing.text()
     );
@@ -333,9 +333,9 @@ fn staff_record_einzelabrufe_for_an_nrw_municipality_and_for_another_lands_munic
         "/vereinbarungen/neu-ea",
         &[
             ("dienst", &hzl),
-            ("counterparty", &govconnect),
-            ("external_name", "Landeshauptstadt Hannover"),
-            ("external_ags", "03241001"),
+            ("counterparty_id", &govconnect),
+            ("external_party_name", "Landeshauptstadt Hannover"),
+            ("external_party_ags", "03241001"),
             (
                 "p[zustaendige_stelle_url]",
                 "https://www.hannover.de/soziales",
