@@ -28,8 +28,7 @@ fn users_get_argon2id_passwords_and_tokens_that_act_as_them() {
         "the hash never leaves the server"
     );
     // Stored as argon2id with OWASP's parameters, and the initial password verifies.
-    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
-    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let db = app.db();
     let user = db
         .read_blocking(|conn| nachnutzung::store::user::User::find(conn, &id))
         .unwrap();

@@ -290,8 +290,7 @@ fn audit_log_is_append_only_in_the_database() {
     let app = TestApp::new();
     let dortmund = app.municipality("05913000");
     app.create(json!({ "kind": "rv", "municipality_id": dortmund }));
-    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
-    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let db = app.db();
     let mut conn = db.conn().unwrap();
     assert!(conn
         .batch_execute("UPDATE audit_events SET actor = 'someone else'")

@@ -155,11 +155,7 @@ fn each_user_subscribes_to_the_due_dates_of_their_own_tasks_only() {
     let ready = |id: &str| {
         use diesel::prelude::*;
         use nachnutzung::db::schema::users;
-        let db = nachnutzung::db::Db::open(
-            &nachnutzung::db::DbUrl::parse(&app.database_url).unwrap(),
-            1,
-        )
-        .unwrap();
+        let db = app.db();
         let uid = id.to_string();
         db.write_blocking(move |c| {
             diesel::update(users::table.find(uid))

@@ -22,11 +22,7 @@ fn generated_dataset_follows_the_model() {
         assert!(generate(conn, scale, &mut |_| {}).is_err());
     });
     // Statistics are refreshed after the load (VACUUM ANALYZE cannot run in a transaction).
-    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
-    nachnutzung::db::Db::open(&url, 1)
-        .unwrap()
-        .optimize()
-        .expect("optimize");
+    app.db().optimize().expect("optimize");
     assert_eq!(
         app.ok("GET", "/api/v1/agreements?kind=ea&per_page=1", None)["total"],
         300

@@ -218,11 +218,7 @@ fn municipalities_see_their_row_and_intermediaries_their_services_aggregated() {
     {
         use diesel::prelude::*;
         use nachnutzung::db::schema::users;
-        let db = nachnutzung::db::Db::open(
-            &nachnutzung::db::DbUrl::parse(&app.database_url).unwrap(),
-            1,
-        )
-        .unwrap();
+        let db = app.db();
         let uid = id.clone();
         db.write_blocking(move |c| {
             diesel::update(users::table.find(uid))

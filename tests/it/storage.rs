@@ -12,11 +12,6 @@ use nachnutzung::domain::{AgreementKind, Direction, MunicipalityKind, Status, Ve
 
 use crate::common::TestApp;
 
-fn conn(app: &TestApp) -> nachnutzung::db::PooledConn {
-    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
-    nachnutzung::db::Db::open(&url, 1).unwrap().conn().unwrap()
-}
-
 /// Binds each value, reads it back both as text and as the enum.
 macro_rules! round_trip {
     ($conn:expr, $t:ty, $values:expr) => {
@@ -36,7 +31,7 @@ macro_rules! round_trip {
 #[test]
 fn every_stored_enum_round_trips_and_unknown_text_is_an_error() {
     let app = TestApp::new();
-    let mut c = conn(&app);
+    let mut c = app.db().conn().unwrap();
     round_trip!(&mut c, AgreementKind, AgreementKind::ALL);
     round_trip!(&mut c, Status, Status::ALL);
     round_trip!(&mut c, VersionStatus, VersionStatus::ALL);

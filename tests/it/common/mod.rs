@@ -180,6 +180,13 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause))
     }
 
+    /// The application's database, opened beside it with one connection: for what a
+    /// test reads or prepares directly.
+    pub fn db(&self) -> nachnutzung::db::Db {
+        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
+        nachnutzung::db::Db::open(&url, 1).unwrap()
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
     }
@@ -197,8 +204,7 @@ impl TestApp {
     /// A personal API token for the user with this e-mail, issued in the database (as
     /// `nachnutzung user token` does).
     pub fn token_for(&self, email: &str) -> String {
-        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
-        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        let db = self.db();
         db.write_blocking(|conn| {
             let user = nachnutzung::store::user::User::find_by_email(conn, email)?.unwrap();
             let name =
@@ -560,8 +566,7 @@ impl TestApp {
     /// A web session for the user with this id (no password round trip: the login itself
     /// is tested in tests/it/web.rs).
     pub fn web_user(&self, id: &str) -> WebUser {
-        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
-        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        let db = self.db();
         let uid = id.to_string();
         let user = db
             .read_blocking(move |conn| nachnutzung::store::user::User::find(conn, &uid))
@@ -579,8 +584,7 @@ impl TestApp {
         use diesel::prelude::*;
         use nachnutzung::db::schema::users;
         let (id, _) = self.user(body);
-        let url = nachnutzung::db::DbUrl::parse(&self.database_url).unwrap();
-        let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+        let db = self.db();
         let uid = id.clone();
         db.write_blocking(move |conn| {
             diesel::update(users::table.find(uid))

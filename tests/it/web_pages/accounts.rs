@@ -127,8 +127,7 @@ fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_
     );
     let at = reset.body.find("class=\"passwort\">").unwrap() + 17;
     let password = reset.body[at..at + 20].to_string();
-    let url = nachnutzung::db::DbUrl::parse(&app.database_url).unwrap();
-    let db = nachnutzung::db::Db::open(&url, 1).unwrap();
+    let db = app.db();
     let id = erika.id.clone();
     let user = db
         .read_blocking(move |c| nachnutzung::store::user::User::find(c, &id))
