@@ -20,7 +20,8 @@ pub fn id(raw: &str) -> AppResult<String> {
 macro_rules! path_ids {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {

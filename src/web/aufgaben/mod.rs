@@ -186,7 +186,7 @@ fn evidence_lines(t: &task::TaskView) -> Vec<Value> {
 async fn load(
     state: &State<AppState>,
     session: &Session,
-    id: String,
+    id: TaskId,
 ) -> AppResult<(
     task::TaskView,
     bool,
@@ -230,8 +230,7 @@ async fn show(
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     let id = id?;
-    let (t, may_act, siblings, contacts, suggested) =
-        load(state, &session, id.into_string()).await?;
+    let (t, may_act, siblings, contacts, suggested) = load(state, &session, id).await?;
     task_page(&session, &t, may_act, &siblings, &contacts, suggested, None)
 }
 
@@ -306,8 +305,7 @@ async fn step(
     let session = crate::web::form_session!(session, &form.csrf);
     let id = id?;
     let target = format!("/aufgaben/{id}");
-    let (t, may_act, siblings, contacts, _) =
-        load(state, &session, id.clone().into_string()).await?;
+    let (t, may_act, siblings, contacts, _) = load(state, &session, id.clone()).await?;
     let Some(action) = TaskAction::parse(&form.aktion) else {
         return Ok(session.refused(
             Status::UnprocessableEntity,

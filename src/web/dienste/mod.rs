@@ -227,7 +227,7 @@ fn field_id(model: &str) -> String {
 async fn form_page(
     state: &State<AppState>,
     session: &Session,
-    id: Option<String>,
+    id: Option<ServiceId>,
     values: Value,
     errors: Option<(Value, Value)>,
 ) -> AppResult<Page> {
@@ -323,13 +323,13 @@ async fn edit_form(
         ..<ServiceForm as Default>::default()
     }
     .values();
-    form_page(state, &session, Some(id.into_string()), values, None).await
+    form_page(state, &session, Some(id), values, None).await
 }
 
 async fn save(
     state: &State<AppState>,
     session: Session,
-    id: Option<String>,
+    id: Option<ServiceId>,
     form: ServiceForm,
 ) -> AppResult<Page> {
     if let Err(p) = session.check(&form.csrf) {
@@ -386,7 +386,7 @@ async fn update(
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     let id = id?;
-    save(state, session, Some(id.into_string()), form.into_inner()).await
+    save(state, session, Some(id), form.into_inner()).await
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ async fn municipalities(
 async fn municipality_view(
     state: &State<AppState>,
     session: &Session,
-    id: String,
+    id: MunicipalityId,
     refused: crate::web::Refused,
 ) -> AppResult<Page> {
     let (m, agreements, contacts, rollout) = state
@@ -258,13 +258,7 @@ async fn municipality_page(
     let session = signed_in!(session);
     session.staff()?;
     let id = id?;
-    municipality_view(
-        state,
-        &session,
-        id.into_string(),
-        crate::web::Refused::default(),
-    )
-    .await
+    municipality_view(state, &session, id, crate::web::Refused::default()).await
 }
 
 #[derive(FromForm, Serialize)]
@@ -310,11 +304,9 @@ async fn update_municipality(
             "traeger_since",
             "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
         );
-        return Ok(
-            municipality_view(state, &session, id.into_string(), refuse(err))
-                .await?
-                .with_status(Status::UnprocessableEntity),
-        );
+        return Ok(municipality_view(state, &session, id, refuse(err))
+            .await?
+            .with_status(Status::UnprocessableEntity));
     };
     let capital = match form.capital.trim() {
         "" => None,
@@ -325,11 +317,9 @@ async fn update_municipality(
                     "capital_contribution_cents",
                     "Bitte die Stammeinlage als Betrag in Euro angeben (z. B. 1.250,00).",
                 );
-                return Ok(
-                    municipality_view(state, &session, id.into_string(), refuse(err))
-                        .await?
-                        .with_status(Status::UnprocessableEntity),
-                );
+                return Ok(municipality_view(state, &session, id, refuse(err))
+                    .await?
+                    .with_status(Status::UnprocessableEntity));
             }
         },
     };
@@ -348,11 +338,9 @@ async fn update_municipality(
         .await;
     match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
-        Err(e) => Ok(
-            municipality_view(state, &session, id.into_string(), refuse(e))
-                .await?
-                .with_status(Status::UnprocessableEntity),
-        ),
+        Err(e) => Ok(municipality_view(state, &session, id, refuse(e))
+            .await?
+            .with_status(Status::UnprocessableEntity)),
     }
 }
 
@@ -380,7 +368,7 @@ async fn add_contact(
             Ok(municipality_view(
                 state,
                 &session,
-                id.into_string(),
+                id,
                 crate::web::Refused {
                     form: "contact",
                     values,

@@ -170,7 +170,7 @@ async fn create(
 async fn partner_view(
     state: &State<AppState>,
     session: &Session,
-    id: String,
+    id: OrganisationId,
     refused: crate::web::Refused,
 ) -> AppResult<Page> {
     let (o, agreements, contacts) = state
@@ -236,13 +236,7 @@ async fn show(
     let session = signed_in!(session);
     session.staff()?;
     let id = id?;
-    partner_view(
-        state,
-        &session,
-        id.into_string(),
-        crate::web::Refused::default(),
-    )
-    .await
+    partner_view(state, &session, id, crate::web::Refused::default()).await
 }
 
 #[post("/partner/<id>", data = "<form>")]
@@ -276,7 +270,7 @@ async fn update(
                 values: form.values(),
                 errors: Some(form_errors(&e, field_id)),
             };
-            Ok(partner_view(state, &session, id.into_string(), refused)
+            Ok(partner_view(state, &session, id, refused)
                 .await?
                 .with_status(Status::UnprocessableEntity))
         }
@@ -307,7 +301,7 @@ async fn add_contact(
                 values,
                 errors: Some(form_errors(&e, |f| format!("contact-{f}"))),
             };
-            Ok(partner_view(state, &session, id.into_string(), refused)
+            Ok(partner_view(state, &session, id, refused)
                 .await?
                 .with_status(Status::UnprocessableEntity))
         }

@@ -42,7 +42,7 @@ pub(super) async fn amend_form(
     let session = signed_in!(session);
     session.staff()?;
     let id = id?;
-    let (view, form) = current_terms(state, id.into_string()).await?;
+    let (view, form) = current_terms(state, id).await?;
     amend_page(&session, &view, form.values(), None).await
 }
 
@@ -55,7 +55,7 @@ pub(super) async fn amend(
 ) -> AppResult<Page> {
     let session = staff_form!(session, &form.csrf);
     let id = id?;
-    let (view, _) = current_terms(state, id.clone().into_string()).await?;
+    let (view, _) = current_terms(state, id.clone()).await?;
     let form = form.into_inner();
     let input = AmendmentInput {
         lock_version: form.lock_version,

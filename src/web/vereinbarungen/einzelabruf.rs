@@ -11,6 +11,7 @@ use super::entwurf::{joined, DraftForm};
 use crate::actions::agreement::{AvvSource, NewAgreement};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::municipality::Municipality;
@@ -189,7 +190,7 @@ pub(super) async fn ea_create(
 /// The current terms of agreement `id` as the draft form shows them.
 pub(super) async fn current_terms(
     state: &State<AppState>,
-    id: String,
+    id: AgreementId,
 ) -> AppResult<(AgreementView, DraftForm)> {
     let (view, terms) = state
         .db
