@@ -7,7 +7,7 @@ use rocket::{get, post, State};
 use serde_json::{json, Value};
 
 use super::einzelabruf::current_terms;
-use super::entwurf::{avv_fields, avv_of, field_id, DraftForm};
+use super::entwurf::{avv_fields, field_id, DraftForm};
 use crate::actions::agreement::{AmendmentInput, AmendmentStep};
 use crate::domain::text::Checked;
 use crate::error::AppError;
@@ -60,7 +60,7 @@ pub(super) async fn amend(
     let input = AmendmentInput {
         lock_version: form.lock_version,
         change_note: form.change_note.trim().to_string(),
-        avv: view.kind.has_avv().then(|| avv_of(&form)),
+        avv: view.kind.has_avv().then(|| form.avv.avv()),
         parameters: None,
         costs: Some(form.costs.trim().to_string()),
         notes: Some(form.notes.trim().to_string()),

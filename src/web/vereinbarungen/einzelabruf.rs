@@ -7,7 +7,7 @@ use rocket::{get, post, State};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::entwurf::{joined, DraftForm};
+use super::entwurf::{AvvForm, DraftForm};
 use crate::actions::agreement::{AvvSource, NewAgreement};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult, FieldError};
@@ -200,17 +200,11 @@ pub(super) async fn current_terms(
             Ok((a.view(conn, true)?, terms))
         })
         .await?;
-    let avv = terms.avv.clone().unwrap_or_default();
     let form = DraftForm {
         lock_version: view.lock_version,
         costs: terms.costs.clone().unwrap_or_default(),
         notes: terms.notes.clone().unwrap_or_default(),
-        avv_subject: avv.subject,
-        avv_duration: avv.duration,
-        avv_purpose: avv.nature_and_purpose,
-        avv_data: joined(&avv.data_types),
-        avv_subjects: joined(&avv.data_subjects),
-        avv_measures: joined(&avv.technical_measures),
+        avv: AvvForm::of(terms.avv.clone()),
         ..<DraftForm as std::default::Default>::default()
     };
     Ok((view, form))

@@ -51,21 +51,57 @@ pub(super) struct DraftForm {
     pub(super) costs: String,
     #[field(default = String::new())]
     pub(super) notes: String,
-    #[field(default = String::new())]
-    pub(super) avv_subject: String,
-    #[field(default = String::new())]
-    pub(super) avv_duration: String,
-    #[field(default = String::new())]
-    pub(super) avv_purpose: String,
-    #[field(default = String::new())]
-    pub(super) avv_data: String,
-    #[field(default = String::new())]
-    pub(super) avv_subjects: String,
-    #[field(default = String::new())]
-    pub(super) avv_measures: String,
+    /// The AVV (EKV and amendments): fields `avv.subject`, `avv.data_types`, … as in the
+    /// command.
+    pub(super) avv: AvvForm,
     /// Amendments: what changes and why.
     #[field(default = String::new())]
     pub(super) change_note: String,
+}
+
+/// The AVV as the form has it: list fields one entry per line.
+#[derive(FromForm, Default, Serialize)]
+pub(super) struct AvvForm {
+    #[field(default = String::new())]
+    pub(super) subject: String,
+    #[field(default = String::new())]
+    pub(super) duration: String,
+    #[field(default = String::new())]
+    pub(super) nature_and_purpose: String,
+    #[field(default = String::new())]
+    pub(super) data_types: String,
+    #[field(default = String::new())]
+    pub(super) data_subjects: String,
+    #[field(default = String::new())]
+    pub(super) technical_measures: String,
+}
+
+impl AvvForm {
+    /// The form's view of an AVV.
+    pub(super) fn of(avv: Option<Avv>) -> Self {
+        let avv = avv.unwrap_or_default();
+        AvvForm {
+            subject: avv.subject,
+            duration: avv.duration,
+            nature_and_purpose: avv.nature_and_purpose,
+            data_types: avv.data_types.join("\n"),
+            data_subjects: avv.data_subjects.join("\n"),
+            technical_measures: avv.technical_measures.join("\n"),
+        }
+    }
+
+    /// The AVV as the form writes it.
+    pub(super) fn avv(&self) -> Avv {
+        Avv {
+            subject: self.subject.trim().to_string(),
+            duration: self.duration.trim().to_string(),
+            nature_and_purpose: self.nature_and_purpose.trim().to_string(),
+            data_types: lines(&self.data_types),
+            data_subjects: lines(&self.data_subjects),
+            technical_measures: lines(&self.technical_measures),
+            sub_processors: Vec::new(),
+        }
+    }
 }
 
 impl DraftForm {
@@ -87,17 +123,13 @@ impl DraftForm {
     }
 }
 
-/// The form's input ids for the model's field names.
+/// The form's input id for a field the command names: the same, but for the AGS (the
+/// form asks for it, the command takes the municipality), a list's entry (its textarea)
+/// and what the form has no field for (the AVV as a whole, its sub-processors).
 pub(super) fn field_id(model: &str) -> String {
-    match model {
+    match model.split('[').next().unwrap_or(model) {
         "municipality_id" => "ags",
-        "avv.subject" => "avv_subject",
-        "avv.duration" => "avv_duration",
-        "avv.nature_and_purpose" => "avv_purpose",
-        "avv.data_types" => "avv_data",
-        "avv.data_subjects" => "avv_subjects",
-        "avv.technical_measures" => "avv_measures",
-        other if other.starts_with("avv") => "avv_subject",
+        "avv" | "avv.sub_processors" => "avv.subject",
         other => other,
     }
     .to_string()
@@ -217,7 +249,7 @@ pub(super) async fn create(
         }
     };
     let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let avv = (kind == AgreementKind::Ekv).then(|| avv_of(&form));
+    let avv = (kind == AgreementKind::Ekv).then(|| form.avv.avv());
     let ags = form.ags.trim().to_string();
     let input = NewAgreement {
         kind: kind.as_str().into(),
@@ -264,11 +296,6 @@ pub(super) async fn create(
     }
 }
 
-/// One entry per line, as the form shows a list.
-pub(super) fn joined(items: &[String]) -> String {
-    items.join("\n")
-}
-
 /// `/vereinbarungen/<id>/bearbeiten`: a draft's terms (notice period, costs, notes, AVV).
 #[get("/vereinbarungen/<id>/bearbeiten")]
 pub(super) async fn edit_form(
@@ -294,7 +321,6 @@ pub(super) async fn edit_form(
             }
         })
         .await?;
-    let avv = terms.avv.clone().unwrap_or_default();
     let values = DraftForm {
         lock_version: view.lock_version,
         notice_period_months: view
@@ -303,12 +329,7 @@ pub(super) async fn edit_form(
             .unwrap_or_default(),
         costs: terms.costs.clone().unwrap_or_default(),
         notes: terms.notes.clone().unwrap_or_default(),
-        avv_subject: avv.subject,
-        avv_duration: avv.duration,
-        avv_purpose: avv.nature_and_purpose,
-        avv_data: joined(&avv.data_types),
-        avv_subjects: joined(&avv.data_subjects),
-        avv_measures: joined(&avv.technical_measures),
+        avv: AvvForm::of(terms.avv.clone()),
         ..<DraftForm as std::default::Default>::default()
     }
     .values();
@@ -375,7 +396,7 @@ pub(super) async fn edit(
     let text = |s: &str| Some(s.trim().to_string());
     let input = EditInput {
         lock_version: form.lock_version,
-        avv: (kind == AgreementKind::Ekv).then(|| avv_of(&form)),
+        avv: (kind == AgreementKind::Ekv).then(|| form.avv.avv()),
         parameters: None,
         costs: text(&form.costs),
         notes: text(&form.notes),
@@ -406,24 +427,11 @@ pub(super) async fn edit(
 /// The AVV's fields as the forms show them.
 pub(super) fn avv_fields() -> Value {
     json!([
-        { "id": "avv_subject", "label": "Gegenstand der Verarbeitung", "lines": false },
-        { "id": "avv_duration", "label": "Dauer der Verarbeitung", "lines": false },
-        { "id": "avv_purpose", "label": "Art und Zweck der Verarbeitung", "lines": true },
-        { "id": "avv_data", "label": "Art der personenbezogenen Daten (eine je Zeile)", "lines": true },
-        { "id": "avv_subjects", "label": "Kategorien betroffener Personen (eine je Zeile)", "lines": true },
-        { "id": "avv_measures", "label": "Technische und organisatorische Maßnahmen (eine je Zeile)", "lines": true },
+        { "key": "subject", "label": "Gegenstand der Verarbeitung", "lines": false },
+        { "key": "duration", "label": "Dauer der Verarbeitung", "lines": false },
+        { "key": "nature_and_purpose", "label": "Art und Zweck der Verarbeitung", "lines": true },
+        { "key": "data_types", "label": "Art der personenbezogenen Daten (eine je Zeile)", "lines": true },
+        { "key": "data_subjects", "label": "Kategorien betroffener Personen (eine je Zeile)", "lines": true },
+        { "key": "technical_measures", "label": "Technische und organisatorische Maßnahmen (eine je Zeile)", "lines": true },
     ])
-}
-
-/// The AVV as the form writes it.
-pub(super) fn avv_of(form: &DraftForm) -> Avv {
-    Avv {
-        subject: form.avv_subject.trim().to_string(),
-        duration: form.avv_duration.trim().to_string(),
-        nature_and_purpose: form.avv_purpose.trim().to_string(),
-        data_types: lines(&form.avv_data),
-        data_subjects: lines(&form.avv_subjects),
-        technical_measures: lines(&form.avv_measures),
-        sub_processors: Vec::new(),
-    }
 }

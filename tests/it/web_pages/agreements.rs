@@ -28,15 +28,18 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         ("counterparty_id", dataport.as_str()),
         ("service_id", wohngeld.as_str()),
         ("notice_period_months", "6"),
-        ("avv_subject", "Betrieb des Online-Dienstes Wohngeld"),
-        ("avv_duration", "Laufzeit der Vereinbarung"),
+        ("avv.subject", "Betrieb des Online-Dienstes Wohngeld"),
+        ("avv.duration", "Laufzeit der Vereinbarung"),
         (
-            "avv_purpose",
+            "avv.nature_and_purpose",
             "Entgegennahme und Weiterleitung von Anträgen",
         ),
-        ("avv_data", "Name, Anschrift\nEinkommen\n\n"),
-        ("avv_subjects", "Antragstellende Personen"),
-        ("avv_measures", "TLS\nVerschlüsselte Übermittlung (OSCI)"),
+        ("avv.data_types", "Name, Anschrift\nEinkommen\n\n"),
+        ("avv.data_subjects", "Antragstellende Personen"),
+        (
+            "avv.technical_measures",
+            "TLS\nVerschlüsselte Übermittlung (OSCI)",
+        ),
     ];
     let refused = app.web_post(Some(&clerk), "/vereinbarungen/neu", &fields);
     assert_eq!(refused.status, Status::UnprocessableEntity);
@@ -63,6 +66,26 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         unreadable.body.contains("href=\"#notice_period_months\""),
         "{}",
         unreadable.text()
+    );
+
+    // … and so does an AVV entry: a list's line at its textarea.
+    let bad_line = app.web_post(
+        Some(&clerk),
+        "/vereinbarungen/neu",
+        &[
+            ("art", "ekv"),
+            ("counterparty_id", dataport.as_str()),
+            ("service_id", wohngeld.as_str()),
+            ("avv.subject", "Betrieb"),
+            ("avv.data_types", "Name\nEinkommen\u{7}"),
+        ],
+    );
+    assert_eq!(bad_line.status, Status::UnprocessableEntity);
+    assert!(
+        bad_line.body.contains("href=\"#avv.data_types\"")
+            && bad_line.body.contains("value=\"Betrieb\""),
+        "{}",
+        bad_line.text()
     );
 
     // With the IÖV drafted, submitted, signed and in force through the pages …
@@ -159,13 +182,16 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
     let lock = v["lock_version"].to_string();
     let mut changed: Vec<(&str, &str)> = fields
         .iter()
-        .filter(|(k, _)| k.starts_with("avv_") && *k != "avv_data")
+        .filter(|(k, _)| k.starts_with("avv.") && *k != "avv.data_types")
         .cloned()
         .collect();
     changed.extend([
         ("lock_version", lock.as_str()),
         ("notice_period_months", "9"),
-        ("avv_data", "Name, Anschrift\nEinkommen\nBankverbindung"),
+        (
+            "avv.data_types",
+            "Name, Anschrift\nEinkommen\nBankverbindung",
+        ),
     ]);
     let saved = app.web_post(
         Some(&clerk),
