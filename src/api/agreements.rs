@@ -2,7 +2,7 @@
 
 use rocket::http::{ContentType, Status};
 use rocket::serde::json::Json;
-use rocket::{get, patch, post, routes, Route, State};
+use rocket::{get, patch, post, routes, FromForm, Route, State};
 
 use super::{body, Body, Caller, Staff};
 use crate::actions::agreement::{
@@ -16,7 +16,7 @@ use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::contract::contract_text;
 use crate::store::agreement::{Agreement, AgreementView, Filter};
-use crate::store::{Paged, Scope};
+use crate::store::{Page, Paged, Scope};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -32,54 +32,65 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-#[get("/api/v1/agreements?<kind>&<status>&<municipality_id>&<service_id>&<counterparty_id>&<page>&<per_page>")]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one parameter per documented query field"
-)]
+#[get("/api/v1/agreements?<query..>")]
 async fn list(
     caller: Caller,
     state: &State<AppState>,
-    kind: Option<&str>,
-    status: Option<&str>,
-    municipality_id: Option<&str>,
-    service_id: Option<&str>,
-    counterparty_id: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: AgreementsQuery<'_>,
 ) -> AppResult<Json<Paged<AgreementView>>> {
-    let page = super::page(page, per_page)?;
-    let kind = kind
-        .map(|k| {
-            AgreementKind::parse(k).ok_or_else(|| {
-                AppError::field(
-                    "kind",
-                    format!("„{k}“ ist keine Vereinbarungsart (ioev, ekv, rv, ea)."),
-                )
-            })
-        })
-        .transpose()?;
-    let status = status
-        .map(|s| {
-            AgreementStatus::parse(s).ok_or_else(|| {
-                AppError::field("status", format!("„{s}“ ist kein Status (draft, awaiting_signatures, signed, in_force, terminated, expired, cancelled)."))
-            })
-        })
-        .transpose()?;
-    let uuid = super::query_id;
-    let filter = Filter {
-        kind,
-        status,
-        municipality_id: uuid("municipality_id", municipality_id)?,
-        service_id: uuid("service_id", service_id)?,
-        counterparty_id: uuid("counterparty_id", counterparty_id)?,
-    };
+    let (filter, page) = query.filter()?;
     Ok(Json(
         state
             .db
             .read(move |conn| Agreement::list(conn, &caller.scope, &filter, page))
             .await?,
     ))
+}
+
+/// The query of the agreement list, as documented.
+#[derive(FromForm)]
+struct AgreementsQuery<'r> {
+    kind: Option<&'r str>,
+    status: Option<&'r str>,
+    municipality_id: Option<&'r str>,
+    service_id: Option<&'r str>,
+    counterparty_id: Option<&'r str>,
+    page: Option<&'r str>,
+    per_page: Option<&'r str>,
+}
+
+impl AgreementsQuery<'_> {
+    /// The list's filter and page; a value that is none a 422 naming its field.
+    fn filter(&self) -> AppResult<(Filter, Page)> {
+        let kind = self
+            .kind
+            .map(|k| {
+                AgreementKind::parse(k).ok_or_else(|| {
+                    AppError::field(
+                        "kind",
+                        format!("„{k}“ ist keine Vereinbarungsart (ioev, ekv, rv, ea)."),
+                    )
+                })
+            })
+            .transpose()?;
+        let status = self
+            .status
+            .map(|s| {
+                AgreementStatus::parse(s).ok_or_else(|| {
+                    AppError::field("status", format!("„{s}“ ist kein Status (draft, awaiting_signatures, signed, in_force, terminated, expired, cancelled)."))
+                })
+            })
+            .transpose()?;
+        let uuid = super::query_id;
+        let filter = Filter {
+            kind,
+            status,
+            municipality_id: uuid("municipality_id", self.municipality_id)?,
+            service_id: uuid("service_id", self.service_id)?,
+            counterparty_id: uuid("counterparty_id", self.counterparty_id)?,
+        };
+        Ok((filter, super::page(self.page, self.per_page)?))
+    }
 }
 
 /// Staff create any agreement as a draft; a municipality user requests its own RV or

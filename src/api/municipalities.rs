@@ -1,7 +1,7 @@
 //! `/api/v1/municipalities`: NRW municipalities and Kreise, their Träger status and contacts.
 
 use rocket::serde::json::Json;
-use rocket::{get, patch, post, routes, Route, State};
+use rocket::{get, patch, post, routes, FromForm, Route, State};
 use serde::Serialize;
 
 use super::{body, Body, Staff};
@@ -12,59 +12,70 @@ use crate::http::params::MunicipalityId;
 use crate::http::state::AppState;
 use crate::store::contact::{Contact, ContactInput};
 use crate::store::municipality::{Filter, Municipality, MunicipalityPatch};
-use crate::store::Paged;
+use crate::store::{Page, Paged};
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, update, add_contact]
 }
 
-#[get("/api/v1/municipalities?<ags>&<q>&<kind>&<regierungsbezirk>&<page>&<per_page>")]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one parameter per documented query field"
-)]
+#[get("/api/v1/municipalities?<query..>")]
 async fn list(
     _staff: Staff,
     state: &State<AppState>,
-    ags: Option<&str>,
-    q: Option<&str>,
-    kind: Option<&str>,
-    regierungsbezirk: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: MunicipalitiesQuery<'_>,
 ) -> AppResult<Json<Paged<Municipality>>> {
-    let page = super::page(page, per_page)?;
-    if let Some(a) = ags {
-        if a.is_empty() || a.len() > 8 || !a.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(AppError::field(
-                "ags",
-                format!("„{a}“ ist kein AGS und kein Anfang eines AGS (bis zu 8 Ziffern)."),
-            ));
-        }
-    }
-    if let Some(k) = kind {
-        if MunicipalityKind::parse(k).is_none() {
-            return Err(AppError::field(
-                "kind",
-                format!("„{k}“ ist keine Art (gemeinde, stadt, kreisfreie_stadt, kreis)."),
-            ));
-        }
-    }
-    let filter = Checked::new(Filter {
-        ags: ags.map(str::to_string),
-        q: q.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-        kind: kind.map(str::to_string),
-        regierungsbezirk: regierungsbezirk.map(str::to_string),
-        ..Filter::default()
-    })?;
+    let (filter, page) = query.filter()?;
     Ok(Json(
         state
             .db
             .read(move |conn| Municipality::list(conn, &filter, page))
             .await?,
     ))
+}
+
+/// The query of the municipality list, as documented.
+#[derive(FromForm)]
+struct MunicipalitiesQuery<'r> {
+    ags: Option<&'r str>,
+    q: Option<&'r str>,
+    kind: Option<&'r str>,
+    regierungsbezirk: Option<&'r str>,
+    page: Option<&'r str>,
+    per_page: Option<&'r str>,
+}
+
+impl MunicipalitiesQuery<'_> {
+    /// The list's filter and page; a value that is none a 422 naming its field.
+    fn filter(&self) -> AppResult<(Checked<Filter>, Page)> {
+        if let Some(a) = self.ags {
+            if a.is_empty() || a.len() > 8 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(AppError::field(
+                    "ags",
+                    format!("„{a}“ ist kein AGS und kein Anfang eines AGS (bis zu 8 Ziffern)."),
+                ));
+            }
+        }
+        if let Some(k) = self.kind {
+            if MunicipalityKind::parse(k).is_none() {
+                return Err(AppError::field(
+                    "kind",
+                    format!("„{k}“ ist keine Art (gemeinde, stadt, kreisfreie_stadt, kreis)."),
+                ));
+            }
+        }
+        let filter = Checked::new(Filter {
+            ags: self.ags.map(str::to_string),
+            q: self
+                .q
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            kind: self.kind.map(str::to_string),
+            regierungsbezirk: self.regierungsbezirk.map(str::to_string),
+            ..Filter::default()
+        })?;
+        Ok((filter, super::page(self.page, self.per_page)?))
+    }
 }
 
 #[derive(Serialize)]

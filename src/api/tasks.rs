@@ -5,7 +5,7 @@
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{get, patch, post, routes, Route, State};
+use rocket::{get, patch, post, routes, FromForm, Route, State};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
 use crate::store::attachment::{self, CheckedUpload};
 use crate::store::task::{self, Task, TaskFilter, TaskView};
-use crate::store::Paged;
+use crate::store::{Page, Paged};
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, of_agreement, step, update, certificate]
@@ -39,50 +39,60 @@ pub fn flag(field: &str, v: Option<&str>) -> AppResult<bool> {
 }
 
 /// The tasks the caller may see (of Einzelabrufe in force), due first.
-#[get("/api/v1/tasks?<status>&<overdue>&<pending>&<agreement_id>&<municipality_id>&<service_id>&<page>&<per_page>")]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one parameter per documented query field"
-)]
+#[get("/api/v1/tasks?<query..>")]
 async fn list(
     caller: Caller,
     state: &State<AppState>,
-    status: Option<&str>,
-    overdue: Option<&str>,
-    pending: Option<&str>,
-    agreement_id: Option<&str>,
-    municipality_id: Option<&str>,
-    service_id: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: TasksQuery<'_>,
 ) -> AppResult<Json<Paged<TaskView>>> {
-    let page = super::page(page, per_page)?;
-    let status = status
-        .map(|s| {
-            TaskStatus::parse(s).ok_or_else(|| {
-                AppError::field(
-                    "status",
-                    format!(
-                        "„{s}“ ist kein Status einer Aufgabe (open, in_progress, done, blocked)."
-                    ),
-                )
-            })
-        })
-        .transpose()?;
-    let filter = TaskFilter {
-        status,
-        overdue: flag("overdue", overdue)?,
-        pending: flag("pending", pending)?,
-        agreement_id: uuid("agreement_id", agreement_id)?,
-        municipality_id: uuid("municipality_id", municipality_id)?,
-        service_id: uuid("service_id", service_id)?,
-    };
+    let (filter, page) = query.filter()?;
     Ok(Json(
         state
             .db
             .read(move |conn| task::list(conn, &caller.scope, &filter, page))
             .await?,
     ))
+}
+
+/// The query of the task list, as documented.
+#[derive(FromForm)]
+struct TasksQuery<'r> {
+    status: Option<&'r str>,
+    overdue: Option<&'r str>,
+    pending: Option<&'r str>,
+    agreement_id: Option<&'r str>,
+    municipality_id: Option<&'r str>,
+    service_id: Option<&'r str>,
+    page: Option<&'r str>,
+    per_page: Option<&'r str>,
+}
+
+impl TasksQuery<'_> {
+    /// The list's filter and page; a value that is none a 422 naming its field.
+    fn filter(&self) -> AppResult<(TaskFilter, Page)> {
+        let status = self
+            .status
+            .map(|s| {
+                TaskStatus::parse(s).ok_or_else(|| {
+                    AppError::field(
+                        "status",
+                        format!(
+                            "„{s}“ ist kein Status einer Aufgabe (open, in_progress, done, blocked)."
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let filter = TaskFilter {
+            status,
+            overdue: flag("overdue", self.overdue)?,
+            pending: flag("pending", self.pending)?,
+            agreement_id: uuid("agreement_id", self.agreement_id)?,
+            municipality_id: uuid("municipality_id", self.municipality_id)?,
+            service_id: uuid("service_id", self.service_id)?,
+        };
+        Ok((filter, super::page(self.page, self.per_page)?))
+    }
 }
 
 /// A task with what the caller may do and what is known for its evidence in advance.
