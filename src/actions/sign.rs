@@ -188,7 +188,7 @@ pub fn state(
     for party in order.parties() {
         required.push(RequiredSignature {
             party,
-            label: party.label(kind),
+            label: party.label(kind, a.direction),
             organisation: party_name(conn, &a, party)?,
             signature: signatures.iter().find(|s| s.party == party).cloned(),
         });
@@ -324,7 +324,7 @@ impl SignInput {
                 after: Some(serde_json::to_value(&signature)?),
                 note: Some(format!(
                     "{}: unterschrieben von {}{}",
-                    party.label(kind),
+                    party.label(kind, a.direction),
                     signature.signer_name,
                     signature
                         .signer_function

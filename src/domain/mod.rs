@@ -4,8 +4,10 @@
 
 pub mod account;
 pub mod agreement;
+pub mod berlin;
 pub mod codes;
 pub mod golive;
+pub mod grammar;
 pub mod party;
 pub mod policy;
 pub mod rules;

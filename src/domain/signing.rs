@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgreementKind, DomainError};
+use super::{AgreementKind, Direction, DomainError};
 
 /// A signing party.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,12 +34,16 @@ impl Party {
         }
     }
 
-    /// "für die Kommune", "für den Vertragspartner", "für d-NRW AöR".
-    pub fn label(self, kind: AgreementKind) -> &'static str {
-        match (self, kind) {
-            (Party::Dnrw, _) => "Für d-NRW AöR (Kommunalvertreter.NRW)",
-            (Party::Partner, AgreementKind::Rv | AgreementKind::Ea) => "Für die Kommune",
-            (Party::Partner, _) => "Für den Vertragspartner",
+    /// The heading of the party's signature block, in the contract's own terms ("Kommune",
+    /// "Partnerin", "d-NRW"); another Land's municipality signs through its intermediary.
+    pub fn label(self, kind: AgreementKind, direction: Direction) -> &'static str {
+        match (self, kind, direction) {
+            (Party::Dnrw, _, _) => "Für d-NRW AöR (Kommunalvertreter.NRW)",
+            (Party::Partner, AgreementKind::Ea, Direction::Outbound) => {
+                "Für die Kommune, vertreten durch den Kommunalvertreter ihres Landes"
+            }
+            (Party::Partner, AgreementKind::Rv | AgreementKind::Ea, _) => "Für die Kommune",
+            (Party::Partner, _, _) => "Für die Partnerin",
         }
     }
 
@@ -47,7 +51,7 @@ impl Party {
         match (self, kind) {
             (Party::Dnrw, _) => "d-NRW",
             (Party::Partner, AgreementKind::Rv | AgreementKind::Ea) => "die Kommune",
-            (Party::Partner, _) => "der Vertragspartner",
+            (Party::Partner, _) => "die Partnerin",
         }
     }
 }
@@ -137,10 +141,39 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Zuerst unterschreibt d-NRW, dann der Vertragspartner."
+            "Zuerst unterschreibt d-NRW, dann die Partnerin."
         );
         assert!(SigningOrder::Any
             .check(AgreementKind::Ekv, Party::Dnrw, &[])
             .is_ok());
+        // Accusative after "Für": the same word as the nominative for every party.
+        let err = SigningOrder::Any
+            .check(AgreementKind::Ekv, Party::Partner, &[Party::Partner])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Für die Partnerin liegt die Unterschrift bereits vor."
+        );
+    }
+
+    #[test]
+    fn signature_blocks_use_the_contracts_terms() {
+        use Direction::*;
+        assert_eq!(
+            Party::Partner.label(AgreementKind::Ioev, Inbound),
+            "Für die Partnerin"
+        );
+        assert_eq!(
+            Party::Partner.label(AgreementKind::Rv, Inbound),
+            "Für die Kommune"
+        );
+        assert_eq!(
+            Party::Partner.label(AgreementKind::Ea, Outbound),
+            "Für die Kommune, vertreten durch den Kommunalvertreter ihres Landes"
+        );
+        assert_eq!(
+            Party::Dnrw.label(AgreementKind::Ea, Inbound),
+            "Für d-NRW AöR (Kommunalvertreter.NRW)"
+        );
     }
 }

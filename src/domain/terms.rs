@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::grammar::{capitalised, Article, Case};
 use crate::domain::{AgreementKind, DomainError, Problems};
 
 /// A sub-processor named in an AVV.
@@ -115,16 +116,16 @@ impl Terms {
             (Some(_), false) => problems.add(
                 "avv",
                 format!(
-                    "Eine {} enthält keine AVV; die AVV gehört zu EKV und Einzelabruf.",
-                    kind.label()
+                    "{} enthält keine AVV; die AVV gehört zu EKV und Einzelabruf.",
+                    capitalised(&kind.phrase(Case::Nominative, Article::Indefinite, None))
                 ),
             ),
             (Some(avv), true) if complete => avv.check(&mut problems),
             (None, true) if complete => problems.add(
                 "avv",
                 format!(
-                    "Die AVV fehlt: eine {} kann ohne AVV nicht zur Unterschrift gehen.",
-                    kind.label()
+                    "Die AVV fehlt: {} kann ohne AVV nicht zur Unterschrift gehen.",
+                    kind.phrase(Case::Nominative, Article::Indefinite, None)
                 ),
             ),
             _ => {}

@@ -10,6 +10,7 @@ use time::Date;
 use crate::actions::agreement::TransitionInput;
 use crate::db::schema::{agreement_versions, agreements};
 use crate::db::DbConn;
+use crate::domain::grammar::{Article, Case};
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::{service, AgreementKind, Avv, Status, Terms, VersionStatus};
@@ -235,9 +236,9 @@ impl NewAgreement {
             return Err(AppError::new(
                 ErrorKind::Duplicate,
                 format!(
-                    "Für {} besteht bereits eine aktive {} ({}, Status „{}“).",
+                    "Für {} besteht bereits {} ({}, Status „{}“).",
                     resolved.parties_label,
-                    kind.label(),
+                    kind.phrase(Case::Nominative, Article::Indefinite, Some("aktiv")),
                     existing.reference,
                     existing.status.label()
                 ),
@@ -297,9 +298,9 @@ impl NewAgreement {
                 let mut err = AppError::from(e);
                 if err.kind == ErrorKind::Duplicate {
                     err.message = format!(
-                        "Für {} besteht bereits eine aktive {}.",
+                        "Für {} besteht bereits {}.",
                         resolved.parties_label,
-                        kind.label()
+                        kind.phrase(Case::Nominative, Article::Indefinite, Some("aktiv"))
                     );
                 }
                 err

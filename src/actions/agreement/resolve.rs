@@ -3,6 +3,7 @@
 
 use crate::actions::agreement::create::NewAgreement;
 use crate::db::DbConn;
+use crate::domain::grammar::{Article, Case};
 use crate::domain::{codes, AgreementKind, Direction, Problems};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::store::municipality::Municipality;
@@ -34,7 +35,10 @@ fn forbidden<T>(problems: &mut Problems, field: &str, value: &Option<T>, kind: A
     if value.is_some() {
         problems.add(
             field,
-            format!("Dieses Feld gehört nicht zu einer {}.", kind.label()),
+            format!(
+                "Dieses Feld gehört nicht zu {}.",
+                kind.phrase(Case::Dative, Article::Indefinite, None)
+            ),
         );
     }
 }

@@ -57,11 +57,21 @@ pub(crate) fn pages() -> &'static tera::Tera {
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);
+        t.register_filter("zeit", zeit);
+        t.register_filter("anzahl", anzahl);
         t
     })
 }
 
-/// `{{ date | datum }}`: an ISO date or timestamp as a German date ("01.12.2022").
+/// A timestamp as the API and the store serialize it (RFC 3339, UTC).
+fn utc_instant(s: &str) -> Option<time::PrimitiveDateTime> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = t.to_offset(time::UtcOffset::UTC);
+    Some(time::PrimitiveDateTime::new(t.date(), t.time()))
+}
+
+/// `{{ date | datum }}`: an ISO date, or a timestamp's day in Berlin, as a German date
+/// ("01.12.2022").
 pub(crate) fn datum(
     value: &Value,
     _: &std::collections::HashMap<String, Value>,
@@ -69,12 +79,51 @@ pub(crate) fn datum(
     let Some(s) = value.as_str() else {
         return Ok(value.clone());
     };
+    if let Some(t) = utc_instant(s) {
+        return Ok(Value::String(crate::domain::agreement::german_date(
+            crate::domain::berlin::local_date(t),
+        )));
+    }
     let date = s.get(..10).unwrap_or(s);
     let parts: Vec<&str> = date.split('-').collect();
     Ok(Value::String(match parts[..] {
         [y, m, d] if y.len() == 4 => format!("{d}.{m}.{y}"),
         _ => s.to_string(),
     }))
+}
+
+/// `{{ timestamp | zeit }}`: a timestamp as Berlin date and time with the zone
+/// ("29.11.2026, 19:10 Uhr (MEZ)").
+pub(crate) fn zeit(
+    value: &Value,
+    _: &std::collections::HashMap<String, Value>,
+) -> tera::Result<Value> {
+    Ok(match value.as_str().and_then(utc_instant) {
+        Some(t) => Value::String(crate::domain::berlin::german_date_time(t)),
+        None => value.clone(),
+    })
+}
+
+/// `{{ n | anzahl(eins="Vereinbarung", mehr="Vereinbarungen") }}`: "1 Vereinbarung",
+/// "1.250 Vereinbarungen".
+pub(crate) fn anzahl(
+    value: &Value,
+    args: &std::collections::HashMap<String, Value>,
+) -> tera::Result<Value> {
+    let n = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg(format!("anzahl: {value} ist keine ganze Zahl")))?;
+    let word = |key: &str| {
+        args.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| tera::Error::msg(format!("anzahl braucht {key}=")))
+    };
+    Ok(Value::String(crate::domain::grammar::counted(
+        n,
+        &word("eins")?,
+        &word("mehr")?,
+    )))
 }
 
 /// What a page handler answers.

@@ -172,7 +172,7 @@ async fn form_page_for(
         .await?;
     let title = match &editing {
         Some(a) => format!("{} {} bearbeiten", kind.label(), a.reference),
-        None => format!("Neue {}", kind.label()),
+        None => kind.new_title(),
     };
     let mut ctx = page_context(session, &title)?;
     ctx["editing"] = json!(editing);

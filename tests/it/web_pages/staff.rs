@@ -15,33 +15,34 @@ fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
     );
     let all = app.web_get(Some(&clerk), "/kommunen");
     assert_eq!(all.status, Status::Ok);
-    assert!(all.text().contains("Kommunen und Kreise"), "{}", all.text());
+    assert!(
+        all.text().contains("Kommunen oder Kreise"),
+        "{}",
+        all.text()
+    );
     let in_force = app.web_get(Some(&clerk), "/kommunen?rv=in_kraft");
     let text = in_force.text();
     assert!(
-        text.contains("2 Kommunen und Kreise"),
+        text.contains("2 Kommunen oder Kreise"),
         "Dortmund and Düsseldorf: {text}"
     );
     assert!(text.contains("Dortmund") && text.contains("Düsseldorf"));
     let arnsberg = app.web_get(Some(&clerk), "/kommunen?rv=in_kraft&rb=Arnsberg");
     assert!(
-        arnsberg.text().contains("1 Kommunen und Kreise"),
+        arnsberg.text().contains("1 Kommune oder Kreis"),
         "{}",
         arnsberg.text()
     );
     let none = app.web_get(Some(&clerk), "/kommunen?rv=keine&q=dortmund");
     assert!(
-        none.text().contains("0 Kommunen und Kreise"),
+        none.text().contains("0 Kommunen oder Kreise"),
         "{}",
         none.text()
     );
     let wohngeld = app.service("Wohngeld (Online-Dienst");
     let service = app.web_get(Some(&clerk), &format!("/dienste/{wohngeld}"));
     let text = service.text();
-    assert!(
-        text.contains("1 Kommunen in NRW nutzen den Dienst"),
-        "{text}"
-    );
+    assert!(text.contains("1 Kommune in NRW nutzt den Dienst"), "{text}");
     assert!(
         text.contains("Dortmund") && text.contains("Düsseldorf"),
         "{text}"
