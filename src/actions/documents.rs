@@ -14,9 +14,10 @@ use time::PrimitiveDateTime;
 
 use crate::db::schema::documents;
 use crate::db::{Db, DbConn};
-use crate::documents::pdf::{self, Annex, EvidenceEvent, Purpose, SignatureLine};
+use crate::documents::pdf::{self, Annex, EvidenceEvent, Purpose, SealNote, SignatureLine};
 use crate::documents::text::ContractText;
 use crate::domain::agreement::german_date;
+use crate::domain::berlin;
 use crate::domain::signing::SigningOrder;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::seal::Sealer;
@@ -24,7 +25,10 @@ use crate::store::agreement::contract::contract_text;
 use crate::store::agreement::Agreement;
 use crate::store::audit::{self, AuditEvent, Change};
 use crate::store::document::{info, Document, DocumentInfo};
+use crate::store::municipality::Municipality;
+use crate::store::organisation::Organisation;
 use crate::store::signature::Signature;
+use crate::store::user::User;
 use crate::store::{new_id, now, Page, Scope};
 
 /// The unsealed draft of the current version of agreement `id`, if `scope` may see it:
@@ -57,13 +61,54 @@ pub struct Prepared {
     pub annex: Annex,
 }
 
-fn german_timestamp(t: PrimitiveDateTime) -> String {
-    format!(
-        "{}, {:02}:{:02} Uhr (UTC)",
-        german_date(t.date()),
-        t.hour(),
-        t.minute()
-    )
+/// Who acted, as the evidence page names them: a person with their role and
+/// organisation, never an id ("user:…") or an internal word ("seed").
+pub fn actor_label(conn: &mut DbConn, actor: &str) -> AppResult<String> {
+    if let Some(email) = actor.strip_prefix("user:") {
+        return Ok(match User::find_by_email(conn, email)? {
+            Some(u) => {
+                let organisation = match (&u.municipality_id, &u.organisation_id) {
+                    (Some(m), _) => Some(Municipality::find(conn, m)?.display_name()),
+                    (None, Some(o)) => Some(Organisation::find(conn, o)?.name),
+                    (None, None) => None,
+                };
+                match organisation {
+                    Some(org) => format!("{} ({}, {org})", u.name, u.role.label()),
+                    None => format!("{} ({})", u.name, u.role.label()),
+                }
+            }
+            None => "ein nicht mehr geführtes Benutzerkonto".to_string(),
+        });
+    }
+    if let Some(name) = actor.strip_prefix("staff:") {
+        return Ok(format!("{name} (d-NRW, über die Schnittstelle)"));
+    }
+    Ok(match actor {
+        "staff-token" => "d-NRW (Zugang der Schnittstelle)",
+        "seed" => "Übernahme des Bestands in das Register",
+        "cli" => "d-NRW (Verwaltung des Registers)",
+        _ => "das Register (automatisch)",
+    }
+    .to_string())
+}
+
+/// The PDF's Subject: "Einzelabruf (EA) zwischen Stadt Dortmund und d-NRW AöR".
+fn subject(conn: &mut DbConn, a: &Agreement) -> AppResult<String> {
+    let dnrw = Organisation::kommunalvertreter(conn)?.name;
+    let other = match (
+        &a.municipality_id,
+        &a.external_party_name,
+        &a.counterparty_id,
+    ) {
+        (Some(m), _, _) => Some(Municipality::find(conn, m)?.display_name()),
+        (None, Some(name), _) => Some(name.clone()),
+        (None, None, Some(o)) => Some(Organisation::find(conn, o)?.name),
+        (None, None, None) => None,
+    };
+    Ok(match other {
+        Some(other) => format!("{} zwischen {other} und {dnrw}", a.kind.label()),
+        None => a.kind.label().to_string(),
+    })
 }
 
 /// The audit log's actions as the evidence page names them.
@@ -97,15 +142,15 @@ pub fn prepare(
     for party in order.parties() {
         let line = match signatures.iter().find(|s| s.party == party) {
             Some(s) => SignatureLine {
-                role: party.label(kind).to_string(),
+                role: party.label(kind, a.direction).to_string(),
                 name: s.signer_name.clone(),
                 function: s.signer_function.clone(),
                 organisation: s.organisation_name.clone(),
-                signed_at: Some(german_timestamp(s.signed_at)),
+                signed_at: Some(berlin::german_date_time(s.signed_at)),
                 auth_method: Some(s.auth_method.clone()),
             },
             None => SignatureLine {
-                role: party.label(kind).to_string(),
+                role: party.label(kind, a.direction).to_string(),
                 name: String::new(),
                 function: None,
                 organisation: crate::store::signature::party_name(conn, a, party)?,
@@ -143,14 +188,16 @@ pub fn prepare(
     )?
     .items
     .into_iter()
-    .map(|e| EvidenceEvent {
-        at: german_timestamp(e.at),
-        action: e
-            .note
-            .unwrap_or_else(|| action_label(&e.action).to_string()),
-        actor: e.actor,
+    .map(|e| {
+        Ok(EvidenceEvent {
+            at: berlin::german_date_time(e.at),
+            actor: actor_label(conn, &e.actor)?,
+            action: e
+                .note
+                .unwrap_or_else(|| action_label(&e.action).to_string()),
+        })
     })
-    .collect();
+    .collect::<AppResult<Vec<_>>>()?;
     Ok(Prepared {
         agreement: a.clone(),
         text,
@@ -159,22 +206,32 @@ pub fn prepare(
             signed_outside,
             events,
             document_id: None,
+            seal: None,
+            verify_url: None,
+            issued_at: Some(now().assume_utc()),
+            subject: subject(conn, a)?,
         },
     })
 }
 
+/// The name the seal is given in (the signature dictionary and the seal box).
+const SEALED_BY: &str = "d-NRW AöR – Kommunalvertreter.NRW";
+
 /// Renders and seals a prepared document. No database: this is what runs in parallel.
 pub fn produce(mut prepared: Prepared, sealer: &Sealer) -> AppResult<Document> {
     let id = new_id();
-    prepared.annex.document_id = Some(id.clone());
-    let mut unsealed = pdf::render_document(&prepared.text, Purpose::Final, &prepared.annex)?;
     let sealed_at = now();
+    prepared.annex.document_id = Some(id.clone());
+    prepared.annex.issued_at = Some(sealed_at.assume_utc());
+    prepared.annex.verify_url = sealer.verify_url().map(str::to_string);
+    prepared.annex.seal = Some(SealNote {
+        by: SEALED_BY.to_string(),
+        certificate: sealer.subject(),
+        at: berlin::german_date_time(sealed_at),
+    });
+    let mut unsealed = pdf::render_document(&prepared.text, Purpose::Final, &prepared.annex)?;
     let bytes = sealer
-        .seal_document(
-            &mut unsealed,
-            "d-NRW AöR – Kommunalvertreter.NRW",
-            sealed_at.assume_utc(),
-        )
+        .seal_document(&mut unsealed, SEALED_BY, sealed_at.assume_utc())
         .map_err(|e| match e {
             crate::seal::SealError::Tsa(m) => AppError::new(ErrorKind::TsaUnavailable, format!(
                     "{} wurde nicht gesiegelt, weil der Zeitstempeldienst nicht richtig antwortet ({m}). Es wurde nichts geändert; bitte später erneut versuchen.",

@@ -25,7 +25,7 @@ pub struct ContractText {
     pub agreement_id: String,
     pub reference: String,
     pub version_no: i32,
-    /// `ea@1.0`, plus `avv@1.0` for the annex.
+    /// `ea@2.0`, plus `avv@2.0` for the annex.
     pub templates: Vec<String>,
     /// In the line format described in `contracts/README.md`.
     pub text: String,
@@ -96,25 +96,26 @@ pub fn parameter_value(kind: ParameterKind, value: &Value) -> String {
             }
         }
         (ParameterKind::Boolean, Value::Bool(b)) => if *b { "ja" } else { "nein" }.to_string(),
-        (ParameterKind::Epayment, v) => format!(
-            "{}, Händlerkennung {}",
-            v.get("provider").and_then(Value::as_str).unwrap_or(""),
-            v.get("merchant_id").and_then(Value::as_str).unwrap_or("")
-        ),
-        (ParameterKind::CoatOfArms, Value::String(s)) if s.starts_with("anlage:") => format!(
-            "als Datei im Register hinterlegt (Anlage {})",
-            s.trim_start_matches("anlage:")
-        ),
+        (ParameterKind::Epayment, v) => {
+            let field = |k: &str| known(v.get(k).and_then(Value::as_str));
+            match (field("provider"), field("merchant_id")) {
+                (Some(p), Some(m)) => format!("{p}, Händlerkennung {m}"),
+                (Some(p), None) => p,
+                (None, Some(m)) => format!("Händlerkennung {m}"),
+                (None, None) => "ohne Angaben".to_string(),
+            }
+        }
         (_, Value::String(s)) => s.clone(),
         (_, other) => other.to_string(),
     }
 }
 
-/// A fact the registry may not know, in the words the text uses then.
-pub fn or_unknown(v: Option<&str>) -> String {
-    v.filter(|s| !s.trim().is_empty())
-        .unwrap_or("nicht angegeben")
-        .to_string()
+/// A fact the registry may not know: `None` when it is empty, so the template rephrases
+/// the sentence instead of writing a gap into it.
+pub fn known(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// The facts of one version of an agreement that its contract text states, gathered from

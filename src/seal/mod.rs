@@ -158,6 +158,9 @@ pub struct Sealer {
     location: String,
     subject: String,
     tsa: Option<tsa::TsaClient>,
+    /// Where people check a sealed document (the registry's `/pruefen` page), printed on
+    /// every page of it.
+    verify_url: Option<String>,
 }
 
 impl Sealer {
@@ -182,7 +185,18 @@ impl Sealer {
             location,
             subject,
             tsa,
+            verify_url: None,
         }
+    }
+
+    /// The same sealer, naming `url` as the place to check its documents.
+    pub fn with_verify_url(mut self, url: String) -> Sealer {
+        self.verify_url = Some(url);
+        self
+    }
+
+    pub fn verify_url(&self) -> Option<&str> {
+        self.verify_url.as_deref()
     }
 
     /// From the configuration: the PKCS#12 file named there, or the TEST CA of the data
@@ -218,7 +232,8 @@ impl Sealer {
             config.seal_reason.clone(),
             config.seal_location.clone(),
             tsa,
-        ))
+        )
+        .with_verify_url(format!("{}/pruefen", config.base_url.trim_end_matches('/'))))
     }
 
     /// Seals a PDF in the name of `name` at `time`.

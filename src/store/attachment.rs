@@ -224,6 +224,17 @@ impl Attachment {
             .load(conn)?)
     }
 
+    /// An attachment the registry's data refers to (a parameter's file): missing means
+    /// the database is broken, an internal error.
+    pub fn info(conn: &mut DbConn, id: &str) -> AppResult<AttachmentInfo> {
+        attachments::table
+            .find(id)
+            .select(AttachmentInfo::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::internal(format!("attachment {id} is referenced but missing")))
+    }
+
     /// One attachment, if `scope` may see its agreement; otherwise "not found".
     pub fn find_in(conn: &mut DbConn, scope: &Scope, id: &str) -> AppResult<Attachment> {
         let missing = || AppError::not_found(format!("Es gibt keine Anlage mit der Id {id}."));

@@ -21,7 +21,7 @@ pub struct Document {
     pub version_no: i32,
     pub sha256: String,
     pub text_sha256: String,
-    /// JSON array: `["ea@1.0", "avv@1.0"]`
+    /// JSON array: `["ea@2.0", "avv@2.0"]`
     pub templates: String,
     pub size_bytes: i64,
     pub seal_subject: String,

@@ -50,7 +50,7 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
         assert!(body.contains(expected), "missing {expected:?} in\n{body}");
     }
     assert!(body.contains(&format!(
-        "auf Grundlage der Rahmenvereinbarung {}",
+        "beruht auf der Rahmenvereinbarung {}",
         ea["links"]["rv"]["reference"].as_str().unwrap()
     )));
     // Art. 28 Abs. 3 DSGVO: subject, duration, nature and purpose, data, subjects, the
@@ -72,7 +72,7 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
     ] {
         assert!(body.contains(point), "AVV lacks {point:?}");
     }
-    assert_eq!(t["templates"], json!(["ea@1.0", "avv@1.0"]));
+    assert_eq!(t["templates"], json!(["ea@2.0", "avv@2.0"]));
     assert_eq!(t["version_no"], 1);
     assert!(
         !body.contains("{{") && !body.contains("{%"),
@@ -91,14 +91,15 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
 fn every_kind_renders_and_the_hash_follows_the_wording() {
     let app = TestApp::with_demo();
     for (kind, title, template) in [
-        ("ioev", "# Interöffentliche Vereinbarung", "ioev@1.0"),
-        ("ekv", "# Einzelkooperationsvereinbarung", "ekv@1.0"),
-        ("rv", "# Rahmenvereinbarung", "rv@1.0"),
+        ("ioev", "\n# Interöffentliche Vereinbarung\n", "ioev@2.0"),
+        ("ekv", "\n# Einzelkooperationsvereinbarung\n", "ekv@2.0"),
+        ("rv", "\n# Rahmenvereinbarung\n", "rv@2.0"),
     ] {
         for id in ids_of(&app, kind) {
             let t = text(&app, &id);
             assert!(
-                t["text"].as_str().unwrap().starts_with(title),
+                t["text"].as_str().unwrap().starts_with("> d-NRW AöR")
+                    && t["text"].as_str().unwrap().contains(title),
                 "{kind}: {}",
                 t["text"]
             );
@@ -158,4 +159,135 @@ fn an_ekv_without_avv_has_no_complete_text_yet() {
     ));
     assert_eq!(status, Status::Conflict, "{v}");
     assert!(v["message"].as_str().unwrap().contains("AVV"));
+}
+
+/// Words that must never stand in a contract or its documents: a gap filled with a
+/// placeholder, a programming value, an internal id or word, a time not in Berlin's zone.
+const FORBIDDEN: [&str; 7] = [
+    "nicht angegeben",
+    "None",
+    "null",
+    "user:",
+    "(seed)",
+    "UTC",
+    "unbekannt",
+];
+
+fn assert_clean(what: &str, text: &str) {
+    for phrase in FORBIDDEN {
+        assert!(
+            !text.contains(phrase),
+            "{what} contains {phrase:?}:\n{text}"
+        );
+    }
+}
+
+/// Every kind, in both directions, with what the registry may not know: a partner known
+/// only by name, services without operator, data standard or DVDV category, a
+/// municipality without address, an Einzelabruf without parameters. The texts rephrase
+/// instead of leaking a gap, and the sealed documents' signature and evidence pages too.
+#[test]
+fn every_kind_in_both_directions_reads_without_gaps_or_internal_words() {
+    let app = TestApp::new();
+    let provider = app.ok(
+        "POST",
+        "/api/v1/providers",
+        Some(json!({ "name": "Musterbetrieb" })),
+    )["id"]
+        .clone();
+    let intermediary = app.ok(
+        "POST",
+        "/api/v1/intermediaries",
+        Some(json!({ "name": "Kommunalvertreter Musterland", "states": [{ "land_key": "03", "state": "Niedersachsen" }] })),
+    )["id"]
+        .clone();
+    let service = |name: &str, land: &str| {
+        app.ok(
+            "POST",
+            "/api/v1/services",
+            Some(json!({ "name": name, "availability": "available",
+                "leika_keys": ["99107023000000"], "providing_land_key": land })),
+        )["id"]
+            .clone()
+    };
+    let inbound_service = service("Musterdienst von außen", "01");
+    let outbound_service = service("Musterdienst aus NRW", "05");
+    let gemeinde = app.municipality("05154004");
+
+    let mut ids = Vec::new();
+    for body in [
+        json!({ "kind": "ioev", "counterparty_id": provider }),
+        json!({ "kind": "ekv", "counterparty_id": provider, "service_id": inbound_service, "avv": avv() }),
+        json!({ "kind": "rv", "municipality_id": gemeinde }),
+        json!({ "kind": "ea", "municipality_id": gemeinde, "service_id": inbound_service, "avv": avv() }),
+        json!({ "kind": "ioev", "counterparty_id": intermediary }),
+        json!({ "kind": "ekv", "counterparty_id": intermediary, "service_id": outbound_service, "avv": avv() }),
+        json!({ "kind": "ea", "counterparty_id": intermediary, "service_id": outbound_service,
+            "external_party_name": "Gemeinde Musterdorf", "external_party_ags": "03241002", "avv": avv() }),
+    ] {
+        let kind = body["kind"].as_str().unwrap().to_string();
+        let draft = app.create(body);
+        let id = draft["id"].as_str().unwrap().to_string();
+        // The draft: its text and its PDF say ENTWURF and nothing of a seal.
+        let t = text(&app, &id);
+        assert_clean(&format!("{kind} text"), t["text"].as_str().unwrap());
+        let (_, preview) = tool(
+            "pdftotext",
+            &[],
+            &app.pdf(&format!("/api/v1/agreements/{id}/preview.pdf")),
+        );
+        assert_clean(&format!("{kind} draft PDF"), &preview);
+        assert!(preview.contains("ENTWURF"), "{kind}: {preview}");
+        assert!(
+            !preview.contains("gesiegelt") && !preview.contains("Siegel der d-NRW AöR versehen"),
+            "{kind}: a draft claims a seal:\n{preview}"
+        );
+        app.bring_into_force(&id);
+        ids.push((kind, id));
+    }
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    for (kind, id) in ids {
+        let pdf = app.pdf(&format!("/api/v1/agreements/{id}/document.pdf"));
+        let (_, sealed) = tool("pdftotext", &[], &pdf);
+        assert_clean(&format!("sealed {kind}"), &sealed);
+        assert!(
+            sealed.contains("MEZ") || sealed.contains("MESZ"),
+            "{sealed}"
+        );
+        // A letterhead, the seal box and on every page how to check the document.
+        let pages = sealed.matches("Seite ").count();
+        assert!(pages >= 3, "{sealed}");
+        assert_eq!(
+            sealed.matches("prüfbar unter http://").count(),
+            pages,
+            "every page says where to check it:\n{sealed}"
+        );
+        for expected in [
+            "Rheinische Straße 1, 44137 Dortmund\nVereinbarungsnummer ",
+            "Elektronisches Siegel",
+            "Gesiegelt von d-NRW AöR",
+            "/pruefen hochladen",
+        ] {
+            assert!(
+                sealed.contains(expected),
+                "{kind}: {expected:?} missing in\n{sealed}"
+            );
+        }
+        // Real metadata: title, author, subject and the sealing date.
+        let (_, info) = tool("pdfinfo", &[], &pdf);
+        let field = |name: &str| {
+            info.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{kind}: no {name} in\n{info}"))
+                .to_string()
+        };
+        assert!(field("Author:").ends_with(" d-NRW AöR"), "{info}");
+        assert!(field("Title:").contains(" Fassung 1"), "{info}");
+        assert!(field("CreationDate:").contains(&year), "{info}");
+        let subject = field("Subject:");
+        assert!(
+            subject.contains(" zwischen ") && subject.contains("d-NRW AöR"),
+            "{subject}"
+        );
+    }
 }

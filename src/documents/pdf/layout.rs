@@ -1,7 +1,7 @@
 //! Laying out the contract text on A4 pages: blocks from the line format, words wrapped
 //! by glyph widths, the page operations.
 
-use printpdf::{FontId, Mm, Op, PdfFontHandle, Point, Pt, TextItem};
+use printpdf::{FontId, Line, LinePoint, Mm, Op, PdfFontHandle, Point, Pt, TextItem};
 
 use super::*;
 
@@ -16,6 +16,8 @@ pub(super) struct Placed {
 
 /// The kinds of block in the line format.
 pub(super) enum Block {
+    /// `> …`: a line of the letterhead above the title on page 1.
+    Letterhead(String),
     Title(String),
     Section(String),
     Sub(String),
@@ -36,6 +38,9 @@ pub(super) fn blocks(text: &str) -> Vec<Block> {
         let l = line.trim();
         if l.is_empty() {
             flush(&mut para, &mut out);
+        } else if let Some(t) = l.strip_prefix("> ") {
+            flush(&mut para, &mut out);
+            out.push(Block::Letterhead(t.to_string()));
         } else if let Some(t) = l.strip_prefix("### ") {
             flush(&mut para, &mut out);
             out.push(Block::Sub(t.to_string()));
@@ -106,6 +111,10 @@ pub(super) struct Layout<'a> {
     pub(super) regular: &'a Font,
     pub(super) bold: &'a Font,
     pub(super) pages: Vec<Vec<Placed>>,
+    /// Rectangles to stroke: (page index, left, bottom, width, height) in mm.
+    pub(super) frames: Vec<(usize, [f32; 4])>,
+    /// Horizontal rules: (page index, y) in mm, across the text width.
+    pub(super) rules: Vec<(usize, f32)>,
     pub(super) y: f32,
 }
 
@@ -117,6 +126,46 @@ impl Layout<'_> {
 
     pub(super) fn space(&mut self, mm: f32) {
         self.y -= mm;
+    }
+
+    /// A thin rule across the text width at the current position.
+    pub(super) fn rule(&mut self) {
+        let page = self.pages.len().saturating_sub(1);
+        self.rules.push((page, self.y));
+    }
+
+    /// Lays `lines` (text, size, bold) out in a framed box; the box moves to a new page
+    /// whole if it does not fit.
+    pub(super) fn framed(&mut self, lines: &[(String, f32, bool)]) {
+        let pad = 3.0;
+        let inner = PAGE_W - LEFT - RIGHT - 2.0 * pad;
+        let wrapped: Vec<(Vec<String>, f32, bool)> = lines
+            .iter()
+            .map(|(t, size, bold)| {
+                let font = if *bold { self.bold } else { self.regular };
+                (wrap(font, t, *size, inner), *size, *bold)
+            })
+            .collect();
+        let height: f32 = wrapped
+            .iter()
+            .map(|(l, size, _)| l.len() as f32 * size * 1.4 / PT_PER_MM)
+            .sum::<f32>()
+            + 2.0 * pad;
+        if self.y - height < BOTTOM {
+            self.new_page();
+        }
+        let top = self.y;
+        self.y -= pad;
+        for (lines, size, bold) in wrapped {
+            for line in lines {
+                self.y -= size * 1.4 / PT_PER_MM;
+                self.place(LEFT + pad, size, bold, line);
+            }
+        }
+        self.y -= pad;
+        let page = self.pages.len().saturating_sub(1);
+        self.frames
+            .push((page, [LEFT, self.y, PAGE_W - LEFT - RIGHT, top - self.y]));
     }
 
     /// Places wrapped lines at `indent`; `first` prefixes the first line (a bullet) in the
@@ -207,4 +256,21 @@ pub(super) fn text_op(
         items: vec![TextItem::Text(text.to_string())],
     });
     ops.push(Op::EndTextSection);
+}
+
+/// A stroked polyline (a rule, or a closed frame) in mm.
+pub(super) fn stroke(ops: &mut Vec<Op>, points: &[(f32, f32)], closed: bool) {
+    ops.push(Op::SetOutlineThickness { pt: Pt(0.6) });
+    ops.push(Op::DrawLine {
+        line: Line {
+            points: points
+                .iter()
+                .map(|(x, y)| LinePoint {
+                    p: Point::new(Mm(*x), Mm(*y)),
+                    bezier: false,
+                })
+                .collect(),
+            is_closed: closed,
+        },
+    });
 }

@@ -224,26 +224,69 @@ pub fn render_document(
     purpose: Purpose,
     annex: &Annex,
 ) -> AppResult<lopdf::Document> {
-    let mut doc = PdfDocument::new(&format!("{} – Fassung {}", text.reference, text.version_no));
+    let blocks = blocks(&text.text);
+    let title = blocks
+        .iter()
+        .find_map(|b| match b {
+            Block::Title(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .unwrap_or("Vereinbarung");
+    let mut doc = PdfDocument::new(&format!(
+        "{title} {}, Fassung {}{}",
+        text.reference,
+        text.version_no,
+        if purpose == Purpose::Draft {
+            " (Entwurf)"
+        } else {
+            ""
+        }
+    ));
+    let info = &mut doc.metadata.info;
+    info.author = "d-NRW AöR".into();
+    info.creator = "Nachnutzungsregister der d-NRW AöR".into();
+    info.producer = "Nachnutzungsregister der d-NRW AöR".into();
+    info.subject = annex.subject.clone();
+    if let Some(at) = annex
+        .issued_at
+        .and_then(|t| printpdf::OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).ok())
+    {
+        info.creation_date = at;
+        info.modification_date = at;
+        info.metadata_date = at;
+    }
     let regular = Font::regular()?;
     let bold = Font::bold()?;
     let mut layout = Layout {
         regular,
         bold,
         pages: Vec::new(),
+        frames: Vec::new(),
+        rules: Vec::new(),
         y: 0.0,
     };
     layout.new_page();
     let mut after_list = false;
-    for block in blocks(&text.text) {
+    let mut after_letterhead = false;
+    for block in blocks {
         // A list ends with a little air before what follows.
         if after_list && !matches!(block, Block::Item(_)) {
             layout.space(1.5);
         }
         after_list = matches!(block, Block::Item(_));
+        // The letterhead ends with a rule.
+        if after_letterhead && !matches!(block, Block::Letterhead(_)) {
+            layout.space(2.0);
+            layout.rule();
+            layout.space(6.0);
+        }
+        let letterhead = matches!(block, Block::Letterhead(_));
         match block {
+            Block::Letterhead(t) => {
+                layout.lines(&t, 9.0, !after_letterhead, 0.0, None, 1);
+            }
             Block::Title(t) => {
-                if layout.pages.last().is_some_and(|p| !p.is_empty()) {
+                if !after_letterhead && layout.pages.last().is_some_and(|p| !p.is_empty()) {
                     layout.new_page();
                 }
                 layout.lines(&t, 16.0, true, 0.0, None, 3);
@@ -264,8 +307,9 @@ pub fn render_document(
                 layout.space(2.0);
             }
         }
+        after_letterhead = letterhead;
     }
-    signature_page(&mut layout, annex);
+    signature_page(&mut layout, annex, purpose);
     evidence(&mut layout, text, annex);
 
     let total = layout.pages.len();
@@ -276,8 +320,18 @@ pub fn render_document(
         ),
         Purpose::Final => format!("{} · Fassung {}", text.reference, text.version_no),
     };
+    // Every page's footer: how to check the sealed document, or that this is a draft.
+    let note = match (purpose, &annex.document_id) {
+        (Purpose::Draft, _) => "Entwurf – nicht unterzeichnet, ohne Rechtswirkung".to_string(),
+        (Purpose::Final, Some(id)) => match &annex.verify_url {
+            Some(url) => format!("Dokument-Id {id} · prüfbar unter {url}"),
+            None => format!("Dokument-Id {id}"),
+        },
+        (Purpose::Final, None) => String::new(),
+    };
     // Only the characters on the pages go into the embedded fonts.
     let mut used_regular: BTreeSet<char> = header.chars().collect();
+    used_regular.extend(note.chars());
     used_regular.extend("Seite von 0123456789".chars());
     let mut used_bold = BTreeSet::new();
     for l in layout.pages.iter().flatten() {
@@ -300,9 +354,22 @@ pub fn render_document(
             let footer = format!("Seite {} von {}", i + 1, total);
             let w = regular.width_mm(&footer, 8.0);
             page.text(&regular_id, 8.0, PAGE_W - RIGHT - w, 12.0, &footer);
+            if !note.is_empty() {
+                page.text(&regular_id, 7.0, LEFT, 12.0, &note);
+            }
             for l in lines {
                 let font = if l.bold { &bold_id } else { &regular_id };
                 page.text(font, l.size, l.x, l.y, &l.text);
+            }
+            for (_, y) in layout.rules.iter().filter(|(p, _)| *p == i) {
+                stroke(&mut page.ops, &[(LEFT, *y), (PAGE_W - RIGHT, *y)], false);
+            }
+            for (_, [x, y, w, h]) in layout.frames.iter().filter(|(p, _)| *p == i) {
+                stroke(
+                    &mut page.ops,
+                    &[(*x, *y), (*x + *w, *y), (*x + *w, *y + *h), (*x, *y + *h)],
+                    true,
+                );
             }
             PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), page.ops)
         })

@@ -12,7 +12,7 @@ pub struct SignatureLine {
     pub name: String,
     pub function: Option<String>,
     pub organisation: String,
-    /// "24.11.2026, 01:23 Uhr (UTC)"; `None` while the signature is outstanding.
+    /// "24.11.2026, 02:23 Uhr (MEZ)"; `None` while the signature is outstanding.
     pub signed_at: Option<String>,
     pub auth_method: Option<String>,
 }
@@ -34,10 +34,30 @@ pub struct Annex {
     pub events: Vec<EvidenceEvent>,
     /// "Dokument-Id" of the sealed document, if it is to be sealed.
     pub document_id: Option<String>,
+    /// Who seals the final document and when: the seal box on the signature page.
+    pub seal: Option<SealNote>,
+    /// Where anyone can check a sealed document (the registry's `/pruefen` page).
+    pub verify_url: Option<String>,
+    /// The document's date (its PDF CreationDate): the sealing time, or now for a draft.
+    pub issued_at: Option<time::OffsetDateTime>,
+    /// The PDF's Subject: the kind and the parties.
+    pub subject: String,
 }
 
-/// The signature page: every required signatory and whether and how they signed.
-pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex) {
+/// The seal as the signature page states it.
+#[derive(Debug, Clone, Default)]
+pub struct SealNote {
+    /// "d-NRW AöR – Kommunalvertreter.NRW"
+    pub by: String,
+    /// The seal certificate's subject.
+    pub certificate: String,
+    /// "29.11.2026, 19:10 Uhr (MEZ)"
+    pub at: String,
+}
+
+/// The signature page: every required signatory and whether and how they signed; the
+/// final document's seal box, or the draft's note that nothing is signed yet.
+pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex, purpose: Purpose) {
     layout.new_page();
     layout.lines("Unterschriften", 14.0, true, 0.0, None, 2);
     layout.space(2.0);
@@ -47,11 +67,13 @@ pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex) {
     for s in &annex.signatures {
         layout.space(3.0);
         layout.lines(&s.role, 10.5, true, 0.0, None, 4);
-        let who = match &s.function {
-            Some(f) if !f.trim().is_empty() => format!("{}, {}", s.name, f),
-            _ => s.name.clone(),
-        };
-        layout.lines(&who, 10.0, false, 0.0, None, 1);
+        if !s.name.is_empty() {
+            let who = match &s.function {
+                Some(f) if !f.trim().is_empty() => format!("{}, {}", s.name, f),
+                _ => s.name.clone(),
+            };
+            layout.lines(&who, 10.0, false, 0.0, None, 1);
+        }
         layout.lines(&s.organisation, 10.0, false, 0.0, None, 1);
         match &s.signed_at {
             Some(at) => {
@@ -70,16 +92,36 @@ pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex) {
             None => layout.lines("Unterschrift steht aus.", 10.0, false, 0.0, None, 1),
         }
     }
-    layout.space(4.0);
-    layout.lines(
-        "Das Dokument ist mit dem elektronischen Siegel der d-NRW AöR versehen. Jede \
-         Änderung nach dem Siegeln macht das Siegel ungültig.",
-        9.0,
-        false,
-        0.0,
-        None,
-        1,
-    );
+    layout.space(6.0);
+    match (purpose, &annex.seal) {
+        (Purpose::Final, Some(seal)) => {
+            let mut lines = vec![
+                ("Elektronisches Siegel".to_string(), 10.5, true),
+                (format!("Gesiegelt von {} am {}.", seal.by, seal.at), 9.5, false),
+                (format!("Siegelzertifikat: {}", seal.certificate), 9.0, false),
+            ];
+            let check = match &annex.verify_url {
+                Some(url) => format!(
+                    "Prüfen: die Datei unter {url} hochladen oder das Siegel in einem PAdES-fähigen Programm anzeigen lassen. Jede Änderung nach dem Siegeln macht das Siegel ungültig."
+                ),
+                None => "Prüfen: das Siegel in einem PAdES-fähigen Programm anzeigen lassen. Jede Änderung nach dem Siegeln macht das Siegel ungültig.".to_string(),
+            };
+            lines.push((check, 9.0, false));
+            if let Some(id) = &annex.document_id {
+                lines.push((format!("Dokument-Id: {id}"), 9.0, false));
+            }
+            layout.framed(&lines);
+        }
+        _ => layout.framed(&[
+            ("ENTWURF".to_string(), 10.5, true),
+            (
+                "Dieses Dokument ist ein Entwurf zur Durchsicht und hat keine Rechtswirkung. Rechtswirksam ist erst das Dokument, das das Register nach der letzten Unterschrift ausstellt und mit dem elektronischen Siegel der d-NRW AöR versieht."
+                    .to_string(),
+                9.5,
+                false,
+            ),
+        ]),
+    }
 }
 
 /// The evidence page: what identifies this text and how it came about.
@@ -89,10 +131,7 @@ pub(super) fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Ann
     layout.space(2.0);
     let mut rows = vec![
         ("Vereinbarung", text.reference.clone()),
-        (
-            "Fassung",
-            format!("{} (Vereinbarung {})", text.version_no, text.agreement_id),
-        ),
+        ("Fassung", text.version_no.to_string()),
     ];
     if let Some(id) = &annex.document_id {
         rows.push(("Dokument-Id", id.clone()));

@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 
 use super::Agreement;
 use crate::db::DbConn;
-use crate::documents::text::{or_unknown, parameter_value, render, ContractData, ContractText};
+use crate::documents::text::{known, parameter_value, render, ContractData, ContractText};
 use crate::domain::agreement::german_date;
-use crate::domain::Terms;
+use crate::domain::{AgreementKind, Terms};
 use crate::error::AppResult;
 use crate::store::municipality::Municipality;
 use crate::store::organisation::Organisation;
@@ -42,7 +42,13 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
                 .map(|s| s.state.clone())
                 .collect::<Vec<_>>()
                 .join(" und ");
-            json!({ "name": o.name, "legal_form": o.legal_form, "address": o.address, "states": states })
+            // "GovConnect GmbH" needs no "(GmbH)" after it.
+            let legal_form = o
+                .legal_form
+                .as_deref()
+                .and_then(|f| known(Some(f)))
+                .filter(|f| !o.name.contains(f.as_str()));
+            json!({ "name": o.name, "legal_form": legal_form, "address": known(o.address.as_deref()), "states": states })
         }
         None => Value::Null,
     };
@@ -51,34 +57,47 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
             let m = Municipality::find(conn, id)?;
             json!({
                 "name": m.name, "display_name": m.display_name(), "ags": m.ags, "ars": m.ars,
-                "kreis_name": m.kreis_name, "regierungsbezirk": m.regierungsbezirk, "address": m.address,
+                "kreis_name": m.kreis_name, "regierungsbezirk": m.regierungsbezirk,
+                "address": known(m.address.as_deref()), "traeger_since": m.traeger_since.map(german_date),
             })
         }
         None => Value::Null,
     };
+    let mut roles = Value::Null;
     let (service, parameters) = match &a.service_id {
         Some(id) => {
             let s = Service::find(conn, id)?;
             let operator = match &s.operator_id {
-                Some(op) => Some(Organisation::find(conn, op)?.name),
-                None => s.operator_note.clone(),
+                Some(op) => {
+                    let o = Organisation::find(conn, op)?;
+                    Some(
+                        match o.address.as_deref().filter(|a| !a.trim().is_empty()) {
+                            Some(address) => format!("{}, {address}", o.name),
+                            None => o.name,
+                        },
+                    )
+                }
+                None => known(s.operator_note.as_deref()),
             };
-            let parameters: Vec<Value> =
-                s.parameter_defs()?
-                    .iter()
-                    .filter_map(|d| {
-                        terms.parameters.get(&d.key).map(
-                            |v| json!({ "label": d.label, "value": parameter_value(d.kind, v) }),
-                        )
-                    })
-                    .collect();
+            let mut parameters = Vec::new();
+            for d in s.parameter_defs()? {
+                if let Some(v) = terms.parameters.get(&d.key) {
+                    let value = match v.as_str().and_then(|v| v.strip_prefix("anlage:")) {
+                        Some(file) => attachment_value(conn, file)?,
+                        None => parameter_value(d.kind, v),
+                    };
+                    parameters.push(json!({ "label": d.label, "value": value }));
+                }
+            }
+            let providing_state = known(s.providing_state.as_deref());
             let view = json!({
                 "name": s.name, "ozg_id": s.ozg_id, "ozg_name": s.ozg_name, "leika_keys": s.leika_keys()?,
-                "providing_state": or_unknown(s.providing_state.as_deref()),
-                "operator": or_unknown(operator.as_deref()),
-                "data_standard": or_unknown(s.data_standard.as_deref()),
-                "dvdv_category": s.dvdv_category,
+                "providing_state": providing_state,
+                "operator": operator,
+                "data_standard": known(s.data_standard.as_deref()),
+                "dvdv_category": known(s.dvdv_category.as_deref()),
             });
+            roles = avv_roles(conn, a, operator.as_deref(), providing_state.as_deref())?;
             (view, parameters)
         }
         None => (Value::Null, Vec::new()),
@@ -89,7 +108,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
         Some(n) => format!("mit einer Frist von {n} Monaten"),
     };
     let context = json!({
-        "dnrw": { "name": dnrw.name, "address": or_unknown(dnrw.address.as_deref()) },
+        "dnrw": { "name": dnrw.name, "address": known(dnrw.address.as_deref()) },
         "agreement": {
             "reference": a.reference, "version": no, "kind_label": kind.label(),
             "effective_from": a.effective_from.map(german_date), "signed_on": a.signed_on.map(german_date),
@@ -105,6 +124,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
         "service": service,
         "parameters": parameters,
         "avv": terms.avv,
+        "roles": roles,
     });
     Ok(ContractData {
         agreement_id: a.id.clone(),
@@ -113,4 +133,76 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
         kind,
         context,
     })
+}
+
+/// A parameter that is a file (`anlage:<id>`), cited by its name and fingerprint.
+fn attachment_value(conn: &mut DbConn, id: &str) -> AppResult<String> {
+    let file = crate::store::attachment::Attachment::info(conn, id)?;
+    Ok(format!(
+        "Datei „{}“, im Register hinterlegt (SHA-256 {}…)",
+        file.file_name,
+        file.sha256.get(..16).unwrap_or(&file.sha256)
+    ))
+}
+
+/// Who is controller and who processor in the AVV of an EKV or EA, and how d-NRW (and
+/// another Land's intermediary) stand between them, as sentences for the annex.
+fn avv_roles(
+    conn: &mut DbConn,
+    a: &Agreement,
+    operator: Option<&str>,
+    providing_state: Option<&str>,
+) -> AppResult<Value> {
+    let processor = match (operator, providing_state) {
+        (Some(op), _) => op.to_string(),
+        (None, Some(state)) => {
+            format!("die Stelle, die den Online-Dienst im Auftrag von {state} betreibt")
+        }
+        (None, None) => "die Stelle, die den Online-Dienst betreibt".to_string(),
+    };
+    let counterparty = match &a.counterparty_id {
+        Some(id) => Some(Organisation::find(conn, id)?),
+        None => None,
+    };
+    let outbound = a.direction == crate::domain::Direction::Outbound;
+    let (controller, intermediary) = match (a.kind, outbound) {
+        (AgreementKind::Ea, false) => {
+            let m = match &a.municipality_id {
+                Some(id) => Municipality::find(conn, id)?.display_name(),
+                None => "die Kommune".to_string(),
+            };
+            (
+                m,
+                "d-NRW schließt diese Vereinbarung als Kommunalvertreter.NRW für den Verantwortlichen und leitet dessen Weisungen an den Auftragsverarbeiter weiter.".to_string(),
+            )
+        }
+        (AgreementKind::Ea, true) => {
+            let name = a.external_party_name.clone().unwrap_or_else(|| "die Kommune".into());
+            let via = counterparty.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "der Kommunalvertreter ihres Landes".into());
+            (
+                name,
+                format!("{via} als Kommunalvertreter des Landes des Verantwortlichen und d-NRW vermitteln diese Vereinbarung und leiten Weisungen des Verantwortlichen an den Auftragsverarbeiter weiter."),
+            )
+        }
+        (_, false) => (
+            "jede Kommune in Nordrhein-Westfalen, die den Online-Dienst durch Einzelabruf über d-NRW nachnutzt, jeweils für die an sie gerichteten Anträge".to_string(),
+            "d-NRW schließt diese Vereinbarung als Kommunalvertreter.NRW für die Verantwortlichen; jeder Einzelabruf bestätigt sie für die abrufende Kommune.".to_string(),
+        ),
+        (_, true) => {
+            let states = match &counterparty {
+                Some(o) => o.states()?.iter().map(|s| s.state.clone()).collect::<Vec<_>>().join(" und "),
+                None => String::new(),
+            };
+            let partner = counterparty.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "die Partnerin".into());
+            (
+                if states.is_empty() {
+                    format!("jede Kommune, die den Online-Dienst über {partner} nachnutzt, jeweils für die an sie gerichteten Anträge")
+                } else {
+                    format!("jede Kommune in {states}, die den Online-Dienst über {partner} nachnutzt, jeweils für die an sie gerichteten Anträge")
+                },
+                format!("{partner} schließt diese Vereinbarung als Kommunalvertreter für die Verantwortlichen; d-NRW leitet Weisungen an den Auftragsverarbeiter weiter."),
+            )
+        }
+    };
+    Ok(json!({ "controller": controller, "processor": processor, "intermediary": intermediary }))
 }

@@ -401,6 +401,19 @@ impl TestApp {
         v
     }
 
+    /// A PDF the API serves (as staff), checked to be one.
+    pub fn pdf(&self, path: &str) -> Vec<u8> {
+        let res = self
+            .client
+            .get(path.to_string())
+            .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+            .dispatch();
+        assert_eq!(res.status(), Status::Ok, "{path}");
+        let bytes = res.into_bytes().unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "{path} is no PDF");
+        bytes
+    }
+
     /// submit → signatures (partner, d-NRW; sealed) → activate.
     pub fn bring_into_force(&self, id: &str) -> Value {
         let (status, v) = self.step(id, "submit");

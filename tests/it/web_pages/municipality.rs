@@ -232,10 +232,9 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         .starts_with("anlage:"));
     let (_, text) = app.get(&format!("/api/v1/agreements/{ea}/text"));
     assert!(
-        text["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Wappen der Kommune: als Datei im Register hinterlegt (Anlage "),
+        text["text"].as_str().unwrap_or_default().contains(
+            "Wappen der Kommune: Datei „Wappen Köln.svg“, im Register hinterlegt (SHA-256 "
+        ),
         "the contract names the coat of arms as a file: {text}"
     );
     let wappen = id_after(&page.body, "/anlagen/");
