@@ -2,7 +2,7 @@
 //! the binary) that work without JavaScript. One folder per URL area:
 //!
 //! - `start` (`/`: each group's start page), `sitzung` (login, password, logout);
-//! - everyone: the public catalogue (`katalog`);
+//! - everyone: the public catalogue (`katalog`) and checking a document (`pruefen`);
 //! - municipality users: "Meine Kommune" with the RV and the guided Einzelabruf
 //!   (`kommune`);
 //! - agreements (`vereinbarungen`), go-live tasks and the calendar (`aufgaben`);
@@ -21,7 +21,8 @@
 //!   CSRF token, when it began, and the account's `lock_version` at login; it is valid
 //!   for 8 hours and ends when the account changes (password, reset, disabled).
 //! - Every state-changing form carries that CSRF token; the login form carries the token
-//!   of a private pre-login cookie. A missing or wrong token is a 403.
+//!   of a private pre-login cookie. A missing or wrong token is a 403. (`/pruefen` changes
+//!   nothing and has none.)
 
 mod aufgaben;
 mod benutzer;
@@ -32,6 +33,7 @@ mod kit;
 mod kommune;
 mod kommunen;
 mod partner;
+mod pruefen;
 mod rollout;
 mod sitzung;
 mod start;
@@ -56,5 +58,6 @@ pub fn routes() -> Vec<Route> {
     r.extend(aufgaben::routes());
     r.extend(rollout::routes());
     r.extend(benutzer::routes());
+    r.extend(pruefen::routes());
     r
 }

@@ -278,6 +278,10 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         goto(&m, &base, &format!("/katalog/{wohngeld}")).await;
         assert!(text(&m).await.contains("Was Ihre Kommune bereitstellt"));
         audit.check(&m, "katalog-dienst").await;
+        // Checking a document, from the footer link.
+        goto(&m, &base, "/pruefen").await;
+        assert!(text(&m).await.contains("Dokument prüfen"));
+        audit.check(&m, "pruefen").await;
 
         // Login: a wrong password first (the error summary), then the right one.
         login(&m, &base, "erika@stadt-koeln.de", "falsches-passwort").await;

@@ -54,6 +54,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "service_form.html",
             "intermediary.html",
             "users.html",
+            "verify.html",
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);

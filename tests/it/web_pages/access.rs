@@ -65,6 +65,9 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("POST", "/abmelden".into(), none, [303; 6]),
         ("GET", "/katalog".into(), none, PUBLIC),
         ("GET", format!("/katalog/{s}"), none, PUBLIC),
+        // Checking a document is public and changes nothing; without a file it is 422.
+        ("GET", "/pruefen".into(), none, PUBLIC),
+        ("POST", "/pruefen".into(), none, [422; 6]),
         ("GET", "/kommune".into(), none, MUNICIPALITY),
         // A has its RV already, B a draft one: both refused as duplicates (409).
         (
@@ -457,7 +460,9 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             vec![("name", "Neu")],
         ),
     ];
-    // Every form of the application is in the list (the login form has its own test).
+    // Every form of the application is in the list (the login form has its own test;
+    // checking a document at /pruefen has no token: web_pages/verify.rs shows it changes
+    // nothing).
     let template = |path: &str| {
         let mut t = path.replace("/aenderung/2/", "/aenderung/<no>/");
         for id in [rv_a, rv_b, k, d, &f.wohngeld, &koeln.id, &task] {
@@ -473,7 +478,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
         .routes()
         .filter(|r| r.method == rocket::http::Method::Post && !r.uri.path().starts_with("/api/"))
         .map(|r| r.uri.path().to_string())
-        .filter(|p| p != "/anmelden")
+        .filter(|p| p != "/anmelden" && p != "/pruefen")
         .collect();
     let missing: Vec<&String> = mounted.difference(&covered).collect();
     assert!(

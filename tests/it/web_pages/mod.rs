@@ -10,6 +10,7 @@ mod accounts;
 mod agreements;
 mod municipality;
 mod staff;
+mod verify;
 
 use crate::common::*;
 use serde_json::json;
