@@ -14,13 +14,14 @@ mod zertifikat;
 use rocket::{get, State};
 use serde_json::{json, Value};
 
+use crate::actions::documents::actor_label;
 use crate::domain::account::Role;
 use crate::domain::{AgreementKind, Status as AgreementStatus, VersionStatus};
-use crate::error::AppError;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::AgreementId;
 use crate::http::state::AppState;
-use crate::store::agreement::{Agreement, Filter};
+use crate::store::agreement::contract::contract_text;
+use crate::store::agreement::{Agreement, AgreementView, Filter};
 use crate::store::attachment::Attachment;
 use crate::store::contact::Contact;
 use crate::store::document::Document;
@@ -129,6 +130,47 @@ fn action_label(action: &str) -> &str {
     }
 }
 
+/// The contract text of the version to be signed (or in force), as HTML from the same
+/// text the PDF has; open while it waits for signatures. A staff draft links its
+/// sections back to the fields that change them.
+fn contract_context(
+    view: &AgreementView,
+    staff: bool,
+    text: AppResult<crate::documents::text::ContractText>,
+) -> AppResult<Value> {
+    let text = match text {
+        Ok(t) => t,
+        // An EKV or EA draft without its AVV has no complete text yet.
+        Err(e) if e.kind == ErrorKind::Incomplete => {
+            return Ok(json!({ "missing": e.message }));
+        }
+        Err(e) => return Err(e),
+    };
+    let editable = staff && view.status == AgreementStatus::Draft && view.kind != AgreementKind::Ea;
+    let form = format!("/vereinbarungen/{}/bearbeiten", view.id);
+    let edit = |heading: &str| -> Option<String> {
+        if !editable {
+            return None;
+        }
+        let field = if heading.ends_with("Kosten") {
+            "costs"
+        } else if heading.ends_with("Laufzeit und Kündigung") {
+            "notice_period_months"
+        } else if heading.starts_with("Anlage 1") {
+            "avv.subject"
+        } else {
+            return None;
+        };
+        Some(format!("{form}#{field}"))
+    };
+    Ok(json!({
+        "html": crate::documents::html::to_html(&text.text, &edit),
+        "version_no": text.version_no,
+        "open": matches!(view.status, AgreementStatus::Draft | AgreementStatus::AwaitingSignatures),
+        "sha256": text.sha256,
+    }))
+}
+
 /// `/vereinbarungen/<id>`: everything about one agreement the user may see.
 #[get("/vereinbarungen/<id>?<neu>")]
 async fn show(
@@ -143,7 +185,17 @@ async fn show(
     let order = state.signing_order;
     let user = session.user.clone();
     let staff = session.is_staff();
-    let (view, signing, documents, attachments, defs, may_sign, signatories, tasks) = state
+    let (
+        (contract, actors),
+        view,
+        signing,
+        documents,
+        attachments,
+        defs,
+        may_sign,
+        signatories,
+        tasks,
+    ) = state
         .db
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
@@ -170,7 +222,15 @@ async fn show(
                 Vec::new()
             };
             let tasks = crate::store::task::of_agreement_views(conn, &a.id)?;
+            let contract = contract_text(conn, &a, signing.version_no);
+            let mut actors = std::collections::HashMap::new();
+            for e in view.history.as_deref().unwrap_or_default() {
+                if !actors.contains_key(&e.actor) {
+                    actors.insert(e.actor.clone(), actor_label(conn, &e.actor)?);
+                }
+            }
             Ok((
+                (contract, actors),
                 view,
                 signing,
                 documents,
@@ -231,7 +291,7 @@ async fn show(
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .map(|e| json!({ "at": crate::store::timestamp(e.at), "actor": e.actor, "action": action_label(&e.action), "note": e.note }))
+        .map(|e| json!({ "at": crate::store::timestamp(e.at), "actor": actors.get(&e.actor), "action": action_label(&e.action), "note": e.note }))
         .collect();
     let title = format!("{} {}", view.kind_label, view.reference);
     let mut ctx = page_context(&session, &title)?;
@@ -284,5 +344,6 @@ async fn show(
     );
     ctx["today"] = json!(crate::store::today().to_string());
     ctx["tasks"] = json!(tasks);
+    ctx["contract"] = contract_context(&view, staff, contract)?;
     Ok(crate::web::render("agreement.html", ctx))
 }

@@ -464,3 +464,67 @@ fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
         "Neue Ansprechperson: Amt für Digitalisierung"
     );
 }
+
+/// People sign what they see: the agreement page carries the full contract text, the
+/// same as the PDF's (the API's `/text`); a staff draft links its sections back to the
+/// form, and the history names people, not accounts.
+#[test]
+fn the_agreement_page_shows_the_whole_contract_text_and_a_draft_links_its_sections_to_the_form() {
+    let app = TestApp::new();
+    let clerk =
+        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    wohngeld_supply(&app);
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05913000"), "notice_period_months": 6 }));
+    let id = rv["id"].as_str().unwrap();
+    // The clerk changes the draft through the form: the history names them.
+    let saved = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/bearbeiten"),
+        &[("lock_version", "1"), ("notice_period_months", "9")],
+    );
+    assert_eq!(saved.status, Status::SeeOther, "{}", saved.text());
+
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}"));
+    assert_eq!(page.status, Status::Ok);
+    let shown = page.text();
+    let (_, t) = app.get(&format!("/api/v1/agreements/{id}/text"));
+    let text = t["text"].as_str().unwrap();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let words = line.trim_start_matches(['#', '-', '>', ' ']);
+        assert!(
+            shown.contains(words),
+            "{words:?} is not on the page:\n{shown}"
+        );
+    }
+    assert!(shown.contains("mit einer Frist von 9 Monaten"), "{shown}");
+    assert!(
+        page.body.contains(&format!(
+            "href=\"/vereinbarungen/{id}/bearbeiten#notice_period_months\""
+        )),
+        "a draft's section links to its field"
+    );
+    assert!(
+        shown.contains("Carl Clerk (d-NRW (Sachbearbeitung))") && !shown.contains("user:"),
+        "{shown}"
+    );
+
+    // Submitted, the text stands: no more links to change it.
+    assert_eq!(app.step(id, "submit").0, Status::Ok);
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}"));
+    assert!(page.text().contains("§ 6 Laufzeit und Kündigung"));
+    assert!(!page.body.contains("/bearbeiten#"), "{}", page.body);
+
+    // An EKV draft without its AVV has no complete text yet, and says so.
+    let ekv = app.create(json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": app.service("Hilfe zum Lebensunterhalt") }));
+    let page = app.web_get(
+        Some(&clerk),
+        &format!("/vereinbarungen/{}", ekv["id"].as_str().unwrap()),
+    );
+    assert_eq!(page.status, Status::Ok);
+    assert!(
+        page.text().contains("hat noch keine AVV"),
+        "{}",
+        page.text()
+    );
+}
