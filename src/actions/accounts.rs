@@ -170,6 +170,28 @@ impl User {
         })
     }
 
+    /// An admin grants or withdraws the right to sign for the user's side (d-NRW for
+    /// staff). Not for the own account: someone else decides who signs.
+    pub fn set_may_sign(
+        conn: &mut DbConn,
+        actor: &User,
+        id: &str,
+        may_sign: bool,
+    ) -> AppResult<User> {
+        let action = if may_sign {
+            "grant_signing"
+        } else {
+            "revoke_signing"
+        };
+        let own = "Die eigene Zeichnungsberechtigung erteilt oder entzieht eine andere Administratorin oder ein anderer Administrator.";
+        admin_change(conn, actor, id, action, own, |conn, user| {
+            diesel::update(users::table.find(&user.id))
+                .set((users::may_sign.eq(may_sign), users::updated_at.eq(now())))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
     /// An admin sets a new initial password (returned once; to be changed at the next
     /// login). The account's sessions end.
     pub fn reset_password(conn: &mut DbConn, actor: &User, id: &str) -> AppResult<(User, String)> {
@@ -407,9 +429,6 @@ impl NewUser {
                 ))
             }
         };
-        if self.may_sign && role.is_staff() {
-            return Err(AppError::field("may_sign", "Zeichnungsberechtigt für ihre Seite sind Benutzer einer Kommune oder eines Kommunalvertreters; für d-NRW zeichnet jede Sachbearbeiterin und jeder Administrator."));
-        }
         if User::find_by_email(conn, &email)?.is_some() {
             return Err(AppError::new(
                 ErrorKind::Duplicate,

@@ -81,7 +81,8 @@ pub fn demo_users(conn: &mut DbConn, password: &str) -> AppResult<()> {
                 email: email.into(),
                 name: name.into(),
                 role,
-                may_sign: matches!(role, Role::Municipality | Role::Intermediary),
+                // The clerk signs for d-NRW in the demo; the admin manages accounts only.
+                may_sign: role != Role::Admin,
                 municipality_id,
                 organisation_id,
                 password_hash: hash,

@@ -121,9 +121,11 @@ pub fn user_signs_for(
     user: Parties<'_>,
     agreement: Parties<'_>,
 ) -> Result<Party, SignRefusal> {
-    // A user stands for the side of their role only.
+    // A user stands for the side of their role only, and signs only when their account
+    // says they may: staff included (the right to sign for d-NRW is given per person).
     let side = match role {
-        Role::Admin | Role::Clerk => return Ok(Party::Dnrw),
+        Role::Admin | Role::Clerk if may_sign => return Ok(Party::Dnrw),
+        Role::Admin | Role::Clerk => return Err(SignRefusal::NotSignatory),
         Role::Municipality => Parties {
             municipality: user.municipality,
             organisation: None,
@@ -279,9 +281,18 @@ mod tests {
     #[test]
     fn users_sign_for_their_own_side_when_authorised() {
         let none = Parties::default();
+        // Staff sign for d-NRW only when their account says so.
+        assert_eq!(
+            user_signs_for(Role::Clerk, true, none, m(KOELN)),
+            Ok(Party::Dnrw)
+        );
         assert_eq!(
             user_signs_for(Role::Clerk, false, none, m(KOELN)),
-            Ok(Party::Dnrw)
+            Err(SignRefusal::NotSignatory)
+        );
+        assert_eq!(
+            user_signs_for(Role::Admin, false, none, m(KOELN)),
+            Err(SignRefusal::NotSignatory)
         );
         assert_eq!(
             user_signs_for(Role::Municipality, true, m(KOELN), m(KOELN)),

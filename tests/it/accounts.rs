@@ -175,10 +175,6 @@ fn user_input_is_checked_with_german_messages() {
             json!({ "email": "a@d-nrw.de", "name": "A", "role": "intermediary" }),
             "organisation_id",
         ),
-        (
-            json!({ "email": "a@d-nrw.de", "name": "A", "role": "clerk", "may_sign": true }),
-            "may_sign",
-        ),
     ] {
         let (status, v) = app.post("/api/v1/users", body.clone());
         assert_eq!(status, Status::UnprocessableEntity, "{body}: {v}");
@@ -209,7 +205,8 @@ fn a_municipality_signatory_signs_the_rv_a_clerk_countersigns_and_both_download_
     app.user(json!({ "email": "ob@dortmund.de", "name": "Olga Oberbürgermeisterin", "role": "municipality", "municipality_ags": "05913000", "may_sign": true }));
     app.user(json!({ "email": "sb@dortmund.de", "name": "Sven Sachbearbeiter", "role": "municipality", "municipality_ags": "05913000" }));
     app.user(json!({ "email": "ob@essen.de", "name": "Egon Essen", "role": "municipality", "municipality_ags": "05113000", "may_sign": true }));
-    app.user(json!({ "email": "clerk@d-nrw.de", "name": "Clara Clerk", "role": "clerk" }));
+    app.user(json!({ "email": "clerk@d-nrw.de", "name": "Clara Clerk", "role": "clerk", "may_sign": true }));
+    app.user(json!({ "email": "kollege@d-nrw.de", "name": "Kai Kollege", "role": "clerk" }));
     let (ob, sb, essen, clerk) = (
         app.token_for("ob@dortmund.de"),
         app.token_for("sb@dortmund.de"),
@@ -263,6 +260,16 @@ fn a_municipality_signatory_signs_the_rv_a_clerk_countersigns_and_both_download_
 
     let (status, state) = sign(&ob);
     assert_eq!(status, Status::Created, "{state}");
+    // A clerk whose account does not say so does not sign for d-NRW.
+    let (status, v) = sign(&app.token_for("kollege@d-nrw.de"));
+    assert_eq!(status, Status::Forbidden, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kai Kollege ist nicht als zeichnungsberechtigt"),
+        "{v}"
+    );
     let first = &state["required"][0]["signature"];
     assert_eq!(first["signer_name"], "Olga Oberbürgermeisterin");
     assert_eq!(first["actor"], "user:ob@dortmund.de");

@@ -226,7 +226,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     let ada_pw = "Ada-Admin-Passwort-2026";
     let ina_pw = "Ina-GovConnect-2026!";
     app.user(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true, "password": erika_pw }));
-    app.user(json!({ "email": "carl@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "password": carl_pw }));
+    app.user(json!({ "email": "carl@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true, "password": carl_pw }));
     app.user(json!({ "email": "ada@d-nrw.de", "name": "Ada Admin", "role": "admin", "password": ada_pw }));
     app.user(json!({ "email": "ina@govconnect.de", "name": "Ina GovConnect", "role": "intermediary", "organisation_id": govconnect, "password": ina_pw }));
     let dir = std::env::temp_dir().join(format!("nachnutzung-browser-{}", uuid::Uuid::new_v4()));

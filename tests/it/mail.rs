@@ -178,7 +178,7 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
     let mut server = SmtpServer::new();
     server.start();
     let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
-    app.user(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    app.user(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }));
     app.user(json!({ "email": "anna@stadtdo.de", "name": "Anna Dortmund", "role": "municipality", "municipality_id": dortmund, "may_sign": true }));
     app.user(json!({ "email": "bernd@essen.de", "name": "Bernd Essen", "role": "municipality", "municipality_ags": "05113000", "may_sign": true }));
     let anna = app.token_for("anna@stadtdo.de");

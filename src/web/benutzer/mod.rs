@@ -17,7 +17,7 @@ use crate::store::user::User;
 use crate::web::{form_errors, form_outcome, form_session, page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![users, create, lock, reset,]
+    rocket::routes![users, create, lock, signing, reset,]
 }
 
 fn admin(session: &Session) -> AppResult<()> {
@@ -109,7 +109,7 @@ async fn create(
             .filter(|a| role == Some(Role::Municipality) && !a.is_empty()),
         organisation_id: (role == Some(Role::Intermediary) && !form.organisation_id.is_empty())
             .then_some(form.organisation_id),
-        may_sign: form.may_sign && role.is_some_and(|r| !r.is_staff()),
+        may_sign: form.may_sign,
         ..NewUser::default()
     };
     let actor = session.actor();
@@ -161,6 +161,41 @@ async fn lock(
     let result = state
         .db
         .write(move |conn| User::set_disabled(conn, &actor, &id, disabled))
+        .await;
+    match form_outcome(result)? {
+        Ok(_) => Ok(Page::to("/benutzer")),
+        Err(e) => Ok(session.refused(
+            crate::http::respond::status(&e),
+            "Nicht möglich",
+            &crate::web::plain(&e),
+            "/benutzer",
+        )),
+    }
+}
+
+#[derive(FromForm)]
+struct SigningForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = false)]
+    zeichnen: bool,
+}
+
+/// Grants or withdraws the right to sign.
+#[post("/benutzer/<id>/zeichnung", data = "<form>")]
+async fn signing(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: Result<UserId, AppError>,
+    form: Form<SigningForm>,
+) -> AppResult<Page> {
+    let session = form_session!(session, &form.csrf);
+    admin(&session)?;
+    let id = id?;
+    let (actor, may_sign) = (session.user.clone(), form.zeichnen);
+    let result = state
+        .db
+        .write(move |conn| User::set_may_sign(conn, &actor, &id, may_sign))
         .await;
     match form_outcome(result)? {
         Ok(_) => Ok(Page::to("/benutzer")),

@@ -41,6 +41,7 @@ fn every_page_answers_every_role_as_the_table_says() {
     let dienst = [("dienst", s.as_str())];
     let ioev_form = [("art", "ioev")];
     let lock_form = [("sperren", "true")];
+    let signing_form = [("zeichnen", "true")];
     let activate = [("action", "activate")];
     let (target, _) =
         app.user(json!({ "email": "ziel@d-nrw.de", "name": "Ziel", "role": "clerk" }));
@@ -247,6 +248,12 @@ fn every_page_answers_every_role_as_the_table_says() {
         ),
         (
             "POST",
+            format!("/benutzer/{target}/zeichnung"),
+            &signing_form,
+            [303, 303, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
             format!("/benutzer/{target}/passwort"),
             none,
             [303, 200, 403, 403, 403, 403],
@@ -428,6 +435,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             admin,
             format!("/benutzer/{}/sperre", koeln.id),
             vec![("sperren", "true")],
+        ),
+        (
+            admin,
+            format!("/benutzer/{}/zeichnung", koeln.id),
+            vec![("zeichnen", "true")],
         ),
         (admin, format!("/benutzer/{}/passwort", koeln.id), vec![]),
         (

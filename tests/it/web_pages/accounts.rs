@@ -147,3 +147,83 @@ fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_
     assert_eq!(own.status, Status::Conflict);
     assert!(own.text().contains("eigene Konto"), "{}", own.text());
 }
+
+/// Who signs for d-NRW is a flag on the account an admin sets, never their own.
+#[test]
+fn an_admin_grants_and_withdraws_the_right_to_sign_but_not_for_herself() {
+    let app = TestApp::new();
+    let admin = web_user(
+        &app,
+        json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
+    );
+    let carl = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let dortmund = app.municipality("05913000");
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": dortmund }));
+    let id = rv["id"].as_str().unwrap();
+    assert_eq!(app.step(id, "submit").0, Status::Ok);
+    app.sign_as(
+        id,
+        &app.signatory(
+            &format!("municipalities/{dortmund}"),
+            "Olga Oberbürgermeisterin",
+        ),
+    );
+
+    // Without the flag the page explains why there is no button.
+    let page = app.web_get(Some(&carl), &format!("/vereinbarungen/{id}"));
+    assert!(!page.body.contains("/unterschreiben"), "{}", page.text());
+    assert!(
+        page.text()
+            .contains("Carl Clerk ist nicht als zeichnungsberechtigt hinterlegt"),
+        "{}",
+        page.text()
+    );
+
+    let granted = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/zeichnung", carl.id),
+        &[("zeichnen", "true")],
+    );
+    assert_eq!(granted.status, Status::SeeOther);
+    let page = app.web_get(Some(&carl), &format!("/vereinbarungen/{id}"));
+    assert!(page.body.contains("/unterschreiben"), "{}", page.text());
+    let list = app.web_get(Some(&admin), "/benutzer").text();
+    assert!(
+        list.contains("Zeichnungsberechtigung entziehen clerk@d-nrw.de"),
+        "{list}"
+    );
+
+    // Withdrawn again; and nobody grants it to themselves.
+    app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/zeichnung", carl.id),
+        &[],
+    );
+    let page = app.web_get(Some(&carl), &format!("/vereinbarungen/{id}"));
+    assert!(!page.body.contains("/unterschreiben"));
+    let own = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/zeichnung", admin.id),
+        &[("zeichnen", "true")],
+    );
+    assert_eq!(own.status, Status::Conflict, "{}", own.text());
+    assert!(
+        own.text().contains("Die eigene Zeichnungsberechtigung"),
+        "{}",
+        own.text()
+    );
+    let audit = app.get("/api/v1/audit?per_page=100").1;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"grant_signing") && actions.contains(&"revoke_signing"),
+        "{actions:?}"
+    );
+}

@@ -10,7 +10,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
     let app = TestApp::new();
     let clerk = web_user(
         &app,
-        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }),
     );
     let dataport = app.organisation("intermediaries", "Dataport AöR");
     let wohngeld = app.service("Wohngeld (Online-Dienst");
@@ -261,7 +261,7 @@ fn staff_record_einzelabrufe_for_an_nrw_municipality_and_for_another_lands_munic
     let app = TestApp::new();
     let clerk = web_user(
         &app,
-        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }),
     );
     let (_, _, wohngeld) = wohngeld_supply(&app);
     let koeln = app.municipality("05315000");
@@ -382,7 +382,7 @@ fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
     let app = TestApp::new();
     let clerk = web_user(
         &app,
-        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }),
     );
     let koeln = app.municipality("05315000");
     let erika = web_user(
@@ -472,7 +472,7 @@ fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
 fn the_agreement_page_shows_the_whole_contract_text_and_a_draft_links_its_sections_to_the_form() {
     let app = TestApp::new();
     let clerk =
-        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }));
     wohngeld_supply(&app);
     let dataport = app.organisation("intermediaries", "Dataport AöR");
     let rv = app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05913000"), "notice_period_months": 6 }));

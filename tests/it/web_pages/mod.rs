@@ -67,7 +67,7 @@ fn fixture(app: &TestApp) -> Fixture {
         )),
         Some(web_user(
             app,
-            json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+            json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }),
         )),
         Some(web_user(
             app,

@@ -17,7 +17,7 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     );
     let carl = web_user(
         &app,
-        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }),
     );
     let essen = app.municipality("05113000");
     let bernd = web_user(
