@@ -300,7 +300,8 @@ mod tests {
             "tasks": [{ "title": "VSM", "link": "https://register.example/aufgaben/1" }],
             "expires": "01.01.2027", "subject": "CN=Köln", "fingerprint": "AB:CD",
             "name": "Erika", "email": "erika@stadt-koeln.de", "role": "Kommune",
-            "reminder": false, "days": 7,
+            "reminder": false, "days": 7, "days_text": "7 Tagen",
+            "the_kind": "der Einzelabruf (EA)",
         });
         for kind in KINDS {
             let r = render(kind, &ctx).unwrap();

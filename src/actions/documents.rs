@@ -148,6 +148,7 @@ pub fn prepare(
                 organisation: s.organisation_name.clone(),
                 signed_at: Some(berlin::german_date_time(s.signed_at)),
                 auth_method: Some(s.auth_method.clone()),
+                declaration: s.declaration.clone(),
             },
             None => SignatureLine {
                 role: party.label(kind, a.direction).to_string(),
@@ -156,6 +157,7 @@ pub fn prepare(
                 organisation: crate::store::signature::party_name(conn, a, party)?,
                 signed_at: None,
                 auth_method: None,
+                declaration: None,
             },
         };
         lines.push(line);

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::db::schema::users;
 use crate::db::DbConn;
 use crate::domain::agreement::german_date;
+use crate::domain::grammar::{counted, Article, Case};
 use crate::domain::signing::{Party, SigningOrder};
 use crate::error::AppResult;
 use crate::store::agreement::Agreement;
@@ -53,12 +54,15 @@ fn partner_users(conn: &mut DbConn, a: &Agreement) -> AppResult<Vec<User>> {
         .collect())
 }
 
-/// Who may sign for `party`: for d-NRW every clerk and admin; for the partner its users
-/// with signing authority (if none has it, all its users, who need to know as well).
+/// Who may sign for `party`: the users of that side (d-NRW's staff, or the partner's)
+/// with signing authority; if none has it, all of them, who need to know as well.
 fn signer_emails(conn: &mut DbConn, a: &Agreement, party: Party) -> AppResult<Vec<String>> {
     let side: Vec<User> = match party {
         Party::Partner => partner_users(conn, a)?,
-        Party::Dnrw => return staff_emails(conn),
+        Party::Dnrw => active_users(conn)?
+            .into_iter()
+            .filter(|u| u.role.is_staff())
+            .collect(),
     };
     let signers: Vec<String> = side
         .iter()
@@ -83,6 +87,8 @@ fn describe(conn: &mut DbConn, a: &Agreement) -> AppResult<Value> {
     Ok(json!({
         "reference": a.reference,
         "kind": kind.label(),
+        // "der Einzelabruf (EA)", "die Rahmenvereinbarung (RV)"
+        "the_kind": kind.phrase(Case::Nominative, Article::Definite, None),
         "municipality": partner,
         "parties": format!("d-NRW und {partner}"),
         "service": service,
@@ -111,6 +117,7 @@ pub fn signature_waiting(
     ctx["party"] = json!(crate::store::signature::party_name(conn, a, party)?);
     ctx["reminder"] = json!(reminder.is_some());
     ctx["days"] = json!(reminder.unwrap_or(0));
+    ctx["days_text"] = json!(counted(reminder.unwrap_or(0), "Tag", "Tagen"));
     outbox::enqueue(conn, "signature_waiting", &to, &ctx)
 }
 

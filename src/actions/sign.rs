@@ -98,23 +98,35 @@ pub fn may_sign_now(
     a: &Agreement,
     user: &User,
 ) -> AppResult<Result<(), String>> {
+    match check_may_sign(conn, order, a, user) {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if e.http_status() < 500 => Ok(Err(e.message)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The checks of [`may_sign_now`] as errors of their kind (409 not waiting or not their
+/// turn, 403 not entitled), in the order the signing makes them: a page asks for the
+/// password only when a signature could follow.
+pub fn check_may_sign(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    a: &Agreement,
+    user: &User,
+) -> AppResult<()> {
     let Some(no) = pending_version(conn, a)? else {
-        return Ok(Err(format!(
+        return Err(DomainError::Transition(format!(
             "{} wartet nicht auf Unterschriften.",
             a.reference
-        )));
+        ))
+        .into());
     };
-    let party = match party_of_user(conn, a, user) {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(e.message)),
-    };
+    let party = party_of_user(conn, a, user)?;
     let signed: Vec<Party> = Signature::of_version(conn, &a.id, no)?
         .iter()
         .map(|s| s.party)
         .collect();
-    Ok(order
-        .check(a.kind, party, &signed)
-        .map_err(|e| e.to_string()))
+    Ok(order.check(a.kind, party, &signed)?)
 }
 
 /// `POST /api/v1/agreements/{id}/signatures`
@@ -141,6 +153,17 @@ pub struct SignContext {
     pub user_id: Option<String>,
     /// d-NRW staff (or the bootstrap token, the seed): may record a contact's signature.
     pub staff: bool,
+    /// The signatory confirmed the [`declaration`] on the page (recorded with the
+    /// signature, in the words shown).
+    pub declared: bool,
+}
+
+/// What a signatory confirms before signing in the registry, in the words the page shows
+/// and the signature records.
+pub fn declaration(reference: &str, version_no: i32, organisation: &str) -> String {
+    format!(
+        "Ich habe den Vertragstext von {reference}, Fassung {version_no}, gelesen und bin für {organisation} zeichnungsberechtigt."
+    )
 }
 
 /// One required signature and whether it is there.
@@ -293,6 +316,7 @@ impl SignInput {
         let existing = Signature::of_version(conn, &a.id, no)?;
         let signed: Vec<Party> = existing.iter().map(|s| s.party).collect();
         order.check(kind, party, &signed)?;
+        let organisation_name = party_name(conn, &a, party)?;
         let signature = Signature {
             id: new_id(),
             agreement_id: a.id.clone(),
@@ -302,7 +326,10 @@ impl SignInput {
             contact_id,
             signer_name,
             signer_function,
-            organisation_name: party_name(conn, &a, party)?,
+            declaration: ctx
+                .declared
+                .then(|| declaration(&a.reference, no, &organisation_name)),
+            organisation_name,
             signed_at: now(),
             actor: ctx.actor.clone(),
             auth_method: ctx.auth_method.clone(),

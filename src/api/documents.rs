@@ -80,6 +80,8 @@ async fn sign(
         ip: caller.ip,
         user_agent: caller.user_agent,
         user_id: caller.user_id,
+        // The API has no page that shows a declaration; the token is the credential.
+        declared: false,
     };
     let signing = state
         .db

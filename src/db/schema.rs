@@ -170,6 +170,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         user_id -> Nullable<Text>,
+        declaration -> Nullable<Text>,
     }
 }
 

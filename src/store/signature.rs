@@ -37,6 +37,8 @@ pub struct Signature {
     pub user_agent: Option<String>,
     /// … or the user who signed as themselves.
     pub user_id: Option<String>,
+    /// What the signatory confirmed when signing in the registry.
+    pub declaration: Option<String>,
 }
 
 impl Signature {

@@ -172,6 +172,19 @@ async fn click_here(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Signs on the agreement page it is on: the declaration confirmed, the password again;
+/// ends on the receipt.
+async fn sign(c: &Client, password: &str) {
+    click_here(c, "#erklaerung").await;
+    fill(c, "passwort", password).await;
+    click(c, "form[action$='/unterschreiben'] button").await;
+    let t = text(c).await;
+    assert!(
+        t.contains("Ihre Unterschrift ist erfasst") && t.contains("Wie geht es weiter?"),
+        "{t}"
+    );
+}
+
 async fn fill(c: &Client, id: &str, value: &str) {
     let e = c
         .find(Locator::Id(id))
@@ -306,7 +319,15 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         assert!(rv_path.starts_with("/vereinbarungen/"), "{rv_path}");
         assert!(text(&m).await.contains("wartet auf Unterschriften"));
         audit.check(&m, "vereinbarung-rv").await;
+        // Without the declaration and the password nothing is signed: the form says why.
         click(&m, "form[action$='/unterschreiben'] button").await;
+        let t = text(&m).await;
+        assert!(t.contains("Bitte bestätigen Sie die Erklärung") && t.contains("Bitte geben Sie zur Unterschrift Ihr Passwort ein"), "{t}");
+        audit.check(&m, "unterschrift-fehler").await;
+        sign(&m, erika_new).await;
+        assert!(text(&m).await.contains("Als Nächstes unterzeichnet d-NRW AöR"), "{}", text(&m).await);
+        audit.check(&m, "quittung").await;
+        goto(&m, &base, &rv_path).await;
         assert!(text(&m).await.contains("unterzeichnet von Erika Köln"));
 
         // The clerk countersigns and puts it into force.
@@ -319,7 +340,9 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         assert!(text(&c).await.contains("Gegenzeichnung durch d-NRW möglich"), "{}", text(&c).await);
         audit.check(&c, "uebersicht").await;
         goto(&c, &base, &rv_path).await;
-        click(&c, "form[action$='/unterschreiben'] button").await;
+        sign(&c, "Carl-eigenes-Passwort-2026").await;
+        assert!(text(&c).await.contains("Alle Unterschriften liegen vor"), "{}", text(&c).await);
+        goto(&c, &base, &rv_path).await;
         assert!(text(&c).await.contains("Gesiegeltes Dokument, Fassung 1"));
         click(&c, "form[action$='/inkraft'] button").await;
         assert!(text(&c).await.contains("In Kraft seit"), "{}", text(&c).await);
@@ -359,10 +382,11 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
             .unwrap();
         assert_eq!(shown, json!(true), "the coat of arms is shown");
         audit.check(&m, "vereinbarung-ea").await;
-        click(&m, "form[action$='/unterschreiben'] button").await;
+        sign(&m, erika_new).await;
 
         goto(&c, &base, &ea_path).await;
-        click(&c, "form[action$='/unterschreiben'] button").await;
+        sign(&c, "Carl-eigenes-Passwort-2026").await;
+        goto(&c, &base, &ea_path).await;
         assert!(text(&c).await.contains("Gesiegeltes Dokument, Fassung 1"));
 
         // Both download the sealed PDF with their browser session.

@@ -15,6 +15,8 @@ pub struct SignatureLine {
     /// "24.11.2026, 02:23 Uhr (MEZ)"; `None` while the signature is outstanding.
     pub signed_at: Option<String>,
     pub auth_method: Option<String>,
+    /// What the signatory confirmed when signing in the registry.
+    pub declaration: Option<String>,
 }
 
 /// One audit event on the evidence page.
@@ -87,6 +89,9 @@ pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex, purpose: Pu
                 );
                 if let Some(m) = &s.auth_method {
                     layout.lines(&format!("Anmeldung: {m}"), 10.0, false, 0.0, None, 1);
+                }
+                if let Some(d) = &s.declaration {
+                    layout.lines(&format!("Erklärung: „{d}“"), 10.0, false, 0.0, None, 1);
                 }
             }
             None => layout.lines("Unterschrift steht aus.", 10.0, false, 0.0, None, 1),

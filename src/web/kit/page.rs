@@ -55,6 +55,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "intermediary.html",
             "users.html",
             "verify.html",
+            "receipt.html",
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);

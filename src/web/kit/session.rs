@@ -87,12 +87,6 @@ impl Session {
     }
 
     /// How a signature given in this session is recorded.
-    pub fn auth_method(&self) -> String {
-        format!(
-            "Anmeldung mit Passwort in der Webanwendung ({})",
-            self.user.email
-        )
-    }
     pub fn actor(&self) -> String {
         format!("user:{}", self.user.email)
     }

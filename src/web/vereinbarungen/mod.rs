@@ -7,6 +7,7 @@ mod aenderung;
 mod dokumente;
 mod einzelabruf;
 mod entwurf;
+mod quittung;
 mod schritt;
 mod unterschrift;
 mod zertifikat;
@@ -42,6 +43,7 @@ pub fn routes() -> Vec<rocket::Route> {
         aenderung::amend_form,
         aenderung::amend,
         aenderung::amendment_step,
+        quittung::receipt,
         list,
         show,
         entwurf::new_form,
@@ -180,7 +182,17 @@ async fn show(
     neu: Option<&str>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    let id = id?;
+    agreement_page(state, &session, id?, neu.is_some(), None).await
+}
+
+/// The agreement page; `sign_errors` are the signing form's (the page again, 422).
+pub(super) async fn agreement_page(
+    state: &State<AppState>,
+    session: &Session,
+    id: AgreementId,
+    new: bool,
+    sign_errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
     let scope = session.scope();
     let order = state.signing_order;
     let user = session.user.clone();
@@ -294,7 +306,7 @@ async fn show(
         .map(|e| json!({ "at": crate::store::timestamp(e.at), "actor": actors.get(&e.actor), "action": action_label(&e.action), "note": e.note }))
         .collect();
     let title = format!("{} {}", view.kind_label, view.reference);
-    let mut ctx = page_context(&session, &title)?;
+    let mut ctx = page_context(session, &title)?;
     ctx["a"] = json!(view);
     ctx["parameters"] = json!(parameters);
     ctx["signing"] = json!(signing);
@@ -303,7 +315,18 @@ async fn show(
     ctx["timeline"] = json!(timeline);
     ctx["may_sign"] = json!(may_sign.is_ok());
     ctx["sign_hint"] = json!(may_sign.err());
-    ctx["new"] = json!(neu.is_some());
+    ctx["new"] = json!(new);
+    // What the signatory confirms: their side's name, the version they read.
+    let side = if staff {
+        crate::domain::signing::Party::Dnrw
+    } else {
+        crate::domain::signing::Party::Partner
+    };
+    ctx["declaration"] = json!(signing.required.iter().find(|r| r.party == side).map(|r| {
+        crate::actions::sign::declaration(&view.reference, signing.version_no, &r.organisation)
+    }));
+    let refused = sign_errors.is_some();
+    crate::web::set_errors(&mut ctx, sign_errors);
     let partner_signed = signing
         .required
         .iter()
@@ -345,5 +368,10 @@ async fn show(
     ctx["today"] = json!(crate::store::today().to_string());
     ctx["tasks"] = json!(tasks);
     ctx["contract"] = contract_context(&view, staff, contract)?;
-    Ok(crate::web::render("agreement.html", ctx))
+    let page = crate::web::render("agreement.html", ctx);
+    Ok(if refused {
+        page.with_status(rocket::http::Status::UnprocessableEntity)
+    } else {
+        page
+    })
 }

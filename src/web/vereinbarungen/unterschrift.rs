@@ -5,17 +5,36 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{post, State};
 
+use crate::actions::accounts::LoginOutcome;
 use crate::actions::agreement::TransitionInput;
 use crate::actions::sign::{SignContext, SignInput};
 use crate::domain::text::Checked;
+use crate::domain::text::{Email, Secret};
 use crate::error::AppError;
-use crate::error::{AppResult, ErrorKind};
+use crate::error::{AppResult, ErrorKind, FieldError};
 use crate::http::params::AgreementId;
 use crate::http::state::AppState;
 use crate::store::agreement::Agreement;
-use crate::web::{form_outcome, form_session, is_form_error, staff_form, CsrfForm, Page, Session};
+use crate::web::{form_outcome, form_session, is_form_error, staff_form, Page, Session};
 
-/// Signs the pending version as the logged-in user; the last signature seals.
+#[derive(FromForm)]
+pub(super) struct SignForm {
+    #[field(default = String::new())]
+    csrf: String,
+    /// The version the page showed (a newer one is not signed unseen).
+    #[field(default = 0)]
+    fassung: i32,
+    /// The declaration confirmed.
+    #[field(default = false)]
+    erklaerung: bool,
+    /// The password again (step-up).
+    #[field(default = String::new())]
+    passwort: String,
+}
+
+/// Signs the version the page showed as the logged-in user, after they confirmed the
+/// declaration and entered their password again (counted like a login, so the form is
+/// no way around the throttle); the last signature seals. Then the receipt.
 #[post("/vereinbarungen/<id>/unterschreiben", data = "<form>")]
 pub(super) async fn sign(
     state: &State<AppState>,
@@ -23,35 +42,130 @@ pub(super) async fn sign(
     client_ip: Option<std::net::IpAddr>,
     user_agent: UserAgent,
     id: Result<AgreementId, AppError>,
-    form: Form<CsrfForm>,
+    form: Form<SignForm>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     let id = id?;
+    let target = format!("/vereinbarungen/{id}");
+    // First whether a signature could follow at all (so no password is asked for, or
+    // counted, on what cannot be signed), then the declaration and the password.
+    let precheck = {
+        let (scope, id, user, order) = (
+            session.scope(),
+            id.clone(),
+            session.user.clone(),
+            state.signing_order,
+        );
+        state
+            .db
+            .read(move |conn| {
+                let a = Agreement::find_in(conn, &scope, &id)?;
+                crate::actions::sign::check_may_sign(conn, order, &a, &user)
+            })
+            .await
+    };
+    match precheck {
+        Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
+            return Ok(session.refused_by(&e, "Unterschrift nicht möglich", &target))
+        }
+        other => other?,
+    }
+    let ip = client_ip.map(|i| i.to_string());
+    if let Err(e) = step_up(state, &session, &form, ip.as_deref()).await? {
+        let errors = crate::web::form_errors(&e, str::to_string);
+        return super::agreement_page(state, &session, id, false, Some(errors)).await;
+    }
     let scope = session.scope();
     let ctx = SignContext {
         actor: session.actor(),
-        auth_method: session.auth_method(),
-        ip: client_ip.map(|i| i.to_string()),
+        auth_method: format!(
+            "Passwort bei der Unterschrift erneut eingegeben (Webanwendung, {})",
+            session.user.email
+        ),
+        ip,
         user_agent: user_agent.0,
         user_id: Some(session.user.id.clone()),
         staff: session.is_staff(),
+        declared: true,
     };
     let (sealer, order) = (state.sealer.clone(), state.signing_order);
-    let target = format!("/vereinbarungen/{id}");
+    let input = SignInput {
+        version_no: Some(form.fassung),
+        ..SignInput::default()
+    };
     let result = state
         .db
         .write(move |conn| {
             Agreement::find_in(conn, &scope, &id)?;
-            Checked::new(SignInput::default())?.apply(conn, &sealer, order, &ctx, &id)
+            Checked::new(input)?.apply(conn, &sealer, order, &ctx, &id)
         })
         .await;
     match result {
-        Ok(_) => Ok(Page::to(target)),
+        Ok(_) => Ok(Page::to(format!("{target}/quittung"))),
         Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
             Ok(session.refused_by(&e, "Unterschrift nicht möglich", &target))
         }
         Err(e) => Err(e),
     }
+}
+
+/// The declaration and the password: `Ok(Err(…))` names what is missing at its field.
+async fn step_up(
+    state: &State<AppState>,
+    session: &Session,
+    form: &SignForm,
+    ip: Option<&str>,
+) -> AppResult<Result<(), AppError>> {
+    let mut problems = Vec::new();
+    if !form.erklaerung {
+        problems.push((
+            "erklaerung",
+            "Bitte bestätigen Sie die Erklärung, bevor Sie unterzeichnen.".to_string(),
+        ));
+    }
+    let password = match Secret::parse("passwort", &form.passwort) {
+        Ok(p) if !form.passwort.is_empty() => Some(p),
+        _ => {
+            problems.push((
+                "passwort",
+                "Bitte geben Sie zur Unterschrift Ihr Passwort ein.".to_string(),
+            ));
+            None
+        }
+    };
+    if let (true, Some(password)) = (problems.is_empty(), password) {
+        let db = state.db.clone();
+        let email = Email::parse("email", &session.user.email)?;
+        let ip = ip.unwrap_or("unbekannt").to_string();
+        let outcome = rocket::tokio::task::spawn_blocking(move || {
+            crate::actions::accounts::login(&db, &email, &password, &ip)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("step-up task failed: {e}")))??;
+        match outcome {
+            LoginOutcome::Success(u) if u.id == session.user.id => {}
+            LoginOutcome::Throttled(wait) => problems.push((
+                "passwort",
+                format!(
+                    "Zu viele falsche Versuche. Bitte versuchen Sie es in {} erneut.",
+                    crate::domain::grammar::counted((wait + 59) / 60, "Minute", "Minuten")
+                ),
+            )),
+            _ => problems.push(("passwort", "Das Passwort stimmt nicht.".to_string())),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(AppError::validation(
+        problems
+            .into_iter()
+            .map(|(field, message)| FieldError {
+                field: field.into(),
+                message,
+            })
+            .collect(),
+    )))
 }
 
 #[derive(FromForm)]

@@ -527,6 +527,8 @@ pub struct WebUser {
     pub csrf: String,
     /// The account's lock_version at "login": sessions end when the account changes.
     pub stamp: i32,
+    /// The password, where the test knows it (signing asks for it again).
+    pub password: String,
 }
 
 impl WebUser {
@@ -588,6 +590,7 @@ impl TestApp {
             id: id.to_string(),
             csrf: format!("{:064x}", uuid::Uuid::new_v4().as_u128()),
             stamp: user.lock_version,
+            password: String::new(),
         }
     }
 
@@ -596,7 +599,7 @@ impl TestApp {
     pub fn signed_in(&self, body: Value) -> WebUser {
         use diesel::prelude::*;
         use nachnutzung::db::schema::users;
-        let (id, _) = self.user(body);
+        let (id, password) = self.user(body);
         let db = self.db();
         let uid = id.clone();
         db.write_blocking(move |conn| {
@@ -606,7 +609,26 @@ impl TestApp {
             Ok(())
         })
         .unwrap();
-        self.web_user(&id)
+        WebUser {
+            password,
+            ..self.web_user(&id)
+        }
+    }
+
+    /// Signs on the agreement page as `user`: the version waiting for signatures, the
+    /// declaration confirmed, the password entered again.
+    pub fn web_sign(&self, user: &WebUser, id: &str) -> WebPage {
+        let (_, state) = self.get(&format!("/api/v1/agreements/{id}/signatures"));
+        let version = state["version_no"].to_string();
+        self.web_post(
+            Some(user),
+            &format!("/vereinbarungen/{id}/unterschreiben"),
+            &[
+                ("fassung", version.as_str()),
+                ("erklaerung", "true"),
+                ("passwort", user.password.as_str()),
+            ],
+        )
     }
 
     fn web_request<'c>(

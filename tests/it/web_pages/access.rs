@@ -129,6 +129,13 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", format!("/vereinbarungen/{a}"), none, OF_A),
         ("GET", format!("/vereinbarungen/{b}"), none, OF_B),
         ("GET", format!("/vereinbarungen/{i}"), none, OF_INTERMEDIARY),
+        // The receipt of one's own signature; without one, back to the agreement (303).
+        (
+            "GET",
+            format!("/vereinbarungen/{a}/quittung"),
+            none,
+            [303, 303, 303, 303, 404, 404],
+        ),
         (
             "GET",
             format!("/vereinbarungen/{a}/dokument.pdf"),

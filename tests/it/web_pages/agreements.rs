@@ -131,15 +131,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         .status,
         Status::SeeOther
     );
-    assert_eq!(
-        app.web_post(
-            Some(&clerk),
-            &format!("/vereinbarungen/{ioev_id}/unterschreiben"),
-            &[]
-        )
-        .status,
-        Status::SeeOther
-    );
+    assert_eq!(app.web_sign(&clerk, &ioev_id).status, Status::SeeOther);
     assert_eq!(
         app.web_post(
             Some(&clerk),
@@ -422,27 +414,11 @@ fn staff_amend_a_signed_agreement_both_sides_sign_it_and_it_comes_into_force() {
         .text();
     assert!(
         text.contains("Änderungsfassung 2 (wartet auf Unterschriften)")
-            && text.contains("Jetzt unterzeichnen"),
+            && text.contains("Verbindlich unterzeichnen"),
         "{text}"
     );
-    assert_eq!(
-        app.web_post(
-            Some(&erika),
-            &format!("/vereinbarungen/{id}/unterschreiben"),
-            &[]
-        )
-        .status,
-        Status::SeeOther
-    );
-    assert_eq!(
-        app.web_post(
-            Some(&clerk),
-            &format!("/vereinbarungen/{id}/unterschreiben"),
-            &[]
-        )
-        .status,
-        Status::SeeOther
-    );
+    assert_eq!(app.web_sign(&erika, id).status, Status::SeeOther);
+    assert_eq!(app.web_sign(&clerk, id).status, Status::SeeOther);
     let text = app
         .web_get(Some(&clerk), &format!("/vereinbarungen/{id}"))
         .text();

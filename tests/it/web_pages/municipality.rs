@@ -50,10 +50,10 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         "{}",
         page.text()
     );
-    assert!(page.text().contains("Jetzt unterzeichnen"));
+    assert!(page.text().contains("Verbindlich unterzeichnen"));
     let clerk_early = app.web_get(Some(&carl), &format!("/vereinbarungen/{rv_id}"));
     assert!(
-        !clerk_early.text().contains("Jetzt unterzeichnen"),
+        !clerk_early.text().contains("Verbindlich unterzeichnen"),
         "the municipality signs first"
     );
     assert!(
@@ -61,17 +61,9 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         "{}",
         clerk_early.text()
     );
-    let signed = app.web_post(
-        Some(&erika),
-        &format!("/vereinbarungen/{rv_id}/unterschreiben"),
-        &[],
-    );
+    let signed = app.web_sign(&erika, &rv_id);
     assert_eq!(signed.status, Status::SeeOther);
-    let again = app.web_post(
-        Some(&erika),
-        &format!("/vereinbarungen/{rv_id}/unterschreiben"),
-        &[],
-    );
+    let again = app.web_sign(&erika, &rv_id);
     assert_eq!(
         again.status,
         Status::Conflict,
@@ -86,15 +78,7 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         "{}",
         dashboard.text()
     );
-    assert_eq!(
-        app.web_post(
-            Some(&carl),
-            &format!("/vereinbarungen/{rv_id}/unterschreiben"),
-            &[]
-        )
-        .status,
-        Status::SeeOther
-    );
+    assert_eq!(app.web_sign(&carl, &rv_id).status, Status::SeeOther);
     assert_eq!(
         app.web_post(
             Some(&carl),
@@ -314,24 +298,8 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     assert!(text.contains("DVDV-Zertifikat erneuern"));
 
     // Both sign; both download the same sealed PDF, which verifies as issued here.
-    assert_eq!(
-        app.web_post(
-            Some(&erika),
-            &format!("/vereinbarungen/{ea}/unterschreiben"),
-            &[]
-        )
-        .status,
-        Status::SeeOther
-    );
-    assert_eq!(
-        app.web_post(
-            Some(&carl),
-            &format!("/vereinbarungen/{ea}/unterschreiben"),
-            &[]
-        )
-        .status,
-        Status::SeeOther
-    );
+    assert_eq!(app.web_sign(&erika, &ea).status, Status::SeeOther);
+    assert_eq!(app.web_sign(&carl, &ea).status, Status::SeeOther);
     let fetch = |u: &WebUser| {
         let res = app
             .client

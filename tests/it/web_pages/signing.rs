@@ -1,0 +1,130 @@
+//! The signing moment on the page: the declaration, the password again, the version the
+//! page showed, the receipt, and what the sealed document records of it.
+
+use crate::common::*;
+use rocket::http::Status;
+use serde_json::json;
+
+#[test]
+fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
+    let app = TestApp::new();
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }));
+    let carl = app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }));
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": koeln }));
+    let id = rv["id"].as_str().unwrap();
+    let reference = rv["reference"].as_str().unwrap();
+    assert_eq!(app.step(id, "submit").0, Status::Ok);
+    let declaration = format!(
+        "Ich habe den Vertragstext von {reference}, Fassung 1, gelesen und bin für Stadt Köln zeichnungsberechtigt."
+    );
+    let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{id}"));
+    let shown = page.text();
+    assert!(shown.contains(&declaration), "{shown}");
+    // The text comes before the form that signs it.
+    assert!(
+        shown.find("§ 7 Form").unwrap() < shown.find("Verbindlich unterzeichnen").unwrap(),
+        "{shown}"
+    );
+    let sign = |user: &WebUser, fields: &[(&str, &str)]| {
+        app.web_post(
+            Some(user),
+            &format!("/vereinbarungen/{id}/unterschreiben"),
+            fields,
+        )
+    };
+    let signatures = || app.get(&format!("/api/v1/agreements/{id}/signatures")).1;
+
+    // Nothing confirmed, a wrong password, a version the page did not show: not signed.
+    let refused = sign(&erika, &[("fassung", "1")]);
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    for at in ["href=\"#erklaerung\"", "href=\"#passwort\""] {
+        assert!(refused.body.contains(at), "{at}: {}", refused.text());
+    }
+    let wrong = sign(
+        &erika,
+        &[
+            ("fassung", "1"),
+            ("erklaerung", "true"),
+            ("passwort", "falsch-falsch-falsch"),
+        ],
+    );
+    assert_eq!(wrong.status, Status::UnprocessableEntity);
+    assert!(
+        wrong.text().contains("Das Passwort stimmt nicht."),
+        "{}",
+        wrong.text()
+    );
+    let stale = sign(
+        &erika,
+        &[
+            ("fassung", "2"),
+            ("erklaerung", "true"),
+            ("passwort", &erika.password),
+        ],
+    );
+    assert_eq!(stale.status, Status::Conflict, "{}", stale.text());
+    assert!(
+        stale.text().contains("Zur Unterschrift liegt Fassung 1"),
+        "{}",
+        stale.text()
+    );
+    assert!(
+        signatures()["required"][0]["signature"].is_null(),
+        "nothing signed yet"
+    );
+
+    // Signed: the receipt says what was signed and who signs next.
+    let signed = app.web_sign(&erika, id);
+    assert_eq!(signed.status, Status::SeeOther);
+    assert_eq!(
+        signed.location.as_deref(),
+        Some(format!("/vereinbarungen/{id}/quittung").as_str())
+    );
+    let receipt = app
+        .web_get(Some(&erika), &format!("/vereinbarungen/{id}/quittung"))
+        .text();
+    for expected in [
+        "Ihre Unterschrift ist erfasst",
+        &format!("Erika Köln hat Rahmenvereinbarung (RV) {reference}, Fassung 1, am "),
+        "Uhr (ME",
+        &declaration,
+        "Als Nächstes unterzeichnet d-NRW AöR (Kommunalvertreter.NRW)",
+    ] {
+        assert!(
+            receipt.contains(expected),
+            "{expected:?} missing in {receipt}"
+        );
+    }
+    let s = &signatures()["required"][0]["signature"];
+    assert_eq!(s["declaration"], json!(declaration));
+    assert!(
+        s["auth_method"]
+            .as_str()
+            .unwrap()
+            .starts_with("Passwort bei der Unterschrift erneut eingegeben"),
+        "{s}"
+    );
+
+    // d-NRW's signatory signs last: the receipt links the sealed document, which records
+    // both declarations.
+    assert_eq!(app.web_sign(&carl, id).status, Status::SeeOther);
+    let receipt = app
+        .web_get(Some(&carl), &format!("/vereinbarungen/{id}/quittung"))
+        .text();
+    assert!(
+        receipt.contains("Alle Unterschriften liegen vor"),
+        "{receipt}"
+    );
+    let pdf = app.pdf(&format!("/api/v1/agreements/{id}/document.pdf"));
+    let (_, text) = tool("pdftotext", &[], &pdf);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Erklärung: „Ich habe den Vertragstext von"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("bin für d-NRW AöR (Kommunalvertreter.NRW) zeichnungsberechtigt"),
+        "{flat}"
+    );
+}
