@@ -18,9 +18,10 @@ use serde_json::Value;
 use crate::error::{AppError, AppResult};
 
 /// The kinds of mail the registry sends (each a folder of templates).
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "ea_filed",
     "signature_waiting",
+    "signature_declined",
     "sealed",
     "task_assigned",
     "task_overdue",
@@ -48,6 +49,7 @@ fn templates() -> &'static tera::Tera {
         t.add_raw_templates(email_templates![
             "ea_filed",
             "signature_waiting",
+            "signature_declined",
             "sealed",
             "task_assigned",
             "task_overdue",
@@ -301,7 +303,8 @@ mod tests {
             "expires": "01.01.2027", "subject": "CN=Köln", "fingerprint": "AB:CD",
             "name": "Erika", "email": "erika@stadt-koeln.de", "role": "Kommune",
             "reminder": false, "days": 7, "days_text": "7 Tagen",
-            "the_kind": "der Einzelabruf (EA)",
+            "the_kind": "der Einzelabruf (EA)", "the_kind_acc": "den Einzelabruf (EA)",
+            "by": "Erika Köln", "side": "Stadt Köln", "reason": "Frist <zu> kurz",
         });
         for kind in KINDS {
             let r = render(kind, &ctx).unwrap();

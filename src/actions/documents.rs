@@ -116,6 +116,7 @@ fn action_label(action: &str) -> &str {
     match action {
         "create" => "angelegt",
         "edit" => "geändert",
+        "decline" => "Unterschrift abgelehnt",
         "submit" => "zur Unterschrift vorgelegt",
         "sign" => "unterzeichnet",
         "activate" => "in Kraft gesetzt",

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agreement;
 pub mod bulk;
 pub mod catalog;
+pub mod decline;
 pub mod documents;
 pub mod ea;
 pub mod exports;

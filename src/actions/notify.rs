@@ -89,6 +89,7 @@ fn describe(conn: &mut DbConn, a: &Agreement) -> AppResult<Value> {
         "kind": kind.label(),
         // "der Einzelabruf (EA)", "die Rahmenvereinbarung (RV)"
         "the_kind": kind.phrase(Case::Nominative, Article::Definite, None),
+        "the_kind_acc": kind.phrase(Case::Accusative, Article::Definite, None),
         "municipality": partner,
         "parties": format!("d-NRW und {partner}"),
         "service": service,
@@ -119,6 +120,42 @@ pub fn signature_waiting(
     ctx["days"] = json!(reminder.unwrap_or(0));
     ctx["days_text"] = json!(counted(reminder.unwrap_or(0), "Tag", "Tagen"));
     outbox::enqueue(conn, "signature_waiting", &to, &ctx)
+}
+
+/// A signatory of `side` declined to sign `a`: whoever asked for it (its creator) and
+/// the other side are told, with the reason.
+pub fn declined(
+    conn: &mut DbConn,
+    a: &Agreement,
+    by: &str,
+    side: &str,
+    reason: &str,
+) -> AppResult<usize> {
+    let dnrw = crate::store::signature::party_name(conn, a, Party::Dnrw)?;
+    let other = if side == dnrw {
+        Party::Partner
+    } else {
+        Party::Dnrw
+    };
+    let mut to = match other {
+        Party::Partner => partner_users(conn, a)?
+            .into_iter()
+            .map(|u| u.email)
+            .collect(),
+        Party::Dnrw => staff_emails(conn)?,
+    };
+    if let Some(email) = a.created_by.strip_prefix("user:") {
+        if let Some(u) = User::find_by_email(conn, email)? {
+            if !u.disabled && !to.contains(&u.email) {
+                to.push(u.email);
+            }
+        }
+    }
+    let mut ctx = describe(conn, a)?;
+    ctx["by"] = json!(by);
+    ctx["side"] = json!(side);
+    ctx["reason"] = json!(reason);
+    outbox::enqueue(conn, "signature_declined", &to, &ctx)
 }
 
 /// Who signs first once `a` was submitted: the first party of the order (both with `any`).

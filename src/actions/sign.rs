@@ -69,7 +69,7 @@ fn pending_version(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
 }
 
 /// The party a user signs for on `a` (`domain::policy::user_signs_for`).
-fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<Party> {
+pub(crate) fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<Party> {
     let user_parties = Parties {
         municipality: user.municipality_id.as_deref(),
         organisation: user.organisation_id.as_deref(),

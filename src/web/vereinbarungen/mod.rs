@@ -44,6 +44,7 @@ pub fn routes() -> Vec<rocket::Route> {
         aenderung::amend,
         aenderung::amendment_step,
         quittung::receipt,
+        unterschrift::decline,
         list,
         show,
         entwurf::new_form,
@@ -124,6 +125,7 @@ fn action_label(action: &str) -> &str {
         "amendment_cancel" => "Änderungsfassung verworfen",
         "expire_cascade" => "mit ausgelaufen",
         "edit" => "Entwurf geändert",
+        "decline" => "Unterschrift abgelehnt",
         "attach" => "Anlage hochgeladen",
         "golive_plan" => "Aufgaben zur Inbetriebnahme angelegt",
         "live" => "live: alle Aufgaben zur Inbetriebnahme erledigt",
@@ -198,7 +200,7 @@ pub(super) async fn agreement_page(
     let user = session.user.clone();
     let staff = session.is_staff();
     let (
-        (contract, actors),
+        (contract, actors, may_decline),
         view,
         signing,
         documents,
@@ -220,6 +222,7 @@ pub(super) async fn agreement_page(
                 None => Vec::new(),
             };
             let may_sign = crate::actions::sign::may_sign_now(conn, order, &a, &user)?;
+            let may_decline = crate::actions::decline::may_decline(conn, &a, &user)?;
             // Staff may record the signature of the partner's authorised contacts.
             let signatories = if staff {
                 match (&a.municipality_id, &a.counterparty_id) {
@@ -242,7 +245,7 @@ pub(super) async fn agreement_page(
                 }
             }
             Ok((
-                (contract, actors),
+                (contract, actors, may_decline),
                 view,
                 signing,
                 documents,
@@ -316,6 +319,19 @@ pub(super) async fn agreement_page(
     ctx["may_sign"] = json!(may_sign.is_ok());
     ctx["sign_hint"] = json!(may_sign.err());
     ctx["new"] = json!(new);
+    ctx["may_decline"] = json!(may_decline);
+    // A draft again after a refusal says why, until it is submitted again.
+    ctx["declined"] = json!(if view.status == AgreementStatus::Draft {
+        view.versions.as_ref().and_then(|vs| {
+            vs.iter()
+                .find(|v| {
+                    v.version_no == view.current_version - 1 && v.status == VersionStatus::Cancelled
+                })
+                .and_then(|v| v.change_note.clone())
+        })
+    } else {
+        None
+    });
     // What the signatory confirms: their side's name, the version they read.
     let side = if staff {
         crate::domain::signing::Party::Dnrw

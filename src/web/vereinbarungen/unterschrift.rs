@@ -7,6 +7,7 @@ use rocket::{post, State};
 
 use crate::actions::accounts::LoginOutcome;
 use crate::actions::agreement::TransitionInput;
+use crate::actions::decline::DeclineInput;
 use crate::actions::sign::{SignContext, SignInput};
 use crate::domain::text::Checked;
 use crate::domain::text::{Email, Secret};
@@ -166,6 +167,49 @@ async fn step_up(
             })
             .collect(),
     )))
+}
+
+#[derive(FromForm)]
+pub(super) struct DeclineForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    reason: String,
+}
+
+/// A signatory declines with a reason: the agreement is a draft again.
+#[post("/vereinbarungen/<id>/ablehnen", data = "<form>")]
+pub(super) async fn decline(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: Result<AgreementId, AppError>,
+    form: Form<DeclineForm>,
+) -> AppResult<Page> {
+    let session = form_session!(session, &form.csrf);
+    let id = id?;
+    let target = format!("/vereinbarungen/{id}");
+    let (scope, user, aid) = (session.scope(), session.user.clone(), id.clone());
+    let input = DeclineInput {
+        reason: form.reason.clone(),
+    };
+    let result = state
+        .db
+        .write(move |conn| {
+            Agreement::find_in(conn, &scope, &aid)?;
+            Checked::new(input)?.apply(conn, &user, &aid)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(Page::to(target)),
+        Err(e) if e.kind == ErrorKind::Validation => {
+            let errors = crate::web::form_errors(&e, str::to_string);
+            super::agreement_page(state, &session, id, false, Some(errors)).await
+        }
+        Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
+            Ok(session.refused_by(&e, "Ablehnen nicht möglich", &target))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(FromForm)]

@@ -163,6 +163,13 @@ fn every_page_answers_every_role_as_the_table_says() {
             none,
             [303, 409, 409, 404, 409, 404],
         ),
+        // Declining needs an agreement waiting for signatures (409 for B's draft).
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/ablehnen"),
+            none,
+            [303, 409, 409, 404, 409, 404],
+        ),
         // Only staff activate; a draft cannot be put into force (409).
         (
             "POST",
@@ -374,6 +381,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             essen,
             format!("/vereinbarungen/{rv_b}/unterschreiben"),
             vec![],
+        ),
+        (
+            essen,
+            format!("/vereinbarungen/{rv_b}/ablehnen"),
+            vec![("reason", "Frist zu kurz")],
         ),
         (admin, format!("/vereinbarungen/{rv_a}/inkraft"), vec![]),
         (

@@ -128,3 +128,123 @@ fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
         "{flat}"
     );
 }
+
+/// Mails of one kind waiting in the outbox: (recipient, subject, text).
+fn queued(app: &TestApp, kind: &str) -> Vec<(String, String, String)> {
+    let kind = kind.to_string();
+    app.db()
+        .read_blocking(move |c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            Ok(outbox::table
+                .filter(outbox::kind.eq(kind))
+                .select((outbox::recipient, outbox::subject, outbox::body_text))
+                .load(c)?)
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_signatory_declines_with_a_reason_and_the_corrected_draft_is_signed_again() {
+    let app = TestApp::new();
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }));
+    let carl = app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }));
+    // The clerk drafts Köln's RV on the page and submits it.
+    let drafted = app.web_post(
+        Some(&carl),
+        "/vereinbarungen/neu",
+        &[
+            ("art", "rv"),
+            ("ags", "05315000"),
+            ("notice_period_months", "1"),
+        ],
+    );
+    assert_eq!(drafted.status, Status::SeeOther, "{}", drafted.text());
+    let id = drafted
+        .location
+        .unwrap()
+        .trim_start_matches("/vereinbarungen/")
+        .to_string();
+    assert_eq!(app.step(&id, "submit").0, Status::Ok);
+    let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{id}"));
+    assert!(page.body.contains("/ablehnen"), "the signatory may decline");
+    let decline = |fields: &[(&str, &str)]| {
+        app.web_post(
+            Some(&erika),
+            &format!("/vereinbarungen/{id}/ablehnen"),
+            fields,
+        )
+    };
+
+    // A refusal needs its reason.
+    let refused = decline(&[("reason", "  ")]);
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    assert!(
+        refused.body.contains("href=\"#reason\""),
+        "{}",
+        refused.text()
+    );
+
+    let reason = "Die Kündigungsfrist von einem Monat ist zu kurz; wir brauchen sechs Monate.";
+    assert_eq!(decline(&[("reason", reason)]).status, Status::SeeOther);
+    let (_, a) = app.get(&format!("/api/v1/agreements/{id}"));
+    assert_eq!(a["status"], "draft");
+    assert_eq!(a["current_version"], 2);
+    // Both sides see why; the requester and d-NRW are told by mail.
+    for user in [&erika, &carl] {
+        let text = app
+            .web_get(Some(user), &format!("/vereinbarungen/{id}"))
+            .text();
+        assert!(
+            text.contains("Die Unterschrift wurde abgelehnt")
+                && text.contains(&format!(
+                    "Unterschrift abgelehnt von Erika Köln für Stadt Köln: {reason}"
+                )),
+            "{text}"
+        );
+    }
+    let mails = queued(&app, "signature_declined");
+    assert!(
+        mails
+            .iter()
+            .any(|(to, subject, body)| to == "clerk@d-nrw.de"
+                && subject.contains("Unterschrift abgelehnt")
+                && body.contains("Erika Köln hat es abgelehnt, die Rahmenvereinbarung (RV)")
+                && body.contains(reason)),
+        "{mails:?}"
+    );
+    // Nobody signs a draft; declining twice is not possible either.
+    assert_eq!(decline(&[("reason", reason)]).status, Status::Conflict);
+
+    // Corrected and submitted again, the new version is signed and sealed.
+    let edited = app.web_post(
+        Some(&carl),
+        &format!("/vereinbarungen/{id}/bearbeiten"),
+        &[
+            ("lock_version", &a["lock_version"].to_string()),
+            ("notice_period_months", "6"),
+        ],
+    );
+    assert_eq!(edited.status, Status::SeeOther, "{}", edited.text());
+    assert_eq!(app.step(&id, "submit").0, Status::Ok);
+    assert!(!app
+        .web_get(Some(&erika), &format!("/vereinbarungen/{id}"))
+        .text()
+        .contains("Die Unterschrift wurde abgelehnt"));
+    assert_eq!(app.web_sign(&erika, &id).status, Status::SeeOther);
+    assert_eq!(app.web_sign(&carl, &id).status, Status::SeeOther);
+    let (_, state) = app.get(&format!("/api/v1/agreements/{id}/signatures"));
+    assert_eq!(state["version_no"], 2);
+    assert!(state["document"]["sha256"].is_string(), "{state}");
+    let (_, t) = app.get(&format!("/api/v1/agreements/{id}/text"));
+    assert!(t["text"]
+        .as_str()
+        .unwrap()
+        .contains("mit einer Frist von 6 Monaten"));
+    // The declined text stays on record.
+    let (_, a) = app.get(&format!("/api/v1/agreements/{id}"));
+    let v1 = &a["versions"][0];
+    assert_eq!(v1["status"], "cancelled", "{a}");
+    assert!(v1["change_note"].as_str().unwrap().contains(reason));
+}
