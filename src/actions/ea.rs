@@ -4,7 +4,7 @@
 //! person); then the contact person is recorded and the EA is created and submitted with
 //! the caller's scope (`NewAgreement::create_as`: the policy and the rules of the model).
 
-use crate::actions::agreement::NewAgreement;
+use crate::actions::agreement::{NewAgreement, Submit};
 use crate::db::DbConn;
 use crate::domain::signing::SigningOrder;
 use crate::domain::text::{self, Checked, Kind};
@@ -67,6 +67,8 @@ pub struct Filing {
     pub contact: Option<ContactPerson>,
     /// Checked by `check_uploads`.
     pub uploads: Vec<CheckedUpload>,
+    /// The API files for signature at once; the page shows the draft to review first.
+    pub submit: Submit,
 }
 
 /// Files the Einzelabruf: checks everything, then records the contact person and creates
@@ -89,6 +91,7 @@ pub fn file(
         unreadable,
         contact,
         uploads,
+        submit,
     } = filing;
     // Who may file comes first: a refusal is not a list of problems to fix.
     agreement.may_be_created_by(scope)?;
@@ -138,7 +141,7 @@ pub fn file(
     if let (Some(c), Scope::Municipality(m)) = (contact, scope) {
         record_contact(conn, m, c)?;
     }
-    agreement.create_as(conn, scope, actor, uploads, order)
+    agreement.create_as(conn, scope, actor, uploads, order, submit)
 }
 
 /// The contact person fit to store, or the problems at their fields.

@@ -6,7 +6,7 @@ use rocket::{get, patch, post, routes, FromForm, Route, State};
 
 use super::{body, Body, Caller, Staff};
 use crate::actions::agreement::{
-    AmendmentInput, AmendmentStep, EditInput, NewAgreement, TransitionInput,
+    AmendmentInput, AmendmentStep, EditInput, NewAgreement, Submit, TransitionInput,
 };
 use crate::actions::ea;
 use crate::documents::text::ContractText;
@@ -115,10 +115,18 @@ async fn create(
                         unreadable: Vec::new(),
                         contact: None,
                         uploads: Vec::new(),
+                        submit: Submit::Now,
                     };
                     ea::file(conn, &caller.scope, &caller.actor, order, filing)?
                 }
-                _ => input.create_as(conn, &caller.scope, &caller.actor, Vec::new(), order)?,
+                _ => input.create_as(
+                    conn,
+                    &caller.scope,
+                    &caller.actor,
+                    Vec::new(),
+                    order,
+                    Submit::Now,
+                )?,
             };
             a.view(conn, true)
         })
@@ -197,13 +205,19 @@ async fn edit(
     ))
 }
 
+/// d-NRW's steps; a municipality submits or discards its own RV or EA draft.
 #[post("/api/v1/agreements/<id>/transitions", data = "<input>")]
 async fn transition(
-    staff: Staff,
+    caller: Caller,
     state: &State<AppState>,
     id: Result<AgreementId, AppError>,
     input: Body<'_, TransitionInput>,
 ) -> AppResult<Json<AgreementView>> {
+    if let Scope::Intermediary(_) = caller.scope {
+        return Err(AppError::forbidden(
+            "Schritte an Vereinbarungen gehen d-NRW und die Kommunen, nicht die Kommunalvertreter anderer Länder.",
+        ));
+    }
     let id = id?;
     let order = state.signing_order;
     let input = body(input)?;
@@ -212,7 +226,7 @@ async fn transition(
             .db
             .write(move |conn| {
                 input
-                    .apply(conn, &staff.actor, &id, order)?
+                    .apply_as(conn, &caller.scope, &caller.actor, &id, order)?
                     .view(conn, true)
             })
             .await?,

@@ -103,6 +103,36 @@ pub fn create_agreement(scope: &Scope, shape: NewAgreementShape<'_>) -> Result<(
     Ok(())
 }
 
+/// Who may take a lifecycle step (`submit`, `cancel`, …) on an agreement: d-NRW any; a
+/// municipality only submits (after reviewing its text) or discards its own RV or
+/// Einzelabruf while it is a draft; an intermediary none.
+pub fn step_agreement(
+    scope: &Scope,
+    action: &str,
+    kind: AgreementKind,
+    municipality: Option<&str>,
+    draft: bool,
+) -> Result<(), String> {
+    let own = match scope {
+        Scope::All => return Ok(()),
+        Scope::Intermediary(_) => {
+            return Err("Schritte an Vereinbarungen gehen d-NRW und die Kommunen, nicht die Kommunalvertreter anderer Länder.".into())
+        }
+        Scope::Municipality(m) => m,
+    };
+    if !matches!(kind, AgreementKind::Rv | AgreementKind::Ea) || municipality != Some(own.as_str())
+    {
+        return Err("Eine Kommune legt nur ihre eigene Rahmenvereinbarung und ihre eigenen Einzelabrufe vor.".into());
+    }
+    if !matches!(action, "submit" | "cancel") {
+        return Err("Eine Kommune legt ihren Entwurf zur Unterschrift vor oder verwirft ihn; alle weiteren Schritte geht d-NRW.".into());
+    }
+    if !draft {
+        return Err("Vorlegen oder verwerfen lässt sich nur ein Entwurf.".into());
+    }
+    Ok(())
+}
+
 /// Why a person may not sign an agreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignRefusal {
@@ -276,6 +306,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("nicht die Kommunalvertreter"), "{err}");
+    }
+
+    #[test]
+    fn a_municipality_submits_or_discards_only_its_own_rv_or_ea_draft() {
+        use AgreementKind::*;
+        let koeln = Scope::Municipality(KOELN.into());
+        assert!(step_agreement(&Scope::All, "activate", Ioev, None, false).is_ok());
+        assert!(step_agreement(&koeln, "submit", Ea, Some(KOELN), true).is_ok());
+        assert!(step_agreement(&koeln, "cancel", Rv, Some(KOELN), true).is_ok());
+        for (action, kind, of, draft) in [
+            ("submit", Ea, ESSEN, true),
+            ("submit", Ekv, KOELN, true),
+            ("activate", Rv, KOELN, true),
+            ("terminate", Ea, KOELN, true),
+            ("cancel", Ea, KOELN, false),
+        ] {
+            assert!(
+                step_agreement(&koeln, action, kind, Some(of), draft).is_err(),
+                "{action} {kind:?} of {of}, draft {draft}"
+            );
+        }
+        assert!(
+            step_agreement(&Scope::Intermediary("x".into()), "submit", Ea, None, true).is_err()
+        );
     }
 
     #[test]

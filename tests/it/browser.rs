@@ -317,6 +317,11 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         click(&m, "form[action='/kommune/rahmenvereinbarung'] button").await;
         let rv_path = path(&m).await;
         assert!(rv_path.starts_with("/vereinbarungen/"), "{rv_path}");
+        // A draft with its text to read; requested only with the explicit step.
+        let t = text(&m).await;
+        assert!(t.contains("Prüfen und verbindlich beantragen") && t.contains("§ 5 Vergaberecht und Trägerschaft"), "{t}");
+        audit.check(&m, "rv-entwurf").await;
+        click(&m, "form[action$='/antrag'] button").await;
         assert!(text(&m).await.contains("wartet auf Unterschriften"));
         audit.check(&m, "vereinbarung-rv").await;
         // Without the declaration and the password nothing is signed: the form says why.
@@ -374,7 +379,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         click(&m, "main form button[type=submit]").await;
         let ea_path = path(&m).await;
         let t = text(&m).await;
-        assert!(t.contains("Einzelabruf (EA) angelegt"), "{t}");
+        assert!(t.contains("Einzelabruf (EA) als Entwurf angelegt"), "{t}");
         assert!(t.contains("CN=Wohngeldstelle Köln") && t.contains("keyEncipherment"), "{t}");
         let shown = m
             .execute("const i = document.querySelector('img.wappen'); return i && i.complete && i.naturalWidth > 0", vec![])
@@ -382,6 +387,8 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
             .unwrap();
         assert_eq!(shown, json!(true), "the coat of arms is shown");
         audit.check(&m, "vereinbarung-ea").await;
+        click(&m, "form[action$='/antrag'] button").await;
+        assert!(text(&m).await.contains("wartet auf Unterschriften"));
         sign(&m, erika_new).await;
 
         goto(&c, &base, &ea_path).await;

@@ -68,11 +68,21 @@ fn the_einzelabruf_form_and_the_api_file_through_one_action() {
         "nothing stored"
     );
 
-    // Complete, it is filed and waits for signatures, with the contact in its notes.
+    // Complete, it is a draft to read on its page, with the contact in its notes; there
+    // it is submitted and waits for signatures.
     let page = form("wohngeld@stadtdo.de", "dora@stadtdo.de");
     assert_eq!(page.status, Status::SeeOther, "{}", page.text());
     let (_, list) = app.get("/api/v1/agreements?kind=ea");
     let ea = &list["items"][0];
+    assert_eq!(ea["status"], "draft");
+    let id = ea["id"].as_str().unwrap();
+    let submitted = app.web_post(
+        Some(&dora),
+        &format!("/vereinbarungen/{id}/antrag"),
+        &[("action", "submit")],
+    );
+    assert_eq!(submitted.status, Status::SeeOther, "{}", submitted.text());
+    let (_, ea) = app.get(&format!("/api/v1/agreements/{id}"));
     assert_eq!(ea["status"], "awaiting_signatures");
     assert_eq!(ea["created_by"], "user:dora@stadtdo.de");
     let (_, full) = app.get(&format!(

@@ -758,6 +758,8 @@ fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
         json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
         json!({ "email": "bernd@essen.de", "name": "Bernd Essen", "role": "municipality", "municipality_id": essen, "may_sign": true }),
         json!({ "email": "bea@bonn.de", "name": "Bea Bonn", "role": "municipality", "municipality_id": bonn, "may_sign": true }),
+        // Münster's RV is a draft: its page offers to submit it.
+        json!({ "email": "mia@muenster.de", "name": "Mia Münster", "role": "municipality", "municipality_id": muenster, "may_sign": true }),
         json!({ "email": "ina@dataport.de", "name": "Ina Dataport", "role": "intermediary", "organisation_id": dataport }),
     ]
     .into_iter()

@@ -90,6 +90,15 @@ impl Inspect for NewAgreement {
     }
 }
 
+/// When a municipality's own request goes to signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submit {
+    /// At once: an API caller composed the request and sends it as it is.
+    Now,
+    /// After the person has read the draft's text on its page and submits it there.
+    AfterReview,
+}
+
 impl Checked<NewAgreement> {
     /// Creates the agreement for a caller with `scope` (see [`NewAgreement::create_as`]).
     /// `order`: who is asked to sign first when a municipality's request is submitted
@@ -101,9 +110,10 @@ impl Checked<NewAgreement> {
         actor: &str,
         uploads: Vec<CheckedUpload>,
         order: SigningOrder,
+        submit: Submit,
     ) -> AppResult<Agreement> {
         self.into_inner()
-            .create_as(conn, scope, actor, uploads, order)
+            .create_as(conn, scope, actor, uploads, order, submit)
     }
 
     /// Creates the agreement as a draft, or says exactly why not.
@@ -133,8 +143,9 @@ impl NewAgreement {
     /// Creates the agreement for a caller with `scope`. d-NRW staff create anything as a
     /// draft. A municipality user requests its own RV or files its own Einzelabruf: the
     /// agreement is made for their municipality (naming another one is refused), the EA
-    /// takes the AVV of the EKV in force, and it goes straight to signature (submitted),
-    /// or is refused as a whole with the reasons. Intermediary users create nothing.
+    /// takes the AVV of the EKV in force, and it is a draft to review on its page, or
+    /// (`Submit::Now`, the API) goes to signature at once; or it is refused as a whole
+    /// with the reasons. Intermediary users create nothing.
     ///
     /// `uploads` (checked files: coat of arms, DVDV certificate) are stored with an EA;
     /// the coat of arms becomes the value of its `wappen` parameter (`anlage:<id>`).
@@ -145,6 +156,7 @@ impl NewAgreement {
         actor: &str,
         uploads: Vec<CheckedUpload>,
         order: SigningOrder,
+        submit: Submit,
     ) -> AppResult<Agreement> {
         if !uploads.is_empty() && self.kind != "ea" {
             return Err(AppError::field(
@@ -177,15 +189,16 @@ impl NewAgreement {
         self.municipality_id = Some(municipality);
         let a = self.create(conn, actor, AvvSource::FromEkv)?;
         store(conn, &a)?;
-        let a = Checked::new(TransitionInput {
-            action: "submit".into(),
-            ..TransitionInput::default()
-        })?
-        .apply(conn, actor, &a.id, order)?;
-        if a.kind == crate::domain::AgreementKind::Ea {
-            crate::actions::notify::ea_filed(conn, &a)?;
+        match submit {
+            // The API caller composed the request: it goes to signature at once.
+            Submit::Now => Checked::new(TransitionInput {
+                action: "submit".into(),
+                ..TransitionInput::default()
+            })?
+            .apply_as(conn, scope, actor, &a.id, order),
+            // The page shows the draft's text first; submitting is its own step.
+            Submit::AfterReview => Ok(a),
         }
-        Ok(a)
     }
 
     fn create(self, conn: &mut DbConn, actor: &str, avv_source: AvvSource) -> AppResult<Agreement> {

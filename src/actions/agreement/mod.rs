@@ -8,6 +8,6 @@ pub mod edit;
 mod resolve;
 pub mod transition;
 
-pub use create::{AvvSource, NewAgreement};
+pub use create::{AvvSource, NewAgreement, Submit};
 pub use edit::{AmendmentInput, AmendmentStep, EditInput};
 pub use transition::TransitionInput;

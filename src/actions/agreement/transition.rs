@@ -12,7 +12,7 @@ use crate::domain::{service, Action, AgreementKind, DomainError, Status, Version
 use crate::error::{AppError, AppResult};
 use crate::store::agreement::{check_lock, Agreement};
 use crate::store::audit::{self, Change};
-use crate::store::{now, today};
+use crate::store::{now, today, Scope};
 
 /// `POST /api/v1/agreements/{id}/transitions`
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -91,6 +91,35 @@ impl Checked<TransitionInput> {
     ) -> AppResult<Agreement> {
         let action = parse_action(&self.action, id)?;
         self.into_inner().run(conn, actor, id, action, order, None)
+    }
+
+    /// The step for a caller with `scope` (`domain::policy::step_agreement`): d-NRW any,
+    /// a municipality submits or discards its own RV or EA draft. A municipality's
+    /// submitted Einzelabruf is announced to d-NRW's staff.
+    pub fn apply_as(
+        self,
+        conn: &mut DbConn,
+        scope: &Scope,
+        actor: &str,
+        id: &str,
+        order: SigningOrder,
+    ) -> AppResult<Agreement> {
+        let a = Agreement::find_in(conn, scope, id)?;
+        crate::domain::policy::step_agreement(
+            scope,
+            &self.action,
+            a.kind,
+            a.municipality_id.as_deref(),
+            a.status == Status::Draft,
+        )
+        .map_err(AppError::forbidden)?;
+        let by_municipality = matches!(scope, Scope::Municipality(_));
+        let submit = self.action == "submit";
+        let a = self.apply(conn, actor, id, order)?;
+        if by_municipality && submit && a.kind == AgreementKind::Ea {
+            crate::actions::notify::ea_filed(conn, &a)?;
+        }
+        Ok(a)
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{own_agreements, own_municipality};
-use crate::actions::agreement::NewAgreement;
+use crate::actions::agreement::{NewAgreement, Submit};
 use crate::actions::ea::{self, ContactPerson, Filing, Upload};
 use crate::db::DbConn;
 use crate::domain::text::Checked;
@@ -183,6 +183,7 @@ pub(super) async fn file_ea(
                     phone: form.kontakt_telefon.clone(),
                 }),
                 uploads,
+                submit: Submit::AfterReview,
             };
             let (actor, order) = (session.actor(), state.signing_order);
             state

@@ -7,7 +7,7 @@ use rocket::form::Form;
 use rocket::{get, post, State};
 use serde_json::json;
 
-use crate::actions::agreement::NewAgreement;
+use crate::actions::agreement::{NewAgreement, Submit};
 use crate::db::DbConn;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
@@ -123,7 +123,7 @@ async fn request_rv(
                 notice_period_months: Some(6),
                 ..NewAgreement::default()
             })?
-            .create_as(conn, &scope, &actor, Vec::new(), order)
+            .create_as(conn, &scope, &actor, Vec::new(), order, Submit::AfterReview)
         })
         .await;
     match form_outcome(result)? {

@@ -4,6 +4,7 @@
 //! signatures (`schritt`), amendments (`aenderung`).
 
 mod aenderung;
+mod antrag;
 mod dokumente;
 mod einzelabruf;
 mod entwurf;
@@ -44,6 +45,7 @@ pub fn routes() -> Vec<rocket::Route> {
         aenderung::amend,
         aenderung::amendment_step,
         quittung::receipt,
+        antrag::request_step,
         unterschrift::decline,
         list,
         show,
@@ -320,6 +322,12 @@ pub(super) async fn agreement_page(
     ctx["sign_hint"] = json!(may_sign.err());
     ctx["new"] = json!(new);
     ctx["may_decline"] = json!(may_decline);
+    // A municipality's own draft: read, then submit (or discard) here.
+    ctx["own_draft"] = json!(
+        session.user.role == Role::Municipality
+            && view.status == AgreementStatus::Draft
+            && matches!(view.kind, AgreementKind::Rv | AgreementKind::Ea)
+    );
     // A draft again after a refusal says why, until it is submitted again.
     ctx["declined"] = json!(if view.status == AgreementStatus::Draft {
         view.versions.as_ref().and_then(|vs| {

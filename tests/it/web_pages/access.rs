@@ -14,6 +14,7 @@ fn every_page_answers_every_role_as_the_table_says() {
     let filed = file_wohngeld(&app, &a_user, &f.wohngeld, &cert);
     assert_eq!(filed.status, Status::SeeOther, "{}", filed.text());
     let ea_a = id_after(filed.location.as_deref().unwrap(), "/vereinbarungen/");
+    submit_own(&app, &a_user, &ea_a);
     let wappen = id_after(
         &app.web_get(Some(&a_user), &format!("/vereinbarungen/{ea_a}"))
             .body,
@@ -162,6 +163,14 @@ fn every_page_answers_every_role_as_the_table_says() {
             format!("/vereinbarungen/{b}/unterschreiben"),
             none,
             [303, 409, 409, 404, 409, 404],
+        ),
+        // A municipality submits or discards its own draft, nothing else (403 for an
+        // unknown step); staff are let in (422); others do not see B's RV (404).
+        (
+            "POST",
+            format!("/vereinbarungen/{b}/antrag"),
+            &bogus_step,
+            [303, 422, 422, 404, 403, 404],
         ),
         // Declining needs an agreement waiting for signatures (409 for B's draft).
         (
@@ -386,6 +395,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             essen,
             format!("/vereinbarungen/{rv_b}/ablehnen"),
             vec![("reason", "Frist zu kurz")],
+        ),
+        (
+            essen,
+            format!("/vereinbarungen/{rv_b}/antrag"),
+            vec![("action", "submit")],
         ),
         (admin, format!("/vereinbarungen/{rv_a}/inkraft"), vec![]),
         (

@@ -103,7 +103,29 @@ fn id_after(text: &str, prefix: &str) -> String {
     text[at..at + 36].to_string()
 }
 
-/// Files Köln's Einzelabruf for Wohngeld through the form.
+/// Submits a municipality's own draft (RV or EA) on its page, after reading it there.
+fn submit_own(app: &TestApp, user: &WebUser, id: &str) {
+    let page = app.web_get(Some(user), &format!("/vereinbarungen/{id}"));
+    assert!(
+        page.text().contains("Prüfen und verbindlich beantragen")
+            && page.text().contains("§ 1 Gegenstand"),
+        "the draft's text and the step to submit it: {}",
+        page.text()
+    );
+    let submitted = app.web_post(
+        Some(user),
+        &format!("/vereinbarungen/{id}/antrag"),
+        &[("action", "submit")],
+    );
+    assert_eq!(
+        submitted.status,
+        rocket::http::Status::SeeOther,
+        "{}",
+        submitted.text()
+    );
+}
+
+/// Files Köln's Einzelabruf for Wohngeld through the form (a draft on its page).
 fn file_wohngeld(app: &TestApp, user: &WebUser, wohngeld: &str, cert: &str) -> WebPage {
     app.web_multipart(
         user,

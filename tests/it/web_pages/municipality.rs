@@ -44,6 +44,10 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     let rv = app.web_post(Some(&erika), "/kommune/rahmenvereinbarung", &[]);
     assert_eq!(rv.status, Status::SeeOther);
     let rv_id = id_after(rv.location.as_deref().unwrap(), "/vereinbarungen/");
+    // A draft first: nothing is requested before its text was read and submitted.
+    let (_, draft) = app.get(&format!("/api/v1/agreements/{rv_id}"));
+    assert_eq!(draft["status"], "draft");
+    submit_own(&app, &erika, &rv_id);
     let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{rv_id}"));
     assert!(
         page.text().contains("wartet auf Unterschriften"),
@@ -193,9 +197,16 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     assert_eq!(filed.status, Status::SeeOther, "{}", filed.text());
     let ea = id_after(filed.location.as_deref().unwrap(), "/vereinbarungen/");
     let page = app.web_get(Some(&erika), filed.location.as_deref().unwrap());
+    assert!(
+        page.text()
+            .contains("Einzelabruf (EA) als Entwurf angelegt"),
+        "{}",
+        page.text()
+    );
+    submit_own(&app, &erika, &ea);
+    let page = app.web_get(Some(&erika), filed.location.as_deref().unwrap());
     let text = page.text();
     for expected in [
-        "Einzelabruf (EA) angelegt",
         "wartet auf Unterschriften",
         "https://www.stadt-koeln.de/wohngeld",
         "Erika Mustermann",
