@@ -165,16 +165,18 @@ pub fn prepare(
     }
     // Agreements signed before the registry kept signatures (or imported) say so.
     let signed_outside = if signatures.is_empty() {
-        a.signed_on.map(|on| {
-            format!(
-                "Unterzeichnet am {} außerhalb des Registers{}.",
-                german_date(on),
-                a.signed_by
-                    .as_deref()
-                    .map(|by| format!(" ({by})"))
-                    .unwrap_or_default()
-            )
-        })
+        a.signed_on.map(
+            |on| match a.signed_by.as_deref().filter(|b| !b.trim().is_empty()) {
+                Some(by) => format!(
+                    "Außerhalb des Registers unterzeichnet am {} von {by}.",
+                    german_date(on)
+                ),
+                None => format!(
+                    "Außerhalb des Registers unterzeichnet am {}.",
+                    german_date(on)
+                ),
+            },
+        )
     } else {
         None
     };

@@ -67,6 +67,14 @@ fn bring_into_force(
     effective: Date,
 ) -> AppResult<()> {
     step(conn, a, "submit", None)?;
+    // Who signed the paper original (fictitious demo people, named as a record would).
+    let partner =
+        crate::store::signature::party_name(conn, a, crate::domain::signing::Party::Partner)?;
+    let partner_signer = if a.municipality_id.is_some() {
+        "Paula Probe (Bürgermeisterin)"
+    } else {
+        "Gero Geschäftsführer (Geschäftsführung)"
+    };
     record_signed_outside(
         conn,
         seal.sealer,
@@ -74,7 +82,9 @@ fn bring_into_force(
         ACTOR,
         &a.id,
         signed,
-        "Vorstand der d-NRW AöR und Vertretung des Vertragspartners, in Papierform",
+        &format!(
+            "Dana Demo (Vorstand) für d-NRW AöR und {partner_signer} für {partner}, auf Papier"
+        ),
     )?;
     step(conn, a, "activate", Some(effective))
 }

@@ -322,6 +322,18 @@ pub(super) async fn agreement_page(
     ctx["sign_hint"] = json!(may_sign.err());
     ctx["new"] = json!(new);
     ctx["may_decline"] = json!(may_decline);
+    // Signed before the registry kept signatures (or recorded as signed elsewhere): said
+    // so with the date and the signatories, instead of "steht aus".
+    ctx["signed_outside"] = json!(match (
+        view.signed_on,
+        signing.required.iter().all(|r| r.signature.is_none())
+    ) {
+        (Some(on), true) if signing.version_no == view.current_version => Some(json!({
+            "on": crate::domain::agreement::german_date(on),
+            "by": view.signed_by,
+        })),
+        _ => None,
+    });
     // A municipality's own draft: read, then submit (or discard) here.
     ctx["own_draft"] = json!(
         session.user.role == Role::Municipality

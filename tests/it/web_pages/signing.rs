@@ -248,3 +248,36 @@ fn a_signatory_declines_with_a_reason_and_the_corrected_draft_is_signed_again() 
     assert_eq!(v1["status"], "cancelled", "{a}");
     assert!(v1["change_note"].as_str().unwrap().contains(reason));
 }
+
+/// The contracts concluded on paper before the registry say so, with who signed, instead
+/// of "steht aus"; their sealed document says the same.
+#[test]
+fn historic_agreements_show_who_signed_them_outside_the_registry() {
+    let app = TestApp::with_demo();
+    let clerk =
+        app.signed_in(json!({ "email": "c@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    let dortmund = app.municipality("05913000");
+    let (_, list) = app.get(&format!(
+        "/api/v1/agreements?kind=rv&municipality_id={dortmund}"
+    ));
+    let id = list["items"][0]["id"].as_str().unwrap();
+    let text = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        text.contains("Außerhalb des Registers unterzeichnet am")
+            && text.contains("Dana Demo (Vorstand) für d-NRW AöR und Paula Probe (Bürgermeisterin) für Stadt Dortmund"),
+        "{text}"
+    );
+    assert!(!text.contains("steht aus"), "{text}");
+    let (_, pdf) = tool(
+        "pdftotext",
+        &[],
+        &app.pdf(&format!("/api/v1/agreements/{id}/document.pdf")),
+    );
+    let flat = pdf.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Außerhalb des Registers unterzeichnet am") && flat.contains("Paula Probe"),
+        "{flat}"
+    );
+}
