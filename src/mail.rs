@@ -18,8 +18,9 @@ use serde_json::Value;
 use crate::error::{AppError, AppResult};
 
 /// The kinds of mail the registry sends (each a folder of templates).
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "ea_filed",
+    "in_force",
     "signature_waiting",
     "signature_declined",
     "sealed",
@@ -48,6 +49,7 @@ fn templates() -> &'static tera::Tera {
             .expect("email base template");
         t.add_raw_templates(email_templates![
             "ea_filed",
+            "in_force",
             "signature_waiting",
             "signature_declined",
             "sealed",
@@ -304,7 +306,7 @@ mod tests {
             "name": "Erika", "email": "erika@stadt-koeln.de", "role": "Kommune",
             "reminder": false, "days": 7, "days_text": "7 Tagen",
             "the_kind": "der Einzelabruf (EA)", "the_kind_acc": "den Einzelabruf (EA)",
-            "by": "Erika Köln", "side": "Stadt Köln", "reason": "Frist <zu> kurz",
+            "by": "Erika Köln", "effective_from": "01.12.2026", "side": "Stadt Köln", "reason": "Frist <zu> kurz",
         });
         for kind in KINDS {
             let r = render(kind, &ctx).unwrap();

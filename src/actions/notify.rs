@@ -171,6 +171,20 @@ pub fn submitted(conn: &mut DbConn, a: &Agreement, order: SigningOrder) -> AppRe
     Ok(())
 }
 
+/// `a` came into force (at its last signature, on its date, or put into force by d-NRW):
+/// every party is told.
+pub fn in_force(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
+    let mut to: Vec<String> = partner_users(conn, a)?
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    to.extend(signer_emails(conn, a, Party::Dnrw)?);
+    let mut ctx = describe(conn, a)?;
+    ctx["effective_from"] = json!(a.effective_from.map(german_date));
+    outbox::enqueue(conn, "in_force", &to, &ctx)?;
+    Ok(())
+}
+
 /// All have signed and the document is sealed: both sides are told, with a link.
 pub fn sealed(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
     let mut to: Vec<String> = partner_users(conn, a)?

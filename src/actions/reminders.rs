@@ -67,6 +67,8 @@ pub struct Reminded {
     pub overdue_tasks: usize,
     pub certificates: usize,
     pub signatures: usize,
+    /// Agreements that came into force on their date, and that expired.
+    pub due: crate::actions::lifecycle::Due,
 }
 
 impl Reminded {
@@ -77,7 +79,10 @@ impl Reminded {
 
 /// One run of the job as of `day`. Call inside a write transaction.
 pub fn run(conn: &mut DbConn, s: ReminderSettings, day: Date) -> AppResult<Reminded> {
-    let mut done = Reminded::default();
+    let mut done = Reminded {
+        due: crate::actions::lifecycle::run_due(conn, day, s.order)?,
+        ..Reminded::default()
+    };
 
     // Go-live tasks past their due date, of Einzelabrufe in force.
     let overdue: Vec<Task> = golive_tasks::table

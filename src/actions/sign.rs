@@ -391,7 +391,17 @@ impl SignInput {
                 a
             };
             crate::actions::documents::issue(conn, sealer, order, &ctx.actor, &a, no)?;
-            crate::actions::notify::sealed(conn, &a)?;
+            // "tritt mit Unterzeichnung in Kraft": the agreement (not an amendment, which
+            // states its own date) comes into force now, and that mail says all; if it
+            // cannot, it stays signed and the sealed mail goes out.
+            let in_force = if no == a.current_version {
+                crate::actions::lifecycle::at_last_signature(conn, &ctx.actor, &a, order, today())?
+            } else {
+                None
+            };
+            if in_force.is_none() {
+                crate::actions::notify::sealed(conn, &a)?;
+            }
         } else {
             // The other side is asked next (with `any`, whoever has not signed yet).
             for next in order.parties().into_iter().filter(|p| !all.contains(p)) {

@@ -374,8 +374,8 @@ pub fn demo_agreements(conn: &mut DbConn, seal: &Seal<'_>) -> AppResult<()> {
         },
     )?;
     step(conn, &rv, "submit", None)?;
+    // In force with the last signature, as its text says.
     sign(conn, seal, &rv, [&for_duesseldorf, &for_dnrw])?;
-    step(conn, &rv, "activate", None)?;
     let mut parameters = BTreeMap::new();
     parameters.insert(
         "zustaendige_stelle_url".to_string(),

@@ -348,9 +348,10 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         sign(&c, "Carl-eigenes-Passwort-2026").await;
         assert!(text(&c).await.contains("Alle Unterschriften liegen vor"), "{}", text(&c).await);
         goto(&c, &base, &rv_path).await;
-        assert!(text(&c).await.contains("Gesiegeltes Dokument, Fassung 1"));
-        click(&c, "form[action$='/inkraft'] button").await;
-        assert!(text(&c).await.contains("In Kraft seit"), "{}", text(&c).await);
+        // In force with the last signature, as the text says: nothing to click.
+        let t = text(&c).await;
+        assert!(t.contains("Gesiegeltes Dokument, Fassung 1") && t.contains("In Kraft seit"), "{t}");
+        assert!(!t.contains("In Kraft setzen"), "{t}");
 
         // The Einzelabruf: the guided form, a refused try (expired certificate, no
         // contact), then the complete one.
@@ -401,10 +402,9 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         let from_m = download(&m, &format!("{ea_path}/dokument.pdf")).await;
         let from_c = download(&c, &format!("{ea_path}/dokument.pdf")).await;
 
-        // The clerk puts the EA into force; Köln reports its VSM entry (a wrong address
-        // first) and the clerk follows the roll-out.
+        // In force with the last signature, the EA has its go-live tasks; Köln reports
+        // its VSM entry (a wrong address first) and the clerk follows the roll-out.
         goto(&c, &base, &ea_path).await;
-        click(&c, "form[action$='/inkraft'] button").await;
         assert!(text(&c).await.contains("Inbetriebnahme"), "{}", text(&c).await);
         goto(&m, &base, "/aufgaben").await;
         assert!(text(&m).await.contains("Eintrag in die Verwaltungssuchmaschine"));

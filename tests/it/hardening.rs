@@ -744,6 +744,8 @@ fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
     let signed = signed["id"].as_str().unwrap().to_string();
     assert_eq!(app.step(&signed, "submit").0, Status::Ok);
     app.sign_all(&signed);
+    // Signed but not in force: the page offers "In Kraft setzen".
+    app.stuck_signed(&signed);
     let ekv = app.ok("GET", "/api/v1/agreements?kind=ekv", None)["items"][0].clone();
     let (status, v) = app.post(
         &format!("/api/v1/agreements/{}/amendments", ekv["id"].as_str().unwrap()),

@@ -212,7 +212,12 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
         Some(json!({})),
     );
     assert_eq!(status, Status::Created, "{v}");
-    assert_eq!(app.step(&ea, "activate").0, Status::Ok);
+    assert_eq!(v["document"]["version_no"], 1, "sealed: {v}");
+    // In force with the last signature, as its text says.
+    assert_eq!(
+        app.get(&format!("/api/v1/agreements/{ea}")).1["status"],
+        "in_force"
+    );
     // An admin sets a new initial password for Bernd.
     let bernd = app.ok("GET", "/api/v1/users", None);
     let bernd_id = bernd
@@ -297,17 +302,27 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
             .count()
     };
     assert_eq!((wait("anna@stadtdo.de"), wait("clerk@d-nrw.de")), (1, 1));
-    // Sealed: both sides, with the link to the agreement, no attachment.
+    // In force (with the last signature, sealed): both sides, with the link to the
+    // agreement, no attachment; one mail, not a second one for the seal.
     for who in ["anna@stadtdo.de", "clerk@d-nrw.de"] {
+        assert!(
+            !subjects(&to, who)
+                .iter()
+                .any(|s| s.ends_with("ist unterzeichnet und gesiegelt")),
+            "{who}: {:?}",
+            subjects(&to, who)
+        );
         let m = to[who]
             .iter()
-            .find(|m| {
-                m["subject"]
-                    .as_str()
-                    .unwrap()
-                    .ends_with("ist unterzeichnet und gesiegelt")
-            })
-            .unwrap_or_else(|| panic!("{who} sealed"));
+            .find(|m| m["subject"].as_str().unwrap().ends_with("ist in Kraft"))
+            .unwrap_or_else(|| panic!("{who} in force"));
+        assert!(
+            m["text"]
+                .as_str()
+                .unwrap()
+                .contains("Alle Seiten haben unterzeichnet, und d-NRW hat das Dokument gesiegelt."),
+            "{m}"
+        );
         assert!(m["text"]
             .as_str()
             .unwrap()

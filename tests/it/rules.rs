@@ -398,7 +398,8 @@ fn lifecycle_refuses_skipped_or_repeated_steps() {
         ("sign", Status::UnprocessableEntity),
         ("SIGNATURES", Status::Ok),
         ("cancel", Status::Conflict),
-        ("activate", Status::Ok),
+        // In force with the last signature: not a second time by hand.
+        ("activate", Status::Conflict),
         ("expire", Status::Conflict),
     ] {
         if action == "SIGNATURES" {
@@ -428,16 +429,80 @@ fn lifecycle_refuses_skipped_or_repeated_steps() {
         json!({ "action": "fly" }),
     );
     assert_eq!(status, Status::UnprocessableEntity, "{v}");
-    // No activation before the signing date (today, the day of the last signature).
+    // No activation before the signing date (today, the day of the last signature), for
+    // one that stayed signed (its coming into force failed).
     let rv2 = app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05113000") }));
     let id2 = rv2["id"].as_str().unwrap();
     app.step(id2, "submit");
     app.sign_all(id2);
+    app.stuck_signed(id2);
     let (status, v) = app.post(
         &format!("/api/v1/agreements/{id2}/transitions"),
         json!({ "action": "activate", "effective_from": "2020-01-01" }),
     );
     assert_eq!(status, Status::UnprocessableEntity, "{v}");
+}
+
+/// The contract's dates, kept by the registry itself: a date set for later is kept and
+/// the daily job puts the agreement into force on that day (every party told); an end
+/// date that has passed lets it expire.
+#[test]
+fn agreements_come_into_force_on_their_date_and_expire_after_their_end_by_the_daily_job() {
+    use nachnutzung::actions::reminders::{run, ReminderSettings};
+    let app = TestApp::new();
+    let essen = app.municipality("05113000");
+    let rv =
+        app.create(json!({ "kind": "rv", "municipality_id": essen, "notice_period_months": 0 }));
+    let id = rv["id"].as_str().unwrap().to_string();
+    app.step(&id, "submit");
+    app.sign_all(&id);
+    app.stuck_signed(&id);
+    let today = time::OffsetDateTime::now_utc().date();
+    let later = today + time::Duration::days(10);
+    let (status, v) = app.post(
+        &format!("/api/v1/agreements/{id}/transitions"),
+        json!({ "action": "activate", "effective_from": later.to_string() }),
+    );
+    assert_eq!(status, Status::Ok, "{v}");
+    assert_eq!(v["status"], "signed", "kept for its day: {v}");
+    assert_eq!(v["effective_from"], later.to_string());
+    let job = |day: time::Date| {
+        let app_db = app.db();
+        app_db
+            .write_blocking(move |c| {
+                run(
+                    c,
+                    ReminderSettings {
+                        signature_days: 7,
+                        certificate_days: 60,
+                        order: Default::default(),
+                    },
+                    day,
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(job(today).due.activated, 0, "not before its day");
+    assert_eq!(job(later).due.activated, 1);
+    let (_, a) = app.get(&format!("/api/v1/agreements/{id}"));
+    assert_eq!(a["status"], "in_force");
+    assert_eq!(a["effective_from"], later.to_string());
+    let (_, audit) = app.get(&format!("/api/v1/audit?entity_id={id}"));
+    assert!(audit.to_string().contains("system:lifecycle"), "{audit}");
+
+    // Concluded until an end date: in force with its signatures, and the job lets it
+    // expire the day after its last day, once.
+    let end = today + time::Duration::days(5);
+    let fixed = app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05913000"), "ends_on": end.to_string() }));
+    let fixed = fixed["id"].as_str().unwrap().to_string();
+    app.bring_into_force(&fixed);
+    assert_eq!(job(end).due.expired, 0, "in force until its last day");
+    assert_eq!(job(end + time::Duration::days(1)).due.expired, 1);
+    assert_eq!(
+        app.get(&format!("/api/v1/agreements/{fixed}")).1["status"],
+        "expired"
+    );
+    assert_eq!(job(end + time::Duration::days(2)).due.expired, 0);
 }
 
 #[test]

@@ -260,7 +260,9 @@ fn signatures_follow_the_order_come_from_authorised_signatories_and_seal_once() 
     assert_eq!(status, Status::Created, "{state}");
     let sha = state["document"]["sha256"].as_str().unwrap().to_string();
     let agreement = app.ok("GET", &format!("/api/v1/agreements/{id}"), None);
-    assert_eq!(agreement["status"], "signed");
+    // "tritt mit Unterzeichnung in Kraft": in force from today.
+    assert_eq!(agreement["status"], "in_force");
+    assert!(agreement["effective_from"].is_string(), "{agreement}");
     assert!(agreement["signed_by"]
         .as_str()
         .unwrap()
@@ -286,17 +288,14 @@ fn signatures_follow_the_order_come_from_authorised_signatories_and_seal_once() 
         .count();
     assert_eq!(seals, 1);
 
-    // A signed agreement is not edited; activation keeps the document.
+    // A signed agreement is not edited, nor put into force twice; the document stays.
     let (status, v) = app.patch(
         &format!("/api/v1/agreements/{id}"),
         json!({ "lock_version": agreement["lock_version"], "costs": "anders" }),
     );
     assert_eq!(status, Status::Conflict, "{v}");
-    app.ok(
-        "POST",
-        &format!("/api/v1/agreements/{id}/transitions"),
-        Some(json!({ "action": "activate" })),
-    );
+    let (status, _) = app.step(id, "activate");
+    assert_eq!(status, Status::Conflict);
     assert_eq!(app.document(id), first_download);
 
     // The database itself refuses to change or remove a sealed document or a signature.
@@ -820,7 +819,7 @@ fn long_names_of_the_signatories_do_not_stop_the_last_signature() {
     let (status, v) = app.sign_as(id, &dnrw);
     assert_eq!(status, Status::Created, "{v}");
     let a = app.ok("GET", &format!("/api/v1/agreements/{id}"), None);
-    assert_eq!(a["status"], "signed");
+    assert_eq!(a["status"], "in_force");
     let by = a["signed_by"].as_str().unwrap();
     assert!(by.chars().count() > 200, "{by}");
     assert!(by.contains("Sonnenberg-Hohenstein") && by.contains("Schulze-Oberhausen"));

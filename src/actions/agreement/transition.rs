@@ -36,6 +36,9 @@ pub struct TransitionInput {
     /// terminate/expire: also end the agreements that rest on this one.
     #[serde(default)]
     pub cascade: bool,
+    /// The day the step is taken as of (the daily job's day; never input): today.
+    #[serde(skip)]
+    pub as_of: Option<Date>,
 }
 
 /// The signatures of a version are complete: when the last was given, and who signed
@@ -156,7 +159,7 @@ impl TransitionInput {
         let before = a.snapshot();
         let expected = a.lock_version;
         let from = a.status;
-        let to = action.apply(from)?;
+        let mut to = action.apply(from)?;
         let kind = a.kind;
         let mut note = None;
         match action {
@@ -200,7 +203,18 @@ impl TransitionInput {
                 recheck_preconditions(conn, &mut a)?;
                 a.effective_from = Some(from_date);
                 a.activated_by = Some(actor.to_string());
-                set_version_status(conn, &a, VersionStatus::InForce, None, Some(from_date))?;
+                if from_date > self.as_of.unwrap_or_else(today) {
+                    // "wirksam ab" a later day: it stays signed until then, and the
+                    // daily job brings it into force on that day.
+                    to = Status::Signed;
+                    note = Some(format!(
+                        "{} tritt am {} in Kraft",
+                        a.reference,
+                        german_date(from_date)
+                    ));
+                } else {
+                    set_version_status(conn, &a, VersionStatus::InForce, None, Some(from_date))?;
+                }
             }
             Action::Terminate => {
                 let given = self.notice_given_on.unwrap_or_else(today);
@@ -217,7 +231,7 @@ impl TransitionInput {
             }
             Action::Expire => {
                 match a.ends_on {
-                    Some(end) if end < today() => {}
+                    Some(end) if end < self.as_of.unwrap_or_else(today) => {}
                     Some(end) => {
                         return Err(DomainError::Transition(format!(
                             "{} läuft erst mit Ablauf des {} aus.",
@@ -257,6 +271,10 @@ impl TransitionInput {
                 note,
             },
         )?;
+        // Every party is told when it comes into force.
+        if to == Status::InForce && action == Action::Activate {
+            crate::actions::notify::in_force(conn, &a)?;
+        }
         // An EA in force gets its go-live plan in the same transaction; the first to sign
         // a submitted agreement are told by mail, through the outbox, in it as well.
         if kind == AgreementKind::Ea && to == Status::InForce {

@@ -401,6 +401,31 @@ impl TestApp {
         v
     }
 
+    /// Sets a signed agreement back to "signed, not in force": the case the manual
+    /// "In Kraft setzen" is for (its coming into force at the last signature failed, e.g.
+    /// because what it rests on ended meanwhile), which the API cannot produce on purpose.
+    pub fn stuck_signed(&self, id: &str) {
+        use diesel::prelude::*;
+        use nachnutzung::db::schema::{agreement_versions, agreements};
+        let id = id.to_string();
+        self.db()
+            .write_blocking(move |c| {
+                diesel::update(agreements::table.find(&id))
+                    .set((
+                        agreements::status.eq("signed"),
+                        agreements::effective_from.eq(None::<time::Date>),
+                    ))
+                    .execute(c)?;
+                diesel::update(
+                    agreement_versions::table.filter(agreement_versions::agreement_id.eq(&id)),
+                )
+                .set(agreement_versions::status.eq("signed"))
+                .execute(c)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+
     /// A PDF the API serves (as staff), checked to be one.
     pub fn pdf(&self, path: &str) -> Vec<u8> {
         let res = self
@@ -414,14 +439,17 @@ impl TestApp {
         bytes
     }
 
-    /// submit → signatures (partner, d-NRW; sealed) → activate.
+    /// submit → signatures (partner, d-NRW; sealed): in force with the last signature,
+    /// as the contract text says.
     pub fn bring_into_force(&self, id: &str) -> Value {
         let (status, v) = self.step(id, "submit");
         assert_eq!(status, Status::Ok, "submit: {v}");
         self.sign_all(id);
-        let (status, last) = self.step(id, "activate");
-        assert_eq!(status, Status::Ok, "activate: {last}");
-        assert_eq!(last["status"], "in_force");
+        let last = self.ok("GET", &format!("/api/v1/agreements/{id}"), None);
+        assert_eq!(
+            last["status"], "in_force",
+            "in force with the last signature: {last}"
+        );
         last
     }
 

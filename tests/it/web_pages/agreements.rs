@@ -132,6 +132,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         Status::SeeOther
     );
     assert_eq!(app.web_sign(&clerk, &ioev_id).status, Status::SeeOther);
+    // In force with the last signature: nothing left to put into force by hand.
     assert_eq!(
         app.web_post(
             Some(&clerk),
@@ -139,7 +140,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
             &[("ab", "")]
         )
         .status,
-        Status::SeeOther
+        Status::Conflict
     );
     let text = app
         .web_get(Some(&clerk), &format!("/vereinbarungen/{ioev_id}"))

@@ -83,14 +83,10 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         dashboard.text()
     );
     assert_eq!(app.web_sign(&carl, &rv_id).status, Status::SeeOther);
+    // In force with the last signature, as the text says.
     assert_eq!(
-        app.web_post(
-            Some(&carl),
-            &format!("/vereinbarungen/{rv_id}/inkraft"),
-            &[("ab", "")]
-        )
-        .status,
-        Status::SeeOther
+        app.get(&format!("/api/v1/agreements/{rv_id}")).1["status"],
+        "in_force"
     );
     let home = app.web_get(Some(&erika), "/kommune");
     assert!(home.text().contains("in Kraft"), "{}", home.text());
