@@ -58,7 +58,7 @@ impl Checked<DeclineInput> {
         if input.reason.trim().is_empty() {
             return Err(AppError::field(
                 "reason",
-                "Bitte nennen Sie den Grund, damit die Gegenseite den Entwurf korrigieren kann.",
+                "Bitte nennen Sie den Grund der Ablehnung, damit der Entwurf korrigiert werden kann.",
             ));
         }
         let side = party_name(conn, &a, party)?;

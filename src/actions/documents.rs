@@ -73,8 +73,8 @@ pub fn actor_label(conn: &mut DbConn, actor: &str) -> AppResult<String> {
                     (None, None) => None,
                 };
                 match organisation {
-                    Some(org) => format!("{} ({}, {org})", u.name, u.role.label()),
-                    None => format!("{} ({})", u.name, u.role.label()),
+                    Some(org) => format!("{} – {}, {org}", u.name, u.role.label()),
+                    None => format!("{} – {}", u.name, u.role.label()),
                 }
             }
             None => "ein nicht mehr geführtes Benutzerkonto".to_string(),

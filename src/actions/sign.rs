@@ -162,7 +162,8 @@ pub struct SignContext {
 /// and the signature records.
 pub fn declaration(reference: &str, version_no: i32, organisation: &str) -> String {
     format!(
-        "Ich habe den Vertragstext von {reference}, Fassung {version_no}, gelesen und bin für {organisation} zeichnungsberechtigt."
+        "Ich habe den Vertragstext von {reference}, Fassung {version_no}, gelesen und bin für {} zeichnungsberechtigt.",
+        crate::domain::grammar::for_party(organisation)
     )
 }
 

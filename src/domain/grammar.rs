@@ -141,6 +141,22 @@ pub fn counted(n: i64, one: &str, many: &str) -> String {
     format!("{} {}", number(n), if n == 1 { one } else { many })
 }
 
+/// A party's name after "für" (accusative, with its article): "die Stadt Köln", "den
+/// Kreis Kleve", "den Hochsauerlandkreis", "die GovConnect GmbH". Municipalities and
+/// districts name their kind first or end in "-kreis"; organisations are feminine
+/// (die AöR, die GmbH).
+pub fn for_party(name: &str) -> String {
+    let first = name.split_whitespace().next().unwrap_or("");
+    let masculine = first == "Kreis"
+        || (!matches!(
+            first,
+            "Stadt" | "Gemeinde" | "Landeshauptstadt" | "Hansestadt" | "Städteregion"
+        ) && name
+            .split(|c: char| c.is_whitespace() || c == '-')
+            .any(|w| w == "Kreis" || w.ends_with("kreis")));
+    format!("{} {name}", if masculine { "den" } else { "die" })
+}
+
 /// The sentence's first letter in upper case ("ein Einzelabruf …" → "Ein Einzelabruf …").
 pub fn capitalised(s: &str) -> String {
     let mut chars = s.chars();
@@ -193,6 +209,21 @@ mod tests {
         );
         assert_eq!(Ea.new_title(), "Neuer Einzelabruf");
         assert_eq!(Rv.new_title(), "Neue Rahmenvereinbarung");
+    }
+
+    #[test]
+    fn parties_take_their_article_after_fuer() {
+        assert_eq!(for_party("Stadt Köln"), "die Stadt Köln");
+        assert_eq!(for_party("Kreis Kleve"), "den Kreis Kleve");
+        assert_eq!(for_party("Hochsauerlandkreis"), "den Hochsauerlandkreis");
+        assert_eq!(for_party("Rhein-Kreis Neuss"), "den Rhein-Kreis Neuss");
+        assert_eq!(for_party("Märkischer Kreis"), "den Märkischer Kreis");
+        assert_eq!(for_party("Städteregion Aachen"), "die Städteregion Aachen");
+        assert_eq!(for_party("Gemeinde Kreuztal"), "die Gemeinde Kreuztal");
+        assert_eq!(
+            for_party("d-NRW AöR (Kommunalvertreter.NRW)"),
+            "die d-NRW AöR (Kommunalvertreter.NRW)"
+        );
     }
 
     #[test]

@@ -53,6 +53,42 @@ pub(crate) async fn read_file(file: &Option<TempFile<'_>>) -> AppResult<Option<(
     Ok(Some((name, bytes)))
 }
 
+/// The form's text for typed parameter values (what [`parameter_values`] reads back):
+/// a discarded draft's values fill the form again. Files are chosen anew.
+pub(crate) fn parameter_texts(
+    service: &Service,
+    values: &BTreeMap<String, Value>,
+) -> AppResult<serde_json::Map<String, Value>> {
+    let mut p = serde_json::Map::new();
+    for def in service.parameter_defs()? {
+        let Some(v) = values.get(&def.key) else {
+            continue;
+        };
+        let key = def.key.clone();
+        match (def.kind, v) {
+            (ParameterKind::CoatOfArms, _) => {}
+            (ParameterKind::Boolean, Value::Bool(true)) => {
+                p.insert(key, json!("true"));
+            }
+            (ParameterKind::FeeCents, Value::Number(n)) => {
+                p.insert(key, json!(n.to_string()));
+            }
+            (ParameterKind::Epayment, v) => {
+                for part in ["provider", "merchant_id"] {
+                    if let Some(t) = v.get(part).and_then(Value::as_str) {
+                        p.insert(format!("{key}.{part}"), json!(t));
+                    }
+                }
+            }
+            (_, Value::String(s)) => {
+                p.insert(key, json!(s));
+            }
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
 /// Turns the form's text into typed parameter values, collecting what cannot be read.
 pub(crate) fn parameter_values(
     service: &Service,

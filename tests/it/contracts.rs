@@ -44,6 +44,9 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
         "Web-Adresse der zuständigen Stelle: https://www.dortmund.de/themen/soziales/wohngeld/",
         "mit einer Frist von 3 Monaten",
         "# Anlage 1: Vereinbarung zur Auftragsverarbeitung",
+        "Verantwortlicher im Sinne des Art. 4 Nr. 7 DSGVO ist Stadt Dortmund",
+        "Auftragsverarbeiter im Sinne des Art. 4 Nr. 8 DSGVO ist Dataport AöR",
+        "durch die Einzelkooperationsvereinbarung EKV-",
         "Technische und organisatorische Maßnahmen",
         "Rheinische Straße 1, 44137 Dortmund",
     ] {

@@ -324,8 +324,8 @@ pub fn render_document(
     let note = match (purpose, &annex.document_id) {
         (Purpose::Draft, _) => "Entwurf – nicht unterzeichnet, ohne Rechtswirkung".to_string(),
         (Purpose::Final, Some(id)) => match &annex.verify_url {
-            Some(url) => format!("Dokument-Id {id} · prüfbar unter {url}"),
-            None => format!("Dokument-Id {id}"),
+            Some(url) => format!("Dokument-ID {id} · prüfbar unter {url}"),
+            None => format!("Dokument-ID {id}"),
         },
         (Purpose::Final, None) => String::new(),
     };

@@ -34,7 +34,7 @@ pub struct Annex {
     /// Set when signatures were given outside the registry (nothing in `signatures`).
     pub signed_outside: Option<String>,
     pub events: Vec<EvidenceEvent>,
-    /// "Dokument-Id" of the sealed document, if it is to be sealed.
+    /// "Dokument-ID" of the sealed document, if it is to be sealed.
     pub document_id: Option<String>,
     /// Who seals the final document and when: the seal box on the signature page.
     pub seal: Option<SealNote>,
@@ -113,7 +113,7 @@ pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex, purpose: Pu
             };
             lines.push((check, 9.0, false));
             if let Some(id) = &annex.document_id {
-                lines.push((format!("Dokument-Id: {id}"), 9.0, false));
+                lines.push((format!("Dokument-ID: {id}"), 9.0, false));
             }
             layout.framed(&lines);
         }
@@ -139,7 +139,7 @@ pub(super) fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Ann
         ("Fassung", text.version_no.to_string()),
     ];
     if let Some(id) = &annex.document_id {
-        rows.push(("Dokument-Id", id.clone()));
+        rows.push(("Dokument-ID", id.clone()));
     }
     rows.push(("Vorlagen", text.templates.join(", ")));
     rows.push(("SHA-256 des Vertragstexts", text.sha256.clone()));

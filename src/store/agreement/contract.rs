@@ -165,6 +165,10 @@ fn avv_roles(
         None => None,
     };
     let outbound = a.direction == crate::domain::Direction::Outbound;
+    let ekv_reference = match &a.ekv_id {
+        Some(id) => Some(Agreement::find(conn, id)?.reference),
+        None => None,
+    };
     let (controller, intermediary) = match (a.kind, outbound) {
         (AgreementKind::Ea, false) => {
             let m = match &a.municipality_id {
@@ -173,7 +177,10 @@ fn avv_roles(
             };
             (
                 m,
-                "d-NRW schließt diese Vereinbarung als Kommunalvertreter.NRW für den Verantwortlichen und leitet dessen Weisungen an den Auftragsverarbeiter weiter.".to_string(),
+                format!(
+                    "Die Parteien dieses Einzelabrufs schließen diese Vereinbarung; d-NRW handelt dabei als Kommunalvertreter.NRW für den Verantwortlichen und leitet dessen Weisungen an den Auftragsverarbeiter weiter. An dieselben Regelungen ist der Auftragsverarbeiter durch die Einzelkooperationsvereinbarung{} gebunden, die d-NRW für den Online-Dienst geschlossen hat.",
+                    ekv_reference.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
+                ),
             )
         }
         (AgreementKind::Ea, true) => {
@@ -181,7 +188,7 @@ fn avv_roles(
             let via = counterparty.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "der Kommunalvertreter ihres Landes".into());
             (
                 name,
-                format!("{via} als Kommunalvertreter des Landes des Verantwortlichen und d-NRW vermitteln diese Vereinbarung und leiten Weisungen des Verantwortlichen an den Auftragsverarbeiter weiter."),
+                format!("{via} als Kommunalvertreter des Landes des Verantwortlichen und d-NRW schließen diese Vereinbarung für den Verantwortlichen und leiten seine Weisungen an den Auftragsverarbeiter weiter, der an dieselben Regelungen durch die Einzelkooperationsvereinbarung{} mit d-NRW gebunden ist.", ekv_reference.as_deref().map(|r| format!(" {r}")).unwrap_or_default()),
             )
         }
         (_, false) => (

@@ -79,18 +79,21 @@ fn form_page(
         "kontakt_email": values["kontakt_email"].as_str().unwrap_or(""),
         "kontakt_telefon": values["kontakt_telefon"].as_str().unwrap_or(""),
     });
+    ctx["refilled"] = values["refilled"].clone();
     crate::web::set_errors(&mut ctx, errors);
     ctx["max_wappen_kib"] = json!(crate::domain::upload::MAX_COAT_OF_ARMS_BYTES / 1024);
     ctx["max_cert_kib"] = json!(crate::domain::upload::MAX_CERTIFICATE_BYTES / 1024);
     Ok(crate::web::render("ea_form.html", ctx))
 }
 
-/// `/kommune/einzelabruf?dienst=<id>`: the guided form.
-#[get("/kommune/einzelabruf?<dienst>")]
+/// `/kommune/einzelabruf?dienst=<id>`: the guided form; `von=<id>` fills it with the
+/// values of the municipality's own draft it discarded to change them.
+#[get("/kommune/einzelabruf?<dienst>&<von>")]
 pub(super) async fn ea_form(
     state: &State<AppState>,
     session: Option<Session>,
     dienst: Option<&str>,
+    von: Option<&str>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     own_municipality(&session)?;
@@ -98,12 +101,58 @@ pub(super) async fn ea_form(
         return Ok(Page::to("/kommune"));
     };
     let id = crate::http::params::id(dienst)?;
+    let from = von.map(crate::http::params::id).transpose()?;
     let scope = session.scope();
-    let (service, rv, existing) = state
+    let (service, rv, existing, values) = state
         .db
-        .read(move |conn| form_data(conn, &scope, &id))
+        .read(move |conn| {
+            let (service, rv, existing) = form_data(conn, &scope, &id)?;
+            let values = match from {
+                Some(from) => earlier_values(conn, &scope, &service, &from)?,
+                None => json!({}),
+            };
+            Ok((service, rv, existing, values))
+        })
         .await?;
-    form_page(&session, &service, rv, existing, json!({}), None)
+    form_page(&session, &service, rv, existing, values, None)
+}
+
+/// The form's values from a discarded draft Einzelabruf of the same municipality and
+/// service: its parameters and the contact person its notes name.
+fn earlier_values(
+    conn: &mut DbConn,
+    scope: &Scope,
+    service: &Service,
+    id: &str,
+) -> AppResult<serde_json::Value> {
+    let a = crate::store::agreement::Agreement::find_in(conn, scope, id)?;
+    if a.kind != AgreementKind::Ea
+        || a.status != AgreementStatus::Cancelled
+        || a.service_id.as_deref() != Some(service.id.as_str())
+    {
+        return Ok(json!({}));
+    }
+    let terms = a.version(conn, a.current_version)?.terms()?;
+    let p = crate::web::fields::parameter_texts(service, &terms.parameters)?;
+    let contact = terms
+        .notes
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Fachliche Ansprechperson der Kommune: "))
+        .map(|c| c.split(", ").collect::<Vec<_>>())
+        .unwrap_or_default();
+    let phone = contact
+        .get(2)
+        .and_then(|t| t.strip_prefix("Tel. "))
+        .unwrap_or_default();
+    Ok(json!({
+        "refilled": a.reference,
+        "p": p,
+        "kontakt_name": contact.first().copied().unwrap_or_default(),
+        "kontakt_email": contact.get(1).copied().unwrap_or_default(),
+        "kontakt_telefon": phone,
+    }))
 }
 
 #[derive(FromForm, Serialize)]

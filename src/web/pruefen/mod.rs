@@ -39,6 +39,9 @@ fn page(
     if let Some(v) = result {
         ctx["result"] = json!({
             "valid": v.seal_valid && v.issued_by_registry,
+            "unsealed": !v.seal.signature_found,
+            // The registry's TEST seal (no seal_pkcs12 configured) proves nothing outside.
+            "test_seal": v.seal.signer.as_deref().is_some_and(|s| s.contains("TEST")),
             "summary": v.summary,
             "seal_valid": v.seal_valid,
             "issued_by_registry": v.issued_by_registry,

@@ -45,7 +45,7 @@ pub(super) async fn request_step(
     match form_outcome(result)? {
         Ok(a) if a.status == crate::domain::Status::Cancelled => {
             Ok(Page::to(match (&a.service_id, form.neu) {
-                (Some(s), true) => format!("/kommune/einzelabruf?dienst={s}"),
+                (Some(s), true) => format!("/kommune/einzelabruf?dienst={s}&von={}", a.id),
                 _ => "/kommune".to_string(),
             }))
         }

@@ -60,11 +60,17 @@ pub(super) async fn receipt(
         .find(|r| r.signature.is_none())
         .map(|r| json!({ "label": r.label, "organisation": r.organisation }));
     let mut ctx = page_context(&session, "Ihre Unterschrift ist erfasst")?;
+    ctx["kind_acc"] = json!(view.kind.phrase(
+        crate::domain::grammar::Case::Accusative,
+        crate::domain::grammar::Article::Definite,
+        None
+    ));
     ctx["a"] = json!(view);
     ctx["signature"] = json!({
         "at": berlin::german_date_time(signature.signed_at),
         "name": signature.signer_name,
         "organisation": signature.organisation_name,
+        "organisation_acc": crate::domain::grammar::for_party(&signature.organisation_name),
         "version_no": signature.version_no,
         "declaration": signature.declaration,
     });

@@ -482,7 +482,7 @@ fn the_agreement_page_shows_the_whole_contract_text_and_a_draft_links_its_sectio
         "a draft's section links to its field"
     );
     assert!(
-        shown.contains("Carl Clerk (d-NRW (Sachbearbeitung))") && !shown.contains("user:"),
+        shown.contains("Carl Clerk – d-NRW (Sachbearbeitung)") && !shown.contains("user:"),
         "{shown}"
     );
 

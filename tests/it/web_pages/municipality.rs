@@ -463,3 +463,49 @@ fn a_municipality_reports_its_go_live_tasks_with_evidence_and_staff_follow_the_r
         "{muni}"
     );
 }
+
+/// "Angaben ändern" on a municipality's Einzelabruf draft: the draft is discarded and
+/// the form comes back filled with what it said (files are chosen anew).
+#[test]
+fn changing_a_draft_einzelabruf_brings_the_form_back_filled_in() {
+    let app = TestApp::new();
+    let f = fixture(&app);
+    let erika = f.users[3].clone().unwrap();
+    let cert = certificate("Wohngeldstelle Köln", -1, 365, &["keyEncipherment"]);
+    let filed = file_wohngeld(&app, &erika, &f.wohngeld, &cert);
+    let ea = id_after(filed.location.as_deref().unwrap(), "/vereinbarungen/");
+    let changed = app.web_post(
+        Some(&erika),
+        &format!("/vereinbarungen/{ea}/antrag"),
+        &[("action", "cancel"), ("neu", "true")],
+    );
+    assert_eq!(changed.status, Status::SeeOther, "{}", changed.text());
+    let back = changed.location.unwrap();
+    assert!(
+        back.contains("/kommune/einzelabruf?dienst=") && back.contains(&format!("von={ea}")),
+        "{back}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/agreements/{ea}")).1["status"],
+        "cancelled"
+    );
+    let form = app.web_get(Some(&erika), &back);
+    assert_eq!(form.status, Status::Ok);
+    assert!(
+        form.text()
+            .contains("Die Angaben Ihres verworfenen Entwurfs EA-"),
+        "{}",
+        form.text()
+    );
+    for expected in [
+        "value=\"https://www.stadt-koeln.de/wohngeld\"",
+        "value=\"wohngeld@stadt-koeln.de\"",
+        "value=\"Erika Mustermann\"",
+    ] {
+        let html = form.body.replace("&#x2F;", "/");
+        assert!(html.contains(expected), "{expected} missing in {html}");
+    }
+    // Filed again from the filled form, it is a new draft.
+    let again = file_wohngeld(&app, &erika, &f.wohngeld, &cert);
+    assert_eq!(again.status, Status::SeeOther, "{}", again.text());
+}

@@ -16,7 +16,7 @@ fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
     let reference = rv["reference"].as_str().unwrap();
     assert_eq!(app.step(id, "submit").0, Status::Ok);
     let declaration = format!(
-        "Ich habe den Vertragstext von {reference}, Fassung 1, gelesen und bin für Stadt Köln zeichnungsberechtigt."
+        "Ich habe den Vertragstext von {reference}, Fassung 1, gelesen und bin für die Stadt Köln zeichnungsberechtigt."
     );
     let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{id}"));
     let shown = page.text();
@@ -86,10 +86,10 @@ fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
         .text();
     for expected in [
         "Ihre Unterschrift ist erfasst",
-        &format!("Erika Köln hat Rahmenvereinbarung (RV) {reference}, Fassung 1, am "),
+        &format!("Erika Köln hat die Rahmenvereinbarung (RV) {reference}, Fassung 1, am "),
         "Uhr (ME",
         &declaration,
-        "Als Nächstes unterzeichnet d-NRW AöR (Kommunalvertreter.NRW)",
+        "Als Nächstes unterzeichnet d-NRW AöR (Kommunalvertreter.NRW). Die",
     ] {
         assert!(
             receipt.contains(expected),
@@ -124,7 +124,7 @@ fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
         "{flat}"
     );
     assert!(
-        flat.contains("bin für d-NRW AöR (Kommunalvertreter.NRW) zeichnungsberechtigt"),
+        flat.contains("bin für die d-NRW AöR (Kommunalvertreter.NRW) zeichnungsberechtigt"),
         "{flat}"
     );
 }

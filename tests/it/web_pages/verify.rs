@@ -28,6 +28,12 @@ fn anyone_checks_a_sealed_document_and_a_changed_or_foreign_file_is_not_confirme
     assert_eq!(form.status, Status::Ok);
     assert!(form.text().contains("Dokument prüfen"), "{}", form.text());
 
+    let draft =
+        app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05315000") }));
+    let unsealed = app.pdf(&format!(
+        "/api/v1/agreements/{}/preview.pdf",
+        draft["id"].as_str().unwrap()
+    ));
     let audit = app.get("/api/v1/audit?per_page=500").1["total"].clone();
     let ok = upload(&app, "rv.pdf", &pdf);
     assert_eq!(ok.status, Status::Ok, "{}", ok.text());
@@ -53,6 +59,15 @@ fn anyone_checks_a_sealed_document_and_a_changed_or_foreign_file_is_not_confirme
             && broken.text().contains("Vom Register ausgestellt nein"),
         "{}",
         broken.text()
+    );
+
+    // The registry's own draft carries no seal, and the page says what that means; the
+    // TEST seal of this installation is named as such.
+    assert!(page.contains("Testzertifikat"), "{page}");
+    let answer = upload(&app, "entwurf.pdf", &unsealed).text();
+    assert!(
+        answer.contains("Dieses PDF trägt kein Siegel") && answer.contains("etwa ein Entwurf"),
+        "{answer}"
     );
 
     // No file, or not a PDF: a message at the field, nothing checked.
