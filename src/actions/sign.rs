@@ -305,12 +305,8 @@ impl SignInput {
                 })?;
                 let user = User::find(conn, user_id)?;
                 let party = party_of_user(conn, &a, &user)?;
-                let role = user.role;
-                let function = if role.is_staff() {
-                    role.label().to_string()
-                } else {
-                    "zeichnungsberechtigt".to_string()
-                };
+                // Both sides' signatories alike: the account says they may sign.
+                let function = "zeichnungsberechtigt".to_string();
                 (party, user.name, Some(function), None, Some(user.id))
             }
         };

@@ -95,7 +95,9 @@ pub fn check_ozg_id(id: &str) -> Result<(), String> {
 
 /// A plausible e-mail address (one @, a dot in the domain, no spaces).
 pub fn check_email(email: &str) -> Result<(), String> {
-    if validator::ValidateEmail::validate_email(&email) {
+    if email.trim().is_empty() {
+        Err("Bitte geben Sie eine E-Mail-Adresse an.".to_string())
+    } else if validator::ValidateEmail::validate_email(&email) {
         Ok(())
     } else {
         Err(format!("„{email}“ ist keine gültige E-Mail-Adresse."))

@@ -151,7 +151,10 @@ pub fn check_parameter_values(
             if !values.contains_key(&def.key) {
                 problems.add(
                     &format!("parameters.{}", def.key),
-                    format!("Der Pflichtparameter „{}“ fehlt.", def.label),
+                    format!(
+                        "Bitte geben Sie „{}“ an; der Dienst braucht diese Angabe.",
+                        def.label
+                    ),
                 );
             }
         }

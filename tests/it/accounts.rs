@@ -286,7 +286,7 @@ fn a_municipality_signatory_signs_the_rv_a_clerk_countersigns_and_both_download_
     );
     assert_eq!(
         state["required"][1]["signature"]["signer_function"],
-        "d-NRW (Sachbearbeitung)"
+        "zeichnungsberechtigt"
     );
     assert!(state["document"]["sha256"].is_string(), "sealed: {state}");
 

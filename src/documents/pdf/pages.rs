@@ -141,7 +141,14 @@ pub(super) fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Ann
     if let Some(id) = &annex.document_id {
         rows.push(("Dokument-ID", id.clone()));
     }
-    rows.push(("Vorlagen", text.templates.join(", ")));
+    rows.push((
+        "Vertragsvorlagen",
+        text.templates
+            .iter()
+            .map(|t| template_label(t))
+            .collect::<Vec<_>>()
+            .join("; "),
+    ));
     rows.push(("SHA-256 des Vertragstexts", text.sha256.clone()));
     for (label, value) in rows {
         layout.lines(label, 10.0, true, 0.0, None, 2);
@@ -162,4 +169,18 @@ pub(super) fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Ann
             );
         }
     }
+}
+
+/// A recorded template (`ea@2.0`) as the evidence page names it.
+fn template_label(t: &str) -> String {
+    let (name, version) = t.split_once('@').unwrap_or((t, ""));
+    let label = match name {
+        "ioev" => "Interöffentliche Vereinbarung",
+        "ekv" => "Einzelkooperationsvereinbarung",
+        "rv" => "Rahmenvereinbarung",
+        "ea" => "Einzelabruf",
+        "avv" => "Anlage Auftragsverarbeitung",
+        other => other,
+    };
+    format!("{label}, Version {version}")
 }
