@@ -76,6 +76,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         golive_days -> Integer,
+        data_protection -> Text,
     }
 }
 

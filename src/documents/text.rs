@@ -11,12 +11,14 @@ use crate::domain::{AgreementKind, ParameterKind};
 use crate::error::{AppError, AppResult, ErrorKind};
 
 /// The templates, embedded at build time so a running instance cannot drift from them.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("ioev", include_str!("../../contracts/ioev.md")),
     ("ekv", include_str!("../../contracts/ekv.md")),
     ("rv", include_str!("../../contracts/rv.md")),
     ("ea", include_str!("../../contracts/ea.md")),
     ("avv", include_str!("../../contracts/avv.md")),
+    ("ozg8a", include_str!("../../contracts/ozg8a.md")),
+    ("joint", include_str!("../../contracts/joint.md")),
 ];
 
 /// A rendered contract text.
@@ -137,7 +139,19 @@ pub fn render(data: &ContractData) -> AppResult<ContractText> {
         .map_err(|e| AppError::internal(format!("contract context: {e}")))?;
     let (mut text, main) = render_one(kind.as_str(), &context)?;
     let mut templates = vec![main];
-    if kind.has_avv() {
+    // The annex of EKV and EA follows the service's data-protection model (recorded in
+    // the terms): the AVV, the § 8a OZG sheet or the Art. 26 agreement.
+    let annex = match data.context["data_protection"].as_str() {
+        Some("ozg8a") => "ozg8a",
+        Some("joint_control") => "joint",
+        _ => "avv",
+    };
+    if kind.has_avv() && annex != "avv" {
+        let (text_annex, version) = render_one(annex, &context)?;
+        text.push_str("\n\n");
+        text.push_str(&text_annex);
+        templates.push(version);
+    } else if kind.has_avv() {
         if data.context["avv"].is_null() {
             return Err(AppError::new(
                 ErrorKind::Incomplete,

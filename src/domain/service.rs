@@ -40,6 +40,53 @@ impl Availability {
     }
 }
 
+/// Who is responsible for data protection when a service is re-used, as d-NRW records it
+/// per service (a fact of the service, not a legal conclusion in code). Since the OZG
+/// amendment of 2024, § 8a OZG makes the authority that runs an online service
+/// responsible, so some providers no longer ask for an AVV; others keep one, or agree on
+/// joint control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataProtection {
+    /// Processing on behalf (Art. 28 DSGVO): EKV and EA carry an AVV (the default of
+    /// every service recorded before the model was).
+    #[default]
+    Avv,
+    /// The operator is responsible under § 8a OZG: no AVV, an information sheet.
+    Ozg8a,
+    /// Joint controllers (Art. 26 DSGVO): an agreement on their responsibilities.
+    JointControl,
+}
+
+impl DataProtection {
+    pub const ALL: [DataProtection; 3] = [
+        DataProtection::Avv,
+        DataProtection::Ozg8a,
+        DataProtection::JointControl,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataProtection::Avv => "avv",
+            DataProtection::Ozg8a => "ozg8a",
+            DataProtection::JointControl => "joint_control",
+        }
+    }
+    pub fn parse(s: &str) -> Option<DataProtection> {
+        DataProtection::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            DataProtection::Avv => "Auftragsverarbeitung (Art. 28 DSGVO): mit AVV",
+            DataProtection::Ozg8a => "Verantwortung des Betreibers nach § 8a OZG: ohne AVV",
+            DataProtection::JointControl => "Gemeinsame Verantwortlichkeit (Art. 26 DSGVO)",
+        }
+    }
+    /// Whether EKV and EA of the service carry an AVV.
+    pub fn requires_avv(self) -> bool {
+        self == DataProtection::Avv
+    }
+}
+
 /// The type of a parameter a municipality sets when it calls a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::grammar::{capitalised, Article, Case};
+use crate::domain::service::DataProtection;
 use crate::domain::{AgreementKind, DomainError, Problems};
 
 /// A sub-processor named in an AVV.
@@ -96,6 +97,11 @@ impl Avv {
 /// The terms of one version of an agreement.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Terms {
+    /// EKV and EA: the service's data-protection model when the agreement was made (it
+    /// keeps its text when the service's model changes; a change is an amendment).
+    /// Absent in terms made before the model was recorded: an AVV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_protection: Option<DataProtection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avv: Option<Avv>,
     /// EA: the values of the service's parameters.
@@ -112,16 +118,26 @@ impl Terms {
     /// Checks terms for an agreement of `kind`. `complete` when it goes to signature.
     pub fn check(&self, kind: AgreementKind, complete: bool) -> Result<(), DomainError> {
         let mut problems = Problems::new();
-        match (&self.avv, kind.has_avv()) {
-            (Some(_), false) => problems.add(
+        let model = self.data_protection.unwrap_or_default();
+        let required = kind.has_avv() && model.requires_avv();
+        match (&self.avv, kind.has_avv(), required) {
+            (Some(_), false, _) => problems.add(
                 "avv",
                 format!(
                     "{} enthält keine AVV; die AVV gehört zu EKV und Einzelabruf.",
                     capitalised(&kind.phrase(Case::Nominative, Article::Indefinite, None))
                 ),
             ),
-            (Some(avv), true) if complete => avv.check(&mut problems),
-            (None, true) if complete => problems.add(
+            (Some(_), true, false) => problems.add(
+                "avv",
+                format!(
+                    "Für diesen Dienst gilt „{}“: {} enthält keine AVV.",
+                    model.label(),
+                    kind.phrase(Case::Nominative, Article::Definite, None)
+                ),
+            ),
+            (Some(avv), true, true) if complete => avv.check(&mut problems),
+            (None, _, true) if complete => problems.add(
                 "avv",
                 format!(
                     "Die AVV fehlt: {} kann ohne AVV nicht zur Unterschrift gehen.",

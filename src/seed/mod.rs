@@ -281,6 +281,7 @@ fn services(conn: &mut DbConn) -> AppResult<()> {
             created_at: t,
             updated_at: t,
             golive_days: 28,
+            data_protection: crate::domain::service::DataProtection::Avv.as_str().into(),
         }
         .insert(conn)?;
     }

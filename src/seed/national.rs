@@ -198,6 +198,7 @@ pub fn generate(
             created_at: t,
             updated_at: t,
             golive_days: 28,
+            data_protection: crate::domain::service::DataProtection::Avv.as_str().into(),
         })
         .collect();
     crate::insert_batch!(conn, services::table, &services_rows)?;

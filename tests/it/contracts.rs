@@ -75,7 +75,7 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
     ] {
         assert!(body.contains(point), "AVV lacks {point:?}");
     }
-    assert_eq!(t["templates"], json!(["ea@2.0", "avv@2.0"]));
+    assert_eq!(t["templates"], json!(["ea@2.1", "avv@2.0"]));
     assert_eq!(t["version_no"], 1);
     assert!(
         !body.contains("{{") && !body.contains("{%"),
@@ -95,7 +95,7 @@ fn every_kind_renders_and_the_hash_follows_the_wording() {
     let app = TestApp::with_demo();
     for (kind, title, template) in [
         ("ioev", "\n# Interöffentliche Vereinbarung\n", "ioev@2.0"),
-        ("ekv", "\n# Einzelkooperationsvereinbarung\n", "ekv@2.0"),
+        ("ekv", "\n# Einzelkooperationsvereinbarung\n", "ekv@2.1"),
         ("rv", "\n# Rahmenvereinbarung\n", "rv@2.0"),
     ] {
         for id in ids_of(&app, kind) {
@@ -293,4 +293,93 @@ fn every_kind_in_both_directions_reads_without_gaps_or_internal_words() {
             "{subject}"
         );
     }
+}
+
+/// The data-protection model is the service's (recorded per service, AVV by default):
+/// EKV and EA carry the matching annex, the AVV is required only where the model asks
+/// for one, and an agreement keeps its text when the service's model changes later.
+#[test]
+fn each_data_protection_model_brings_its_annex_and_the_avv_only_where_required() {
+    let app = TestApp::new();
+    let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+    app.in_force(json!({ "kind": "ioev", "counterparty_id": dataport }));
+    let model_of = |model: &str| {
+        let (_, s) = app.get(&format!("/api/v1/services/{wohngeld}"));
+        let (status, v) = app.patch(
+            &format!("/api/v1/services/{wohngeld}"),
+            json!({ "lock_version": s["lock_version"], "data_protection": model }),
+        );
+        assert_eq!(status, Status::Ok, "{v}");
+        assert_eq!(v["data_protection"], model);
+    };
+    // An unknown model is named at its field.
+    let (_, s) = app.get(&format!("/api/v1/services/{wohngeld}"));
+    let (status, v) = app.patch(
+        &format!("/api/v1/services/{wohngeld}"),
+        json!({ "lock_version": s["lock_version"], "data_protection": "egal" }),
+    );
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert_eq!(field_names(&v), ["data_protection"]);
+
+    // § 8a OZG: no AVV, none accepted, and the sheet as annex.
+    model_of("ozg8a");
+    let (status, v) = app.post(
+        "/api/v1/agreements",
+        json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": wohngeld, "avv": avv() }),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(
+        v["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("§ 8a OZG"),
+        "{v}"
+    );
+    let ekv =
+        app.create(json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": wohngeld }));
+    let id = ekv["id"].as_str().unwrap();
+    let t = text(&app, id);
+    let body = t["text"].as_str().unwrap();
+    assert_eq!(t["templates"], json!(["ekv@2.1", "ozg8a@1.0"]), "{t}");
+    assert!(
+        body.contains("# Anlage 1: Hinweise zum Datenschutz nach § 8a OZG")
+            && body.contains("nach § 8a OZG die Stelle verantwortlich"),
+        "{body}"
+    );
+    assert!(!body.contains("Auftragsverarbeitung in Anlage 1"), "{body}");
+    assert_eq!(
+        app.step(id, "submit").0,
+        Status::Ok,
+        "no AVV needed to go to signature"
+    );
+
+    // Joint control: the Art. 26 agreement. The EKV made under § 8a keeps its text
+    // although the service's model changed.
+    model_of("joint_control");
+    assert_eq!(text(&app, id)["sha256"], t["sha256"]);
+    assert_eq!(app.step(id, "cancel").0, Status::Ok);
+    let joint =
+        app.create(json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": wohngeld }));
+    let joint = joint["id"].as_str().unwrap().to_string();
+    let t = text(&app, &joint);
+    let body = t["text"].as_str().unwrap();
+    assert_eq!(t["templates"], json!(["ekv@2.1", "joint@1.0"]), "{t}");
+    assert!(
+        body.contains("# Anlage 1: Vereinbarung über die gemeinsame Verantwortlichkeit")
+            && body.contains("Art. 26 Abs. 3 DSGVO"),
+        "{body}"
+    );
+    assert_eq!(app.step(&joint, "cancel").0, Status::Ok);
+
+    // Back to the AVV: the default, and required for signature.
+    model_of("avv");
+    let avv_ekv =
+        app.create(json!({ "kind": "ekv", "counterparty_id": dataport, "service_id": wohngeld }));
+    let avv_ekv = avv_ekv["id"].as_str().unwrap().to_string();
+    let (status, v) = app.step(&avv_ekv, "submit");
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(v.to_string().contains("Die AVV fehlt"), "{v}");
+    let (_, ekv_state) = app.get(&format!("/api/v1/agreements/{id}"));
+    assert_eq!(ekv_state["terms"]["data_protection"], "ozg8a");
 }

@@ -212,9 +212,16 @@ impl NewAgreement {
             ));
         };
         let resolved = self.resolve(conn, kind)?;
+        // The service's data-protection model as of now: an AVV only where it asks for one.
+        let data_protection = match (&resolved.service, kind.has_avv()) {
+            (Some(service), true) => Some(service.data_protection()?),
+            _ => None,
+        };
         let avv = match (&self.avv, &resolved.ekv_id) {
             (None, Some(ekv_id))
-                if avv_source == AvvSource::FromEkv && kind == AgreementKind::Ea =>
+                if avv_source == AvvSource::FromEkv
+                    && kind == AgreementKind::Ea
+                    && data_protection.unwrap_or_default().requires_avv() =>
             {
                 let ekv = Agreement::find(conn, ekv_id)?;
                 ekv.version(conn, ekv.current_version)?.terms()?.avv
@@ -222,6 +229,7 @@ impl NewAgreement {
             (avv, _) => avv.clone(),
         };
         let terms = Terms {
+            data_protection,
             avv,
             parameters: self.parameters.clone(),
             costs: self.costs.clone(),

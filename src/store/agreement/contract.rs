@@ -124,6 +124,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
         "service": service,
         "parameters": parameters,
         "avv": terms.avv,
+        "data_protection": terms.data_protection.unwrap_or_default().as_str(),
         "roles": roles,
     });
     Ok(ContractData {
@@ -211,5 +212,10 @@ fn avv_roles(
             )
         }
     };
-    Ok(json!({ "controller": controller, "processor": processor, "intermediary": intermediary }))
+    Ok(json!({
+        "controller": controller,
+        "processor": processor,
+        "operator": operator.map(str::to_string).unwrap_or_else(|| processor.clone()),
+        "intermediary": intermediary,
+    }))
 }

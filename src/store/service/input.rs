@@ -35,6 +35,10 @@ pub struct ServiceInput {
     pub operator_note: Option<Option<String>>,
     #[serde(default)]
     pub availability: Option<String>,
+    /// `avv`, `ozg8a` or `joint_control` (new services: `avv`). Agreements made before keep
+    /// their text; a change of model reaches them by amendment.
+    #[serde(default)]
+    pub data_protection: Option<String>,
     #[serde(default, deserialize_with = "crate::store::nullable")]
     pub data_standard: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::store::nullable")]
@@ -106,6 +110,15 @@ impl ServiceInput {
         if let Some(v) = self.operator_note {
             s.operator_note = clean(v);
         }
+        if let Some(d) = self.data_protection {
+            match service::DataProtection::parse(&d) {
+                Some(d) => s.data_protection = d.as_str().to_string(),
+                None => p.add(
+                    "data_protection",
+                    format!("„{d}“ ist kein Datenschutzmodell (avv, ozg8a, joint_control)."),
+                ),
+            }
+        }
         if let Some(a) = self.availability {
             match Availability::parse(&a) {
                 Some(a) => s.availability = a.as_str().to_string(),
@@ -168,6 +181,7 @@ impl Inspect for ServiceInput {
         t.opt2("operator_id", Kind::Code, &mut self.operator_id);
         t.opt2("operator_note", Kind::Note, &mut self.operator_note);
         t.opt("availability", Kind::Code, &mut self.availability);
+        t.opt("data_protection", Kind::Code, &mut self.data_protection);
         t.opt2("data_standard", Kind::Name, &mut self.data_standard);
         t.opt2("dvdv_category", Kind::Code, &mut self.dvdv_category);
         t.opt2("transport", Kind::Name, &mut self.transport);
@@ -233,6 +247,7 @@ impl ServiceInput {
             created_at: t,
             updated_at: t,
             golive_days: 28,
+            data_protection: service::DataProtection::Avv.as_str().into(),
         };
         self.apply_to(conn, &mut s)?;
         if Service::find_by_name(conn, &s.name)?.is_some() {

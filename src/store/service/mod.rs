@@ -8,6 +8,7 @@ use time::PrimitiveDateTime;
 
 use crate::db::schema::services;
 use crate::db::DbConn;
+use crate::domain::service::DataProtection;
 use crate::domain::{Availability, ParameterDef};
 use crate::error::{AppError, AppResult};
 use crate::store::organisation::Organisation;
@@ -39,6 +40,8 @@ pub struct Service {
     pub updated_at: PrimitiveDateTime,
     /// Days from an Einzelabruf coming into force to the due date of its go-live tasks.
     pub golive_days: i32,
+    /// `domain::service::DataProtection` as text.
+    pub data_protection: String,
 }
 
 /// How a service appears in the API and the catalogue.
@@ -64,6 +67,8 @@ pub struct ServiceView {
     pub description: Option<String>,
     pub source: Option<String>,
     pub golive_days: i32,
+    pub data_protection: DataProtection,
+    pub data_protection_label: &'static str,
     pub lock_version: i32,
     #[serde(with = "super::ts")]
     pub created_at: PrimitiveDateTime,
@@ -72,6 +77,15 @@ pub struct ServiceView {
 }
 
 impl Service {
+    pub fn data_protection(&self) -> AppResult<DataProtection> {
+        DataProtection::parse(&self.data_protection).ok_or_else(|| {
+            AppError::internal(format!(
+                "unknown data protection model {}",
+                self.data_protection
+            ))
+        })
+    }
+
     pub fn availability(&self) -> AppResult<Availability> {
         Availability::parse(&self.availability).ok_or_else(|| {
             AppError::internal(format!("unknown availability {}", self.availability))
@@ -93,7 +107,10 @@ impl Service {
 
     pub fn view(&self, operator_name: Option<&str>) -> AppResult<ServiceView> {
         let availability = self.availability()?;
+        let data_protection = self.data_protection()?;
         Ok(ServiceView {
+            data_protection,
+            data_protection_label: data_protection.label(),
             id: self.id.clone(),
             name: self.name.clone(),
             ozg_id: self.ozg_id.clone(),
@@ -190,6 +207,7 @@ impl Service {
             services::release.eq(&self.release),
             services::description.eq(&self.description),
             services::golive_days.eq(self.golive_days),
+            services::data_protection.eq(&self.data_protection),
             services::source.eq(&self.source),
             services::lock_version.eq(next),
             services::updated_at.eq(self.updated_at),

@@ -147,6 +147,8 @@ struct ServiceForm {
     #[field(default = String::new())]
     availability: String,
     #[field(default = String::new())]
+    data_protection: String,
+    #[field(default = String::new())]
     data_standard: String,
     #[field(default = String::new())]
     dvdv_category: String,
@@ -201,6 +203,7 @@ impl ServiceForm {
             operator_id: text(&self.operator_id),
             operator_note: text(&self.operator_note),
             availability: Some(self.availability.clone()),
+            data_protection: Some(self.data_protection.clone()).filter(|d| !d.is_empty()),
             data_standard: text(&self.data_standard),
             dvdv_category: text(&self.dvdv_category),
             transport: text(&self.transport),
@@ -271,6 +274,10 @@ async fn form_page(
     .iter()
     .map(|a| json!({ "value": a.as_str(), "label": a.label() }))
     .collect::<Vec<_>>());
+    ctx["data_protection_models"] = json!(crate::domain::service::DataProtection::ALL
+        .iter()
+        .map(|d| json!({ "value": d.as_str(), "label": d.label() }))
+        .collect::<Vec<_>>());
     crate::web::set_errors(&mut ctx, errors);
     Ok(crate::web::render("service_form.html", ctx))
 }
@@ -281,6 +288,7 @@ async fn new_form(state: &State<AppState>, session: Option<Session>) -> AppResul
     session.staff()?;
     let values = ServiceForm {
         availability: "coming_soon".into(),
+        data_protection: "avv".into(),
         release: "1".into(),
         golive_days: "28".into(),
         parameters: parameter_lines(&crate::seed::parameters_for("")),
@@ -313,6 +321,7 @@ async fn edit_form(
         operator_id: s.operator_id.clone().unwrap_or_default(),
         operator_note: s.operator_note.clone().unwrap_or_default(),
         availability: s.availability.clone(),
+        data_protection: s.data_protection.clone(),
         data_standard: s.data_standard.clone().unwrap_or_default(),
         dvdv_category: s.dvdv_category.clone().unwrap_or_default(),
         transport: s.transport.clone().unwrap_or_default(),
