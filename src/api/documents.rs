@@ -7,20 +7,28 @@ use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 
 use super::{body, Body, Caller};
+use crate::actions::decline::DeclineInput;
 use crate::actions::documents::Verification;
 use crate::actions::sign::{SignContext, SignInput, SigningState};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::AgreementId;
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
-use crate::store::agreement::Agreement;
+use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::document::{Document, DocumentInfo};
 
 /// Largest PDF `POST /api/v1/verify` accepts.
 pub const MAX_VERIFY_BYTES: u64 = 20 * 1024 * 1024;
 
 pub fn routes() -> Vec<Route> {
-    routes![signing_state, sign, documents, document_pdf, verify]
+    routes![
+        signing_state,
+        sign,
+        decline,
+        documents,
+        document_pdf,
+        verify
+    ]
 }
 
 fn version_param(version: Option<&str>) -> AppResult<Option<i32>> {
@@ -91,6 +99,35 @@ async fn sign(
         })
         .await?;
     Ok((Status::Created, Json(signing)))
+}
+
+/// A signatory declines with a reason (`actions::decline`, the page's path too): the
+/// agreement becomes a draft again and its creator and the other side are told.
+#[post("/api/v1/agreements/<id>/declines", data = "<input>")]
+async fn decline(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+    input: Body<'_, DeclineInput>,
+) -> AppResult<Json<AgreementView>> {
+    let id = id?;
+    let input = body(input)?;
+    let Some(user_id) = caller.user_id else {
+        return Err(AppError::forbidden(
+            "Ablehnen kann nur eine zeichnungsberechtigte Person mit eigenem Zugang; das Bootstrap-Token steht für niemanden.",
+        ));
+    };
+    let scope = caller.scope;
+    Ok(Json(
+        state
+            .db
+            .write(move |conn| {
+                Agreement::find_in(conn, &scope, &id)?;
+                let user = crate::store::user::User::find(conn, &user_id)?;
+                input.apply(conn, &user, &id)?.view(conn, true)
+            })
+            .await?,
+    ))
 }
 
 /// The sealed documents of an agreement (without their bytes).

@@ -159,6 +159,8 @@ fn spec() -> Value {
                 "TaskPatch": { "type": "object", "required": ["lock_version"], "properties": {
                     "lock_version": { "type": "integer" }, "due_on": { "type": "string", "format": "date" },
                     "contact_id": { "type": "string", "format": "uuid", "nullable": true } } },
+                "DeclineInput": { "type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
+                    "reason": { "type": "string", "minLength": 1 } } },
                 "SignInput": { "type": "object", "properties": {
                     "contact_id": { "type": "string", "format": "uuid" }, "version_no": { "type": "integer" } } }
             }
@@ -207,6 +209,8 @@ fn spec() -> Value {
             "/api/v1/agreements/{id}/signatures": {
                 "get": op("Required signatories and the signatures given", false, &["path:id", "version"], None, "200", "SigningState", &read),
                 "post": op("Sign as yourself (authorised user) or record a contact's signature (staff); the last signature signs and seals", false, &["path:id"], Some("SignInput"), "201", "SigningState", &write) },
+            "/api/v1/agreements/{id}/declines": {
+                "post": op("Decline to sign, with a reason (a signatory whose side has not signed): the agreement becomes a draft again", false, &["path:id"], Some("DeclineInput"), "200", "Agreement", &write) },
             "/api/v1/agreements/{id}/documents": { "get": op("Sealed documents of an agreement (without bytes)", false, &["path:id"], None, "200", "List", &read) },
             "/api/v1/agreements/{id}/document.pdf": { "get": {
                 "summary": "The sealed PDF (PAdES B-B) of the current version, or of ?version=n",

@@ -101,6 +101,7 @@ fn every_route_answers_every_role_as_the_table_says() {
     let (ea, tk) = (&f.ea_a, &f.task_a);
     let complete = json!({ "action": "complete" });
     let empty = json!({});
+    let decline = json!({ "reason": "Die Frist stimmt nicht." });
     let bad_amendment = json!({ "costs": 1 });
     let ekv_only = json!({ "kind": "ekv" });
     // Expected status per role, in the order of ROLES.
@@ -293,6 +294,14 @@ fn every_route_answers_every_role_as_the_table_says() {
             format!("/api/v1/agreements/{a}/signatures"),
             Some(&empty),
             [401, 409, 409, 409, 409, 404, 404],
+        ),
+        // Declining: a person of a party (A's RV is in force: 409); the bootstrap token
+        // is nobody (403).
+        (
+            "POST",
+            format!("/api/v1/agreements/{a}/declines"),
+            Some(&decline),
+            [401, 403, 409, 409, 409, 404, 404],
         ),
         (
             "POST",

@@ -281,3 +281,39 @@ fn historic_agreements_show_who_signed_them_outside_the_registry() {
         "{flat}"
     );
 }
+
+/// Declining through the API takes the page's path (`actions::decline`).
+#[test]
+fn the_api_declines_like_the_page() {
+    let app = TestApp::new();
+    let koeln = app.municipality("05315000");
+    app.user(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }));
+    let token = app.token_for("erika@stadt-koeln.de");
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": koeln }));
+    let id = rv["id"].as_str().unwrap();
+    assert_eq!(app.step(id, "submit").0, Status::Ok);
+    let decline = |body: serde_json::Value| {
+        app.send_as(
+            &token,
+            "POST",
+            &format!("/api/v1/agreements/{id}/declines"),
+            Some(body),
+        )
+    };
+    let (status, v) = decline(json!({ "reason": "" }));
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert_eq!(field_names(&v), ["reason"]);
+    let (status, v) = decline(json!({ "reason": "Falsche Anschrift der Stadt." }));
+    assert_eq!(status, Status::Ok, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["current_version"].as_i64()),
+        (Some("draft"), Some(2))
+    );
+    assert_eq!(v["versions"][0]["status"], "cancelled");
+    // The bootstrap token is nobody: it cannot decline.
+    let (status, _) = app.post(
+        &format!("/api/v1/agreements/{id}/declines"),
+        json!({ "reason": "x" }),
+    );
+    assert_eq!(status, Status::Forbidden);
+}
