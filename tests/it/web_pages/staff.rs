@@ -27,6 +27,11 @@ fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
         "Dortmund and Düsseldorf: {text}"
     );
     assert!(text.contains("Dortmund") && text.contains("Düsseldorf"));
+    // No source names single Träger: the status is "nicht erfasst", not "nein".
+    assert!(
+        text.contains("nicht erfasst") && !text.contains(" nein "),
+        "{text}"
+    );
     let arnsberg = app.web_get(Some(&clerk), "/kommunen?rv=in_kraft&rb=Arnsberg");
     assert!(
         arnsberg.text().contains("1 Kommune oder Kreis"),
