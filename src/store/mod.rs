@@ -29,9 +29,10 @@ pub fn now() -> PrimitiveDateTime {
     PrimitiveDateTime::new(now.date(), now.time())
 }
 
-/// Today in UTC.
+/// Today in Europe/Berlin: the calendar day of signatures, due dates and "in Kraft seit"
+/// (at 00:30 in Berlin it is already the next day, while UTC is not).
 pub fn today() -> time::Date {
-    OffsetDateTime::now_utc().date()
+    crate::domain::berlin::local_date(now())
 }
 
 /// A row that a foreign key promises: missing means the database is broken (a 500 that

@@ -6,7 +6,7 @@ use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 
 fn today() -> String {
-    time::OffsetDateTime::now_utc().date().to_string()
+    nachnutzung::store::today().to_string()
 }
 
 /// Essen's Einzelabruf for Wohngeld, in force, with every go-live task done by staff
@@ -191,7 +191,7 @@ fn each_user_subscribes_to_the_due_dates_of_their_own_tasks_only() {
     assert_eq!(ics.matches("BEGIN:VEVENT").count(), 5, "{ics}");
     let unfolded = ics.replace("\r\n ", "");
     assert!(unfolded.contains("SUMMARY:Frist: DVDV-Eintrag mit Verschlüsselungszertifikat – Wohngeld (Online-Dienst Wohngeld) (Stadt Dortmund)"), "{unfolded}");
-    let due = (time::OffsetDateTime::now_utc().date() + time::Duration::days(28))
+    let due = (nachnutzung::store::today() + time::Duration::days(28))
         .to_string()
         .replace('-', "");
     assert!(unfolded.contains(&format!("DTSTART;VALUE=DATE:{due}")));

@@ -6,7 +6,7 @@ use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 
 fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+    nachnutzung::store::today()
 }
 
 fn plus_days(days: i64) -> String {

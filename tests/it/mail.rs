@@ -378,7 +378,7 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
         certificate_days: 60,
         order: Default::default(),
     };
-    let later = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    let later = nachnutzung::store::today() + time::Duration::days(30);
     let first = db(&app)
         .write_blocking(|c| reminders::run(c, settings, later))
         .unwrap();
@@ -632,7 +632,7 @@ fn a_reminder_with_nobody_to_tell_waits_until_somebody_is_there() {
         certificate_days: 60,
         order: Default::default(),
     };
-    let day = time::OffsetDateTime::now_utc().date();
+    let day = nachnutzung::store::today();
     let run = || {
         db(&app)
             .write_blocking(|c| reminders::run(c, settings, day))

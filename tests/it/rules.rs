@@ -457,7 +457,7 @@ fn agreements_come_into_force_on_their_date_and_expire_after_their_end_by_the_da
     app.step(&id, "submit");
     app.sign_all(&id);
     app.stuck_signed(&id);
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = nachnutzung::store::today();
     let later = today + time::Duration::days(10);
     let (status, v) = app.post(
         &format!("/api/v1/agreements/{id}/transitions"),
