@@ -186,16 +186,18 @@ async fn show(
     neu: Option<&str>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
-    agreement_page(state, &session, id?, neu.is_some(), None).await
+    agreement_page(state, &session, id?, neu.is_some(), None, false).await
 }
 
-/// The agreement page; `sign_errors` are the signing form's (the page again, 422).
+/// The agreement page; `sign_errors` are the signing (or declining) form's (the page
+/// again, 422), `declared` whether its declaration was ticked (it stays ticked).
 pub(super) async fn agreement_page(
     state: &State<AppState>,
     session: &Session,
     id: AgreementId,
     new: bool,
     sign_errors: Option<(Value, Value)>,
+    declared: bool,
 ) -> AppResult<Page> {
     let scope = session.scope();
     let order = state.signing_order;
@@ -321,6 +323,7 @@ pub(super) async fn agreement_page(
     ctx["may_sign"] = json!(may_sign.is_ok());
     ctx["sign_hint"] = json!(may_sign.err());
     ctx["new"] = json!(new);
+    ctx["declared"] = json!(declared);
     ctx["may_decline"] = json!(may_decline);
     // Signed before the registry kept signatures (or recorded as signed elsewhere): said
     // so with the date and the signatories, instead of "steht aus".

@@ -74,7 +74,8 @@ pub(super) async fn sign(
     let ip = client_ip.map(|i| i.to_string());
     if let Err(e) = step_up(state, &session, &form, ip.as_deref()).await? {
         let errors = crate::web::form_errors(&e, str::to_string);
-        return super::agreement_page(state, &session, id, false, Some(errors)).await;
+        return super::agreement_page(state, &session, id, false, Some(errors), form.erklaerung)
+            .await;
     }
     let scope = session.scope();
     let ctx = SignContext {
@@ -203,7 +204,7 @@ pub(super) async fn decline(
         Ok(_) => Ok(Page::to(target)),
         Err(e) if e.kind == ErrorKind::Validation => {
             let errors = crate::web::form_errors(&e, str::to_string);
-            super::agreement_page(state, &session, id, false, Some(errors)).await
+            super::agreement_page(state, &session, id, false, Some(errors), false).await
         }
         Err(e) if is_form_error(&e) || e.kind == ErrorKind::Forbidden => {
             Ok(session.refused_by(&e, "Ablehnen nicht möglich", &target))

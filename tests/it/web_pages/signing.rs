@@ -55,6 +55,12 @@ fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
         "{}",
         wrong.text()
     );
+    assert!(
+        wrong
+            .body
+            .contains("name=\"erklaerung\" value=\"true\" class=\"kasten-wahl\" checked"),
+        "the ticked declaration stays ticked"
+    );
     let stale = sign(
         &erika,
         &[
