@@ -42,11 +42,24 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     let session = signed_in!(session);
     let municipality_id = own_municipality(&session)?;
     let scope = session.scope();
-    let (municipality, agreements, services, tasks) = state
+    let (municipality, agreements, services, tasks, rv_signed_by_us) = state
         .db
         .read(move |conn| {
             let m = Municipality::find(conn, &municipality_id)?;
             let agreements = own_agreements(conn, &scope)?;
+            // Whether the municipality's side has signed the RV that waits for signatures.
+            let rv_signed_by_us = match agreements.iter().find(|a| {
+                a.kind == AgreementKind::Rv && a.status == AgreementStatus::AwaitingSignatures
+            }) {
+                Some(rv) => crate::store::signature::Signature::of_version(
+                    conn,
+                    &rv.id,
+                    rv.current_version,
+                )?
+                .iter()
+                .any(|s| s.party == crate::domain::signing::Party::Partner),
+                None => false,
+            };
             let services = Service::list_with_operator(conn, true)?;
             let pending = crate::store::task::TaskFilter {
                 pending: true,
@@ -58,7 +71,7 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
                 &pending,
                 crate::store::Page::new(Some(1), Some(20))?,
             )?;
-            Ok((m, agreements, services, tasks))
+            Ok((m, agreements, services, tasks, rv_signed_by_us))
         })
         .await?;
     let rv = agreements
@@ -96,6 +109,7 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     });
     ctx["rv"] = json!(rv);
     ctx["rv_in_force"] = json!(rv_in_force);
+    ctx["rv_signed_by_us"] = json!(rv_signed_by_us);
     ctx["eas"] = json!(eas);
     ctx["services"] = json!(callable);
     ctx["may_sign"] = json!(session.user.may_sign);

@@ -47,7 +47,15 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     // A draft first: nothing is requested before its text was read and submitted.
     let (_, draft) = app.get(&format!("/api/v1/agreements/{rv_id}"));
     assert_eq!(draft["status"], "draft");
+    assert!(app
+        .web_get(Some(&erika), "/kommune")
+        .text()
+        .contains("Vertragstext lesen und verbindlich beantragen"));
     submit_own(&app, &erika, &rv_id);
+    assert!(app
+        .web_get(Some(&erika), "/kommune")
+        .text()
+        .contains("wartet auf die Unterschrift Ihrer Kommune"));
     let page = app.web_get(Some(&erika), &format!("/vereinbarungen/{rv_id}"));
     assert!(
         page.text().contains("wartet auf Unterschriften"),
@@ -66,6 +74,11 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         clerk_early.text()
     );
     let signed = app.web_sign(&erika, &rv_id);
+    let home = app.web_get(Some(&erika), "/kommune").text();
+    assert!(
+        home.contains("Ihre Unterschrift liegt vor; es fehlt noch die Gegenzeichnung durch d-NRW"),
+        "{home}"
+    );
     assert_eq!(signed.status, Status::SeeOther);
     let again = app.web_sign(&erika, &rv_id);
     assert_eq!(
