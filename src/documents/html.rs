@@ -2,21 +2,7 @@
 //! line format of `contracts/README.md`): what people read on the agreement page before
 //! they sign is, word for word, what the sealed document says.
 
-/// HTML-escapes text for element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::domain::text::escape_markup as escape;
 
 /// The text as an `<article>`: the letterhead as an address block, the title as `<h3>`
 /// (the page has its own `<h1>` and a "Vertragstext" `<h2>`), sections as `<h4>`,

@@ -309,6 +309,22 @@ impl Problems {
     }
 }
 
+/// Text made safe inside XML or HTML element content and double-quoted attribute values
+/// (the cleaned SVG of a coat of arms, the contract text on the agreement page).
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

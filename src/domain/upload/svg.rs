@@ -213,7 +213,7 @@ pub(super) fn svg_element(node: roxmltree::Node<'_, '_>, clean: &mut CleanSvg, o
             attr.name()
         });
         out.push_str("=\"");
-        out.push_str(&escape_xml(value));
+        out.push_str(&crate::domain::text::escape_markup(value));
         out.push('"');
     }
     out.push('>');
@@ -229,7 +229,7 @@ pub(super) fn svg_element(node: roxmltree::Node<'_, '_>, clean: &mut CleanSvg, o
         } else if child.is_text() {
             let text = child.text().unwrap_or("");
             if keeps_text || text.trim().is_empty() {
-                out.push_str(&escape_xml(text));
+                out.push_str(&crate::domain::text::escape_markup(text));
             }
         } else if child.is_pi() {
             clean.removed.insert("Verarbeitungsanweisung".into());
@@ -258,20 +258,6 @@ pub(super) fn safe_svg_value(name: &str, value: &str) -> bool {
         || v.contains("-moz-binding")
         || v.contains('\\')
         || v.contains("url(") && !only_local_urls(&v))
-}
-
-pub(super) fn escape_xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Whether every `url(…)` in `value` points inside the document (`url(#id)`).
