@@ -189,6 +189,24 @@ async fn show(
     agreement_page(state, &session, id?, neu.is_some(), None, false).await
 }
 
+/// What the agreement page reads in one go.
+struct Loaded {
+    view: AgreementView,
+    signing: crate::actions::sign::SigningState,
+    documents: Vec<crate::store::document::DocumentInfo>,
+    attachments: Vec<crate::store::attachment::AttachmentInfo>,
+    defs: Vec<crate::domain::ParameterDef>,
+    /// Whether the user may sign now, or why not.
+    may_sign: Result<(), String>,
+    may_decline: bool,
+    /// The partner's authorised contacts whose signature staff may record.
+    signatories: Vec<crate::store::contact::Contact>,
+    tasks: Vec<crate::store::task::TaskView>,
+    contract: AppResult<crate::documents::text::ContractText>,
+    /// The history's actors as the page names them.
+    actors: std::collections::HashMap<String, String>,
+}
+
 /// The agreement page; `sign_errors` are the signing (or declining) form's (the page
 /// again, 422), `declared` whether its declaration was ticked (it stays ticked).
 pub(super) async fn agreement_page(
@@ -203,17 +221,19 @@ pub(super) async fn agreement_page(
     let order = state.signing_order;
     let user = session.user.clone();
     let staff = session.is_staff();
-    let (
-        (contract, actors, may_decline),
+    let Loaded {
         view,
         signing,
         documents,
         attachments,
         defs,
         may_sign,
+        may_decline,
         signatories,
         tasks,
-    ) = state
+        contract,
+        actors,
+    } = state
         .db
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
@@ -248,17 +268,19 @@ pub(super) async fn agreement_page(
                     actors.insert(e.actor.clone(), actor_label(conn, &e.actor)?);
                 }
             }
-            Ok((
-                (contract, actors, may_decline),
+            Ok(Loaded {
                 view,
                 signing,
                 documents,
                 attachments,
                 defs,
                 may_sign,
+                may_decline,
                 signatories,
                 tasks,
-            ))
+                contract,
+                actors,
+            })
         })
         .await?;
     // In the order the service defines its parameters.
