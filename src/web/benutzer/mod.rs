@@ -157,11 +157,22 @@ async fn lock(
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
     let id = id?;
-    let (actor, disabled) = (session.user.clone(), form.sperren);
-    let result = state
-        .db
-        .write(move |conn| User::set_disabled(conn, &actor, &id, disabled))
-        .await;
+    let disabled = form.sperren;
+    change_account(state, &session, move |conn, actor| {
+        User::set_disabled(conn, actor, &id, disabled)
+    })
+    .await
+}
+
+/// An admin's change of another account, then back to the list; a refusal (the own
+/// account, a stale form) is a message page.
+async fn change_account(
+    state: &State<AppState>,
+    session: &Session,
+    change: impl FnOnce(&mut crate::db::DbConn, &User) -> AppResult<User> + Send + 'static,
+) -> AppResult<Page> {
+    let actor = session.user.clone();
+    let result = state.db.write(move |conn| change(conn, &actor)).await;
     match form_outcome(result)? {
         Ok(_) => Ok(Page::to("/benutzer")),
         Err(e) => Ok(session.refused(
@@ -192,20 +203,11 @@ async fn signing(
     let session = form_session!(session, &form.csrf);
     admin(&session)?;
     let id = id?;
-    let (actor, may_sign) = (session.user.clone(), form.zeichnen);
-    let result = state
-        .db
-        .write(move |conn| User::set_may_sign(conn, &actor, &id, may_sign))
-        .await;
-    match form_outcome(result)? {
-        Ok(_) => Ok(Page::to("/benutzer")),
-        Err(e) => Ok(session.refused(
-            crate::http::respond::status(&e),
-            "Nicht möglich",
-            &crate::web::plain(&e),
-            "/benutzer",
-        )),
-    }
+    let may_sign = form.zeichnen;
+    change_account(state, &session, move |conn, actor| {
+        User::set_may_sign(conn, actor, &id, may_sign)
+    })
+    .await
 }
 
 /// Sets a new initial password and shows it once.
