@@ -114,7 +114,7 @@ impl Checked<DeclineInput> {
                 note: Some(note.clone()),
             },
         )?;
-        crate::actions::notify::declined(conn, &a, &user.name, &side, input.reason.trim())?;
+        crate::actions::notify::declined(conn, &a, &user.name, party, input.reason.trim())?;
         Ok(a)
     }
 }

@@ -122,27 +122,22 @@ pub fn signature_waiting(
     outbox::enqueue(conn, "signature_waiting", &to, &ctx)
 }
 
-/// A signatory of `side` declined to sign `a`: whoever asked for it (its creator) and
+/// A signatory of `party` declined to sign `a`: whoever asked for it (its creator) and
 /// the other side are told, with the reason.
 pub fn declined(
     conn: &mut DbConn,
     a: &Agreement,
     by: &str,
-    side: &str,
+    party: Party,
     reason: &str,
 ) -> AppResult<usize> {
-    let dnrw = crate::store::signature::party_name(conn, a, Party::Dnrw)?;
-    let other = if side == dnrw {
-        Party::Partner
-    } else {
-        Party::Dnrw
-    };
-    let mut to = match other {
-        Party::Partner => partner_users(conn, a)?
+    let side = crate::store::signature::party_name(conn, a, party)?;
+    let mut to = match party {
+        Party::Dnrw => partner_users(conn, a)?
             .into_iter()
             .map(|u| u.email)
             .collect(),
-        Party::Dnrw => staff_emails(conn)?,
+        Party::Partner => staff_emails(conn)?,
     };
     if let Some(email) = a.created_by.strip_prefix("user:") {
         if let Some(u) = User::find_by_email(conn, email)? {
@@ -171,14 +166,20 @@ pub fn submitted(conn: &mut DbConn, a: &Agreement, order: SigningOrder) -> AppRe
     Ok(())
 }
 
-/// `a` came into force (at its last signature, on its date, or put into force by d-NRW):
-/// every party is told.
-pub fn in_force(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
+/// Who hears of a concluded agreement: the partner's users and d-NRW's signatories.
+fn both_sides(conn: &mut DbConn, a: &Agreement) -> AppResult<Vec<String>> {
     let mut to: Vec<String> = partner_users(conn, a)?
         .into_iter()
         .map(|u| u.email)
         .collect();
     to.extend(signer_emails(conn, a, Party::Dnrw)?);
+    Ok(to)
+}
+
+/// `a` came into force (at its last signature, on its date, or put into force by d-NRW):
+/// every party is told.
+pub fn in_force(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
+    let to = both_sides(conn, a)?;
     let mut ctx = describe(conn, a)?;
     ctx["effective_from"] = json!(a.effective_from.map(german_date));
     outbox::enqueue(conn, "in_force", &to, &ctx)?;
@@ -187,11 +188,7 @@ pub fn in_force(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
 
 /// All have signed and the document is sealed: both sides are told, with a link.
 pub fn sealed(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
-    let mut to: Vec<String> = partner_users(conn, a)?
-        .into_iter()
-        .map(|u| u.email)
-        .collect();
-    to.extend(signer_emails(conn, a, Party::Dnrw)?);
+    let to = both_sides(conn, a)?;
     let ctx = describe(conn, a)?;
     outbox::enqueue(conn, "sealed", &to, &ctx)?;
     Ok(())
