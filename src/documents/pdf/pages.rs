@@ -174,13 +174,39 @@ pub(super) fn evidence(layout: &mut Layout<'_>, text: &ContractText, annex: &Ann
 /// A recorded template (`ea@2.0`) as the evidence page names it.
 fn template_label(t: &str) -> String {
     let (name, version) = t.split_once('@').unwrap_or((t, ""));
-    let label = match name {
-        "ioev" => "Interöffentliche Vereinbarung",
-        "ekv" => "Einzelkooperationsvereinbarung",
-        "rv" => "Rahmenvereinbarung",
-        "ea" => "Einzelabruf",
-        "avv" => "Anlage Auftragsverarbeitung",
-        other => other,
+    let label = match (crate::domain::AgreementKind::parse(name), name) {
+        (Some(kind), _) => kind.noun(),
+        (None, "avv") => "Anlage Auftragsverarbeitung",
+        (None, "ozg8a") => "Anlage Datenschutz nach § 8a OZG",
+        (None, "joint") => "Anlage gemeinsame Verantwortlichkeit",
+        (None, other) => other,
     };
     format!("{label}, Version {version}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_label;
+
+    #[test]
+    fn every_template_has_a_german_name_on_the_evidence_page() {
+        assert_eq!(template_label("rv@2.0"), "Rahmenvereinbarung, Version 2.0");
+        assert_eq!(template_label("ea@2.1"), "Einzelabruf, Version 2.1");
+        assert_eq!(
+            template_label("ioev@2.0"),
+            "Interöffentliche Vereinbarung, Version 2.0"
+        );
+        assert_eq!(
+            template_label("ozg8a@1.0"),
+            "Anlage Datenschutz nach § 8a OZG, Version 1.0"
+        );
+        assert_eq!(
+            template_label("joint@1.0"),
+            "Anlage gemeinsame Verantwortlichkeit, Version 1.0"
+        );
+        assert_eq!(
+            template_label("avv@2.0"),
+            "Anlage Auftragsverarbeitung, Version 2.0"
+        );
+    }
 }
