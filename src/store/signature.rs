@@ -42,6 +42,21 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// The latest signature a user gave on an agreement (any version), if any.
+    pub fn latest_of_user(
+        conn: &mut DbConn,
+        agreement_id: &str,
+        user_id: &str,
+    ) -> AppResult<Option<Signature>> {
+        Ok(signatures::table
+            .filter(signatures::agreement_id.eq(agreement_id))
+            .filter(signatures::user_id.eq(user_id))
+            .select(Signature::as_select())
+            .order((signatures::version_no.desc(), signatures::signed_at.desc()))
+            .first(conn)
+            .optional()?)
+    }
+
     pub fn of_version(conn: &mut DbConn, agreement_id: &str, no: i32) -> AppResult<Vec<Signature>> {
         Ok(signatures::table
             .filter(signatures::agreement_id.eq(agreement_id))

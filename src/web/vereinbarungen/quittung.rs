@@ -33,17 +33,7 @@ pub(super) async fn receipt(
             let a = Agreement::find_in(conn, &scope, &id)?;
             let view = a.view(conn, false)?;
             // The user's latest signature on this agreement, and that version's state.
-            let mut mine = None;
-            for no in (1..=a.current_version + 1).rev() {
-                if let Some(s) = Signature::of_version(conn, &a.id, no)?
-                    .into_iter()
-                    .find(|s| s.user_id.as_deref() == Some(user_id.as_str()))
-                {
-                    mine = Some(s);
-                    break;
-                }
-            }
-            let Some(signature) = mine else {
+            let Some(signature) = Signature::latest_of_user(conn, &a.id, &user_id)? else {
                 return Ok(None);
             };
             let signing = sign::state(conn, order, &a.id, Some(signature.version_no))?;
