@@ -16,7 +16,6 @@ use crate::db::schema::documents;
 use crate::db::{Db, DbConn};
 use crate::documents::pdf::{self, Annex, EvidenceEvent, Purpose, SealNote, SignatureLine};
 use crate::documents::text::ContractText;
-use crate::domain::agreement::german_date;
 use crate::domain::berlin;
 use crate::domain::signing::SigningOrder;
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -165,18 +164,8 @@ pub fn prepare(
     }
     // Agreements signed before the registry kept signatures (or imported) say so.
     let signed_outside = if signatures.is_empty() {
-        a.signed_on.map(
-            |on| match a.signed_by.as_deref().filter(|b| !b.trim().is_empty()) {
-                Some(by) => format!(
-                    "Außerhalb des Registers unterzeichnet am {} von {by}.",
-                    german_date(on)
-                ),
-                None => format!(
-                    "Außerhalb des Registers unterzeichnet am {}.",
-                    german_date(on)
-                ),
-            },
-        )
+        a.signed_on
+            .map(|on| crate::domain::agreement::signed_outside(on, a.signed_by.as_deref()))
     } else {
         None
     };

@@ -285,6 +285,21 @@ pub fn check_termination(
 }
 
 /// `23.11.2026`
+/// How a signature given outside the registry (on paper, before it kept signatures) is
+/// stated, on the agreement's page and in its sealed document alike.
+pub fn signed_outside(on: Date, by: Option<&str>) -> String {
+    match by.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(by) => format!(
+            "Außerhalb des Registers unterzeichnet am {} von {by}.",
+            german_date(on)
+        ),
+        None => format!(
+            "Außerhalb des Registers unterzeichnet am {}.",
+            german_date(on)
+        ),
+    }
+}
+
 pub fn german_date(d: Date) -> String {
     format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
 }

@@ -353,10 +353,9 @@ pub(super) async fn agreement_page(
         view.signed_on,
         signing.required.iter().all(|r| r.signature.is_none())
     ) {
-        (Some(on), true) if signing.version_no == view.current_version => Some(json!({
-            "on": crate::domain::agreement::german_date(on),
-            "by": view.signed_by,
-        })),
+        (Some(on), true) if signing.version_no == view.current_version => Some(
+            crate::domain::agreement::signed_outside(on, view.signed_by.as_deref())
+        ),
         _ => None,
     });
     // A municipality's own draft: read, then submit (or discard) here.
