@@ -1,21 +1,23 @@
 //! `/api/v1/municipalities`: NRW municipalities and Kreise, their Träger status and contacts.
 
 use rocket::serde::json::Json;
-use rocket::{get, patch, post, routes, FromForm, Route, State};
+use rocket::{get, patch, post, put, routes, FromForm, Route, State};
 use serde::Serialize;
 
 use super::{body, Body, Staff};
+use crate::domain::membership::Standing;
 use crate::domain::text::Checked;
 use crate::domain::MunicipalityKind;
 use crate::error::{AppError, AppResult};
 use crate::http::params::MunicipalityId;
 use crate::http::state::AppState;
 use crate::store::contact::{Contact, ContactInput};
-use crate::store::municipality::{Filter, Municipality, MunicipalityPatch};
+use crate::store::membership::{Membership, MembershipInput};
+use crate::store::municipality::{Filter, Municipality, MunicipalityPatch, TraegerFilter};
 use crate::store::{Page, Paged};
 
 pub fn routes() -> Vec<Route> {
-    routes![list, show, update, add_contact]
+    routes![list, show, update, record_membership, add_contact]
 }
 
 #[get("/api/v1/municipalities?<query..>")]
@@ -23,14 +25,44 @@ async fn list(
     _staff: Staff,
     state: &State<AppState>,
     query: MunicipalitiesQuery<'_>,
-) -> AppResult<Json<Paged<Municipality>>> {
+) -> AppResult<Json<Paged<ListItem>>> {
     let (filter, page) = query.filter()?;
     Ok(Json(
         state
             .db
-            .read(move |conn| Municipality::list(conn, &filter, page))
+            .read(move |conn| {
+                let listed = Municipality::list(conn, &filter, page)?;
+                let ids: Vec<String> = listed.items.iter().map(|m| m.id.clone()).collect();
+                let standings = Membership::standings(conn, &ids)?;
+                Ok(Paged {
+                    page: listed.page,
+                    per_page: listed.per_page,
+                    total: listed.total,
+                    items: listed
+                        .items
+                        .into_iter()
+                        .map(|m| ListItem {
+                            traegerschaft: standings
+                                .get(&m.id)
+                                .copied()
+                                .unwrap_or(Standing::Unknown)
+                                .code(),
+                            municipality: m,
+                        })
+                        .collect(),
+                })
+            })
             .await?,
     ))
+}
+
+/// A municipality in the list, with its Trägerschaft as a code.
+#[derive(Serialize)]
+struct ListItem {
+    #[serde(flatten)]
+    municipality: Municipality,
+    /// `traeger`, `kein_traeger` or `nicht_erfasst`.
+    traegerschaft: &'static str,
 }
 
 /// The query of the municipality list, as documented.
@@ -40,6 +72,7 @@ struct MunicipalitiesQuery<'r> {
     q: Option<&'r str>,
     kind: Option<&'r str>,
     regierungsbezirk: Option<&'r str>,
+    traeger: Option<&'r str>,
     page: Option<&'r str>,
     per_page: Option<&'r str>,
 }
@@ -63,6 +96,15 @@ impl MunicipalitiesQuery<'_> {
                 ));
             }
         }
+        let traeger = match self.traeger {
+            None => None,
+            Some(t) => Some(TraegerFilter::parse(t).ok_or_else(|| {
+                AppError::field(
+                    "traeger",
+                    format!("„{t}“ ist kein Stand der Trägerschaft (traeger, kein_traeger, nicht_erfasst)."),
+                )
+            })?),
+        };
         let filter = Checked::new(Filter {
             ags: self.ags.map(str::to_string),
             q: self
@@ -72,6 +114,7 @@ impl MunicipalitiesQuery<'_> {
                 .map(str::to_string),
             kind: self.kind.map(str::to_string),
             regierungsbezirk: self.regierungsbezirk.map(str::to_string),
+            traeger,
             ..Filter::default()
         })?;
         Ok((filter, super::page(self.page, self.per_page)?))
@@ -83,15 +126,27 @@ struct MunicipalityDetail {
     #[serde(flatten)]
     municipality: Municipality,
     kind_label: &'static str,
+    /// Träger of d-NRW now.
     is_traeger: bool,
+    /// `traeger`, `kein_traeger` or `nicht_erfasst` (no record).
+    traegerschaft: &'static str,
+    /// In words: "Träger seit 01.04.2021", "kein Träger", "nicht erfasst".
+    traegerschaft_label: String,
+    /// The record (council decision, accession, capital), if any.
+    membership: Option<Membership>,
     contacts: Vec<Contact>,
 }
 
 fn detail(conn: &mut crate::db::DbConn, m: Municipality) -> AppResult<MunicipalityDetail> {
     let contacts = Contact::of_municipality(conn, &m.id)?;
+    let membership = Membership::of(conn, &m.id)?;
+    let standing = Standing::of(membership.as_ref().map(Membership::facts).as_ref());
     Ok(MunicipalityDetail {
         kind_label: m.kind.label(),
-        is_traeger: m.traeger_since.is_some(),
+        is_traeger: standing.is_member(),
+        traegerschaft: standing.code(),
+        traegerschaft_label: standing.label(),
+        membership,
         contacts,
         municipality: m,
     })
@@ -121,6 +176,27 @@ async fn update(
     state: &State<AppState>,
     id: Result<MunicipalityId, AppError>,
     input: Body<'_, MunicipalityPatch>,
+) -> AppResult<Json<MunicipalityDetail>> {
+    let id = id?;
+    let input = body(input)?;
+    Ok(Json(
+        state
+            .db
+            .write(move |conn| {
+                let m = input.apply(conn, &staff.actor, &id)?;
+                detail(conn, m)
+            })
+            .await?,
+    ))
+}
+
+/// Records the municipality's Trägerschaft (or removes the record: "nicht erfasst").
+#[put("/api/v1/municipalities/<id>/membership", data = "<input>")]
+async fn record_membership(
+    staff: Staff,
+    state: &State<AppState>,
+    id: Result<MunicipalityId, AppError>,
+    input: Body<'_, MembershipInput>,
 ) -> AppResult<Json<MunicipalityDetail>> {
     let id = id?;
     let input = body(input)?;

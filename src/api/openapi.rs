@@ -127,7 +127,13 @@ fn spec() -> Value {
                     "fields": { "type": "array", "items": { "type": "object", "properties": { "field": { "type": "string" }, "message": { "type": "string" } } } } } },
                 "Catalog": obj, "Page": { "type": "object", "properties": { "items": { "type": "array", "items": obj }, "page": { "type": "integer" }, "per_page": { "type": "integer" }, "total": { "type": "integer" } } },
                 "List": { "type": "array", "items": obj },
-                "Municipality": obj, "MunicipalityPatch": obj, "Contact": obj, "ContactInput": obj,
+                "Municipality": obj, "MunicipalityPatch": obj,
+                "MembershipInput": { "type": "object", "required": ["lock_version", "status"], "additionalProperties": false, "properties": {
+                    "lock_version": { "type": "integer" }, "status": { "type": "string", "enum": ["traeger", "kein_traeger", "nicht_erfasst"] },
+                    "council_decision_on": { "type": "string", "format": "date" }, "accession_declared_on": { "type": "string", "format": "date" },
+                    "capital_cents": { "type": "integer", "minimum": 0 }, "capital_paid_on": { "type": "string", "format": "date" },
+                    "left_on": { "type": "string", "format": "date" }, "capital_refunded_on": { "type": "string", "format": "date" },
+                    "note": { "type": "string" } } }, "Contact": obj, "ContactInput": obj,
                 "Organisation": obj, "OrganisationInput": obj, "Service": obj, "ServiceInput": obj, "ServiceStatus": obj,
                 "Agreement": obj, "ContractText": { "type": "object", "properties": {
                     "agreement_id": { "type": "string" }, "reference": { "type": "string" }, "version_no": { "type": "integer" },
@@ -138,7 +144,8 @@ fn spec() -> Value {
                     "service_id": { "type": "string", "format": "uuid" }, "direction": { "type": "string", "enum": ["inbound", "outbound"] },
                     "external_party_name": { "type": "string" }, "external_party_ags": { "type": "string", "pattern": "^[0-9]{8}$" },
                     "notice_period_months": { "type": "integer" }, "ends_on": { "type": "string", "format": "date" },
-                    "avv": obj, "parameters": obj, "costs": { "type": "string" }, "notes": { "type": "string" } } },
+                    "avv": obj, "parameters": obj, "costs": { "type": "string" }, "notes": { "type": "string" },
+                    "non_member_reason": { "type": "string" } } },
                 "AgreementEdit": obj, "Amendment": obj, "AmendmentStep": obj,
                 "Transition": { "type": "object", "required": ["action"], "properties": {
                     "action": { "type": "string", "enum": ["submit", "activate", "terminate", "expire", "cancel"] },
@@ -168,10 +175,12 @@ fn spec() -> Value {
         "paths": {
             "/api/v1/catalog": { "get": op("Public catalogue of offered services", true, &[], None, "200", "Catalog", &[]) },
             "/api/v1/openapi.json": { "get": op("This document", true, &[], None, "200", "OpenApi", &[]) },
-            "/api/v1/municipalities": { "get": op("NRW municipalities and Kreise", false, &["ags", "q", "kind", "regierungsbezirk", "page", "per_page"], None, "200", "Page", &read) },
+            "/api/v1/municipalities": { "get": op("NRW municipalities and Kreise", false, &["ags", "q", "kind", "regierungsbezirk", "traeger", "page", "per_page"], None, "200", "Page", &read) },
             "/api/v1/municipalities/{id}": {
                 "get": op("One municipality with contacts", false, &["path:id"], None, "200", "Municipality", &read),
-                "patch": op("Träger status, address, population", false, &["path:id"], Some("MunicipalityPatch"), "200", "Municipality", &write) },
+                "patch": op("Address, population (lock_version required)", false, &["path:id"], Some("MunicipalityPatch"), "200", "Municipality", &write) },
+            "/api/v1/municipalities/{id}/membership": {
+                "put": op("Record the Trägerschaft at d-NRW (traeger, kein_traeger) or remove the record (nicht_erfasst); the municipality's lock_version required", false, &["path:id"], Some("MembershipInput"), "200", "Municipality", &write) },
             "/api/v1/municipalities/{id}/contacts": { "post": op("Add a contact person", false, &["path:id"], Some("ContactInput"), "201", "Contact", &write) },
             "/api/v1/organisations/{id}/contacts": { "post": op("Add a contact person", false, &["path:id"], Some("ContactInput"), "201", "Contact", &write) },
             "/api/v1/intermediaries": {

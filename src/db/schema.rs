@@ -31,8 +31,6 @@ diesel::table! {
         population -> Nullable<BigInt>,
         postcode -> Nullable<Text>,
         address -> Nullable<Text>,
-        traeger_since -> Nullable<Date>,
-        capital_contribution_cents -> Nullable<BigInt>,
         lock_version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -113,6 +111,24 @@ diesel::table! {
         created_by -> Text,
         updated_at -> Timestamp,
         live_on -> Nullable<Date>,
+        non_member_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    memberships (municipality_id) {
+        municipality_id -> Text,
+        is_member -> Bool,
+        council_decision_on -> Nullable<Date>,
+        accession_declared_on -> Nullable<Date>,
+        capital_cents -> Nullable<BigInt>,
+        capital_paid_on -> Nullable<Date>,
+        left_on -> Nullable<Date>,
+        capital_refunded_on -> Nullable<Date>,
+        note -> Nullable<Text>,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -314,10 +330,12 @@ diesel::joinable!(attachments -> agreements (agreement_id));
 diesel::joinable!(golive_tasks -> agreements (agreement_id));
 diesel::joinable!(agreements -> municipalities (municipality_id));
 diesel::joinable!(golive_tasks -> contacts (contact_id));
+diesel::joinable!(memberships -> municipalities (municipality_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     municipalities,
+    memberships,
     contacts,
     services,
     agreements,

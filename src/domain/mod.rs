@@ -8,6 +8,7 @@ pub mod berlin;
 pub mod codes;
 pub mod golive;
 pub mod grammar;
+pub mod membership;
 pub mod party;
 pub mod policy;
 pub mod rules;

@@ -1,4 +1,4 @@
-//! Parties: municipalities (with their Träger status), organisations (intermediaries of the
+//! Parties: municipalities (their Trägerschaft: `domain::membership`), organisations (intermediaries of the
 //! Länder, providers and operators), contacts.
 
 use serde::{Deserialize, Serialize};
@@ -81,7 +81,6 @@ pub fn check_municipality(
     ars: &str,
     name: &str,
     population: Option<i64>,
-    capital_contribution_cents: Option<i64>,
 ) {
     problems.check("ags", codes::check_nrw_ags(ags));
     problems.check("ars", codes::check_ars(ars, ags));
@@ -90,12 +89,6 @@ pub fn check_municipality(
     }
     if population.is_some_and(|p| p < 0) {
         problems.add("population", "Die Einwohnerzahl darf nicht negativ sein.");
-    }
-    if capital_contribution_cents.is_some_and(|c| c < 0) {
-        problems.add(
-            "capital_contribution_cents",
-            "Die Stammkapitaleinlage darf nicht negativ sein.",
-        );
     }
 }
 

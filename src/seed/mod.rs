@@ -137,8 +137,6 @@ fn municipalities(conn: &mut DbConn) -> AppResult<()> {
             population: field(&row, "population").and_then(|p| p.parse().ok()),
             postcode: field(&row, "plz").map(str::to_string),
             address: None,
-            traeger_since: None,
-            capital_contribution_cents: None,
             lock_version: 1,
             created_at: t,
             updated_at: t,

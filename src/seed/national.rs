@@ -103,6 +103,7 @@ fn agreement(kind: AgreementKind, number: usize, status: Status) -> Agreement {
         updated_at: t,
         // Three in five Einzelabrufe in force are live (the roll-out benchmark sees all
         // five states).
+        non_member_reason: None,
         live_on: (kind == AgreementKind::Ea && status == Status::InForce && number % 5 < 3)
             .then_some(date!(2025 - 05 - 02)),
     }
@@ -219,8 +220,6 @@ pub fn generate(
                 population: Some(1000 + (i as i64 * 7919) % 100_000),
                 postcode: None,
                 address: None,
-                traeger_since: None,
-                capital_contribution_cents: None,
                 lock_version: 1,
                 created_at: t,
                 updated_at: t,

@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod audit;
 pub mod contact;
 pub mod document;
+pub mod membership;
 pub mod municipality;
 pub mod organisation;
 pub mod outbox;

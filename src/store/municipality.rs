@@ -1,11 +1,11 @@
-//! NRW municipalities and Kreise, with their Träger status at d-NRW.
+//! NRW municipalities and Kreise (their Trägerschaft at d-NRW: `store::membership`).
 
 use diesel::prelude::*;
 use serde::Serialize;
-use time::{Date, PrimitiveDateTime};
+use time::PrimitiveDateTime;
 
 use super::{Page, Paged};
-use crate::db::schema::{agreements, municipalities};
+use crate::db::schema::{agreements, memberships, municipalities};
 use crate::db::DbConn;
 use crate::domain::search_key;
 use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
@@ -28,10 +28,6 @@ pub struct Municipality {
     pub population: Option<i64>,
     pub postcode: Option<String>,
     pub address: Option<String>,
-    /// Date of the decision that made the municipality a Träger of d-NRW.
-    pub traeger_since: Option<Date>,
-    /// Capital contribution to d-NRW, in euro cents.
-    pub capital_contribution_cents: Option<i64>,
     pub lock_version: i32,
     #[serde(with = "super::ts")]
     pub created_at: PrimitiveDateTime,
@@ -50,8 +46,8 @@ pub struct Filter {
     pub regierungsbezirk: Option<String>,
     /// Members of this Kreis (its AGS), and the Kreis itself.
     pub kreis_ags: Option<String>,
-    /// Träger of d-NRW (or not).
-    pub traeger: Option<bool>,
+    /// Träger of d-NRW, recorded as not being one, or nothing recorded.
+    pub traeger: Option<TraegerFilter>,
     /// The state of the municipality's RV.
     pub rv: Option<RvState>,
 }
@@ -68,6 +64,34 @@ impl Inspect for Filter {
 
 /// The Regierungsbezirke, and the Kreise as (AGS, name).
 pub type Districts = (Vec<String>, Vec<(String, String)>);
+
+/// A municipality's active RV, for the list.
+#[derive(Debug, Clone)]
+pub struct ActiveRv {
+    pub status: String,
+    pub id: String,
+    /// Why a municipality that is not Träger may re-use.
+    pub non_member_reason: Option<String>,
+}
+
+/// The Trägerschaft filter: the three recorded states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraegerFilter {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl TraegerFilter {
+    pub fn parse(s: &str) -> Option<TraegerFilter> {
+        Some(match s {
+            "ja" | "traeger" => TraegerFilter::Yes,
+            "nein" | "kein_traeger" => TraegerFilter::No,
+            "nicht_erfasst" | "unbekannt" => TraegerFilter::Unknown,
+            _ => return None,
+        })
+    }
+}
 
 /// Where a municipality stands with its Rahmenvereinbarung.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,10 +167,20 @@ impl Municipality {
                         .or(municipalities::ags.eq(k.clone())),
                 );
             }
-            match filter.traeger {
-                Some(true) => q = q.filter(municipalities::traeger_since.is_not_null()),
-                Some(false) => q = q.filter(municipalities::traeger_since.is_null()),
-                None => {}
+            if let Some(t) = filter.traeger {
+                let members = |is_member: bool| {
+                    memberships::table
+                        .filter(memberships::is_member.eq(is_member))
+                        .select(memberships::municipality_id)
+                };
+                q = match t {
+                    TraegerFilter::Yes => q.filter(municipalities::id.eq_any(members(true))),
+                    TraegerFilter::No => q.filter(municipalities::id.eq_any(members(false))),
+                    TraegerFilter::Unknown => q
+                        .filter(diesel::dsl::not(municipalities::id.eq_any(
+                            memberships::table.select(memberships::municipality_id),
+                        ))),
+                };
             }
             if let Some(rv) = filter.rv {
                 let with = |statuses: &'static [Status]| {
@@ -185,12 +219,13 @@ impl Municipality {
         })
     }
 
-    /// The status of the active RV (if any) of each of `ids`.
+    /// The active RV (if any) of each of `ids`: its status, id and, for a municipality
+    /// that is not Träger, the recorded reason.
     pub fn rv_status(
         conn: &mut DbConn,
         ids: &[String],
-    ) -> AppResult<std::collections::HashMap<String, (String, String)>> {
-        let rows: Vec<(Option<String>, String, String)> = agreements::table
+    ) -> AppResult<std::collections::HashMap<String, ActiveRv>> {
+        let rows: Vec<(Option<String>, String, String, Option<String>)> = agreements::table
             .filter(agreements::kind.eq(AgreementKind::Rv))
             .filter(agreements::municipality_id.eq_any(ids))
             .filter(agreements::active_key.is_not_null())
@@ -198,11 +233,23 @@ impl Municipality {
                 agreements::municipality_id,
                 agreements::status,
                 agreements::id,
+                agreements::non_member_reason,
             ))
             .load(conn)?;
         Ok(rows
             .into_iter()
-            .filter_map(|(m, s, id)| m.map(|m| (m, (s, id))))
+            .filter_map(|(m, status, id, reason)| {
+                m.map(|m| {
+                    (
+                        m,
+                        ActiveRv {
+                            status,
+                            id,
+                            non_member_reason: reason,
+                        },
+                    )
+                })
+            })
             .collect())
     }
 
@@ -252,8 +299,6 @@ impl Municipality {
         .set((
             municipalities::address.eq(&self.address),
             municipalities::population.eq(self.population),
-            municipalities::traeger_since.eq(self.traeger_since),
-            municipalities::capital_contribution_cents.eq(self.capital_contribution_cents),
             municipalities::lock_version.eq(next),
             municipalities::updated_at.eq(self.updated_at),
         ))
@@ -287,16 +332,13 @@ pub fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// What staff may change about a municipality (its keys come from Destatis):
+/// What staff may change about a municipality (its keys come from Destatis; its
+/// Trägerschaft is `store::membership::MembershipInput`):
 /// `PATCH /api/v1/municipalities/{id}` and the municipality page's form.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MunicipalityPatch {
     pub lock_version: i32,
-    #[serde(default, deserialize_with = "super::nullable")]
-    pub traeger_since: Option<Option<Date>>,
-    #[serde(default, deserialize_with = "super::nullable")]
-    pub capital_contribution_cents: Option<Option<i64>>,
     #[serde(default, deserialize_with = "super::nullable")]
     pub address: Option<Option<String>>,
     #[serde(default)]
@@ -324,12 +366,6 @@ impl MunicipalityPatch {
             return Err(AppError::stale());
         }
         let before = serde_json::to_value(&m)?;
-        if let Some(t) = self.traeger_since {
-            m.traeger_since = t;
-        }
-        if let Some(c) = self.capital_contribution_cents {
-            m.capital_contribution_cents = c;
-        }
         if let Some(a) = self.address {
             m.address = a.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
         }
@@ -337,20 +373,7 @@ impl MunicipalityPatch {
             m.population = Some(p);
         }
         let mut problems = Problems::new();
-        party::check_municipality(
-            &mut problems,
-            &m.ags,
-            &m.ars,
-            &m.name,
-            m.population,
-            m.capital_contribution_cents,
-        );
-        if m.traeger_since.is_some_and(|d| d > super::today()) {
-            problems.add(
-                "traeger_since",
-                "Der Trägerbeschluss kann nicht in der Zukunft liegen.",
-            );
-        }
+        party::check_municipality(&mut problems, &m.ags, &m.ars, &m.name, m.population);
         problems.into_result()?;
         m.update(conn, self.lock_version)?;
         super::audit::record(

@@ -80,6 +80,7 @@ fn status(
         "GET" => app.client.get(path.to_string()),
         "POST" => app.client.post(path.to_string()),
         "PATCH" => app.client.patch(path.to_string()),
+        "PUT" => app.client.put(path.to_string()),
         "DELETE" => app.client.delete(path.to_string()),
         _ => unreachable!(),
     };
@@ -130,6 +131,12 @@ fn every_route_answers_every_role_as_the_table_says() {
         (
             "PATCH",
             format!("/api/v1/municipalities/{m}"),
+            Some(&empty),
+            STAFF_WRITE,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/municipalities/{m}/membership"),
             Some(&empty),
             STAFF_WRITE,
         ),

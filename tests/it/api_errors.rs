@@ -181,13 +181,18 @@ fn stale_updates_get_409_and_change_nothing() {
 
     let dortmund = app.municipality("05913000");
     let m = app.ok("GET", &format!("/api/v1/municipalities/{dortmund}"), None);
-    let m2 = app.ok("PATCH", &format!("/api/v1/municipalities/{dortmund}"), Some(json!({ "lock_version": m["lock_version"], "traeger_since": "2021-06-01", "capital_contribution_cents": 500000 })));
+    let m2 = app.ok("PUT", &format!("/api/v1/municipalities/{dortmund}/membership"), Some(json!({ "lock_version": m["lock_version"], "status": "traeger", "accession_declared_on": "2021-06-01" })));
     assert_eq!(m2["is_traeger"], true);
     let (status, v) = app.patch(
         &format!("/api/v1/municipalities/{dortmund}"),
-        json!({ "lock_version": m["lock_version"], "traeger_since": null }),
+        json!({ "lock_version": m["lock_version"], "address": "Friedensplatz 1" }),
     );
     assert_error(status, &v, Status::Conflict, "stale");
+    let (status, v) = app.patch(
+        &format!("/api/v1/municipalities/{dortmund}"),
+        json!({ "lock_version": m2["lock_version"], "traeger_since": "2021-06-01" }),
+    );
+    assert_error(status, &v, Status::UnprocessableEntity, "validation_failed");
 
     let rv = app.create(json!({ "kind": "rv", "municipality_id": dortmund }));
     let edited = app.ok(

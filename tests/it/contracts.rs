@@ -75,7 +75,7 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
     ] {
         assert!(body.contains(point), "AVV lacks {point:?}");
     }
-    assert_eq!(t["templates"], json!(["ea@2.1", "avv@2.0"]));
+    assert_eq!(t["templates"], json!(["ea@2.2", "avv@2.0"]));
     assert_eq!(t["version_no"], 1);
     assert!(
         !body.contains("{{") && !body.contains("{%"),
@@ -96,7 +96,7 @@ fn every_kind_renders_and_the_hash_follows_the_wording() {
     for (kind, title, template) in [
         ("ioev", "\n# Interöffentliche Vereinbarung\n", "ioev@2.0"),
         ("ekv", "\n# Einzelkooperationsvereinbarung\n", "ekv@2.1"),
-        ("rv", "\n# Rahmenvereinbarung\n", "rv@2.0"),
+        ("rv", "\n# Rahmenvereinbarung\n", "rv@2.1"),
     ] {
         for id in ids_of(&app, kind) {
             let t = text(&app, &id);

@@ -138,7 +138,7 @@ fn search_strings_are_bounded_and_checked_not_a_500() {
         ("/vereinbarungen?status=laeuft", "für „Status“ nicht"),
         (
             "/kommunen?traeger=vielleicht",
-            "für „Träger von d-NRW“ nicht",
+            "für „Träger der d-NRW“ nicht",
         ),
         ("/aufgaben?ansicht=morgen", "für „Ansicht“ nicht"),
     ] {
@@ -451,6 +451,7 @@ fn every_json_body_field_refuses_nul_overlong_text_and_lone_surrogates() {
                 let mut req = match method.as_str() {
                     "POST" => app.client.post(path.clone()),
                     "PATCH" => app.client.patch(path.clone()),
+                    "PUT" => app.client.put(path.clone()),
                     other => panic!("{other}"),
                 };
                 req = req

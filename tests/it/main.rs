@@ -17,6 +17,7 @@ mod filing;
 mod golive;
 mod hardening;
 mod mail;
+mod membership;
 mod national;
 mod parties;
 mod pdf;

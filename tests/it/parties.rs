@@ -1,8 +1,8 @@
-//! Parties: contacts, Träger status, intermediaries and providers; seeding is idempotent.
+//! Parties: contacts, Trägerschaft, intermediaries and providers; seeding is idempotent.
 
 use crate::common::*;
 use rocket::http::Status;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn contacts_are_recorded_for_municipalities_and_organisations() {
@@ -42,42 +42,136 @@ fn contacts_are_recorded_for_municipalities_and_organisations() {
 }
 
 #[test]
-fn traeger_status_is_kept_and_validated() {
+fn trägerschaft_is_its_own_record_with_three_states_and_checked_dates() {
     let app = TestApp::new();
     let essen = app.municipality("05113000");
+    let path = format!("/api/v1/municipalities/{essen}/membership");
     let m = app.ok("GET", &format!("/api/v1/municipalities/{essen}"), None);
-    assert_eq!(m["is_traeger"], false);
+    assert_eq!(
+        (
+            m["is_traeger"].clone(),
+            m["traegerschaft"].clone(),
+            m["membership"].clone()
+        ),
+        (json!(false), json!("nicht_erfasst"), Value::Null)
+    );
+    let put = |body: Value| app.put(&path, body);
+    // Träger without a declaration of accession, a future payment, an unknown state,
+    // "nicht erfasst" with dates: each refused at its field.
+    for (body, field) in [
+        (
+            json!({ "lock_version": m["lock_version"], "status": "traeger", "council_decision_on": "2020-11-05" }),
+            "accession_declared_on",
+        ),
+        (
+            json!({ "lock_version": m["lock_version"], "status": "traeger", "accession_declared_on": "2020-12-01", "capital_paid_on": "2999-01-01" }),
+            "capital_paid_on",
+        ),
+        (
+            json!({ "lock_version": m["lock_version"], "status": "traeger", "council_decision_on": "2021-01-05", "accession_declared_on": "2020-12-01" }),
+            "accession_declared_on",
+        ),
+        (
+            json!({ "lock_version": m["lock_version"], "status": "kein_traeger", "capital_refunded_on": "2024-01-01" }),
+            "capital_refunded_on",
+        ),
+        (
+            json!({ "lock_version": m["lock_version"], "status": "traeger", "accession_declared_on": "2020-12-01", "capital_cents": -5 }),
+            "capital_cents",
+        ),
+        (
+            json!({ "lock_version": m["lock_version"], "status": "vielleicht" }),
+            "status",
+        ),
+        (
+            json!({ "lock_version": m["lock_version"], "status": "nicht_erfasst", "left_on": "2024-01-01" }),
+            "status",
+        ),
+    ] {
+        let (status, v) = put(body.clone());
+        assert_eq!(status, Status::UnprocessableEntity, "{body} → {v}");
+        assert_eq!(v["fields"][0]["field"], field, "{v}");
+    }
     let (status, v) = app.patch(
-        &format!("/api/v1/municipalities/{essen}"),
-        json!({ "lock_version": m["lock_version"], "capital_contribution_cents": -5 }),
-    );
-    assert_eq!(status, Status::UnprocessableEntity, "{v}");
-    let (status, _) = app.patch(
-        &format!("/api/v1/municipalities/{essen}"),
-        json!({ "lock_version": m["lock_version"], "traeger_since": "2999-01-01" }),
-    );
-    assert_eq!(status, Status::UnprocessableEntity);
-    let (status, _) = app.patch(
         &format!("/api/v1/municipalities/{essen}"),
         json!({ "lock_version": m["lock_version"], "ags": "05113001" }),
     );
     assert_eq!(
         status,
         Status::UnprocessableEntity,
-        "official keys are not editable"
+        "official keys are not editable: {v}"
     );
-    let m2 = app.ok("PATCH", &format!("/api/v1/municipalities/{essen}"), Some(json!({ "lock_version": m["lock_version"], "traeger_since": "2020-12-01", "capital_contribution_cents": 1250000 })));
+
+    let (status, m2) = put(
+        json!({ "lock_version": m["lock_version"], "status": "traeger",
+        "council_decision_on": "2020-11-05", "accession_declared_on": "2020-12-01", "capital_paid_on": "2021-01-15",
+        "note": "Beitrittserklärung in der Akte 2020/117" }),
+    );
+    assert_eq!(status, Status::Ok, "{m2}");
     assert_eq!(m2["is_traeger"], true);
-    assert_eq!(m2["traeger_since"], "2020-12-01");
-    assert_eq!(m2["capital_contribution_cents"], 1250000);
-    // null clears it again.
-    let m3 = app.ok(
-        "PATCH",
-        &format!("/api/v1/municipalities/{essen}"),
-        Some(json!({ "lock_version": m2["lock_version"], "traeger_since": null })),
+    assert_eq!(m2["traegerschaft_label"], "Träger seit 01.12.2020");
+    assert_eq!(
+        m2["membership"]["capital_cents"], 100_000,
+        "the standard 1.000 €"
     );
-    assert_eq!(m3["is_traeger"], false);
-    assert_eq!(m3["capital_contribution_cents"], 1250000);
+    assert_eq!(m2["membership"]["council_decision_on"], "2020-11-05");
+    // The municipality's lock_version guards the record: the old one is stale now.
+    let (status, v) = put(json!({ "lock_version": m["lock_version"], "status": "kein_traeger" }));
+    assert_eq!(status, Status::Conflict, "{v}");
+
+    // It leaves: explicitly "kein Träger", the contribution refunded.
+    let (status, m3) = put(
+        json!({ "lock_version": m2["lock_version"], "status": "kein_traeger",
+        "accession_declared_on": "2020-12-01", "capital_paid_on": "2021-01-15",
+        "left_on": "2025-12-31", "capital_refunded_on": "2026-02-01" }),
+    );
+    assert_eq!(status, Status::Ok, "{m3}");
+    assert_eq!(
+        (
+            m3["is_traeger"].clone(),
+            m3["traegerschaft"].clone(),
+            m3["traegerschaft_label"].clone()
+        ),
+        (
+            json!(false),
+            json!("kein_traeger"),
+            json!("kein Träger (ausgetreten am 31.12.2025)")
+        )
+    );
+    let list = |filter: &str| {
+        let v = app.ok(
+            "GET",
+            &format!("/api/v1/municipalities?traeger={filter}&ags=05113000"),
+            None,
+        );
+        (
+            v["total"].as_i64().unwrap(),
+            v["items"][0]["traegerschaft"].clone(),
+        )
+    };
+    assert_eq!(list("kein_traeger"), (1, json!("kein_traeger")));
+    assert_eq!(list("traeger").0, 0);
+    assert_eq!(list("nicht_erfasst").0, 0);
+    let (status, _) = app.get("/api/v1/municipalities?traeger=vielleicht");
+    assert_eq!(status, Status::UnprocessableEntity);
+
+    // "nicht erfasst" removes the record again; every change is in the audit log.
+    let (status, m4) =
+        put(json!({ "lock_version": m3["lock_version"], "status": "nicht_erfasst" }));
+    assert_eq!(status, Status::Ok, "{m4}");
+    assert_eq!(
+        (m4["traegerschaft"].clone(), m4["membership"].clone()),
+        (json!("nicht_erfasst"), Value::Null)
+    );
+    assert_eq!(list("nicht_erfasst"), (1, json!("nicht_erfasst")));
+    let audit = app.ok("GET", &format!("/api/v1/audit?entity_id={essen}"), None);
+    let changes = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "membership")
+        .count();
+    assert_eq!(changes, 3, "{audit}");
 }
 
 #[test]

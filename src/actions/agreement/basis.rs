@@ -1,12 +1,14 @@
 //! What an agreement rests on (EKV → IÖV; EA → RV and EKV, or IÖV and EKV when outbound),
-//! found among the active agreements and checked against the rules. Used when an agreement
-//! is created and again when it is submitted and activated.
+//! found among the active agreements and checked against the rules, and the Trägerschaft
+//! rule. Used when an agreement is created and again when it is submitted and activated.
 
 use crate::db::DbConn;
+use crate::domain::membership;
 use crate::domain::rules::{self, Found, ServiceFacts};
 use crate::domain::{AgreementKind, Direction};
 use crate::error::{AppError, AppResult};
 use crate::store::agreement::Agreement;
+use crate::store::membership::Membership;
 use crate::store::municipality::Municipality;
 use crate::store::organisation::Organisation;
 use crate::store::service::Service;
@@ -96,6 +98,33 @@ pub(super) fn check(conn: &mut DbConn, p: &Parties<'_>) -> AppResult<Basis> {
     Ok(basis)
 }
 
+/// The Trägerschaft rule (`domain::membership`): an RV or Einzelabruf for a municipality
+/// recorded as not being Träger of d-NRW needs a reason; other agreements take none.
+/// `reason_is_new`: the reason is being given now (not one recorded earlier).
+pub(super) fn check_membership(
+    conn: &mut DbConn,
+    kind: AgreementKind,
+    municipality: Option<&Municipality>,
+    reason: Option<&str>,
+    reason_is_new: bool,
+) -> AppResult<()> {
+    match municipality {
+        Some(m) if membership::applies_to(kind, true) => {
+            let standing = Membership::standing(conn, &m.id)?;
+            membership::check_reason(standing, reason, reason_is_new, &m.display_name())?;
+        }
+        _ if reason.is_some_and(|r| !r.trim().is_empty()) => {
+            return Err(AppError::field(
+                "non_member_reason",
+                "Eine Begründung ohne Trägerschaft gehört nur zu einer Rahmenvereinbarung oder \
+                 einem Einzelabruf einer NRW-Kommune.",
+            ))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Loads the parties of a stored agreement and checks its basis again.
 pub(super) fn recheck(conn: &mut DbConn, a: &Agreement) -> AppResult<Basis> {
     let counterparty = a
@@ -113,6 +142,13 @@ pub(super) fn recheck(conn: &mut DbConn, a: &Agreement) -> AppResult<Basis> {
         .as_deref()
         .map(|id| Service::find(conn, id))
         .transpose()?;
+    check_membership(
+        conn,
+        a.kind,
+        municipality.as_ref(),
+        a.non_member_reason.as_deref(),
+        false,
+    )?;
     check(
         conn,
         &Parties {

@@ -52,6 +52,10 @@ pub struct NewAgreement {
     pub costs: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// RV or EA for a municipality recorded as not Träger of d-NRW: why it may re-use the
+    /// services anyway (required then, refused for a Träger).
+    #[serde(default)]
+    pub non_member_reason: Option<String>,
 }
 
 /// Where an EA's AVV comes from.
@@ -87,6 +91,7 @@ impl Inspect for NewAgreement {
         t.map("parameters", Kind::Note, &mut self.parameters);
         t.opt("costs", Kind::Note, &mut self.costs);
         t.opt("notes", Kind::Note, &mut self.notes);
+        t.opt("non_member_reason", Kind::Note, &mut self.non_member_reason);
     }
 }
 
@@ -212,6 +217,19 @@ impl NewAgreement {
             ));
         };
         let resolved = self.resolve(conn, kind)?;
+        let non_member_reason = self
+            .non_member_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        super::basis::check_membership(
+            conn,
+            kind,
+            resolved.municipality.as_ref(),
+            non_member_reason.as_deref(),
+            true,
+        )?;
         // The service's data-protection model as of now: an AVV only where it asks for one.
         let data_protection = match (&resolved.service, kind.has_avv()) {
             (Some(service), true) => Some(service.data_protection()?),
@@ -299,6 +317,7 @@ impl NewAgreement {
             created_by: actor.to_string(),
             updated_at: created_at,
             live_on: None,
+            non_member_reason,
         };
         let version = AgreementVersion {
             id: new_id(),

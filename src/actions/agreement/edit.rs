@@ -37,6 +37,10 @@ pub struct EditInput {
     /// `null` clears it.
     #[serde(default, deserialize_with = "crate::store::nullable")]
     pub ends_on: Option<Option<Date>>,
+    /// Why a municipality that is not Träger may re-use (`domain::membership`);
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::store::nullable")]
+    pub non_member_reason: Option<Option<String>>,
 }
 
 /// `POST /api/v1/agreements/{id}/amendments`: the changed terms of a signed agreement.
@@ -119,6 +123,7 @@ fn inspect_terms(
 
 impl Inspect for EditInput {
     fn inspect(&mut self, t: &mut TextCheck) {
+        t.opt2("non_member_reason", Kind::Note, &mut self.non_member_reason);
         let s = self;
         inspect_terms(t, &mut s.avv, &mut s.parameters, &mut s.costs, &mut s.notes);
     }
@@ -209,6 +214,25 @@ impl EditInput {
             a.ends_on = end;
         }
         let mut before = a.snapshot();
+        if let Some(reason) = self.non_member_reason {
+            let reason = reason
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty());
+            let is_new = reason.is_some() && reason != a.non_member_reason;
+            let municipality = a
+                .municipality_id
+                .as_deref()
+                .map(|id| crate::store::municipality::Municipality::find(conn, id))
+                .transpose()?;
+            super::basis::check_membership(
+                conn,
+                kind,
+                municipality.as_ref(),
+                reason.as_deref(),
+                is_new,
+            )?;
+            a.non_member_reason = reason;
+        }
         before["terms"] = serde_json::to_value(&old_terms)?;
         diesel::update(v::table.filter(v::id.eq(&version.id)))
             .set(v::terms.eq(serde_json::to_string(&terms)?))

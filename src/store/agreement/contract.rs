@@ -7,8 +7,10 @@ use super::Agreement;
 use crate::db::DbConn;
 use crate::documents::text::{known, parameter_value, render, ContractData, ContractText};
 use crate::domain::agreement::german_date;
+use crate::domain::membership::Standing;
 use crate::domain::{AgreementKind, Terms};
 use crate::error::AppResult;
+use crate::store::membership::Membership;
 use crate::store::municipality::Municipality;
 use crate::store::organisation::Organisation;
 use crate::store::service::Service;
@@ -55,10 +57,18 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
     let municipality = match &a.municipality_id {
         Some(id) => {
             let m = Municipality::find(conn, id)?;
+            let record = Membership::of(conn, id)?;
+            let standing = Standing::of(record.as_ref().map(Membership::facts).as_ref());
+            let traegerschaft = json!({
+                "stand": standing.code(),
+                "since": match standing { Standing::Member { since } => Some(german_date(since)), _ => None },
+                "decided_on": record.as_ref().and_then(|r| r.council_decision_on).map(german_date),
+                "left_on": record.as_ref().and_then(|r| r.left_on).map(german_date),
+            });
             json!({
                 "name": m.name, "display_name": m.display_name(), "ags": m.ags, "ars": m.ars,
                 "kreis_name": m.kreis_name, "regierungsbezirk": m.regierungsbezirk,
-                "address": known(m.address.as_deref()), "traeger_since": m.traeger_since.map(german_date),
+                "address": known(m.address.as_deref()), "traegerschaft": traegerschaft,
             })
         }
         None => Value::Null,
@@ -113,6 +123,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
             "reference": a.reference, "version": no, "kind_label": kind.label(),
             "effective_from": a.effective_from.map(german_date), "signed_on": a.signed_on.map(german_date),
             "ends_on": a.ends_on.map(german_date), "notice": notice, "costs": terms.costs, "notes": terms.notes,
+            "non_member_reason": a.non_member_reason,
         },
         "direction": a.direction.as_str(),
         "links": links,

@@ -51,6 +51,9 @@ pub struct Agreement {
     pub updated_at: PrimitiveDateTime,
     /// EA: the day its last go-live task was done (the service is live there).
     pub live_on: Option<Date>,
+    /// RV or EA for a municipality that is not Träger of d-NRW: why it may re-use the
+    /// service anyway (`domain::membership`).
+    pub non_member_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -248,6 +251,7 @@ impl Agreement {
             agreements::terminated_by.eq(&self.terminated_by),
             agreements::termination_reason.eq(&self.termination_reason),
             agreements::live_on.eq(self.live_on),
+            agreements::non_member_reason.eq(&self.non_member_reason),
             agreements::lock_version.eq(next),
             agreements::updated_at.eq(self.updated_at),
         ))
@@ -275,6 +279,7 @@ impl Agreement {
             "ends_on": self.ends_on,
             "terminated_by": self.terminated_by,
             "termination_reason": self.termination_reason,
+            "non_member_reason": self.non_member_reason,
             "lock_version": self.lock_version,
         })
     }

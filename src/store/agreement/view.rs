@@ -89,6 +89,8 @@ pub struct AgreementView {
     pub ends_on: Option<Date>,
     pub terminated_by: Option<String>,
     pub termination_reason: Option<String>,
+    /// RV or EA for a municipality that is not Träger: why it may re-use anyway.
+    pub non_member_reason: Option<String>,
     pub lock_version: i32,
     #[serde(with = "crate::store::ts")]
     pub created_at: PrimitiveDateTime,
@@ -304,6 +306,7 @@ impl Agreement {
             ends_on: self.ends_on,
             terminated_by: self.terminated_by.clone(),
             termination_reason: self.termination_reason.clone(),
+            non_member_reason: self.non_member_reason.clone(),
             lock_version: self.lock_version,
             created_at: self.created_at,
             created_by: self.created_by.clone(),

@@ -15,23 +15,28 @@ use super::{own_agreements, own_municipality};
 use crate::actions::agreement::{NewAgreement, Submit};
 use crate::actions::ea::{self, ContactPerson, Filing, Upload};
 use crate::db::DbConn;
+use crate::domain::membership::Standing;
 use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
 use crate::store::agreement::AgreementView;
+use crate::store::membership::Membership;
 use crate::store::service::Service;
 use crate::store::Scope;
 use crate::web::fields::{field_id, parameter_fields, parameter_values, read_file};
 use crate::web::{form_errors, form_outcome, form_session, page_context, signed_in, Page, Session};
 
-/// Loads what the form needs: the service (offered and available), and whether the
-/// municipality's RV is in force.
-fn form_data(
-    conn: &mut DbConn,
-    scope: &Scope,
-    service_id: &str,
-) -> AppResult<(Service, bool, Option<AgreementView>)> {
+/// What the form needs: the service (offered and available), whether the municipality's
+/// RV is in force, its active EA of the service if any, and its Trägerschaft.
+struct FormData {
+    service: Service,
+    rv_in_force: bool,
+    existing: Option<AgreementView>,
+    standing: Standing,
+}
+
+fn form_data(conn: &mut DbConn, scope: &Scope, service_id: &str) -> AppResult<FormData> {
     let service = Service::find(conn, service_id)
         .map_err(|_| AppError::not_found("Diesen Dienst gibt es nicht im Katalog."))?;
     if service.is_nrw_service() {
@@ -57,27 +62,42 @@ fn form_data(
             && a.service.as_ref().is_some_and(|s| s.id == service.id)
             && a.status.is_active()
     });
-    Ok((service, rv_in_force, existing))
+    let standing = match scope {
+        Scope::Municipality(m) => Membership::standing(conn, m)?,
+        _ => Standing::Unknown,
+    };
+    Ok(FormData {
+        service,
+        rv_in_force,
+        existing,
+        standing,
+    })
 }
 
 fn form_page(
     session: &Session,
-    service: &Service,
-    rv_in_force: bool,
-    existing: Option<AgreementView>,
+    data: FormData,
     values: Value,
     errors: Option<(Value, Value)>,
 ) -> AppResult<Page> {
+    let FormData {
+        service,
+        rv_in_force,
+        existing,
+        standing,
+    } = data;
     let mut ctx = page_context(session, &format!("Einzelabruf: {}", service.name))?;
-    let defs = parameter_fields(service, &values)?;
+    let defs = parameter_fields(&service, &values)?;
     ctx["service"] = json!(service.view(None)?);
     ctx["parameters"] = json!(defs);
     ctx["rv_in_force"] = json!(rv_in_force);
     ctx["existing"] = json!(existing);
+    ctx["traegerschaft"] = json!({ "code": standing.code(), "label": standing.label() });
     ctx["values"] = json!({
         "kontakt_name": values["kontakt_name"].as_str().unwrap_or(""),
         "kontakt_email": values["kontakt_email"].as_str().unwrap_or(""),
         "kontakt_telefon": values["kontakt_telefon"].as_str().unwrap_or(""),
+        "non_member_reason": values["non_member_reason"].as_str().unwrap_or(""),
     });
     ctx["refilled"] = values["refilled"].clone();
     crate::web::set_errors(&mut ctx, errors);
@@ -103,18 +123,18 @@ pub(super) async fn ea_form(
     let id = crate::http::params::id(dienst)?;
     let from = von.map(crate::http::params::id).transpose()?;
     let scope = session.scope();
-    let (service, rv, existing, values) = state
+    let (data, values) = state
         .db
         .read(move |conn| {
-            let (service, rv, existing) = form_data(conn, &scope, &id)?;
+            let data = form_data(conn, &scope, &id)?;
             let values = match from {
-                Some(from) => earlier_values(conn, &scope, &service, &from)?,
+                Some(from) => earlier_values(conn, &scope, &data.service, &from)?,
                 None => json!({}),
             };
-            Ok((service, rv, existing, values))
+            Ok((data, values))
         })
         .await?;
-    form_page(&session, &service, rv, existing, values, None)
+    form_page(&session, data, values, None)
 }
 
 /// The form's values from a discarded draft Einzelabruf of the same municipality and
@@ -152,6 +172,7 @@ fn earlier_values(
         "kontakt_name": contact.first().copied().unwrap_or_default(),
         "kontakt_email": contact.get(1).copied().unwrap_or_default(),
         "kontakt_telefon": phone,
+        "non_member_reason": a.non_member_reason,
     }))
 }
 
@@ -175,6 +196,9 @@ pub(super) struct EaForm<'r> {
     kontakt_email: String,
     #[field(default = String::new())]
     kontakt_telefon: String,
+    /// Why the municipality may re-use without being Träger of d-NRW.
+    #[field(default = String::new())]
+    non_member_reason: String,
 }
 
 /// Files the Einzelabruf through `actions::ea::file` (the API's path too), which checks
@@ -190,17 +214,18 @@ pub(super) async fn file_ea(
     own_municipality(&session)?;
     let service_id = crate::http::params::id(&form.dienst)?;
     let scope = session.scope();
-    let (service, rv, existing) = {
+    let data = {
         let (scope, id) = (scope.clone(), service_id.clone());
         state
             .db
             .read(move |conn| form_data(conn, &scope, &id))
             .await?
     };
+    let service = &data.service;
     let values = json!(&*form);
 
     let mut unreadable = Vec::new();
-    let parameters = parameter_values(&service, &form.p, &mut unreadable)?;
+    let parameters = parameter_values(service, &form.p, &mut unreadable)?;
     let mut uploads = Vec::new();
     for (field, file) in [("wappen", &form.wappen), ("zertifikat", &form.zertifikat)] {
         if let Some((file_name, bytes)) = read_file(file).await? {
@@ -218,6 +243,7 @@ pub(super) async fn file_ea(
         service_id: Some(service_id),
         notice_period_months: Some(3),
         parameters,
+        non_member_reason: Some(form.non_member_reason.clone()),
         ..NewAgreement::default()
     });
     let result = match agreement {
@@ -243,14 +269,9 @@ pub(super) async fn file_ea(
     };
     match form_outcome(result)? {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id))),
-        Err(e) => Ok(form_page(
-            &session,
-            &service,
-            rv,
-            existing,
-            values,
-            Some(form_errors(&e, field_id)),
-        )?
-        .with_status(Status::UnprocessableEntity)),
+        Err(e) => Ok(
+            form_page(&session, data, values, Some(form_errors(&e, field_id)))?
+                .with_status(Status::UnprocessableEntity),
+        ),
     }
 }

@@ -3,9 +3,10 @@
 
 mod einzelabruf;
 
-use rocket::form::Form;
+use rocket::form::{Form, FromForm};
 use rocket::{get, post, State};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::actions::agreement::{NewAgreement, Submit};
 use crate::db::DbConn;
@@ -14,10 +15,11 @@ use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, AgreementView, Filter};
+use crate::store::membership::Membership;
 use crate::store::municipality::Municipality;
 use crate::store::service::Service;
 use crate::store::{Page as Paging, Scope};
-use crate::web::{form_outcome, form_session, page_context, signed_in, CsrfForm, Page, Session};
+use crate::web::{form_outcome, form_session, page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![einzelabruf::ea_form, einzelabruf::file_ea, home, request_rv,]
@@ -40,12 +42,23 @@ pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<
 #[get("/kommune")]
 async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
     let session = signed_in!(session);
-    let municipality_id = own_municipality(&session)?;
+    home_view(state, &session, json!({}), None).await
+}
+
+/// The page, with the RV request's typed `values` and `errors` when it was refused.
+async fn home_view(
+    state: &State<AppState>,
+    session: &Session,
+    values: Value,
+    errors: Option<(Value, Value)>,
+) -> AppResult<Page> {
+    let municipality_id = own_municipality(session)?;
     let scope = session.scope();
-    let (municipality, agreements, services, tasks, rv_signed_by_us) = state
+    let (municipality, standing, agreements, services, tasks, rv_signed_by_us) = state
         .db
         .read(move |conn| {
             let m = Municipality::find(conn, &municipality_id)?;
+            let standing = Membership::standing(conn, &m.id)?;
             let agreements = own_agreements(conn, &scope)?;
             // Whether the municipality's side has signed the RV that waits for signatures.
             let rv_signed_by_us = match agreements.iter().find(|a| {
@@ -71,7 +84,7 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
                 &pending,
                 crate::store::Page::new(Some(1), Some(20))?,
             )?;
-            Ok((m, agreements, services, tasks, rv_signed_by_us))
+            Ok((m, standing, agreements, services, tasks, rv_signed_by_us))
         })
         .await?;
     let rv = agreements
@@ -99,7 +112,12 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
             "ea": active,
         }));
     }
-    let mut ctx = page_context(&session, "Meine Kommune")?;
+    let mut ctx = page_context(session, "Meine Kommune")?;
+    ctx["traegerschaft"] = json!({ "code": standing.code(), "label": standing.label() });
+    ctx["values"] = json!({
+        "non_member_reason": values["non_member_reason"].as_str().unwrap_or(""),
+    });
+    crate::web::set_errors(&mut ctx, errors);
     ctx["municipality"] = json!({
         "id": municipality.id,
         "name": municipality.display_name(),
@@ -118,15 +136,29 @@ async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Pa
     Ok(crate::web::render("kommune.html", ctx))
 }
 
-/// Requests the municipality's RV: created and put up for signature in one step.
+/// The RV request of `/kommune`.
+#[derive(FromForm, Serialize)]
+struct RvRequestForm {
+    #[field(default = String::new())]
+    #[serde(skip)]
+    csrf: String,
+    /// Why the municipality may re-use without being Träger of d-NRW.
+    #[field(default = String::new())]
+    non_member_reason: String,
+}
+
+/// Requests the municipality's RV: a draft whose page shows the contract text; submitting
+/// it is the next, separate step there.
 #[post("/kommune/rahmenvereinbarung", data = "<form>")]
 async fn request_rv(
     state: &State<AppState>,
     session: Option<Session>,
-    form: Form<CsrfForm>,
+    form: Form<RvRequestForm>,
 ) -> AppResult<Page> {
     let session = form_session!(session, &form.csrf);
     own_municipality(&session)?;
+    let form = form.into_inner();
+    let values = json!(form);
     let (scope, actor) = (session.scope(), session.actor());
     let order = state.signing_order;
     let result = state
@@ -135,6 +167,7 @@ async fn request_rv(
             Checked::new(NewAgreement {
                 kind: "rv".into(),
                 notice_period_months: Some(6),
+                non_member_reason: Some(form.non_member_reason),
                 ..NewAgreement::default()
             })?
             .create_as(conn, &scope, &actor, Vec::new(), order, Submit::AfterReview)
@@ -142,6 +175,14 @@ async fn request_rv(
         .await;
     match form_outcome(result)? {
         Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}", a.id))),
+        Err(e) if !e.fields.is_empty() => Ok(home_view(
+            state,
+            &session,
+            values,
+            Some(crate::web::form_errors(&e, str::to_string)),
+        )
+        .await?
+        .with_status(rocket::http::Status::UnprocessableEntity)),
         Err(e) => Ok(session.refused_by(&e, "Rahmenvereinbarung nicht angelegt", "/kommune")),
     }
 }

@@ -7,6 +7,7 @@ use rocket::{get, post, State};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::domain::membership::Standing;
 use crate::domain::text::Checked;
 use crate::domain::Status as AgreementStatus;
 use crate::error::{AppError, AppResult};
@@ -14,7 +15,8 @@ use crate::http::params::MunicipalityId;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, Filter};
 use crate::store::contact::Contact;
-use crate::store::municipality::{self, Municipality, MunicipalityPatch, RvState};
+use crate::store::membership::{Membership, MembershipInput};
+use crate::store::municipality::{self, Municipality, MunicipalityPatch, RvState, TraegerFilter};
 use crate::store::{Page as Paging, Scope};
 use crate::web::fields::urlencode;
 use crate::web::rollout::CsvOrPage;
@@ -26,6 +28,7 @@ pub fn routes() -> Vec<rocket::Route> {
         municipalities,
         municipality_page,
         update_municipality,
+        record_membership,
         add_contact,
     ]
 }
@@ -92,11 +95,12 @@ async fn municipalities(
             q: nonempty(q),
             regierungsbezirk: nonempty(rb),
             kreis_ags: nonempty(kreis),
-            traeger: crate::web::choice("traeger", "Träger von d-NRW", traeger, |v| match v {
-                "ja" => Some(true),
-                "nein" => Some(false),
-                _ => None,
-            })?,
+            traeger: crate::web::choice(
+                "traeger",
+                "Träger der d-NRW",
+                traeger,
+                TraegerFilter::parse,
+            )?,
             rv: crate::web::choice("rv", "Rahmenvereinbarung", rv, RvState::parse)?,
             ..municipality::Filter::default()
         };
@@ -107,32 +111,36 @@ async fn municipalities(
         Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/kommunen")),
     };
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
-    let (listed, rvs, (districts, kreise)) = state
+    let (listed, rvs, standings, (districts, kreise)) = state
         .db
         .read(move |conn| {
             let listed = Municipality::list(conn, &f, page)?;
             let ids: Vec<String> = listed.items.iter().map(|m| m.id.clone()).collect();
             let rvs = Municipality::rv_status(conn, &ids)?;
-            Ok((listed, rvs, Municipality::districts(conn)?))
+            let standings = Membership::standings(conn, &ids)?;
+            Ok((listed, rvs, standings, Municipality::districts(conn)?))
         })
         .await?;
     let rows: Vec<Value> = listed
         .items
         .iter()
         .map(|m| {
-            let rv = rvs.get(&m.id).map(|(status, id)| {
+            let rv = rvs.get(&m.id).map(|rv| {
                 json!({
-                    "id": id,
-                    "label": AgreementStatus::parse(status).map(|s| s.label()).unwrap_or(""),
+                    "id": rv.id,
+                    "label": AgreementStatus::parse(&rv.status).map(|s| s.label()).unwrap_or(""),
+                    "non_member_reason": rv.non_member_reason,
                 })
             });
+            let standing = standings.get(&m.id).copied().unwrap_or(Standing::Unknown);
             json!({
                 "id": m.id,
                 "name": m.display_name(),
                 "ags": m.ags,
                 "kreis": m.kreis_name,
                 "regierungsbezirk": m.regierungsbezirk,
-                "traeger": m.traeger_since.is_some(),
+                "traeger": standing.short(),
+                "traeger_code": standing.code(),
                 "rv": rv,
             })
         })
@@ -170,10 +178,11 @@ async fn municipality_view(
     id: MunicipalityId,
     refused: crate::web::Refused,
 ) -> AppResult<Page> {
-    let (m, agreements, contacts, rollout) = state
+    let (m, membership, agreements, contacts, rollout) = state
         .db
         .read(move |conn| {
             let m = Municipality::find(conn, &id)?;
+            let membership = Membership::of(conn, &m.id)?;
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
             let agreements = Agreement::list(
                 conn,
@@ -187,17 +196,43 @@ async fn municipality_view(
             .items;
             let contacts = Contact::of_municipality(conn, &m.id)?;
             let rollout = crate::web::rollout::municipality_row(conn, &m.id)?;
-            Ok((m, agreements, contacts, rollout))
+            Ok((m, membership, agreements, contacts, rollout))
         })
         .await?;
     let mut ctx = page_context(session, &m.display_name())?;
-    let edit = refused.values_for("edit", || {
-        json!({
-            "traeger_since": m.traeger_since.map(|d| d.to_string()).unwrap_or_default(),
-            "capital": m.capital_contribution_cents.map(euro).unwrap_or_default(),
-            "address": m.address.clone().unwrap_or_default(),
-        })
+    let edit = refused.values_for(
+        "edit",
+        || json!({ "address": m.address.clone().unwrap_or_default() }),
+    );
+    let standing = Standing::of(membership.as_ref().map(Membership::facts).as_ref());
+    let day = |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    let traeger = refused.values_for("traeger", || match &membership {
+        None => json!({ "stand": "nicht_erfasst" }),
+        Some(r) => json!({
+            "stand": standing.code(),
+            "council_decision_on": day(r.council_decision_on),
+            "accession_declared_on": day(r.accession_declared_on),
+            "capital": r.capital_cents.map(euro).unwrap_or_default(),
+            "capital_paid_on": day(r.capital_paid_on),
+            "left_on": day(r.left_on),
+            "capital_refunded_on": day(r.capital_refunded_on),
+            "note": r.note.clone().unwrap_or_default(),
+        }),
     });
+    ctx["traegerschaft"] = json!({
+        "code": standing.code(),
+        "label": standing.label(),
+        "record": membership.as_ref().map(|r| json!({
+            "council_decision_on": r.council_decision_on,
+            "accession_declared_on": r.accession_declared_on,
+            "capital": r.capital_cents.map(euro),
+            "capital_paid_on": r.capital_paid_on,
+            "left_on": r.left_on,
+            "capital_refunded_on": r.capital_refunded_on,
+            "note": r.note,
+        })),
+    });
+    ctx["traeger"] = traeger;
     let contact = refused.values_for("contact", crate::web::ContactForm::blank);
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
@@ -247,8 +282,8 @@ fn parse_euro(text: &str) -> Option<i64> {
         .checked_add(cents)
 }
 
-/// `/kommunen/<id>`: one municipality with its agreements and contacts, and the forms to
-/// change its Träger status and address and to add a contact person.
+/// `/kommunen/<id>`: one municipality with its Trägerschaft, agreements and contacts, and
+/// the forms to record the Trägerschaft, change the address and add a contact person.
 #[get("/kommunen/<id>")]
 async fn municipality_page(
     state: &State<AppState>,
@@ -270,10 +305,6 @@ struct MunicipalityForm {
     #[serde(skip)]
     lock_version: i32,
     #[field(default = String::new())]
-    traeger_since: String,
-    #[field(default = String::new())]
-    capital: String,
-    #[field(default = String::new())]
     address: String,
 }
 
@@ -291,42 +322,10 @@ async fn update_municipality(
     let refuse = |err: AppError| crate::web::Refused {
         form: "edit",
         values: values.clone(),
-        errors: Some(form_errors(&err, |f| {
-            match f {
-                "capital_contribution_cents" => "capital",
-                other => other,
-            }
-            .to_string()
-        })),
-    };
-    let Ok(traeger_since) = crate::web::form_date(&form.traeger_since) else {
-        let err = AppError::field(
-            "traeger_since",
-            "Bitte das Datum des Trägerbeschlusses angeben (z. B. 2021-03-15).",
-        );
-        return Ok(municipality_view(state, &session, id, refuse(err))
-            .await?
-            .with_status(Status::UnprocessableEntity));
-    };
-    let capital = match form.capital.trim() {
-        "" => None,
-        t => match parse_euro(t) {
-            Some(c) => Some(c),
-            None => {
-                let err = AppError::field(
-                    "capital_contribution_cents",
-                    "Bitte die Stammeinlage als Betrag in Euro angeben (z. B. 1.250,00).",
-                );
-                return Ok(municipality_view(state, &session, id, refuse(err))
-                    .await?
-                    .with_status(Status::UnprocessableEntity));
-            }
-        },
+        errors: Some(form_errors(&err, str::to_string)),
     };
     let patch = MunicipalityPatch {
         lock_version: form.lock_version,
-        traeger_since: Some(traeger_since),
-        capital_contribution_cents: Some(capital),
         address: Some(Some(form.address.clone())),
         population: None,
     };
@@ -341,6 +340,124 @@ async fn update_municipality(
         Err(e) => Ok(municipality_view(state, &session, id, refuse(e))
             .await?
             .with_status(Status::UnprocessableEntity)),
+    }
+}
+
+/// The form of the municipality page that records its Trägerschaft.
+#[derive(FromForm, Serialize)]
+struct MembershipForm {
+    #[field(default = String::new())]
+    #[serde(skip)]
+    csrf: String,
+    #[field(default = 0)]
+    #[serde(skip)]
+    lock_version: i32,
+    #[field(default = String::new())]
+    stand: String,
+    #[field(default = String::new())]
+    council_decision_on: String,
+    #[field(default = String::new())]
+    accession_declared_on: String,
+    #[field(default = String::new())]
+    capital: String,
+    #[field(default = String::new())]
+    capital_paid_on: String,
+    #[field(default = String::new())]
+    left_on: String,
+    #[field(default = String::new())]
+    capital_refunded_on: String,
+    #[field(default = String::new())]
+    note: String,
+}
+
+impl MembershipForm {
+    /// The input, or the fields whose dates or amount cannot be read.
+    fn input(&self) -> Result<MembershipInput, AppError> {
+        let mut problems = crate::domain::Problems::new();
+        let mut date = |field: &str, text: &str| match crate::web::form_date(text) {
+            Ok(d) => d,
+            Err(()) => {
+                problems.add(field, "Bitte ein Datum angeben (z. B. 15.03.2021).");
+                None
+            }
+        };
+        let council_decision_on = date("council_decision_on", &self.council_decision_on);
+        let accession_declared_on = date("accession_declared_on", &self.accession_declared_on);
+        let capital_paid_on = date("capital_paid_on", &self.capital_paid_on);
+        let left_on = date("left_on", &self.left_on);
+        let capital_refunded_on = date("capital_refunded_on", &self.capital_refunded_on);
+        let capital_cents = match self.capital.trim() {
+            "" => None,
+            t => match parse_euro(t) {
+                Some(c) => Some(c),
+                None => {
+                    problems.add(
+                        "capital_cents",
+                        "Bitte die Stammkapitaleinlage als Betrag in Euro angeben (z. B. 1.000,00).",
+                    );
+                    None
+                }
+            },
+        };
+        problems.into_result()?;
+        Ok(MembershipInput {
+            lock_version: self.lock_version,
+            status: self.stand.clone(),
+            council_decision_on,
+            accession_declared_on,
+            capital_cents,
+            capital_paid_on,
+            left_on,
+            capital_refunded_on,
+            note: Some(self.note.clone()),
+        })
+    }
+}
+
+/// Records the Trägerschaft from the municipality page.
+#[post("/kommunen/<id>/traegerschaft", data = "<form>")]
+async fn record_membership(
+    state: &State<AppState>,
+    session: Option<Session>,
+    id: Result<MunicipalityId, AppError>,
+    form: Form<MembershipForm>,
+) -> AppResult<Page> {
+    let session = staff_form!(session, &form.csrf);
+    let id = id?;
+    let form = form.into_inner();
+    let values = json!(form);
+    let result = match form.input() {
+        Err(e) => Err(e),
+        Ok(input) => {
+            let actor = session.actor();
+            let mid = id.clone();
+            state
+                .db
+                .write(move |conn| Checked::new(input)?.apply(conn, &actor, &mid))
+                .await
+        }
+    };
+    match form_outcome(result)? {
+        Ok(_) => Ok(Page::to(format!("/kommunen/{id}#traegerschaft"))),
+        Err(e) => {
+            let errors = form_errors(&e, |f| match f {
+                "capital_cents" => "capital".to_string(),
+                "status" => "stand".to_string(),
+                other => other.to_string(),
+            });
+            Ok(municipality_view(
+                state,
+                &session,
+                id,
+                crate::web::Refused {
+                    form: "traeger",
+                    values,
+                    errors: Some(errors),
+                },
+            )
+            .await?
+            .with_status(Status::UnprocessableEntity))
+        }
     }
 }
 

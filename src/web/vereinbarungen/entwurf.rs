@@ -51,6 +51,9 @@ pub(super) struct DraftForm {
     pub(super) costs: String,
     #[field(default = String::new())]
     pub(super) notes: String,
+    /// RV: why a municipality that is not Träger may re-use (`domain::membership`).
+    #[field(default = String::new())]
+    pub(super) non_member_reason: String,
     /// The AVV (EKV and amendments): fields `avv.subject`, `avv.data_types`, … as in the
     /// command.
     pub(super) avv: AvvForm,
@@ -262,6 +265,9 @@ pub(super) async fn create(
         notice_period_months: notice,
         costs: text(&form.costs),
         notes: text(&form.notes),
+        non_member_reason: (kind == AgreementKind::Rv)
+            .then(|| text(&form.non_member_reason))
+            .flatten(),
         avv,
         ..NewAgreement::default()
     };
@@ -330,6 +336,7 @@ pub(super) async fn edit_form(
         costs: terms.costs.clone().unwrap_or_default(),
         notes: terms.notes.clone().unwrap_or_default(),
         avv: AvvForm::of(terms.avv.clone()),
+        non_member_reason: view.non_member_reason.clone().unwrap_or_default(),
         ..<DraftForm as std::default::Default>::default()
     }
     .values();
@@ -402,6 +409,8 @@ pub(super) async fn edit(
         notes: text(&form.notes),
         notice_period_months: Some(notice),
         ends_on: None,
+        non_member_reason: (kind == AgreementKind::Rv)
+            .then(|| Some(form.non_member_reason.trim().to_string()).filter(|r| !r.is_empty())),
     };
     let actor = session.actor();
     let aid = id.clone();

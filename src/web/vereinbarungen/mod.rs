@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::actions::documents::actor_label;
 use crate::domain::account::Role;
+use crate::domain::membership::{self, Standing};
 use crate::domain::{AgreementKind, Status as AgreementStatus, VersionStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::AgreementId;
@@ -27,6 +28,7 @@ use crate::store::agreement::{Agreement, AgreementView, Filter};
 use crate::store::attachment::Attachment;
 use crate::store::contact::Contact;
 use crate::store::document::Document;
+use crate::store::membership::Membership;
 use crate::store::service::Service;
 use crate::store::Page as Paging;
 use crate::web::{page_context, signed_in, Page, Session};
@@ -205,6 +207,8 @@ struct Loaded {
     contract: AppResult<crate::documents::text::ContractText>,
     /// The history's actors as the page names them.
     actors: std::collections::HashMap<String, String>,
+    /// RV and EA: the municipality's Trägerschaft now.
+    standing: Option<Standing>,
 }
 
 /// The agreement page; `sign_errors` are the signing (or declining) form's (the page
@@ -233,6 +237,7 @@ pub(super) async fn agreement_page(
         tasks,
         contract,
         actors,
+        standing,
     } = state
         .db
         .read(move |conn| {
@@ -268,6 +273,12 @@ pub(super) async fn agreement_page(
                     actors.insert(e.actor.clone(), actor_label(conn, &e.actor)?);
                 }
             }
+            let standing = match &a.municipality_id {
+                Some(m) if membership::applies_to(a.kind, true) => {
+                    Some(Membership::standing(conn, m)?)
+                }
+                _ => None,
+            };
             Ok(Loaded {
                 view,
                 signing,
@@ -280,6 +291,7 @@ pub(super) async fn agreement_page(
                 tasks,
                 contract,
                 actors,
+                standing,
             })
         })
         .await?;
@@ -337,6 +349,7 @@ pub(super) async fn agreement_page(
     let title = format!("{} {}", view.kind_label, view.reference);
     let mut ctx = page_context(session, &title)?;
     ctx["a"] = json!(view);
+    ctx["traegerschaft"] = json!(standing.map(|s| json!({ "code": s.code(), "label": s.label() })));
     ctx["parameters"] = json!(parameters);
     ctx["signing"] = json!(signing);
     ctx["documents"] = json!(documents);

@@ -282,6 +282,27 @@ impl TestApp {
     pub fn patch(&self, path: &str, body: Value) -> (Status, Value) {
         self.send("PATCH", path, Some(&body), true)
     }
+    pub fn put(&self, path: &str, body: Value) -> (Status, Value) {
+        self.send("PUT", path, Some(&body), true)
+    }
+
+    /// Records a municipality's Trägerschaft (`status`: traeger, kein_traeger, …) with
+    /// the other fields of `body`; returns the municipality.
+    pub fn record_membership(&self, municipality: &str, status: &str, body: Value) -> Value {
+        let m = self.ok(
+            "GET",
+            &format!("/api/v1/municipalities/{municipality}"),
+            None,
+        );
+        let mut body = body;
+        body["lock_version"] = m["lock_version"].clone();
+        body["status"] = json!(status);
+        self.ok(
+            "PUT",
+            &format!("/api/v1/municipalities/{municipality}/membership"),
+            Some(body),
+        )
+    }
     /// A raw body (for malformed JSON).
     pub fn post_raw(&self, path: &str, raw: &str) -> (Status, Value) {
         let res = self

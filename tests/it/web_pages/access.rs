@@ -239,6 +239,12 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("POST", format!("/kommunen/{m}"), none, STAFF_FORM),
         (
             "POST",
+            format!("/kommunen/{m}/traegerschaft"),
+            none,
+            STAFF_FORM,
+        ),
+        (
+            "POST",
             format!("/kommunen/{m}/ansprechpersonen"),
             none,
             STAFF_FORM,
@@ -462,6 +468,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             admin,
             format!("/kommunen/{k}/ansprechpersonen"),
             vec![("name", "Neu")],
+        ),
+        (
+            admin,
+            format!("/kommunen/{k}/traegerschaft"),
+            vec![("lock_version", "1"), ("stand", "kein_traeger")],
         ),
         (
             admin,

@@ -28,10 +28,7 @@ fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
     );
     assert!(text.contains("Dortmund") && text.contains("Düsseldorf"));
     // No source names single Träger: the status is "nicht erfasst", not "nein".
-    assert!(
-        text.contains("nicht erfasst") && !text.contains(" nein "),
-        "{text}"
-    );
+    assert_eq!(text.matches("nicht erfasst in Kraft").count(), 2, "{text}");
     let arnsberg = app.web_get(Some(&clerk), "/kommunen?rv=in_kraft&rb=Arnsberg");
     assert!(
         arnsberg.text().contains("1 Kommune oder Kreis"),
@@ -95,7 +92,8 @@ fn the_catalogue_is_public_and_follows_changes_of_the_services() {
 }
 
 #[test]
-fn staff_change_a_municipalitys_traeger_status_and_add_a_contact_with_messages_at_the_fields() {
+fn staff_record_a_municipalitys_trägerschaft_and_address_and_add_a_contact_with_messages_at_the_fields(
+) {
     let app = TestApp::new();
     let clerk = web_user(
         &app,
@@ -108,50 +106,100 @@ fn staff_change_a_municipalitys_traeger_status_and_add_a_contact_with_messages_a
         let at = page.body.find("name=\"lock_version\" value=\"").unwrap() + 27;
         page.body[at..].split('"').next().unwrap().to_string()
     };
+    let membership = format!("{path}/traegerschaft");
     let bad = app.web_post(
         Some(&clerk),
-        &path,
+        &membership,
         &[
             ("lock_version", &lock),
-            ("traeger_since", "2099-01-01"),
+            ("stand", "traeger"),
+            ("council_decision_on", "15.03.2021"),
             ("capital", "viel"),
         ],
     );
     assert_eq!(bad.status, Status::UnprocessableEntity);
     assert!(
-        bad.text().contains("Stammeinlage als Betrag in Euro"),
+        bad.text()
+            .contains("Stammkapitaleinlage als Betrag in Euro"),
         "{}",
         bad.text()
     );
+    assert!(
+        bad.body.contains("href=\"#council_decision_on\""),
+        "{}",
+        bad.text()
+    );
+    assert!(bad.body.contains("value=\"viel\""), "typed values stay");
     let future = app.web_post(
         Some(&clerk),
-        &path,
+        &membership,
         &[
             ("lock_version", &lock),
-            ("traeger_since", "2099-01-01"),
-            ("capital", "1.250,00"),
+            ("stand", "traeger"),
+            ("council_decision_on", "2021-03-15"),
+            ("accession_declared_on", "2099-01-01"),
         ],
     );
     assert!(
-        future.text().contains("nicht in der Zukunft"),
+        future.text().contains("kann nicht in der Zukunft liegen"),
         "{}",
         future.text()
     );
-    assert!(future.body.contains("href=\"#traeger_since\""));
+    assert!(future.body.contains("href=\"#accession_declared_on\""));
+    let no_accession = app.web_post(
+        Some(&clerk),
+        &membership,
+        &[
+            ("lock_version", &lock),
+            ("stand", "traeger"),
+            ("council_decision_on", "2021-03-15"),
+        ],
+    );
+    assert!(
+        no_accession
+            .text()
+            .contains("durch ihre Beitrittserklärung"),
+        "{}",
+        no_accession.text()
+    );
+    let ok = app.web_post(
+        Some(&clerk),
+        &membership,
+        &[
+            ("lock_version", &lock),
+            ("stand", "traeger"),
+            ("council_decision_on", "2021-03-15"),
+            ("accession_declared_on", "2021-04-01"),
+            ("capital", "1.000,00"),
+            ("capital_paid_on", "2021-04-20"),
+            ("note", "Beitrittserklärung vom 01.04.2021, Akte 2021/17"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let (_, m) = app.get(&format!("/api/v1/municipalities/{koeln}"));
+    assert_eq!(m["traegerschaft_label"], "Träger seit 01.04.2021");
+    assert_eq!(m["membership"]["capital_cents"], 100_000);
+    let shown = app.web_get(Some(&clerk), &path).text();
+    for part in [
+        "Träger seit 01.04.2021",
+        "15.03.2021",
+        "1.000,00 €, eingezahlt am 20.04.2021",
+        "Akte 2021/17",
+    ] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
+    let lock = m["lock_version"].to_string();
     let ok = app.web_post(
         Some(&clerk),
         &path,
         &[
             ("lock_version", &lock),
-            ("traeger_since", "2021-03-15"),
-            ("capital", "1.250,00"),
             ("address", "Willy-Brandt-Platz 2, 50679 Köln"),
         ],
     );
     assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
     let (_, m) = app.get(&format!("/api/v1/municipalities/{koeln}"));
-    assert_eq!(m["traeger_since"], "2021-03-15");
-    assert_eq!(m["capital_contribution_cents"], 125_000);
+    assert_eq!(m["address"], "Willy-Brandt-Platz 2, 50679 Köln");
     let stale = app.web_post(
         Some(&clerk),
         &path,
