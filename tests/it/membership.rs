@@ -229,6 +229,38 @@ fn the_municipality_gives_the_reason_in_its_forms_and_every_page_shows_it() {
         form.text()
     );
     assert!(form.text().contains("(Pflichtangabe)"));
+
+    // Staff drafting Köln's Einzelabruf are asked the same, at the field.
+    let fields = [
+        ("dienst", wohngeld.as_str()),
+        ("ags", "05315000"),
+        (
+            "p[zustaendige_stelle_url]",
+            "https://www.stadt-koeln.de/wohngeld",
+        ),
+        ("p[kontakt_email]", "wohngeld@stadt-koeln.de"),
+    ];
+    let refused = app.web_post(Some(&clerk), "/vereinbarungen/neu-ea", &fields);
+    assert_eq!(
+        refused.status,
+        Status::UnprocessableEntity,
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused.body.contains("href=\"#non_member_reason\""),
+        "{}",
+        refused.text()
+    );
+    let mut with = fields.to_vec();
+    with.push(("non_member_reason", "Vergabe nach § 108 Abs. 6 GWB"));
+    let made = app.web_post(Some(&clerk), "/vereinbarungen/neu-ea", &with);
+    assert_eq!(made.status, Status::SeeOther, "{}", made.text());
+    let ea = app.web_get(Some(&clerk), &made.location.unwrap()).text();
+    assert!(
+        ea.contains("Grundlage ohne Trägerschaft Vergabe nach § 108 Abs. 6 GWB"),
+        "{ea}"
+    );
 }
 
 /// The municipality submits its RV draft and both sides sign it (it comes into force).

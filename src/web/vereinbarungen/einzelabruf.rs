@@ -38,6 +38,9 @@ pub(super) struct EaDraftForm {
     #[field(default = String::new())]
     external_party_ags: String,
     p: std::collections::HashMap<String, String>,
+    /// Inbound: why a municipality that is not Träger may re-use (`domain::membership`).
+    #[field(default = String::new())]
+    non_member_reason: String,
 }
 
 impl EaDraftForm {
@@ -146,6 +149,7 @@ pub(super) async fn ea_create(
         external_party_ags: outbound.then(|| text(&form.external_party_ags)).flatten(),
         notice_period_months: Some(3),
         parameters,
+        non_member_reason: (!outbound).then(|| text(&form.non_member_reason)).flatten(),
         ..NewAgreement::default()
     };
     let actor = session.actor();
