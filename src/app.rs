@@ -109,6 +109,26 @@ fn static_dir() -> std::path::PathBuf {
 }
 
 /// Builds the Rocket instance from a prepared database and configuration.
+/// The certificates of `qes_trust_anchors`, as DER; an unreadable file stops the start.
+fn qes_anchors(config: &Config) -> AppResult<Vec<Vec<u8>>> {
+    let mut anchors = Vec::new();
+    for path in &config.qes_trust_anchors {
+        let pem = std::fs::read(path).map_err(|e| {
+            AppError::bad_request(format!("qes_trust_anchors: {}: {e}", path.display()))
+        })?;
+        let certs = openssl::x509::X509::stack_from_pem(&pem).map_err(|e| {
+            AppError::bad_request(format!("qes_trust_anchors: {}: {e}", path.display()))
+        })?;
+        for cert in certs {
+            anchors.push(
+                cert.to_der()
+                    .map_err(|e| AppError::internal(e.to_string()))?,
+            );
+        }
+    }
+    Ok(anchors)
+}
+
 pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Build>> {
     if config.seed_reference_data {
         db.write_blocking(crate::seed::reference_data)?;
@@ -146,6 +166,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
         base_url: config.base_url.clone(),
+        qes_anchors: std::sync::Arc::new(qes_anchors(config)?),
     };
     Ok(rocket::custom(figment)
         .manage(state)

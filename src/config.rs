@@ -35,6 +35,13 @@ pub struct Config {
     pub seal_pkcs12_password: Option<String>,
     /// More PEM certificates whose seals `verify` accepts, e.g. the CA of a previous key.
     pub seal_trusted_certificates: Vec<PathBuf>,
+    /// PEM files with the CA certificates of the qualified trust service providers whose
+    /// qualified electronic signatures the written-form upload accepts (e.g. taken from
+    /// the Bundesnetzagentur's trust list). Empty: the chain is not checked, and the
+    /// agreement page says so next to each uploaded signature. One path may be given as
+    /// a plain string (`NACHNUTZUNG_QES_TRUST_ANCHORS=/etc/nachnutzung/qes-cas.pem`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub qes_trust_anchors: Vec<PathBuf>,
     /// `/Reason` and `/Location` of the seal.
     pub seal_reason: String,
     pub seal_location: String,
@@ -91,6 +98,7 @@ impl Default for Config {
             seal_pkcs12: None,
             seal_pkcs12_password: None,
             seal_trusted_certificates: Vec::new(),
+            qes_trust_anchors: Vec::new(),
             seal_reason:
                 "Vertrag im Nachnutzungsregister abgeschlossen und von der d-NRW AöR gesiegelt"
                     .into(),
@@ -102,6 +110,21 @@ impl Default for Config {
             jobs: Default::default(),
         }
     }
+}
+
+/// A list of paths, or one path as a plain string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) if p.as_os_str().is_empty() => Vec::new(),
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// Writes a file only its owner may read (mode 0600 on Unix), creating its folder and

@@ -14,6 +14,7 @@ pub mod golive;
 pub mod lifecycle;
 pub mod notify;
 pub mod outbox;
+pub mod qes;
 pub mod reminders;
 pub mod rollout;
 pub mod sign;

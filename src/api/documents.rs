@@ -1,5 +1,6 @@
 //! Signatures, sealed documents and verification:
-//! `/api/v1/agreements/{id}/signatures`, `…/documents`, `…/document.pdf`, `/api/v1/verify`.
+//! `/api/v1/agreements/{id}/signatures`, `…/documents`, `…/document.pdf`, `…/qes` (the
+//! written-form upload), `/api/v1/verify`.
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::Status;
@@ -10,12 +11,14 @@ use super::{body, Body, Caller};
 use crate::actions::decline::DeclineInput;
 use crate::actions::documents::Verification;
 use crate::actions::sign::{SignContext, SignInput, SigningState};
+use crate::domain::signing::Party;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::AgreementId;
 use crate::http::respond::SealedPdf;
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::document::{Document, DocumentInfo};
+use crate::store::qes::{QesInfo, QesSignature};
 
 /// Largest PDF `POST /api/v1/verify` accepts.
 pub const MAX_VERIFY_BYTES: u64 = 20 * 1024 * 1024;
@@ -27,7 +30,10 @@ pub fn routes() -> Vec<Route> {
         decline,
         documents,
         document_pdf,
-        verify
+        verify,
+        qes_list,
+        qes_upload,
+        qes_pdf
     ]
 }
 
@@ -166,6 +172,91 @@ async fn document_pdf(
             Ok(SealedPdf {
                 bytes: doc.pdf,
                 file_name,
+            })
+        })
+        .await
+}
+
+/// The qualified electronic signatures uploaded for an agreement (written form).
+#[get("/api/v1/agreements/<id>/qes")]
+async fn qes_list(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+) -> AppResult<Json<Vec<QesInfo>>> {
+    let id = id?;
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| {
+                Agreement::find_in(conn, &caller.scope, &id)?;
+                QesSignature::list(conn, &id)
+            })
+            .await?,
+    ))
+}
+
+/// The issued PDF with a party's own qualified electronic signature added (the request
+/// body, `application/pdf`): checked against the issued document, then recorded.
+/// `party`: `dnrw` or `partner` (staff; a party's users sign for their own side).
+#[post("/api/v1/agreements/<id>/qes?<party>", data = "<data>")]
+async fn qes_upload(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+    party: Option<&str>,
+    data: Data<'_>,
+) -> AppResult<(Status, Json<QesInfo>)> {
+    let id = id?;
+    let asked = match party {
+        None => None,
+        Some(p) => Some(
+            Party::parse(p)
+                .ok_or_else(|| AppError::field("party", "Die Seite ist „dnrw“ oder „partner“."))?,
+        ),
+    };
+    let side = crate::actions::qes::side(&caller.scope, asked)?;
+    let bytes = data
+        .open((crate::actions::qes::MAX_BYTES as u64 + 1).bytes())
+        .into_bytes()
+        .await
+        .map_err(|e| AppError::bad_request(format!("Upload nicht lesbar: {e}")))?
+        .into_inner();
+    let anchors = state.qes_anchors.clone();
+    let recorded = state
+        .db
+        .write(move |conn| {
+            crate::actions::qes::record(
+                conn,
+                &caller.scope,
+                &caller.actor,
+                &id,
+                side,
+                bytes,
+                &anchors,
+            )
+        })
+        .await?;
+    Ok((Status::Created, Json(recorded)))
+}
+
+/// The signed file of an uploaded QES.
+#[get("/api/v1/agreements/<id>/qes/<qes>/document.pdf")]
+async fn qes_pdf(
+    caller: Caller,
+    state: &State<AppState>,
+    id: Result<AgreementId, AppError>,
+    qes: Result<AgreementId, AppError>,
+) -> AppResult<SealedPdf> {
+    let (id, qes) = (id?, qes?);
+    state
+        .db
+        .read(move |conn| {
+            let a = Agreement::find_in(conn, &caller.scope, &id)?;
+            let file = QesSignature::file(conn, &a.id, &qes)?;
+            Ok(SealedPdf {
+                bytes: file.pdf,
+                file_name: QesSignature::file_name(&a.reference),
             })
         })
         .await

@@ -152,7 +152,7 @@ fn spec() -> Value {
                     "lock_version": { "type": "integer" },
                     "effective_from": { "type": "string", "format": "date" }, "notice_given_on": { "type": "string", "format": "date" },
                     "ends_on": { "type": "string", "format": "date" }, "reason": { "type": "string" }, "cascade": { "type": "boolean" } } },
-                "OpenApi": obj, "SigningState": obj, "Verification": obj, "Me": obj, "IssuedToken": obj, "CreatedUser": obj,
+                "OpenApi": obj, "QesSignature": obj, "SigningState": obj, "Verification": obj, "Me": obj, "IssuedToken": obj, "CreatedUser": obj,
                 "TokenInput": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } } },
                 "NewUser": { "type": "object", "required": ["email", "name", "role"], "properties": {
                     "email": { "type": "string" }, "name": { "type": "string" },
@@ -228,6 +228,22 @@ fn spec() -> Value {
                                { "name": "version", "in": "query", "required": false, "schema": { "type": "integer" } }],
                 "responses": { "200": { "description": "PDF", "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } },
                                "404": { "description": "Not sealed yet", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/agreements/{id}/qes": {
+                "get": op("Qualified electronic signatures uploaded for an agreement (written form)", false, &["path:id"], None, "200", "List", &read),
+                "post": {
+                "summary": "Upload the issued PDF with a party's own qualified electronic signature added (the body); checked against the issued document, then recorded",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                               { "name": "party", "in": "query", "required": false, "schema": { "type": "string", "enum": ["dnrw", "partner"] } }],
+                "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": { "201": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QesSignature" } } } },
+                               "409": { "description": "Recorded already, or no document issued yet", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/agreements/{id}/qes/{qes}/document.pdf": { "get": {
+                "summary": "The uploaded file of a qualified electronic signature",
+                "security": [{ "staffToken": [] }],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                               { "name": "qes", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "PDF", "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } } } } },
             "/api/v1/verify": { "post": {
                 "summary": "Check a PDF: seal valid, issued by this registry, which agreement (public; upload the PDF as the body)",
                 "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },

@@ -207,6 +207,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    qes_signatures (id) {
+        id -> Text,
+        agreement_id -> Text,
+        document_id -> Text,
+        party -> Text,
+        signer_name -> Text,
+        signer_subject -> Text,
+        issuer -> Text,
+        serial -> Text,
+        cert_not_before -> Timestamp,
+        cert_not_after -> Timestamp,
+        cert_sha256 -> Text,
+        qualified -> Bool,
+        chain -> Text,
+        signing_time -> Nullable<Text>,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        pdf -> Binary,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         email -> Text,
@@ -331,6 +355,8 @@ diesel::joinable!(golive_tasks -> agreements (agreement_id));
 diesel::joinable!(agreements -> municipalities (municipality_id));
 diesel::joinable!(golive_tasks -> contacts (contact_id));
 diesel::joinable!(memberships -> municipalities (municipality_id));
+diesel::joinable!(qes_signatures -> agreements (agreement_id));
+diesel::joinable!(qes_signatures -> documents (document_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -344,6 +370,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     signatures,
     documents,
+    qes_signatures,
     users,
     api_tokens,
     login_failures,

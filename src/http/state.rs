@@ -20,6 +20,8 @@ pub struct AppState {
     /// The registry's public address (`base_url` of the mail settings): links that
     /// leave the registry (the calendar feed's address) start with it.
     pub base_url: String,
+    /// DER certificates of the QES trust anchors (`qes_trust_anchors`); may be empty.
+    pub qes_anchors: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 /// SHA-256 of a token, as the staff token is kept and compared.

@@ -200,6 +200,10 @@ pub struct ParsedSignature {
     pub signed_attrs_der: Vec<u8>,
     pub signature: Vec<u8>,
     pub digest_is_sha256: bool,
+    /// The digest algorithm of the SignerInfo.
+    pub digest_oid: ObjectIdentifier,
+    /// The signature algorithm of the SignerInfo (rsaEncryption, sha256WithRSA, ECDSA, PSS…).
+    pub signature_oid: ObjectIdentifier,
     pub has_timestamp: bool,
 }
 
@@ -265,6 +269,8 @@ pub fn parse(der: &[u8]) -> Result<ParsedSignature, SealError> {
         signed_attrs_der: attrs.to_der().map_err(bad)?,
         signature: signer.signature.as_bytes().to_vec(),
         digest_is_sha256: signer.digest_alg.oid == SHA256,
+        digest_oid: signer.digest_alg.oid,
+        signature_oid: signer.signature_algorithm.oid,
         has_timestamp: signer
             .unsigned_attrs
             .as_ref()

@@ -10,6 +10,7 @@
 
 pub mod cms;
 pub mod pades;
+pub mod qes;
 pub mod testca;
 pub mod tsa;
 pub mod verify;

@@ -38,19 +38,24 @@ impl SealCheck {
     }
 }
 
-/// Where the last signature dictionary's `/ByteRange` and `/Contents` are.
-struct Located {
-    ranges: [usize; 4],
-    contents: Vec<u8>,
-    signing_time: Option<String>,
+/// Where a signature dictionary's `/ByteRange` and `/Contents` are.
+pub(super) struct Located {
+    pub(super) ranges: [usize; 4],
+    pub(super) contents: Vec<u8>,
+    pub(super) signing_time: Option<String>,
 }
 
-fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(super) fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 fn locate(pdf: &[u8]) -> Result<Located, String> {
     let at = find_last(pdf, b"/ByteRange").ok_or("Das PDF enthält keine Signatur.")?;
+    locate_at(pdf, at)
+}
+
+/// The signature whose `/ByteRange` key starts at `at`.
+pub(super) fn locate_at(pdf: &[u8], at: usize) -> Result<Located, String> {
     let rest = &pdf[at + 10..];
     let open = rest
         .iter()
@@ -194,7 +199,11 @@ pub fn check(pdf: &[u8], trust_anchors: &[Vec<u8>]) -> SealCheck {
     out
 }
 
-fn chain_ok(cert: &X509, included: &[Vec<u8>], anchors: &[Vec<u8>]) -> Result<(), String> {
+pub(super) fn chain_ok(
+    cert: &X509,
+    included: &[Vec<u8>],
+    anchors: &[Vec<u8>],
+) -> Result<(), String> {
     let err = |e: openssl::error::ErrorStack| e.to_string();
     let mut store = X509StoreBuilder::new().map_err(err)?;
     for der in anchors {

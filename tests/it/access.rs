@@ -281,6 +281,23 @@ fn every_route_answers_every_role_as_the_table_says() {
             None,
             OF_INTERMEDIARY,
         ),
+        // Written form: the parties list and upload (an empty body is no PDF: 422).
+        ("GET", format!("/api/v1/agreements/{a}/qes"), None, OF_A),
+        (
+            "POST",
+            format!("/api/v1/agreements/{a}/qes"),
+            Some(&empty),
+            [401, 422, 422, 422, 422, 404, 404],
+        ),
+        (
+            "GET",
+            format!(
+                "/api/v1/agreements/{a}/qes/{}/document.pdf",
+                uuid::Uuid::nil()
+            ),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
         (
             "PATCH",
             format!("/api/v1/agreements/{b}"),
@@ -351,10 +368,12 @@ fn every_route_answers_every_role_as_the_table_says() {
         for id in [a, b, i, m, &f.dataport, &f.service, ea, tk] {
             t = t.replace(id.as_str(), "<id>");
         }
-        t.replace("/amendments/2/", "/amendments/<no>/").replace(
-            "/tokens/00000000-0000-0000-0000-000000000000",
-            "/tokens/<id>",
-        )
+        t.replace("/amendments/2/", "/amendments/<no>/")
+            .replace(
+                "/tokens/00000000-0000-0000-0000-000000000000",
+                "/tokens/<id>",
+            )
+            .replace("/qes/00000000-0000-0000-0000-000000000000/", "/qes/<qes>/")
     };
     let covered: std::collections::BTreeSet<String> = table
         .iter()

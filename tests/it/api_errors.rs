@@ -352,7 +352,10 @@ fn every_path_id_that_is_no_id_is_a_404_naming_it() {
         .collect();
     assert!(routes.len() >= 20, "{routes:?}");
     for route in routes {
-        let path = route.replace("<id>", "keine-id").replace("<no>", "1");
+        let path = route
+            .replace("<id>", "keine-id")
+            .replace("<qes>", "keine-id")
+            .replace("<no>", "1");
         let message = "„keine-id“ ist keine gültige Id.";
         if path.starts_with("/api/") {
             let (status, v) = app.get(&path);

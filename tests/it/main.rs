@@ -21,6 +21,7 @@ mod membership;
 mod national;
 mod parties;
 mod pdf;
+mod qes;
 mod rollout;
 mod rules;
 mod scenarios;

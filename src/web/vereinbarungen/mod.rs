@@ -9,6 +9,7 @@ mod dokumente;
 mod einzelabruf;
 mod entwurf;
 mod quittung;
+mod schriftform;
 mod schritt;
 mod unterschrift;
 mod zertifikat;
@@ -57,6 +58,8 @@ pub fn routes() -> Vec<rocket::Route> {
         entwurf::edit,
         unterschrift::sign,
         unterschrift::activate,
+        schriftform::upload,
+        schriftform::signed_pdf,
     ]
 }
 
@@ -209,6 +212,8 @@ struct Loaded {
     actors: std::collections::HashMap<String, String>,
     /// RV and EA: the municipality's Trägerschaft now.
     standing: Option<Standing>,
+    /// Qualified electronic signatures uploaded for written form.
+    qes: Vec<crate::store::qes::QesInfo>,
 }
 
 /// The agreement page; `sign_errors` are the signing (or declining) form's (the page
@@ -238,6 +243,7 @@ pub(super) async fn agreement_page(
         contract,
         actors,
         standing,
+        qes,
     } = state
         .db
         .read(move |conn| {
@@ -292,6 +298,7 @@ pub(super) async fn agreement_page(
                 contract,
                 actors,
                 standing,
+                qes: crate::store::qes::QesSignature::list(conn, &a.id)?,
             })
         })
         .await?;
@@ -349,6 +356,23 @@ pub(super) async fn agreement_page(
     let title = format!("{} {}", view.kind_label, view.reference);
     let mut ctx = page_context(session, &title)?;
     ctx["a"] = json!(view);
+    ctx["qes"] = json!(qes
+        .iter()
+        .map(|q| json!({
+            "id": q.id,
+            "side": q.party.label(view.kind, view.direction),
+            "signer_name": q.signer_name,
+            "signer_subject": q.signer_subject,
+            "issuer": q.issuer,
+            "serial": q.serial,
+            "not_after": crate::domain::berlin::german_date_time(q.cert_not_after),
+            "uploaded_at": crate::domain::berlin::german_date_time(q.uploaded_at),
+            "qualified": q.qualified,
+            "chain_checked": q.chain == "trusted",
+            "sha256": q.sha256,
+            "version_no": documents.iter().find(|d| d.id == q.document_id).map(|d| d.version_no),
+        }))
+        .collect::<Vec<_>>());
     ctx["traegerschaft"] = json!(standing.map(|s| json!({ "code": s.code(), "label": s.label() })));
     ctx["parameters"] = json!(parameters);
     ctx["signing"] = json!(signing);

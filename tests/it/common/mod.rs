@@ -835,3 +835,131 @@ pub fn certificate(cn: &str, from_days: i64, to_days: i64, usages: &[&str]) -> S
     b.sign(&key, MessageDigest::sha256()).unwrap();
     String::from_utf8(b.build().to_pem().unwrap()).unwrap()
 }
+
+/// A test signature card: a CA ("Test-Vertrauensdiensteanbieter") and a person's
+/// certificate from it, marked as qualified (QcCompliance) when `qualified`.
+pub struct TestQes {
+    pub dir: std::path::PathBuf,
+    pub ca_pem: String,
+}
+
+impl TestQes {
+    pub fn new(cn: &str, qualified: bool) -> TestQes {
+        use openssl::asn1::Asn1Time;
+        use openssl::hash::MessageDigest;
+        use openssl::pkey::PKey;
+        use openssl::rsa::Rsa;
+        use openssl::x509::extension::{BasicConstraints, KeyUsage};
+        use openssl::x509::{X509Extension, X509NameBuilder, X509};
+        let name = |cn: &str, o: &str| {
+            let mut n = X509NameBuilder::new().unwrap();
+            n.append_entry_by_text("C", "DE").unwrap();
+            n.append_entry_by_text("O", o).unwrap();
+            n.append_entry_by_text("CN", cn).unwrap();
+            n.build()
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let ca_name = name("Test-QES-CA 1", "Test-Vertrauensdiensteanbieter");
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&ca_name).unwrap();
+        b.set_issuer_name(&ca_name).unwrap();
+        b.set_pubkey(&ca_key).unwrap();
+        b.set_not_before(&Asn1Time::from_unix(now - 86_400).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::from_unix(now + 3650 * 86_400).unwrap())
+            .unwrap();
+        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        b.sign(&ca_key, MessageDigest::sha256()).unwrap();
+        let ca = b.build();
+
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        let serial = openssl::bn::BigNum::from_u32(4711).unwrap();
+        b.set_serial_number(&serial.to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name(cn, "Stadt Köln")).unwrap();
+        b.set_issuer_name(&ca_name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::from_unix(now - 86_400).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::from_unix(now + 365 * 86_400).unwrap())
+            .unwrap();
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .non_repudiation()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        if qualified {
+            // qcStatements: SEQUENCE { SEQUENCE { OID 0.4.0.1862.1.1 (QcCompliance) } }
+            let der = [
+                0x30, 0x0a, 0x30, 0x08, 0x06, 0x06, 0x04, 0x00, 0x8e, 0x46, 0x01, 0x01,
+            ];
+            let oid = openssl::asn1::Asn1Object::from_str("1.3.6.1.5.5.7.1.3").unwrap();
+            let value = openssl::asn1::Asn1OctetString::new_from_bytes(&der).unwrap();
+            b.append_extension(X509Extension::new_from_der(&oid, false, &value).unwrap())
+                .unwrap();
+        }
+        b.sign(&ca_key, MessageDigest::sha256()).unwrap();
+        let cert = b.build();
+        let dir = std::env::temp_dir().join(format!("qes-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("key.pem"), key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.to_pem().unwrap()).unwrap();
+        let ca_pem = String::from_utf8(ca.to_pem().unwrap()).unwrap();
+        std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
+        TestQes { dir, ca_pem }
+    }
+
+    /// `pdf` signed with pyHanko as a signature software would: an incremental update
+    /// with one more signature field.
+    pub fn sign(&self, pdf: &[u8]) -> Vec<u8> {
+        let input = self.dir.join(format!("in-{}.pdf", uuid::Uuid::new_v4()));
+        let output = self.dir.join(format!("out-{}.pdf", uuid::Uuid::new_v4()));
+        std::fs::write(&input, pdf).unwrap();
+        let run = std::process::Command::new("pyhanko")
+            .args([
+                "sign",
+                "addsig",
+                "--field",
+                &format!("QES-{}", uuid::Uuid::new_v4().simple()),
+            ])
+            .args(["pemder", "--no-pass", "--key"])
+            .arg(self.dir.join("key.pem"))
+            .arg("--cert")
+            .arg(self.dir.join("cert.pem"))
+            .arg("--chain")
+            .arg(self.dir.join("ca.pem"))
+            .arg(&input)
+            .arg(&output)
+            .output()
+            .expect("pyhanko must be installed (pip install pyhanko pyhanko-cli)");
+        assert!(
+            run.status.success(),
+            "pyhanko: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        std::fs::read(&output).unwrap()
+    }
+}
+
+impl Drop for TestQes {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

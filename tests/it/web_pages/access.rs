@@ -142,6 +142,19 @@ fn every_page_answers_every_role_as_the_table_says() {
             none,
             OF_A,
         ),
+        // Written form: let in, then refused for the missing file (422).
+        (
+            "POST",
+            format!("/vereinbarungen/{a}/schriftform"),
+            none,
+            [303, 422, 422, 422, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/vereinbarungen/{a}/schriftform/{}", uuid::Uuid::nil()),
+            none,
+            [303, 404, 404, 404, 404, 404],
+        ),
         (
             "GET",
             format!("/vereinbarungen/{b}/entwurf.pdf"),
@@ -304,7 +317,10 @@ fn every_page_answers_every_role_as_the_table_says() {
             t = t.replace(id.as_str(), "<id>");
         }
         t = t.replace(&format!("{}.ics", "0".repeat(64)), "<file>");
-        t
+        t.replace(
+            "/schriftform/00000000-0000-0000-0000-000000000000",
+            "/schriftform/<qes>",
+        )
     };
     let covered: std::collections::BTreeSet<String> = table
         .iter()
@@ -444,6 +460,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             vec![("dienst", f.wohngeld.as_str())],
         ),
         (koeln, format!("/vereinbarungen/{rv_a}/zertifikat"), vec![]),
+        (koeln, format!("/vereinbarungen/{rv_a}/schriftform"), vec![]),
         (
             admin,
             "/vereinbarungen/neu".into(),

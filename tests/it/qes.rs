@@ -1,0 +1,298 @@
+//! The written-form path: a party signs the issued PDF with its own qualified electronic
+//! signature (pyHanko and a test signature card here) and uploads it; the registry checks
+//! it against the document it issued before recording the signature and its certificate.
+
+use crate::common::*;
+use rocket::http::{ContentType, Header, Status};
+use serde_json::{json, Value};
+
+/// Dortmund's RV in force: the agreement and its sealed document's bytes.
+fn issued_rv(app: &TestApp, ags: &str) -> (Value, Vec<u8>) {
+    let m = app.municipality(ags);
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": m }));
+    let pdf = app.document(rv["id"].as_str().unwrap());
+    (rv, pdf)
+}
+
+/// `POST /api/v1/agreements/{id}/qes` with `pdf` as the body.
+fn upload(app: &TestApp, id: &str, party: Option<&str>, pdf: &[u8]) -> (Status, Value) {
+    let path = match party {
+        Some(p) => format!("/api/v1/agreements/{id}/qes?party={p}"),
+        None => format!("/api/v1/agreements/{id}/qes"),
+    };
+    let res = app
+        .client
+        .post(path)
+        .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+        .header(ContentType::PDF)
+        .body(pdf)
+        .dispatch();
+    let status = res.status();
+    (status, res.into_json().unwrap_or(Value::Null))
+}
+
+fn messages(v: &Value) -> String {
+    v["fields"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|e| e["message"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_else(|| v.to_string())
+}
+
+#[test]
+fn a_qes_on_the_issued_document_is_recorded_with_the_signers_certificate() {
+    let app = TestApp::new();
+    let (rv, pdf) = issued_rv(&app, "05913000");
+    let id = rv["id"].as_str().unwrap();
+    let card = TestQes::new("Erika Mustermann", true);
+    let signed = card.sign(&pdf);
+
+    let (status, q) = upload(&app, id, Some("partner"), &signed);
+    assert_eq!(status, Status::Created, "{q}");
+    assert_eq!(q["signer_name"], "Erika Mustermann");
+    assert_eq!(q["party"], "partner");
+    assert_eq!(q["qualified"], true);
+    assert_eq!(q["chain"], "not_checked", "no trust anchors configured");
+    assert_eq!(q["serial"], "1267", "4711");
+    assert!(
+        q["issuer"].as_str().unwrap().contains("CN=Test-QES-CA 1"),
+        "{q}"
+    );
+    assert!(
+        q["signer_subject"]
+            .as_str()
+            .unwrap()
+            .contains("O=Stadt Köln"),
+        "{q}"
+    );
+
+    // Listed, downloadable byte for byte, audited; the same signature twice is refused.
+    let list = app.ok("GET", &format!("/api/v1/agreements/{id}/qes"), None);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let res = app
+        .client
+        .get(format!(
+            "/api/v1/agreements/{id}/qes/{}/document.pdf",
+            q["id"].as_str().unwrap()
+        ))
+        .header(Header::new("Authorization", format!("Bearer {TOKEN}")))
+        .dispatch();
+    assert_eq!(res.status(), Status::Ok);
+    assert_eq!(res.into_bytes().unwrap(), signed);
+    let audit = app.ok("GET", &format!("/api/v1/audit?entity_id={id}"), None);
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "qes"),
+        "{audit}"
+    );
+    let (status, v) = upload(&app, id, Some("partner"), &signed);
+    assert_eq!(status, Status::Conflict, "{v}");
+
+    // Independent validators see both signatures intact: d-NRW's seal and the QES.
+    let (_, sigs) = tool("pdfsig", &[], &signed);
+    assert_eq!(
+        sigs.matches("Signature Validation: Signature is Valid")
+            .count(),
+        2,
+        "{sigs}"
+    );
+    assert!(sigs.contains("Erika Mustermann"), "{sigs}");
+}
+
+#[test]
+fn a_changed_byte_another_document_an_unsigned_file_and_changes_after_signing_are_refused() {
+    let app = TestApp::new();
+    let (rv, pdf) = issued_rv(&app, "05913000");
+    let id = rv["id"].as_str().unwrap();
+    let card = TestQes::new("Erika Mustermann", true);
+
+    // One byte of the issued document changed before signing.
+    let mut changed = pdf.clone();
+    let at = changed.len() / 2;
+    changed[at] = changed[at].wrapping_add(1);
+    let (status, v) = upload(&app, id, None, &card.sign(&changed));
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(messages(&v).contains("sein Inhalt wurde verändert"), "{v}");
+
+    // Another agreement's document, signed properly.
+    let (_, other) = issued_rv(&app, "05315000");
+    let (status, v) = upload(&app, id, None, &card.sign(&other));
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(messages(&v).contains("ein anderes Dokument"), "{v}");
+
+    // The issued document as it is, without a signature; and no PDF at all.
+    let (status, v) = upload(&app, id, None, &pdf);
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(messages(&v).contains("ohne hinzugefügte Signatur"), "{v}");
+    let (status, v) = upload(&app, id, None, b"Hallo");
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+
+    // A byte of the signed revision changed after signing: the hash no longer matches.
+    let signed = card.sign(&pdf);
+    let mut tampered = signed.clone();
+    let at = tampered
+        .windows(10)
+        .rposition(|w| w == b"/Prop_Build")
+        .unwrap_or(pdf.len() + 50);
+    tampered[at + 2] = b'X';
+    let (status, v) = upload(&app, id, None, &tampered);
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(messages(&v).contains("Hashwert falsch"), "{v}");
+
+    // Something appended after the signature.
+    let mut appended = signed.clone();
+    appended.extend_from_slice(b"\n% angehaengt\n");
+    let (status, v) = upload(&app, id, None, &appended);
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(messages(&v).contains("Nach der letzten Signatur"), "{v}");
+
+    // A comment added in an update before the signature: more than a signature.
+    let dir = std::env::temp_dir().join(format!("qes-annot-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("in.pdf"), &pdf).unwrap();
+    let run = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/qes/annotate.py"
+        ))
+        .arg(dir.join("in.pdf"))
+        .arg(dir.join("out.pdf"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let annotated = std::fs::read(dir.join("out.pdf")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (status, v) = upload(&app, id, None, &card.sign(&annotated));
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(
+        messages(&v).contains("etwas anderes als ein Signaturfeld"),
+        "{v}"
+    );
+
+    // Nothing of it was recorded.
+    let list = app.ok("GET", &format!("/api/v1/agreements/{id}/qes"), None);
+    assert_eq!(list, json!([]));
+    // Before the last signature there is no document to sign.
+    let draft =
+        app.create(json!({ "kind": "rv", "municipality_id": app.municipality("05111000") }));
+    let (status, v) = upload(&app, draft["id"].as_str().unwrap(), None, &signed);
+    assert_eq!(status, Status::Conflict, "{v}");
+}
+
+#[test]
+fn configured_trust_anchors_decide_which_issuers_are_accepted() {
+    let card = TestQes::new("Erika Mustermann", true);
+    let stranger = TestQes::new("Max Fremd", true);
+    let anchors = card.dir.join("anchors.pem");
+    std::fs::write(&anchors, &card.ca_pem).unwrap();
+    let app = TestApp::with_settings(false, &[("qes_trust_anchors", anchors.to_str().unwrap())]);
+    let (rv, pdf) = issued_rv(&app, "05913000");
+    let id = rv["id"].as_str().unwrap();
+    let (status, v) = upload(&app, id, None, &stranger.sign(&pdf));
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(messages(&v).contains("keinem anerkannten Anbieter"), "{v}");
+    let (status, q) = upload(&app, id, None, &card.sign(&pdf));
+    assert_eq!(status, Status::Created, "{q}");
+    assert_eq!(q["chain"], "trusted");
+}
+
+#[test]
+fn a_municipality_uploads_its_qes_on_the_agreement_page_and_sees_its_certificate() {
+    let app = TestApp::new();
+    let (rv, pdf) = issued_rv(&app, "05315000");
+    let id = rv["id"].as_str().unwrap();
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+    );
+    let path = format!("/vereinbarungen/{id}");
+    let page = app.web_get(Some(&erika), &path);
+    assert!(
+        page.text()
+            .contains("Schriftform: qualifizierte elektronische Signatur"),
+        "{}",
+        page.text()
+    );
+    assert!(
+        !page.body.contains("name=\"seite\""),
+        "a municipality signs only for itself"
+    );
+
+    let upload_path = format!("{path}/schriftform");
+    let refused = app.web_multipart(
+        &erika,
+        &upload_path,
+        &[("datei", Part::File("rv.pdf", &pdf))],
+    );
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    assert!(
+        refused.body.contains("href=\"#datei\""),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused.text().contains("ohne hinzugefügte Signatur"),
+        "{}",
+        refused.text()
+    );
+    let none = app.web_multipart(&erika, &upload_path, &[]);
+    assert!(none
+        .text()
+        .contains("Bitte wählen Sie die signierte PDF-Datei aus."));
+    let not_ours = app.web_multipart(
+        &erika,
+        &upload_path,
+        &[
+            ("seite", Part::Text("dnrw")),
+            ("datei", Part::File("rv.pdf", &pdf)),
+        ],
+    );
+    assert_eq!(not_ours.status, Status::Forbidden, "{}", not_ours.text());
+
+    let card = TestQes::new("Erika Mustermann", false);
+    let signed = card.sign(&pdf);
+    let ok = app.web_multipart(
+        &erika,
+        &upload_path,
+        &[("datei", Part::File("rv-qes.pdf", &signed))],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let text = app.web_get(Some(&erika), &path).text();
+    for part in [
+        "Erika Mustermann (Für die Kommune), Fassung 1: qualifiziert elektronisch signiert",
+        "ausgestellt von C=DE, O=Test-Vertrauensdiensteanbieter, CN=Test-QES-CA 1",
+        "nicht als qualifiziertes Zertifikat gekennzeichnet",
+        "Aussteller nicht geprüft",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    let q = app.ok("GET", &format!("/api/v1/agreements/{id}/qes"), None)[0].clone();
+    let file = app.web_get(
+        Some(&erika),
+        &format!("{path}/schriftform/{}", q["id"].as_str().unwrap()),
+    );
+    assert_eq!(file.status, Status::Ok);
+
+    // Another municipality's user does not find it.
+    let dortmund = app.municipality("05913000");
+    let other = app.signed_in(
+        json!({ "email": "d@stadt-dortmund.de", "name": "D", "role": "municipality", "municipality_id": dortmund }),
+    );
+    let foreign = app.web_multipart(
+        &other,
+        &upload_path,
+        &[("datei", Part::File("rv.pdf", &signed))],
+    );
+    assert_eq!(foreign.status, Status::NotFound);
+}
