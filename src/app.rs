@@ -110,7 +110,7 @@ fn static_dir() -> std::path::PathBuf {
 
 /// Builds the Rocket instance from a prepared database and configuration.
 /// The certificates of `qes_trust_anchors`, as DER; an unreadable file stops the start.
-fn qes_anchors(config: &Config) -> AppResult<Vec<Vec<u8>>> {
+pub fn qes_anchors(config: &Config) -> AppResult<Vec<Vec<u8>>> {
     let mut anchors = Vec::new();
     for path in &config.qes_trust_anchors {
         let pem = std::fs::read(path).map_err(|e| {

@@ -193,7 +193,8 @@ fn verify(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
     };
     let result = app::open_db(config).and_then(|db| {
         let sealer = app::sealer(config)?;
-        db.read_blocking(|conn| crate::actions::documents::verify(conn, &sealer, &bytes))
+        let anchors = app::qes_anchors(config)?;
+        db.read_blocking(|conn| crate::actions::documents::verify(conn, &sealer, &bytes, &anchors))
     });
     let v = match result {
         Ok(v) => v,

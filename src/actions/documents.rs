@@ -313,33 +313,116 @@ pub struct IssuedAs {
 /// What `verify` says about a PDF.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
-    /// The seal is intact, covers the whole file and is d-NRW's.
+    /// The seal is intact, covers the whole file and is d-NRW's; or it is intact on the
+    /// issued document the file begins with, and only intact signatures follow it.
     pub seal_valid: bool,
     /// The file is, byte for byte, a document this registry issued.
     pub issued_by_registry: bool,
     pub issued_as: Option<IssuedAs>,
     pub sha256: String,
     pub seal: crate::seal::verify::SealCheck,
+    /// The file is an issued document (`issued_as`) with a signature added afterwards
+    /// (the written-form path): what that signature is.
+    pub added_signature: Option<AddedSignature>,
     /// One German sentence for people.
     pub summary: String,
 }
 
-/// Checks the seal of `pdf` and looks its SHA-256 up among the issued documents.
-pub fn verify(conn: &mut DbConn, sealer: &Sealer, pdf: &[u8]) -> AppResult<Verification> {
-    let seal = sealer.check(pdf);
+/// A signature added to an issued document after the registry sealed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedSignature {
+    /// The addition only adds intact signatures (`seal::qes`).
+    pub intact: bool,
+    pub signer: Option<String>,
+    pub qualified: bool,
+    /// When the registry recorded this very file, if it did.
+    #[serde(with = "crate::store::ts::option")]
+    pub recorded_at: Option<PrimitiveDateTime>,
+    pub problems: Vec<String>,
+}
+
+/// Checks the seal of `pdf` and looks its SHA-256 up among the issued documents. A file
+/// that begins with an issued document and adds signatures (a party's QES, checked with
+/// `anchors`) is reported as that document with the added signature.
+pub fn verify(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    pdf: &[u8],
+    anchors: &[Vec<u8>],
+) -> AppResult<Verification> {
     let sha256 = hex::encode(Sha256::digest(pdf));
-    let issued_as = match Document::by_sha256(conn, &sha256)? {
-        Some(d) => {
-            let a = Agreement::find(conn, &d.agreement_id)?;
-            Some(IssuedAs {
-                agreement_id: a.id,
-                reference: a.reference,
-                kind: a.kind,
-                version_no: d.version_no,
-                document_id: d.id,
-                sealed_at: d.sealed_at,
-            })
+    let issued_as_of = |conn: &mut DbConn, d: &crate::store::document::DocumentInfo| {
+        let a = Agreement::find(conn, &d.agreement_id)?;
+        Ok::<_, crate::error::AppError>(IssuedAs {
+            agreement_id: a.id,
+            reference: a.reference,
+            kind: a.kind,
+            version_no: d.version_no,
+            document_id: d.id.clone(),
+            sealed_at: d.sealed_at,
+        })
+    };
+    if Document::by_sha256(conn, &sha256)?.is_none() {
+        if let Some((doc, end)) = issued_prefix(conn, pdf)? {
+            let issued_seal = sealer.check(&pdf[..end]);
+            let issued = issued_as_of(conn, &doc)?;
+            let added =
+                crate::seal::qes::check(pdf, &pdf[..end], anchors, time::OffsetDateTime::now_utc());
+            let recorded_at =
+                crate::store::qes::QesSignature::by_sha256(conn, &sha256)?.map(|q| q.uploaded_at);
+            let signer = added.signer.as_ref().map(|s| s.name.clone());
+            let added = AddedSignature {
+                intact: added.accepted(),
+                qualified: added.signer.as_ref().is_some_and(|s| s.qualified),
+                signer,
+                recorded_at,
+                problems: added.problems,
+            };
+            let summary = match (issued_seal.valid(), added.intact) {
+                (true, true) => format!(
+                    "Das Siegel ist gültig. Die Datei enthält {} Fassung {} unverändert, so wie das Nachnutzungsregister es ausgestellt hat, und danach die {}elektronische Signatur von {}{}.",
+                    issued.reference,
+                    issued.version_no,
+                    if added.qualified { "qualifizierte " } else { "" },
+                    added.signer.as_deref().unwrap_or("unbekannt"),
+                    match added.recorded_at {
+                        Some(t) => format!(", im Register erfasst am {}", crate::domain::berlin::german_date_time(t)),
+                        None => ", die im Register nicht erfasst ist".to_string(),
+                    }
+                ),
+                (true, false) => format!(
+                    "Die Datei enthält {} Fassung {} mit gültigem Siegel, aber was danach angefügt wurde, ist keine gültige zusätzliche Signatur: {}",
+                    issued.reference,
+                    issued.version_no,
+                    added.problems.first().map(String::as_str).unwrap_or("unbekannter Fehler")
+                ),
+                (false, _) => format!(
+                    "Das Siegel ist NICHT gültig: {}",
+                    issued_seal.problems.first().map(String::as_str).unwrap_or("unbekannter Fehler")
+                ),
+            };
+            // The seal as it stands for the whole file: that of the issued document when
+            // only signatures follow it, else the check of the file as it is.
+            let seal_valid = issued_seal.valid() && added.intact;
+            let seal = if added.intact {
+                issued_seal
+            } else {
+                sealer.check(pdf)
+            };
+            return Ok(Verification {
+                seal_valid,
+                issued_by_registry: false,
+                issued_as: Some(issued),
+                sha256,
+                seal,
+                added_signature: Some(added),
+                summary,
+            });
         }
+    }
+    let seal = sealer.check(pdf);
+    let issued_as = match Document::by_sha256(conn, &sha256)? {
+        Some(d) => Some(issued_as_of(conn, &d)?),
         None => None,
     };
     let seal_valid = seal.valid();
@@ -360,6 +443,36 @@ pub fn verify(conn: &mut DbConn, sealer: &Sealer, pdf: &[u8]) -> AppResult<Verif
         issued_as,
         sha256,
         seal,
+        added_signature: None,
         summary,
     })
+}
+
+/// The issued document `pdf` begins with, if any, and where it ends: a revision of the
+/// file (up to a `%%EOF` and its line end) whose SHA-256 is a stored document's.
+fn issued_prefix(
+    conn: &mut DbConn,
+    pdf: &[u8],
+) -> AppResult<Option<(crate::store::document::DocumentInfo, usize)>> {
+    let mut from = 0;
+    while let Some(i) = pdf[from..].windows(5).position(|w| w == b"%%EOF") {
+        let eof = from + i + 5;
+        from = eof;
+        if eof >= pdf.len() {
+            break;
+        }
+        let mut ends = vec![eof];
+        let mut end = eof;
+        while end < pdf.len() && end < eof + 2 && matches!(pdf[end], b'\r' | b'\n') {
+            end += 1;
+            ends.push(end);
+        }
+        for end in ends.into_iter().filter(|e| *e < pdf.len()) {
+            let sha = hex::encode(Sha256::digest(&pdf[..end]));
+            if let Some(d) = Document::by_sha256(conn, &sha)? {
+                return Ok(Some((d, end)));
+            }
+        }
+    }
+    Ok(None)
 }

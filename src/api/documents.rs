@@ -288,11 +288,11 @@ async fn verify(state: &State<AppState>, data: Data<'_>) -> AppResult<Json<Verif
             "Die Datei ist kein PDF (sie beginnt nicht mit %PDF-).",
         ));
     }
-    let sealer = state.sealer.clone();
+    let (sealer, anchors) = (state.sealer.clone(), state.qes_anchors.clone());
     Ok(Json(
         state
             .db
-            .read(move |conn| crate::actions::documents::verify(conn, &sealer, &bytes))
+            .read(move |conn| crate::actions::documents::verify(conn, &sealer, &bytes, &anchors))
             .await?,
     ))
 }

@@ -91,6 +91,15 @@ impl QesSignature {
         Ok(n > 0)
     }
 
+    /// The recorded QES whose uploaded file has this SHA-256.
+    pub fn by_sha256(conn: &mut DbConn, sha256: &str) -> AppResult<Option<QesInfo>> {
+        Ok(qes_signatures::table
+            .filter(qes_signatures::sha256.eq(sha256))
+            .select(QesInfo::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
     /// The download name of a QES-signed file: "RV-2026-00001-QES.pdf" (references are
     /// ASCII; safe in a header).
     pub fn file_name(reference: &str) -> String {

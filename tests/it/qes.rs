@@ -296,3 +296,68 @@ fn a_municipality_uploads_its_qes_on_the_agreement_page_and_sees_its_certificate
     );
     assert_eq!(foreign.status, Status::NotFound);
 }
+
+#[test]
+fn checking_a_qes_signed_file_names_the_issued_document_and_the_added_signature() {
+    let app = TestApp::new();
+    let (rv, pdf) = issued_rv(&app, "05913000");
+    let id = rv["id"].as_str().unwrap();
+    let reference = rv["reference"].as_str().unwrap();
+    let card = TestQes::new("Erika Mustermann", true);
+    let signed = card.sign(&pdf);
+
+    // Not yet recorded: the seal is valid, the document is named, the signature found.
+    let (status, v) = app.verify(&signed);
+    assert_eq!(status, Status::Ok, "{v}");
+    assert_eq!(v["seal_valid"], true, "{v}");
+    assert_eq!(v["issued_by_registry"], false, "not byte for byte");
+    assert_eq!(v["issued_as"]["reference"], reference);
+    assert_eq!(v["added_signature"]["intact"], true, "{v}");
+    assert_eq!(v["added_signature"]["signer"], "Erika Mustermann");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("im Register nicht erfasst"),
+        "{v}"
+    );
+
+    // Recorded: the public page says when.
+    let (status, _) = upload(&app, id, None, &signed);
+    assert_eq!(status, Status::Created);
+    let page = app.web_multipart_raw(
+        None,
+        "/pruefen",
+        &[("datei".to_string(), Some("rv-qes.pdf"), signed.clone())],
+    );
+    let text = page.text();
+    assert!(
+        text.contains("Das Dokument ist echt und unverändert, mit einer hinzugefügten Signatur"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Die Datei enthält {reference} Fassung 1 unverändert"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "qualifizierte elektronische Signatur von Erika Mustermann, im Register erfasst am"
+        ),
+        "{text}"
+    );
+
+    // Something appended after the QES: the document is named, but not confirmed.
+    let mut appended = signed.clone();
+    appended.extend_from_slice(b"\n% angehaengt\n");
+    let (_, v) = app.verify(&appended);
+    assert_eq!(v["added_signature"]["intact"], false, "{v}");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("keine gültige zusätzliche Signatur"),
+        "{v}"
+    );
+}

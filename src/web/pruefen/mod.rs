@@ -38,7 +38,14 @@ fn page(
     ctx["field_errors"] = json!({ "datei": error });
     if let Some(v) = result {
         ctx["result"] = json!({
-            "valid": v.seal_valid && v.issued_by_registry,
+            "valid": v.seal_valid
+                && (v.issued_by_registry || v.added_signature.as_ref().is_some_and(|a| a.intact)),
+            "added": v.added_signature.as_ref().map(|a| json!({
+                "intact": a.intact,
+                "signer": a.signer,
+                "qualified": a.qualified,
+                "recorded_at": a.recorded_at.map(berlin::german_date_time),
+            })),
             "unsealed": !v.seal.signature_found,
             // The registry's TEST seal (no seal_pkcs12 configured) proves nothing outside.
             "test_seal": v.seal.signer.as_deref().is_some_and(|s| s.contains("TEST")),
@@ -51,7 +58,9 @@ fn page(
             "sealed_at": v.issued_as.as_ref().map(|i| berlin::german_date_time(i.sealed_at)),
             "signer": v.seal.signer,
             "timestamped": v.seal.timestamped,
-            "problems": v.seal.problems,
+            "problems": v.seal.problems.iter().chain(
+                v.added_signature.iter().flat_map(|a| a.problems.iter())
+            ).collect::<Vec<_>>(),
             "sha256": v.sha256,
         });
     }
@@ -95,10 +104,10 @@ async fn check(
         }
         Some((_, bytes)) => bytes,
     };
-    let sealer = state.sealer.clone();
+    let (sealer, anchors) = (state.sealer.clone(), state.qes_anchors.clone());
     let result = state
         .db
-        .read(move |conn| crate::actions::documents::verify(conn, &sealer, &bytes))
+        .read(move |conn| crate::actions::documents::verify(conn, &sealer, &bytes, &anchors))
         .await?;
     page(session, Some(&result), None)
 }
