@@ -110,24 +110,6 @@ fn subject(conn: &mut DbConn, a: &Agreement) -> AppResult<String> {
     })
 }
 
-/// The audit log's actions as the evidence page names them.
-fn action_label(action: &str) -> &str {
-    match action {
-        "create" => "angelegt",
-        "edit" => "geändert",
-        "decline" => "Unterschrift abgelehnt",
-        "submit" => "zur Unterschrift vorgelegt",
-        "sign" => "unterzeichnet",
-        "activate" => "in Kraft gesetzt",
-        "terminate" => "gekündigt",
-        "expire" => "ausgelaufen",
-        "cancel" => "abgebrochen",
-        "amend" => "Nachtrag angelegt",
-        "seal" => "gesiegelt",
-        other => other,
-    }
-}
-
 /// Reads the text, the signatures and the audit trail of version `no`.
 pub fn prepare(
     conn: &mut DbConn,
@@ -186,9 +168,9 @@ pub fn prepare(
         Ok(EvidenceEvent {
             at: berlin::german_date_time(e.at),
             actor: actor_label(conn, &e.actor)?,
-            action: e
-                .note
-                .unwrap_or_else(|| action_label(&e.action).to_string()),
+            action: e.note.unwrap_or_else(|| {
+                crate::domain::agreement::audit_action_label(&e.action).to_string()
+            }),
         })
     })
     .collect::<AppResult<Vec<_>>>()?;

@@ -300,12 +300,79 @@ pub fn signed_outside(on: Date, by: Option<&str>) -> String {
     }
 }
 
+/// What an audit log entry of an agreement did, as the agreement page's history and the
+/// evidence page of the sealed document both name it (one list for both).
+pub fn audit_action_label(action: &str) -> &'static str {
+    match action {
+        "create" => "angelegt",
+        "update" => "geändert",
+        "edit" => "Entwurf geändert",
+        "submit" => "zur Unterschrift vorgelegt",
+        "signature" => "Unterschrift geleistet",
+        "sign" => "unterzeichnet",
+        "decline" => "Unterschrift abgelehnt",
+        "seal" => "Dokument gesiegelt",
+        "qes" => "qualifizierte elektronische Signatur hochgeladen",
+        "activate" => "in Kraft gesetzt",
+        "terminate" => "gekündigt",
+        "terminate_cascade" => "mitgekündigt",
+        "expire" => "ausgelaufen",
+        "expire_cascade" => "mit ausgelaufen",
+        "cancel" => "verworfen",
+        "amend" => "Änderungsfassung (Nachtrag) angelegt",
+        "amendment_activate" => "Änderungsfassung in Kraft gesetzt",
+        "amendment_cancel" => "Änderungsfassung verworfen",
+        "attach" => "Anlage hochgeladen",
+        "golive_plan" => "Aufgaben zur Inbetriebnahme angelegt",
+        "live" => "live: alle Aufgaben zur Inbetriebnahme erledigt",
+        "not_live" => "nicht mehr live: eine Aufgabe wurde wieder geöffnet",
+        _ => "bearbeitet",
+    }
+}
+
 pub fn german_date(d: Date) -> String {
     format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_audit_action_of_an_agreement_reads_german_and_unknown_ones_no_internal_name() {
+        for action in [
+            "create",
+            "edit",
+            "submit",
+            "signature",
+            "sign",
+            "decline",
+            "seal",
+            "qes",
+            "activate",
+            "terminate",
+            "terminate_cascade",
+            "expire",
+            "expire_cascade",
+            "cancel",
+            "amend",
+            "amendment_activate",
+            "amendment_cancel",
+            "attach",
+            "golive_plan",
+            "live",
+            "not_live",
+            "update",
+        ] {
+            let label = super::audit_action_label(action);
+            assert_ne!(label, "bearbeitet", "{action} has no label");
+            assert!(!label.contains('_'), "{label}");
+        }
+        assert_eq!(super::audit_action_label("task_start"), "bearbeitet");
+        assert_eq!(
+            super::audit_action_label("qes"),
+            "qualifizierte elektronische Signatur hochgeladen"
+        );
+    }
+
     use super::*;
     use time::macros::date;
 

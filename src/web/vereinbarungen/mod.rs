@@ -113,34 +113,6 @@ async fn list(
     Ok(crate::web::render("agreements.html", ctx))
 }
 
-/// Action names of the audit log as a timeline shows them.
-fn action_label(action: &str) -> &str {
-    match action {
-        "create" => "angelegt",
-        "update" => "geändert",
-        "submit" => "zur Unterschrift vorgelegt",
-        "sign" => "unterzeichnet",
-        "signature" => "Unterschrift geleistet",
-        "seal" => "Dokument gesiegelt",
-        "activate" => "in Kraft gesetzt",
-        "terminate" => "gekündigt",
-        "terminate_cascade" => "mitgekündigt",
-        "expire" => "ausgelaufen",
-        "cancel" => "verworfen",
-        "amend" => "Änderungsfassung angelegt",
-        "amendment_activate" => "Änderungsfassung in Kraft gesetzt",
-        "amendment_cancel" => "Änderungsfassung verworfen",
-        "expire_cascade" => "mit ausgelaufen",
-        "edit" => "Entwurf geändert",
-        "decline" => "Unterschrift abgelehnt",
-        "attach" => "Anlage hochgeladen",
-        "golive_plan" => "Aufgaben zur Inbetriebnahme angelegt",
-        "live" => "live: alle Aufgaben zur Inbetriebnahme erledigt",
-        "not_live" => "nicht mehr live: eine Aufgabe wurde wieder geöffnet",
-        other => other,
-    }
-}
-
 /// The contract text of the version to be signed (or in force), as HTML from the same
 /// text the PDF has; open while it waits for signatures. A staff draft links its
 /// sections back to the fields that change them.
@@ -351,7 +323,7 @@ pub(super) async fn agreement_page(
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .map(|e| json!({ "at": crate::store::timestamp(e.at), "actor": actors.get(&e.actor), "action": action_label(&e.action), "note": e.note }))
+        .map(|e| json!({ "at": crate::store::timestamp(e.at), "actor": actors.get(&e.actor), "action": crate::domain::agreement::audit_action_label(&e.action), "note": e.note }))
         .collect();
     let title = format!("{} {}", view.kind_label, view.reference);
     let mut ctx = page_context(session, &title)?;
