@@ -1,7 +1,9 @@
 //! A signatory declines to sign, with a reason: the text they were asked to sign is set
 //! aside (its version cancelled, the signatures given on it stay on record), the
 //! agreement becomes a draft again (a new version with the same terms, to be corrected
-//! and submitted again), and whoever asked for it is told, by mail and on its page.
+//! and submitted again), and whoever asked for it is told, by mail and on its page. An
+//! amendment waiting for signatures is declined the same way; it is cancelled and the
+//! agreement goes on in the version in force.
 
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -37,6 +39,9 @@ impl Checked<DeclineInput> {
         let input = self.into_inner();
         let mut a = Agreement::find(conn, id)?;
         if a.status != Status::AwaitingSignatures {
+            if let Some(no) = open_amendment(conn, &a)? {
+                return decline_amendment(conn, a, no, user, input.reason.trim());
+            }
             return Err(DomainError::Transition(format!(
                 "{} wartet nicht auf Unterschriften; ablehnen lässt sich nur, was zur Unterschrift vorliegt.",
                 a.reference
@@ -114,21 +119,99 @@ impl Checked<DeclineInput> {
                 note: Some(note.clone()),
             },
         )?;
-        crate::actions::notify::declined(conn, &a, &user.name, party, input.reason.trim())?;
+        crate::actions::notify::declined(conn, &a, &user.name, party, input.reason.trim(), None)?;
         Ok(a)
     }
+}
+
+/// The amendment of `a` that waits for signatures (a version after the current one, in
+/// draft), if any.
+fn open_amendment(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
+    Ok(agreement_versions::table
+        .filter(agreement_versions::agreement_id.eq(&a.id))
+        .filter(agreement_versions::version_no.gt(a.current_version))
+        .filter(agreement_versions::status.eq(VersionStatus::Draft))
+        .select(agreement_versions::version_no)
+        .order(agreement_versions::version_no.desc())
+        .first(conn)
+        .optional()?)
+}
+
+/// Declines amendment `no` of `a`: it is cancelled with the reason (its signatures stay
+/// on record), the agreement goes on in its current version, and the requester is told.
+fn decline_amendment(
+    conn: &mut DbConn,
+    mut a: Agreement,
+    no: i32,
+    user: &User,
+    reason: &str,
+) -> AppResult<Agreement> {
+    let party = crate::actions::sign::party_of_user(conn, &a, user)?;
+    if Signature::of_version(conn, &a.id, no)?
+        .iter()
+        .any(|s| s.party == party)
+    {
+        return Err(DomainError::Conflict(format!(
+            "Für {} liegt die Unterschrift unter der Änderungsfassung {no} schon vor; ablehnen kann nur, wer noch nicht unterzeichnet hat.",
+            party_name(conn, &a, party)?
+        ))
+        .into());
+    }
+    if reason.is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "Bitte nennen Sie den Grund der Ablehnung, damit die Änderung korrigiert werden kann.",
+        ));
+    }
+    let side = party_name(conn, &a, party)?;
+    let note = format!(
+        "Änderungsfassung {no} abgelehnt von {} für {side}: {reason}",
+        user.name
+    );
+    let before = a.snapshot();
+    diesel::update(
+        agreement_versions::table
+            .filter(agreement_versions::agreement_id.eq(&a.id))
+            .filter(agreement_versions::version_no.eq(no)),
+    )
+    .set((
+        agreement_versions::status.eq(VersionStatus::Cancelled),
+        agreement_versions::change_note.eq(Some(note.clone())),
+    ))
+    .execute(conn)?;
+    // The agreement row changes only in its lock, so a page open elsewhere notices.
+    let expected = a.lock_version;
+    a.save(conn, expected)?;
+    audit::record(
+        conn,
+        Change {
+            actor: &format!("user:{}", user.email),
+            action: "amendment_decline",
+            entity_type: "agreement",
+            entity_id: &a.id,
+            before: Some(before),
+            after: Some(a.snapshot()),
+            note: Some(note),
+        },
+    )?;
+    crate::actions::notify::declined(conn, &a, &user.name, party, reason, Some(no))?;
+    Ok(a)
 }
 
 /// Whether `user` could decline `a` now (a signatory of a side that has not signed an
 /// agreement waiting for signatures), for a page to offer it.
 pub fn may_decline(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<bool> {
-    if a.status != Status::AwaitingSignatures {
-        return Ok(false);
-    }
+    let no = match a.status {
+        Status::AwaitingSignatures => a.current_version,
+        _ => match open_amendment(conn, a)? {
+            Some(no) => no,
+            None => return Ok(false),
+        },
+    };
     let Ok(party) = crate::actions::sign::party_of_user(conn, a, user) else {
         return Ok(false);
     };
-    Ok(!Signature::of_version(conn, &a.id, a.current_version)?
+    Ok(!Signature::of_version(conn, &a.id, no)?
         .iter()
         .any(|s| s.party == party))
 }

@@ -130,6 +130,7 @@ pub fn declined(
     by: &str,
     party: Party,
     reason: &str,
+    amendment: Option<i32>,
 ) -> AppResult<usize> {
     let side = crate::store::signature::party_name(conn, a, party)?;
     let mut to = match party {
@@ -150,6 +151,7 @@ pub fn declined(
     ctx["by"] = json!(by);
     ctx["side"] = json!(side);
     ctx["reason"] = json!(reason);
+    ctx["amendment"] = json!(amendment);
     outbox::enqueue(conn, "signature_declined", &to, &ctx)
 }
 

@@ -323,3 +323,76 @@ fn the_api_declines_like_the_page() {
     );
     assert_eq!(status, Status::Forbidden);
 }
+
+#[test]
+fn a_signatory_declines_an_amendment_and_the_agreement_goes_on_in_its_version() {
+    let app = TestApp::new();
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }));
+    let carl = app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true }));
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    let id = rv["id"].as_str().unwrap();
+    let made = app.web_post(
+        Some(&carl),
+        &format!("/vereinbarungen/{id}/aenderung"),
+        &[
+            ("lock_version", &rv["lock_version"].to_string()),
+            ("change_note", "Kündigungsfrist"),
+            ("notes", "Die Kündigungsfrist beträgt einen Monat."),
+        ],
+    );
+    assert_eq!(made.status, Status::SeeOther, "{}", made.text());
+    let page = app
+        .web_get(Some(&erika), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        page.contains("Stimmt etwas an der Änderungsfassung nicht"),
+        "{page}"
+    );
+    let reason = "Ein Monat ist zu kurz.";
+    let declined = app.web_post(
+        Some(&erika),
+        &format!("/vereinbarungen/{id}/ablehnen"),
+        &[("reason", reason)],
+    );
+    assert_eq!(declined.status, Status::SeeOther, "{}", declined.text());
+    let (_, a) = app.get(&format!("/api/v1/agreements/{id}"));
+    assert_eq!(
+        (a["status"].clone(), a["current_version"].clone()),
+        (json!("in_force"), json!(1))
+    );
+    let v2 = a["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version_no"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(v2["status"], "cancelled", "{a}");
+    let text = app
+        .web_get(Some(&carl), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        text.contains(&format!("Unterschrift unter der Änderungsfassung abgelehnt (Erika Köln) – Änderungsfassung 2 abgelehnt von Erika Köln für Stadt Köln: {reason}"))
+            || text.contains(&format!("Änderungsfassung 2 abgelehnt von Erika Köln für Stadt Köln: {reason}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Änderungsfassung 2 (wartet auf Unterschriften)"),
+        "{text}"
+    );
+    let mails = queued(&app, "signature_declined");
+    assert!(
+        mails.iter().any(|(to, _, body)| to == "clerk@d-nrw.de"
+            && body.contains("Erika Köln hat es abgelehnt, die Änderungsfassung 2 zu")
+            && body.contains("gilt in der bisherigen Fassung weiter")),
+        "{mails:?}"
+    );
+    // Nothing left to decline.
+    let again = app.web_post(
+        Some(&erika),
+        &format!("/vereinbarungen/{id}/ablehnen"),
+        &[("reason", reason)],
+    );
+    assert_eq!(again.status, Status::Conflict, "{}", again.text());
+}
