@@ -292,6 +292,11 @@ fn every_kind_in_both_directions_reads_without_gaps_or_internal_words() {
             subject.contains(" zwischen ") && subject.contains("d-NRW AöR"),
             "{subject}"
         );
+        // No conformance claimed that nobody checked (printpdf's empty PDF/X key).
+        assert!(
+            !info.contains("PDF/X") && !info.contains("PDF subtype"),
+            "{kind}: {info}"
+        );
     }
 }
 

@@ -395,7 +395,30 @@ pub fn render_document(
             }
         }
     }
+    claim_no_conformance(&mut doc);
     Ok(doc)
+}
+
+/// printpdf writes `/GTS_PDFXVersion` (empty) into the document information, which
+/// validators read as a claim of PDF/X (ISO 15930) that the document does not meet;
+/// empty `/Identifier` and `/Keywords` say nothing. They are removed, so the file claims
+/// no conformance level it has not been checked against.
+fn claim_no_conformance(doc: &mut lopdf::Document) {
+    let Ok(lopdf::Object::Reference(id)) = doc.trailer.get(b"Info").cloned() else {
+        return;
+    };
+    if let Ok(lopdf::Object::Dictionary(info)) = doc.get_object_mut(id) {
+        info.remove(b"GTS_PDFXVersion");
+        for key in [&b"Identifier"[..], b"Keywords"] {
+            let empty = match info.get(key) {
+                Ok(lopdf::Object::String(s, _)) => s.is_empty() || s == b"\xfe\xff",
+                _ => false,
+            };
+            if empty {
+                info.remove(key);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
