@@ -1,5 +1,5 @@
-//! Staff draft and edit IÖV, EKV and RV (`/vereinbarungen/neu`, `…/bearbeiten`); the form
-//! shared with amendments.
+//! Staff draft and edit IÖV, EKV and RV (`/vereinbarungen/neu`, `…/bearbeiten`) and edit
+//! Einzelabruf drafts (their parameters too); the form shared with amendments.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Status;
@@ -60,6 +60,8 @@ pub(super) struct DraftForm {
     /// Amendments: what changes and why.
     #[field(default = String::new())]
     pub(super) change_note: String,
+    /// An Einzelabruf's parameter values by key (`p[key]`), as the EA forms name them.
+    pub(super) p: std::collections::HashMap<String, String>,
 }
 
 /// The AVV as the form has it: list fields one entry per line.
@@ -130,6 +132,9 @@ impl DraftForm {
 /// form asks for it, the command takes the municipality), a list's entry (its textarea)
 /// and what the form has no field for (the AVV as a whole, its sub-processors).
 pub(super) fn field_id(model: &str) -> String {
+    if model.starts_with("parameters.") {
+        return crate::web::fields::field_id(model);
+    }
     match model.split('[').next().unwrap_or(model) {
         "municipality_id" => "ags",
         "avv" | "avv.sub_processors" => "avv.subject",
@@ -157,6 +162,17 @@ async fn form_page_for(
     values: Value,
     errors: Option<(Value, Value)>,
 ) -> AppResult<Page> {
+    let service_id = editing
+        .as_ref()
+        .filter(|a| a.kind == AgreementKind::Ea)
+        .and_then(|a| a.service.as_ref().map(|s| s.id.clone()));
+    let parameters = match service_id {
+        Some(id) => {
+            let service = state.db.read(move |conn| Service::find(conn, &id)).await?;
+            Some(crate::web::fields::parameter_fields(&service, &values)?)
+        }
+        None => None,
+    };
     let (partners, services) = state
         .db
         .read(|conn| {
@@ -190,6 +206,7 @@ async fn form_page_for(
         .map(|(s, _)| json!({ "id": s.id, "name": s.name }))
         .collect::<Vec<_>>());
     ctx["avv_fields"] = avv_fields();
+    ctx["parameters"] = json!(parameters);
     ctx["values"] = values;
     crate::web::set_errors(&mut ctx, errors);
     Ok(crate::web::render("draft_form.html", ctx))
@@ -317,13 +334,25 @@ pub(super) async fn edit_form(
         .read(move |conn| Agreement::find(conn, &id)?.view(conn, false))
         .await?;
     let view = editable(view)?;
-    let terms = state
+    let (terms, p) = state
         .db
         .read({
             let id = view.id.clone();
             move |conn| {
                 let a = Agreement::find(conn, &id)?;
-                a.version(conn, a.current_version)?.terms()
+                let terms = a.version(conn, a.current_version)?.terms()?;
+                // An Einzelabruf's parameters as the form shows them.
+                let p = match (&a.service_id, a.kind) {
+                    (Some(s), AgreementKind::Ea) => {
+                        let service = Service::find(conn, s)?;
+                        crate::web::fields::parameter_texts(&service, &terms.parameters)?
+                            .into_iter()
+                            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    }
+                    _ => std::collections::HashMap::new(),
+                };
+                Ok((terms, p))
             }
         })
         .await?;
@@ -337,6 +366,7 @@ pub(super) async fn edit_form(
         notes: terms.notes.clone().unwrap_or_default(),
         avv: AvvForm::of(terms.avv.clone()),
         non_member_reason: view.non_member_reason.clone().unwrap_or_default(),
+        p,
         ..<DraftForm as std::default::Default>::default()
     }
     .values();
@@ -354,7 +384,6 @@ fn editable(view: AgreementView) -> AppResult<AgreementView> {
             ),
         ));
     }
-    kind_of(view.kind.as_str())?;
     Ok(view)
 }
 
@@ -401,10 +430,49 @@ pub(super) async fn edit(
         }
     };
     let text = |s: &str| Some(s.trim().to_string());
+    // An Einzelabruf's parameters from the form; its files (the coat of arms) stay.
+    let parameters = match (kind, view.service.as_ref()) {
+        (AgreementKind::Ea, Some(service)) => {
+            let (sid, aid) = (service.id.clone(), view.id.clone());
+            let (service, old) = state
+                .db
+                .read(move |conn| {
+                    let a = Agreement::find(conn, &aid)?;
+                    let terms = a.version(conn, a.current_version)?.terms()?;
+                    Ok((Service::find(conn, &sid)?, terms.parameters))
+                })
+                .await?;
+            let mut problems = Vec::new();
+            let mut values =
+                crate::web::fields::parameter_values(&service, &form.p, &mut problems)?;
+            if !problems.is_empty() {
+                let err = AppError::validation(problems);
+                return Ok(form_page_for(
+                    state,
+                    &session,
+                    kind,
+                    Some(view),
+                    form.values(),
+                    Some(form_errors(&err, field_id)),
+                )
+                .await?
+                .with_status(Status::UnprocessableEntity));
+            }
+            for def in service.parameter_defs()? {
+                if def.kind == crate::domain::ParameterKind::CoatOfArms {
+                    if let Some(v) = old.get(&def.key) {
+                        values.insert(def.key, v.clone());
+                    }
+                }
+            }
+            Some(values)
+        }
+        _ => None,
+    };
     let input = EditInput {
         lock_version: form.lock_version,
         avv: (kind == AgreementKind::Ekv).then(|| form.avv.avv()),
-        parameters: None,
+        parameters,
         costs: text(&form.costs),
         notes: text(&form.notes),
         notice_period_months: Some(notice),

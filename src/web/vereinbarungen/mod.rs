@@ -129,7 +129,7 @@ fn contract_context(
         }
         Err(e) => return Err(e),
     };
-    let editable = staff && view.status == AgreementStatus::Draft && view.kind != AgreementKind::Ea;
+    let editable = staff && view.status == AgreementStatus::Draft;
     let form = format!("/vereinbarungen/{}/bearbeiten", view.id);
     let edit = |heading: &str| -> Option<String> {
         if !editable {
@@ -139,8 +139,12 @@ fn contract_context(
             "costs"
         } else if heading.ends_with("Laufzeit und Kündigung") {
             "notice_period_months"
-        } else if heading.starts_with("Anlage 1") {
+        } else if heading.starts_with("Anlage 1") && view.kind == AgreementKind::Ekv {
             "avv.subject"
+        } else if heading.ends_with("Parameter der Kommune") {
+            "parameter"
+        } else if heading.ends_with("Vergaberecht und Trägerschaft") {
+            "non_member_reason"
         } else {
             return None;
         };

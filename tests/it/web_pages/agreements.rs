@@ -505,3 +505,79 @@ fn the_agreement_page_shows_the_whole_contract_text_and_a_draft_links_its_sectio
         page.text()
     );
 }
+
+#[test]
+fn staff_correct_an_einzelabruf_draft_its_parameters_included() {
+    let app = TestApp::new();
+    let clerk = web_user(
+        &app,
+        json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
+    );
+    let (dortmund, wohngeld) = dortmund_ready_for_wohngeld(&app);
+    let ea = app.create(json!({
+        "kind": "ea", "municipality_id": dortmund, "service_id": wohngeld,
+        "parameters": wohngeld_parameters(), "avv": avv()
+    }));
+    let id = ea["id"].as_str().unwrap();
+    let page = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}"));
+    assert!(
+        page.body.contains(&format!(
+            "href=\"/vereinbarungen/{id}/bearbeiten#parameter\""
+        )),
+        "the parameters' section links to the form: {}",
+        page.text()
+    );
+    let form = app.web_get(Some(&clerk), &format!("/vereinbarungen/{id}/bearbeiten"));
+    assert_eq!(form.status, Status::Ok, "{}", form.text());
+    assert!(
+        form.body
+            .contains("name=\"p[kontakt_email]\" value=\"wohngeld@stadtdo.de\""),
+        "{}",
+        form.body
+    );
+    let lock = ea["lock_version"].to_string();
+    let bad = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/bearbeiten"),
+        &[
+            ("lock_version", &lock),
+            ("art", "ea"),
+            (
+                "p[zustaendige_stelle_url]",
+                "https://www.dortmund.de/wohngeld",
+            ),
+            ("p[kontakt_email]", "keine-adresse"),
+        ],
+    );
+    assert_eq!(bad.status, Status::UnprocessableEntity, "{}", bad.text());
+    assert!(
+        bad.body.contains("href=\"#p-kontakt_email\""),
+        "{}",
+        bad.text()
+    );
+    assert!(
+        bad.body.contains("value=\"keine-adresse\""),
+        "typed values stay"
+    );
+    let ok = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{id}/bearbeiten"),
+        &[
+            ("lock_version", &lock),
+            ("art", "ea"),
+            (
+                "p[zustaendige_stelle_url]",
+                "https://www.dortmund.de/wohngeld",
+            ),
+            ("p[kontakt_email]", "wohngeldstelle@stadtdo.de"),
+            ("notes", "Ansprechperson im Sozialamt"),
+        ],
+    );
+    assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
+    let text = app.ok("GET", &format!("/api/v1/agreements/{id}/text"), None)["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(text.contains("wohngeldstelle@stadtdo.de"), "{text}");
+    assert!(!text.contains("wohngeld@stadtdo.de"), "{text}");
+}
