@@ -167,6 +167,15 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         signing_order: config.signing_order,
         base_url: config.base_url.clone(),
         qes_anchors: std::sync::Arc::new(qes_anchors(config)?),
+        legal: std::sync::Arc::new({
+            crate::domain::codes::check_email(&config.contact_email)
+                .map_err(|e| AppError::bad_request(format!("contact_email: {e}")))?;
+            crate::http::state::LegalTexts::load(
+                config.legal_texts_dir.as_deref(),
+                &config.contact_email,
+            )
+            .map_err(AppError::bad_request)?
+        }),
     };
     Ok(rocket::custom(figment)
         .manage(state)

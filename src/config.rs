@@ -53,6 +53,12 @@ pub struct Config {
     /// The registry's address as users reach it: links in mails and the calendar
     /// feed's address start with it.
     pub base_url: String,
+    /// Where visitors ask for an account and the accessibility feedback goes.
+    pub contact_email: String,
+    /// A folder with `impressum.md`, `datenschutz.md` and `barrierefreiheit.md` (the
+    /// line format of `contracts/README.md`) that replace the texts shipped in
+    /// `templates/legal/`; a file that is missing there keeps the shipped text.
+    pub legal_texts_dir: Option<PathBuf>,
     /// Mail transport and sender (`mail.rs`).
     #[serde(flatten)]
     pub mail: crate::mail::MailSettings,
@@ -106,6 +112,8 @@ impl Default for Config {
             tsa_url: None,
             signing_order: Default::default(),
             base_url: "http://127.0.0.1:8000".into(),
+            contact_email: "kommunalvertreter@d-nrw.de".into(),
+            legal_texts_dir: None,
             mail: Default::default(),
             jobs: Default::default(),
         }

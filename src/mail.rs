@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::error::{AppError, AppResult};
 
 /// The kinds of mail the registry sends (each a folder of templates).
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "ea_filed",
     "in_force",
     "signature_waiting",
@@ -29,6 +29,7 @@ pub const KINDS: [&str; 10] = [
     "certificate_expiring",
     "account_created",
     "password_reset",
+    "accessibility_feedback",
 ];
 
 macro_rules! email_templates {
@@ -58,6 +59,7 @@ fn templates() -> &'static tera::Tera {
             "certificate_expiring",
             "account_created",
             "password_reset",
+            "accessibility_feedback",
         ])
         .expect("email templates");
         t
@@ -307,6 +309,7 @@ mod tests {
             "reminder": false, "days": 7, "days_text": "7 Tagen",
             "the_kind": "der Einzelabruf (EA)", "the_kind_acc": "den Einzelabruf (EA)",
             "by": "Erika Köln", "effective_from": "01.12.2026", "side": "Stadt Köln", "reason": "Frist <zu> kurz",
+            "message": "Tabelle <neu> nicht bedienbar", "page": "/katalog",
         });
         for kind in KINDS {
             let r = render(kind, &ctx).unwrap();

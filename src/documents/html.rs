@@ -9,6 +9,17 @@ use crate::domain::text::escape_markup as escape;
 /// sub-headings as `<h5>`, lists and paragraphs. `edit` may give a section an "Ändern"
 /// link (its heading in, the link's target out), for drafts that can still change.
 pub fn to_html(text: &str, edit: &dyn Fn(&str) -> Option<String>) -> String {
+    to_html_at(text, edit, 3)
+}
+
+/// The same with the title as `<h{top}>` and the levels below it: a page whose own
+/// heading is the text's title (the Impressum and the other public texts) uses 1.
+pub fn to_html_at(text: &str, edit: &dyn Fn(&str) -> Option<String>, top: u8) -> String {
+    let tags = [
+        format!("h{}", (top + 2).min(6)),
+        format!("h{}", (top + 1).min(6)),
+        format!("h{}", top.min(6)),
+    ];
     let mut out = String::from("<article class=\"vertragstext\" lang=\"de\">\n");
     let mut para: Vec<&str> = Vec::new();
     let mut letterhead: Vec<&str> = Vec::new();
@@ -49,9 +60,9 @@ pub fn to_html(text: &str, edit: &dyn Fn(&str) -> Option<String>) -> String {
             out.push_str(&format!("<li>{}</li>\n", escape(t)));
             continue;
         }
-        let heading = [("### ", "h5"), ("## ", "h4"), ("# ", "h3")]
+        let heading = [("### ", &tags[0]), ("## ", &tags[1]), ("# ", &tags[2])]
             .iter()
-            .find_map(|(prefix, tag)| line.strip_prefix(prefix).map(|t| (t, *tag)));
+            .find_map(|(prefix, tag)| line.strip_prefix(prefix).map(|t| (t, tag.as_str())));
         if let Some((t, tag)) = heading {
             close(&mut out, &mut para, &mut letterhead, &mut in_list);
             match edit(t) {

@@ -22,6 +22,46 @@ pub struct AppState {
     pub base_url: String,
     /// DER certificates of the QES trust anchors (`qes_trust_anchors`); may be empty.
     pub qes_anchors: std::sync::Arc<Vec<Vec<u8>>>,
+    /// The public texts (Impressum, Datenschutz, Barrierefreiheit) and the contact.
+    pub legal: std::sync::Arc<LegalTexts>,
+}
+
+/// The public texts as configured (`legal_texts_dir`) or shipped (`templates/legal/`).
+#[derive(Debug, Clone)]
+pub struct LegalTexts {
+    pub impressum: String,
+    pub datenschutz: String,
+    pub barrierefreiheit: String,
+    pub contact_email: String,
+}
+
+impl LegalTexts {
+    /// The shipped texts, each replaced by the file of the same name in `dir` if there is
+    /// one; an unreadable file there stops the start with its name.
+    pub fn load(dir: Option<&std::path::Path>, contact_email: &str) -> Result<LegalTexts, String> {
+        let text = |name: &str, shipped: &str| -> Result<String, String> {
+            match dir.map(|d| d.join(name)) {
+                Some(path) if path.exists() => std::fs::read_to_string(&path)
+                    .map_err(|e| format!("legal_texts_dir: {}: {e}", path.display())),
+                _ => Ok(shipped.to_string()),
+            }
+        };
+        Ok(LegalTexts {
+            impressum: text(
+                "impressum.md",
+                include_str!("../../templates/legal/impressum.md"),
+            )?,
+            datenschutz: text(
+                "datenschutz.md",
+                include_str!("../../templates/legal/datenschutz.md"),
+            )?,
+            barrierefreiheit: text(
+                "barrierefreiheit.md",
+                include_str!("../../templates/legal/barrierefreiheit.md"),
+            )?,
+            contact_email: contact_email.to_string(),
+        })
+    }
 }
 
 /// SHA-256 of a token, as the staff token is kept and compared.

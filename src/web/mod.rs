@@ -2,7 +2,8 @@
 //! the binary) that work without JavaScript. One folder per URL area:
 //!
 //! - `start` (`/`: each group's start page), `sitzung` (login, password, logout);
-//! - everyone: the public catalogue (`katalog`) and checking a document (`pruefen`);
+//! - everyone: the public catalogue (`katalog`), checking a document (`pruefen`), and
+//!   Impressum, Datenschutz and Barrierefreiheit with its feedback form (`hinweise`);
 //! - municipality users: "Meine Kommune" with the RV and the guided Einzelabruf
 //!   (`kommune`);
 //! - agreements (`vereinbarungen`), go-live tasks and the calendar (`aufgaben`);
@@ -28,6 +29,7 @@ mod aufgaben;
 mod benutzer;
 mod dienste;
 mod fields;
+mod hinweise;
 mod katalog;
 mod kit;
 mod kommune;
@@ -59,5 +61,6 @@ pub fn routes() -> Vec<Route> {
     r.extend(rollout::routes());
     r.extend(benutzer::routes());
     r.extend(pruefen::routes());
+    r.extend(hinweise::routes());
     r
 }

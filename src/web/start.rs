@@ -1,5 +1,6 @@
 //! `/`: the start page of each group: the staff dashboard, "Meine Kommune" (a redirect),
-//! and the agreements an intermediary holds with d-NRW.
+//! the agreements an intermediary holds with d-NRW, and for visitors what the registry
+//! is and how to get an account.
 
 use std::collections::BTreeMap;
 
@@ -133,7 +134,13 @@ pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<
 /// agreements).
 #[get("/")]
 pub(crate) async fn start(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
-    let session = signed_in!(session);
+    let Some(session) = session else {
+        // Visitors: what this is, for whom, how to get an account.
+        let mut ctx = crate::web::public_context(None, "Nachnutzungsregister")?;
+        ctx["contact_email"] = serde_json::json!(state.legal.contact_email);
+        return Ok(crate::web::render("welcome.html", ctx));
+    };
+    let session = signed_in!(Some(session));
     match session.role() {
         Role::Municipality => Ok(Page::to("/kommune")),
         Role::Intermediary => intermediary_start(state, &session).await,

@@ -284,6 +284,15 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         let mut audit = Audit { axe, violations: Vec::new(), pages: Vec::new() };
         let m = browser(driver_port).await;
 
+        // What a visitor sees first, and the public texts of the footer.
+        goto(&m, &base, "/").await;
+        assert!(text(&m).await.contains("Zugang erhalten"));
+        audit.check(&m, "start-besucher").await;
+        for page in ["/impressum", "/datenschutz", "/barrierefreiheit"] {
+            goto(&m, &base, page).await;
+            audit.check(&m, page).await;
+        }
+
         // Public catalogue and a service.
         goto(&m, &base, "/katalog").await;
         assert!(text(&m).await.contains("Wohngeld (Online-Dienst Wohngeld)"));

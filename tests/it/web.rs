@@ -50,7 +50,8 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
     let app = TestApp::new();
     app.user(json!({ "email": "clara@d-nrw.de", "name": "Clara Clerk", "role": "clerk", "password": PASSWORD }));
 
-    let res = app.client.get("/").dispatch();
+    // A page behind the login leads there (`/` greets visitors instead).
+    let res = app.client.get("/vereinbarungen").dispatch();
     assert_eq!(res.status(), Status::SeeOther);
     assert_eq!(location(&res), "/anmelden");
 
@@ -176,7 +177,7 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
     // the change (another device, a stolen cookie) is over.
     let stale = app
         .client
-        .get("/")
+        .get("/vereinbarungen")
         .cookie(rocket::http::Cookie::new(
             "nnr_sitzung",
             old_session.clone(),
@@ -206,7 +207,10 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
         "192.0.2.1",
     );
     assert_eq!(location(&res), "/anmelden");
-    assert_eq!(location(&app.client.get("/").dispatch()), "/anmelden");
+    assert_eq!(
+        location(&app.client.get("/vereinbarungen").dispatch()),
+        "/anmelden"
+    );
 }
 
 #[test]
@@ -267,7 +271,7 @@ fn a_session_ends_after_eight_hours_and_a_forged_cookie_is_nobody() {
     let visit = |value: String| {
         let res = app
             .client
-            .get("/")
+            .get("/vereinbarungen")
             .private_cookie(Cookie::new("nnr_sitzung", value))
             .dispatch();
         location(&res)
@@ -297,7 +301,7 @@ fn a_session_ends_after_eight_hours_and_a_forged_cookie_is_nobody() {
     // A cookie not encrypted with the application's key is ignored.
     let res = app
         .client
-        .get("/")
+        .get("/vereinbarungen")
         .cookie(Cookie::new("nnr_sitzung", format!("{id}|{csrf}|{now}|1")))
         .dispatch();
     assert_eq!(location(&res), "/anmelden");

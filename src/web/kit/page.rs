@@ -56,6 +56,8 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "users.html",
             "verify.html",
             "receipt.html",
+            "legal.html",
+            "welcome.html",
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);

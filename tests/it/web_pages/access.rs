@@ -47,7 +47,8 @@ fn every_page_answers_every_role_as_the_table_says() {
         app.user(json!({ "email": "ziel@d-nrw.de", "name": "Ziel", "role": "clerk" }));
     let bogus_step = [("action", "bogus")];
     let table: Vec<Row> = vec![
-        ("GET", "/".into(), none, [303, 200, 200, 303, 303, 200]),
+        // Visitors get the public start page; municipalities go to "Meine Kommune".
+        ("GET", "/".into(), none, [200, 200, 200, 303, 303, 200]),
         (
             "GET",
             "/anmelden".into(),
@@ -68,6 +69,18 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", format!("/katalog/{s}"), none, PUBLIC),
         // Checking a document is public and changes nothing; without a file it is 422.
         ("GET", "/pruefen".into(), none, PUBLIC),
+        ("GET", "/impressum".into(), none, PUBLIC),
+        ("GET", "/datenschutz".into(), none, PUBLIC),
+        ("GET", "/barrierefreiheit".into(), none, PUBLIC),
+        ("GET", "/barrierefreiheit/danke".into(), none, PUBLIC),
+        // The feedback form: users' session token lets them in (422: no message); a
+        // visitor without the form's cookie token is refused.
+        (
+            "POST",
+            "/barrierefreiheit".into(),
+            none,
+            [403, 422, 422, 422, 422, 422],
+        ),
         ("POST", "/pruefen".into(), none, [422; 6]),
         ("GET", "/kommune".into(), none, MUNICIPALITY),
         // A has its RV already, B a draft one: both refused as duplicates (409).
@@ -461,6 +474,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
         ),
         (koeln, format!("/vereinbarungen/{rv_a}/zertifikat"), vec![]),
         (koeln, format!("/vereinbarungen/{rv_a}/schriftform"), vec![]),
+        (
+            koeln,
+            "/barrierefreiheit".into(),
+            vec![("message", "Zu kleine Schrift")],
+        ),
         (
             admin,
             "/vereinbarungen/neu".into(),

@@ -9,6 +9,7 @@ mod access;
 mod accounts;
 mod agreements;
 mod municipality;
+mod public;
 mod signing;
 mod staff;
 mod verify;
