@@ -100,6 +100,9 @@ impl Checked<DeclineInput> {
                 effective_from: None,
                 created_at: now(),
                 created_by: actor.clone(),
+                text: None,
+                text_sha256: None,
+                text_templates: None,
             })
             .execute(conn)?;
         a.current_version = no + 1;

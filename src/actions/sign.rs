@@ -313,6 +313,9 @@ impl SignInput {
         let existing = Signature::of_version(conn, &a.id, no)?;
         let signed: Vec<Party> = existing.iter().map(|s| s.party).collect();
         order.check(kind, party, &signed)?;
+        // The text signed is the fixed one (fixed here if it went to signature before
+        // texts were fixed at submission).
+        crate::store::agreement::contract::freeze(conn, &a, no)?;
         let organisation_name = party_name(conn, &a, party)?;
         let signature = Signature {
             id: new_id(),

@@ -144,6 +144,9 @@ diesel::table! {
         effective_from -> Nullable<Date>,
         created_at -> Timestamp,
         created_by -> Text,
+        text -> Nullable<Text>,
+        text_sha256 -> Nullable<Text>,
+        text_templates -> Nullable<Text>,
     }
 }
 

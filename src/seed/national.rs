@@ -125,6 +125,9 @@ fn version(a: &Agreement, terms: &str) -> AgreementVersion {
         effective_from: a.effective_from,
         created_at: a.created_at,
         created_by: a.created_by.clone(),
+        text: None,
+        text_sha256: None,
+        text_templates: None,
     }
 }
 

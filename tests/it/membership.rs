@@ -275,3 +275,41 @@ fn submit_and_sign(app: &TestApp, user: &WebUser, id: &str) {
     let rv = app.ok("GET", &format!("/api/v1/agreements/{id}"), None);
     assert_eq!(rv["status"], "in_force", "{rv}");
 }
+
+#[test]
+fn the_text_sent_to_signature_stays_what_is_signed_and_sealed_when_the_record_changes() {
+    let app = TestApp::new();
+    let essen = app.municipality("05113000");
+    app.record_membership(&essen, "kein_traeger", json!({}));
+    let rv =
+        app.create(json!({ "kind": "rv", "municipality_id": essen, "non_member_reason": REASON }));
+    let id = rv["id"].as_str().unwrap();
+    let (status, v) = app.step(id, "submit");
+    assert_eq!(status, rocket::http::Status::Ok, "{v}");
+    let submitted = text_of(&app, id);
+    assert!(
+        submitted.contains("Die Kommune ist nicht Trägerin der d-NRW AöR."),
+        "{submitted}"
+    );
+    // Essen joins while the RV waits for signatures: the text to sign does not change.
+    app.record_membership(
+        &essen,
+        "traeger",
+        json!({ "accession_declared_on": "2026-11-01" }),
+    );
+    assert_eq!(text_of(&app, id), submitted);
+    let state = app.sign_all(id);
+    assert_eq!(
+        state["document"]["text_sha256"].as_str().map(str::len),
+        Some(64),
+        "{state}"
+    );
+    let pdf = app.document(id);
+    let (_, sealed) = tool("pdftotext", &[], &pdf);
+    assert!(sealed.contains("nicht Trägerin der d-NRW AöR"), "{sealed}");
+    assert!(!sealed.contains("seit dem 01.11.2026 Trägerin"), "{sealed}");
+    // A draft not yet sent to signature is written from the registry as it is now.
+    let other = app.municipality("05111000");
+    let draft = app.create(json!({ "kind": "rv", "municipality_id": other }));
+    assert!(text_of(&app, draft["id"].as_str().unwrap()).contains("nicht festgestellt"));
+}

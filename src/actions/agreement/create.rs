@@ -330,6 +330,9 @@ impl NewAgreement {
             effective_from: None,
             created_at,
             created_by: actor.to_string(),
+            text: None,
+            text_sha256: None,
+            text_templates: None,
         };
         diesel::insert_into(agreements::table)
             .values(&agreement)

@@ -312,10 +312,15 @@ impl AmendmentInput {
             effective_from: None,
             created_at: now(),
             created_by: actor.to_string(),
+            text: None,
+            text_sha256: None,
+            text_templates: None,
         };
         diesel::insert_into(v::table)
             .values(&version)
             .execute(conn)?;
+        // An amendment waits for signatures from the start: its text is fixed now.
+        crate::store::agreement::contract::freeze(conn, &a, no)?;
         // Bump the agreement's lock version: it has changed (an amendment is pending).
         let expected = a.lock_version;
         a.save(conn, expected)?;

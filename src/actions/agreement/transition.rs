@@ -174,6 +174,8 @@ impl TransitionInput {
                 recheck_preconditions(conn, &mut a)?;
                 a.submitted_at = Some(now());
                 a.submitted_by = Some(actor.to_string());
+                // What goes to signature is this text, whatever changes afterwards.
+                crate::store::agreement::contract::freeze(conn, &a, a.current_version)?;
             }
             Action::Sign => {
                 let (on, by) = match signed {

@@ -1,6 +1,7 @@
 //! The facts a contract text states, gathered from the registry for one version of an
 //! agreement; `documents::text` turns them into the text.
 
+use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use super::Agreement;
@@ -15,9 +16,47 @@ use crate::store::municipality::Municipality;
 use crate::store::organisation::Organisation;
 use crate::store::service::Service;
 
-/// The contract text of version `no` (an amendment has its own terms).
+/// The contract text of version `no` (an amendment has its own terms): as fixed when it
+/// went to signature, or (a draft) as the registry's data make it now.
 pub fn contract_text(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {
+    let version = a.version(conn, no)?;
+    if let (Some(text), Some(sha256)) = (version.text, version.text_sha256) {
+        return Ok(ContractText {
+            agreement_id: a.id.clone(),
+            reference: a.reference.clone(),
+            version_no: no,
+            templates: serde_json::from_str(version.text_templates.as_deref().unwrap_or("[]"))?,
+            text,
+            sha256,
+        });
+    }
     render(&contract_data(conn, a, no)?)
+}
+
+/// Fixes the contract text of version `no` (once): from then on the page shows, the
+/// parties sign and the seal covers this text, even if a party's name, its Trägerschaft
+/// or another fact in the registry changes. Called when a version goes to signature and,
+/// for versions submitted before texts were fixed, at the first signature.
+pub fn freeze(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {
+    use crate::db::schema::agreement_versions as v;
+    let version = a.version(conn, no)?;
+    if version.text.is_some() {
+        return contract_text(conn, a, no);
+    }
+    let text = render(&contract_data(conn, a, no)?)?;
+    diesel::update(
+        v::table
+            .filter(v::agreement_id.eq(&a.id))
+            .filter(v::version_no.eq(no))
+            .filter(v::text.is_null()),
+    )
+    .set((
+        v::text.eq(&text.text),
+        v::text_sha256.eq(&text.sha256),
+        v::text_templates.eq(serde_json::to_string(&text.templates)?),
+    ))
+    .execute(conn)?;
+    Ok(text)
 }
 
 /// What the contract text of version `no` states, from the registry.

@@ -69,6 +69,12 @@ pub struct AgreementVersion {
     pub effective_from: Option<Date>,
     pub created_at: PrimitiveDateTime,
     pub created_by: String,
+    /// The contract text as fixed when the version went to signature (see
+    /// `contract::freeze`); `None` until then.
+    pub text: Option<String>,
+    pub text_sha256: Option<String>,
+    /// JSON array of the template versions (`["rv@2.1"]`).
+    pub text_templates: Option<String>,
 }
 
 impl AgreementVersion {
