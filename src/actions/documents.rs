@@ -316,7 +316,10 @@ pub struct AddedSignature {
     /// The addition only adds intact signatures (`seal::qes`).
     pub intact: bool,
     pub signer: Option<String>,
+    /// The certificate is marked as qualified (QcCompliance).
     pub qualified: bool,
+    /// Its issuer chains to a configured QES trust anchor.
+    pub trusted: bool,
     /// When the registry recorded this very file, if it did.
     #[serde(with = "crate::store::ts::option")]
     pub recorded_at: Option<PrimitiveDateTime>,
@@ -355,6 +358,7 @@ pub fn verify(
             let signer = added.signer.as_ref().map(|s| s.name.clone());
             let added = AddedSignature {
                 intact: added.accepted(),
+                trusted: added.chain == crate::seal::qes::Chain::Trusted,
                 qualified: added.signer.as_ref().is_some_and(|s| s.qualified),
                 signer,
                 recorded_at,
@@ -365,7 +369,7 @@ pub fn verify(
                     "Das Siegel ist gültig. Die Datei enthält {} Fassung {} unverändert, so wie das Nachnutzungsregister es ausgestellt hat, und danach die {}elektronische Signatur von {}{}.",
                     issued.reference,
                     issued.version_no,
-                    if added.qualified { "qualifizierte " } else { "" },
+                    if added.qualified && added.trusted { "qualifizierte " } else { "" },
                     added.signer.as_deref().unwrap_or("unbekannt"),
                     match added.recorded_at {
                         Some(t) => format!(", im Register erfasst am {}", crate::domain::berlin::german_date_time(t)),

@@ -117,6 +117,18 @@ fn a_qes_on_the_issued_document_is_recorded_with_the_signers_certificate() {
     );
     let (status, v) = upload(&app, id, Some("partner"), &signed);
     assert_eq!(status, Status::Conflict, "{v}");
+    // The card names Köln, the RV is Dortmund's: the page says so.
+    let clerk =
+        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    let page = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        page.contains(
+            "Hinweis: Das Zertifikat nennt die Organisation „Stadt Köln“, nicht die Vertragspartei"
+        ),
+        "{page}"
+    );
 
     // Independent validators see both signatures intact: d-NRW's seal and the QES.
     let (_, sigs) = tool("pdfsig", &[], &signed);
@@ -299,13 +311,16 @@ fn a_municipality_uploads_its_qes_on_the_agreement_page_and_sees_its_certificate
     assert_eq!(ok.status, Status::SeeOther, "{}", ok.text());
     let text = app.web_get(Some(&erika), &path).text();
     for part in [
-        "Erika Mustermann (Für die Kommune), Fassung 1: qualifiziert elektronisch signiert",
+        "Erika Mustermann (Für die Kommune), Fassung 1: elektronisch signiert mit einem nicht als qualifiziert gekennzeichneten Zertifikat",
         "ausgestellt von C=DE, O=Test-Vertrauensdiensteanbieter, CN=Test-QES-CA 1",
-        "nicht als qualifiziertes Zertifikat gekennzeichnet",
-        "Aussteller nicht geprüft",
+        "Der Aussteller wurde nicht gegen eine Vertrauensliste geprüft",
     ] {
         assert!(text.contains(part), "{part}: {text}");
     }
+    assert!(
+        !text.contains("Hinweis: Das Zertifikat nennt"),
+        "Köln's own certificate: {text}"
+    );
     let q = app.ok("GET", &format!("/api/v1/agreements/{id}/qes"), None)[0].clone();
     let file = app.web_get(
         Some(&erika),
@@ -372,7 +387,7 @@ fn checking_a_qes_signed_file_names_the_issued_document_and_the_added_signature(
     );
     assert!(
         text.contains(
-            "qualifizierte elektronische Signatur von Erika Mustermann, im Register erfasst am"
+            "und danach die elektronische Signatur von Erika Mustermann, im Register erfasst am"
         ),
         "{text}"
     );
@@ -389,4 +404,38 @@ fn checking_a_qes_signed_file_names_the_issued_document_and_the_added_signature(
             .contains("keine gültige zusätzliche Signatur"),
         "{v}"
     );
+}
+
+#[test]
+fn a_second_upload_of_the_same_signature_is_refused_with_a_message_at_the_field() {
+    let app = TestApp::new();
+    let (rv, pdf) = issued_rv(&app, "05315000");
+    let id = rv["id"].as_str().unwrap();
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln }),
+    );
+    let card = TestQes::new("Erika Mustermann", true);
+    let path = format!("/vereinbarungen/{id}/schriftform");
+    let first = app.web_multipart(
+        &erika,
+        &path,
+        &[("datei", Part::File("a.pdf", &card.sign(&pdf)))],
+    );
+    assert_eq!(first.status, Status::SeeOther, "{}", first.text());
+    // Another signed copy by the same certificate: told, not silently dropped.
+    let second = app.web_multipart(
+        &erika,
+        &path,
+        &[("datei", Part::File("b.pdf", &card.sign(&pdf)))],
+    );
+    assert_eq!(second.status, Status::UnprocessableEntity);
+    assert!(
+        second
+            .text()
+            .contains("Die Signatur von Erika Mustermann auf diesem Dokument ist bereits erfasst."),
+        "{}",
+        second.text()
+    );
+    assert!(second.body.contains("href=\"#datei\""));
 }

@@ -44,6 +44,7 @@ fn page(
                 "intact": a.intact,
                 "signer": a.signer,
                 "qualified": a.qualified,
+                "trusted": a.trusted,
                 "recorded_at": a.recorded_at.map(berlin::german_date_time),
             })),
             "unsealed": !v.seal.signature_found,

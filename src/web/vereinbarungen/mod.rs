@@ -113,6 +113,24 @@ async fn list(
     Ok(crate::web::render("agreements.html", ctx))
 }
 
+/// The organisation a signer's certificate names (`O=`) when it does not look like the
+/// party the signature was uploaded for ("Stadt Dortmund" on Köln's RV), for a warning:
+/// personal QES certificates often name no organisation, and then nothing is said.
+fn organisation_mismatch(subject: &str, party: &str) -> Option<String> {
+    let org = subject
+        .split(", ")
+        .find_map(|part| part.strip_prefix("O="))?
+        .trim()
+        .to_string();
+    let core = party.split(", ").next().unwrap_or(party);
+    let key = core
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .find(|w| w.chars().count() >= 3 && *w != "Stadt" && *w != "Kreis")
+        .unwrap_or(core);
+    let (o, k) = (org.to_lowercase(), key.to_lowercase());
+    (!k.is_empty() && !o.contains(&k)).then_some(org)
+}
+
 /// The contract text of the version to be signed (or in force), as HTML from the same
 /// text the PDF has; open while it waits for signatures. A staff draft links its
 /// sections back to the fields that change them.
@@ -332,9 +350,22 @@ pub(super) async fn agreement_page(
     let title = format!("{} {}", view.kind_label, view.reference);
     let mut ctx = page_context(session, &title)?;
     ctx["a"] = json!(view);
+    // The party a signature is for, as its certificate should name it.
+    let party_of = |party: crate::domain::signing::Party| -> String {
+        match party {
+            crate::domain::signing::Party::Dnrw => "d-NRW".to_string(),
+            crate::domain::signing::Party::Partner => view
+                .municipality
+                .as_ref()
+                .or(view.counterparty.as_ref())
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+        }
+    };
     ctx["qes"] = json!(qes
         .iter()
         .map(|q| json!({
+            "organisation_mismatch": organisation_mismatch(&q.signer_subject, &party_of(q.party)),
             "id": q.id,
             "side": q.party.label(view.kind, view.direction),
             "signer_name": q.signer_name,

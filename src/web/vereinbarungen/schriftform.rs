@@ -68,6 +68,13 @@ pub(super) async fn upload(
     match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/vereinbarungen/{id}#schriftform"))),
         Err(e) => {
+            // Every reason belongs to the file field, a refusal without fields too (a
+            // signature recorded already), so it shows where the file was chosen.
+            let e = if e.fields.is_empty() {
+                AppError::field("datei", e.message.clone())
+            } else {
+                e
+            };
             let errors = crate::web::form_errors(&e, |_| "datei".to_string());
             super::agreement_page(state, &session, id, false, Some(errors), false).await
         }
