@@ -387,14 +387,13 @@ pub fn verify(
                     issued_seal.problems.first().map(String::as_str).unwrap_or("unbekannter Fehler")
                 ),
             };
-            // The seal as it stands for the whole file: that of the issued document when
-            // only signatures follow it, else the check of the file as it is.
+            // The seal reported is d-NRW's on the issued document (never the added
+            // signature); it covers the whole file only if nothing but signatures follow.
             let seal_valid = issued_seal.valid() && added.intact;
-            let seal = if added.intact {
-                issued_seal
-            } else {
-                sealer.check(pdf)
-            };
+            let mut seal = issued_seal;
+            if !added.intact {
+                seal.covers_whole_document = false;
+            }
             return Ok(Verification {
                 seal_valid,
                 issued_by_registry: false,
@@ -406,7 +405,14 @@ pub fn verify(
             });
         }
     }
-    let seal = sealer.check(pdf);
+    let mut seal = sealer.check(pdf);
+    // Several signatures, but the file does not begin with an issued document: the last
+    // one checked above may be anybody's, so it is not presented as the seal.
+    let signatures = pdf.windows(10).filter(|w| *w == b"/ByteRange").count();
+    if signatures > 1 && !seal.trusted {
+        seal.signer = None;
+        seal.problems = vec!["Die Datei enthält mehrere Signaturen, beginnt aber mit keinem Dokument, das das Register ausgestellt hat: sie wurde verändert oder stammt nicht aus dem Register.".into()];
+    }
     let issued_as = match Document::by_sha256(conn, &sha256)? {
         Some(d) => Some(issued_as_of(conn, &d)?),
         None => None,

@@ -163,7 +163,8 @@ pub fn check(uploaded: &[u8], issued: &[u8], anchors: &[Vec<u8>], now: OffsetDat
                                 out.chain = Chain::Untrusted;
                                 out.problems.push(format!(
                                     "Das Zertifikat des Unterzeichners stammt von keinem \
-                                     anerkannten Anbieter qualifizierter Zertifikate: {e}"
+                                     anerkannten Anbieter qualifizierter Zertifikate: {}.",
+                                    verify::chain_problem(&e)
                                 ));
                             }
                         },

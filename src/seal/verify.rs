@@ -156,7 +156,7 @@ pub fn check(pdf: &[u8], trust_anchors: &[Vec<u8>]) -> SealCheck {
     }
     if parsed.has_signing_time {
         out.problems
-            .push("Die Signatur enthält ein signing-time-Attribut (PAdES verbietet es).".into());
+            .push("Die Signatur trägt eine Zeitangabe in ihren signierten Angaben, die ein Siegel nach PAdES nicht haben darf.".into());
     }
     let Some(cert_der) = parsed.signer_cert.as_ref() else {
         out.problems
@@ -193,10 +193,29 @@ pub fn check(pdf: &[u8], trust_anchors: &[Vec<u8>]) -> SealCheck {
     match chain_ok(&cert, &parsed.certificates, trust_anchors) {
         Ok(()) => out.trusted = true,
         Err(e) => out.problems.push(format!(
-            "Das Siegelzertifikat ist nicht vertrauenswürdig: {e}"
+            "Das Siegelzertifikat ist nicht vertrauenswürdig: {}.",
+            chain_problem(&e)
         )),
     }
     out
+}
+
+/// OpenSSL's reason why a chain does not verify, in German for people.
+pub(super) fn chain_problem(openssl: &str) -> &'static str {
+    let e = openssl.to_lowercase();
+    if e.contains("expired") {
+        "das Zertifikat ist abgelaufen"
+    } else if e.contains("not yet valid") {
+        "das Zertifikat ist noch nicht gültig"
+    } else if e.contains("self-signed") || e.contains("self signed") {
+        "es ist selbst ausgestellt oder stammt von einer Zertifizierungsstelle, die das Register nicht kennt"
+    } else if e.contains("unable to get") || e.contains("issuer") {
+        "sein Aussteller ist keine Zertifizierungsstelle, die das Register anerkennt"
+    } else if e.contains("revoked") {
+        "das Zertifikat ist gesperrt"
+    } else {
+        "es lässt sich nicht auf eine anerkannte Zertifizierungsstelle zurückführen"
+    }
 }
 
 pub(super) fn chain_ok(
