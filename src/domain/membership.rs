@@ -19,6 +19,9 @@ pub const CAPITAL_CENTS: i64 = 100_000;
 /// The longest reason for an agreement without Trägerschaft, in characters.
 pub const REASON_MAX: usize = 1000;
 
+/// The shortest: it becomes contract text, so a sentence, not "x".
+pub const REASON_MIN: usize = 20;
+
 /// What is recorded about a municipality's Trägerschaft.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -125,26 +128,33 @@ pub fn check_reason(
         (Standing::NotMember { .. }, None) => p.add(
             "non_member_reason",
             format!(
-                "{} ist als „kein Träger“ der d-NRW AöR erfasst. Ohne Trägerschaft ist anzugeben, \
-                 worauf die Nachnutzung stattdessen beruht (z. B. die vergaberechtliche Grundlage).",
+                "{} ist als „kein Träger“ der d-NRW AöR erfasst. Bitte geben Sie die Grundlage \
+                 der Nachnutzung ohne Trägerschaft an (z. B. die vergaberechtliche Grundlage).",
                 capitalised(name)
             ),
         ),
         (Standing::Member { .. }, Some(_)) if reason_is_new => p.add(
             "non_member_reason",
             format!(
-                "{} ist als Träger der d-NRW AöR erfasst; eine Begründung für eine Nachnutzung \
+                "{} ist als Träger der d-NRW AöR erfasst; eine Grundlage für eine Nachnutzung \
                  ohne Trägerschaft entfällt.",
                 capitalised(name)
             ),
         ),
         _ => {}
     }
-    if reason.is_some_and(|r| r.chars().count() > REASON_MAX) {
-        p.add(
+    match reason.map(|r| r.chars().count()) {
+        Some(n) if n > REASON_MAX => p.add(
             "non_member_reason",
-            format!("Die Begründung ist höchstens {REASON_MAX} Zeichen lang."),
-        );
+            format!("Bitte fassen Sie die Grundlage in höchstens {REASON_MAX} Zeichen."),
+        ),
+        Some(n) if n < REASON_MIN && reason_is_new => p.add(
+            "non_member_reason",
+            format!(
+                "Die Grundlage wird Teil des Vertrags: bitte in einem ganzen Satz (mindestens {REASON_MIN} Zeichen), etwa „Horizontale Zusammenarbeit öffentlicher Auftraggeber nach § 108 Abs. 6 GWB“."
+            ),
+        ),
+        _ => {}
     }
     p.into_result()
 }
@@ -229,13 +239,36 @@ pub fn check(f: &Facts, today: Date) -> Result<(), DomainError> {
             );
         }
     }
-    if f.capital_cents
-        .is_some_and(|c| !(0..=100_000_000).contains(&c))
-    {
+    if !f.is_member && f.accession_declared_on.is_some() && f.left_on.is_none() {
         p.add(
-            "capital_cents",
-            "Die Stammkapitaleinlage liegt zwischen 0 und 1.000.000 Euro.",
+            "accession_declared_on",
+            "Wer den Beitritt erklärt hat und nicht ausgetreten ist, ist Träger: bitte „Träger der d-NRW“ wählen oder das Datum des Austritts angeben.",
         );
+    }
+    if f.capital_paid_on.is_some() && f.accession_declared_on.is_none() {
+        p.add(
+            "capital_paid_on",
+            "Die Einlage wird mit dem Beitritt gezahlt: bitte auch das Datum der Beitrittserklärung angeben.",
+        );
+    }
+    if let (Some(decided), Some(paid)) = (f.council_decision_on, f.capital_paid_on) {
+        if paid < decided {
+            p.add(
+                "capital_paid_on",
+                "Die Einlage kann nicht vor dem Beschluss der Vertretung gezahlt worden sein.",
+            );
+        }
+    }
+    match f.capital_cents {
+        Some(c) if !(0..=100_000_000).contains(&c) => p.add(
+            "capital_cents",
+            "Bitte eine Stammkapitaleinlage zwischen 0 und 1.000.000 Euro angeben.",
+        ),
+        Some(0) if f.is_member => p.add(
+            "capital_cents",
+            "Ein Träger leistet eine Stammkapitaleinlage (üblich sind 1.000 €): bitte den Betrag angeben oder das Feld leer lassen.",
+        ),
+        _ => {}
     }
     p.into_result()
 }
@@ -302,6 +335,7 @@ mod tests {
         assert!(fields(check(&member(), TODAY)).is_empty());
         let no_accession = Facts {
             accession_declared_on: None,
+            capital_paid_on: None,
             ..member()
         };
         assert_eq!(
@@ -329,12 +363,32 @@ mod tests {
         let refund_without_leaving = Facts {
             is_member: false,
             capital_refunded_on: Some(date!(2024 - 01 - 01)),
+            left_on: None,
+            ..member()
+        };
+        assert!(fields(check(&refund_without_leaving, TODAY))
+            .contains(&"capital_refunded_on".to_string()));
+        let joined_but_not_member = Facts {
+            is_member: false,
             ..member()
         };
         assert_eq!(
-            fields(check(&refund_without_leaving, TODAY)),
-            ["capital_refunded_on"]
+            fields(check(&joined_but_not_member, TODAY)),
+            ["accession_declared_on"]
         );
+        let paid_before_decision = Facts {
+            capital_paid_on: Some(date!(2021 - 01 - 01)),
+            ..member()
+        };
+        assert_eq!(
+            fields(check(&paid_before_decision, TODAY)),
+            ["capital_paid_on"]
+        );
+        let nothing_paid = Facts {
+            capital_cents: Some(0),
+            ..member()
+        };
+        assert_eq!(fields(check(&nothing_paid, TODAY)), ["capital_cents"]);
         let left_and_refunded = Facts {
             is_member: false,
             left_on: Some(date!(2024 - 01 - 01)),
@@ -359,14 +413,26 @@ mod tests {
             fields(check_reason(no, Some("  "), true, "Stadt Köln")).len(),
             1
         );
-        assert!(check_reason(no, Some("§ 108 Abs. 6 GWB"), true, "Stadt Köln").is_ok());
+        assert!(check_reason(
+            no,
+            Some("Zusammenarbeit nach § 108 Abs. 6 GWB"),
+            true,
+            "Stadt Köln"
+        )
+        .is_ok());
         assert!(check_reason(Standing::Unknown, None, true, "Stadt Köln").is_ok());
         assert!(check_reason(yes, None, true, "Stadt Köln").is_ok());
+        let basis = "Zusammenarbeit nach § 108 Abs. 6 GWB";
         assert_eq!(
-            fields(check_reason(yes, Some("x"), true, "Stadt Köln")).len(),
+            fields(check_reason(yes, Some(basis), true, "Stadt Köln")).len(),
             1
         );
-        assert!(check_reason(yes, Some("x"), false, "Stadt Köln").is_ok());
+        assert!(check_reason(yes, Some(basis), false, "Stadt Köln").is_ok());
+        assert_eq!(
+            fields(check_reason(no, Some("x"), true, "Stadt Köln")).len(),
+            1,
+            "too short for a contract"
+        );
         let long = "x".repeat(REASON_MAX + 1);
         assert_eq!(
             fields(check_reason(no, Some(&long), true, "Stadt Köln")).len(),

@@ -101,7 +101,7 @@ fn a_träger_gives_no_reason_and_its_rv_names_the_accession() {
     assert!(v["fields"][0]["message"]
         .as_str()
         .unwrap()
-        .contains("eine Begründung für eine Nachnutzung ohne Trägerschaft entfällt"));
+        .contains("eine Grundlage für eine Nachnutzung ohne Trägerschaft entfällt"));
     let rv = app.create(json!({ "kind": "rv", "municipality_id": essen }));
     let text = text_of(&app, rv["id"].as_str().unwrap());
     assert!(
@@ -174,7 +174,9 @@ fn the_municipality_gives_the_reason_in_its_forms_and_every_page_shows_it() {
         "{}",
         refused.text()
     );
-    assert!(refused.text().contains("Ohne Trägerschaft ist anzugeben"));
+    assert!(refused
+        .text()
+        .contains("Bitte geben Sie die Grundlage der Nachnutzung ohne Trägerschaft an"));
     let made = app.web_post(
         Some(&erika),
         "/kommune/rahmenvereinbarung",
@@ -312,4 +314,52 @@ fn the_text_sent_to_signature_stays_what_is_signed_and_sealed_when_the_record_ch
     let other = app.municipality("05111000");
     let draft = app.create(json!({ "kind": "rv", "municipality_id": other }));
     assert!(text_of(&app, draft["id"].as_str().unwrap()).contains("nicht festgestellt"));
+}
+
+#[test]
+fn contradictory_trägerschaft_records_and_a_one_letter_reason_are_refused() {
+    let app = TestApp::new();
+    let essen = app.municipality("05113000");
+    let m = app.ok("GET", &format!("/api/v1/municipalities/{essen}"), None);
+    let path = format!("/api/v1/municipalities/{essen}/membership");
+    for (body, field) in [
+        // Declared the accession, never left, but "kein Träger".
+        (
+            json!({ "status": "kein_traeger", "accession_declared_on": "2024-06-01" }),
+            "accession_declared_on",
+        ),
+        // Paid without having joined.
+        (
+            json!({ "status": "kein_traeger", "capital_paid_on": "2024-06-01" }),
+            "capital_paid_on",
+        ),
+        // A Träger paying nothing.
+        (
+            json!({ "status": "traeger", "accession_declared_on": "2024-06-01", "capital_cents": 0 }),
+            "capital_cents",
+        ),
+    ] {
+        let mut body = body;
+        body["lock_version"] = m["lock_version"].clone();
+        let (status, v) = app.put(&path, body.clone());
+        assert_eq!(
+            status,
+            rocket::http::Status::UnprocessableEntity,
+            "{body}: {v}"
+        );
+        assert_eq!(v["fields"][0]["field"], field, "{v}");
+    }
+    app.record_membership(&essen, "kein_traeger", json!({}));
+    let (status, v) = app.post(
+        "/api/v1/agreements",
+        json!({ "kind": "rv", "municipality_id": essen, "non_member_reason": "x" }),
+    );
+    assert_eq!(status, rocket::http::Status::UnprocessableEntity, "{v}");
+    assert!(
+        v["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mindestens 20 Zeichen"),
+        "{v}"
+    );
 }

@@ -377,7 +377,10 @@ impl MembershipForm {
         let mut date = |field: &str, text: &str| match crate::web::form_date(text) {
             Ok(d) => d,
             Err(()) => {
-                problems.add(field, "Bitte ein Datum angeben (z. B. 15.03.2021).");
+                problems.add(
+                    field,
+                    "Bitte ein gültiges Datum angeben (z. B. 15.03.2021).",
+                );
                 None
             }
         };
@@ -399,6 +402,15 @@ impl MembershipForm {
                 }
             },
         };
+        if !matches!(
+            self.stand.as_str(),
+            "traeger" | "kein_traeger" | "nicht_erfasst"
+        ) {
+            problems.add(
+                "status",
+                "Bitte wählen Sie, ob die Kommune Träger ist, kein Träger ist oder ob der Stand nicht erfasst ist.",
+            );
+        }
         problems.into_result()?;
         Ok(MembershipInput {
             lock_version: self.lock_version,
