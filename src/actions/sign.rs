@@ -439,6 +439,8 @@ pub fn record_signed_outside(
             by: by.to_string(),
         },
     )?;
+    // Its text says it was concluded on paper, not in the registry.
+    crate::store::agreement::contract::refreeze(conn, &a, a.current_version)?;
     crate::actions::documents::issue(conn, sealer, order, actor, &a, a.current_version)?;
     Ok(a)
 }

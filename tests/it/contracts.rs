@@ -75,7 +75,7 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
     ] {
         assert!(body.contains(point), "AVV lacks {point:?}");
     }
-    assert_eq!(t["templates"], json!(["ea@2.2", "avv@2.0"]));
+    assert_eq!(t["templates"], json!(["ea@2.3", "avv@2.0"]));
     assert_eq!(t["version_no"], 1);
     assert!(
         !body.contains("{{") && !body.contains("{%"),
@@ -94,9 +94,9 @@ fn dortmund_einzelabruf_reads_as_a_contract_with_its_avv() {
 fn every_kind_renders_and_the_hash_follows_the_wording() {
     let app = TestApp::with_demo();
     for (kind, title, template) in [
-        ("ioev", "\n# Interöffentliche Vereinbarung\n", "ioev@2.0"),
-        ("ekv", "\n# Einzelkooperationsvereinbarung\n", "ekv@2.1"),
-        ("rv", "\n# Rahmenvereinbarung\n", "rv@2.1"),
+        ("ioev", "\n# Interöffentliche Vereinbarung\n", "ioev@2.1"),
+        ("ekv", "\n# Einzelkooperationsvereinbarung\n", "ekv@2.2"),
+        ("rv", "\n# Rahmenvereinbarung\n", "rv@2.2"),
     ] {
         for id in ids_of(&app, kind) {
             let t = text(&app, &id);
@@ -346,7 +346,7 @@ fn each_data_protection_model_brings_its_annex_and_the_avv_only_where_required()
     let id = ekv["id"].as_str().unwrap();
     let t = text(&app, id);
     let body = t["text"].as_str().unwrap();
-    assert_eq!(t["templates"], json!(["ekv@2.1", "ozg8a@1.0"]), "{t}");
+    assert_eq!(t["templates"], json!(["ekv@2.2", "ozg8a@1.0"]), "{t}");
     assert!(
         body.contains("# Anlage 1: Hinweise zum Datenschutz nach § 8a OZG")
             && body.contains("nach § 8a OZG die Stelle verantwortlich"),
@@ -369,7 +369,7 @@ fn each_data_protection_model_brings_its_annex_and_the_avv_only_where_required()
     let joint = joint["id"].as_str().unwrap().to_string();
     let t = text(&app, &joint);
     let body = t["text"].as_str().unwrap();
-    assert_eq!(t["templates"], json!(["ekv@2.1", "joint@1.0"]), "{t}");
+    assert_eq!(t["templates"], json!(["ekv@2.2", "joint@1.0"]), "{t}");
     assert!(
         body.contains("# Anlage 1: Vereinbarung über die gemeinsame Verantwortlichkeit")
             && body.contains("Art. 26 Abs. 3 DSGVO"),

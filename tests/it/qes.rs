@@ -439,3 +439,54 @@ fn a_second_upload_of_the_same_signature_is_refused_with_a_message_at_the_field(
     );
     assert!(second.body.contains("href=\"#datei\""));
 }
+
+#[test]
+fn the_form_clause_names_both_parties_qes_and_paper_contracts_say_they_were_signed_on_paper() {
+    let app = TestApp::with_demo();
+    let (rv, _) = issued_rv(&app, "05315000");
+    let text = app.ok(
+        "GET",
+        &format!("/api/v1/agreements/{}/text", rv["id"].as_str().unwrap()),
+        None,
+    )["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("wird sie gewahrt, indem jede Partei das ausgestellte Dokument zusätzlich mit ihrer qualifizierten elektronischen Signatur versieht (§ 3a Abs. 2 VwVfG NRW, § 126a BGB)."),
+        "{text}"
+    );
+    // Dortmund's historic RV was signed on paper: its text and page say so, and it is not
+    // offered for a QES.
+    let list = app.ok("GET", "/api/v1/agreements?kind=rv", None);
+    let dortmund = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["municipality"]["ags"] == "05913000")
+        .unwrap()
+        .clone();
+    let id = dortmund["id"].as_str().unwrap();
+    let text = app.ok("GET", &format!("/api/v1/agreements/{id}/text"), None)["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("wurde außerhalb des Nachnutzungsregisters schriftlich geschlossen"),
+        "{text}"
+    );
+    assert!(!text.contains("wird elektronisch geschlossen"), "{text}");
+    let clerk =
+        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    let page = app
+        .web_get(Some(&clerk), &format!("/vereinbarungen/{id}"))
+        .text();
+    assert!(
+        page.contains("Außerhalb des Registers unterzeichnet"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Schriftform: qualifizierte elektronische Signatur"),
+        "{page}"
+    );
+}

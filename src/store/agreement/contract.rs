@@ -33,6 +33,25 @@ pub fn contract_text(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
     render(&contract_data(conn, a, no)?)
 }
 
+/// Writes the fixed text of version `no` again: for an agreement recorded as signed
+/// outside the registry (on paper), whose text then says so instead of describing the
+/// registry's electronic form.
+pub fn refreeze(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {
+    use crate::db::schema::agreement_versions as v;
+    diesel::update(
+        v::table
+            .filter(v::agreement_id.eq(&a.id))
+            .filter(v::version_no.eq(no)),
+    )
+    .set((
+        v::text.eq(None::<String>),
+        v::text_sha256.eq(None::<String>),
+        v::text_templates.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    freeze(conn, a, no)
+}
+
 /// Fixes the contract text of version `no` (once): from then on the page shows, the
 /// parties sign and the seal covers this text, even if a party's name, its Trägerschaft
 /// or another fact in the registry changes. Called when a version goes to signature and,
@@ -163,6 +182,8 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
             "effective_from": a.effective_from.map(german_date), "signed_on": a.signed_on.map(german_date),
             "ends_on": a.ends_on.map(german_date), "notice": notice, "costs": terms.costs, "notes": terms.notes,
             "non_member_reason": a.non_member_reason,
+            "signed_outside": a.signed_on.is_some()
+                && crate::store::signature::Signature::of_version(conn, &a.id, no)?.is_empty(),
         },
         "direction": a.direction.as_str(),
         "links": links,
