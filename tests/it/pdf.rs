@@ -98,3 +98,23 @@ fn preview_pdf_keeps_german_text_embeds_its_font_and_is_well_formed() {
         "{check}"
     );
 }
+
+#[test]
+fn the_signature_block_names_d_nrw_once() {
+    let app = TestApp::new();
+    let rv = app.create(
+        serde_json::json!({ "kind": "rv", "municipality_id": app.municipality("05111000") }),
+    );
+    let pdf = preview(&app, rv["id"].as_str().unwrap());
+    let text = tool("pdftotext", &["-layout"], &pdf);
+    let block = &text[text.find("Unterschriften").expect("a signature page")..];
+    assert_eq!(
+        block.matches("d-NRW AöR (Kommunalvertreter.NRW)").count(),
+        1,
+        "{block}"
+    );
+    assert!(
+        block.contains("Für die Kommune\nStadt Düsseldorf"),
+        "{block}"
+    );
+}

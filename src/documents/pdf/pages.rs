@@ -76,7 +76,10 @@ pub(super) fn signature_page(layout: &mut Layout<'_>, annex: &Annex, purpose: Pu
             };
             layout.lines(&who, 10.0, false, 0.0, None, 1);
         }
-        layout.lines(&s.organisation, 10.0, false, 0.0, None, 1);
+        // "Für d-NRW AöR (Kommunalvertreter.NRW)" names the organisation already.
+        if !s.role.contains(s.organisation.as_str()) {
+            layout.lines(&s.organisation, 10.0, false, 0.0, None, 1);
+        }
         match &s.signed_at {
             Some(at) => {
                 layout.lines(
