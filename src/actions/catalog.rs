@@ -108,7 +108,14 @@ fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
 pub fn catalog(conn: &mut DbConn) -> AppResult<Catalog> {
     let services = Service::list_with_operator(conn, true)?
         .iter()
-        .map(|(s, op)| s.view(op.as_deref()))
+        .map(|(s, op)| {
+            // Where d-NRW's knowledge comes from is for staff (the services API), not
+            // for the public catalogue.
+            s.view(op.as_deref()).map(|mut v| {
+                v.source = None;
+                v
+            })
+        })
         .collect::<AppResult<Vec<_>>>()?;
     Ok(Catalog {
         kommunalvertreter: crate::seed::DNRW,

@@ -4,6 +4,7 @@
 //! through the use cases, live a floor higher, in `demo/`.
 
 mod avv;
+mod german;
 pub mod national;
 
 pub use avv::avv_for;
@@ -257,24 +258,51 @@ fn services(conn: &mut DbConn) -> AppResult<()> {
             id: new_id(),
             name: name.to_string(),
             ozg_id: field(&row, "ozg_id").map(str::to_string),
-            ozg_name: field(&row, "ozg_leistung").map(str::to_string),
+            ozg_name: german::shown("ozg_leistung", field(&row, "ozg_leistung")),
             leika_keys: serde_json::to_string(&leika)?,
-            providing_state: providing_state.map(str::to_string),
+            providing_state: german::shown("providing_state", providing_state),
             providing_land_key: land_key,
             operator_note: if operator_id.is_some() {
                 None
             } else {
-                operator.map(str::to_string)
+                german::shown("operator", operator)
             },
             operator_id,
             availability: availability.as_str().to_string(),
             data_standard: None,
-            dvdv_category: field(&row, "dvdv_org_category").map(str::to_string),
-            transport: field(&row, "transport").map(str::to_string),
+            dvdv_category: german::shown("dvdv_org_category", field(&row, "dvdv_org_category")),
+            transport: german::shown("transport", field(&row, "transport")),
             parameters: serde_json::to_string(&parameters_for(name))?,
             release: "1".to_string(),
-            description: field(&row, "nrw_relevance").map(str::to_string),
-            source: field(&row, "source").map(str::to_string),
+            // The data file's research notes (English, with internal sources) are for
+            // staff: they go to `source`; public texts are written by d-NRW in German.
+            description: None,
+            source: {
+                let notes: Vec<String> = [
+                    ("Einordnung", field(&row, "nrw_relevance")),
+                    ("Quellen", field(&row, "source")),
+                    ("Verlässlichkeit", field(&row, "confidence")),
+                ]
+                .into_iter()
+                .filter_map(|(label, v)| v.map(|v| format!("{label}: {v}")))
+                // The file's own words where the catalogue shows them in German.
+                .chain(
+                    [
+                        "ozg_leistung",
+                        "providing_state",
+                        "operator",
+                        "dvdv_org_category",
+                        "transport",
+                    ]
+                    .into_iter()
+                    .filter_map(|f| {
+                        let raw = field(&row, f)?;
+                        german::public(f, raw).map(|_| format!("{f} laut Datei: {raw}"))
+                    }),
+                )
+                .collect();
+                (!notes.is_empty()).then(|| notes.join("\n"))
+            },
             lock_version: 1,
             created_at: t,
             updated_at: t,

@@ -146,7 +146,7 @@ fn seeded_registry_has_real_nrw_data_and_both_demo_scenarios() {
         .find(|s| s["ozg_id"] == "10026")
         .unwrap();
     assert_eq!(
-        eheschliessung["operator"], "unbekannt",
+        eheschliessung["operator"], "noch nicht bekannt",
         "unknown operators stay unknown"
     );
 

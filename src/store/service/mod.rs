@@ -55,7 +55,7 @@ pub struct ServiceView {
     pub providing_state: Option<String>,
     pub providing_land_key: Option<String>,
     pub operator_id: Option<String>,
-    /// The operator's name, or what is known about it ("unbekannt" when nothing is).
+    /// The operator's name, or what is known about it ("noch nicht bekannt" when nothing is).
     pub operator: String,
     pub availability: Availability,
     pub availability_label: &'static str,
@@ -122,7 +122,7 @@ impl Service {
             operator: operator_name
                 .map(str::to_string)
                 .or_else(|| self.operator_note.clone())
-                .unwrap_or_else(|| "unbekannt".to_string()),
+                .unwrap_or_else(|| "noch nicht bekannt".to_string()),
             availability,
             availability_label: availability.label(),
             data_standard: self.data_standard.clone(),

@@ -160,3 +160,47 @@ fn accessibility_feedback_reaches_staff_and_bad_input_is_told_at_the_field() {
         "{body}"
     );
 }
+
+#[test]
+fn the_public_catalogue_is_german_without_research_notes_or_internal_sources() {
+    let app = TestApp::new();
+    let (_, json) = app.get_anon("/api/v1/catalog");
+    let mut pages = vec![("/api/v1/catalog".to_string(), json.to_string())];
+    pages.push(("/katalog".into(), app.web_get(None, "/katalog").text()));
+    for s in json["services"].as_array().unwrap() {
+        let path = format!("/katalog/{}", s["id"].as_str().unwrap());
+        pages.push((path.clone(), app.web_get(None, &path).text()));
+    }
+    for (path, text) in &pages {
+        for forbidden in [
+            "unverified",
+            "closest",
+            "symfony",
+            ".sql",
+            "doc-dev",
+            "confidence",
+            "bereitgestellt von unbekannt",
+            "Quellen:",
+            "nicht angegeben",
+        ] {
+            assert!(!text.contains(forbidden), "{path}: {forbidden:?} in {text}");
+        }
+    }
+    assert!(
+        pages[1].1.contains("Betreiber: noch nicht bekannt"),
+        "{}",
+        pages[1].1
+    );
+    // Staff still see where the facts come from.
+    let clerk =
+        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    let wohngeld = app.service("Wohngeld (Online-Dienst");
+    let staff = app
+        .web_get(Some(&clerk), &format!("/katalog/{wohngeld}"))
+        .text();
+    assert!(
+        staff.contains("Quellen (nur für d-NRW sichtbar)")
+            && staff.contains("docs.osi.dataport.de"),
+        "{staff}"
+    );
+}
