@@ -18,3 +18,4 @@ pub mod qes;
 pub mod reminders;
 pub mod rollout;
 pub mod sign;
+pub mod todo;

@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::store::agreement::{Agreement, Filter};
 use crate::store::document::Document;
-use crate::store::{Page as Paging, Scope};
+use crate::store::Page as Paging;
 use crate::web::{page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -61,40 +61,17 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
     Ok(crate::web::render("intermediary.html", ctx))
 }
 
-/// The staff start page.
+/// The staff start page: what to do today, most urgent first (`actions::todo`), then the
+/// counts by kind and status.
 pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<Page> {
     let order = state.signing_order;
-    let user = session.user.clone();
-    let (counts, waiting, to_activate) = state
+    let (counts, todos) = state
         .db
         .read(move |conn| {
-            let counts = Agreement::counts(conn)?;
-            let page = Paging::new(Some(1), Some(100))?;
-            let awaiting = Agreement::list(
-                conn,
-                &Scope::All,
-                &Filter {
-                    status: Some(AgreementStatus::AwaitingSignatures),
-                    ..Filter::default()
-                },
-                page,
-            )?;
-            let mut waiting = Vec::new();
-            for a in awaiting.items {
-                let row = Agreement::find(conn, &a.id)?;
-                let ours = crate::actions::sign::may_sign_now(conn, order, &row, &user)?.is_ok();
-                waiting.push(json!({ "a": a, "dnrw_may_sign": ours }));
-            }
-            let signed = Agreement::list(
-                conn,
-                &Scope::All,
-                &Filter {
-                    status: Some(AgreementStatus::Signed),
-                    ..Filter::default()
-                },
-                page,
-            )?;
-            Ok((counts, waiting, signed.items))
+            Ok((
+                Agreement::counts(conn)?,
+                crate::actions::todo::clerk(conn, order)?,
+            ))
         })
         .await?;
     let mut table: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
@@ -125,8 +102,23 @@ pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<
         .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
         .collect::<Vec<_>>());
     ctx["counts"] = json!(rows);
-    ctx["waiting"] = json!(waiting);
-    ctx["to_activate"] = json!(to_activate);
+    let nothing = [
+        todos.overdue_tasks.total,
+        todos.signatures_due.total,
+        todos.failed_mail.total,
+        todos.certificates.total,
+        todos.blocked_tasks.total,
+        todos.to_activate.total,
+        todos.waiting_for_partner.total,
+        todos.new_einzelabrufe.total,
+    ]
+    .iter()
+    .all(|n| *n == 0);
+    ctx["todo"] = json!(todos);
+    ctx["nothing_to_do"] = json!(nothing);
+    ctx["may_sign"] = json!(session.user.may_sign);
+    ctx["certificate_days"] = json!(crate::actions::todo::CERTIFICATE_DAYS);
+    ctx["waiting_days"] = json!(crate::actions::todo::WAITING_DAYS);
     Ok(crate::web::render("dashboard.html", ctx))
 }
 

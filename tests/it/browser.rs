@@ -351,7 +351,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         fill(&c, "new", "Carl-eigenes-Passwort-2026").await;
         fill(&c, "repeat", "Carl-eigenes-Passwort-2026").await;
         click(&c, "main form button[type=submit]").await;
-        assert!(text(&c).await.contains("Gegenzeichnung durch d-NRW möglich"), "{}", text(&c).await);
+        assert!(text(&c).await.contains("Gegenzeichnung durch d-NRW fällig (1)"), "{}", text(&c).await);
         audit.check(&c, "uebersicht").await;
         goto(&c, &base, &rv_path).await;
         sign(&c, "Carl-eigenes-Passwort-2026").await;

@@ -12,6 +12,7 @@ mod municipality;
 mod public;
 mod signing;
 mod staff;
+mod todo;
 mod verify;
 
 use crate::common::*;

@@ -91,7 +91,7 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     assert!(
         dashboard
             .text()
-            .contains("Gegenzeichnung durch d-NRW möglich"),
+            .contains("Gegenzeichnung durch d-NRW fällig (1)"),
         "{}",
         dashboard.text()
     );

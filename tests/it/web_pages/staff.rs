@@ -51,7 +51,9 @@ fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
     );
     let dashboard = app.web_get(Some(&clerk), "/");
     assert!(
-        dashboard.text().contains("Warten auf Unterschriften (1)"),
+        dashboard
+            .text()
+            .contains("Neue Einzelabrufe der letzten 14 Tage (1)"),
         "{}",
         dashboard.text()
     );

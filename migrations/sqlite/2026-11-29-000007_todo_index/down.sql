@@ -1,0 +1,2 @@
+DROP INDEX outbox_failed;
+DROP INDEX agreements_status_submitted;
