@@ -167,6 +167,17 @@ pub fn check_leika_keys(problems: &mut Problems, keys: &[String]) {
     }
 }
 
+/// A web address as people type it, completed: "www.koeln.de/wohngeld" becomes
+/// "https://www.koeln.de/wohngeld" (a form field; the API takes addresses as given).
+pub fn complete_url(text: &str) -> String {
+    let t = text.trim();
+    if t.to_ascii_lowercase().starts_with("www.") {
+        format!("https://{t}")
+    } else {
+        t.to_string()
+    }
+}
+
 /// Checks the values a municipality gives for a service's parameters. With `complete`,
 /// every required parameter must be there (at submission); drafts may be partial.
 pub fn check_parameter_values(
@@ -271,6 +282,17 @@ impl crate::domain::text::Inspect for ParameterDef {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn web_addresses_typed_with_www_are_completed() {
+        assert_eq!(
+            super::complete_url(" www.koeln.de/x "),
+            "https://www.koeln.de/x"
+        );
+        assert_eq!(super::complete_url("WWW.koeln.de"), "https://WWW.koeln.de");
+        assert_eq!(super::complete_url("https://koeln.de"), "https://koeln.de");
+        assert_eq!(super::complete_url("koeln.de"), "koeln.de");
+    }
+
     use super::*;
     use serde_json::json;
 

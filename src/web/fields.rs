@@ -132,7 +132,13 @@ pub(crate) fn parameter_values(
                     );
                 }
             }
-            ParameterKind::Url | ParameterKind::Email | ParameterKind::Text => {
+            ParameterKind::Url => {
+                let t = crate::domain::service::complete_url(&text(&key));
+                if !t.is_empty() {
+                    values.insert(key, Value::String(t));
+                }
+            }
+            ParameterKind::Email | ParameterKind::Text => {
                 let t = text(&key);
                 if !t.is_empty() {
                     values.insert(key, Value::String(t));

@@ -565,10 +565,8 @@ fn staff_correct_an_einzelabruf_draft_its_parameters_included() {
         &[
             ("lock_version", &lock),
             ("art", "ea"),
-            (
-                "p[zustaendige_stelle_url]",
-                "https://www.dortmund.de/wohngeld",
-            ),
+            // As people type it: completed to https://.
+            ("p[zustaendige_stelle_url]", "www.dortmund.de/wohngeld-neu"),
             ("p[kontakt_email]", "wohngeldstelle@stadtdo.de"),
             ("notes", "Ansprechperson im Sozialamt"),
         ],
@@ -579,5 +577,9 @@ fn staff_correct_an_einzelabruf_draft_its_parameters_included() {
         .unwrap()
         .to_string();
     assert!(text.contains("wohngeldstelle@stadtdo.de"), "{text}");
+    assert!(
+        text.contains("https://www.dortmund.de/wohngeld-neu"),
+        "{text}"
+    );
     assert!(!text.contains("wohngeld@stadtdo.de"), "{text}");
 }
