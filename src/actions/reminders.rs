@@ -129,7 +129,12 @@ pub fn run(conn: &mut DbConn, s: ReminderSettings, day: Date) -> AppResult<Remin
         let sent = remind(conn, &format!("certificate_expiring:{id}"), |conn| {
             let a = Agreement::find(conn, &agreement_id)?;
             let details: serde_json::Value = serde_json::from_str(&details)?;
-            notify::certificate_expiring(conn, &a, &details, expires.date())
+            notify::certificate_expiring(
+                conn,
+                &a,
+                &details,
+                crate::domain::berlin::local_date(expires),
+            )
         })?;
         done.certificates += usize::from(sent);
     }

@@ -187,8 +187,12 @@ pub fn check(uploaded: &[u8], issued: &[u8], anchors: &[Vec<u8>], now: OffsetDat
     out
 }
 
+/// The Berlin day of a UTC instant, as a German date.
 fn german_date(t: OffsetDateTime) -> String {
-    crate::domain::agreement::german_date(t.date())
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    crate::domain::agreement::german_date(crate::domain::berlin::local_date(
+        time::PrimitiveDateTime::new(utc.date(), utc.time()),
+    ))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -343,7 +343,9 @@ pub(crate) fn certificate(
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
-            not_after: expires.map(|e| e.date()).unwrap_or(Date::MIN),
+            not_after: expires
+                .map(crate::domain::berlin::local_date)
+                .unwrap_or(Date::MIN),
         }
     }))
 }
