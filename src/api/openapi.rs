@@ -235,7 +235,7 @@ fn spec() -> Value {
                 "security": [{ "staffToken": [] }],
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
                                { "name": "party", "in": "query", "required": false, "schema": { "type": "string", "enum": ["dnrw", "partner"] } }],
-                "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } },
+                "requestBody": { "required": true, "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                 "responses": { "201": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QesSignature" } } } },
                                "409": { "description": "Recorded already, or no document issued yet", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/agreements/{id}/qes/{qes}/document.pdf": { "get": {
