@@ -54,25 +54,31 @@ async fn home_view(
 ) -> AppResult<Page> {
     let municipality_id = own_municipality(session)?;
     let scope = session.scope();
-    let (municipality, standing, agreements, services, tasks, rv_signed_by_us) = state
+    let (municipality, standing, agreements, services, tasks, rv_signed_by_us, to_sign) = state
         .db
         .read(move |conn| {
             let m = Municipality::find(conn, &municipality_id)?;
             let standing = Membership::standing(conn, &m.id)?;
             let agreements = own_agreements(conn, &scope)?;
-            // Whether the municipality's side has signed the RV that waits for signatures.
-            let rv_signed_by_us = match agreements.iter().find(|a| {
-                a.kind == AgreementKind::Rv && a.status == AgreementStatus::AwaitingSignatures
-            }) {
-                Some(rv) => crate::store::signature::Signature::of_version(
-                    conn,
-                    &rv.id,
-                    rv.current_version,
-                )?
+            // What waits for the municipality's signature (its side not signed yet), and
+            // whether it has signed the RV that waits for signatures.
+            let mut to_sign = Vec::new();
+            let mut rv_signed_by_us = false;
+            for a in agreements
                 .iter()
-                .any(|s| s.party == crate::domain::signing::Party::Partner),
-                None => false,
-            };
+                .filter(|a| a.status == AgreementStatus::AwaitingSignatures)
+            {
+                let ours =
+                    crate::store::signature::Signature::of_version(conn, &a.id, a.current_version)?
+                        .iter()
+                        .any(|s| s.party == crate::domain::signing::Party::Partner);
+                if a.kind == AgreementKind::Rv {
+                    rv_signed_by_us = ours;
+                }
+                if !ours {
+                    to_sign.push(a.clone());
+                }
+            }
             let services = Service::list_with_operator(conn, true)?;
             let pending = crate::store::task::TaskFilter {
                 pending: true,
@@ -84,7 +90,15 @@ async fn home_view(
                 &pending,
                 crate::store::Page::new(Some(1), Some(20))?,
             )?;
-            Ok((m, standing, agreements, services, tasks, rv_signed_by_us))
+            Ok((
+                m,
+                standing,
+                agreements,
+                services,
+                tasks,
+                rv_signed_by_us,
+                to_sign,
+            ))
         })
         .await?;
     let rv = agreements
@@ -131,6 +145,23 @@ async fn home_view(
     ctx["eas"] = json!(eas);
     ctx["services"] = json!(callable);
     ctx["may_sign"] = json!(session.user.may_sign);
+    // What the municipality has to do: sign, submit its drafts, its own go-live tasks
+    // (most urgent first; those of d-NRW and the provider are shown as information).
+    let drafts: Vec<&AgreementView> = agreements
+        .iter()
+        .filter(|a| a.status == AgreementStatus::Draft)
+        .collect();
+    let (ours, others): (Vec<_>, Vec<_>) = tasks
+        .items
+        .iter()
+        .partition(|t| t.owner_type == "municipality" && t.owner.id == municipality.id);
+    ctx["todo"] = json!({
+        "to_sign": to_sign,
+        "drafts": drafts,
+        "tasks": ours,
+        "nothing": to_sign.is_empty() && drafts.is_empty() && ours.is_empty(),
+    });
+    ctx["other_tasks"] = json!(others);
     ctx["tasks"] = json!(tasks.items);
     ctx["tasks_total"] = json!(tasks.total);
     Ok(crate::web::render("kommune.html", ctx))

@@ -366,10 +366,19 @@ fn a_municipality_reports_its_go_live_tasks_with_evidence_and_staff_follow_the_r
     let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
     let vsm = plan["tasks"][0]["id"].as_str().unwrap().to_string();
 
-    // Köln's start page lists the open tasks; the EA's page the plan.
+    // Köln's start page lists its own open tasks under "Zu tun", the others' apart;
+    // the EA's page the plan.
+    let ours = plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["owner_type"] == "municipality")
+        .count();
+    assert!(ours > 0 && ours < 5, "{plan}");
     let home = app.web_get(Some(&koeln), "/kommune").text();
     assert!(
-        home.contains("Aufgaben zur Inbetriebnahme (5 offen)"),
+        home.contains(&format!("Ihre Aufgaben zur Inbetriebnahme ({ours})"))
+            && home.contains("Was andere für Ihre Dienste erledigen"),
         "{home}"
     );
     let page = app

@@ -155,3 +155,30 @@ fn each_kind_of_to_do_appears_when_due_and_goes_when_done() {
     );
     assert!(!start(&app, &clerk).contains("nicht zugestellt werden konnten"));
 }
+
+#[test]
+fn a_municipality_sees_what_it_must_sign_submit_and_provide() {
+    let app = TestApp::new();
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }));
+    let home = |app: &TestApp| app.web_get(Some(&erika), "/kommune").text();
+    assert!(home(&app).contains("Derzeit ist nichts von Ihrer Kommune zu erledigen."));
+    // A draft to read and submit.
+    let made = app.web_post(Some(&erika), "/kommune/rahmenvereinbarung", &[]);
+    let rv_path = made.location.unwrap();
+    let rv_id = rv_path.trim_start_matches("/vereinbarungen/").to_string();
+    assert!(home(&app).contains("Entwürfe prüfen und verbindlich beantragen (1)"));
+    // Submitted: to sign.
+    app.web_post(
+        Some(&erika),
+        &format!("{rv_path}/antrag"),
+        &[("action", "submit")],
+    );
+    let page = home(&app);
+    assert!(
+        page.contains("Unterschreiben (1)") && !page.contains("Entwürfe prüfen"),
+        "{page}"
+    );
+    assert_eq!(app.web_sign(&erika, &rv_id).status, Status::SeeOther);
+    assert!(home(&app).contains("Derzeit ist nichts von Ihrer Kommune zu erledigen."));
+}
