@@ -30,7 +30,7 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
             session.user.id
         ))
     })?;
-    let (name, agreements, documents, rollout) = state
+    let (name, agreements, documents, rollout, to_sign) = state
         .db
         .read(move |conn| {
             let name = crate::store::organisation::Organisation::find(conn, &org)?.name;
@@ -43,12 +43,46 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
             let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;
             let mut documents = Vec::new();
+            let mut to_sign = Vec::new();
             for a in &items {
                 documents.push(Document::list(conn, &a.id)?.len());
+                if a.status == AgreementStatus::AwaitingSignatures
+                    && !crate::store::signature::Signature::of_version(
+                        conn,
+                        &a.id,
+                        a.current_version,
+                    )?
+                    .iter()
+                    .any(|s| s.party == crate::domain::signing::Party::Partner)
+                {
+                    to_sign.push(a.clone());
+                }
             }
-            Ok((name, items, documents, rollout.services))
+            Ok((name, items, documents, rollout.services, to_sign))
         })
         .await?;
+    // The NRW services the Land's municipalities re-use through this intermediary
+    // (outbound Einzelabrufe), by service and state.
+    let mut outbound: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    for a in agreements
+        .iter()
+        .filter(|a| a.kind == AgreementKind::Ea && a.external_party.is_some())
+    {
+        let name = a
+            .service
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let c = outbound.entry(name).or_default();
+        match a.status {
+            AgreementStatus::InForce if a.live_on.is_some() => c[0] += 1,
+            AgreementStatus::InForce => c[1] += 1,
+            AgreementStatus::Draft
+            | AgreementStatus::AwaitingSignatures
+            | AgreementStatus::Signed => c[2] += 1,
+            _ => c[3] += 1,
+        }
+    }
     let rows: Vec<Value> = agreements
         .iter()
         .zip(documents)
@@ -58,6 +92,11 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
     ctx["organisation"] = json!(name);
     ctx["rows"] = json!(rows);
     ctx["rollout"] = json!(rollout);
+    ctx["to_sign"] = json!(to_sign);
+    ctx["outbound"] = json!(outbound
+        .iter()
+        .map(|(name, c)| json!({ "name": name, "live": c[0], "in_force": c[1], "requested": c[2], "ended": c[3] }))
+        .collect::<Vec<_>>());
     Ok(crate::web::render("intermediary.html", ctx))
 }
 

@@ -229,7 +229,7 @@ fn municipalities_see_their_row_and_intermediaries_their_services_aggregated() {
         .unwrap();
     }
     let page = app.web_get(Some(&app.web_user(&id)), "/").text();
-    assert!(page.contains("Nachnutzung Ihrer Dienste in NRW Stand der Nachnutzung in den Kommunen in NRW Dienst live in Kraft beantragt beendet Wohngeld (Online-Dienst Wohngeld) 1 1 1 1"), "{page}");
+    assert!(page.contains("Nachnutzung Ihrer Dienste durch Kommunen in NRW Stand der Nachnutzung in den Kommunen in NRW Dienst live in Kraft beantragt beendet Wohngeld (Online-Dienst Wohngeld) 1 1 1 1"), "{page}");
     assert!(
         !page.contains("Dortmund") && !page.contains("Bochum"),
         "{page}"

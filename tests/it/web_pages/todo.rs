@@ -182,3 +182,38 @@ fn a_municipality_sees_what_it_must_sign_submit_and_provide() {
     assert_eq!(app.web_sign(&erika, &rv_id).status, Status::SeeOther);
     assert!(home(&app).contains("Derzeit ist nichts von Ihrer Kommune zu erledigen."));
 }
+
+#[test]
+fn another_lands_intermediary_sees_what_waits_for_it_and_its_municipalities_use_of_nrw_services() {
+    let app = TestApp::with_demo();
+    let govconnect = app.organisation("intermediaries", "GovConnect GmbH");
+    let iv = app.signed_in(json!({ "email": "iv@govconnect.de", "name": "Ina Intermediär", "role": "intermediary", "organisation_id": govconnect, "may_sign": true }));
+    let page = app.web_get(Some(&iv), "/").text();
+    assert!(
+        page.contains("Derzeit wartet nichts auf Ihre Unterschrift."),
+        "{page}"
+    );
+    // Hannover's Einzelabruf of the NRW service is counted (the demo has it live).
+    assert!(
+        page.contains("Nachnutzung von NRW-Diensten durch Kommunen Ihres Landes"),
+        "{page}"
+    );
+    let row = page
+        .split("Nachnutzung von NRW-Diensten durch Kommunen Ihres Landes")
+        .nth(1)
+        .unwrap();
+    assert!(
+        row.contains(" 1 0 0 0") || row.contains(" 0 1 0 0"),
+        "{row}"
+    );
+    // An EKV submitted to GovConnect waits for its signature.
+    let service = app.service("Gewerbeanzeige");
+    let ekv = app.create(json!({ "kind": "ekv", "counterparty_id": govconnect, "service_id": service, "direction": "outbound", "avv": avv() }));
+    let (status, v) = app.step(ekv["id"].as_str().unwrap(), "submit");
+    assert_eq!(status, Status::Ok, "{v}");
+    let page = app.web_get(Some(&iv), "/").text();
+    assert!(
+        page.contains("Wartet auf Sie") && page.contains(ekv["reference"].as_str().unwrap()),
+        "{page}"
+    );
+}
