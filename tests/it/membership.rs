@@ -363,3 +363,20 @@ fn contradictory_trägerschaft_records_and_a_one_letter_reason_are_refused() {
         "{v}"
     );
 }
+
+#[test]
+fn a_signed_agreement_is_put_into_force_even_if_the_record_changed_after_signing() {
+    let app = TestApp::new();
+    let essen = app.municipality("05113000");
+    let rv = app.in_force(json!({ "kind": "rv", "municipality_id": essen }));
+    let id = rv["id"].as_str().unwrap();
+    app.stuck_signed(id);
+    // Recorded as "kein Träger" after the signatures: the signed text governs.
+    app.record_membership(&essen, "kein_traeger", json!({}));
+    let v = app.ok(
+        "POST",
+        &format!("/api/v1/agreements/{id}/transitions"),
+        Some(json!({ "action": "activate" })),
+    );
+    assert_eq!(v["status"], "in_force", "{v}");
+}

@@ -125,6 +125,24 @@ pub(super) fn check_membership(
     Ok(())
 }
 
+/// The Trägerschaft rule for a stored agreement that goes to signature: its text is
+/// fixed then, so a reason recorded since must be there (not checked again later: the
+/// signed text governs).
+pub(super) fn recheck_membership(conn: &mut DbConn, a: &Agreement) -> AppResult<()> {
+    let municipality = a
+        .municipality_id
+        .as_deref()
+        .map(|id| Municipality::find(conn, id))
+        .transpose()?;
+    check_membership(
+        conn,
+        a.kind,
+        municipality.as_ref(),
+        a.non_member_reason.as_deref(),
+        false,
+    )
+}
+
 /// Loads the parties of a stored agreement and checks its basis again.
 pub(super) fn recheck(conn: &mut DbConn, a: &Agreement) -> AppResult<Basis> {
     let counterparty = a
@@ -142,13 +160,6 @@ pub(super) fn recheck(conn: &mut DbConn, a: &Agreement) -> AppResult<Basis> {
         .as_deref()
         .map(|id| Service::find(conn, id))
         .transpose()?;
-    check_membership(
-        conn,
-        a.kind,
-        municipality.as_ref(),
-        a.non_member_reason.as_deref(),
-        false,
-    )?;
     check(
         conn,
         &Parties {

@@ -172,6 +172,7 @@ impl TransitionInput {
                     service::check_parameter_values(&s.parameter_defs()?, &terms.parameters, true)?;
                 }
                 recheck_preconditions(conn, &mut a)?;
+                crate::actions::agreement::basis::recheck_membership(conn, &a)?;
                 a.submitted_at = Some(now());
                 a.submitted_by = Some(actor.to_string());
                 // What goes to signature is this text, whatever changes afterwards.
