@@ -441,28 +441,37 @@ pub fn verify(
 }
 
 /// The issued document `pdf` begins with, if any, and where it ends: a revision of the
-/// file (up to a `%%EOF` and its line end) whose SHA-256 is a stored document's.
+/// file (up to a `%%EOF` and its line end) whose SHA-256 is a stored document's. The hash
+/// is carried along the file (each byte hashed once) and at most [`MAX_REVISIONS`] ends
+/// are looked up, so an upload full of `%%EOF` costs no more than one pass.
 fn issued_prefix(
     conn: &mut DbConn,
     pdf: &[u8],
 ) -> AppResult<Option<(crate::store::document::DocumentInfo, usize)>> {
-    let mut from = 0;
+    const MAX_REVISIONS: usize = 16;
+    let mut hasher = Sha256::new();
+    let (mut hashed, mut from, mut looked) = (0usize, 0usize, 0usize);
     while let Some(i) = pdf[from..].windows(5).position(|w| w == b"%%EOF") {
         let eof = from + i + 5;
         from = eof;
-        if eof >= pdf.len() {
+        if eof >= pdf.len() || looked >= MAX_REVISIONS {
             break;
         }
-        let mut ends = vec![eof];
         let mut end = eof;
-        while end < pdf.len() && end < eof + 2 && matches!(pdf[end], b'\r' | b'\n') {
-            end += 1;
-            ends.push(end);
-        }
-        for end in ends.into_iter().filter(|e| *e < pdf.len()) {
-            let sha = hex::encode(Sha256::digest(&pdf[..end]));
-            if let Some(d) = Document::by_sha256(conn, &sha)? {
-                return Ok(Some((d, end)));
+        loop {
+            if end < pdf.len() {
+                hasher.update(&pdf[hashed..end]);
+                hashed = end;
+                looked += 1;
+                let sha = hex::encode(hasher.clone().finalize());
+                if let Some(d) = Document::by_sha256(conn, &sha)? {
+                    return Ok(Some((d, end)));
+                }
+            }
+            if end < pdf.len() && end < eof + 2 && matches!(pdf[end], b'\r' | b'\n') {
+                end += 1;
+            } else {
+                break;
             }
         }
     }

@@ -36,6 +36,8 @@ const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.
 const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 const RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 const QC_STATEMENTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.3");
+/// The most signatures an upload may add (both parties and a few more).
+const MAX_ADDED: usize = 8;
 /// DER of the OID of the QcCompliance statement (0.4.0.1862.1.1).
 const QC_COMPLIANCE_DER: &[u8] = &[0x06, 0x06, 0x04, 0x00, 0x8e, 0x46, 0x01, 0x01];
 
@@ -124,6 +126,13 @@ pub fn check(uploaded: &[u8], issued: &[u8], anchors: &[Vec<u8>], now: OffsetDat
     if starts.is_empty() {
         out.problems
             .push("An das ausgestellte Dokument wurde etwas angefügt, aber keine Signatur.".into());
+        return out;
+    }
+    // Each signature is checked over the whole file: a bound keeps a crafted upload cheap.
+    if starts.len() > MAX_ADDED {
+        out.problems.push(format!(
+            "Die Datei fügt mehr als {MAX_ADDED} Signaturen hinzu; so viele prüft das Register nicht."
+        ));
         return out;
     }
     out.added_signatures = starts.len();

@@ -490,3 +490,22 @@ fn the_form_clause_names_both_parties_qes_and_paper_contracts_say_they_were_sign
         "{page}"
     );
 }
+
+#[test]
+fn a_crafted_file_with_many_ends_and_signature_keys_is_answered_quickly() {
+    let app = TestApp::new();
+    let (_, pdf) = issued_rv(&app, "05913000");
+    let mut crafted = pdf.clone();
+    for _ in 0..2000 {
+        crafted.extend_from_slice(b"\n%%EOF\n/ByteRange [0 10 20 10]\n");
+    }
+    let started = std::time::Instant::now();
+    let (status, v) = app.verify(&crafted);
+    assert_eq!(status, Status::Ok, "{v}");
+    assert_eq!(v["seal_valid"], false, "{v}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
