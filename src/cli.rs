@@ -306,7 +306,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
                 Checked::new(input)?.create(conn, "cli")
             })?;
             println!(
-                "Benutzer {} ({}) angelegt.",
+                "Benutzer {} angelegt, Rolle: {}.",
                 created.user.email, created.user.role_label
             );
             println!("Erstpasswort (nur jetzt sichtbar, bei der ersten Anmeldung zu ändern):");

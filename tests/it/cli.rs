@@ -253,7 +253,7 @@ fn the_first_admin_and_her_token_come_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("Benutzer admin@d-nrw.de (d-NRW (Administration)) angelegt."),
+        stdout.contains("Benutzer admin@d-nrw.de angelegt, Rolle: d-NRW (Administration)."),
         "{stdout}"
     );
     let password = stdout.lines().last().unwrap().trim().to_string();
