@@ -50,10 +50,7 @@ impl Checked<DeclineInput> {
         }
         let party = crate::actions::sign::party_of_user(conn, &a, user)?;
         let no = a.current_version;
-        if Signature::of_version(conn, &a.id, no)?
-            .iter()
-            .any(|s| s.party == party)
-        {
+        if Signature::has_signed(conn, &a.id, no, party)? {
             return Err(DomainError::Conflict(format!(
                 "Für {} liegt die Unterschrift schon vor; ablehnen kann nur, wer noch nicht unterzeichnet hat.",
                 party_name(conn, &a, party)?
@@ -76,16 +73,7 @@ impl Checked<DeclineInput> {
         let expected = a.lock_version;
         let old = a.version(conn, no)?;
         // The declined text stays on record as a cancelled version …
-        diesel::update(
-            agreement_versions::table
-                .filter(agreement_versions::agreement_id.eq(&a.id))
-                .filter(agreement_versions::version_no.eq(no)),
-        )
-        .set((
-            agreement_versions::status.eq(VersionStatus::Cancelled),
-            agreement_versions::change_note.eq(Some(note.clone())),
-        ))
-        .execute(conn)?;
+        cancel_version(conn, &a.id, no, &note)?;
         // … and the same terms become the next version, a draft to correct.
         let actor = format!("user:{}", user.email);
         diesel::insert_into(agreement_versions::table)
@@ -127,6 +115,22 @@ impl Checked<DeclineInput> {
     }
 }
 
+/// Sets version `no` aside as cancelled, with the refusal as its note (its signatures
+/// stay on record).
+fn cancel_version(conn: &mut DbConn, agreement_id: &str, no: i32, note: &str) -> AppResult<()> {
+    diesel::update(
+        agreement_versions::table
+            .filter(agreement_versions::agreement_id.eq(agreement_id))
+            .filter(agreement_versions::version_no.eq(no)),
+    )
+    .set((
+        agreement_versions::status.eq(VersionStatus::Cancelled),
+        agreement_versions::change_note.eq(Some(note)),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// The amendment of `a` that waits for signatures (a version after the current one, in
 /// draft), if any.
 fn open_amendment(conn: &mut DbConn, a: &Agreement) -> AppResult<Option<i32>> {
@@ -150,10 +154,7 @@ fn decline_amendment(
     reason: &str,
 ) -> AppResult<Agreement> {
     let party = crate::actions::sign::party_of_user(conn, &a, user)?;
-    if Signature::of_version(conn, &a.id, no)?
-        .iter()
-        .any(|s| s.party == party)
-    {
+    if Signature::has_signed(conn, &a.id, no, party)? {
         return Err(DomainError::Conflict(format!(
             "Für {} liegt die Unterschrift unter der Änderungsfassung {no} schon vor; ablehnen kann nur, wer noch nicht unterzeichnet hat.",
             party_name(conn, &a, party)?
@@ -172,16 +173,7 @@ fn decline_amendment(
         user.name
     );
     let before = a.snapshot();
-    diesel::update(
-        agreement_versions::table
-            .filter(agreement_versions::agreement_id.eq(&a.id))
-            .filter(agreement_versions::version_no.eq(no)),
-    )
-    .set((
-        agreement_versions::status.eq(VersionStatus::Cancelled),
-        agreement_versions::change_note.eq(Some(note.clone())),
-    ))
-    .execute(conn)?;
+    cancel_version(conn, &a.id, no, &note)?;
     // The agreement row changes only in its lock, so a page open elsewhere notices.
     let expected = a.lock_version;
     a.save(conn, expected)?;
@@ -214,7 +206,5 @@ pub fn may_decline(conn: &mut DbConn, a: &Agreement, user: &User) -> AppResult<b
     let Ok(party) = crate::actions::sign::party_of_user(conn, a, user) else {
         return Ok(false);
     };
-    Ok(!Signature::of_version(conn, &a.id, no)?
-        .iter()
-        .any(|s| s.party == party))
+    Ok(!Signature::has_signed(conn, &a.id, no, party)?)
 }

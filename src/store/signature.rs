@@ -57,6 +57,18 @@ impl Signature {
             .optional()?)
     }
 
+    /// Whether `party` has signed version `no` of an agreement.
+    pub fn has_signed(
+        conn: &mut DbConn,
+        agreement_id: &str,
+        no: i32,
+        party: Party,
+    ) -> AppResult<bool> {
+        Ok(Signature::of_version(conn, agreement_id, no)?
+            .iter()
+            .any(|s| s.party == party))
+    }
+
     pub fn of_version(conn: &mut DbConn, agreement_id: &str, no: i32) -> AppResult<Vec<Signature>> {
         Ok(signatures::table
             .filter(signatures::agreement_id.eq(agreement_id))

@@ -47,13 +47,12 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
             for a in &items {
                 documents.push(Document::list(conn, &a.id)?.len());
                 if a.status == AgreementStatus::AwaitingSignatures
-                    && !crate::store::signature::Signature::of_version(
+                    && !crate::store::signature::Signature::has_signed(
                         conn,
                         &a.id,
                         a.current_version,
+                        crate::domain::signing::Party::Partner,
                     )?
-                    .iter()
-                    .any(|s| s.party == crate::domain::signing::Party::Partner)
                 {
                     to_sign.push(a.clone());
                 }

@@ -68,10 +68,12 @@ async fn home_view(
                 .iter()
                 .filter(|a| a.status == AgreementStatus::AwaitingSignatures)
             {
-                let ours =
-                    crate::store::signature::Signature::of_version(conn, &a.id, a.current_version)?
-                        .iter()
-                        .any(|s| s.party == crate::domain::signing::Party::Partner);
+                let ours = crate::store::signature::Signature::has_signed(
+                    conn,
+                    &a.id,
+                    a.current_version,
+                    crate::domain::signing::Party::Partner,
+                )?;
                 if a.kind == AgreementKind::Rv {
                     rv_signed_by_us = ours;
                 }
