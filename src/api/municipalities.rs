@@ -140,7 +140,7 @@ struct MunicipalityDetail {
 fn detail(conn: &mut crate::db::DbConn, m: Municipality) -> AppResult<MunicipalityDetail> {
     let contacts = Contact::of_municipality(conn, &m.id)?;
     let membership = Membership::of(conn, &m.id)?;
-    let standing = Standing::of(membership.as_ref().map(Membership::facts).as_ref());
+    let standing = Membership::standing_of(membership.as_ref());
     Ok(MunicipalityDetail {
         kind_label: m.kind.label(),
         is_traeger: standing.is_member(),

@@ -58,12 +58,15 @@ impl Membership {
             .optional()?)
     }
 
+    /// The standing a record (or its absence) gives.
+    pub fn standing_of(record: Option<&Membership>) -> Standing {
+        Standing::of(record.map(Membership::facts).as_ref())
+    }
+
     /// The standing of one municipality.
     pub fn standing(conn: &mut DbConn, municipality_id: &str) -> AppResult<Standing> {
-        Ok(Standing::of(
-            Membership::of(conn, municipality_id)?
-                .map(|m| m.facts())
-                .as_ref(),
+        Ok(Membership::standing_of(
+            Membership::of(conn, municipality_id)?.as_ref(),
         ))
     }
 
@@ -79,7 +82,7 @@ impl Membership {
                 .select(Membership::as_select())
                 .load(conn)?;
             for m in rows {
-                out.insert(m.municipality_id.clone(), Standing::of(Some(&m.facts())));
+                out.insert(m.municipality_id.clone(), Membership::standing_of(Some(&m)));
             }
         }
         Ok(out)

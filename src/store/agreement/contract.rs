@@ -116,7 +116,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
         Some(id) => {
             let m = Municipality::find(conn, id)?;
             let record = Membership::of(conn, id)?;
-            let standing = Standing::of(record.as_ref().map(Membership::facts).as_ref());
+            let standing = Membership::standing_of(record.as_ref());
             let traegerschaft = json!({
                 "stand": standing.code(),
                 "since": match standing { Standing::Member { since } => Some(german_date(since)), _ => None },

@@ -204,7 +204,7 @@ async fn municipality_view(
         "edit",
         || json!({ "address": m.address.clone().unwrap_or_default() }),
     );
-    let standing = Standing::of(membership.as_ref().map(Membership::facts).as_ref());
+    let standing = Membership::standing_of(membership.as_ref());
     let day = |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_default();
     let traeger = refused.values_for("traeger", || match &membership {
         None => json!({ "stand": "nicht_erfasst" }),
@@ -244,6 +244,26 @@ async fn municipality_view(
     ctx["form"] = json!(refused.form);
     crate::web::set_errors(&mut ctx, refused.errors);
     Ok(crate::web::render("municipality.html", ctx))
+}
+
+/// The municipality page again with a refused form: the values typed, the errors at
+/// the fields (422).
+async fn refused_page(
+    state: &State<AppState>,
+    session: &Session,
+    id: MunicipalityId,
+    form: &'static str,
+    values: Value,
+    errors: (Value, Value),
+) -> AppResult<Page> {
+    let refused = crate::web::Refused {
+        form,
+        values,
+        errors: Some(errors),
+    };
+    Ok(municipality_view(state, session, id, refused)
+        .await?
+        .with_status(Status::UnprocessableEntity))
 }
 
 /// Euro cents as "1.234,56".
@@ -319,11 +339,6 @@ async fn update_municipality(
     let id = id?;
     let form = form.into_inner();
     let values = json!(form);
-    let refuse = |err: AppError| crate::web::Refused {
-        form: "edit",
-        values: values.clone(),
-        errors: Some(form_errors(&err, str::to_string)),
-    };
     let patch = MunicipalityPatch {
         lock_version: form.lock_version,
         address: Some(Some(form.address.clone())),
@@ -337,9 +352,10 @@ async fn update_municipality(
         .await;
     match form_outcome(result)? {
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
-        Err(e) => Ok(municipality_view(state, &session, id, refuse(e))
-            .await?
-            .with_status(Status::UnprocessableEntity)),
+        Err(e) => {
+            let errors = form_errors(&e, str::to_string);
+            refused_page(state, &session, id, "edit", values, errors).await
+        }
     }
 }
 
@@ -457,18 +473,7 @@ async fn record_membership(
                 "status" => "stand".to_string(),
                 other => other.to_string(),
             });
-            Ok(municipality_view(
-                state,
-                &session,
-                id,
-                crate::web::Refused {
-                    form: "traeger",
-                    values,
-                    errors: Some(errors),
-                },
-            )
-            .await?
-            .with_status(Status::UnprocessableEntity))
+            refused_page(state, &session, id, "traeger", values, errors).await
         }
     }
 }
@@ -494,18 +499,7 @@ async fn add_contact(
         Ok(_) => Ok(Page::to(format!("/kommunen/{id}"))),
         Err(e) => {
             let errors = form_errors(&e, |f| format!("contact-{f}"));
-            Ok(municipality_view(
-                state,
-                &session,
-                id,
-                crate::web::Refused {
-                    form: "contact",
-                    values,
-                    errors: Some(errors),
-                },
-            )
-            .await?
-            .with_status(Status::UnprocessableEntity))
+            refused_page(state, &session, id, "contact", values, errors).await
         }
     }
 }
