@@ -347,7 +347,8 @@ pub fn verify(
             sealed_at: d.sealed_at,
         })
     };
-    if Document::by_sha256(conn, &sha256)?.is_none() {
+    let exact = Document::by_sha256(conn, &sha256)?;
+    if exact.is_none() {
         if let Some((doc, end)) = issued_prefix(conn, pdf)? {
             let issued_seal = sealer.check(&pdf[..end]);
             let issued = issued_as_of(conn, &doc)?;
@@ -413,7 +414,7 @@ pub fn verify(
         seal.signer = None;
         seal.problems = vec!["Die Datei enthält mehrere Signaturen, beginnt aber mit keinem Dokument, das das Register ausgestellt hat: sie wurde verändert oder stammt nicht aus dem Register.".into()];
     }
-    let issued_as = match Document::by_sha256(conn, &sha256)? {
+    let issued_as = match exact {
         Some(d) => Some(issued_as_of(conn, &d)?),
         None => None,
     };

@@ -9,8 +9,9 @@ use rocket::{get, post, State};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::text::{self, Kind};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
+use crate::domain::Problems;
+use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::store::random_hex;
 use crate::web::{cookie, csrf_refused, public_context, render, same, Page, Session};
@@ -125,6 +126,15 @@ struct FeedbackForm {
     message: String,
 }
 
+impl Inspect for FeedbackForm {
+    fn inspect(&mut self, t: &mut TextCheck) {
+        t.text("name", Kind::Name, &mut self.name);
+        t.text("email", Kind::Email, &mut self.email);
+        t.text("page", Kind::Note, &mut self.page);
+        t.text("message", Kind::Note, &mut self.message);
+    }
+}
+
 /// The feedback, checked like every input; the mail to d-NRW goes through the outbox.
 #[post("/barrierefreiheit", data = "<form>")]
 async fn feedback(
@@ -144,53 +154,41 @@ async fn feedback(
     }
     let form = form.into_inner();
     let values = json!(form);
-    let mut problems = Vec::new();
-    let mut field = |name: &str, kind: Kind, value: &str, max: usize| -> String {
-        let value = value.trim();
-        match text::clean(kind, value) {
-            Ok(v) if v.chars().count() <= max => v,
-            Ok(_) => {
-                problems.push(FieldError {
-                    field: name.into(),
-                    message: format!("Bitte höchstens {max} Zeichen."),
-                });
-                String::new()
-            }
-            Err(message) => {
-                problems.push(FieldError {
-                    field: name.into(),
-                    message,
-                });
-                String::new()
-            }
+    // Text checked like every input (`domain::text`), then what this form asks for.
+    let checked = Checked::new(form).map_err(AppError::from).and_then(|f| {
+        let f = f.into_inner();
+        let (name, email, page, message) = (
+            f.name.trim().to_string(),
+            f.email.trim().to_string(),
+            f.page.trim().to_string(),
+            f.message.trim().to_string(),
+        );
+        let mut problems = Problems::new();
+        if page.chars().count() > 500 {
+            problems.add("page", "Bitte höchstens 500 Zeichen.");
+        }
+        if message.is_empty() {
+            problems.add(
+                "message",
+                "Bitte beschreiben Sie, was Ihnen aufgefallen ist.",
+            );
+        }
+        if !email.is_empty() {
+            problems.check("email", crate::domain::codes::check_email(&email));
+        }
+        problems.into_result()?;
+        Ok((name, email, page, message))
+    });
+    let (name, email, page, message) = match checked {
+        Ok(fields) => fields,
+        Err(err) => {
+            let errors = crate::web::form_errors(&err, str::to_string);
+            return Ok(
+                statement(state, session.as_ref(), cookies, values, Some(errors))?
+                    .with_status(Status::UnprocessableEntity),
+            );
         }
     };
-    let name = field("name", Kind::Name, &form.name, 200);
-    let email = field("email", Kind::Email, &form.email, 254);
-    let page = field("page", Kind::Note, &form.page, 500);
-    let message = field("message", Kind::Note, &form.message, 4000);
-    if form.message.trim().is_empty() {
-        problems.push(FieldError {
-            field: "message".into(),
-            message: "Bitte beschreiben Sie, was Ihnen aufgefallen ist.".into(),
-        });
-    }
-    if !email.is_empty() {
-        if let Err(message) = crate::domain::codes::check_email(&email) {
-            problems.push(FieldError {
-                field: "email".into(),
-                message,
-            });
-        }
-    }
-    if !problems.is_empty() {
-        let err = AppError::validation(problems);
-        let errors = crate::web::form_errors(&err, str::to_string);
-        return Ok(
-            statement(state, session.as_ref(), cookies, values, Some(errors))?
-                .with_status(Status::UnprocessableEntity),
-        );
-    }
     let to = vec![state.legal.contact_email.clone()];
     let sender = session.as_ref().map(|s| s.user.name.clone());
     state
