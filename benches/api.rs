@@ -15,15 +15,11 @@ use rocket::http::Header;
 use rocket::local::blocking::Client;
 
 use nachnutzung::db::schema::{municipalities, services};
-use nachnutzung::db::{Db, DbUrl};
-use nachnutzung::seed::national::{generate, Scale};
+
+mod support;
+use support::percentile;
 
 const TOKEN: &str = "bench-staff-token-0123456789abcdef";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 fn measure(client: &Client, label: &str, paths: &[String], n: usize) {
     let auth = Header::new("Authorization", format!("Bearer {TOKEN}"));
@@ -54,40 +50,9 @@ fn measure(client: &Client, label: &str, paths: &[String], n: usize) {
 }
 
 fn main() {
-    let url = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "sqlite://target/bench/national.db".into());
-    let n: usize = std::env::var("BENCH_REQUESTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let parsed = DbUrl::parse(&url).expect("BENCH_DATABASE_URL");
-    let db = Db::open(&parsed, 4).expect("open");
-    db.migrate().expect("migrate");
-    let existing: i64 = db
-        .read_blocking(|c| Ok(municipalities::table.count().get_result(c)?))
-        .expect("count");
-    if existing == 0 {
-        println!("generating the national dataset into {url} …");
-        let report = db
-            .write_blocking(|c| {
-                generate(c, Scale::NATIONAL, &mut |n| {
-                    if n % 100_000 == 0 {
-                        eprintln!("  {n} EAs");
-                    }
-                })
-            })
-            .expect("generate");
-        let start = Instant::now();
-        db.optimize().expect("optimize");
-        println!(
-            "seeding: {} agreements in {:.1} s, statistics refreshed in {:.1} s",
-            report.agreements,
-            report.seconds,
-            start.elapsed().as_secs_f64()
-        );
-    } else {
-        println!("reusing the dataset in {url} ({existing} municipalities)");
-    }
+    let url = support::database_url();
+    let n = support::env_number("BENCH_REQUESTS", 1000);
+    let db = support::national(&url);
     let (munis, servs) = db
         .read_blocking(|c| {
             let m: Vec<String> = municipalities::table

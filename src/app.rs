@@ -163,6 +163,8 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         db,
         staff_token_hash: token.as_deref().map(token_hash),
         catalog: Default::default(),
+        rollout: Default::default(),
+        counts: Default::default(),
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
         base_url: config.base_url.clone(),

@@ -44,6 +44,21 @@ impl MunicipalityKind {
     }
 }
 
+/// "Kleve, Stadt" → "Stadt Kleve"; a Kreis "Kleve" → "Kreis Kleve" for use in sentences and lists.
+pub fn display_name(name: &str, kind: MunicipalityKind) -> String {
+    match name.split_once(", ") {
+        Some((name, kind)) => format!("{kind} {name}"),
+        None if kind == MunicipalityKind::Kreis
+            && !name.contains("Kreis")
+            && !name.contains("kreis")
+            && !name.contains("region") =>
+        {
+            format!("Kreis {name}")
+        }
+        None => name.to_string(),
+    }
+}
+
 /// A Land an intermediary acts for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateRef {

@@ -14,6 +14,10 @@ pub struct AppState {
     pub staff_token_hash: Option<[u8; 32]>,
     /// The rendered public catalogue (see `actions::catalog`).
     pub catalog: std::sync::Arc<crate::actions::catalog::CatalogCache>,
+    /// The roll-out kept in memory (see `actions::rollout::snapshot`).
+    pub rollout: std::sync::Arc<crate::actions::rollout::snapshot::RolloutCache>,
+    /// Agreements by kind and status for the staff start page.
+    pub counts: std::sync::Arc<crate::store::agreement::CountsCache>,
     /// The d-NRW seal for the final documents.
     pub sealer: std::sync::Arc<Sealer>,
     pub signing_order: SigningOrder,

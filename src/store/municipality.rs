@@ -312,16 +312,7 @@ impl Municipality {
 
     /// "Dortmund, Stadt" → "Stadt Dortmund" for use in sentences.
     pub fn display_name(&self) -> String {
-        match self.name.split_once(", ") {
-            Some((name, kind)) => format!("{kind} {name}"),
-            None if self.kind == MunicipalityKind::Kreis
-                && !self.name.contains("Kreis")
-                && !self.name.contains("region") =>
-            {
-                format!("Kreis {}", self.name)
-            }
-            None => self.name.clone(),
-        }
+        crate::domain::party::display_name(&self.name, self.kind)
     }
 }
 

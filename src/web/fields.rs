@@ -149,17 +149,7 @@ pub(crate) fn parameter_values(
     Ok(values)
 }
 
-/// Percent-encodes a query value.
-pub(crate) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub(crate) use crate::domain::urlencode;
 
 /// The input id of a parameter's field.
 pub(crate) fn field_id(model_field: &str) -> String {

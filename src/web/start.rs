@@ -103,17 +103,13 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
 /// counts by kind and status.
 pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<Page> {
     let order = state.signing_order;
+    let cache = state.counts.clone();
     let (counts, todos) = state
         .db
-        .read(move |conn| {
-            Ok((
-                Agreement::counts(conn)?,
-                crate::actions::todo::clerk(conn, order)?,
-            ))
-        })
+        .read(move |conn| Ok((cache.get(conn)?, crate::actions::todo::clerk(conn, order)?)))
         .await?;
     let mut table: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
-    for (kind, status, n) in &counts {
+    for (kind, status, n) in counts.iter() {
         *table
             .entry(kind.as_str())
             .or_default()

@@ -235,3 +235,123 @@ fn municipalities_see_their_row_and_intermediaries_their_services_aggregated() {
         "{page}"
     );
 }
+
+/// The part of the page from `start` to the next `end`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in the page"));
+    let rest = &html[from..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+/// The numbers an SVG element carries in `attr="…"`, in order.
+fn numbers(svg: &str, attr: &str) -> Vec<f64> {
+    svg.split(&format!("{attr}=\""))
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalities() {
+    let app = TestApp::with_demo();
+    let wohngeld = four_states(&app);
+    let clerk = app.signed_in(json!({
+        "email": "clara@d-nrw.example", "name": "Clara Sachbearbeiterin", "role": "clerk"
+    }));
+    let api = app.ok("GET", "/api/v1/rollout", None);
+    let expected = column(&api, &wohngeld)["counts"].clone();
+
+    let page = app.web_get(Some(&clerk), "/rollout");
+    assert_eq!(page.status, Status::Ok);
+    let html = page.body;
+    // NRW alone: the areas are the Regierungsbezirke.
+    assert!(html.contains("Anteil live je Regierungsbezirk"), "{html}");
+    // Wohngeld's bar carries the API's counts, and its segments fill the bar exactly.
+    let bar = between(&html, &format!("<g data-dienst=\"{wohngeld}\""), "</g>");
+    for state in ["live", "in_force", "requested", "terminated", "nothing"] {
+        let n = expected[state].as_i64().unwrap();
+        assert!(
+            bar.contains(&format!("data-zustand=\"{state}\" data-anzahl=\"{n}\"")),
+            "{state} {n}: {bar}"
+        );
+    }
+    let width: f64 = numbers(bar, "width").iter().sum();
+    assert!((width - 420.0).abs() < 0.5, "{width}");
+    // … and so does the table behind the chart.
+    let table = between(&html, "id=\"tabelle-dienste\"", "</table>");
+    let row = between(table, &format!("/dienste/{wohngeld}\""), "</tr>");
+    assert!(
+        row.contains("<td>1</td><td>1</td><td>1</td><td>1</td>"),
+        "live, in force, requested, ended: {row}"
+    );
+    // The heat grid: Arnsberg (Dortmund live of its 90 rows) has a share; Köln none.
+    let heat = between(&html, "class=\"svg-waerme\"", "</svg>");
+    assert!(
+        heat.contains("Regierungsbezirk Arnsberg, Wohngeld"),
+        "{heat}"
+    );
+    let shares = between(&html, "id=\"tabelle-gebiet\"", "</table>");
+    assert!(
+        between(shares, "Regierungsbezirk Arnsberg", "</tr>").contains("1 % (1)"),
+        "{shares}"
+    );
+    // Live at the end of this month: Dortmund's Wohngeld.
+    let months = between(&html, "id=\"tabelle-monate\"", "</table>");
+    let last = months.rsplit("<tr>").next().unwrap();
+    assert!(last.contains("<td>1</td>"), "{months}");
+
+    // Drill down: Arnsberg → its Kreise and cities → Dortmund's row.
+    let arnsberg = app.web_get(Some(&clerk), "/rollout?rb=Arnsberg").body;
+    assert!(arnsberg.contains("Anteil live je Kreis oder kreisfreie Stadt"));
+    assert!(arnsberg.contains("href=\"/rollout?rb=Arnsberg&amp;kreis=05913000\""));
+    assert!(
+        arnsberg.contains(">Kreis Unna<") || arnsberg.contains(">Kreis Unna</a>"),
+        "kind-qualified"
+    );
+    assert!(!arnsberg.contains("Düsseldorf, Stadt"));
+    let dortmund = app
+        .web_get(Some(&clerk), "/rollout?rb=Arnsberg&kreis=05913000")
+        .body;
+    let matrix = between(&dortmund, "id=\"matrix\"", "</table>");
+    assert!(matrix.contains(">Stadt Dortmund</a>"), "{matrix}");
+    assert!(
+        matrix.contains("<td class=\"zelle-live\">live</td>"),
+        "{matrix}"
+    );
+    // A search finds a municipality by the name people use.
+    let bochum = app.web_get(Some(&clerk), "/rollout?q=Stadt+Bochum").body;
+    let matrix = between(&bochum, "id=\"matrix\"", "</table>");
+    assert!(matrix.contains(">Stadt Bochum</a>"), "{matrix}");
+    assert!(matrix.contains("<td class=\"zelle-terminated\">beendet</td>"));
+    assert!(!matrix.contains("Dortmund"));
+
+    // A change shows at once: Essen's Einzelabruf ends.
+    let essen = app.municipality("05113000");
+    let eas = app.ok(
+        "GET",
+        &format!("/api/v1/agreements?kind=ea&municipality_id={essen}"),
+        None,
+    );
+    let id = eas["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, v) = app.post(
+        &format!("/api/v1/agreements/{id}/transitions"),
+        json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
+    );
+    assert_eq!(status, Status::Ok, "{v}");
+    let html = app.web_get(Some(&clerk), "/rollout").body;
+    let bar = between(&html, &format!("<g data-dienst=\"{wohngeld}\""), "</g>");
+    assert!(
+        bar.contains("data-zustand=\"terminated\" data-anzahl=\"2\""),
+        "{bar}"
+    );
+    assert!(!bar.contains("data-zustand=\"in_force\""), "{bar}");
+
+    // Keys that name nothing are refused in German, not answered with an error page.
+    for bad in ["land=99", "kreis=Unna"] {
+        let page = app.web_get(Some(&clerk), &format!("/rollout?{bad}"));
+        assert_eq!(page.status, Status::UnprocessableEntity, "{bad}");
+        assert!(page.text().contains("Filter ungültig"), "{bad}");
+    }
+}

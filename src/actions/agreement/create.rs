@@ -334,6 +334,7 @@ impl NewAgreement {
             text_sha256: None,
             text_templates: None,
         };
+        crate::store::agreement::wrote();
         diesel::insert_into(agreements::table)
             .values(&agreement)
             .execute(conn)

@@ -13,6 +13,9 @@ use crate::db::DbConn;
 use crate::domain::{AgreementKind, Direction, Status, Terms, VersionStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::audit::{AuditEvent, AuditView};
+
+/// The most `Agreement::list_capped` counts.
+pub const LIST_COUNT_CAP: i64 = 10_000;
 use crate::store::Scope;
 use crate::store::{looked_up, Page, Paged};
 
@@ -323,6 +326,28 @@ impl Agreement {
         filter: &Filter,
         page: Page,
     ) -> AppResult<Paged<AgreementView>> {
+        Agreement::list_counted(conn, scope, filter, page, None)
+    }
+
+    /// As `list`, but counting at most `LIST_COUNT_CAP` + 1 (counting a million
+    /// agreements for "Seite 1 von 20.000" costs more than the page): a `total` above the
+    /// cap means "more than that".
+    pub fn list_capped(
+        conn: &mut DbConn,
+        scope: &Scope,
+        filter: &Filter,
+        page: Page,
+    ) -> AppResult<Paged<AgreementView>> {
+        Agreement::list_counted(conn, scope, filter, page, Some(LIST_COUNT_CAP))
+    }
+
+    fn list_counted(
+        conn: &mut DbConn,
+        scope: &Scope,
+        filter: &Filter,
+        page: Page,
+        cap: Option<i64>,
+    ) -> AppResult<Paged<AgreementView>> {
         let build = || {
             let mut q = agreements::table.into_boxed();
             match scope {
@@ -351,7 +376,15 @@ impl Agreement {
             }
             q
         };
-        let total: i64 = build().count().get_result(conn)?;
+        let total: i64 = match cap {
+            None => build().count().get_result(conn)?,
+            // created_at is in every index the list is read from: no table rows.
+            Some(cap) => build()
+                .select(agreements::created_at)
+                .limit(cap + 1)
+                .load::<PrimitiveDateTime>(conn)?
+                .len() as i64,
+        };
         let rows: Vec<Agreement> = build()
             .select(Agreement::as_select())
             .order((agreements::created_at.desc(), agreements::reference.desc()))

@@ -63,6 +63,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
         t.register_filter("datum", datum);
         t.register_filter("zeit", zeit);
         t.register_filter("anzahl", anzahl);
+        t.register_filter("tausender", tausender);
         t
     })
 }
@@ -128,6 +129,17 @@ pub(crate) fn anzahl(
         &word("eins")?,
         &word("mehr")?,
     )))
+}
+
+/// `{{ n | tausender }}`: "10.000".
+pub(crate) fn tausender(
+    value: &Value,
+    _: &std::collections::HashMap<String, Value>,
+) -> tera::Result<Value> {
+    let n = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg(format!("tausender: {value} ist keine ganze Zahl")))?;
+    Ok(Value::String(crate::domain::grammar::number(n)))
 }
 
 /// What a page handler answers.

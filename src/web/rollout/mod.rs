@@ -4,12 +4,13 @@ use rocket::http::{ContentType, Header};
 use rocket::{get, Responder, State};
 use serde_json::{json, Value};
 
-use crate::actions::rollout::{self, Cell, RolloutFilter};
+use crate::actions::rollout::{self, overview, snapshot, Cell, RolloutFilter};
 use crate::domain::text::Checked;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::store::municipality::Municipality;
 use crate::store::Scope;
+
+mod charts;
 use crate::web::{page_context, signed_in, Page, Session};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -20,62 +21,74 @@ fn rollout_filter(rb: Option<&str>, kreis: Option<&str>) -> AppResult<Checked<Ro
     crate::http::params::rollout_filter(rb, kreis, None)
 }
 
-/// d-NRW's roll-out matrix: municipality × service, with counts and filters.
-#[get("/rollout?<rb>&<kreis>")]
+/// Parameters of `/rollout`, as the forms and links name them.
+#[derive(rocket::FromForm, Default)]
+struct PageQuery<'r> {
+    land: Option<&'r str>,
+    rb: Option<&'r str>,
+    kreis: Option<&'r str>,
+    q: Option<&'r str>,
+    dienst: Option<&'r str>,
+    seite: Option<usize>,
+    dseite: Option<usize>,
+}
+
+/// d-NRW's roll-out: charts (state per service, share live per area, go-lives per
+/// month) with their data, and the table drilled down from Land or Regierungsbezirk to
+/// the municipalities of a Kreis. Served from the snapshot in memory.
+#[get("/rollout?<query..>")]
 async fn matrix(
     state: &State<AppState>,
     session: Option<Session>,
-    rb: Option<&str>,
-    kreis: Option<&str>,
+    query: PageQuery<'_>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let filter = match rollout_filter(rb, kreis) {
-        Ok(f) => f,
+    let nonempty = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let asked = overview::Query {
+        land: nonempty(query.land),
+        rb: nonempty(query.rb),
+        kreis: nonempty(query.kreis),
+        q: nonempty(query.q),
+        dienst: nonempty(query.dienst),
+        seite: query.seite.unwrap_or(1),
+        dienste_seite: query.dseite.unwrap_or(1),
+    };
+    let checked = Checked::new(asked).map_err(AppError::from).and_then(|q| {
+        q.check_keys().map_err(|(f, m)| AppError::field(f, m))?;
+        Ok(q)
+    });
+    let asked = match checked {
+        Ok(q) => q.into_inner(),
         Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/rollout")),
     };
-    let (r, (districts, kreise)) = state
-        .db
-        .read(move |conn| {
-            Ok((
-                rollout::compute(conn, &Scope::All, &filter)?,
-                Municipality::districts(conn)?,
-            ))
-        })
-        .await?;
-    let rows: Vec<Value> = r
-        .municipalities
-        .iter()
-        .flatten()
-        .map(|m| {
-            json!({
-                "id": m.id, "name": m.name, "ags": m.ags,
-                "cells": r.services.iter().map(|s| {
-                    let c = r.cell(m, &s.id);
-                    json!({ "state": c.as_str(), "label": c.label() })
-                }).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let cache = state.rollout.clone();
+    let snapshot = state.db.read(move |conn| cache.get(conn)).await?;
+    let today = crate::store::today();
+    let o = overview::build(&snapshot, &asked, today);
     let mut ctx = page_context(&session, "Roll-out")?;
-    ctx["services"] = json!(r.services);
-    ctx["rows"] = json!(rows);
-    ctx["counts"] = json!(Cell::ALL
+    ctx["charts"] = charts::all(&o);
+    ctx["o"] = json!(o);
+    ctx["states"] = json!(Cell::ALL
         .into_iter()
         .filter(|c| *c != Cell::Nothing)
-        .map(|c| json!({ "state": c.as_str(), "label": c.label(), "n": r.counts.get(c) }))
+        .map(|c| json!({ "state": c.as_str(), "label": c.label() }))
         .collect::<Vec<_>>());
-    ctx["municipality_count"] = json!(r.municipality_count);
-    ctx["districts"] = json!(districts);
-    ctx["kreise"] = json!(kreise
-        .iter()
-        .map(|(ags, name)| json!({ "ags": ags, "name": name }))
-        .collect::<Vec<_>>());
-    ctx["filter"] = json!({ "rb": rb.unwrap_or(""), "kreis": kreis.unwrap_or("") });
-    ctx["query"] = json!(format!(
+    ctx["filter"] = json!({
+        "land": asked.land, "rb": asked.rb, "kreis": asked.kreis,
+        "q": asked.q, "dienst": asked.dienst,
+    });
+    ctx["query"] = json!(asked.with(&[]));
+    ctx["rows_query"] = json!(asked.with(&[("dseite", &o.services_page.to_string())]));
+    ctx["services_query"] = json!(asked.with(&[("seite", &o.rows_page.to_string())]));
+    ctx["csv_query"] = json!(format!(
         "rb={}&kreis={}",
-        crate::web::fields::urlencode(rb.unwrap_or("")),
-        crate::web::fields::urlencode(kreis.unwrap_or(""))
+        crate::web::fields::urlencode(asked.rb.as_deref().unwrap_or("")),
+        crate::web::fields::urlencode(asked.kreis.as_deref().unwrap_or(""))
     ));
     Ok(crate::web::render("rollout.html", ctx))
 }
@@ -115,12 +128,14 @@ async fn matrix_csv(
         return Ok(CsvOrPage::Page(Page::to("/anmelden")));
     };
     session.staff()?;
-    let filter = rollout_filter(rb, kreis)?;
-    let bytes = state
-        .db
-        .read(move |conn| rollout::to_csv(&rollout::compute(conn, &Scope::All, &filter)?))
-        .await?;
-    Ok(CsvOrPage::file(bytes, "rollout.csv"))
+    let filter = rollout_filter(rb, kreis)?.into_inner();
+    let filter = snapshot::CsvFilter {
+        regierungsbezirk: filter.regierungsbezirk,
+        kreis: filter.kreis_ags,
+    };
+    let cache = state.rollout.clone();
+    let bytes = state.db.read(move |conn| cache.csv(conn, &filter)).await?;
+    Ok(CsvOrPage::file(bytes.as_ref().clone(), "rollout.csv"))
 }
 
 /// The state of each service for one municipality (its row of the roll-out), for the

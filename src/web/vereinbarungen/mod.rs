@@ -92,12 +92,15 @@ async fn list(
     let f = filter.clone();
     let listed = state
         .db
-        .read(move |conn| Agreement::list(conn, &scope, &f, page))
+        .read(move |conn| Agreement::list_capped(conn, &scope, &f, page))
         .await?;
-    let pages = (listed.total + PER_PAGE - 1) / PER_PAGE;
+    let cap = crate::store::agreement::LIST_COUNT_CAP;
+    let more = listed.total > cap;
+    let pages = (listed.total.min(cap) + PER_PAGE - 1) / PER_PAGE;
     let mut ctx = page_context(&session, "Vereinbarungen")?;
     ctx["agreements"] = json!(listed.items);
-    ctx["total"] = json!(listed.total);
+    ctx["total"] = json!(listed.total.min(cap));
+    ctx["more"] = json!(more);
     ctx["page"] = json!(listed.page);
     ctx["pages"] = json!(pages.max(1));
     ctx["art"] = json!(filter.kind.map(|k| k.as_str()).unwrap_or(""));

@@ -17,6 +17,9 @@ use crate::domain::{AgreementKind, Availability};
 use crate::error::AppResult;
 use crate::store::Scope;
 
+pub mod overview;
+pub mod snapshot;
+
 /// The state of a municipality with a service, from least to most advanced (a pair with
 /// several Einzelabrufe shows its most advanced one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -37,7 +40,7 @@ impl Cell {
         Cell::Live,
         Cell::Terminated,
     ];
-    fn from_rank(rank: i32) -> Cell {
+    pub(crate) fn from_rank(rank: i32) -> Cell {
         match rank {
             4 => Cell::Live,
             3 => Cell::InForce,
@@ -67,7 +70,7 @@ impl Cell {
 }
 
 /// The rank of an Einzelabruf's state in SQL; cancelled ones count as nothing.
-const RANK: &str = "MAX(CASE \
+pub(crate) const RANK: &str = "MAX(CASE \
     WHEN agreements.status = 'in_force' AND agreements.live_on IS NOT NULL THEN 4 \
     WHEN agreements.status = 'in_force' THEN 3 \
     WHEN agreements.status IN ('draft', 'awaiting_signatures', 'signed') THEN 2 \
@@ -230,7 +233,7 @@ pub fn compute(
     // beyond that the cells of other rows are skipped below).
     let filtered = filter.regierungsbezirk.is_some() || filter.kreis_ags.is_some();
     if filtered && munis.len() <= 10_000 {
-        let ids: Vec<&str> = munis.iter().map(|m| m.0.as_str()).collect();
+        let ids: Vec<String> = munis.iter().map(|m| m.0.clone()).collect();
         cell_q = cell_q.filter(agreements::municipality_id.assume_not_null().eq_any(ids));
     }
     if let Some(id) = &filter.service_id {
@@ -239,7 +242,18 @@ pub fn compute(
     if let Scope::Municipality(m) = scope {
         cell_q = cell_q.filter(agreements::municipality_id.eq(m.clone()));
     }
-    let cells: Vec<(String, String, i32)> = cell_q.load(conn)?;
+    // An intermediary's services only (read by the service index, not every EA).
+    let provided: Option<Vec<String>> = match scope {
+        Scope::Intermediary(_) => Some(all_services.iter().map(|s| s.0.clone()).collect()),
+        _ => None,
+    };
+    let cells: Vec<(String, String, i32)> = match provided {
+        Some(ids) if ids.is_empty() => Vec::new(),
+        Some(ids) => cell_q
+            .filter(agreements::service_id.assume_not_null().eq_any(ids))
+            .load(conn)?,
+        None => cell_q.load(conn)?,
+    };
 
     let column_of: HashMap<&str, usize> = all_services
         .iter()
@@ -337,21 +351,9 @@ pub fn compute(
 /// German state labels (empty: nothing); `;`-separated with a UTF-8 byte order mark, as
 /// German spreadsheet programs expect.
 pub fn to_csv(r: &Rollout) -> AppResult<Vec<u8>> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    out.extend_from_slice("\u{feff}".as_bytes());
-    {
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .from_writer(&mut out);
-        let mut header = vec![
-            "AGS".to_string(),
-            "ARS".to_string(),
-            "Kommune".to_string(),
-            "Regierungsbezirk".to_string(),
-            "Kreis".to_string(),
-        ];
-        header.extend(r.services.iter().map(|s| s.name.clone()));
-        w.write_record(&header).map_err(csv_error)?;
+    let mut header = vec!["AGS", "ARS", "Kommune", "Regierungsbezirk", "Kreis"];
+    header.extend(r.services.iter().map(|s| s.name.as_str()));
+    write_csv(header, |w| {
         for row in r.municipalities.iter().flatten() {
             let mut rec: Vec<&str> = vec![
                 &row.ags,
@@ -361,8 +363,26 @@ pub fn to_csv(r: &Rollout) -> AppResult<Vec<u8>> {
                 row.kreis.as_deref().unwrap_or(""),
             ];
             rec.extend(r.services.iter().map(|s| r.cell(row, &s.id).label()));
-            w.write_record(&rec).map_err(csv_error)?;
+            w(&rec)?;
         }
+        Ok(())
+    })
+}
+
+/// A `;`-separated CSV with a byte order mark: the header, then what `rows` writes
+/// through the function it is given.
+pub(crate) fn write_csv(
+    header: Vec<&str>,
+    rows: impl FnOnce(&mut dyn FnMut(&[&str]) -> AppResult<()>) -> AppResult<()>,
+) -> AppResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    out.extend_from_slice("\u{feff}".as_bytes());
+    {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(&mut out);
+        w.write_record(&header).map_err(csv_error)?;
+        rows(&mut |rec: &[&str]| w.write_record(rec).map_err(csv_error))?;
         w.flush()
             .map_err(|e| crate::error::AppError::internal(format!("csv: {e}")))?;
     }

@@ -1,0 +1,491 @@
+//! The roll-out kept in memory, so the roll-out page answers in milliseconds at national
+//! scale (11,000 municipalities × 600 services, 1,000,000 Einzelabrufe), where the grouped
+//! query over all Einzelabrufe takes about a second.
+//!
+//! Kept exact on every request, also when another instance wrote:
+//!
+//! - Municipalities and services are small: their fingerprint (count and the sum of
+//!   `lock_version`, which every write bumps) is read on each request; a change rebuilds
+//!   the snapshot.
+//! - Einzelabrufe are many: each request asks for the ones written since the last look
+//!   (`updated_at`, index `agreements_changed`; every write goes through
+//!   `Agreement::save`, which sets it), looking `SLACK` further back so a transaction that
+//!   committed late is not missed, and ranks again only the (municipality, service) pairs
+//!   they belong to. Rows already applied at the same `lock_version` are skipped.
+//!
+//! A snapshot is never changed in place: a change makes a new one sharing the untouched
+//! rows (`Arc`), so readers keep a consistent picture.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use diesel::dsl::{count_star, sql, sum};
+use diesel::prelude::*;
+use diesel::sql_types::{Date as SqlDate, Integer, Nullable};
+use time::{Date, Duration, PrimitiveDateTime};
+
+use super::{Cell, RANK};
+use crate::db::schema::{agreements, municipalities, services};
+use crate::db::DbConn;
+use crate::domain::party::{display_name, MunicipalityKind};
+use crate::domain::{AgreementKind, Availability};
+use crate::error::AppResult;
+
+/// How far back each look for changed Einzelabrufe reaches beyond the last one.
+const SLACK: Duration = Duration::seconds(60);
+
+/// The day the pair went live, as months since year 0 (for the chart by month).
+const LIVE_ON: &str = "MAX(CASE WHEN agreements.status = 'in_force' THEN agreements.live_on END)";
+
+/// One municipality (or Kreis) as a row of the roll-out.
+#[derive(Debug, Clone)]
+pub struct Muni {
+    pub id: String,
+    pub ags: String,
+    pub ars: String,
+    pub name: String,
+    pub kreis_name: Option<String>,
+    /// "Stadt Kleve", "Kreis Kleve".
+    pub display: String,
+    pub search: String,
+    pub regierungsbezirk: String,
+    /// The Kreis-level unit the row belongs to (its Kreis, or itself for a kreisfreie
+    /// Stadt or a Kreis): index into `Snapshot::units`.
+    pub unit: usize,
+}
+
+/// A service as a column of the roll-out.
+#[derive(Debug, Clone)]
+pub struct Svc {
+    pub id: String,
+    pub name: String,
+    pub withdrawn: bool,
+}
+
+/// One (municipality, service) pair with something in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairCell {
+    pub service: u32,
+    pub cell: Cell,
+    /// The day it went live (live cells only).
+    pub live_on: Option<Date>,
+}
+
+/// A Kreis-level unit: a Kreis with its municipalities, or a kreisfreie Stadt.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The Kreis's AGS (the city's own for a kreisfreie Stadt).
+    pub ags: String,
+    pub name: String,
+    pub land: String,
+    pub regierungsbezirk: String,
+    pub municipalities: Vec<usize>,
+}
+
+type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
+
+/// The roll-out at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub services: Vec<Svc>,
+    pub municipalities: Vec<Muni>,
+    /// Per municipality, its pairs sorted by service.
+    pub cells: Vec<Arc<[PairCell]>>,
+    pub units: Vec<Unit>,
+    /// Per unit and service: the number of municipalities in each state (index: `Cell`'s
+    /// position in `Cell::ALL`), `Nothing` not counted.
+    pub unit_counts: Vec<Arc<Vec<[u32; 5]>>>,
+    /// Per unit: live pairs by month (`year * 12 + month - 1`).
+    pub unit_live: Vec<Arc<BTreeMap<i32, u32>>>,
+    municipality_index: HashMap<String, usize>,
+    service_index: HashMap<String, u32>,
+    fingerprint: Fingerprint,
+    /// Until when changes were looked for, and the rows applied within the slack since.
+    seen_up_to: PrimitiveDateTime,
+    applied: HashMap<String, (i32, PrimitiveDateTime)>,
+}
+
+/// Where the position of a cell in `Cell::ALL` is stored.
+pub fn slot(cell: Cell) -> usize {
+    Cell::ALL.iter().position(|c| *c == cell).unwrap_or(0)
+}
+
+/// A month as `year * 12 + month - 1`.
+pub fn month_key(d: Date) -> i32 {
+    d.year() * 12 + i32::from(u8::from(d.month())) - 1
+}
+
+#[derive(Default)]
+pub struct RolloutCache {
+    current: Mutex<Option<Arc<Snapshot>>>,
+    /// The last CSV export: of which snapshot, for which filter.
+    csv: Mutex<Option<CsvExport>>,
+}
+
+/// A CSV export made: of which snapshot, for which filter.
+type CsvExport = (Arc<Snapshot>, CsvFilter, Arc<Vec<u8>>);
+
+/// The rows of a CSV export: a Regierungsbezirk, a Kreis (its AGS), or all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CsvFilter {
+    pub regierungsbezirk: Option<String>,
+    pub kreis: Option<String>,
+}
+
+impl RolloutCache {
+    /// The roll-out as it is now in the database.
+    pub fn get(&self, conn: &mut DbConn) -> AppResult<Arc<Snapshot>> {
+        let fp = fingerprint(conn)?;
+        // One refresh at a time; the others wait and then take its result.
+        let mut slot = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let next = match slot.as_ref() {
+            Some(s) if s.fingerprint == fp => match s.refreshed(conn)? {
+                Some(next) => Arc::new(next),
+                None => return Ok(s.clone()),
+            },
+            _ => Arc::new(Snapshot::load(conn, fp)?),
+        };
+        *slot = Some(next.clone());
+        Ok(next)
+    }
+}
+
+impl RolloutCache {
+    /// The matrix as CSV (as `super::to_csv`), made once per snapshot and filter.
+    pub fn csv(&self, conn: &mut DbConn, filter: &CsvFilter) -> AppResult<Arc<Vec<u8>>> {
+        let snapshot = self.get(conn)?;
+        let mut slot = self.csv.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((s, f, bytes)) = slot.as_ref() {
+            if Arc::ptr_eq(s, &snapshot) && f == filter {
+                return Ok(bytes.clone());
+            }
+        }
+        let bytes = Arc::new(snapshot.to_csv(filter)?);
+        *slot = Some((snapshot, filter.clone(), bytes.clone()));
+        Ok(bytes)
+    }
+}
+
+fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
+    let (m, ml): (i64, Option<i64>) = municipalities::table
+        .select((count_star(), sum(municipalities::lock_version)))
+        .first(conn)?;
+    let (s, sl): (i64, Option<i64>) = services::table
+        .select((count_star(), sum(services::lock_version)))
+        .first(conn)?;
+    Ok((m, ml, s, sl))
+}
+
+type PairRow = (String, String, i32, Option<Date>);
+
+/// The pairs' ranks and live days, for all Einzelabrufe or those of some municipalities.
+fn pairs(conn: &mut DbConn, municipalities: Option<&[&str]>) -> AppResult<Vec<PairRow>> {
+    let mut q = agreements::table
+        .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
+        .filter(agreements::municipality_id.is_not_null())
+        .filter(agreements::service_id.is_not_null())
+        .group_by((agreements::municipality_id, agreements::service_id))
+        .select((
+            agreements::municipality_id.assume_not_null(),
+            agreements::service_id.assume_not_null(),
+            sql::<Integer>(RANK),
+            sql::<Nullable<SqlDate>>(LIVE_ON),
+        ))
+        .into_boxed();
+    if let Some(ids) = municipalities {
+        q = q.filter(
+            agreements::municipality_id
+                .assume_not_null()
+                .eq_any(ids.to_vec()),
+        );
+    }
+    Ok(q.load(conn)?)
+}
+
+impl Snapshot {
+    fn load(conn: &mut DbConn, fingerprint: Fingerprint) -> AppResult<Snapshot> {
+        let started = crate::store::now();
+        let svc_rows: Vec<(String, String, String)> = services::table
+            .select((services::id, services::name, services::availability))
+            .order(services::name)
+            .load(conn)?;
+        let services: Vec<Svc> = svc_rows
+            .into_iter()
+            .map(|(id, name, availability)| Svc {
+                id,
+                name,
+                withdrawn: availability == Availability::Withdrawn.as_str(),
+            })
+            .collect();
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            MunicipalityKind,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let rows: Vec<Row> = municipalities::table
+            .select((
+                municipalities::id,
+                municipalities::ags,
+                municipalities::ars,
+                municipalities::name,
+                municipalities::kind,
+                municipalities::kreis_ags,
+                municipalities::kreis_name,
+                municipalities::regierungsbezirk,
+            ))
+            .order(municipalities::ags)
+            .load(conn)?;
+        // The units: one per Kreis AGS (a Kreis's municipalities name it; the Kreis and
+        // a kreisfreie Stadt are their own).
+        let display_of: HashMap<&str, String> = rows
+            .iter()
+            .map(|r| (r.1.as_str(), display_name(&r.3, r.4)))
+            .collect();
+        let mut unit_of: HashMap<String, usize> = HashMap::new();
+        let mut units: Vec<Unit> = Vec::new();
+        let mut munis = Vec::with_capacity(rows.len());
+        for (id, ags, ars, name, kind, kreis_ags, kreis_name, rb) in &rows {
+            let key = kreis_ags.clone().unwrap_or_else(|| ags.clone());
+            let unit = *unit_of.entry(key.clone()).or_insert_with(|| {
+                let name =
+                    display_of
+                        .get(key.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| match kreis_name {
+                            Some(n) => display_name(n, MunicipalityKind::Kreis),
+                            None => format!("Kreis {key}"),
+                        });
+                units.push(Unit {
+                    land: key.get(..2).unwrap_or("").to_string(),
+                    ags: key,
+                    name,
+                    regierungsbezirk: rb.clone(),
+                    municipalities: Vec::new(),
+                });
+                units.len() - 1
+            });
+            units[unit].municipalities.push(munis.len());
+            munis.push(Muni {
+                id: id.clone(),
+                ags: ags.clone(),
+                ars: ars.clone(),
+                kreis_name: kreis_name.clone(),
+                display: display_name(name, *kind),
+                search: crate::domain::search_key(&format!("{} {name}", display_name(name, *kind))),
+                name: name.clone(),
+                regierungsbezirk: rb.clone(),
+                unit,
+            });
+        }
+        let mut snapshot = Snapshot {
+            municipality_index: munis
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.id.clone(), i))
+                .collect(),
+            service_index: services
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), i as u32))
+                .collect(),
+            cells: vec![Arc::from(Vec::new()); munis.len()],
+            unit_counts: Vec::new(),
+            unit_live: Vec::new(),
+            services,
+            municipalities: munis,
+            units,
+            fingerprint,
+            seen_up_to: started,
+            applied: HashMap::new(),
+        };
+        let mut per_muni: Vec<Vec<PairCell>> = vec![Vec::new(); snapshot.municipalities.len()];
+        for (m, s, rank, live_on) in pairs(conn, None)? {
+            if let Some((row, cell)) = snapshot.pair(&m, &s, rank, live_on) {
+                per_muni[row].push(cell);
+            }
+        }
+        snapshot.cells = per_muni
+            .into_iter()
+            .map(|mut v| {
+                v.sort_by_key(|c| c.service);
+                Arc::from(v)
+            })
+            .collect();
+        snapshot.unit_counts = (0..snapshot.units.len())
+            .map(|_| Arc::new(Vec::new()))
+            .collect();
+        snapshot.unit_live = (0..snapshot.units.len())
+            .map(|_| Arc::new(BTreeMap::new()))
+            .collect();
+        for u in 0..snapshot.units.len() {
+            snapshot.count_unit(u);
+        }
+        Ok(snapshot)
+    }
+
+    /// The row and cell of a pair from the query, if both are known and it is something.
+    fn pair(
+        &self,
+        m: &str,
+        s: &str,
+        rank: i32,
+        live_on: Option<Date>,
+    ) -> Option<(usize, PairCell)> {
+        let row = *self.municipality_index.get(m)?;
+        let service = *self.service_index.get(s)?;
+        let cell = Cell::from_rank(rank);
+        (cell != Cell::Nothing).then_some((
+            row,
+            PairCell {
+                service,
+                cell,
+                live_on: if cell == Cell::Live { live_on } else { None },
+            },
+        ))
+    }
+
+    fn count_unit(&mut self, u: usize) {
+        let mut counts = vec![[0u32; 5]; self.services.len()];
+        let mut live: BTreeMap<i32, u32> = BTreeMap::new();
+        for &m in &self.units[u].municipalities {
+            for c in self.cells[m].iter() {
+                counts[c.service as usize][slot(c.cell)] += 1;
+                if let Some(d) = c.live_on {
+                    *live.entry(month_key(d)).or_default() += 1;
+                }
+            }
+        }
+        self.unit_counts[u] = Arc::new(counts);
+        self.unit_live[u] = Arc::new(live);
+    }
+
+    /// A new snapshot with the Einzelabrufe written since the last look, or `None` when
+    /// nothing changed.
+    fn refreshed(&self, conn: &mut DbConn) -> AppResult<Option<Snapshot>> {
+        let started = crate::store::now();
+        let since = self.seen_up_to - SLACK;
+        let changed: Vec<(String, i32, Option<String>, PrimitiveDateTime)> = agreements::table
+            .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
+            .filter(agreements::updated_at.ge(since))
+            .select((
+                agreements::id,
+                agreements::lock_version,
+                agreements::municipality_id,
+                agreements::updated_at,
+            ))
+            .load(conn)?;
+        let new: Vec<&(String, i32, Option<String>, PrimitiveDateTime)> = changed
+            .iter()
+            .filter(|(id, v, _, _)| self.applied.get(id).map(|a| a.0) != Some(*v))
+            .collect();
+        if new.is_empty() {
+            return Ok(None);
+        }
+        let mut next = self.clone();
+        next.seen_up_to = started;
+        next.applied.retain(|_, (_, at)| *at >= since);
+        for (id, v, _, at) in &new {
+            next.applied.insert(id.clone(), (*v, *at));
+        }
+        let touched: HashSet<&str> = new
+            .iter()
+            .filter_map(|(_, _, m, _)| m.as_deref())
+            .filter(|m| self.municipality_index.contains_key(*m))
+            .collect();
+        if touched.is_empty() {
+            return Ok(Some(next));
+        }
+        let ids: Vec<&str> = touched.iter().copied().collect();
+        let mut per_muni: HashMap<usize, Vec<PairCell>> = ids
+            .iter()
+            .filter_map(|m| self.municipality_index.get(*m))
+            .map(|&row| (row, Vec::new()))
+            .collect();
+        for chunk in ids.chunks(500) {
+            for (m, s, rank, live_on) in pairs(conn, Some(chunk))? {
+                if let Some((row, cell)) = next.pair(&m, &s, rank, live_on) {
+                    per_muni.entry(row).or_default().push(cell);
+                }
+            }
+        }
+        let mut units: HashSet<usize> = HashSet::new();
+        for (row, mut v) in per_muni {
+            v.sort_by_key(|c| c.service);
+            next.cells[row] = Arc::from(v);
+            units.insert(next.municipalities[row].unit);
+        }
+        for u in units {
+            next.count_unit(u);
+        }
+        Ok(Some(next))
+    }
+
+    /// One row per municipality (by AGS), one column per service (by name; withdrawn
+    /// ones only if used in these rows), German state labels.
+    fn to_csv(&self, filter: &CsvFilter) -> AppResult<Vec<u8>> {
+        let rows: Vec<usize> = (0..self.municipalities.len())
+            .filter(|&m| {
+                let muni = &self.municipalities[m];
+                filter
+                    .regierungsbezirk
+                    .as_ref()
+                    .is_none_or(|r| &muni.regierungsbezirk == r)
+                    && filter
+                        .kreis
+                        .as_ref()
+                        .is_none_or(|k| &self.units[muni.unit].ags == k)
+            })
+            .collect();
+        let mut used = vec![false; self.services.len()];
+        for &m in &rows {
+            for c in self.cells[m].iter() {
+                used[c.service as usize] = true;
+            }
+        }
+        let columns: Vec<usize> = (0..self.services.len())
+            .filter(|&s| used[s] || !self.services[s].withdrawn)
+            .collect();
+        let mut header = vec!["AGS", "ARS", "Kommune", "Regierungsbezirk", "Kreis"];
+        header.extend(columns.iter().map(|&s| self.services[s].name.as_str()));
+        let mut line: Vec<&str> = Vec::with_capacity(header.len());
+        super::write_csv(header, |w| {
+            for &m in &rows {
+                let muni = &self.municipalities[m];
+                let cells = &self.cells[m];
+                line.clear();
+                line.extend([
+                    muni.ags.as_str(),
+                    muni.ars.as_str(),
+                    muni.name.as_str(),
+                    muni.regierungsbezirk.as_str(),
+                    muni.kreis_name.as_deref().unwrap_or(""),
+                ]);
+                let mut next = 0;
+                for &s in &columns {
+                    while next < cells.len() && (cells[next].service as usize) < s {
+                        next += 1;
+                    }
+                    line.push(match cells.get(next) {
+                        Some(c) if c.service as usize == s => c.cell.label(),
+                        _ => "",
+                    });
+                }
+                w(&line)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn lands(&self) -> usize {
+        self.units
+            .iter()
+            .map(|u| u.land.as_str())
+            .collect::<HashSet<_>>()
+            .len()
+    }
+}
