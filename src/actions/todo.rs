@@ -29,8 +29,25 @@ pub const WAITING_DAYS: i64 = 7;
 /// One list: how many there are, and the first [`SHOWN`].
 #[derive(Debug, Serialize)]
 pub struct List<T> {
+    /// How many there are, at most `COUNT_CAP` + 1 for the lists that can be long.
     pub total: i64,
+    /// More than `COUNT_CAP`: the page says "über 1.000".
+    pub more: bool,
     pub items: Vec<T>,
+}
+
+/// The most a to-do list counts (at national scale 30,000 agreements can wait for
+/// signatures; counting them all would cost more than the page).
+pub const COUNT_CAP: i64 = 1000;
+
+impl<T> List<T> {
+    fn new(total: i64, items: Vec<T>) -> List<T> {
+        List {
+            total: total.min(COUNT_CAP),
+            more: total > COUNT_CAP,
+            items,
+        }
+    }
 }
 
 /// A DVDV certificate that is about to end.
@@ -74,10 +91,7 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
     let page = Page::new(Some(1), Some(SHOWN))?;
     let tasks = |conn: &mut DbConn, filter: TaskFilter| -> AppResult<List<TaskView>> {
         let p = crate::store::task::list(conn, &Scope::All, &filter, page)?;
-        Ok(List {
-            total: p.total,
-            items: p.items,
-        })
+        Ok(List::new(p.total, p.items))
     };
     let overdue_tasks = tasks(
         conn,
@@ -104,33 +118,28 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
     };
     let awaiting = agreements::status.eq(Status::AwaitingSignatures.as_str());
     let partner_first = order == SigningOrder::PartnerFirst;
-    let due = |conn: &mut DbConn, limit: Option<i64>| -> AppResult<(i64, Vec<Agreement>)> {
-        let base = agreements::table
-            .filter(awaiting)
-            .filter(not(exists(signed_by("dnrw"))))
-            .into_boxed();
-        let base = if partner_first {
-            base.filter(exists(signed_by("partner")))
-        } else {
-            base
-        };
-        match limit {
-            None => Ok((base.count().get_result(conn)?, Vec::new())),
-            Some(n) => Ok((
-                0,
-                base.order(agreements::submitted_at.asc())
-                    .limit(n)
-                    .select(Agreement::as_select())
-                    .load(conn)?,
-            )),
-        }
+    // One pass: the oldest COUNT_CAP + 1 ids give the count and the first rows (with
+    // partner-first signing, every awaiting agreement is probed for both signatures).
+    let base = agreements::table
+        .filter(awaiting)
+        .filter(not(exists(signed_by("dnrw"))))
+        .into_boxed();
+    let base = if partner_first {
+        base.filter(exists(signed_by("partner")))
+    } else {
+        base
     };
-    let (due_total, _) = due(conn, None)?;
-    let (_, due_rows) = due(conn, Some(SHOWN))?;
-    let signatures_due = List {
-        total: due_total,
-        items: views(conn, due_rows)?,
-    };
+    let due_ids: Vec<String> = base
+        .order(agreements::submitted_at.asc())
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?;
+    let due_rows = due_ids
+        .iter()
+        .take(SHOWN as usize)
+        .map(|id| Agreement::find(conn, id))
+        .collect::<AppResult<Vec<_>>>()?;
+    let signatures_due = List::new(due_ids.len() as i64, views(conn, due_rows)?);
 
     // Waiting for the other side for more than WAITING_DAYS days.
     let before = now() - Duration::days(WAITING_DAYS);
@@ -140,29 +149,31 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
             .filter(agreements::submitted_at.lt(before))
             .filter(not(exists(signed_by("partner"))))
     };
-    let waiting_total = waiting().count().get_result(conn)?;
+    let waiting_total = waiting()
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load::<String>(conn)?
+        .len() as i64;
     let waiting_rows = waiting()
         .order(agreements::submitted_at.asc())
         .limit(SHOWN)
         .select(Agreement::as_select())
         .load(conn)?;
-    let waiting_for_partner = List {
-        total: waiting_total,
-        items: views(conn, waiting_rows)?,
-    };
+    let waiting_for_partner = List::new(waiting_total, views(conn, waiting_rows)?);
 
     // Signed, not in force (a precondition failed, or a later day was set).
     let signed = || agreements::table.filter(agreements::status.eq(Status::Signed.as_str()));
-    let to_activate_total = signed().count().get_result(conn)?;
+    let to_activate_total = signed()
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load::<String>(conn)?
+        .len() as i64;
     let to_activate_rows = signed()
         .order(agreements::signed_on.asc())
         .limit(SHOWN)
         .select(Agreement::as_select())
         .load(conn)?;
-    let to_activate = List {
-        total: to_activate_total,
-        items: views(conn, to_activate_rows)?,
-    };
+    let to_activate = List::new(to_activate_total, views(conn, to_activate_rows)?);
 
     // Einzelabrufe filed in the last two weeks that still wait for signatures.
     let since = now() - Duration::days(14);
@@ -172,16 +183,17 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
             .filter(awaiting)
             .filter(agreements::submitted_at.ge(since))
     };
-    let new_total = filed().count().get_result(conn)?;
+    let new_total = filed()
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load::<String>(conn)?
+        .len() as i64;
     let new_rows = filed()
         .order(agreements::submitted_at.desc())
         .limit(SHOWN)
         .select(Agreement::as_select())
         .load(conn)?;
-    let new_einzelabrufe = List {
-        total: new_total,
-        items: views(conn, new_rows)?,
-    };
+    let new_einzelabrufe = List::new(new_total, views(conn, new_rows)?);
 
     // The newest DVDV certificate of a running Einzelabruf ending within 60 days.
     let limit = now() + Duration::days(CERTIFICATE_DAYS);
@@ -246,14 +258,8 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
     Ok(ClerkTodos {
         overdue_tasks,
         signatures_due,
-        failed_mail: List {
-            total: failed_total,
-            items: failed_rows,
-        },
-        certificates: List {
-            total: cert_total,
-            items: certificates,
-        },
+        failed_mail: List::new(failed_total, failed_rows),
+        certificates: List::new(cert_total, certificates),
         blocked_tasks,
         to_activate,
         waiting_for_partner,
