@@ -266,3 +266,18 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
         new_einzelabrufe,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_says_more_than_the_cap_instead_of_counting_on() {
+        let short = List::new(7, vec![1, 2, 3]);
+        assert_eq!((short.total, short.more), (7, false));
+        let exact = List::new(COUNT_CAP, Vec::<u8>::new());
+        assert_eq!((exact.total, exact.more), (COUNT_CAP, false));
+        let long = List::new(COUNT_CAP + 1, Vec::<u8>::new());
+        assert_eq!((long.total, long.more), (COUNT_CAP, true));
+    }
+}

@@ -17,6 +17,7 @@ use crate::domain::{AgreementKind, Availability};
 use crate::error::AppResult;
 use crate::store::Scope;
 
+pub mod lead;
 pub mod overview;
 pub mod snapshot;
 

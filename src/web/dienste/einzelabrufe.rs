@@ -23,7 +23,7 @@ pub(super) async fn service_page(
     let session = signed_in!(session);
     session.staff()?;
     let id = id?;
-    let (service, status, eas, rollout) = state
+    let (service, status, eas, rollout, lead) = state
         .db
         .read(move |conn| {
             let s = Service::find(conn, &id)?;
@@ -40,7 +40,8 @@ pub(super) async fn service_page(
                 page,
             )?;
             let rollout = crate::web::rollout::service_counts(conn, &s.id)?;
-            Ok((s.view(None)?, status, eas, rollout))
+            let lead = crate::actions::rollout::lead::of_service(conn, &s.id)?;
+            Ok((s.view(None)?, status, eas, rollout, lead))
         })
         .await?;
     let counts: Vec<Value> = AgreementStatus::ALL
@@ -59,5 +60,6 @@ pub(super) async fn service_page(
     ctx["eas"] = json!(eas.items);
     ctx["eas_total"] = json!(eas.total);
     ctx["rollout"] = json!(rollout);
+    ctx["lead"] = json!(lead);
     Ok(crate::web::render("service_status.html", ctx))
 }
