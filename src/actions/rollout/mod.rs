@@ -104,7 +104,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, cell: Cell, n: i64) {
+    pub(crate) fn add(&mut self, cell: Cell, n: i64) {
         match cell {
             Cell::Nothing => self.nothing += n,
             Cell::Requested => self.requested += n,
@@ -112,6 +112,10 @@ impl Counts {
             Cell::Live => self.live += n,
             Cell::Terminated => self.terminated += n,
         }
+    }
+    /// Pairs with an Einzelabruf in any state (all but `nothing`).
+    pub fn something(&self) -> i64 {
+        self.requested + self.in_force + self.live + self.terminated
     }
     pub fn get(&self, cell: Cell) -> i64 {
         match cell {
@@ -301,7 +305,7 @@ pub fn compute(
         .zip(&keep)
         .filter(|(_, k)| **k)
         .map(|(((id, name, _), mut c), _)| {
-            c.nothing = n_rows - (c.requested + c.in_force + c.live + c.terminated);
+            c.nothing = n_rows - c.something();
             for cell in Cell::ALL {
                 counts.add(cell, c.get(cell));
             }
@@ -324,7 +328,7 @@ pub fn compute(
                     for cell in cells.values() {
                         c.add(*cell, 1);
                     }
-                    c.nothing = n_columns - (c.requested + c.in_force + c.live + c.terminated);
+                    c.nothing = n_columns - c.something();
                     MunicipalityRow {
                         id,
                         ags,

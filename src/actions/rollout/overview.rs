@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::snapshot::{month_key, slot, Snapshot};
-use super::Cell;
+use super::{Cell, Counts};
 use crate::domain::codes::land_name;
 use crate::domain::text::{Inspect, Kind, TextCheck};
 
@@ -55,39 +55,11 @@ impl Level {
     }
 }
 
-/// Counts of one service (or of everything) in the rows asked for, by state.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct StateCounts {
-    pub nothing: u64,
-    pub requested: u64,
-    pub in_force: u64,
-    pub live: u64,
-    pub terminated: u64,
-}
-
-impl StateCounts {
-    fn add(&mut self, c: &[u32; 5]) {
-        for cell in Cell::ALL {
-            let n = u64::from(c[slot(cell)]);
-            match cell {
-                Cell::Nothing => self.nothing += n,
-                Cell::Requested => self.requested += n,
-                Cell::InForce => self.in_force += n,
-                Cell::Live => self.live += n,
-                Cell::Terminated => self.terminated += n,
-            }
-        }
-    }
-    fn something(&self) -> u64 {
-        self.requested + self.in_force + self.live + self.terminated
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceBar {
     pub id: String,
     pub name: String,
-    pub counts: StateCounts,
+    pub counts: Counts,
 }
 
 /// A row of the heat grid: a Land, Regierungsbezirk or Kreis.
@@ -134,7 +106,7 @@ pub struct Overview {
     pub level_label: &'static str,
     pub crumbs: Vec<Crumb>,
     pub municipality_count: usize,
-    pub counts: StateCounts,
+    pub counts: Counts,
     pub services_total: usize,
     pub services_page: usize,
     pub services_pages: usize,
@@ -236,7 +208,7 @@ pub fn build(snapshot: &Snapshot, query: &Query, today: time::Date) -> Overview 
 
     // The services: those matching the search, withdrawn ones only if used; by reach.
     let needle = query.dienst.as_deref().map(crate::domain::search_key);
-    let mut services: Vec<(usize, StateCounts)> = snapshot
+    let mut services: Vec<(usize, Counts)> = snapshot
         .services
         .iter()
         .enumerate()
@@ -246,24 +218,24 @@ pub fn build(snapshot: &Snapshot, query: &Query, today: time::Date) -> Overview 
                 .is_none_or(|n| crate::domain::search_key(&s.name).contains(n.as_str()))
         })
         .map(|(i, _)| {
-            let mut c = StateCounts::default();
+            let mut c = Counts::default();
             for &u in &units {
                 if let Some(counts) = snapshot.unit_counts[u].get(i) {
-                    c.add(counts);
+                    for cell in Cell::ALL {
+                        c.add(cell, i64::from(counts[slot(cell)]));
+                    }
                 }
             }
-            c.nothing = municipality_count as u64 - c.something();
+            c.nothing = municipality_count as i64 - c.something();
             (i, c)
         })
         .filter(|(i, c)| !snapshot.services[*i].withdrawn || c.something() > 0)
         .collect();
-    let mut counts = StateCounts::default();
+    let mut counts = Counts::default();
     for (_, c) in &services {
-        counts.nothing += c.nothing;
-        counts.requested += c.requested;
-        counts.in_force += c.in_force;
-        counts.live += c.live;
-        counts.terminated += c.terminated;
+        for cell in Cell::ALL {
+            counts.add(cell, c.get(cell));
+        }
     }
     services.sort_by(|a, b| {
         (b.1.live, b.1.in_force, b.1.requested)
@@ -277,7 +249,7 @@ pub fn build(snapshot: &Snapshot, query: &Query, today: time::Date) -> Overview 
     let services_total = services.len();
     let services_pages = pages(services_total, SERVICES_PER_PAGE);
     let services_page = query.dienste_seite.clamp(1, services_pages);
-    let shown: Vec<(usize, StateCounts)> = services
+    let shown: Vec<(usize, Counts)> = services
         .iter()
         .skip((services_page - 1) * SERVICES_PER_PAGE)
         .take(SERVICES_PER_PAGE)

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::actions::rollout::overview::{Overview, StateCounts};
+use crate::actions::rollout::overview::Overview;
 use crate::actions::rollout::Cell;
 
 /// Width of the bar area, and where it starts (the names are left of it).
@@ -19,16 +19,6 @@ const STACK: [Cell; 5] = [
     Cell::Terminated,
     Cell::Nothing,
 ];
-
-fn count(c: &StateCounts, cell: Cell) -> u64 {
-    match cell {
-        Cell::Nothing => c.nothing,
-        Cell::Requested => c.requested,
-        Cell::InForce => c.in_force,
-        Cell::Live => c.live,
-        Cell::Terminated => c.terminated,
-    }
-}
 
 /// A name cut to fit beside the bars (the full name is in the title and the table).
 fn short(name: &str, max: usize) -> String {
@@ -61,7 +51,7 @@ fn services(o: &Overview) -> Value {
             let segments: Vec<Value> = STACK
                 .into_iter()
                 .filter_map(|cell| {
-                    let n = count(&s.counts, cell);
+                    let n = s.counts.get(cell);
                     (n > 0).then(|| {
                         let w = n as f64 / total * BAR_W;
                         let seg = json!({
