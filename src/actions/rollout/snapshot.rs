@@ -123,7 +123,7 @@ pub struct RolloutCache {
 }
 
 /// A CSV export made: of which snapshot, for which filter.
-type CsvExport = (Arc<Snapshot>, CsvFilter, Arc<Vec<u8>>);
+type CsvExport = (Arc<Snapshot>, CsvFilter, Arc<String>);
 
 /// The rows of a CSV export: a Regierungsbezirk, a Kreis (its AGS), or all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,8 +151,9 @@ impl RolloutCache {
 }
 
 impl RolloutCache {
-    /// The matrix as CSV (as `super::to_csv`), made once per snapshot and filter.
-    pub fn csv(&self, conn: &mut DbConn, filter: &CsvFilter) -> AppResult<Arc<Vec<u8>>> {
+    /// The matrix as CSV (as `super::to_csv`), made once per snapshot and filter, and
+    /// served from here without a copy.
+    pub fn csv(&self, conn: &mut DbConn, filter: &CsvFilter) -> AppResult<Arc<String>> {
         let snapshot = self.get(conn)?;
         let mut slot = self.csv.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((s, f, bytes)) = slot.as_ref() {
@@ -160,7 +161,10 @@ impl RolloutCache {
                 return Ok(bytes.clone());
             }
         }
-        let bytes = Arc::new(snapshot.to_csv(filter)?);
+        let bytes = Arc::new(
+            String::from_utf8(snapshot.to_csv(filter)?)
+                .map_err(|e| crate::error::AppError::internal(format!("csv: {e}")))?,
+        );
         *slot = Some((snapshot, filter.clone(), bytes.clone()));
         Ok(bytes)
     }

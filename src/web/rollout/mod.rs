@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::actions::rollout::{self, overview, snapshot, Cell, RolloutFilter};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
+use crate::http::respond::CachedText;
 use crate::http::state::AppState;
 use crate::store::Scope;
 
@@ -94,26 +95,33 @@ async fn matrix(
 }
 
 #[derive(Responder)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a response value, built once per request and written out at once"
-)]
 pub(crate) enum CsvOrPage {
     Csv(Vec<u8>, ContentType, Header<'static>),
+    /// A CSV kept in memory (the roll-out's), written without a copy.
+    Cached(CachedText, Header<'static>),
     Page(Page),
+}
+
+fn csv_type() -> ContentType {
+    ContentType::new("text", "csv").with_params(("charset", "utf-8"))
+}
+
+fn attachment(name: &str) -> Header<'static> {
+    Header::new(
+        "Content-Disposition",
+        format!("attachment; filename=\"{name}\""),
+    )
 }
 
 impl CsvOrPage {
     /// A CSV download named `name`.
     pub(crate) fn file(bytes: Vec<u8>, name: &str) -> CsvOrPage {
-        CsvOrPage::Csv(
-            bytes,
-            ContentType::new("text", "csv").with_params(("charset", "utf-8")),
-            Header::new(
-                "Content-Disposition",
-                format!("attachment; filename=\"{name}\""),
-            ),
-        )
+        CsvOrPage::Csv(bytes, csv_type(), attachment(name))
+    }
+
+    /// A cached CSV download named `name`.
+    fn cached(text: std::sync::Arc<String>, name: &str) -> CsvOrPage {
+        CsvOrPage::Cached(CachedText(text, csv_type()), attachment(name))
     }
 }
 
@@ -135,7 +143,7 @@ async fn matrix_csv(
     };
     let cache = state.rollout.clone();
     let bytes = state.db.read(move |conn| cache.csv(conn, &filter)).await?;
-    Ok(CsvOrPage::file(bytes.as_ref().clone(), "rollout.csv"))
+    Ok(CsvOrPage::cached(bytes, "rollout.csv"))
 }
 
 /// The state of each service for one municipality (its row of the roll-out), for the
