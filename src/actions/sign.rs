@@ -340,6 +340,19 @@ impl SignInput {
         diesel::insert_into(signatures::table)
             .values(&signature)
             .execute(conn)?;
+        // Who signed the version is kept on its row for the to-do lists (signatures are
+        // never changed, so it stays set).
+        let version = agreement_versions::table
+            .filter(agreement_versions::agreement_id.eq(&a.id))
+            .filter(agreement_versions::version_no.eq(no));
+        match party {
+            Party::Dnrw => diesel::update(version)
+                .set(agreement_versions::dnrw_signed.eq(true))
+                .execute(conn)?,
+            Party::Partner => diesel::update(version)
+                .set(agreement_versions::partner_signed.eq(true))
+                .execute(conn)?,
+        };
         audit::record(
             conn,
             Change {

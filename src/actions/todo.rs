@@ -7,11 +7,11 @@ use diesel::prelude::*;
 use serde::Serialize;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::db::schema::{agreements, attachments, outbox, signatures};
+use crate::db::schema::{agreement_versions, agreements, attachments, outbox};
 use crate::db::DbConn;
 use crate::domain::golive::TaskStatus;
 use crate::domain::signing::SigningOrder;
-use crate::domain::{AgreementKind, Status};
+use crate::domain::{AgreementKind, Direction, Status};
 use crate::error::AppResult;
 use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::task::{TaskFilter, TaskView};
@@ -80,10 +80,23 @@ pub struct ClerkTodos {
     pub to_activate: List<AgreementView>,
     pub waiting_for_partner: List<AgreementView>,
     pub new_einzelabrufe: List<AgreementView>,
+    /// Other Länder's requests to re-use an NRW service: outbound EKV drafts.
+    pub ekv_requests: List<AgreementView>,
 }
 
-fn views(conn: &mut DbConn, rows: Vec<Agreement>) -> AppResult<Vec<AgreementView>> {
-    rows.iter().map(|a| a.view(conn, false)).collect()
+/// A list from the ids (a query for at most `COUNT_CAP` + 1 agreements in the order
+/// shown): their number and the first [`SHOWN`] as views.
+fn listed(
+    conn: &mut DbConn,
+    ids: impl FnOnce(&mut DbConn) -> QueryResult<Vec<String>>,
+) -> AppResult<List<AgreementView>> {
+    let ids = ids(conn)?;
+    let items = ids
+        .iter()
+        .take(SHOWN as usize)
+        .map(|id| Agreement::find(conn, id)?.view(conn, false))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(List::new(ids.len() as i64, items))
 }
 
 /// Everything on a clerk's start page.
@@ -108,92 +121,81 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
         },
     )?;
 
-    // Waiting for d-NRW's signature now: not signed by d-NRW, and (partner first) signed
-    // by the partner. Oldest submission first.
-    let signed_by = |party: &'static str| {
-        signatures::table
-            .filter(signatures::agreement_id.eq(agreements::id))
-            .filter(signatures::version_no.eq(agreements::current_version))
-            .filter(signatures::party.eq(party))
-    };
+    // Waiting for d-NRW's signature now: d-NRW has not signed the version at signature,
+    // and (partner first) the partner has. Oldest submission first. Who signed a version
+    // is kept on its row (`actions::sign`): partner first, the few versions the partner
+    // signed and d-NRW not are read from their index; otherwise the awaiting agreements
+    // in order until COUNT_CAP + 1 are found (nearly all of them match).
     let awaiting = agreements::status.eq(Status::AwaitingSignatures.as_str());
-    let partner_first = order == SigningOrder::PartnerFirst;
-    // One pass: the oldest COUNT_CAP + 1 ids give the count and the first rows (with
-    // partner-first signing, every awaiting agreement is probed for both signatures).
-    let base = agreements::table
+    let current = agreements::table.inner_join(
+        agreement_versions::table.on(agreement_versions::agreement_id
+            .eq(agreements::id)
+            .and(agreement_versions::version_no.eq(agreements::current_version))),
+    );
+    let due = current
         .filter(awaiting)
-        .filter(not(exists(signed_by("dnrw"))))
+        .filter(agreement_versions::dnrw_signed.eq(false))
         .into_boxed();
-    let base = if partner_first {
-        base.filter(exists(signed_by("partner")))
+    let due = if order == SigningOrder::PartnerFirst {
+        due.filter(agreement_versions::partner_signed.eq(true))
     } else {
-        base
+        due
     };
-    let due_ids: Vec<String> = base
-        .order(agreements::submitted_at.asc())
-        .select(agreements::id)
-        .limit(COUNT_CAP + 1)
-        .load(conn)?;
-    let due_rows = due_ids
-        .iter()
-        .take(SHOWN as usize)
-        .map(|id| Agreement::find(conn, id))
-        .collect::<AppResult<Vec<_>>>()?;
-    let signatures_due = List::new(due_ids.len() as i64, views(conn, due_rows)?);
+    let signatures_due = listed(conn, |c| {
+        due.order(agreements::submitted_at.asc())
+            .select(agreements::id)
+            .limit(COUNT_CAP + 1)
+            .load(c)
+    })?;
 
     // Waiting for the other side for more than WAITING_DAYS days.
     let before = now() - Duration::days(WAITING_DAYS);
-    let waiting = || {
-        agreements::table
+    let waiting_for_partner = listed(conn, |c| {
+        current
             .filter(awaiting)
             .filter(agreements::submitted_at.lt(before))
-            .filter(not(exists(signed_by("partner"))))
-    };
-    let waiting_total = waiting()
-        .select(agreements::id)
-        .limit(COUNT_CAP + 1)
-        .load::<String>(conn)?
-        .len() as i64;
-    let waiting_rows = waiting()
-        .order(agreements::submitted_at.asc())
-        .limit(SHOWN)
-        .select(Agreement::as_select())
-        .load(conn)?;
-    let waiting_for_partner = List::new(waiting_total, views(conn, waiting_rows)?);
+            .filter(agreement_versions::partner_signed.eq(false))
+            .order(agreements::submitted_at.asc())
+            .select(agreements::id)
+            .limit(COUNT_CAP + 1)
+            .load(c)
+    })?;
 
     // Signed, not in force (a precondition failed, or a later day was set).
-    let signed = || agreements::table.filter(agreements::status.eq(Status::Signed.as_str()));
-    let to_activate_total = signed()
-        .select(agreements::id)
-        .limit(COUNT_CAP + 1)
-        .load::<String>(conn)?
-        .len() as i64;
-    let to_activate_rows = signed()
-        .order(agreements::signed_on.asc())
-        .limit(SHOWN)
-        .select(Agreement::as_select())
-        .load(conn)?;
-    let to_activate = List::new(to_activate_total, views(conn, to_activate_rows)?);
+    let to_activate = listed(conn, |c| {
+        agreements::table
+            .filter(agreements::status.eq(Status::Signed.as_str()))
+            .order(agreements::signed_on.asc())
+            .select(agreements::id)
+            .limit(COUNT_CAP + 1)
+            .load(c)
+    })?;
 
     // Einzelabrufe filed in the last two weeks that still wait for signatures.
     let since = now() - Duration::days(14);
-    let filed = || {
+    let new_einzelabrufe = listed(conn, |c| {
         agreements::table
             .filter(agreements::kind.eq(AgreementKind::Ea))
             .filter(awaiting)
             .filter(agreements::submitted_at.ge(since))
-    };
-    let new_total = filed()
-        .select(agreements::id)
-        .limit(COUNT_CAP + 1)
-        .load::<String>(conn)?
-        .len() as i64;
-    let new_rows = filed()
-        .order(agreements::submitted_at.desc())
-        .limit(SHOWN)
-        .select(Agreement::as_select())
-        .load(conn)?;
-    let new_einzelabrufe = List::new(new_total, views(conn, new_rows)?);
+            .order(agreements::submitted_at.desc())
+            .select(agreements::id)
+            .limit(COUNT_CAP + 1)
+            .load(c)
+    })?;
+
+    // Other Länder's requests to re-use NRW services (`actions::reuse`): outbound EKV
+    // drafts, oldest first, until d-NRW puts them to signature.
+    let ekv_requests = listed(conn, |c| {
+        agreements::table
+            .filter(agreements::kind.eq(AgreementKind::Ekv))
+            .filter(agreements::status.eq(Status::Draft.as_str()))
+            .filter(agreements::direction.eq(Direction::Outbound.as_str()))
+            .order(agreements::created_at.asc())
+            .select(agreements::id)
+            .limit(COUNT_CAP + 1)
+            .load(c)
+    })?;
 
     // The newest DVDV certificate of a running Einzelabruf ending within 60 days.
     let limit = now() + Duration::days(CERTIFICATE_DAYS);
@@ -264,6 +266,7 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
         to_activate,
         waiting_for_partner,
         new_einzelabrufe,
+        ekv_requests,
     })
 }
 

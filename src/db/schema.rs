@@ -147,6 +147,8 @@ diesel::table! {
         text -> Nullable<Text>,
         text_sha256 -> Nullable<Text>,
         text_templates -> Nullable<Text>,
+        dnrw_signed -> Bool,
+        partner_signed -> Bool,
     }
 }
 
