@@ -328,6 +328,15 @@ fn completing_the_tasks_in_order_makes_the_einzelabruf_live() {
         "{page}"
     );
     assert!(page.contains("Am längsten dauert die Aufgabe „"), "{page}");
+    // The roll-out's table states the same lead time (median, 90 %).
+    let rollout = app.web_get(Some(&clerk), "/rollout").body;
+    let table = rollout
+        .split("id=\"tabelle-dienste\"")
+        .nth(1)
+        .and_then(|t| t.split(&format!("/dienste/{service}\"")).nth(1))
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("{rollout}"));
+    assert!(table.ends_with("<td>0</td><td>0</td>"), "{table}");
 
     // Only d-NRW reopens a done task; the EA is then no longer live.
     let (status, _) = step_as(&app, &a, &id("vsm"), json!({ "action": "reopen" }));

@@ -32,6 +32,34 @@ pub struct LeadTimes {
     pub slowest_task: Option<SlowestTask>,
 }
 
+/// Days from filing to live over some live Einzelabrufe: how many, the median and the
+/// 90th percentile.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Lead {
+    pub live: usize,
+    pub median_days: Option<i64>,
+    pub p90_days: Option<i64>,
+}
+
+impl Lead {
+    pub fn of(mut days: Vec<i64>) -> Lead {
+        days.sort_unstable();
+        Lead {
+            live: days.len(),
+            median_days: at(&days, 0.5),
+            p90_days: at(&days, 0.9),
+        }
+    }
+}
+
+/// Days from filing (`filed`, a timestamp; its day in Berlin) to `live_on`; none for an
+/// Einzelabruf recorded as live before it was filed here (entered afterwards with its
+/// historic go-live day), which says nothing about lead time.
+pub fn lead_days(filed: Option<PrimitiveDateTime>, live_on: Option<Date>) -> Option<i64> {
+    let d = (live_on? - local_date(filed?)).whole_days();
+    (d >= 0).then_some(d)
+}
+
 /// The value at share `p` of sorted `values` (nearest rank).
 fn at(values: &[i64], p: f64) -> Option<i64> {
     if values.is_empty() {
@@ -41,11 +69,14 @@ fn at(values: &[i64], p: f64) -> Option<i64> {
     Some(values[rank - 1])
 }
 
-/// The lead times of one service over all its live Einzelabrufe (indexed by service).
+/// The lead times of one service over its Einzelabrufe live now (in force, all go-live
+/// tasks done; indexed by service). The roll-out's table states the same figures from
+/// its snapshot (`Snapshot::lead_times`).
 pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
     let rows: Vec<(Option<PrimitiveDateTime>, PrimitiveDateTime, Option<Date>)> = agreements::table
         .filter(agreements::service_id.eq(service_id))
         .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
+        .filter(agreements::status.eq(crate::domain::Status::InForce.as_str()))
         .filter(agreements::live_on.is_not_null())
         .select((
             agreements::submitted_at,
@@ -53,17 +84,13 @@ pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
             agreements::live_on,
         ))
         .load(conn)?;
-    // An Einzelabruf recorded as live before it was filed here (entered afterwards, with
-    // its historic go-live day) says nothing about lead time.
-    let mut days: Vec<i64> = rows
-        .into_iter()
-        .filter_map(|(submitted, created, live)| {
-            let filed = local_date(submitted.unwrap_or(created));
-            let d = (live? - filed).whole_days();
-            (d >= 0).then_some(d)
-        })
-        .collect();
-    days.sort_unstable();
+    let lead = Lead::of(
+        rows.into_iter()
+            .filter_map(|(submitted, created, live)| {
+                lead_days(Some(submitted.unwrap_or(created)), live)
+            })
+            .collect(),
+    );
 
     let tasks: Vec<(String, PrimitiveDateTime, Option<Date>)> = golive_tasks::table
         .inner_join(agreements::table)
@@ -97,9 +124,9 @@ pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
             median_days,
         });
     Ok(LeadTimes {
-        live: days.len(),
-        median_days: at(&days, 0.5),
-        p90_days: at(&days, 0.9),
+        live: lead.live,
+        median_days: lead.median_days,
+        p90_days: lead.p90_days,
         slowest_task,
     })
 }

@@ -60,6 +60,8 @@ pub struct ServiceBar {
     pub id: String,
     pub name: String,
     pub counts: Counts,
+    /// Days from filing to live over all areas (as on the service page).
+    pub lead: super::lead::Lead,
 }
 
 /// A row of the heat grid: a Land, Regierungsbezirk or Kreis.
@@ -473,6 +475,7 @@ pub fn build(snapshot: &Snapshot, query: &Query, today: time::Date) -> Overview 
     } else {
         groups.len()
     };
+    let lead = snapshot.lead_times();
     Overview {
         services_from,
         services_to: services_from + shown.len() - 1,
@@ -492,6 +495,7 @@ pub fn build(snapshot: &Snapshot, query: &Query, today: time::Date) -> Overview 
                 id: snapshot.services[i].id.clone(),
                 name: snapshot.services[i].name.clone(),
                 counts,
+                lead: lead.get(i).cloned().unwrap_or_default(),
             })
             .collect(),
         groups,

@@ -17,11 +17,11 @@
 //! rows (`Arc`), so readers keep a consistent picture.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use diesel::dsl::{count_star, sql, sum};
 use diesel::prelude::*;
-use diesel::sql_types::{Date as SqlDate, Integer, Nullable};
+use diesel::sql_types::{Date as SqlDate, Integer, Nullable, Timestamp};
 use time::{Date, Duration, PrimitiveDateTime};
 
 use super::{Cell, RANK};
@@ -36,6 +36,9 @@ const SLACK: Duration = Duration::seconds(60);
 
 /// The day the pair went live, as months since year 0 (for the chart by month).
 const LIVE_ON: &str = "MAX(CASE WHEN agreements.status = 'in_force' THEN agreements.live_on END)";
+
+/// When the live Einzelabruf of the pair was filed (for its lead time).
+const FILED: &str = "MIN(CASE WHEN agreements.status = 'in_force' AND agreements.live_on IS NOT NULL THEN COALESCE(agreements.submitted_at, agreements.created_at) END)";
 
 /// One municipality (or Kreis) as a row of the roll-out.
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ pub struct PairCell {
     pub cell: Cell,
     /// The day it went live (live cells only).
     pub live_on: Option<Date>,
+    /// Days from filing the Einzelabruf to live (live cells filed before they went live).
+    pub lead_days: Option<u16>,
 }
 
 /// A Kreis-level unit: a Kreis with its municipalities, or a kreisfreie Stadt.
@@ -103,6 +108,9 @@ pub struct Snapshot {
     /// Until when changes were looked for, and the rows applied within the slack since.
     seen_up_to: PrimitiveDateTime,
     applied: HashMap<String, (i32, PrimitiveDateTime)>,
+    /// Per service, the lead times of its live pairs: worked out on first use, once per
+    /// snapshot (a refresh starts a new one).
+    lead: OnceLock<Arc<Vec<super::lead::Lead>>>,
 }
 
 /// Where the position of a cell in `Cell::ALL` is stored.
@@ -180,7 +188,7 @@ fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
     Ok((m, ml, s, sl))
 }
 
-type PairRow = (String, String, i32, Option<Date>);
+type PairRow = (String, String, i32, Option<Date>, Option<PrimitiveDateTime>);
 
 /// The pairs' ranks and live days, for all Einzelabrufe or those of some municipalities.
 fn pairs(conn: &mut DbConn, municipalities: Option<&[&str]>) -> AppResult<Vec<PairRow>> {
@@ -194,6 +202,7 @@ fn pairs(conn: &mut DbConn, municipalities: Option<&[&str]>) -> AppResult<Vec<Pa
             agreements::service_id.assume_not_null(),
             sql::<Integer>(RANK),
             sql::<Nullable<SqlDate>>(LIVE_ON),
+            sql::<Nullable<Timestamp>>(FILED),
         ))
         .into_boxed();
     if let Some(ids) = municipalities {
@@ -306,10 +315,11 @@ impl Snapshot {
             fingerprint,
             seen_up_to: started,
             applied: HashMap::new(),
+            lead: OnceLock::new(),
         };
         let mut per_muni: Vec<Vec<PairCell>> = vec![Vec::new(); snapshot.municipalities.len()];
-        for (m, s, rank, live_on) in pairs(conn, None)? {
-            if let Some((row, cell)) = snapshot.pair(&m, &s, rank, live_on) {
+        for (m, s, rank, live_on, filed) in pairs(conn, None)? {
+            if let Some((row, cell)) = snapshot.pair(&m, &s, rank, live_on, filed) {
                 per_muni[row].push(cell);
             }
         }
@@ -339,16 +349,20 @@ impl Snapshot {
         s: &str,
         rank: i32,
         live_on: Option<Date>,
+        filed: Option<PrimitiveDateTime>,
     ) -> Option<(usize, PairCell)> {
         let row = *self.municipality_index.get(m)?;
         let service = *self.service_index.get(s)?;
         let cell = Cell::from_rank(rank);
+        let live_on = if cell == Cell::Live { live_on } else { None };
         (cell != Cell::Nothing).then_some((
             row,
             PairCell {
                 service,
                 cell,
-                live_on: if cell == Cell::Live { live_on } else { None },
+                live_on,
+                lead_days: super::lead::lead_days(filed, live_on)
+                    .and_then(|d| u16::try_from(d).ok()),
             },
         ))
     }
@@ -391,6 +405,7 @@ impl Snapshot {
             return Ok(None);
         }
         let mut next = self.clone();
+        next.lead = OnceLock::new();
         next.seen_up_to = started;
         next.applied.retain(|_, (_, at)| *at >= since);
         for (id, v, _, at) in &new {
@@ -411,8 +426,8 @@ impl Snapshot {
             .map(|&row| (row, Vec::new()))
             .collect();
         for chunk in ids.chunks(500) {
-            for (m, s, rank, live_on) in pairs(conn, Some(chunk))? {
-                if let Some((row, cell)) = next.pair(&m, &s, rank, live_on) {
+            for (m, s, rank, live_on, filed) in pairs(conn, Some(chunk))? {
+                if let Some((row, cell)) = next.pair(&m, &s, rank, live_on, filed) {
                     per_muni.entry(row).or_default().push(cell);
                 }
             }
@@ -483,6 +498,54 @@ impl Snapshot {
             }
             Ok(())
         })
+    }
+
+    /// Per service of `ids` (by name), the municipalities in each state: the roll-out
+    /// another Land's intermediary sees of the services it provides.
+    pub fn service_totals(&self, ids: &HashSet<String>) -> Vec<super::ServiceColumn> {
+        let everyone = self.municipalities.len() as i64;
+        let mut columns: Vec<super::ServiceColumn> = self
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| ids.contains(&s.id))
+            .map(|(i, s)| {
+                let mut counts = super::Counts::default();
+                for unit in &self.unit_counts {
+                    if let Some(by_state) = unit.get(i) {
+                        for cell in Cell::ALL {
+                            counts.add(cell, i64::from(by_state[slot(cell)]));
+                        }
+                    }
+                }
+                counts.nothing = everyone - counts.something();
+                super::ServiceColumn {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    counts,
+                }
+            })
+            .collect();
+        columns.sort_by(|a, b| a.name.cmp(&b.name));
+        columns
+    }
+
+    /// Per service (by position), the days from filing to live of its live pairs:
+    /// median and 90th percentile, as the service page states them (`lead::of_service`).
+    pub fn lead_times(&self) -> Arc<Vec<super::lead::Lead>> {
+        self.lead
+            .get_or_init(|| {
+                let mut days: Vec<Vec<i64>> = vec![Vec::new(); self.services.len()];
+                for cells in &self.cells {
+                    for c in cells.iter() {
+                        if let Some(d) = c.lead_days {
+                            days[c.service as usize].push(i64::from(d));
+                        }
+                    }
+                }
+                Arc::new(days.into_iter().map(super::lead::Lead::of).collect())
+            })
+            .clone()
     }
 
     pub fn lands(&self) -> usize {
