@@ -8,7 +8,6 @@ use rocket::{get, State};
 use serde_json::{json, Value};
 
 use crate::domain::account::Role;
-use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
@@ -21,7 +20,14 @@ pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![start]
 }
 
-/// The start page of an intermediary user: the agreements it holds with d-NRW.
+/// How many of its agreements an intermediary's start page lists (newest first; the rest
+/// under /vereinbarungen).
+const INTERMEDIARY_ROWS: i64 = 50;
+
+/// The start page of an intermediary user: what waits for it, the agreements it holds with
+/// d-NRW, the outbound re-use it recorded and the roll-out of its services in NRW. Every
+/// part is a bounded query or read from the roll-out snapshot, also for an intermediary
+/// with thousands of Einzelabrufe.
 pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> AppResult<Page> {
     let scope = session.scope();
     let org = session.user.organisation_id.clone().ok_or_else(|| {
@@ -30,59 +36,28 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
             session.user.id
         ))
     })?;
-    let (name, agreements, documents, rollout, to_sign) = state
+    let cache = state.rollout.clone();
+    let (name, listed, documents, rollout, to_sign, outbound) = state
         .db
         .read(move |conn| {
             let name = crate::store::organisation::Organisation::find(conn, &org)?.name;
-            // The roll-out in NRW of the services it provides, aggregated.
-            let rollout = crate::actions::rollout::compute(
-                conn,
-                &scope,
-                &Checked::new(crate::actions::rollout::RolloutFilter::default())?,
-            )?;
-            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-            let items = Agreement::list(conn, &scope, &Filter::default(), page)?.items;
-            let mut documents = Vec::new();
-            let mut to_sign = Vec::new();
-            for a in &items {
-                documents.push(Document::list(conn, &a.id)?.len());
-                if a.status == AgreementStatus::AwaitingSignatures
-                    && !crate::store::signature::Signature::has_signed(
-                        conn,
-                        &a.id,
-                        a.current_version,
-                        crate::domain::signing::Party::Partner,
-                    )?
-                {
-                    to_sign.push(a.clone());
-                }
-            }
-            Ok((name, items, documents, rollout.services, to_sign))
+            // The roll-out in NRW of the services it provides, from the snapshot.
+            let provided = crate::actions::rollout::provided_by(conn, &org)?;
+            let rollout = cache.get(conn)?.service_totals(&provided);
+            let page = Paging::new(Some(1), Some(INTERMEDIARY_ROWS))?;
+            let listed = Agreement::list(conn, &scope, &Filter::default(), page)?;
+            let documents = listed
+                .items
+                .iter()
+                .map(|a| Ok(Document::list(conn, &a.id)?.len()))
+                .collect::<AppResult<Vec<_>>>()?;
+            let to_sign = Agreement::awaiting_partner(conn, &org, INTERMEDIARY_ROWS)?;
+            let outbound = crate::actions::rollout::outbound_of(conn, &org)?;
+            Ok((name, listed, documents, rollout, to_sign, outbound))
         })
         .await?;
-    // The NRW services the Land's municipalities re-use through this intermediary
-    // (outbound Einzelabrufe), by service and state.
-    let mut outbound: BTreeMap<String, [i64; 4]> = BTreeMap::new();
-    for a in agreements
-        .iter()
-        .filter(|a| a.kind == AgreementKind::Ea && a.external_party.is_some())
-    {
-        let name = a
-            .service
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
-        let c = outbound.entry(name).or_default();
-        match a.status {
-            AgreementStatus::InForce if a.live_on.is_some() => c[0] += 1,
-            AgreementStatus::InForce => c[1] += 1,
-            AgreementStatus::Draft
-            | AgreementStatus::AwaitingSignatures
-            | AgreementStatus::Signed => c[2] += 1,
-            _ => c[3] += 1,
-        }
-    }
-    let rows: Vec<Value> = agreements
+    let rows: Vec<Value> = listed
+        .items
         .iter()
         .zip(documents)
         .map(|(a, n)| json!({ "a": a, "documents": n }))
@@ -90,12 +65,10 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
     let mut ctx = page_context(session, &format!("Vereinbarungen von {name}"))?;
     ctx["organisation"] = json!(name);
     ctx["rows"] = json!(rows);
+    ctx["rows_total"] = json!(listed.total);
     ctx["rollout"] = json!(rollout);
     ctx["to_sign"] = json!(to_sign);
-    ctx["outbound"] = json!(outbound
-        .iter()
-        .map(|(name, c)| json!({ "name": name, "live": c[0], "in_force": c[1], "requested": c[2], "ended": c[3] }))
-        .collect::<Vec<_>>());
+    ctx["outbound"] = json!(outbound);
     Ok(crate::web::render("intermediary.html", ctx))
 }
 
@@ -145,6 +118,7 @@ pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<
         todos.to_activate.total,
         todos.waiting_for_partner.total,
         todos.new_einzelabrufe.total,
+        todos.ekv_requests.total,
     ]
     .iter()
     .all(|n| *n == 0);

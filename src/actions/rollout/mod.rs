@@ -2,7 +2,7 @@
 //! requested, in force, live, terminated). One grouped query over the Einzelabrufe gives
 //! each (municipality, service) pair its most advanced state; the rest is counting.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use diesel::dsl::sql;
@@ -167,6 +167,77 @@ impl Rollout {
     }
 }
 
+/// The services another Land's intermediary provides to NRW: those of its EKVs with
+/// d-NRW.
+pub fn provided_by(conn: &mut DbConn, organisation: &str) -> AppResult<HashSet<String>> {
+    Ok(agreements::table
+        .filter(agreements::kind.eq(AgreementKind::Ekv.as_str()))
+        .filter(agreements::counterparty_id.eq(organisation))
+        .filter(agreements::service_id.is_not_null())
+        .select(agreements::service_id.assume_not_null())
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// One NRW service re-used in another Land through its intermediary: the outbound
+/// Einzelabrufe d-NRW recorded with it, by state.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Outbound {
+    pub name: String,
+    pub live: i64,
+    pub in_force: i64,
+    pub requested: i64,
+    pub ended: i64,
+}
+
+/// The outbound Einzelabrufe recorded with `organisation`, counted per service and state
+/// (grouped in the database: an intermediary may hold thousands).
+pub fn outbound_of(conn: &mut DbConn, organisation: &str) -> AppResult<Vec<Outbound>> {
+    use crate::domain::{Direction, Status};
+    use diesel::dsl::{count, count_star};
+    // (service, status, number, of which with a live day)
+    let rows: Vec<(Option<String>, Status, i64, i64)> = agreements::table
+        .filter(agreements::counterparty_id.eq(organisation))
+        .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
+        .filter(agreements::direction.eq(Direction::Outbound.as_str()))
+        .group_by((agreements::service_id, agreements::status))
+        .select((
+            agreements::service_id,
+            agreements::status,
+            count_star(),
+            count(agreements::live_on),
+        ))
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.0.clone()).collect();
+    let names: HashMap<String, String> = services::table
+        .filter(services::id.eq_any(ids))
+        .select((services::id, services::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut by_service: std::collections::BTreeMap<String, Outbound> = Default::default();
+    for (service, status, n, live) in rows {
+        let name = service
+            .and_then(|id| names.get(&id).cloned())
+            .unwrap_or_default();
+        let o = by_service.entry(name.clone()).or_insert_with(|| Outbound {
+            name,
+            ..Outbound::default()
+        });
+        match status {
+            Status::InForce => {
+                o.live += live;
+                o.in_force += n - live;
+            }
+            Status::Draft | Status::AwaitingSignatures | Status::Signed => o.requested += n,
+            _ => o.ended += n,
+        }
+    }
+    Ok(by_service.into_values().collect())
+}
+
 /// The roll-out `scope` may see: staff all municipalities, a municipality its own row,
 /// another Land's intermediary the services it provides, aggregated (counts only).
 pub fn compute(
@@ -183,12 +254,7 @@ pub fn compute(
         service_q = service_q.filter(services::id.eq(id.clone()));
     }
     if let Scope::Intermediary(o) = scope {
-        // The services it provides to NRW: those of its EKVs with d-NRW.
-        let provided = agreements::table
-            .filter(agreements::kind.eq(AgreementKind::Ekv.as_str()))
-            .filter(agreements::counterparty_id.eq(o.clone()))
-            .filter(agreements::service_id.is_not_null())
-            .select(agreements::service_id.assume_not_null());
+        let provided: Vec<String> = provided_by(conn, o)?.into_iter().collect();
         service_q = service_q.filter(services::id.eq_any(provided));
     }
     let all_services: Vec<(String, String, String)> = service_q.load(conn)?;

@@ -403,4 +403,29 @@ impl Agreement {
             total,
         })
     }
+
+    /// The agreements of `counterparty` that wait for its signature (it has not signed
+    /// the version at signature), oldest submission first, at most `limit`.
+    pub fn awaiting_partner(
+        conn: &mut DbConn,
+        counterparty: &str,
+        limit: i64,
+    ) -> AppResult<Vec<AgreementView>> {
+        use crate::db::schema::agreement_versions;
+        let rows: Vec<Agreement> = agreements::table
+            .inner_join(
+                agreement_versions::table.on(agreement_versions::agreement_id
+                    .eq(agreements::id)
+                    .and(agreement_versions::version_no.eq(agreements::current_version))),
+            )
+            .filter(agreements::counterparty_id.eq(counterparty))
+            .filter(agreements::status.eq(crate::domain::Status::AwaitingSignatures.as_str()))
+            .filter(agreement_versions::partner_signed.eq(false))
+            .order(agreements::submitted_at.asc())
+            .limit(limit)
+            .select(Agreement::as_select())
+            .load(conn)?;
+        let names = Names::load(conn, &rows)?;
+        rows.iter().map(|a| a.view_with(&names, None)).collect()
+    }
 }
