@@ -13,22 +13,26 @@ use crate::store::service::Service;
 use crate::store::{Page as Paging, Scope};
 use crate::web::{page_context, signed_in, Page, Session};
 
-/// `/dienste/<id>`: which municipalities have an Einzelabruf for a service, in which state.
-#[get("/dienste/<id>")]
+/// Einzelabrufe per page of the service page.
+const PER_PAGE: i64 = 50;
+
+/// `/dienste/<id>?seite=`: which municipalities have an Einzelabruf for a service, in which state.
+#[get("/dienste/<id>?<seite>")]
 pub(super) async fn service_page(
     state: &State<AppState>,
     session: Option<Session>,
     id: Result<ServiceId, AppError>,
+    seite: Option<i64>,
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
     let id = id?;
+    let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
     let (service, status, eas, rollout, lead) = state
         .db
         .read(move |conn| {
             let s = Service::find(conn, &id)?;
             let status = s.status(conn)?;
-            let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
             let eas = Agreement::list(
                 conn,
                 &Scope::All,
@@ -59,6 +63,8 @@ pub(super) async fn service_page(
     ctx["counts"] = json!(counts);
     ctx["eas"] = json!(eas.items);
     ctx["eas_total"] = json!(eas.total);
+    ctx["page"] = json!(eas.page);
+    ctx["pages"] = json!(((eas.total + PER_PAGE - 1) / PER_PAGE).max(1));
     ctx["rollout"] = json!(rollout);
     ctx["lead"] = json!(lead);
     Ok(crate::web::render("service_status.html", ctx))

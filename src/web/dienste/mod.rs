@@ -105,21 +105,57 @@ fn parse_parameters(text: &str) -> Result<Vec<ParameterDef>, String> {
     Ok(defs)
 }
 
-#[get("/dienste")]
-async fn list(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+/// Services per page of `/dienste`.
+const PER_PAGE: usize = 50;
+
+/// `/dienste?suche=&seite=`: the services of the catalogue (also withdrawn ones), by name
+/// or OZG service, 50 per page.
+#[get("/dienste?<suche>&<seite>")]
+async fn list(
+    state: &State<AppState>,
+    session: Option<Session>,
+    suche: Option<String>,
+    seite: Option<usize>,
+) -> AppResult<Page> {
     let session = signed_in!(session);
     session.staff()?;
-    let services = state
+    let q = match crate::web::search_text("suche", "Suchbegriff", suche.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return Ok(session.refused_by(&e, "Suche nicht möglich", "/dienste")),
+    };
+    let needle = crate::domain::search_key(&q);
+    let (services, total, page, pages) = state
         .db
-        .read(|conn| {
-            Service::list_with_operator(conn, false)?
+        .read(move |conn| {
+            let matching: Vec<_> = Service::list_with_operator(conn, false)?
+                .into_iter()
+                .filter(|(s, _)| {
+                    needle.is_empty()
+                        || crate::domain::search_key(&s.name).contains(&needle)
+                        || s.ozg_name
+                            .as_deref()
+                            .is_some_and(|o| crate::domain::search_key(o).contains(&needle))
+                })
+                .collect();
+            let total = matching.len();
+            let pages = total.div_ceil(PER_PAGE).max(1);
+            let page = seite.unwrap_or(1).clamp(1, pages);
+            let shown = matching
                 .iter()
+                .skip((page - 1) * PER_PAGE)
+                .take(PER_PAGE)
                 .map(|(s, op)| s.view(op.as_deref()))
-                .collect::<AppResult<Vec<_>>>()
+                .collect::<AppResult<Vec<_>>>()?;
+            Ok((shown, total, page, pages))
         })
         .await?;
     let mut ctx = page_context(&session, "Dienste")?;
     ctx["services"] = json!(services);
+    ctx["total"] = json!(total);
+    ctx["page"] = json!(page);
+    ctx["pages"] = json!(pages);
+    ctx["suche"] = json!(q);
+    ctx["suche_url"] = json!(crate::domain::urlencode(&q));
     Ok(crate::web::render("services.html", ctx))
 }
 

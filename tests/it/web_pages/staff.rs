@@ -49,6 +49,38 @@ fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
         text.contains("Dortmund") && text.contains("Düsseldorf"),
         "{text}"
     );
+    // The services list: searchable, 50 per page, every service once across the pages.
+    let (_, services) = app.get("/api/v1/services");
+    let count = services["total"]
+        .as_i64()
+        .or_else(|| services.as_array().map(|a| a.len() as i64))
+        .unwrap_or_else(|| panic!("{services}"));
+    let first = app.web_get(Some(&clerk), "/dienste").body;
+    assert!(first.contains(&format!("{count} Dienste")), "{first}");
+    let rows = |html: &str| html.matches("\">Bearbeiten<span").count();
+    let mut seen = rows(&first);
+    assert_eq!(seen as i64, count.min(50));
+    let mut page = 1;
+    while seen < count as usize {
+        page += 1;
+        let next = app
+            .web_get(Some(&clerk), &format!("/dienste?seite={page}"))
+            .body;
+        assert!(next.contains(&format!("Seite {page} von")), "{next}");
+        seen += rows(&next);
+    }
+    assert_eq!(seen as i64, count);
+    let found = app.web_get(Some(&clerk), "/dienste?suche=Wohngeld").text();
+    assert!(
+        found.contains("Wohngeld (Online-Dienst Wohngeld)"),
+        "{found}"
+    );
+    assert!(!found.contains("Gewerbeanzeige"), "{found}");
+    let nothing = app.web_get(Some(&clerk), "/dienste?suche=Raumfahrt").text();
+    assert!(nothing.contains("Kein Dienst passt zur Suche"), "{nothing}");
+    // The service page pages its Einzelabrufe (here all on one page).
+    assert!(!text.contains("Nächste Seite"), "{text}");
+
     let dashboard = app.web_get(Some(&clerk), "/");
     assert!(
         dashboard
