@@ -38,11 +38,36 @@ pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<
     Ok(Agreement::list(conn, scope, &Filter::default(), page)?.items)
 }
 
-/// `/kommune`: the RV, the Einzelabrufe, and the services one can still call.
-#[get("/kommune")]
-async fn home(state: &State<AppState>, session: Option<Session>) -> AppResult<Page> {
+/// Services one can still call, per page of `/kommune`.
+const SERVICES_PER_PAGE: usize = 20;
+
+/// Which of the services one can still call `/kommune` shows: those matching a search,
+/// one page of them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ServiceChoice {
+    pub q: String,
+    pub page: usize,
+}
+
+/// `/kommune?suche=&seite=`: the RV, the Einzelabrufe, and the services one can still
+/// call (searchable, 20 per page).
+#[get("/kommune?<suche>&<seite>")]
+async fn home(
+    state: &State<AppState>,
+    session: Option<Session>,
+    suche: Option<String>,
+    seite: Option<usize>,
+) -> AppResult<Page> {
     let session = signed_in!(session);
-    home_view(state, &session, json!({}), None).await
+    let q = match crate::web::search_text("suche", "Suchbegriff", suche.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return Ok(session.refused_by(&e, "Suche nicht möglich", "/kommune")),
+    };
+    let choice = ServiceChoice {
+        q,
+        page: seite.unwrap_or(1).max(1),
+    };
+    home_view(state, &session, json!({}), None, choice).await
 }
 
 /// The page, with the RV request's typed `values` and `errors` when it was refused.
@@ -51,6 +76,7 @@ async fn home_view(
     session: &Session,
     values: Value,
     errors: Option<(Value, Value)>,
+    choice: ServiceChoice,
 ) -> AppResult<Page> {
     let municipality_id = own_municipality(session)?;
     let scope = session.scope();
@@ -111,23 +137,35 @@ async fn home_view(
         .iter()
         .filter(|a| a.kind == AgreementKind::Ea)
         .collect();
+    let needle = crate::domain::search_key(&choice.q);
     let mut callable = Vec::new();
     for (s, operator) in &services {
-        // NRW's own services are not called through d-NRW by NRW municipalities.
+        // NRW's own services are not called through d-NRW by NRW municipalities; those
+        // with an active Einzelabruf are in the table above.
         if s.availability()? != Availability::Available || s.is_nrw_service() {
             continue;
         }
         let active = eas
             .iter()
-            .find(|a| a.service.as_ref().is_some_and(|x| x.id == s.id) && a.status.is_active());
+            .any(|a| a.service.as_ref().is_some_and(|x| x.id == s.id) && a.status.is_active());
+        if active || !(needle.is_empty() || crate::domain::search_key(&s.name).contains(&needle)) {
+            continue;
+        }
         callable.push(json!({
             "id": s.id,
             "name": s.name,
             "operator": operator,
             "providing_state": s.providing_state,
-            "ea": active,
         }));
     }
+    let callable_total = callable.len();
+    let pages = callable_total.div_ceil(SERVICES_PER_PAGE).max(1);
+    let page = choice.page.clamp(1, pages);
+    let shown: Vec<Value> = callable
+        .into_iter()
+        .skip((page - 1) * SERVICES_PER_PAGE)
+        .take(SERVICES_PER_PAGE)
+        .collect();
     let mut ctx = page_context(session, "Meine Kommune")?;
     ctx["traegerschaft"] = json!({ "code": standing.code(), "label": standing.label() });
     ctx["values"] = json!({
@@ -145,7 +183,12 @@ async fn home_view(
     ctx["rv_in_force"] = json!(rv_in_force);
     ctx["rv_signed_by_us"] = json!(rv_signed_by_us);
     ctx["eas"] = json!(eas);
-    ctx["services"] = json!(callable);
+    ctx["services"] = json!(shown);
+    ctx["services_total"] = json!(callable_total);
+    ctx["services_page"] = json!(page);
+    ctx["services_pages"] = json!(pages);
+    ctx["suche"] = json!(choice.q);
+    ctx["suche_url"] = json!(crate::domain::urlencode(&choice.q));
     ctx["may_sign"] = json!(session.user.may_sign);
     // What the municipality has to do: sign, submit its drafts, its own go-live tasks
     // (most urgent first; those of d-NRW and the provider are shown as information).
@@ -213,6 +256,7 @@ async fn request_rv(
             &session,
             values,
             Some(crate::web::form_errors(&e, str::to_string)),
+            ServiceChoice::default(),
         )
         .await?
         .with_status(rocket::http::Status::UnprocessableEntity)),

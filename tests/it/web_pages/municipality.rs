@@ -531,3 +531,112 @@ fn changing_a_draft_einzelabruf_brings_the_form_back_filled_in() {
     let again = file_wohngeld(&app, &erika, &f.wohngeld, &cert);
     assert_eq!(again.status, Status::SeeOther, "{}", again.text());
 }
+
+#[test]
+fn meine_kommune_offers_the_services_without_an_einzelabruf_searchable_and_paged() {
+    let app = TestApp::new();
+    let (_, _, wohngeld) = wohngeld_supply(&app);
+    let koeln = app.municipality("05315000");
+    let erika = web_user(
+        &app,
+        json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln, "may_sign": true }),
+    );
+    // 24 more services of other Länder (the seeded catalogue offers one), and one of NRW's,
+    // which an NRW municipality does not call.
+    for i in 1..=24 {
+        app.ok(
+            "POST",
+            "/api/v1/services",
+            Some(
+                json!({ "name": format!("Musterdienst {i:02}"), "availability": "available",
+                "leika_keys": ["99107023000000"], "providing_land_key": "01" }),
+            ),
+        );
+    }
+    app.ok(
+        "POST",
+        "/api/v1/services",
+        Some(
+            json!({ "name": "Musterdienst aus NRW", "availability": "available",
+            "leika_keys": ["99107023000000"], "providing_land_key": "05" }),
+        ),
+    );
+    // What the page should offer: available services of other Länder.
+    let (_, catalog) = app.get_anon("/api/v1/catalog");
+    let offered: Vec<String> = catalog["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["availability"] == "available" && s["providing_land_key"] != "05")
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(offered.len() > 20, "enough to page: {}", offered.len());
+    let links = |page: &str| -> Vec<String> {
+        page.split("<h3><a href=\"/katalog/")
+            .skip(1)
+            .map(|rest| rest[..36].to_string())
+            .collect()
+    };
+    let first = app.web_get(Some(&erika), "/kommune").body;
+    assert!(
+        first.contains(&format!("{} Dienste", offered.len())),
+        "{first}"
+    );
+    let mut seen = links(&first);
+    assert_eq!(seen.len(), 20);
+    let mut page = 2;
+    loop {
+        let next = app
+            .web_get(Some(&erika), &format!("/kommune?seite={page}"))
+            .body;
+        let more = links(&next);
+        assert!(!more.is_empty() && more.len() <= 20);
+        seen.extend(more);
+        if !next.contains("Nächste Seite") {
+            break;
+        }
+        page += 1;
+    }
+    seen.sort();
+    let mut expected = offered.clone();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "every offered service once, across the pages"
+    );
+    // A page beyond the last shows the last.
+    let beyond = app.web_get(Some(&erika), "/kommune?seite=999").body;
+    assert!(
+        beyond.contains(&format!("Seite {page} von {page}")),
+        "{beyond}"
+    );
+
+    // The search narrows the list; nothing found says so.
+    let found = app.web_get(Some(&erika), "/kommune?suche=wohngeld").body;
+    assert!(links(&found).contains(&wohngeld), "{found}");
+    assert!(links(&found).len() < 20);
+    let none = app
+        .web_get(Some(&erika), "/kommune?suche=Raumfahrtagentur")
+        .text();
+    assert!(
+        none.contains("Kein weiterer Dienst passt zu „Raumfahrtagentur“"),
+        "{none}"
+    );
+    let bad = app.web_get(Some(&erika), "/kommune?suche=%07");
+    assert_eq!(bad.status.code, 422, "{}", bad.text());
+
+    // With an Einzelabruf, Wohngeld leaves the offer for the table of Einzelabrufe.
+    app.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    app.in_force(json!({
+        "kind": "ea", "municipality_id": koeln, "service_id": wohngeld, "avv": avv(),
+        "parameters": { "zustaendige_stelle_url": "https://www.stadt-koeln.de/wohngeld", "kontakt_email": "wohngeld@stadt-koeln.de" }
+    }));
+    let after = app.web_get(Some(&erika), "/kommune?suche=wohngeld").body;
+    assert!(!links(&after).contains(&wohngeld), "{after}");
+    let all = app.web_get(Some(&erika), "/kommune").body;
+    assert!(
+        all.contains(&format!("{} Dienste", offered.len() - 1)),
+        "{all}"
+    );
+    assert!(all.contains(&format!("einzelabruf?dienst={}", offered[0])) || offered[0] == wohngeld);
+}
