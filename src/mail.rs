@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::error::{AppError, AppResult};
 
 /// The kinds of mail the registry sends (each a folder of templates).
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     "ea_filed",
     "in_force",
     "signature_waiting",
@@ -30,6 +30,7 @@ pub const KINDS: [&str; 11] = [
     "account_created",
     "password_reset",
     "accessibility_feedback",
+    "ekv_requested",
 ];
 
 macro_rules! email_templates {
@@ -60,6 +61,7 @@ fn templates() -> &'static tera::Tera {
             "account_created",
             "password_reset",
             "accessibility_feedback",
+            "ekv_requested",
         ])
         .expect("email templates");
         t
@@ -310,6 +312,7 @@ mod tests {
             "the_kind": "der Einzelabruf (EA)", "the_kind_acc": "den Einzelabruf (EA)",
             "by": "Erika Köln", "effective_from": "01.12.2026", "side": "Stadt Köln", "reason": "Frist <zu> kurz",
             "message": "Tabelle <neu> nicht bedienbar", "page": "/katalog",
+            "partner": "GovConnect GmbH", "requester": "Ina Intermediär", "note": "Ab <März>",
         });
         for kind in KINDS {
             let r = render(kind, &ctx).unwrap();

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod outbox;
 pub mod qes;
 pub mod reminders;
+pub mod reuse;
 pub mod rollout;
 pub mod sign;
 pub mod todo;

@@ -305,6 +305,23 @@ pub fn certificate_expiring(
     outbox::enqueue(conn, "certificate_expiring", &to, &ctx)
 }
 
+/// Another Land's intermediary asked to re-use an NRW service (an EKV draft): d-NRW's
+/// staff are told, with the note of the person who asked.
+pub fn ekv_requested(
+    conn: &mut DbConn,
+    a: &Agreement,
+    requester: &str,
+    note: Option<&str>,
+) -> AppResult<()> {
+    let to = staff_emails(conn)?;
+    let mut ctx = describe(conn, a)?;
+    ctx["partner"] = ctx["municipality"].clone();
+    ctx["requester"] = json!(requester);
+    ctx["note"] = json!(note.unwrap_or_default());
+    outbox::enqueue(conn, "ekv_requested", &to, &ctx)?;
+    Ok(())
+}
+
 /// An account was created, or an admin set a new initial password: the user is told
 /// (never the password itself).
 pub fn account(conn: &mut DbConn, user: &User, created: bool) -> AppResult<()> {

@@ -50,6 +50,18 @@ pub fn staff_only(role: Role) -> Result<(), String> {
     }
 }
 
+/// Asking d-NRW to re-use an NRW service (an EKV request): another Land's intermediary,
+/// for itself. d-NRW writes EKVs itself; municipalities re-use through Einzelabrufe.
+pub fn request_reuse(scope: &Scope) -> Result<&str, String> {
+    match scope {
+        Scope::Intermediary(o) => Ok(o),
+        _ => Err(
+            "Die Nachnutzung eines NRW-Dienstes fragen die Kommunalvertreter anderer Länder an."
+                .into(),
+        ),
+    }
+}
+
 /// The municipality's own pages ("Meine Kommune", the Einzelabruf form): its users only.
 pub fn own_municipality(role: Role, municipality: Option<&str>) -> Result<&str, String> {
     match (role, municipality) {

@@ -754,6 +754,7 @@ fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
     );
     assert_eq!(status, Status::Created, "{v}");
     let dataport = app.organisation("intermediaries", "Dataport AöR");
+    let gewerbe = app.service("Gewerbeanzeige");
     let users: Vec<Option<WebUser>> = [
         json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
         json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),
@@ -781,6 +782,8 @@ fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
             "/anmelden".into(),
             ea_page.clone(),
             format!("/vereinbarungen/neu-ea?dienst={wohngeld}"),
+            // An NRW service: Dataport's page offers to ask for its re-use.
+            format!("/katalog/{gewerbe}"),
         ];
         for form in crawl(&app, user.as_ref(), &start) {
             let mut names: Vec<&str> = form.fields.iter().map(|f| f.name.as_str()).collect();

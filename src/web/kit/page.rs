@@ -31,6 +31,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "password.html",
             "message.html",
             "catalog.html",
+            "catalog_body.html",
             "service.html",
             "kommune.html",
             "ea_form.html",

@@ -67,6 +67,14 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("POST", "/abmelden".into(), none, [303; 6]),
         ("GET", "/katalog".into(), none, PUBLIC),
         ("GET", format!("/katalog/{s}"), none, PUBLIC),
+        // Asking to re-use a service: another Land's intermediary only; Wohngeld is not an
+        // NRW service, so Dataport's request is refused at the field (422).
+        (
+            "POST",
+            format!("/katalog/{s}/anfrage"),
+            none,
+            [303, 403, 403, 403, 403, 422],
+        ),
         // Checking a document is public and changes nothing; without a file it is 422.
         ("GET", "/pruefen".into(), none, PUBLIC),
         ("GET", "/impressum".into(), none, PUBLIC),
@@ -533,6 +541,11 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             admin,
             format!("/dienste/{}/bearbeiten", f.wohngeld),
             vec![("name", "Umbenannt")],
+        ),
+        (
+            f.users[5].as_ref().unwrap(),
+            format!("/katalog/{}/anfrage", f.wohngeld),
+            vec![("note", "Ab 2027")],
         ),
         (
             admin,
