@@ -167,11 +167,12 @@ impl Rollout {
     }
 }
 
-/// The services another Land's intermediary provides to NRW: those of its EKVs with
-/// d-NRW.
+/// The services another Land's intermediary provides to NRW: those of its inbound EKVs
+/// with d-NRW (its outbound ones are NRW's services it re-uses).
 pub fn provided_by(conn: &mut DbConn, organisation: &str) -> AppResult<HashSet<String>> {
     Ok(agreements::table
         .filter(agreements::kind.eq(AgreementKind::Ekv.as_str()))
+        .filter(agreements::direction.eq(crate::domain::Direction::Inbound.as_str()))
         .filter(agreements::counterparty_id.eq(organisation))
         .filter(agreements::service_id.is_not_null())
         .select(agreements::service_id.assume_not_null())
