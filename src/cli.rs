@@ -310,7 +310,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
                 created.user.email, created.user.role_label
             );
             println!("Erstpasswort (nur jetzt sichtbar, bei der ersten Anmeldung zu ändern):");
-            println!("{}", created.initial_password);
+            println!("{}", created.initial_password.unwrap_or_default());
         }
         UserCommand::Token { email, name } => {
             let issued = db.write_blocking(|conn| {

@@ -28,9 +28,9 @@ pub const KINDS: [&str; 12] = [
     "task_overdue",
     "certificate_expiring",
     "account_created",
-    "password_reset",
     "accessibility_feedback",
     "ekv_requested",
+    "account_invitation",
 ];
 
 macro_rules! email_templates {
@@ -59,9 +59,9 @@ fn templates() -> &'static tera::Tera {
             "task_overdue",
             "certificate_expiring",
             "account_created",
-            "password_reset",
             "accessibility_feedback",
             "ekv_requested",
+            "account_invitation",
         ])
         .expect("email templates");
         t
@@ -313,6 +313,7 @@ mod tests {
             "by": "Erika Köln", "effective_from": "01.12.2026", "side": "Stadt Köln", "reason": "Frist <zu> kurz",
             "message": "Tabelle <neu> nicht bedienbar", "page": "/katalog",
             "partner": "GovConnect GmbH", "requester": "Ina Intermediär", "note": "Ab <März>",
+            "created": true,
         });
         for kind in KINDS {
             let r = render(kind, &ctx).unwrap();

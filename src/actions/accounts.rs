@@ -1,6 +1,6 @@
 //! Accounts: creating users (with their welcome mail), signing in (the login throttle,
 //! counted under a row lock before the password check), and what admins and users change
-//! on an account (lock, new initial password, own password).
+//! on an account (lock, the right to sign, own password; invitations: `invitation`).
 
 use crate::db::schema::users;
 use crate::db::{Db, DbConn};
@@ -192,27 +192,6 @@ impl User {
         })
     }
 
-    /// An admin sets a new initial password (returned once; to be changed at the next
-    /// login). The account's sessions end.
-    pub fn reset_password(conn: &mut DbConn, actor: &User, id: &str) -> AppResult<(User, String)> {
-        let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
-        let hash = hash_password(&password)?;
-        let own = "Das eigene Passwort ändern Sie unter „Passwort ändern“.";
-        let user = admin_change(conn, actor, id, "reset_password", own, |conn, user| {
-            diesel::update(users::table.find(&user.id))
-                .set((
-                    users::password_hash.eq(hash),
-                    users::must_change_password.eq(true),
-                    users::updated_at.eq(now()),
-                    users::lock_version.eq(user.lock_version + 1),
-                ))
-                .execute(conn)?;
-            Ok(())
-        })?;
-        crate::actions::notify::account(conn, &user, false)?;
-        Ok((user, password))
-    }
-
     pub fn change_password(
         conn: &mut DbConn,
         id: &str,
@@ -316,13 +295,20 @@ pub struct NewUser {
     /// be changed at first login.
     #[serde(default)]
     pub password: Option<String>,
+    /// The admin pages: no initial password is returned; the user is mailed a one-time
+    /// link to set their own (`actions::invitation`).
+    #[serde(skip)]
+    pub invite: bool,
 }
 
-/// A created user and, once, its initial password.
+/// A created user and, once, its initial password, or the invitation sent instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct CreatedUser {
     pub user: UserView,
-    pub initial_password: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<crate::actions::invitation::Sent>,
 }
 
 impl Inspect for NewUser {
@@ -467,10 +453,19 @@ impl NewUser {
                 note: None,
             },
         )?;
-        crate::actions::notify::account(conn, &user, true)?;
+        if self.invite {
+            let sent = crate::actions::invitation::invite(conn, actor, &user, true)?;
+            return Ok(CreatedUser {
+                user: user.view()?,
+                initial_password: None,
+                invitation: Some(sent),
+            });
+        }
+        crate::actions::notify::account_created(conn, &user)?;
         Ok(CreatedUser {
             user: user.view()?,
-            initial_password: password,
+            initial_password: Some(password),
+            invitation: None,
         })
     }
 }

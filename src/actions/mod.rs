@@ -11,6 +11,7 @@ pub mod documents;
 pub mod ea;
 pub mod exports;
 pub mod golive;
+pub mod invitation;
 pub mod lifecycle;
 pub mod notify;
 pub mod outbox;

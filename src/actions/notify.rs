@@ -322,20 +322,46 @@ pub fn ekv_requested(
     Ok(())
 }
 
-/// An account was created, or an admin set a new initial password: the user is told
-/// (never the password itself).
-pub fn account(conn: &mut DbConn, user: &User, created: bool) -> AppResult<()> {
+/// An invitation: the link with the one-time secret to set one's password, and until
+/// when it works. `created`: the account is new (else: invited again).
+pub fn invitation(
+    conn: &mut DbConn,
+    user: &User,
+    secret: &str,
+    expires_at: time::PrimitiveDateTime,
+    created: bool,
+) -> AppResult<()> {
+    let ctx = json!({
+        "name": user.name,
+        "email": user.email,
+        "role": user.role.label(),
+        "created": created,
+        "expires": crate::domain::berlin::german_date_time(expires_at),
+        "link": link(&format!("/einladung/{secret}")),
+    });
+    outbox::enqueue(
+        conn,
+        crate::actions::invitation::MAIL_KIND,
+        std::slice::from_ref(&user.email),
+        &ctx,
+    )?;
+    Ok(())
+}
+
+/// An account was created with an initial password (the API and the CLI): the user is
+/// told (never the password itself).
+pub fn account_created(conn: &mut DbConn, user: &User) -> AppResult<()> {
     let ctx = json!({
         "name": user.name,
         "email": user.email,
         "role": user.role.label(),
         "link": link("/anmelden"),
     });
-    let kind = if created {
-        "account_created"
-    } else {
-        "password_reset"
-    };
-    outbox::enqueue(conn, kind, std::slice::from_ref(&user.email), &ctx)?;
+    outbox::enqueue(
+        conn,
+        "account_created",
+        std::slice::from_ref(&user.email),
+        &ctx,
+    )?;
     Ok(())
 }

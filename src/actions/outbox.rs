@@ -82,6 +82,9 @@ pub fn backoff_secs(attempts: i32) -> i64 {
     (30i64 << exp).min(3600)
 }
 
+/// What a sent mail with a one-time link keeps of its body.
+pub const SENT_SECRET: &str = "(versandt; der einmalige Link wird nicht aufbewahrt)";
+
 fn finish(db: &Db, worker: &str, row: &OutboxRow, result: Result<(), String>) -> AppResult<()> {
     let (id, worker) = (row.id.clone(), worker.to_string());
     let attempts = row.attempts;
@@ -91,13 +94,27 @@ fn finish(db: &Db, worker: &str, row: &OutboxRow, result: Result<(), String>) ->
             .filter(outbox::locked_by.eq(&worker))
             .filter(outbox::sent_at.is_null());
         match result {
-            Ok(()) => diesel::update(mine)
+            Ok(()) => {
+                let n = diesel::update(mine)
+                    .set((
+                        outbox::sent_at.eq(now()),
+                        outbox::locked_until.eq(None::<PrimitiveDateTime>),
+                        outbox::last_error.eq(None::<String>),
+                    ))
+                    .execute(conn)?;
+                // A mail with a one-time link keeps no copy of the link once it is sent.
+                diesel::update(
+                    outbox::table
+                        .filter(outbox::id.eq(&id))
+                        .filter(outbox::kind.eq(crate::actions::invitation::MAIL_KIND)),
+                )
                 .set((
-                    outbox::sent_at.eq(now()),
-                    outbox::locked_until.eq(None::<PrimitiveDateTime>),
-                    outbox::last_error.eq(None::<String>),
+                    outbox::body_text.eq(SENT_SECRET),
+                    outbox::body_html.eq(SENT_SECRET),
                 ))
-                .execute(conn)?,
+                .execute(conn)?;
+                n
+            }
             Err(e) => diesel::update(mine)
                 .set((
                     outbox::next_attempt_at.eq(now() + Duration::seconds(backoff_secs(attempts))),

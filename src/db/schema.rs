@@ -255,6 +255,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         user_id -> Text,
@@ -355,6 +367,7 @@ diesel::joinable!(signatures -> contacts (contact_id));
 diesel::joinable!(signatures -> users (user_id));
 diesel::joinable!(documents -> agreements (agreement_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(invitations -> users (user_id));
 diesel::joinable!(attachments -> agreements (agreement_id));
 diesel::joinable!(golive_tasks -> agreements (agreement_id));
 diesel::joinable!(agreements -> municipalities (municipality_id));
@@ -378,6 +391,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     qes_signatures,
     users,
     api_tokens,
+    invitations,
     login_failures,
     login_throttle,
     attachments,

@@ -136,6 +136,84 @@ impl Municipality {
             .optional()?)
     }
 
+    /// The municipality a person means: its AGS (8 digits), or its name as people write
+    /// it ("Köln", "Stadt Kleve", "Kreis Kleve"). None or several are refused at the field
+    /// `municipality_id`, naming the candidates with their AGS.
+    pub fn resolve(conn: &mut DbConn, text: &str) -> AppResult<Municipality> {
+        let text = text.trim();
+        let refuse = |message: String| AppError::field("municipality_id", message);
+        if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Municipality::find_by_ags(conn, text)?
+                .ok_or_else(|| refuse(format!("Keine Kommune mit dem AGS {text}.")));
+        }
+        let wanted = search_key(text);
+        let core = [
+            "landeshauptstadt ",
+            "stadt ",
+            "kreis ",
+            "gemeinde ",
+            "städteregion ",
+        ]
+        .iter()
+        .find_map(|p| wanted.strip_prefix(&search_key(p)))
+        .unwrap_or(&wanted)
+        .trim()
+        .to_string();
+        if core.chars().count() < 2 {
+            return Err(refuse(
+                "Bitte den Namen der Kommune (mindestens zwei Buchstaben) oder ihren AGS angeben."
+                    .into(),
+            ));
+        }
+        let candidates: Vec<Municipality> = municipalities::table
+            .filter(
+                municipalities::search_name
+                    .like(format!("%{}%", escape_like(&core)))
+                    .escape('\\'),
+            )
+            .order(municipalities::ags)
+            .limit(50)
+            .select(Municipality::as_select())
+            .load(conn)?;
+        let exact: Vec<&Municipality> = candidates
+            .iter()
+            .filter(|m| search_key(&m.display_name()) == wanted)
+            .collect();
+        // "Kleve" names the Kreis and the city ("Kleve, Stadt") alike.
+        let by_name: Vec<&Municipality> = candidates
+            .iter()
+            .filter(|m| search_key(m.name.split(',').next().unwrap_or("").trim()) == wanted)
+            .collect();
+        let chosen = match (exact.as_slice(), by_name.as_slice(), candidates.as_slice()) {
+            ([one], _, _) | ([], [one], _) => Some((*one).clone()),
+            ([], [], [one]) => Some(one.clone()),
+            _ => None,
+        };
+        if let Some(m) = chosen {
+            return Ok(m);
+        }
+        if candidates.is_empty() {
+            return Err(refuse(format!(
+                "Keine Kommune passt zu „{text}“; geben Sie den Namen oder den AGS an."
+            )));
+        }
+        let shown: Vec<&Municipality> = if by_name.len() > 1 {
+            by_name
+        } else {
+            candidates.iter().collect()
+        };
+        let list = shown
+            .iter()
+            .take(5)
+            .map(|m| format!("{} ({})", m.display_name(), m.ags))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if shown.len() > 5 { ", …" } else { "" };
+        Err(refuse(format!(
+            "Mehrere Kommunen passen zu „{text}“: {list}{more}. Geben Sie den vollen Namen oder den AGS an."
+        )))
+    }
+
     pub fn list(
         conn: &mut DbConn,
         filter: &Checked<Filter>,

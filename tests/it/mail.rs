@@ -218,7 +218,7 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
         app.get(&format!("/api/v1/agreements/{ea}")).1["status"],
         "in_force"
     );
-    // An admin sets a new initial password for Bernd.
+    // An admin invites Bernd again (a new one-time link to set his password).
     let bernd = app.ok("GET", "/api/v1/users", None);
     let bernd_id = bernd
         .as_array()
@@ -239,8 +239,13 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
                     ..Default::default()
                 })?
                 .create(conn, "test")?;
-            let admin = nachnutzung::store::user::User::find(conn, &admin.user.id)?;
-            nachnutzung::store::user::User::reset_password(conn, &admin, &bernd_id)
+            let bernd = nachnutzung::store::user::User::find(conn, &bernd_id)?;
+            nachnutzung::actions::invitation::invite(
+                conn,
+                &format!("user:{}", admin.user.email),
+                &bernd,
+                false,
+            )
         })
         .unwrap();
 
@@ -266,14 +271,30 @@ fn each_kind_of_mail_reaches_its_recipients_with_subject_link_and_no_document() 
             subjects(&to, who)
         );
     }
-    let reset = &to["bernd@essen.de"]
+    let invitation = &to["bernd@essen.de"]
         .iter()
-        .find(|m| m["subject"].as_str().unwrap().contains("zurückgesetzt"))
-        .expect("reset mail");
-    assert!(reset["text"]
-        .as_str()
-        .unwrap()
-        .contains("http://127.0.0.1:8000/anmelden"));
+        .find(|m| m["subject"].as_str().unwrap().contains("Neue Einladung"))
+        .expect("invitation mail");
+    let text = invitation["text"].as_str().unwrap();
+    let link = text
+        .split("http://127.0.0.1:8000/einladung/")
+        .nth(1)
+        .map(|rest| &rest[..64])
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(link.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+    // Sent, the outbox keeps no copy of the one-time link.
+    let kept: Vec<String> = db(&app)
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            Ok(outbox::table
+                .filter(outbox::kind.eq("account_invitation"))
+                .select(outbox::body_text)
+                .load::<String>(c)?)
+        })
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(!kept[0].contains(link), "{}", kept[0]);
     for m in &mails {
         let body = format!("{}{}", m["text"], m["html"]);
         assert!(

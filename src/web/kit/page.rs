@@ -59,6 +59,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "receipt.html",
             "legal.html",
             "welcome.html",
+            "invitation.html",
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);

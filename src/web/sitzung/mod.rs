@@ -1,5 +1,7 @@
 //! Signing in and out, and changing one's password: `/anmelden`, `/abmelden`,
-//! `/passwort`.
+//! `/passwort`; setting it from an invitation: `/einladung/<secret>` (`einladung`).
+
+mod einladung;
 
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
@@ -19,7 +21,15 @@ use crate::web::{
 };
 
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![login_page, login, password_page, change_password, logout,]
+    rocket::routes![
+        login_page,
+        login,
+        password_page,
+        change_password,
+        logout,
+        einladung::invitation_page,
+        einladung::accept,
+    ]
 }
 
 #[get("/anmelden")]

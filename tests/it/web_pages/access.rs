@@ -302,6 +302,27 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", format!("/dienste/{s}/bearbeiten"), none, STAFF),
         ("POST", format!("/dienste/{s}/bearbeiten"), none, STAFF_FORM),
         ("GET", "/benutzer".into(), none, ADMIN),
+        // Inviting again (before the lock below: a locked account is not invited).
+        (
+            "POST",
+            format!("/benutzer/{target}/einladung"),
+            none,
+            [303, 200, 403, 403, 403, 403],
+        ),
+        // An invitation link that does not exist: the same German 404 for everyone; its
+        // form without the pre-login token is refused.
+        (
+            "GET",
+            format!("/einladung/{}", "ab".repeat(32)),
+            none,
+            [404; 6],
+        ),
+        (
+            "POST",
+            format!("/einladung/{}", "ab".repeat(32)),
+            none,
+            [403; 6],
+        ),
         (
             "POST",
             format!("/benutzer/{target}/sperre"),
@@ -313,12 +334,6 @@ fn every_page_answers_every_role_as_the_table_says() {
             format!("/benutzer/{target}/zeichnung"),
             &signing_form,
             [303, 303, 403, 403, 403, 403],
-        ),
-        (
-            "POST",
-            format!("/benutzer/{target}/passwort"),
-            none,
-            [303, 200, 403, 403, 403, 403],
         ),
         (
             "POST",
@@ -338,6 +353,7 @@ fn every_page_answers_every_role_as_the_table_says() {
             t = t.replace(id.as_str(), "<id>");
         }
         t = t.replace(&format!("{}.ics", "0".repeat(64)), "<file>");
+        t = t.replace(&"ab".repeat(32), "<secret>");
         t.replace(
             "/schriftform/00000000-0000-0000-0000-000000000000",
             "/schriftform/<qes>",
@@ -527,7 +543,15 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             format!("/benutzer/{}/zeichnung", koeln.id),
             vec![("zeichnen", "true")],
         ),
-        (admin, format!("/benutzer/{}/passwort", koeln.id), vec![]),
+        (admin, format!("/benutzer/{}/einladung", koeln.id), vec![]),
+        (
+            admin,
+            format!("/einladung/{}", "ab".repeat(32)),
+            vec![
+                ("new", "Neues-Passwort-2026"),
+                ("repeat", "Neues-Passwort-2026"),
+            ],
+        ),
         (
             admin,
             "/dienste/neu".into(),
@@ -571,7 +595,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
         for id in [rv_a, rv_b, k, d, &f.wohngeld, &koeln.id, &task] {
             t = t.replace(id.as_str(), "<id>");
         }
-        t
+        t.replace(&"ab".repeat(32), "<secret>")
     };
     let covered: std::collections::BTreeSet<String> =
         forms.iter().map(|(_, path, _)| template(path)).collect();

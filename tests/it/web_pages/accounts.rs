@@ -1,12 +1,42 @@
-//! Admins adding, locking and resetting accounts on the pages.
+//! Admins adding (by invitation), locking and inviting accounts again on the pages.
 
 use super::*;
 use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 
+/// The secret of the newest invitation mail to `email` waiting in the outbox.
+fn invitation_secret(app: &TestApp, email: &str) -> String {
+    let email = email.to_string();
+    let bodies: Vec<String> = app
+        .db()
+        .read_blocking(move |c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            Ok(outbox::table
+                .filter(outbox::kind.eq("account_invitation"))
+                .filter(outbox::recipient.eq(email))
+                .order(outbox::created_at.desc())
+                .select(outbox::body_text)
+                .load::<String>(c)?)
+        })
+        .unwrap();
+    let body = bodies.first().expect("an invitation mail");
+    let at = body.find("/einladung/").expect("the link") + "/einladung/".len();
+    body[at..at + 64].to_string()
+}
+
+fn csrf_of(page: &WebPage) -> String {
+    let at = page
+        .body
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a token")
+        + 19;
+    page.body[at..].split('"').next().unwrap().to_string()
+}
+
 #[test]
-fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
+fn an_admin_adds_a_user_by_name_of_the_municipality_who_sets_the_password_with_a_one_time_link() {
     let app = TestApp::new();
     let admin = web_user(
         &app,
@@ -19,7 +49,7 @@ fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
             ("email", "kein"),
             ("name", ""),
             ("role", "municipality"),
-            ("municipality_ags", ""),
+            ("kommune", ""),
         ],
     );
     assert_eq!(bad.status, Status::UnprocessableEntity);
@@ -29,49 +59,286 @@ fn an_admin_adds_a_user_and_sees_the_initial_password_once() {
         bad.text()
     );
     assert!(bad.body.contains("href=\"#email\""), "{}", bad.body);
-    // The form's fields are named like the command's: an unknown AGS is refused at its field.
-    let bad = app.web_post(
-        Some(&admin),
-        "/benutzer",
-        &[
-            ("email", "neu@stadt-koeln.de"),
+    // The municipality by AGS or by name; none or several are refused at the field, with
+    // the candidates and their AGS.
+    let person = |kommune: &'static str| {
+        [
+            ("email", "neu@stadt-kleve.de"),
             ("name", "Neue Nutzerin"),
             ("role", "municipality"),
-            ("municipality_ags", "05999999"),
+            ("kommune", kommune),
+            ("may_sign", "true"),
+        ]
+    };
+    for (kommune, says) in [
+        ("05999999", "Keine Kommune mit dem AGS 05999999."),
+        ("Atlantis", "Keine Kommune passt zu „Atlantis“"),
+        (
+            "Kleve",
+            "Mehrere Kommunen passen zu „Kleve“: Kreis Kleve (05154000), Stadt Kleve (05154036)",
+        ),
+    ] {
+        let refused = app.web_post(Some(&admin), "/benutzer", &person(kommune));
+        assert_eq!(refused.status, Status::UnprocessableEntity, "{kommune}");
+        assert!(
+            refused.body.contains("href=\"#kommune\""),
+            "{}",
+            refused.text()
+        );
+        assert!(
+            refused.text().contains(says),
+            "{kommune}: {}",
+            refused.text()
+        );
+        assert!(
+            refused.body.contains(&format!("value=\"{kommune}\"")),
+            "kept in the field"
+        );
+    }
+    let ok = app.web_post(Some(&admin), "/benutzer", &person("Stadt Kleve"));
+    assert_eq!(ok.status, Status::Ok, "{}", ok.text());
+    assert!(
+        ok.text().contains("Benutzer angelegt und eingeladen"),
+        "{}",
+        ok.text()
+    );
+    assert!(
+        !ok.body.contains("class=\"passwort\""),
+        "no password is shown"
+    );
+    // The list: organisation and role columns, a search.
+    let list = app.web_get(Some(&admin), "/benutzer?suche=kleve").text();
+    assert!(
+        list.contains("Neue Nutzerin neu@stadt-kleve.de Stadt Kleve Kommune zeichnungsberechtigt Passwort noch nicht festgelegt"),
+        "{list}"
+    );
+    assert!(!list.contains("admin@d-nrw.de"), "{list}");
+    let all = app.web_get(Some(&admin), "/benutzer").text();
+    assert!(
+        all.contains("Ada Admin admin@d-nrw.de d-NRW AöR Administration")
+            || all.contains("Ada Admin admin@d-nrw.de d-NRW AöR"),
+        "{all}"
+    );
+    assert!(app
+        .web_get(Some(&admin), "/benutzer?suche=Raumfahrt")
+        .text()
+        .contains("Kein Benutzer passt zur Suche"));
+
+    // The mail's link: only its hash is stored.
+    let secret = invitation_secret(&app, "neu@stadt-kleve.de");
+    let stored: Vec<String> = app
+        .db()
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::invitations;
+            Ok(invitations::table
+                .select(invitations::token_hash)
+                .load::<String>(c)?)
+        })
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], secret);
+    use sha2::Digest;
+    assert_eq!(
+        stored[0],
+        hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+    );
+
+    // The link's page: the form; a short password and a wrong repetition are refused at
+    // their fields; a forged form is refused.
+    let link = format!("/einladung/{secret}");
+    let secret = secret.clone();
+    let form = app.web_get(None, &link);
+    assert_eq!(form.status, Status::Ok);
+    assert!(
+        form.text().contains("neu@stadt-kleve.de"),
+        "{}",
+        form.text()
+    );
+    let csrf = csrf_of(&form);
+    let forged = app.web_post(
+        None,
+        &link,
+        &[
+            ("new", "Kleve-Passwort-2026"),
+            ("repeat", "Kleve-Passwort-2026"),
         ],
     );
-    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert_eq!(forged.status, Status::Forbidden);
+    let short = app.web_post(
+        None,
+        &link,
+        &[("csrf", &csrf), ("new", "kurz"), ("repeat", "kurz")],
+    );
+    assert_eq!(short.status, Status::UnprocessableEntity);
+    assert!(short.body.contains("href=\"#new\""), "{}", short.text());
+    let mismatch = app.web_post(
+        None,
+        &link,
+        &[
+            ("csrf", &csrf),
+            ("new", "Kleve-Passwort-2026"),
+            ("repeat", "Kleve-Passwort-2027"),
+        ],
+    );
+    assert_eq!(mismatch.status, Status::UnprocessableEntity);
     assert!(
-        bad.body.contains("href=\"#municipality_ags\""),
+        mismatch.body.contains("href=\"#repeat\""),
         "{}",
-        bad.text()
+        mismatch.text()
+    );
+    // Set: signed in, and the password works.
+    let set = app.web_post(
+        None,
+        &link,
+        &[
+            ("csrf", &csrf),
+            ("new", "Kleve-Passwort-2026"),
+            ("repeat", "Kleve-Passwort-2026"),
+        ],
+    );
+    assert_eq!(set.status, Status::SeeOther, "{}", set.text());
+    assert_eq!(set.location.as_deref(), Some("/"));
+    assert_eq!(
+        app.web_get(None, "/").location.as_deref(),
+        Some("/kommune"),
+        "signed in as the municipality's user"
+    );
+    let user = app
+        .db()
+        .read_blocking(|c| nachnutzung::store::user::User::find_by_email(c, "neu@stadt-kleve.de"))
+        .unwrap()
+        .unwrap();
+    assert!(!user.must_change_password);
+    assert!(nachnutzung::store::user::verify_password(
+        &user.password_hash,
+        "Kleve-Passwort-2026"
+    ));
+    // Once only.
+    let again = app.web_get(None, &link);
+    assert_eq!(again.status, Status::NotFound);
+    assert!(again.text().contains("gilt nicht mehr"), "{}", again.text());
+    let replay = app.web_post(
+        None,
+        &link,
+        &[
+            ("csrf", &csrf),
+            ("new", "Anderes-Passwort-2026"),
+            ("repeat", "Anderes-Passwort-2026"),
+        ],
+    );
+    assert!(
+        [Status::NotFound, Status::Forbidden].contains(&replay.status),
+        "{}",
+        replay.text()
+    );
+    // And through the use case itself (another form's token): once only.
+    let used = app
+        .db()
+        .write_blocking(move |c| {
+            nachnutzung::actions::invitation::accept(
+                c,
+                &secret,
+                "Anderes-Passwort-2026",
+                "Anderes-Passwort-2026",
+            )
+        })
+        .unwrap_err();
+    assert_eq!(used.http_status(), 404, "{used:?}");
+    let audit = app.get("/api/v1/audit?per_page=100").1.to_string();
+    assert!(audit.contains("invite_user") && audit.contains("accept_invitation"));
+}
+
+#[test]
+fn an_invitation_expires_and_a_new_one_ends_the_old_link() {
+    let app = TestApp::new();
+    let admin = web_user(
+        &app,
+        json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
     );
     let ok = app.web_post(
         Some(&admin),
         "/benutzer",
         &[
-            ("email", "neu@stadt-koeln.de"),
-            ("name", "Neue Nutzerin"),
-            ("role", "municipality"),
-            ("municipality_ags", "05315000"),
-            ("may_sign", "true"),
+            ("email", "carla@d-nrw.de"),
+            ("name", "Carla Clerk"),
+            ("role", "clerk"),
         ],
     );
     assert_eq!(ok.status, Status::Ok, "{}", ok.text());
-    assert!(ok.text().contains("Benutzer angelegt"));
-    let at = ok.body.find("class=\"passwort\">").unwrap() + 17;
-    let password = &ok.body[at..at + 20];
-    assert!(
-        password.chars().all(|c| c.is_ascii_alphanumeric()),
-        "{password}"
+    let first = invitation_secret(&app, "carla@d-nrw.de");
+    // Invited again: the first link ends, the new one works.
+    let carla = app
+        .db()
+        .read_blocking(|c| nachnutzung::store::user::User::find_by_email(c, "carla@d-nrw.de"))
+        .unwrap()
+        .unwrap();
+    let again = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/einladung", carla.id),
+        &[],
     );
-    let list = app.web_get(Some(&admin), "/benutzer");
-    assert!(list.text().contains("neu@stadt-koeln.de"));
-    assert!(!list.body.contains(password), "shown once");
+    assert_eq!(again.status, Status::Ok, "{}", again.text());
+    assert!(
+        again.text().contains("Neue Einladung gesendet"),
+        "{}",
+        again.text()
+    );
+    let second = invitation_secret(&app, "carla@d-nrw.de");
+    assert_ne!(first, second);
+    assert_eq!(
+        app.web_get(None, &format!("/einladung/{first}")).status,
+        Status::NotFound
+    );
+    assert_eq!(
+        app.web_get(None, &format!("/einladung/{second}")).status,
+        Status::Ok
+    );
+    // Past its day the link no longer works.
+    app.db()
+        .write_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::invitations;
+            diesel::update(invitations::table)
+                .set(
+                    invitations::expires_at
+                        .eq(nachnutzung::store::now() - time::Duration::minutes(1)),
+                )
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    let expired = app.web_get(None, &format!("/einladung/{second}"));
+    assert_eq!(expired.status, Status::NotFound);
+    assert!(expired.text().contains("abgelaufen"), "{}", expired.text());
+    // A locked account cannot be invited, and its link stops working.
+    let own = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/einladung", admin.id),
+        &[],
+    );
+    assert_eq!(own.status, Status::Conflict, "{}", own.text());
+    app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/sperre", carla.id),
+        &[("sperren", "true")],
+    );
+    let locked = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/einladung", carla.id),
+        &[],
+    );
+    assert_eq!(locked.status, Status::Conflict, "{}", locked.text());
+    assert!(locked.text().contains("gesperrt"), "{}", locked.text());
+    // Not a link at all.
+    assert_eq!(
+        app.web_get(None, "/einladung/kein-link").status,
+        Status::NotFound
+    );
 }
 
 #[test]
-fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_end() {
+fn an_admin_locks_an_account_and_its_sessions_and_tokens_end() {
     let app = TestApp::new();
     let admin = web_user(
         &app,
@@ -112,31 +379,6 @@ fn an_admin_locks_an_account_or_resets_its_password_and_its_sessions_and_tokens_
         app.web_get(Some(&erika), "/kommune").location.as_deref(),
         Some("/anmelden")
     );
-
-    // A new initial password: shown once, the next login must change it.
-    let reset = app.web_post(
-        Some(&admin),
-        &format!("/benutzer/{}/passwort", erika.id),
-        &[],
-    );
-    assert_eq!(reset.status, Status::Ok);
-    assert!(
-        reset.text().contains("Neues Startpasswort gesetzt"),
-        "{}",
-        reset.text()
-    );
-    let at = reset.body.find("class=\"passwort\">").unwrap() + 17;
-    let password = reset.body[at..at + 20].to_string();
-    let db = app.db();
-    let id = erika.id.clone();
-    let user = db
-        .read_blocking(move |c| nachnutzung::store::user::User::find(c, &id))
-        .unwrap();
-    assert!(user.must_change_password);
-    assert!(nachnutzung::store::user::verify_password(
-        &user.password_hash,
-        &password
-    ));
 
     // Nobody locks or resets their own account here.
     let own = app.web_post(
@@ -192,7 +434,7 @@ fn an_admin_grants_and_withdraws_the_right_to_sign_but_not_for_herself() {
     assert!(page.body.contains("/unterschreiben"), "{}", page.text());
     let list = app.web_get(Some(&admin), "/benutzer").text();
     assert!(
-        list.contains("Zeichnungsberechtigung entziehen clerk@d-nrw.de"),
+        list.contains("Zeichnung entziehen clerk@d-nrw.de"),
         "{list}"
     );
 

@@ -116,7 +116,10 @@ fn an_intermediary_asks_to_reuse_an_nrw_service_and_d_nrw_gets_a_draft_ekv_and_a
     // for is not counted as one of its own services in NRW.
     let home = app.web_get(Some(&iv), "/").text();
     assert!(home.contains(reference), "{home}");
-    assert!(!home.contains("Nachnutzung Ihrer Dienste durch Kommunen in NRW"), "{home}");
+    assert!(
+        !home.contains("Nachnutzung Ihrer Dienste durch Kommunen in NRW"),
+        "{home}"
+    );
     // Every active clerk and admin is mailed, with the note.
     let mails = queued(&app, "ekv_requested");
     assert!(!mails.is_empty());
