@@ -277,6 +277,9 @@ struct AccountForm {
     csrf: String,
     #[field(default = false)]
     sperren: bool,
+    /// Locking happens only from its confirmation page.
+    #[field(default = false)]
+    bestaetigt: bool,
 }
 
 /// Locks or unlocks an account.
@@ -291,6 +294,17 @@ async fn lock(
     admin(&session)?;
     let id = id?;
     let disabled = form.sperren;
+    // The own account is refused by the use case at once; another asks first.
+    if disabled && !form.bestaetigt && id.to_string() != session.user.id {
+        let key = id.to_string();
+        let target = state
+            .db
+            .read(move |conn| User::find(conn, &key)?.view())
+            .await?;
+        let mut ctx = page_context(&session, "Zugang sperren?")?;
+        ctx["target"] = json!(target);
+        return Ok(crate::web::render("confirm_lock.html", ctx));
+    }
     change_account(state, &session, move |conn, actor| {
         User::set_disabled(conn, actor, &id, disabled)
     })

@@ -60,6 +60,8 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "legal.html",
             "welcome.html",
             "invitation.html",
+            "confirm_end.html",
+            "confirm_lock.html",
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);

@@ -25,6 +25,59 @@ pub(super) struct StepForm {
     grund: String,
     #[field(default = false)]
     kaskade: bool,
+    /// Ending an agreement (terminate, cancel) happens only from its confirmation page.
+    #[field(default = false)]
+    bestaetigt: bool,
+}
+
+/// The confirmation page of a step that ends an agreement: what it ends, which active
+/// agreements rest on it (and end with it when chosen), the fields as given, and why a
+/// confirmed try was refused.
+async fn confirm_page(
+    state: &State<AppState>,
+    session: &Session,
+    id: &str,
+    form: &StepForm,
+    problem: Option<String>,
+) -> AppResult<Page> {
+    let key = id.to_string();
+    let (view, dependants) = state
+        .db
+        .read(move |conn| {
+            let a = crate::store::agreement::Agreement::find(conn, &key)?;
+            let dependants = a
+                .active_dependants(conn)?
+                .iter()
+                .map(|d| d.view(conn, false))
+                .collect::<AppResult<Vec<_>>>()?;
+            Ok((a.view(conn, false)?, dependants))
+        })
+        .await?;
+    let terminate = form.action == "terminate";
+    let mut ctx = crate::web::page_context(
+        session,
+        if terminate {
+            "Vereinbarung kündigen?"
+        } else {
+            "Vereinbarung verwerfen?"
+        },
+    )?;
+    ctx["a"] = serde_json::json!(view);
+    ctx["terminate"] = serde_json::json!(terminate);
+    ctx["dependants_total"] = serde_json::json!(dependants.len());
+    ctx["dependants"] = serde_json::json!(dependants.into_iter().take(20).collect::<Vec<_>>());
+    ctx["values"] = serde_json::json!({
+        "ende": form.ende, "grund": form.grund, "kaskade": form.kaskade,
+    });
+    let refused = problem.is_some();
+    ctx["problem"] = serde_json::json!(problem);
+    let page = crate::web::render("confirm_end.html", ctx);
+    // Asked: 200; a confirmed try that cannot be done as chosen: 409, the question again.
+    Ok(if refused {
+        page.with_status(Status::Conflict)
+    } else {
+        page
+    })
 }
 
 /// A lifecycle step on an agreement's page: submit, cancel, terminate.
@@ -50,6 +103,24 @@ pub(super) async fn step(
             &target,
         ));
     };
+    let ends = matches!(form.action.as_str(), "terminate" | "cancel");
+    if ends && !form.bestaetigt {
+        return confirm_page(state, &session, &id, &form, None).await;
+    }
+    if ends && !form.kaskade {
+        let key = id.to_string();
+        let resting = state
+            .db
+            .read(move |conn| {
+                let a = crate::store::agreement::Agreement::find(conn, &key)?;
+                Ok(a.active_dependants(conn)?.len())
+            })
+            .await?;
+        if resting > 0 {
+            let problem = "Auf dieser Vereinbarung beruhen noch aktive Vereinbarungen (unten). Wählen Sie „auch diese beenden“, oder beenden Sie sie zuerst einzeln.".to_string();
+            return confirm_page(state, &session, &id, &form, Some(problem)).await;
+        }
+    }
     let actor = session.actor();
     let input = TransitionInput {
         action: form.action,

@@ -40,7 +40,7 @@ fn every_page_answers_every_role_as_the_table_says() {
     let none: &[(&str, &str)] = &[];
     let dienst = [("dienst", s.as_str())];
     let ioev_form = [("art", "ioev")];
-    let lock_form = [("sperren", "true")];
+    let lock_form = [("sperren", "true"), ("bestaetigt", "true")];
     let signing_form = [("zeichnen", "true")];
     let activate = [("action", "activate")];
     let (target, _) =

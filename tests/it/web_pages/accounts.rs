@@ -321,7 +321,7 @@ fn an_invitation_expires_and_a_new_one_ends_the_old_link() {
     app.web_post(
         Some(&admin),
         &format!("/benutzer/{}/sperre", carla.id),
-        &[("sperren", "true")],
+        &[("sperren", "true"), ("bestaetigt", "true")],
     );
     let locked = app.web_post(
         Some(&admin),
@@ -353,11 +353,25 @@ fn an_admin_locks_an_account_and_its_sessions_and_tokens_end() {
     assert_eq!(app.web_get(Some(&erika), "/kommune").status, Status::Ok);
     assert_eq!(app.send_as(&token, "GET", "/api/v1/me", None).0, Status::Ok);
 
+    // "Sperren" asks first, saying what it does; nothing changes yet.
+    let asked = app.web_post(
+        Some(&admin),
+        &format!("/benutzer/{}/sperre", erika.id),
+        &[("sperren", "true")],
+    );
+    assert_eq!(asked.status, Status::Ok);
+    assert!(
+        asked.text().contains("Zugang von Erika Köln sperren?")
+            && asked.text().contains("API-Tokens gelten sofort nicht mehr"),
+        "{}",
+        asked.text()
+    );
+    assert_eq!(app.web_get(Some(&erika), "/kommune").status, Status::Ok);
     // Locked: the session and the API token stop at once.
     let locked = app.web_post(
         Some(&admin),
         &format!("/benutzer/{}/sperre", erika.id),
-        &[("sperren", "true")],
+        &[("sperren", "true"), ("bestaetigt", "true")],
     );
     assert_eq!(locked.status, Status::SeeOther);
     assert_eq!(
@@ -384,7 +398,7 @@ fn an_admin_locks_an_account_and_its_sessions_and_tokens_end() {
     let own = app.web_post(
         Some(&admin),
         &format!("/benutzer/{}/sperre", admin.id),
-        &[("sperren", "true")],
+        &[("sperren", "true"), ("bestaetigt", "true")],
     );
     assert_eq!(own.status, Status::Conflict);
     assert!(own.text().contains("eigene Konto"), "{}", own.text());

@@ -226,13 +226,48 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         &format!("/vereinbarungen/{ekv_id}/bearbeiten"),
     );
     assert_eq!(frozen.status, Status::Conflict, "no longer a draft");
+    // "Kündigen …" asks first: what ends, what rests on it (the EKV), the fields.
+    let (_, before) = app.get(&format!("/api/v1/agreements/{ioev_id}"));
+    let asked = app.web_post(
+        Some(&clerk),
+        &format!("/vereinbarungen/{ioev_id}/schritt"),
+        &[("action", "terminate")],
+    );
+    assert_eq!(asked.status, Status::Ok, "{}", asked.text());
+    let question = asked.text();
+    assert!(
+        question.contains("kündigen?") && question.contains(&ekv_ref),
+        "{question}"
+    );
+    assert!(
+        question.contains("Darauf beruhen 1 aktive Vereinbarung"),
+        "{question}"
+    );
+    assert!(asked.body.contains("name=\"bestaetigt\" value=\"true\""));
+    let (_, after) = app.get(&format!("/api/v1/agreements/{ioev_id}"));
+    assert_eq!(before["status"], after["status"], "asking changes nothing");
+    // Confirmed without ending the EKV too: asked again, in German, nothing ended.
     let blocked = app.web_post(
         Some(&clerk),
         &format!("/vereinbarungen/{ioev_id}/schritt"),
-        &[("action", "terminate"), ("grund", "Test")],
+        &[
+            ("action", "terminate"),
+            ("grund", "Test"),
+            ("bestaetigt", "true"),
+        ],
     );
     assert_eq!(blocked.status, Status::Conflict);
     assert!(blocked.text().contains(&ekv_ref), "{}", blocked.text());
+    assert!(
+        blocked.text().contains("auch diese beenden"),
+        "{}",
+        blocked.text()
+    );
+    assert!(!blocked.text().contains("cascade"), "{}", blocked.text());
+    assert!(
+        blocked.body.contains("value=\"Test\""),
+        "the reason is kept"
+    );
     let done = app.web_post(
         Some(&clerk),
         &format!("/vereinbarungen/{ioev_id}/schritt"),
@@ -241,6 +276,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
             ("grund", "Anbieterwechsel"),
             ("kaskade", "true"),
             ("ende", "2028-06-30"),
+            ("bestaetigt", "true"),
         ],
     );
     assert_eq!(done.status, Status::SeeOther, "{}", done.text());
