@@ -39,7 +39,7 @@ mod pruefen;
 mod rollout;
 mod sitzung;
 mod start;
-mod vereinbarungen;
+pub(crate) mod vereinbarungen;
 
 use rocket::Route;
 

@@ -73,13 +73,19 @@ async fn list(
 /// The form values of a task page: what was sent, else what is known in advance.
 fn task_page(
     session: &Session,
-    t: &task::TaskView,
-    may_act: bool,
-    siblings: &[task::TaskView],
-    contacts: &[Contact],
+    loaded: &Loaded,
     values: Value,
     errors: Option<(Value, Value)>,
 ) -> AppResult<Page> {
+    let Loaded {
+        t,
+        may_act,
+        siblings,
+        contacts,
+        parameters,
+        ..
+    } = loaded;
+    let may_act = *may_act;
     let mut ctx = page_context(session, &format!("{}: {}", t.agreement_reference, t.title))?;
     let status = t.status;
     let actions: Vec<Value> = if may_act {
@@ -114,7 +120,7 @@ fn task_page(
     ctx["actions"] = json!(actions);
     ctx["waiting"] = json!(waiting);
     ctx["fields"] = json!(fields);
-    ctx["evidence"] = json!(evidence_lines(t));
+    ctx["evidence"] = json!(evidence_lines(t, parameters));
     ctx["reason"] = values["reason"].clone();
     ctx["contacts"] = json!(contacts
         .iter()
@@ -122,12 +128,22 @@ fn task_page(
         .collect::<Vec<_>>());
     ctx["is_dvdv"] = json!(t.kind == TaskKind::Dvdv);
     ctx["is_parameters"] = json!(t.kind == TaskKind::Parameters);
+    ctx["parameters"] = json!(parameters);
     crate::web::set_errors(&mut ctx, errors);
     Ok(crate::web::render("task.html", ctx))
 }
 
-/// The recorded evidence as (label, value) lines.
-fn evidence_lines(t: &task::TaskView) -> Vec<Value> {
+/// The recorded evidence as (label, value) lines; recorded parameters by the labels of
+/// `parameters` (the Einzelabruf's, readable), a file as "Datei im Register".
+fn evidence_lines(t: &task::TaskView, parameters: &[Value]) -> Vec<Value> {
+    let parameter_label = |key: &str| -> String {
+        parameters
+            .iter()
+            .find(|p| p["key"] == key)
+            .and_then(|p| p["label"].as_str())
+            .unwrap_or(key)
+            .to_string()
+    };
     let Some(map) = t.evidence.as_object() else {
         return Vec::new();
     };
@@ -165,12 +181,12 @@ fn evidence_lines(t: &task::TaskView) -> Vec<Value> {
                 Value::Object(o) => o
                     .iter()
                     .map(|(k, v)| {
-                        format!(
-                            "{k}: {}",
-                            v.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| v.to_string())
-                        )
+                        let value = match v.as_str() {
+                            Some(s) if s.starts_with("anlage:") => "Datei im Register".to_string(),
+                            Some(s) => s.to_string(),
+                            None => v.to_string(),
+                        };
+                        format!("{}: {value}", parameter_label(k))
                     })
                     .collect::<Vec<_>>()
                     .join("; "),
@@ -183,17 +199,19 @@ fn evidence_lines(t: &task::TaskView) -> Vec<Value> {
 
 /// Loads a task for its page: the view, whether the user acts for its owner, the plan's
 /// other tasks, the owner's contacts (for staff) and the suggested evidence.
-async fn load(
-    state: &State<AppState>,
-    session: &Session,
-    id: TaskId,
-) -> AppResult<(
-    task::TaskView,
-    bool,
-    Vec<task::TaskView>,
-    Vec<Contact>,
-    Value,
-)> {
+/// A task as its page shows it.
+struct Loaded {
+    t: task::TaskView,
+    /// The user acts for the task's owner.
+    may_act: bool,
+    siblings: Vec<task::TaskView>,
+    contacts: Vec<Contact>,
+    suggested: Value,
+    /// The Parameter task: the Einzelabruf's parameters, readable.
+    parameters: Vec<Value>,
+}
+
+async fn load(state: &State<AppState>, session: &Session, id: TaskId) -> AppResult<Loaded> {
     let scope = session.scope();
     let staff = session.is_staff();
     state
@@ -212,12 +230,35 @@ async fn load(
                 Vec::new()
             };
             let siblings = task::of_agreement_views(conn, &t.agreement_id)?;
+            // The Parameter task shows the Einzelabruf's parameters as they apply.
+            let parameters = if t.kind == TaskKind::Parameters {
+                let a = crate::store::agreement::Agreement::find(conn, &t.agreement_id)?;
+                let defs = match &a.service_id {
+                    Some(s) => crate::store::service::Service::find(conn, s)?.parameter_defs()?,
+                    None => Vec::new(),
+                };
+                let values = a
+                    .view(conn, true)?
+                    .terms
+                    .map(|t| t.parameters)
+                    .unwrap_or_default();
+                crate::web::vereinbarungen::parameter_rows(&defs, &values)
+            } else {
+                Vec::new()
+            };
             let view = siblings
                 .iter()
                 .find(|s| s.id == t.id)
                 .cloned()
                 .ok_or_else(|| AppError::internal("task missing from its plan"))?;
-            Ok((view, may_act, siblings, contacts, suggested))
+            Ok(Loaded {
+                t: view,
+                may_act,
+                siblings,
+                contacts,
+                suggested,
+                parameters,
+            })
         })
         .await
 }
@@ -230,8 +271,9 @@ async fn show(
 ) -> AppResult<Page> {
     let session = signed_in!(session);
     let id = id?;
-    let (t, may_act, siblings, contacts, suggested) = load(state, &session, id).await?;
-    task_page(&session, &t, may_act, &siblings, &contacts, suggested, None)
+    let loaded = load(state, &session, id).await?;
+    let suggested = loaded.suggested.clone();
+    task_page(&session, &loaded, suggested, None)
 }
 
 /// A step on a task: the action and, to complete it, the evidence fields of its kind.
@@ -305,7 +347,8 @@ async fn step(
     let session = crate::web::form_session!(session, &form.csrf);
     let id = id?;
     let target = format!("/aufgaben/{id}");
-    let (t, may_act, siblings, contacts, _) = load(state, &session, id.clone()).await?;
+    let loaded = load(state, &session, id.clone()).await?;
+    let t = &loaded.t;
     let Some(action) = TaskAction::parse(&form.aktion) else {
         return Ok(session.refused(
             Status::UnprocessableEntity,
@@ -333,10 +376,7 @@ async fn step(
         Ok(_) => Ok(Page::to(target)),
         Err(e) if e.http_status() == 422 && !e.fields.is_empty() => Ok(task_page(
             &session,
-            &t,
-            may_act,
-            &siblings,
-            &contacts,
+            &loaded,
             form.values(),
             Some(form_errors(&e, field_id)),
         )?

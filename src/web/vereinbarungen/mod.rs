@@ -299,42 +299,12 @@ pub(super) async fn agreement_page(
             })
         })
         .await?;
-    // In the order the service defines its parameters.
     let values = view
         .terms
         .as_ref()
         .map(|t| t.parameters.clone())
         .unwrap_or_default();
-    let mut keys: Vec<(String, String)> = defs
-        .iter()
-        .filter(|d| values.contains_key(&d.key))
-        .map(|d| (d.key.clone(), d.label.clone()))
-        .collect();
-    keys.extend(
-        values
-            .keys()
-            .filter(|k| !defs.iter().any(|d| &d.key == *k))
-            .map(|k| (k.clone(), k.clone())),
-    );
-    let parameters: Vec<Value> = keys
-        .into_iter()
-        .map(|(k, label)| {
-            let v = &values[&k];
-            let shown = match v {
-                Value::String(s) => s.clone(),
-                Value::Bool(b) => if *b { "ja" } else { "nein" }.to_string(),
-                Value::Number(n) => n.to_string(),
-                Value::Object(o) => o
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                other => other.to_string(),
-            };
-            json!({ "key": k, "label": label, "value": shown,
-                    "attachment": v.as_str().and_then(|s| s.strip_prefix("anlage:")) })
-        })
-        .collect();
+    let parameters = parameter_rows(&defs, &values);
     let attachments: Vec<Value> = attachments
         .iter()
         .map(|a| {
@@ -481,4 +451,42 @@ pub(super) async fn agreement_page(
     } else {
         page
     })
+}
+
+/// An Einzelabruf's parameters as people read them: in the order the service defines
+/// them, with their labels, a file (`anlage:<id>`) as a link to the attachment, yes/no in
+/// words. The agreement page and the Parameter go-live task show the same.
+pub(crate) fn parameter_rows(
+    defs: &[crate::domain::service::ParameterDef],
+    values: &std::collections::BTreeMap<String, Value>,
+) -> Vec<Value> {
+    let mut keys: Vec<(String, String)> = defs
+        .iter()
+        .filter(|d| values.contains_key(&d.key))
+        .map(|d| (d.key.clone(), d.label.clone()))
+        .collect();
+    keys.extend(
+        values
+            .keys()
+            .filter(|k| !defs.iter().any(|d| &d.key == *k))
+            .map(|k| (k.clone(), k.clone())),
+    );
+    keys.into_iter()
+        .map(|(k, label)| {
+            let v = &values[&k];
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => if *b { "ja" } else { "nein" }.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::Object(o) => o
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            json!({ "key": k, "label": label, "value": shown,
+                    "attachment": v.as_str().and_then(|s| s.strip_prefix("anlage:")) })
+        })
+        .collect()
 }

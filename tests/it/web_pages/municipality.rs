@@ -349,6 +349,45 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     );
     assert!(page.text().contains("unterzeichnet von Erika Köln"));
     assert!(page.text().contains("unterzeichnet von Carl Clerk"));
+
+    // In force: the Parameter task shows the parameters by their labels, the coat of arms
+    // as a file to open, never "anlage:…"; done, its evidence reads the same way.
+    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
+    let task = plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "parameters")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = app.web_get(Some(&erika), &format!("/aufgaben/{task}"));
+    assert_eq!(page.status, Status::Ok);
+    let text = page.text();
+    assert!(
+        text.contains("Parameter laut Einzelabruf")
+            && text.contains("E-Mail-Adresse für Rückfragen wohngeld@stadt-koeln.de")
+            && text.contains("Wappen der Kommune Datei ansehen"),
+        "{text}"
+    );
+    assert!(page.body.contains(&format!("/anlagen/{wappen}")));
+    assert!(!page.body.contains("anlage:"), "{}", page.body);
+    let lock = app.ok("GET", &format!("/api/v1/tasks/{task}"), None)["lock_version"].to_string();
+    let done = app.web_post(
+        Some(&erika),
+        &format!("/aufgaben/{task}/schritt"),
+        &[("aktion", "complete"), ("lock_version", &lock)],
+    );
+    assert_eq!(done.status, Status::SeeOther, "{}", done.text());
+    let page = app.web_get(Some(&erika), &format!("/aufgaben/{task}"));
+    assert!(
+        page.text()
+            .contains("Wappen der Kommune: Datei im Register"),
+        "{}",
+        page.text()
+    );
+    assert!(!page.body.contains("anlage:"), "{}", page.body);
 }
 
 #[test]
