@@ -548,6 +548,20 @@ impl Snapshot {
             .clone()
     }
 
+    /// One municipality's row: the services it has anything with (by name), and their
+    /// state.
+    pub fn row_of(&self, municipality_id: &str) -> Vec<(&Svc, Cell)> {
+        let Some(&row) = self.municipality_index.get(municipality_id) else {
+            return Vec::new();
+        };
+        let mut cells: Vec<(&Svc, Cell)> = self.cells[row]
+            .iter()
+            .map(|c| (&self.services[c.service as usize], c.cell))
+            .collect();
+        cells.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        cells
+    }
+
     pub fn lands(&self) -> usize {
         self.units
             .iter()

@@ -28,6 +28,7 @@ pub(super) async fn service_page(
     session.staff()?;
     let id = id?;
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
+    let snapshot = state.rollout.clone();
     let (service, status, eas, rollout, lead) = state
         .db
         .read(move |conn| {
@@ -43,7 +44,7 @@ pub(super) async fn service_page(
                 },
                 page,
             )?;
-            let rollout = crate::web::rollout::service_counts(conn, &s.id)?;
+            let rollout = crate::web::rollout::service_counts(&*snapshot.get(conn)?, &s.id);
             let lead = crate::actions::rollout::lead::of_service(conn, &s.id)?;
             Ok((s.view(None)?, status, eas, rollout, lead))
         })

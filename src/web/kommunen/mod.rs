@@ -178,6 +178,7 @@ async fn municipality_view(
     id: MunicipalityId,
     refused: crate::web::Refused,
 ) -> AppResult<Page> {
+    let snapshot = state.rollout.clone();
     let (m, membership, agreements, contacts, rollout) = state
         .db
         .read(move |conn| {
@@ -195,7 +196,7 @@ async fn municipality_view(
             )?
             .items;
             let contacts = Contact::of_municipality(conn, &m.id)?;
-            let rollout = crate::web::rollout::municipality_row(conn, &m.id)?;
+            let rollout = crate::web::rollout::municipality_row(&*snapshot.get(conn)?, &m.id);
             Ok((m, membership, agreements, contacts, rollout))
         })
         .await?;

@@ -4,12 +4,11 @@ use rocket::http::{ContentType, Header};
 use rocket::{get, Responder, State};
 use serde_json::{json, Value};
 
-use crate::actions::rollout::{self, overview, snapshot, Cell, RolloutFilter};
+use crate::actions::rollout::{overview, snapshot, Cell, RolloutFilter};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
 use crate::http::respond::CachedText;
 use crate::http::state::AppState;
-use crate::store::Scope;
 
 mod charts;
 use crate::web::{page_context, signed_in, Page, Session};
@@ -146,42 +145,25 @@ async fn matrix_csv(
     Ok(CsvOrPage::cached(bytes, "rollout.csv"))
 }
 
-/// The state of each service for one municipality (its row of the roll-out), for the
-/// municipality pages: (service id, name, state, label) of the services it has anything with.
-pub fn municipality_row(
-    conn: &mut crate::db::DbConn,
-    municipality_id: &str,
-) -> AppResult<Vec<Value>> {
-    let r = rollout::compute(
-        conn,
-        &Scope::Municipality(municipality_id.to_string()),
-        &Checked::new(RolloutFilter::default())?,
-    )?;
-    let Some(row) = r.municipalities.as_ref().and_then(|m| m.first()) else {
-        return Ok(Vec::new());
-    };
-    Ok(r.services
-        .iter()
-        .filter_map(|s| {
-            let c = r.cell(row, &s.id);
-            (c != Cell::Nothing).then(
-                || json!({ "id": s.id, "name": s.name, "state": c.as_str(), "label": c.label() }),
-            )
-        })
-        .collect())
+/// The state of each service for one municipality (its row of the roll-out, from the
+/// snapshot), for the municipality pages: (service id, name, state, label) of the services
+/// it has anything with.
+pub fn municipality_row(snapshot: &snapshot::Snapshot, municipality_id: &str) -> Vec<Value> {
+    snapshot
+        .row_of(municipality_id)
+        .into_iter()
+        .map(
+            |(s, c)| json!({ "id": s.id, "name": s.name, "state": c.as_str(), "label": c.label() }),
+        )
+        .collect()
 }
 
-/// A service's column of the roll-out (counts by state), for the service page.
-pub fn service_counts(conn: &mut crate::db::DbConn, service_id: &str) -> AppResult<Vec<Value>> {
-    let r = rollout::compute(
-        conn,
-        &Scope::All,
-        &Checked::new(RolloutFilter {
-            service_id: Some(service_id.to_string()),
-            ..RolloutFilter::default()
-        })?,
-    )?;
-    Ok(r.services
+/// A service's column of the roll-out (counts by state, from the snapshot), for the
+/// service page.
+pub fn service_counts(snapshot: &snapshot::Snapshot, service_id: &str) -> Vec<Value> {
+    let ids = std::collections::HashSet::from([service_id.to_string()]);
+    snapshot
+        .service_totals(&ids)
         .first()
         .map(|s| {
             Cell::ALL
@@ -189,5 +171,5 @@ pub fn service_counts(conn: &mut crate::db::DbConn, service_id: &str) -> AppResu
                 .map(|c| json!({ "state": c.as_str(), "label": if c == Cell::Nothing { "ohne Einzelabruf" } else { c.label() }, "n": s.counts.get(c) }))
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
