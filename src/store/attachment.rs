@@ -224,6 +224,21 @@ impl Attachment {
             .load(conn)?)
     }
 
+    /// The newest attachment of `kind` of an agreement (without its bytes).
+    pub fn newest_of_kind(
+        conn: &mut DbConn,
+        agreement_id: &str,
+        kind: &str,
+    ) -> AppResult<Option<AttachmentInfo>> {
+        Ok(attachments::table
+            .filter(attachments::agreement_id.eq(agreement_id))
+            .filter(attachments::kind.eq(kind))
+            .select(AttachmentInfo::as_select())
+            .order(attachments::created_at.desc())
+            .first(conn)
+            .optional()?)
+    }
+
     /// An attachment the registry's data refers to (a parameter's file): missing means
     /// the database is broken, an internal error.
     pub fn info(conn: &mut DbConn, id: &str) -> AppResult<AttachmentInfo> {

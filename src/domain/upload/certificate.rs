@@ -24,6 +24,31 @@ pub struct CertificateInfo {
     pub not_after: OffsetDateTime,
     /// Key usages named in the certificate (RFC 5280 names).
     pub key_usage: Vec<String>,
+    /// Why the DVDV may not accept it (self-signed, or not issued by the administration
+    /// PKI); recorded with the certificate and shown on the agreement and its DVDV task.
+    /// The upload is kept: the municipality may have nothing better yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pki_warning: Option<String>,
+}
+
+/// Words by which the issuer of a certificate from the administration PKI (the PKI-1-
+/// Verwaltung of the BSI and its sub-CAs, the DOI-CAs of the Länder) names itself.
+const ADMINISTRATION_PKI: [&str; 5] = ["verwaltung", "doi", "v-pki", "bsi", "pki-1"];
+
+/// The warning for a certificate the DVDV will likely refuse: self-signed, or from an
+/// issuer that is not recognisably part of the administration PKI.
+pub fn pki_warning(subject: &str, issuer: &str) -> Option<String> {
+    if subject == issuer {
+        return Some(
+            "Das Zertifikat ist selbst ausgestellt (Aussteller und Inhaber sind gleich). Das DVDV nimmt Verschlüsselungszertifikate nur aus der Verwaltungs-PKI (PKI-1-Verwaltung bzw. DOI-CA Ihres Landes) an; beantragen Sie dort eines und laden Sie es hier hoch.".into(),
+        );
+    }
+    let lower = issuer.to_lowercase();
+    (!ADMINISTRATION_PKI.iter().any(|w| lower.contains(w))).then(|| {
+        format!(
+            "Der Aussteller „{issuer}“ gehört erkennbar nicht zur Verwaltungs-PKI (PKI-1-Verwaltung bzw. DOI-CA Ihres Landes). Das DVDV nimmt solche Zertifikate in der Regel nicht an; prüfen Sie das mit Ihrem DVDV-Pflegenden."
+        )
+    })
 }
 
 /// Parses a certificate (PEM or DER) and checks it is usable for DVDV encryption at `now`.
@@ -130,6 +155,7 @@ pub fn check_dvdv_certificate(
         .join(":");
     Ok((
         CertificateInfo {
+            pki_warning: pki_warning(&tbs.subject.to_string(), &tbs.issuer.to_string()),
             subject: tbs.subject.to_string(),
             issuer: tbs.issuer.to_string(),
             serial: tbs.serial_number.to_string(),
@@ -156,4 +182,29 @@ pub(super) fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
     let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
     let der = openssl::base64::decode_block(&b64).map_err(|_| bad())?;
     Ok((label, der))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pki_warning;
+
+    #[test]
+    fn self_signed_and_foreign_certificates_are_warned_about_administration_pki_ones_not() {
+        let own = "CN=Wohngeldstelle Köln,O=Stadt Köln,C=DE";
+        assert!(pki_warning(own, own)
+            .unwrap()
+            .contains("selbst ausgestellt"));
+        let foreign = pki_warning(own, "CN=Let's Encrypt R3,O=Let's Encrypt,C=US").unwrap();
+        assert!(
+            foreign.contains("„CN=Let's Encrypt R3,O=Let's Encrypt,C=US“"),
+            "{foreign}"
+        );
+        for pki in [
+            "CN=DOI-CA NRW 2024,O=IT.NRW,C=DE",
+            "CN=PCA-1-Verwaltung-2023,O=PKI-1-Verwaltung,C=DE",
+            "CN=Bundesamt für Sicherheit in der Informationstechnik,O=BSI,C=DE",
+        ] {
+            assert_eq!(pki_warning(own, pki), None, "{pki}");
+        }
+    }
 }

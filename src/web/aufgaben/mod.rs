@@ -129,6 +129,7 @@ fn task_page(
     ctx["is_dvdv"] = json!(t.kind == TaskKind::Dvdv);
     ctx["is_parameters"] = json!(t.kind == TaskKind::Parameters);
     ctx["parameters"] = json!(parameters);
+    ctx["certificate_warning"] = json!(loaded.certificate_warning);
     crate::web::set_errors(&mut ctx, errors);
     Ok(crate::web::render("task.html", ctx))
 }
@@ -209,6 +210,9 @@ struct Loaded {
     suggested: Value,
     /// The Parameter task: the Einzelabruf's parameters, readable.
     parameters: Vec<Value>,
+    /// The DVDV task: why the newest certificate may be refused (self-signed, not from
+    /// the administration PKI), as recorded with it.
+    certificate_warning: Option<String>,
 }
 
 async fn load(state: &State<AppState>, session: &Session, id: TaskId) -> AppResult<Loaded> {
@@ -251,6 +255,16 @@ async fn load(state: &State<AppState>, session: &Session, id: TaskId) -> AppResu
                 .find(|s| s.id == t.id)
                 .cloned()
                 .ok_or_else(|| AppError::internal("task missing from its plan"))?;
+            let certificate_warning = if t.kind == TaskKind::Dvdv {
+                crate::store::attachment::Attachment::newest_of_kind(
+                    conn,
+                    &t.agreement_id,
+                    "dvdv_certificate",
+                )?
+                .and_then(|a| a.details()["pki_warning"].as_str().map(str::to_string))
+            } else {
+                None
+            };
             Ok(Loaded {
                 t: view,
                 may_act,
@@ -258,6 +272,7 @@ async fn load(state: &State<AppState>, session: &Session, id: TaskId) -> AppResu
                 contacts,
                 suggested,
                 parameters,
+                certificate_warning,
             })
         })
         .await

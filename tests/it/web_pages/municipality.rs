@@ -316,6 +316,12 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         "newest first: {text}"
     );
     assert!(text.contains("DVDV-Zertifikat erneuern"));
+    // The test certificates are self-signed: the DVDV would refuse them, and the page says
+    // so at the certificate (kept, not refused).
+    assert!(
+        text.contains("Achtung: Das Zertifikat ist selbst ausgestellt"),
+        "{text}"
+    );
 
     // Both sign; both download the same sealed PDF, which verifies as issued here.
     assert_eq!(app.web_sign(&erika, &ea).status, Status::SeeOther);
@@ -350,18 +356,19 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     assert!(page.text().contains("unterzeichnet von Erika Köln"));
     assert!(page.text().contains("unterzeichnet von Carl Clerk"));
 
+    // The DVDV task carries the same warning.
+    let dvdv = plan_task(&app, &ea, "dvdv");
+    let page = app
+        .web_get(Some(&erika), &format!("/aufgaben/{dvdv}"))
+        .text();
+    assert!(
+        page.contains("Hinweis zum Zertifikat: Das Zertifikat ist selbst ausgestellt"),
+        "{page}"
+    );
+
     // In force: the Parameter task shows the parameters by their labels, the coat of arms
     // as a file to open, never "anlage:…"; done, its evidence reads the same way.
-    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
-    let task = plan["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["kind"] == "parameters")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = plan_task(&app, &ea, "parameters");
     let page = app.web_get(Some(&erika), &format!("/aufgaben/{task}"));
     assert_eq!(page.status, Status::Ok);
     let text = page.text();
@@ -678,4 +685,18 @@ fn meine_kommune_offers_the_services_without_an_einzelabruf_searchable_and_paged
         "{all}"
     );
     assert!(all.contains(&format!("einzelabruf?dienst={}", offered[0])) || offered[0] == wohngeld);
+}
+
+/// The id of the go-live task of `kind` of an Einzelabruf.
+fn plan_task(app: &TestApp, ea: &str, kind: &str) -> String {
+    let plan = app.ok("GET", &format!("/api/v1/agreements/{ea}/tasks"), None);
+    plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == kind)
+        .unwrap_or_else(|| panic!("{kind}: {plan}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
