@@ -44,6 +44,9 @@ pub struct Service {
     pub data_protection: String,
 }
 
+/// The Land key of Nordrhein-Westfalen: its services are offered to other Länder.
+pub const NRW_LAND_KEY: &str = "05";
+
 /// How a service appears in the API and the catalogue.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceView {
@@ -102,7 +105,7 @@ impl Service {
 
     /// An NRW service is offered outbound to other Länder; others are re-used inbound.
     pub fn is_nrw_service(&self) -> bool {
-        self.providing_land_key.as_deref() == Some("05")
+        self.providing_land_key.as_deref() == Some(NRW_LAND_KEY)
     }
 
     pub fn view(&self, operator_name: Option<&str>) -> AppResult<ServiceView> {

@@ -22,9 +22,6 @@ use crate::store::service::{Service, ServiceView};
 use crate::store::Scope;
 use crate::web::{csrf_refused, public_context, render, same, signed_in, Page, Session};
 
-/// The Land key of Nordrhein-Westfalen: its services are offered to other Länder.
-const NRW: &str = "05";
-
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![catalog_page, service_page, request]
 }
@@ -42,7 +39,7 @@ fn body(catalog: &Catalog, q: &str) -> AppResult<String> {
     let mut groups: [Vec<&ServiceView>; 4] = Default::default();
     let (mut inbound, mut outbound) = (0, 0);
     for s in &catalog.services {
-        let nrw = s.providing_land_key.as_deref() == Some(NRW);
+        let nrw = s.providing_land_key.as_deref() == Some(crate::store::service::NRW_LAND_KEY);
         if nrw {
             outbound += 1;
         } else {
@@ -195,7 +192,8 @@ async fn detail(
         })
         .await?;
     let mut ctx = public_context(session, &view.name)?;
-    ctx["nrw_service"] = json!(view.providing_land_key.as_deref() == Some(NRW));
+    ctx["nrw_service"] =
+        json!(view.providing_land_key.as_deref() == Some(crate::store::service::NRW_LAND_KEY));
     ctx["service"] = json!(view);
     ctx["reuse"] = json!(reuse);
     ctx["note"] = json!(note);
