@@ -144,8 +144,8 @@ pub fn login(db: &Db, email: &Email, password: &Secret, ip: &str) -> AppResult<L
 }
 
 impl User {
-    /// Sets a new password after checking the current one; clears `must_change_password`.
-    /// An admin locks (or unlocks) an account: its sessions and tokens stop working at once.
+    /// An admin locks (or unlocks) an account: its sessions and tokens stop working at once,
+    /// and locking ends its open invitation links (unlocking does not revive them).
     pub fn set_disabled(
         conn: &mut DbConn,
         actor: &User,
@@ -166,6 +166,9 @@ impl User {
                     users::lock_version.eq(user.lock_version + 1),
                 ))
                 .execute(conn)?;
+            if disabled {
+                crate::actions::invitation::end_open(conn, &user.id)?;
+            }
             Ok(())
         })
     }

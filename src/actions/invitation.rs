@@ -48,14 +48,7 @@ pub fn invite(conn: &mut DbConn, actor: &str, user: &User, created: bool) -> App
         )));
     }
     let at = now();
-    diesel::update(
-        invitations::table
-            .filter(invitations::user_id.eq(&user.id))
-            .filter(invitations::used_at.is_null())
-            .filter(invitations::expires_at.gt(at)),
-    )
-    .set(invitations::expires_at.eq(at))
-    .execute(conn)?;
+    end_open(conn, &user.id)?;
     let secret = random_hex(32);
     let expires_at = at + Duration::days(INVITATION_DAYS);
     diesel::insert_into(invitations::table)
@@ -91,6 +84,20 @@ pub fn invite(conn: &mut DbConn, actor: &str, user: &User, created: bool) -> App
     })
 }
 
+/// Ends the user's open invitation links (a new invitation, or the account is locked).
+pub fn end_open(conn: &mut DbConn, user_id: &str) -> AppResult<()> {
+    let at = now();
+    diesel::update(
+        invitations::table
+            .filter(invitations::user_id.eq(user_id))
+            .filter(invitations::used_at.is_null())
+            .filter(invitations::expires_at.gt(at)),
+    )
+    .set(invitations::expires_at.eq(at))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// The refusal of a link that does not work (unknown, used, expired, or the account is
 /// locked): one message for all, so the link says nothing about the account.
 fn not_valid() -> AppError {
@@ -117,8 +124,22 @@ pub fn user_of(conn: &mut DbConn, secret: &str) -> AppResult<User> {
 }
 
 /// Sets the invited user's password from the link (once): the password rules apply, the
-/// link is used up in the same transaction, and the account's other sessions end.
+/// link is used up in the same transaction, and the account's other sessions end. The
+/// pages check and hash first (`checked`, outside the write transaction) and then call
+/// `accept_hashed`.
 pub fn accept(conn: &mut DbConn, secret: &str, new: &str, repeat: &str) -> AppResult<User> {
+    let (user, hash) = checked(conn, secret, new, repeat)?;
+    accept_hashed(conn, secret, &user, &hash)
+}
+
+/// The invited user and the new password's hash, if the link works and the password
+/// passes the rules.
+pub fn checked(
+    conn: &mut DbConn,
+    secret: &str,
+    new: &str,
+    repeat: &str,
+) -> AppResult<(User, String)> {
     let user = user_of(conn, secret)?;
     let mut problems = Problems::new();
     account::check_password(&mut problems, "new", new, &user.email);
@@ -129,24 +150,48 @@ pub fn accept(conn: &mut DbConn, secret: &str, new: &str, repeat: &str) -> AppRe
         );
     }
     problems.into_result()?;
+    let hash = hash_password(new)?;
+    Ok((user, hash))
+}
+
+/// Uses up the link and stores the password hash, if nothing changed since `user` was
+/// read with it: the link still open and unexpired, the account unlocked and unchanged
+/// (a new invitation or a lock in between wins).
+pub fn accept_hashed(
+    conn: &mut DbConn,
+    secret: &str,
+    user: &User,
+    password_hash: &str,
+) -> AppResult<User> {
+    let at = now();
     let used = diesel::update(
         invitations::table
             .filter(invitations::token_hash.eq(hash(secret)))
-            .filter(invitations::used_at.is_null()),
+            .filter(invitations::user_id.eq(&user.id))
+            .filter(invitations::used_at.is_null())
+            .filter(invitations::expires_at.gt(at)),
     )
-    .set(invitations::used_at.eq(now()))
+    .set(invitations::used_at.eq(at))
     .execute(conn)?;
     if used != 1 {
         return Err(not_valid());
     }
-    diesel::update(users::table.find(&user.id))
-        .set((
-            users::password_hash.eq(hash_password(new)?),
-            users::must_change_password.eq(false),
-            users::updated_at.eq(now()),
-            users::lock_version.eq(user.lock_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        users::table
+            .find(&user.id)
+            .filter(users::disabled.eq(false))
+            .filter(users::lock_version.eq(user.lock_version)),
+    )
+    .set((
+        users::password_hash.eq(password_hash),
+        users::must_change_password.eq(false),
+        users::updated_at.eq(at),
+        users::lock_version.eq(user.lock_version + 1),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Err(not_valid());
+    }
     crate::store::audit::record(
         conn,
         crate::store::audit::Change {

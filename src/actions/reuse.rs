@@ -62,6 +62,8 @@ impl Checked<ReuseRequest> {
             kind: "ekv".into(),
             counterparty_id: Some(organisation.to_string()),
             service_id: Some(service.id.clone()),
+            // NRW's service to another Land, also when the intermediary runs it.
+            direction: Some("outbound".into()),
             notes: (!note.is_empty()).then(|| note.clone()),
             ..NewAgreement::default()
         })?

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::db::schema::{agreement_versions, agreements, attachments, outbox};
+use crate::db::schema::{agreement_versions, agreements, attachments, outbox, users};
 use crate::db::DbConn;
 use crate::domain::golive::TaskStatus;
 use crate::domain::signing::SigningOrder;
@@ -185,12 +185,20 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
     })?;
 
     // Other Länder's requests to re-use NRW services (`actions::reuse`): outbound EKV
-    // drafts, oldest first, until d-NRW puts them to signature.
+    // drafts an intermediary's user made, oldest first, until d-NRW puts them to
+    // signature (d-NRW's own drafts are its own work, not a request).
+    let intermediaries =
+        users::table
+            .filter(users::role.eq("intermediary"))
+            .select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "'user:' || users.email",
+            ));
     let ekv_requests = listed(conn, |c| {
         agreements::table
             .filter(agreements::kind.eq(AgreementKind::Ekv))
             .filter(agreements::status.eq(Status::Draft.as_str()))
             .filter(agreements::direction.eq(Direction::Outbound.as_str()))
+            .filter(agreements::created_by.eq_any(intermediaries))
             .order(agreements::created_at.asc())
             .select(agreements::id)
             .limit(COUNT_CAP + 1)

@@ -165,16 +165,33 @@ impl Municipality {
                     .into(),
             ));
         }
-        let candidates: Vec<Municipality> = municipalities::table
+        // Those named so ("kleve", "kleve, stadt") first, all of them; only when none is,
+        // those whose name contains it (at most 50).
+        let named: Vec<Municipality> = municipalities::table
             .filter(
                 municipalities::search_name
-                    .like(format!("%{}%", escape_like(&core)))
-                    .escape('\\'),
+                    .eq(&core)
+                    .or(municipalities::search_name
+                        .like(format!("{},%", escape_like(&core)))
+                        .escape('\\')),
             )
             .order(municipalities::ags)
-            .limit(50)
             .select(Municipality::as_select())
             .load(conn)?;
+        let candidates: Vec<Municipality> = if named.is_empty() {
+            municipalities::table
+                .filter(
+                    municipalities::search_name
+                        .like(format!("%{}%", escape_like(&core)))
+                        .escape('\\'),
+                )
+                .order(municipalities::ags)
+                .limit(50)
+                .select(Municipality::as_select())
+                .load(conn)?
+        } else {
+            named
+        };
         let exact: Vec<&Municipality> = candidates
             .iter()
             .filter(|m| search_key(&m.display_name()) == wanted)

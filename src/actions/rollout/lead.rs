@@ -78,6 +78,8 @@ pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
         .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
         .filter(agreements::status.eq(crate::domain::Status::InForce.as_str()))
         .filter(agreements::live_on.is_not_null())
+        // The municipalities of the roll-out (outbound EAs name another Land's by text).
+        .filter(agreements::municipality_id.is_not_null())
         .select((
             agreements::submitted_at,
             agreements::created_at,

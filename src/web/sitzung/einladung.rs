@@ -110,10 +110,22 @@ pub(super) async fn accept(
     }
     let form = form.into_inner();
     let s = secret.to_string();
-    let result = state
+    // Checked and hashed (argon2id) outside the write transaction, then stored if nothing
+    // changed in between.
+    let checked = state
         .db
-        .write(move |conn| invitation::accept(conn, &s, &form.new, &form.repeat))
+        .read(move |conn| invitation::checked(conn, &s, &form.new, &form.repeat))
         .await;
+    let s = secret.to_string();
+    let result = match checked {
+        Ok((user, hash)) => {
+            state
+                .db
+                .write(move |conn| invitation::accept_hashed(conn, &s, &user, &hash))
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(user) => {
             cookies.remove_private(INVITATION_CSRF);

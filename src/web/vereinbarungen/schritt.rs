@@ -45,12 +45,13 @@ async fn confirm_page(
         .db
         .read(move |conn| {
             let a = crate::store::agreement::Agreement::find(conn, &key)?;
-            let dependants = a
-                .active_dependants(conn)?
+            let all = a.active_dependants(conn)?;
+            let shown = all
                 .iter()
+                .take(20)
                 .map(|d| d.view(conn, false))
                 .collect::<AppResult<Vec<_>>>()?;
-            Ok((a.view(conn, false)?, dependants))
+            Ok((a.view(conn, false)?, (all.len(), shown)))
         })
         .await?;
     let terminate = form.action == "terminate";
@@ -64,8 +65,9 @@ async fn confirm_page(
     )?;
     ctx["a"] = serde_json::json!(view);
     ctx["terminate"] = serde_json::json!(terminate);
-    ctx["dependants_total"] = serde_json::json!(dependants.len());
-    ctx["dependants"] = serde_json::json!(dependants.into_iter().take(20).collect::<Vec<_>>());
+    let (total, shown) = dependants;
+    ctx["dependants_total"] = serde_json::json!(total);
+    ctx["dependants"] = serde_json::json!(shown);
     ctx["values"] = serde_json::json!({
         "ende": form.ende, "grund": form.grund, "kaskade": form.kaskade,
     });
@@ -117,7 +119,7 @@ pub(super) async fn step(
             })
             .await?;
         if resting > 0 {
-            let problem = "Auf dieser Vereinbarung beruhen noch aktive Vereinbarungen (unten). Wählen Sie „auch diese beenden“, oder beenden Sie sie zuerst einzeln.".to_string();
+            let problem = "Auf dieser Vereinbarung beruhen noch aktive Vereinbarungen (unten). Kreuzen Sie an, dass sie mit beendet werden, oder beenden Sie sie zuerst einzeln.".to_string();
             return confirm_page(state, &session, &id, &form, Some(problem)).await;
         }
     }

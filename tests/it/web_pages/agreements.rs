@@ -240,7 +240,7 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
         "{question}"
     );
     assert!(
-        question.contains("Darauf beruhen 1 aktive Vereinbarung"),
+        question.contains("Darauf beruht 1 aktive Vereinbarung"),
         "{question}"
     );
     assert!(asked.body.contains("name=\"bestaetigt\" value=\"true\""));
@@ -259,7 +259,10 @@ fn staff_draft_an_ekv_with_its_avv_submit_it_record_the_partners_signature_and_t
     assert_eq!(blocked.status, Status::Conflict);
     assert!(blocked.text().contains(&ekv_ref), "{}", blocked.text());
     assert!(
-        blocked.text().contains("auch diese beenden"),
+        blocked
+            .text()
+            .contains("Kreuzen Sie an, dass sie mit beendet werden")
+            && blocked.text().contains("auch diese Vereinbarung beenden"),
         "{}",
         blocked.text()
     );
