@@ -116,6 +116,19 @@ fn an_intermediary_asks_to_reuse_an_nrw_service_and_d_nrw_gets_a_draft_ekv_and_a
     // for is not counted as one of its own services in NRW.
     let home = app.web_get(Some(&iv), "/").text();
     assert!(home.contains(reference), "{home}");
+    // Its page says where the request stands, in the requester's words, not d-NRW's.
+    let draft = app
+        .web_get(
+            Some(&iv),
+            &format!("/vereinbarungen/{}", ekv["id"].as_str().unwrap()),
+        )
+        .text();
+    assert!(
+        draft.contains("Ihre Anfrage liegt d-NRW vor")
+            && draft.contains("Anmerkung: Ab 1. März 2027"),
+        "{draft}"
+    );
+    assert!(!draft.contains("hat noch keine AVV"), "{draft}");
     assert!(
         !home.contains("Nachnutzung Ihrer Dienste durch Kommunen in NRW"),
         "{home}"
