@@ -242,6 +242,29 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     app.user(json!({ "email": "carl@d-nrw.de", "name": "Carl Clerk", "role": "clerk", "may_sign": true, "password": carl_pw }));
     app.user(json!({ "email": "ada@d-nrw.de", "name": "Ada Admin", "role": "admin", "password": ada_pw }));
     app.user(json!({ "email": "ina@govconnect.de", "name": "Ina GovConnect", "role": "intermediary", "organisation_id": govconnect, "password": ina_pw }));
+    let gewerbe = app.service("Gewerbeanzeige");
+    // A user invited by an admin: the link of the mail (the secret, from the outbox).
+    let invitation = app
+        .db()
+        .write_blocking(|c| {
+            nachnutzung::domain::text::Checked::new(nachnutzung::actions::accounts::NewUser {
+                email: "eingeladen@d-nrw.de".into(),
+                name: "Eingeladene Person".into(),
+                role: "clerk".into(),
+                invite: true,
+                ..Default::default()
+            })?
+            .create(c, "test")?;
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            let body: String = outbox::table
+                .filter(outbox::kind.eq("account_invitation"))
+                .select(outbox::body_text)
+                .first(c)?;
+            let at = body.find("/einladung/").unwrap() + "/einladung/".len();
+            Ok(body[at..at + 64].to_string())
+        })
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("nachnutzung-browser-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let wappen = dir.join("wappen.svg");
@@ -457,6 +480,11 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         audit.check(&c, "vereinbarungen").await;
         goto(&c, &base, &format!("{rv_path}/aenderung")).await;
         audit.check(&c, "aenderung").await;
+        // "Kündigen …" asks first, on a page of its own.
+        goto(&c, &base, &rv_path).await;
+        click(&c, "main form:has(input[value='terminate']) button").await;
+        assert!(text(&c).await.contains("kündigen?"), "{}", text(&c).await);
+        audit.check(&c, "kuendigen-bestaetigen").await;
         goto(&c, &base, &format!("/vereinbarungen/neu-ea?dienst={wohngeld}")).await;
         audit.check(&c, "einzelabruf-staff").await;
         goto(&c, &base, "/vereinbarungen/neu?art=ekv").await;
@@ -483,6 +511,14 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         click(&c, "main form button[type=submit]").await;
         assert!(text(&c).await.contains("Vereinbarungen von GovConnect GmbH"), "{}", text(&c).await);
         audit.check(&c, "kommunalvertreter").await;
+        // An NRW service as another Land's intermediary sees it (its way to start).
+        goto(&c, &base, &format!("/katalog/{gewerbe}")).await;
+        assert!(text(&c).await.contains("So starten Sie als anderes Land"), "{}", text(&c).await);
+        audit.check(&c, "katalog-nrw-dienst").await;
+        // The page of an invitation link.
+        goto(&c, &base, &format!("/einladung/{invitation}")).await;
+        assert!(text(&c).await.contains("Passwort festlegen"), "{}", text(&c).await);
+        audit.check(&c, "einladung").await;
         c.close().await.unwrap();
 
         m.set_window_size(390, 844).await.unwrap();
