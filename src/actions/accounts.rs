@@ -298,9 +298,9 @@ pub struct NewUser {
     /// be changed at first login.
     #[serde(default)]
     pub password: Option<String>,
-    /// The admin pages: no initial password is returned; the user is mailed a one-time
-    /// link to set their own (`actions::invitation`).
-    #[serde(skip)]
+    /// No initial password: the user is mailed a one-time link to set their own
+    /// (`actions::invitation`); the admin pages always invite.
+    #[serde(default)]
     pub invite: bool,
 }
 
@@ -346,6 +346,12 @@ impl NewUser {
             problems.add(
                 "role",
                 "Die Rolle ist admin, clerk, municipality oder intermediary.",
+            );
+        }
+        if self.invite && self.password.is_some() {
+            problems.add(
+                "password",
+                "Mit einer Einladung legt die Person ihr Passwort selbst fest; geben Sie keines an.",
             );
         }
         let password = self

@@ -158,7 +158,8 @@ fn spec() -> Value {
                     "email": { "type": "string" }, "name": { "type": "string" },
                     "role": { "type": "string", "enum": ["admin", "clerk", "municipality", "intermediary"] },
                     "municipality_id": { "type": "string" }, "municipality_ags": { "type": "string" },
-                    "organisation_id": { "type": "string" }, "may_sign": { "type": "boolean" }, "password": { "type": "string" } } },
+                    "organisation_id": { "type": "string" }, "may_sign": { "type": "boolean" }, "password": { "type": "string" },
+                    "invite": { "type": "boolean" } } },
                 "Rollout": obj, "Task": obj, "Plan": obj, "Certificate": obj,
                 "TaskStep": { "type": "object", "required": ["action"], "properties": {
                     "action": { "type": "string", "enum": ["start", "complete", "block", "reopen"] },
@@ -263,7 +264,7 @@ fn spec() -> Value {
                                "409": { "description": "The bootstrap token has no tokens of its own", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/users": {
                 "get": op("Users (admins)", false, &[], None, "200", "List", &read),
-                "post": op("Create a user (admins); the initial password is in this answer only", false, &[], Some("NewUser"), "201", "CreatedUser", &write) },
+                "post": op("Create a user (admins); the initial password is in this answer only, or with invite: true the user is mailed a one-time link to set it", false, &[], Some("NewUser"), "201", "CreatedUser", &write) },
             "/api/v1/kommunalvertreter": { "get": op("d-NRW itself, with its contacts", false, &[], None, "200", "Organisation", &read) },
             "/api/v1/agreements/{id}/amendments": { "post": op("Amend a signed agreement (new version)", false, &["path:id"], Some("Amendment"), "201", "Agreement", &write) },
             "/api/v1/agreements/{id}/amendments/{no}/transitions": { "post": op("Activate or cancel an amendment (signing is POST …/signatures)", false, &["path:id", "path:no"], Some("AmendmentStep"), "200", "Agreement", &write) },

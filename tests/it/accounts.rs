@@ -393,3 +393,61 @@ fn a_municipality_files_its_own_rv_and_einzelabruf_through_the_api_and_nothing_e
         .1;
     assert_eq!(nothing_filed_for_essen["total"], 0);
 }
+
+/// Through the API an admin may invite instead of getting an initial password: the user is
+/// mailed a one-time link, and the answer carries no password.
+#[test]
+fn an_api_admin_invites_a_user_who_then_sets_the_password_through_the_link() {
+    let app = TestApp::new();
+    let (status, v) = app.post(
+        "/api/v1/users",
+        json!({ "email": "neu@d-nrw.de", "name": "Neu", "role": "clerk", "invite": true, "password": "Ein-Passwort-2026" }),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{v}");
+    assert!(v.to_string().contains("Passwort selbst fest"), "{v}");
+    let (status, v) = app.post(
+        "/api/v1/users",
+        json!({ "email": "neu@d-nrw.de", "name": "Neu", "role": "clerk", "invite": true }),
+    );
+    assert_eq!(status, Status::Created, "{v}");
+    assert!(v.get("initial_password").is_none(), "{v}");
+    assert!(v["invitation"]["expires_at"].is_string(), "{v}");
+    let bodies: Vec<String> = app
+        .db()
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            Ok(outbox::table
+                .filter(outbox::kind.eq("account_invitation"))
+                .filter(outbox::recipient.eq("neu@d-nrw.de"))
+                .select(outbox::body_text)
+                .load::<String>(c)?)
+        })
+        .unwrap();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "one invitation, no 'Zugang angelegt' mail besides"
+    );
+    let at = bodies[0].find("/einladung/").unwrap() + "/einladung/".len();
+    let secret = bodies[0][at..at + 64].to_string();
+    let user = app
+        .db()
+        .write_blocking(move |c| {
+            nachnutzung::actions::invitation::accept(
+                c,
+                &secret,
+                "Neu-eigenes-Passwort-2026",
+                "Neu-eigenes-Passwort-2026",
+            )
+        })
+        .unwrap();
+    assert!(!user.must_change_password);
+    // The plain way stays: an initial password in the answer, once.
+    let (status, v) = app.post(
+        "/api/v1/users",
+        json!({ "email": "alt@d-nrw.de", "name": "Alt", "role": "clerk" }),
+    );
+    assert_eq!(status, Status::Created, "{v}");
+    assert!(v["initial_password"].is_string(), "{v}");
+}
