@@ -21,6 +21,9 @@ pub(super) struct RequestForm {
     /// After discarding an Einzelabruf: back to its form to fill it in anew.
     #[field(default = false)]
     neu: bool,
+    /// Discarding (without filling in anew) happens only from its confirmation page.
+    #[field(default = false)]
+    bestaetigt: bool,
 }
 
 #[post("/vereinbarungen/<id>/antrag", data = "<form>")]
@@ -34,6 +37,23 @@ pub(super) async fn request_step(
     let id = id?;
     let target = format!("/vereinbarungen/{id}");
     let (scope, actor, order) = (session.scope(), session.actor(), state.signing_order);
+    if form.action == "cancel" && !form.neu && !form.bestaetigt {
+        let (scope, key) = (scope.clone(), id.to_string());
+        let view = state
+            .db
+            .read(move |conn| {
+                crate::store::agreement::Agreement::find_in(conn, &scope, &key)?.view(conn, false)
+            })
+            .await?;
+        let mut ctx = crate::web::page_context(&session, "Entwurf verwerfen?")?;
+        ctx["a"] = serde_json::json!(view);
+        ctx["terminate"] = serde_json::json!(false);
+        ctx["dependants_total"] = serde_json::json!(0);
+        ctx["dependants"] = serde_json::json!([]);
+        ctx["values"] = serde_json::json!({ "ende": "", "grund": "", "kaskade": false });
+        ctx["post_to"] = serde_json::json!(format!("{target}/antrag"));
+        return Ok(crate::web::render("confirm_end.html", ctx));
+    }
     let input = TransitionInput {
         action: form.action.clone(),
         ..TransitionInput::default()

@@ -71,6 +71,7 @@ async fn confirm_page(
     ctx["values"] = serde_json::json!({
         "ende": form.ende, "grund": form.grund, "kaskade": form.kaskade,
     });
+    ctx["post_to"] = serde_json::json!(format!("/vereinbarungen/{id}/schritt"));
     let refused = problem.is_some();
     ctx["problem"] = serde_json::json!(problem);
     let page = crate::web::render("confirm_end.html", ctx);

@@ -47,6 +47,21 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     // A draft first: nothing is requested before its text was read and submitted.
     let (_, draft) = app.get(&format!("/api/v1/agreements/{rv_id}"));
     assert_eq!(draft["status"], "draft");
+    // "Entwurf verwerfen …" asks first; asking changes nothing.
+    let asked = app.web_post(
+        Some(&erika),
+        &format!("/vereinbarungen/{rv_id}/antrag"),
+        &[("action", "cancel")],
+    );
+    assert_eq!(asked.status, Status::Ok, "{}", asked.text());
+    assert!(asked.text().contains("verwerfen?"), "{}", asked.text());
+    assert!(asked
+        .body
+        .contains(&format!("action=\"/vereinbarungen/{rv_id}/antrag\"")));
+    assert_eq!(
+        app.get(&format!("/api/v1/agreements/{rv_id}")).1["status"],
+        "draft"
+    );
     assert!(app
         .web_get(Some(&erika), "/kommune")
         .text()
