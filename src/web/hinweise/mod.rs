@@ -13,8 +13,9 @@ use crate::domain::text::{Checked, Inspect, Kind, TextCheck};
 use crate::domain::Problems;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::store::random_hex;
-use crate::web::{cookie, csrf_refused, public_context, render, same, Page, Session};
+use crate::web::{
+    csrf_refused, pre_login_ok, pre_login_token, public_context, render, same, Page, Session,
+};
 
 /// The pre-login cookie that carries the feedback form's token for visitors.
 const FEEDBACK_CSRF: &str = "nnr_rueckmeldung";
@@ -60,14 +61,7 @@ fn datenschutz(state: &State<AppState>, session: Option<Session>) -> AppResult<P
 fn form_token(session: Option<&Session>, cookies: &CookieJar<'_>) -> String {
     match session {
         Some(s) => s.csrf.clone(),
-        None => match cookies.get_private(FEEDBACK_CSRF) {
-            Some(c) if c.value().len() == 64 => c.value().to_string(),
-            _ => {
-                let token = random_hex(32);
-                cookies.add_private(cookie(FEEDBACK_CSRF, token.clone()));
-                token
-            }
-        },
+        None => pre_login_token(cookies, FEEDBACK_CSRF),
     }
 }
 
@@ -143,13 +137,11 @@ async fn feedback(
     cookies: &CookieJar<'_>,
     form: Form<FeedbackForm>,
 ) -> AppResult<Page> {
-    let expected = match &session {
-        Some(s) => Some(s.csrf.clone()),
-        None => cookies
-            .get_private(FEEDBACK_CSRF)
-            .map(|c| c.value().to_string()),
+    let valid = match &session {
+        Some(s) => !form.csrf.is_empty() && same(&s.csrf, &form.csrf),
+        None => pre_login_ok(cookies, FEEDBACK_CSRF, &form.csrf),
     };
-    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+    if !valid {
         return Ok(csrf_refused());
     }
     let form = form.into_inner();

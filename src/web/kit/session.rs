@@ -38,6 +38,31 @@ pub(crate) fn cookie(name: &'static str, value: String) -> Cookie<'static> {
         .build()
 }
 
+/// The token of a form shown before login (a visitor's feedback, an invitation link): the
+/// one in the pre-login cookie `name` while it lasts (so a form shown again after a
+/// refusal still carries a valid one), else a new one set there.
+pub(crate) fn pre_login_token(cookies: &rocket::http::CookieJar<'_>, name: &'static str) -> String {
+    match cookies.get_private(name) {
+        Some(c) if c.value().len() == 64 => c.value().to_string(),
+        _ => {
+            let token = crate::store::random_hex(32);
+            cookies.add_private(cookie(name, token.clone()));
+            token
+        }
+    }
+}
+
+/// Whether a pre-login form's `given` token is the one in the cookie `name`.
+pub(crate) fn pre_login_ok(
+    cookies: &rocket::http::CookieJar<'_>,
+    name: &'static str,
+    given: &str,
+) -> bool {
+    cookies
+        .get_private(name)
+        .is_some_and(|c| !given.is_empty() && same(c.value(), given))
+}
+
 /// Compares two tokens by their digests, independent of where they differ.
 pub(crate) fn same(a: &str, b: &str) -> bool {
     crate::http::state::token_hash(a) == crate::http::state::token_hash(b)

@@ -10,7 +10,9 @@ use crate::actions::invitation;
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
 use crate::store::random_hex;
-use crate::web::{cookie, csrf_refused, render, same, session_value, Page, SESSION};
+use crate::web::{
+    cookie, csrf_refused, pre_login_ok, pre_login_token, render, session_value, Page, SESSION,
+};
 
 /// The pre-login cookie with the form's token.
 const INVITATION_CSRF: &str = "nnr_einladung";
@@ -27,14 +29,7 @@ fn form_page(
     user: &crate::store::user::User,
     errors: Option<(serde_json::Value, serde_json::Value)>,
 ) -> Page {
-    let csrf = match cookies.get_private(INVITATION_CSRF) {
-        Some(c) if c.value().len() == 64 => c.value().to_string(),
-        _ => {
-            let token = random_hex(32);
-            cookies.add_private(cookie(INVITATION_CSRF, token.clone()));
-            token
-        }
-    };
+    let csrf = pre_login_token(cookies, INVITATION_CSRF);
     let mut ctx = json!({
         "title": "Passwort festlegen",
         "user": null,
@@ -97,10 +92,7 @@ pub(super) async fn accept(
     secret: &str,
     form: Form<InvitationForm>,
 ) -> AppResult<Page> {
-    let expected = cookies
-        .get_private(INVITATION_CSRF)
-        .map(|c| c.value().to_string());
-    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+    if !pre_login_ok(cookies, INVITATION_CSRF, &form.csrf) {
         return Ok(csrf_refused());
     }
     if !plausible(secret) {

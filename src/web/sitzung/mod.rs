@@ -16,8 +16,8 @@ use crate::http::state::AppState;
 use crate::store::random_hex;
 use crate::store::user::User;
 use crate::web::{
-    cookie, csrf_refused, page_context, render, same, session_value, Page, Session, LOGIN_CSRF,
-    SESSION,
+    cookie, csrf_refused, page_context, pre_login_ok, render, same, session_value, Page, Session,
+    LOGIN_CSRF, SESSION,
 };
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -62,10 +62,7 @@ async fn login(
     client_ip: Option<std::net::IpAddr>,
     form: Form<LoginForm>,
 ) -> AppResult<Page> {
-    let expected = cookies
-        .get_private(LOGIN_CSRF)
-        .map(|c| c.value().to_string());
-    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+    if !pre_login_ok(cookies, LOGIN_CSRF, &form.csrf) {
         return Ok(csrf_refused());
     }
     let form = form.into_inner();
