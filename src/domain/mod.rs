@@ -81,6 +81,22 @@ pub fn search_key(text: &str) -> String {
         .replace('ß', "ss")
 }
 
+/// A search as people type it in a list's search field: it matches a text that contains
+/// it, compared by `search_key` (case and umlauts aside); an empty search matches all.
+#[derive(Debug, Clone)]
+pub struct Search(String);
+
+impl Search {
+    pub fn new(q: &str) -> Search {
+        Search(search_key(q))
+    }
+
+    /// Whether any of `texts` contains the search.
+    pub fn matches<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> bool {
+        self.0.is_empty() || texts.into_iter().any(|t| search_key(t).contains(&self.0))
+    }
+}
+
 /// Percent-encodes a query value.
 pub fn urlencode(s: &str) -> String {
     s.bytes()
@@ -99,5 +115,13 @@ mod tests {
     fn search_key_folds_case_and_umlauts() {
         assert_eq!(super::search_key("Düsseldorf, Stadt"), "duesseldorf, stadt");
         assert_eq!(super::search_key("GROßE"), "grosse");
+    }
+
+    #[test]
+    fn a_search_matches_any_text_that_contains_it_and_an_empty_one_all() {
+        let koeln = super::Search::new("KÖLN");
+        assert!(koeln.matches(["Wohngeld", "Stadt Köln"]));
+        assert!(!koeln.matches(["Wohngeld", "Stadt Bonn"]));
+        assert!(super::Search::new("").matches(std::iter::empty::<&str>()));
     }
 }

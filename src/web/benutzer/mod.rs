@@ -45,7 +45,7 @@ async fn page(
     created: Option<serde_json::Value>,
     listing: Listing,
 ) -> AppResult<Page> {
-    let needle = crate::domain::search_key(&listing.q);
+    let search = crate::domain::Search::new(&listing.q);
     let (rows, total, intermediaries) = state
         .db
         .read(move |conn| {
@@ -66,15 +66,12 @@ async fn page(
                     (u, org)
                 })
                 .filter(|(u, org)| {
-                    needle.is_empty()
-                        || [
-                            u.name.as_str(),
-                            u.email.as_str(),
-                            org.as_str(),
-                            u.role_label,
-                        ]
-                        .iter()
-                        .any(|t| crate::domain::search_key(t).contains(&needle))
+                    search.matches([
+                        u.name.as_str(),
+                        u.email.as_str(),
+                        org.as_str(),
+                        u.role_label,
+                    ])
                 })
                 .map(|(u, org)| json!({ "u": u, "organisation": org }))
                 .collect();

@@ -123,18 +123,18 @@ async fn list(
         Ok(q) => q,
         Err(e) => return Ok(session.refused_by(&e, "Suche nicht möglich", "/dienste")),
     };
-    let needle = crate::domain::search_key(&q);
+    let search = crate::domain::Search::new(&q);
     let (services, total, page, pages) = state
         .db
         .read(move |conn| {
             let matching: Vec<_> = Service::list_with_operator(conn, false)?
                 .into_iter()
                 .filter(|(s, _)| {
-                    needle.is_empty()
-                        || crate::domain::search_key(&s.name).contains(&needle)
-                        || s.ozg_name
-                            .as_deref()
-                            .is_some_and(|o| crate::domain::search_key(o).contains(&needle))
+                    search.matches(
+                        [Some(s.name.as_str()), s.ozg_name.as_deref()]
+                            .into_iter()
+                            .flatten(),
+                    )
                 })
                 .collect();
             let total = matching.len();

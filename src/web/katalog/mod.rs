@@ -30,12 +30,7 @@ pub fn routes() -> Vec<rocket::Route> {
 /// Länder's services for NRW municipalities and NRW's for other Länder, each available
 /// now or coming soon, those matching `q`.
 fn body(catalog: &Catalog, q: &str) -> AppResult<String> {
-    let needle = crate::domain::search_key(q);
-    let matches = |name: &str, ozg: Option<&str>| {
-        needle.is_empty()
-            || crate::domain::search_key(name).contains(&needle)
-            || ozg.is_some_and(|o| crate::domain::search_key(o).contains(&needle))
-    };
+    let search = crate::domain::Search::new(q);
     let mut groups: [Vec<&ServiceView>; 4] = Default::default();
     let (mut inbound, mut outbound) = (0, 0);
     for s in &catalog.services {
@@ -45,7 +40,11 @@ fn body(catalog: &Catalog, q: &str) -> AppResult<String> {
         } else {
             inbound += 1;
         }
-        if !matches(&s.name, s.ozg_name.as_deref()) {
+        if !search.matches(
+            [Some(s.name.as_str()), s.ozg_name.as_deref()]
+                .into_iter()
+                .flatten(),
+        ) {
             continue;
         }
         let group = match (nrw, s.availability) {

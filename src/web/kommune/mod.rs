@@ -137,7 +137,7 @@ async fn home_view(
         .iter()
         .filter(|a| a.kind == AgreementKind::Ea)
         .collect();
-    let needle = crate::domain::search_key(&choice.q);
+    let search = crate::domain::Search::new(&choice.q);
     let mut callable = Vec::new();
     for (s, operator) in &services {
         // NRW's own services are not called through d-NRW by NRW municipalities; those
@@ -148,7 +148,7 @@ async fn home_view(
         let active = eas
             .iter()
             .any(|a| a.service.as_ref().is_some_and(|x| x.id == s.id) && a.status.is_active());
-        if active || !(needle.is_empty() || crate::domain::search_key(&s.name).contains(&needle)) {
+        if active || !search.matches([s.name.as_str()]) {
             continue;
         }
         callable.push(json!({
