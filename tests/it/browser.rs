@@ -244,27 +244,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     app.user(json!({ "email": "ina@govconnect.de", "name": "Ina GovConnect", "role": "intermediary", "organisation_id": govconnect, "password": ina_pw }));
     let gewerbe = app.service("Gewerbeanzeige");
     // A user invited by an admin: the link of the mail (the secret, from the outbox).
-    let invitation = app
-        .db()
-        .write_blocking(|c| {
-            nachnutzung::domain::text::Checked::new(nachnutzung::actions::accounts::NewUser {
-                email: "eingeladen@d-nrw.de".into(),
-                name: "Eingeladene Person".into(),
-                role: "clerk".into(),
-                invite: true,
-                ..Default::default()
-            })?
-            .create(c, "test")?;
-            use diesel::prelude::*;
-            use nachnutzung::db::schema::outbox;
-            let body: String = outbox::table
-                .filter(outbox::kind.eq("account_invitation"))
-                .select(outbox::body_text)
-                .first(c)?;
-            let at = body.find("/einladung/").unwrap() + "/einladung/".len();
-            Ok(body[at..at + 64].to_string())
-        })
-        .unwrap();
+    let invitation = app.invited_clerk("eingeladen@d-nrw.de");
     let dir = std::env::temp_dir().join(format!("nachnutzung-browser-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let wappen = dir.join("wappen.svg");

@@ -724,32 +724,6 @@ fn crawl(app: &TestApp, user: Option<&WebUser>, start: &[String]) -> Vec<HtmlFor
     forms
 }
 
-/// An invited user's one-time link (the secret, from the mail in the outbox).
-fn invitation_link(app: &TestApp) -> String {
-    app.db()
-        .write_blocking(|c| {
-            let created =
-                nachnutzung::domain::text::Checked::new(nachnutzung::actions::accounts::NewUser {
-                    email: "eingeladen@d-nrw.de".into(),
-                    name: "Eingeladene Person".into(),
-                    role: "clerk".into(),
-                    invite: true,
-                    ..Default::default()
-                })?
-                .create(c, "test")?;
-            assert!(created.invitation.is_some());
-            use diesel::prelude::*;
-            use nachnutzung::db::schema::outbox;
-            let body: String = outbox::table
-                .filter(outbox::kind.eq("account_invitation"))
-                .select(outbox::body_text)
-                .first(c)?;
-            let at = body.find("/einladung/").unwrap() + "/einladung/".len();
-            Ok(body[at..at + 64].to_string())
-        })
-        .unwrap()
-}
-
 /// NUL, 100,000 characters and an invalid UTF-8 sequence (the lone surrogate U+D800 as
 /// bytes) in every field of every form the pages offer to any role, with every other
 /// field as the page filled it in: always a 4xx, never a 5xx, and nothing stored. The
@@ -783,7 +757,7 @@ fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
     assert_eq!(status, Status::Created, "{v}");
     let dataport = app.organisation("intermediaries", "Dataport AöR");
     let gewerbe = app.service("Gewerbeanzeige");
-    let invitation = invitation_link(&app);
+    let invitation = app.invited_clerk("eingeladen@d-nrw.de");
     let users: Vec<Option<WebUser>> = [
         json!({ "email": "admin@d-nrw.de", "name": "Ada Admin", "role": "admin" }),
         json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }),

@@ -620,6 +620,59 @@ impl WebPage {
     }
 }
 
+impl WebPage {
+    /// The token of the (first) form on the page.
+    pub fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a token")
+            + 19;
+        self.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+impl TestApp {
+    /// The secret of the newest invitation mail to `email` waiting in the outbox.
+    pub fn invitation_secret(&self, email: &str) -> String {
+        let email = email.to_string();
+        let bodies: Vec<String> = self
+            .db()
+            .read_blocking(move |c| {
+                use diesel::prelude::*;
+                use nachnutzung::db::schema::outbox;
+                Ok(outbox::table
+                    .filter(outbox::kind.eq("account_invitation"))
+                    .filter(outbox::recipient.eq(email))
+                    .order(outbox::created_at.desc())
+                    .select(outbox::body_text)
+                    .load::<String>(c)?)
+            })
+            .unwrap();
+        let body = bodies.first().expect("an invitation mail");
+        let at = body.find("/einladung/").expect("the link") + "/einladung/".len();
+        body[at..at + 64].to_string()
+    }
+
+    /// A clerk invited through the use case (no password yet): the secret of its link.
+    pub fn invited_clerk(&self, email: &str) -> String {
+        let address = email.to_string();
+        self.db()
+            .write_blocking(move |c| {
+                nachnutzung::domain::text::Checked::new(nachnutzung::actions::accounts::NewUser {
+                    email: address,
+                    name: "Eingeladene Person".into(),
+                    role: "clerk".into(),
+                    invite: true,
+                    ..Default::default()
+                })?
+                .create(c, "test")
+            })
+            .unwrap();
+        self.invitation_secret(email)
+    }
+}
+
 /// One part of a multipart form: a text field or a file.
 pub enum Part<'a> {
     Text(&'a str),

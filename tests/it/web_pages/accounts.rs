@@ -5,36 +5,6 @@ use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 
-/// The secret of the newest invitation mail to `email` waiting in the outbox.
-fn invitation_secret(app: &TestApp, email: &str) -> String {
-    let email = email.to_string();
-    let bodies: Vec<String> = app
-        .db()
-        .read_blocking(move |c| {
-            use diesel::prelude::*;
-            use nachnutzung::db::schema::outbox;
-            Ok(outbox::table
-                .filter(outbox::kind.eq("account_invitation"))
-                .filter(outbox::recipient.eq(email))
-                .order(outbox::created_at.desc())
-                .select(outbox::body_text)
-                .load::<String>(c)?)
-        })
-        .unwrap();
-    let body = bodies.first().expect("an invitation mail");
-    let at = body.find("/einladung/").expect("the link") + "/einladung/".len();
-    body[at..at + 64].to_string()
-}
-
-fn csrf_of(page: &WebPage) -> String {
-    let at = page
-        .body
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a token")
-        + 19;
-    page.body[at..].split('"').next().unwrap().to_string()
-}
-
 #[test]
 fn an_admin_adds_a_user_by_name_of_the_municipality_who_sets_the_password_with_a_one_time_link() {
     let app = TestApp::new();
@@ -147,7 +117,7 @@ fn an_admin_adds_a_user_by_name_of_the_municipality_who_sets_the_password_with_a
         .contains("Kein Benutzer passt zur Suche"));
 
     // The mail's link: only its hash is stored.
-    let secret = invitation_secret(&app, "neu@stadt-kleve.de");
+    let secret = app.invitation_secret("neu@stadt-kleve.de");
     let stored: Vec<String> = app
         .db()
         .read_blocking(|c| {
@@ -176,7 +146,7 @@ fn an_admin_adds_a_user_by_name_of_the_municipality_who_sets_the_password_with_a
         "{}",
         form.text()
     );
-    let csrf = csrf_of(&form);
+    let csrf = form.csrf();
     let forged = app.web_post(
         None,
         &link,
@@ -287,7 +257,7 @@ fn an_invitation_expires_and_a_new_one_ends_the_old_link() {
         ],
     );
     assert_eq!(ok.status, Status::Ok, "{}", ok.text());
-    let first = invitation_secret(&app, "carla@d-nrw.de");
+    let first = app.invitation_secret("carla@d-nrw.de");
     // Invited again: the first link ends, the new one works.
     let carla = app
         .db()
@@ -305,7 +275,7 @@ fn an_invitation_expires_and_a_new_one_ends_the_old_link() {
         "{}",
         again.text()
     );
-    let second = invitation_secret(&app, "carla@d-nrw.de");
+    let second = app.invitation_secret("carla@d-nrw.de");
     assert_ne!(first, second);
     assert_eq!(
         app.web_get(None, &format!("/einladung/{first}")).status,
@@ -339,7 +309,7 @@ fn an_invitation_expires_and_a_new_one_ends_the_old_link() {
         &[],
     );
     assert_eq!(fresh.status, Status::Ok);
-    let third = invitation_secret(&app, "carla@d-nrw.de");
+    let third = app.invitation_secret("carla@d-nrw.de");
     assert_eq!(
         app.web_get(None, &format!("/einladung/{third}")).status,
         Status::Ok

@@ -6,15 +6,6 @@ use crate::common::*;
 use rocket::http::Status;
 use serde_json::json;
 
-fn csrf_of(page: &WebPage) -> String {
-    let at = page
-        .body
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a token")
-        + 19;
-    page.body[at..].split('"').next().unwrap().to_string()
-}
-
 #[test]
 fn a_visitor_learns_what_the_registry_is_and_whom_to_ask_for_an_account() {
     let app = TestApp::new();
@@ -98,7 +89,7 @@ fn the_public_texts_come_from_the_configured_folder() {
 fn accessibility_feedback_reaches_staff_and_bad_input_is_told_at_the_field() {
     let app = TestApp::new();
     let form = app.web_get(None, "/barrierefreiheit");
-    let csrf = csrf_of(&form);
+    let csrf = form.csrf();
     // Without the form's token: refused, nothing sent.
     let forged = app.web_post(None, "/barrierefreiheit", &[("message", "x")]);
     assert_eq!(forged.status, Status::Forbidden);
