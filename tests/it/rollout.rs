@@ -282,8 +282,9 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
     // … and so does the table behind the chart.
     let table = between(&html, "id=\"tabelle-dienste\"", "</table>");
     let row = between(table, &format!("/dienste/{wohngeld}\""), "</tr>");
-    assert!(
-        row.contains("<td>1</td><td>1</td><td>1</td><td>1</td>"),
+    assert_eq!(
+        cells(row)[..4],
+        ["1", "1", "1", "1"],
         "live, in force, requested, ended: {row}"
     );
     // The heat grid: Arnsberg (Dortmund live of its 90 rows) has a share; Köln none.
@@ -300,7 +301,7 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
     // Live at the end of this month: Dortmund's Wohngeld.
     let months = between(&html, "id=\"tabelle-monate\"", "</table>");
     let last = months.rsplit("<tr>").next().unwrap();
-    assert!(last.contains("<td>1</td>"), "{months}");
+    assert!(cells(last).contains(&"1".to_string()), "{months}");
 
     // Drill down: Arnsberg → its Kreise and cities → Dortmund's row.
     let arnsberg = app.web_get(Some(&clerk), "/rollout?rb=Arnsberg").body;
@@ -316,15 +317,12 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
         .body;
     let matrix = between(&dortmund, "id=\"matrix\"", "</table>");
     assert!(matrix.contains(">Stadt Dortmund</a>"), "{matrix}");
-    assert!(
-        matrix.contains("<td class=\"zelle-live\">live</td>"),
-        "{matrix}"
-    );
+    assert!(matrix.contains("zelle-live\">live</td>"), "{matrix}");
     // A search finds a municipality by the name people use.
     let bochum = app.web_get(Some(&clerk), "/rollout?q=Stadt+Bochum").body;
     let matrix = between(&bochum, "id=\"matrix\"", "</table>");
     assert!(matrix.contains(">Stadt Bochum</a>"), "{matrix}");
-    assert!(matrix.contains("<td class=\"zelle-terminated\">beendet</td>"));
+    assert!(matrix.contains("zelle-terminated\">beendet</td>"));
     assert!(!matrix.contains("Dortmund"));
 
     // A change shows at once: Essen's Einzelabruf ends.

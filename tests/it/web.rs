@@ -131,7 +131,7 @@ fn login_requires_csrf_changes_the_initial_password_and_logs_out() {
         .dispatch()
         .into_string()
         .unwrap();
-    assert!(html.contains("<label for=\"new\">Neues Passwort</label>"));
+    assert!(html.contains("<label class=\"kern-label\" for=\"new\">Neues Passwort</label>"));
     let csrf = csrf_of(&html);
     let res = post_form(
         &app,

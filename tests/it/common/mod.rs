@@ -1016,3 +1016,16 @@ impl Drop for TestQes {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The texts of the data cells (`<td …>…</td>`) in a piece of a page, in order, whatever
+/// attributes (KERN's classes, the phone layout's data-label) the cells carry.
+pub fn cells(html: &str) -> Vec<String> {
+    html.split("<td")
+        .skip(1)
+        .filter_map(|c| {
+            let open = c.find('>')?;
+            let close = c.find("</td>")?;
+            Some(c[open + 1..close].to_string())
+        })
+        .collect()
+}

@@ -58,7 +58,7 @@ fn a_signatory_confirms_the_declaration_and_her_password_then_gets_a_receipt() {
     assert!(
         wrong
             .body
-            .contains("name=\"erklaerung\" value=\"true\" class=\"kasten-wahl\" checked"),
+            .contains("name=\"erklaerung\" value=\"true\" class=\"kern-form-check__checkbox kasten-wahl\" checked"),
         "the ticked declaration stays ticked"
     );
     let stale = sign(
