@@ -267,6 +267,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    pending_uploads (id) {
+        id -> Text,
+        user_id -> Text,
+        session_key -> Text,
+        field -> Text,
+        file_name -> Text,
+        created_at -> Timestamp,
+        content -> Binary,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         user_id -> Text,
@@ -368,6 +380,7 @@ diesel::joinable!(signatures -> users (user_id));
 diesel::joinable!(documents -> agreements (agreement_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(invitations -> users (user_id));
+diesel::joinable!(pending_uploads -> users (user_id));
 diesel::joinable!(attachments -> agreements (agreement_id));
 diesel::joinable!(golive_tasks -> agreements (agreement_id));
 diesel::joinable!(agreements -> municipalities (municipality_id));
@@ -392,6 +405,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
     invitations,
+    pending_uploads,
     login_failures,
     login_throttle,
     attachments,

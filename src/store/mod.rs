@@ -10,6 +10,7 @@ pub mod membership;
 pub mod municipality;
 pub mod organisation;
 pub mod outbox;
+pub mod pending_upload;
 pub mod qes;
 pub mod reference;
 pub mod service;

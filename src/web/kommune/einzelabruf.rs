@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
 use crate::store::agreement::AgreementView;
 use crate::store::membership::Membership;
+use crate::store::pending_upload::{self, Kept};
 use crate::store::service::Service;
 use crate::store::Scope;
 use crate::web::fields::{field_id, parameter_fields, parameter_values, read_file};
@@ -79,6 +80,7 @@ fn form_page(
     data: FormData,
     values: Value,
     errors: Option<(Value, Value)>,
+    kept: &[Kept],
 ) -> AppResult<Page> {
     let FormData {
         service,
@@ -100,6 +102,15 @@ fn form_page(
         "non_member_reason": values["non_member_reason"].as_str().unwrap_or(""),
     });
     ctx["refilled"] = values["refilled"].clone();
+    // Files of the refused try, kept for this session: shown with "ersetzen".
+    ctx["kept_any"] = json!(!kept.is_empty());
+    ctx["kept"] = json!(kept
+        .iter()
+        .map(|k| (
+            k.field.clone(),
+            json!({ "id": k.id, "file_name": k.file_name })
+        ))
+        .collect::<serde_json::Map<_, _>>());
     crate::web::set_errors(&mut ctx, errors);
     ctx["max_wappen_kib"] = json!(crate::domain::upload::MAX_COAT_OF_ARMS_BYTES / 1024);
     ctx["max_cert_kib"] = json!(crate::domain::upload::MAX_CERTIFICATE_BYTES / 1024);
@@ -134,7 +145,7 @@ pub(super) async fn ea_form(
             Ok((data, values))
         })
         .await?;
-    form_page(&session, data, values, None)
+    form_page(&session, data, values, None, &[])
 }
 
 /// The form's values from a discarded draft Einzelabruf of the same municipality and
@@ -190,6 +201,14 @@ pub(super) struct EaForm<'r> {
     wappen: Option<TempFile<'r>>,
     #[serde(skip)]
     zertifikat: Option<TempFile<'r>>,
+    /// The coat of arms / certificate kept from a refused try (`store::pending_upload`),
+    /// used when no new file is chosen.
+    #[field(default = String::new())]
+    #[serde(skip)]
+    wappen_behalten: String,
+    #[field(default = String::new())]
+    #[serde(skip)]
+    zertifikat_behalten: String,
     #[field(default = String::new())]
     kontakt_name: String,
     #[field(default = String::new())]
@@ -226,17 +245,50 @@ pub(super) async fn file_ea(
 
     let mut unreadable = Vec::new();
     let parameters = parameter_values(service, &form.p, &mut unreadable)?;
+    let session_key = pending_upload::session_key(&session.csrf);
     let mut uploads = Vec::new();
-    for (field, file) in [("wappen", &form.wappen), ("zertifikat", &form.zertifikat)] {
+    let mut kept_ids = Vec::new();
+    for (field, file, kept) in [
+        ("wappen", &form.wappen, &form.wappen_behalten),
+        ("zertifikat", &form.zertifikat, &form.zertifikat_behalten),
+    ] {
         if let Some((file_name, bytes)) = read_file(file).await? {
             uploads.push(Upload {
                 field,
                 file_name,
                 bytes,
             });
+        } else if !kept.is_empty() {
+            kept_ids.push((field, crate::http::params::id(kept)?));
         }
     }
+    if !kept_ids.is_empty() {
+        let (user, key) = (session.user.id.clone(), session_key.clone());
+        let earlier = state
+            .db
+            .read(move |conn| {
+                let mut found = Vec::new();
+                for (field, id) in kept_ids {
+                    found.extend(
+                        pending_upload::find(conn, &user, &key, field, &id)?.map(|k| Upload {
+                            field,
+                            file_name: k.file_name,
+                            bytes: k.bytes,
+                        }),
+                    );
+                }
+                Ok(found)
+            })
+            .await?;
+        uploads.extend(earlier);
+    }
+    // A copy of each file, to keep those that pass their own check if the form is refused.
+    let handed_in: Vec<(&'static str, String, Vec<u8>)> = uploads
+        .iter()
+        .map(|u| (u.field, u.file_name.clone(), u.bytes.clone()))
+        .collect();
     let (uploads, refused) = ea::check_uploads(uploads);
+    let refused_fields: Vec<String> = refused.iter().map(|f| f.field.clone()).collect();
     unreadable.extend(refused);
     let agreement = Checked::new(NewAgreement {
         kind: "ea".into(),
@@ -268,10 +320,35 @@ pub(super) async fn file_ea(
         }
     };
     match form_outcome(result)? {
-        Ok(a) => Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id))),
-        Err(e) => Ok(
-            form_page(&session, data, values, Some(form_errors(&e, field_id)))?
-                .with_status(Status::UnprocessableEntity),
-        ),
+        Ok(a) => {
+            state
+                .db
+                .write(move |conn| pending_upload::discard(conn, &session_key))
+                .await?;
+            Ok(Page::to(format!("/vereinbarungen/{}?neu=1", a.id)))
+        }
+        Err(e) => {
+            let user = session.user.id.clone();
+            let kept = state
+                .db
+                .write(move |conn| {
+                    handed_in
+                        .iter()
+                        .filter(|(field, _, _)| !refused_fields.iter().any(|r| r == field))
+                        .map(|(field, name, bytes)| {
+                            pending_upload::keep(conn, &user, &session_key, field, name, bytes)
+                        })
+                        .collect::<AppResult<Vec<_>>>()
+                })
+                .await?;
+            Ok(form_page(
+                &session,
+                data,
+                values,
+                Some(form_errors(&e, field_id)),
+                &kept,
+            )?
+            .with_status(Status::UnprocessableEntity))
+        }
     }
 }

@@ -202,13 +202,25 @@ struct CsrfForm {
     csrf: String,
 }
 
+/// Logs out: the cookie goes, and with it the files this session kept from a refused
+/// form (`store::pending_upload`).
 #[post("/abmelden", data = "<form>")]
-fn logout(cookies: &CookieJar<'_>, session: Option<Session>, form: Form<CsrfForm>) -> Page {
+async fn logout(
+    state: &State<AppState>,
+    cookies: &CookieJar<'_>,
+    session: Option<Session>,
+    form: Form<CsrfForm>,
+) -> AppResult<Page> {
     if let Some(session) = session {
         if !same(&session.csrf, &form.csrf) {
-            return csrf_refused();
+            return Ok(csrf_refused());
         }
         cookies.remove_private(SESSION);
+        let key = crate::store::pending_upload::session_key(&session.csrf);
+        state
+            .db
+            .write(move |conn| crate::store::pending_upload::discard(conn, &key))
+            .await?;
     }
-    Page::Redirect(Box::new(Redirect::to("/anmelden")))
+    Ok(Page::Redirect(Box::new(Redirect::to("/anmelden"))))
 }

@@ -217,8 +217,100 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         365,
         &["keyEncipherment", "dataEncipherment"],
     );
-    let filed = file_wohngeld(&app, &erika, &wohngeld, &cert);
+    // Files that pass their own check survive a form refused for something else: the
+    // form comes back showing them with "ersetzen", and the next try files them without
+    // choosing them again. They belong to this login only.
+    let refused = app.web_multipart(
+        &erika,
+        "/kommune/einzelabruf",
+        &[
+            ("dienst", Part::Text(&wohngeld)),
+            (
+                "p[zustaendige_stelle_url]",
+                Part::Text("https://www.stadt-koeln.de/wohngeld"),
+            ),
+            ("p[kontakt_email]", Part::Text("wohngeld@stadt-koeln.de")),
+            (
+                "wappen",
+                Part::File("Wappen Köln.svg", WAPPEN_SVG.as_bytes()),
+            ),
+            ("zertifikat", Part::File("dvdv.pem", cert.as_bytes())),
+        ],
+    );
+    assert_eq!(refused.status, Status::UnprocessableEntity);
+    let text = refused.text();
+    assert!(
+        text.contains("Bitte den Namen der fachlichen Ansprechperson angeben"),
+        "{text}"
+    );
+    for shown in [
+        "Hochgeladen: Wappen Köln.svg",
+        "Hochgeladen: dvdv.pem",
+        "Wappen ersetzen",
+        "Zertifikat ersetzen",
+    ] {
+        assert!(text.contains(shown), "{shown}: {text}");
+    }
+    let kept = |field: &str| {
+        let marker = format!("name=\"{field}_behalten\" value=\"");
+        let at = refused
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("{field}: {}", refused.body))
+            + marker.len();
+        refused.body[at..].split('"').next().unwrap().to_string()
+    };
+    let (kept_wappen, kept_cert) = (kept("wappen"), kept("zertifikat"));
+    let again = |user: &WebUser| {
+        app.web_multipart(
+            user,
+            "/kommune/einzelabruf",
+            &[
+                ("dienst", Part::Text(&wohngeld)),
+                (
+                    "p[zustaendige_stelle_url]",
+                    Part::Text("https://www.stadt-koeln.de/wohngeld"),
+                ),
+                ("p[kontakt_email]", Part::Text("wohngeld@stadt-koeln.de")),
+                ("wappen_behalten", Part::Text(&kept_wappen)),
+                ("zertifikat_behalten", Part::Text(&kept_cert)),
+                ("kontakt_name", Part::Text("Erika Mustermann")),
+                (
+                    "kontakt_email",
+                    Part::Text("erika.mustermann@stadt-koeln.de"),
+                ),
+                ("kontakt_telefon", Part::Text("0221 221-0")),
+            ],
+        )
+    };
+    // Another login of the same user does not get them: its refused form shows none.
+    let other_login = app.web_user(&erika.id);
+    let foreign = app.web_multipart(
+        &other_login,
+        "/kommune/einzelabruf",
+        &[
+            ("dienst", Part::Text(&wohngeld)),
+            ("wappen_behalten", Part::Text(&kept_wappen)),
+            ("zertifikat_behalten", Part::Text(&kept_cert)),
+        ],
+    );
+    assert_eq!(foreign.status, Status::UnprocessableEntity);
+    assert!(
+        !foreign.text().contains("Hochgeladen:"),
+        "{}",
+        foreign.text()
+    );
+    let filed = again(&erika);
     assert_eq!(filed.status, Status::SeeOther, "{}", filed.text());
+    let left = app.db().read_blocking({
+        let key = nachnutzung::store::pending_upload::session_key(&erika.csrf);
+        let (user, id) = (erika.id.clone(), kept_wappen.clone());
+        move |conn| nachnutzung::store::pending_upload::find(conn, &user, &key, "wappen", &id)
+    });
+    assert!(
+        left.unwrap().is_none(),
+        "kept files go once the form succeeds"
+    );
     let ea = id_after(filed.location.as_deref().unwrap(), "/vereinbarungen/");
     let page = app.web_get(Some(&erika), filed.location.as_deref().unwrap());
     assert!(
@@ -319,9 +411,8 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         &[("zertifikat", Part::File("neu.pem", renewed.as_bytes()))],
     );
     assert_eq!(page.status, Status::NotFound);
-    let text = app
-        .web_get(Some(&erika), &format!("/vereinbarungen/{ea}"))
-        .text();
+    let renewed_page = app.web_get(Some(&erika), &format!("/vereinbarungen/{ea}"));
+    let text = renewed_page.text();
     assert!(
         text.contains("CN=Wohngeldstelle Köln 2027") && text.contains("keyAgreement"),
         "{text}"
@@ -334,7 +425,8 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
     // The test certificates are self-signed: the DVDV would refuse them, and the page says
     // so at the certificate (kept, not refused).
     assert!(
-        text.contains("Achtung: Das Zertifikat ist selbst ausgestellt"),
+        text.contains("Das Zertifikat ist selbst ausgestellt")
+            && renewed_page.body.contains("kern-alert--warning"),
         "{text}"
     );
 
@@ -377,7 +469,7 @@ fn a_municipality_signs_its_rv_files_an_einzelabruf_and_both_sides_download_the_
         .web_get(Some(&erika), &format!("/aufgaben/{dvdv}"))
         .text();
     assert!(
-        page.contains("Hinweis zum Zertifikat: Das Zertifikat ist selbst ausgestellt"),
+        page.contains("Hinweis zum Zertifikat Das Zertifikat ist selbst ausgestellt"),
         "{page}"
     );
 
