@@ -165,6 +165,9 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         catalog: Default::default(),
         rollout: Default::default(),
         counts: Default::default(),
+        districts: std::sync::Arc::new(crate::store::data_version::Versioned::new([
+            crate::store::data_version::MUNICIPALITIES,
+        ])),
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
         base_url: config.base_url.clone(),

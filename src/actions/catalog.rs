@@ -7,19 +7,16 @@
 //! - a write to services or organisations in this process makes the next request look
 //!   again (`CatalogCache::changed`, called by the handlers that write);
 //! - otherwise the database is asked at most once per `RECHECK` whether anything changed
-//!   (another instance may have written): a cheap fingerprint of services and
-//!   organisations (counts and sums of `lock_version`, which every write bumps). Only a
-//!   changed fingerprint renders the catalogue again.
+//!   (another instance may have written): the change counters of services and
+//!   organisations (`store::data_version`, bumped by triggers on every write). Only a
+//!   changed counter renders the catalogue again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::dsl::{count_star, sum};
-use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{organisations, services};
 use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::store::service::{Service, ServiceView};
@@ -30,8 +27,8 @@ pub struct Catalog {
     pub services: Vec<ServiceView>,
 }
 
-/// (services, Σ services.lock_version, organisations, Σ organisations.lock_version)
-type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
+/// The change counters of services and organisations.
+type Fingerprint = [i64; 2];
 
 /// The last rendered catalogue and the fingerprint it was rendered at: the JSON, and the
 /// public HTML page (`web::katalog`).
@@ -95,13 +92,8 @@ impl Slot {
 }
 
 fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
-    let (s, sv): (i64, Option<i64>) = services::table
-        .select((count_star(), sum(services::lock_version)))
-        .first(conn)?;
-    let (o, ov): (i64, Option<i64>) = organisations::table
-        .select((count_star(), sum(organisations::lock_version)))
-        .first(conn)?;
-    Ok((s, sv, o, ov))
+    use crate::store::data_version::{current, ORGANISATIONS, SERVICES};
+    current(conn, [SERVICES, ORGANISATIONS])
 }
 
 /// The catalogue: services available or coming soon, with their operators.

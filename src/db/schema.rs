@@ -267,6 +267,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_versions (name) {
+        name -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     pending_uploads (id) {
         id -> Text,
         user_id -> Text,
@@ -406,6 +413,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     invitations,
     pending_uploads,
+    data_versions,
     login_failures,
     login_throttle,
     attachments,

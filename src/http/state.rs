@@ -16,6 +16,11 @@ pub struct AppState {
     pub catalog: std::sync::Arc<crate::actions::catalog::CatalogCache>,
     /// The roll-out kept in memory (see `actions::rollout::snapshot`).
     pub rollout: std::sync::Arc<crate::actions::rollout::snapshot::RolloutCache>,
+    /// The Regierungsbezirke and Kreise of the municipality filters, kept until a
+    /// municipality changes.
+    pub districts: std::sync::Arc<
+        crate::store::data_version::Versioned<crate::store::municipality::Districts, 1>,
+    >,
     /// Agreements by kind and status for the staff start page.
     pub counts: std::sync::Arc<crate::store::agreement::CountsCache>,
     /// The d-NRW seal for the final documents.

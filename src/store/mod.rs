@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod attachment;
 pub mod audit;
 pub mod contact;
+pub mod data_version;
 pub mod document;
 pub mod membership;
 pub mod municipality;

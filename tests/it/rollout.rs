@@ -346,6 +346,42 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
     );
     assert!(!bar.contains("data-zustand=\"in_force\""), "{bar}");
 
+    // A write that does not pass through this process (another instance, the CLI, an
+    // operator's SQL) shows at once too: triggers count every write to municipalities
+    // and services (data_versions), and the caches compare those counters.
+    let before = app.db().read_blocking(|conn| {
+        nachnutzung::store::data_version::current(conn, ["municipalities", "services"])
+    });
+    let rename = format!("UPDATE services SET name = 'Wohngeld digital' WHERE id = '{wohngeld}'");
+    app.db()
+        .write_blocking(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(
+                "UPDATE municipalities SET name = 'Neu-Dortmund' WHERE ags = '05913000'",
+            )
+            .execute(conn)?;
+            diesel::sql_query(rename).execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    let after = app.db().read_blocking(|conn| {
+        nachnutzung::store::data_version::current(conn, ["municipalities", "services"])
+    });
+    let (before, after) = (before.unwrap(), after.unwrap());
+    assert!(
+        after[0] > before[0] && after[1] > before[1],
+        "{before:?} → {after:?}"
+    );
+    let dortmund = app
+        .web_get(Some(&clerk), "/rollout?rb=Arnsberg&kreis=05913000")
+        .body;
+    assert!(
+        dortmund.contains("Neu-Dortmund"),
+        "the snapshot was rebuilt"
+    );
+    let html = app.web_get(Some(&clerk), "/rollout").body;
+    assert!(html.contains("Wohngeld digital"), "the service's new name");
+
     // Keys that name nothing are refused in German, not answered with an error page.
     for bad in ["land=99", "kreis=Unna"] {
         let page = app.web_get(Some(&clerk), &format!("/rollout?{bad}"));

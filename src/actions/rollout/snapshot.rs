@@ -4,9 +4,9 @@
 //!
 //! Kept exact on every request, also when another instance wrote:
 //!
-//! - Municipalities and services are small: their fingerprint (count and the sum of
-//!   `lock_version`, which every write bumps) is read on each request; a change rebuilds
-//!   the snapshot.
+//! - Municipalities and services are small: their change counters (`store::data_version`,
+//!   bumped by triggers on every write) are read on each request, one row each; a change
+//!   rebuilds the snapshot.
 //! - Einzelabrufe are many: each request asks for the ones written since the last look
 //!   (`updated_at`, index `agreements_changed`; every write goes through
 //!   `Agreement::save`, which sets it), looking `SLACK` further back so a transaction that
@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use diesel::dsl::{count_star, sql, sum};
+use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Date as SqlDate, Integer, Nullable, Timestamp};
 use time::{Date, Duration, PrimitiveDateTime};
@@ -87,7 +87,8 @@ pub struct Unit {
     pub municipalities: Vec<usize>,
 }
 
-type Fingerprint = (i64, Option<i64>, i64, Option<i64>);
+/// The change counters of municipalities and services the snapshot was built at.
+type Fingerprint = [i64; 2];
 
 /// The roll-out at one moment.
 #[derive(Debug, Clone)]
@@ -179,13 +180,8 @@ impl RolloutCache {
 }
 
 fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
-    let (m, ml): (i64, Option<i64>) = municipalities::table
-        .select((count_star(), sum(municipalities::lock_version)))
-        .first(conn)?;
-    let (s, sl): (i64, Option<i64>) = services::table
-        .select((count_star(), sum(services::lock_version)))
-        .first(conn)?;
-    Ok((m, ml, s, sl))
+    use crate::store::data_version::{current, MUNICIPALITIES, SERVICES};
+    current(conn, [MUNICIPALITIES, SERVICES])
 }
 
 type PairRow = (String, String, i32, Option<Date>, Option<PrimitiveDateTime>);

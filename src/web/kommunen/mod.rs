@@ -111,16 +111,19 @@ async fn municipalities(
         Err(e) => return Ok(session.refused_by(&e, "Filter ungültig", "/kommunen")),
     };
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
-    let (listed, rvs, standings, (districts, kreise)) = state
+    let cache = state.districts.clone();
+    let (listed, rvs, standings, filters) = state
         .db
         .read(move |conn| {
             let listed = Municipality::list(conn, &f, page)?;
             let ids: Vec<String> = listed.items.iter().map(|m| m.id.clone()).collect();
             let rvs = Municipality::rv_status(conn, &ids)?;
             let standings = Membership::standings(conn, &ids)?;
-            Ok((listed, rvs, standings, Municipality::districts(conn)?))
+            let filters = cache.get(conn, Municipality::districts)?;
+            Ok((listed, rvs, standings, filters))
         })
         .await?;
+    let (districts, kreise) = &*filters;
     let rows: Vec<Value> = listed
         .items
         .iter()

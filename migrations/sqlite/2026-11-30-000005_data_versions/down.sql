@@ -1,0 +1,10 @@
+DROP TRIGGER municipalities_version_insert;
+DROP TRIGGER municipalities_version_update;
+DROP TRIGGER municipalities_version_delete;
+DROP TRIGGER services_version_insert;
+DROP TRIGGER services_version_update;
+DROP TRIGGER services_version_delete;
+DROP TRIGGER organisations_version_insert;
+DROP TRIGGER organisations_version_update;
+DROP TRIGGER organisations_version_delete;
+DROP TABLE data_versions;
