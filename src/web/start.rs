@@ -98,6 +98,7 @@ pub async fn dashboard(state: &State<AppState>, session: &Session) -> AppResult<
                 "label": k.label(),
                 "counts": AgreementStatus::ALL.iter().map(|s| json!({
                     "status": s.as_str(),
+                    "label": s.label(),
                     "n": by.and_then(|b| b.get(s.as_str())).copied().unwrap_or(0),
                 })).collect::<Vec<_>>(),
             })

@@ -58,6 +58,8 @@ pub fn error_html(
         401 => ("Anmeldung erforderlich", "Bitte melden Sie sich an."),
         413 => ("Zu groß", "Die gesendeten Daten sind zu groß."),
         405 => ("Methode nicht erlaubt", "Diese Adresse nimmt solche Anfragen nicht an."),
+        // A refusal in its own words (a rule of the model) is no unreadable input.
+        422 if message.is_some() => ("Nicht möglich", "Das ist so nicht möglich."),
         422 | 400 => ("Eingabe nicht lesbar", "Die gesendeten Daten konnten nicht gelesen werden."),
         500..=599 => ("Interner Fehler", "Ein interner Fehler ist aufgetreten. Er wurde protokolliert; bitte versuchen Sie es später erneut."),
         _ => ("Fehler", "Die Anfrage konnte nicht bearbeitet werden."),

@@ -105,8 +105,11 @@ async fn list(
     ctx["pages"] = json!(pages.max(1));
     ctx["art"] = json!(filter.kind.map(|k| k.as_str()).unwrap_or(""));
     ctx["status"] = json!(filter.status.map(|s| s.as_str()).unwrap_or(""));
+    // A municipality only ever has an RV and Einzelabrufe; it is offered only those.
+    let municipality = matches!(session.scope(), crate::store::Scope::Municipality(_));
     ctx["kinds"] = json!(AgreementKind::ALL
         .iter()
+        .filter(|k| !municipality || matches!(k, AgreementKind::Rv | AgreementKind::Ea))
         .map(|k| json!({ "value": k.as_str(), "label": k.label() }))
         .collect::<Vec<_>>());
     ctx["statuses"] = json!(AgreementStatus::ALL
