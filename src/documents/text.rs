@@ -53,15 +53,27 @@ pub fn template_version(source: &str) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// All contract templates, parsed once per process (parsing them took more time than
+/// rendering on the agreement page).
+fn compiled() -> AppResult<&'static tera::Tera> {
+    static COMPILED: std::sync::OnceLock<Result<tera::Tera, String>> = std::sync::OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            let mut tera = tera::Tera::default();
+            tera.add_raw_templates(TEMPLATES.iter().copied())
+                .map_err(|e| format!("contract templates: {e:?}"))?;
+            Ok(tera)
+        })
+        .as_ref()
+        .map_err(|e| AppError::internal(e.clone()))
+}
+
 fn render_one(name: &str, context: &tera::Context) -> AppResult<(String, String)> {
     let src = source(name)?;
     let version = template_version(src).ok_or_else(|| {
         AppError::internal(format!("contract template {name} has no version line"))
     })?;
-    let mut tera = tera::Tera::default();
-    tera.add_raw_template(name, src)
-        .map_err(|e| AppError::internal(format!("contract template {name}: {e:?}")))?;
-    let text = tera
+    let text = compiled()?
         .render(name, context)
         .map_err(|e| AppError::internal(format!("rendering {name}: {e:?}")))?;
     Ok((text, format!("{name}@{version}")))

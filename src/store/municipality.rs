@@ -299,6 +299,34 @@ impl Municipality {
             }
             q
         };
+        if filter.q.is_some() {
+            // A substring search reads every search key: take the matches' AGS and id from
+            // the covering index (municipalities_search), sort and page them here, and read
+            // only the page's rows. Ordered by AGS, the database would otherwise walk the
+            // AGS index and read all 11,000 rows to test their search key.
+            let mut keys: Vec<(String, String)> = build()
+                .select((municipalities::ags, municipalities::id))
+                .load(conn)?;
+            keys.sort_unstable();
+            let total = keys.len() as i64;
+            let ids: Vec<String> = keys
+                .into_iter()
+                .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+                .take(usize::try_from(page.per_page).unwrap_or(0))
+                .map(|(_, id)| id)
+                .collect();
+            let items = municipalities::table
+                .filter(municipalities::id.eq_any(ids))
+                .select(Municipality::as_select())
+                .order(municipalities::ags)
+                .load(conn)?;
+            return Ok(Paged {
+                items,
+                page: page.page,
+                per_page: page.per_page,
+                total,
+            });
+        }
         let total = build().count().get_result(conn)?;
         let items = build()
             .select(Municipality::as_select())

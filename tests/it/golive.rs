@@ -168,6 +168,15 @@ fn completing_the_tasks_in_order_makes_the_einzelabruf_live() {
     let (_, list) = app.send_as(&a, "GET", "/api/v1/tasks?pending=true", None);
     assert_eq!(list["total"], 5);
 
+    // Before any task is done the service page names no slowest task; it is kept per
+    // service (lead::SlowestCache) but looked at again once a task changes (below).
+    let clerk = app.signed_in(json!({ "email": "c@d-nrw.de", "name": "Clara C", "role": "clerk" }));
+    let service = app.service("Wohngeld (Online-Dienst");
+    let early = app
+        .web_get(Some(&clerk), &format!("/dienste/{service}"))
+        .text();
+    assert!(!early.contains("Am längsten dauert"), "{early}");
+
     // VSM: the evidence is checked (Leika format and service, URL), all problems at once.
     let (status, v) = step_as(&app, &a, &id("vsm"), json!({ "action": "start" }));
     assert_eq!(status, Status::Ok, "{v}");
@@ -318,8 +327,6 @@ fn completing_the_tasks_in_order_makes_the_einzelabruf_live() {
     let agreement = app.ok("GET", &format!("/api/v1/agreements/{ea}"), None);
     assert_eq!(agreement["live_on"], today().to_string());
     // The service page gives the lead time: filed and live today, every task done today.
-    let clerk = app.signed_in(json!({ "email": "c@d-nrw.de", "name": "Clara C", "role": "clerk" }));
-    let service = app.service("Wohngeld (Online-Dienst");
     let page = app
         .web_get(Some(&clerk), &format!("/dienste/{service}"))
         .text();

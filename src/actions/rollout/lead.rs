@@ -1,7 +1,9 @@
 //! Lead times of a service: how many days an Einzelabruf takes from being filed to live,
 //! and which go-live task takes longest. They feed the go-live planning.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -11,7 +13,6 @@ use crate::db::schema::{agreements, golive_tasks};
 use crate::db::DbConn;
 use crate::domain::berlin::local_date;
 use crate::domain::golive::TaskKind;
-use crate::domain::AgreementKind;
 use crate::error::AppResult;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -69,31 +70,59 @@ fn at(values: &[i64], p: f64) -> Option<i64> {
     Some(values[rank - 1])
 }
 
-/// The lead times of one service over its Einzelabrufe live now (in force, all go-live
-/// tasks done; indexed by service). The roll-out's table states the same figures from
-/// its snapshot (`Snapshot::lead_times`).
-pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
-    let rows: Vec<(Option<PrimitiveDateTime>, PrimitiveDateTime, Option<Date>)> = agreements::table
-        .filter(agreements::service_id.eq(service_id))
-        .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
-        .filter(agreements::status.eq(crate::domain::Status::InForce.as_str()))
-        .filter(agreements::live_on.is_not_null())
-        // The municipalities of the roll-out (outbound EAs name another Land's by text).
-        .filter(agreements::municipality_id.is_not_null())
-        .select((
-            agreements::submitted_at,
-            agreements::created_at,
-            agreements::live_on,
-        ))
-        .load(conn)?;
-    let lead = Lead::of(
-        rows.into_iter()
-            .filter_map(|(submitted, created, live)| {
-                lead_days(Some(submitted.unwrap_or(created)), live)
-            })
-            .collect(),
-    );
+/// The lead times of a service for its page: days from filing to live from the roll-out
+/// snapshot (as the roll-out table states them), and the slowest task type.
+pub fn of_service(
+    conn: &mut DbConn,
+    rollout: &super::snapshot::RolloutCache,
+    service_id: &str,
+) -> AppResult<LeadTimes> {
+    let lead = rollout.get(conn)?.lead_of(service_id);
+    let slowest_task = rollout.slowest.get(conn, service_id)?;
+    Ok(LeadTimes {
+        live: lead.live,
+        median_days: lead.median_days,
+        p90_days: lead.p90_days,
+        slowest_task,
+    })
+}
 
+/// How long a service's slowest task type is kept when no task changed in this process
+/// (what another instance completed shows within this time).
+pub const SLOWEST_RECHECK: Duration = Duration::from_secs(60);
+
+/// The slowest task type per service: its tasks are thousands of rows at national scale,
+/// so the answer is kept until a task changes here or `SLOWEST_RECHECK` passes.
+#[derive(Default)]
+pub struct SlowestCache(Mutex<HashMap<String, Kept>>);
+
+/// This process's task write count and the time it was worked out, and the answer.
+type Kept = (u64, Instant, Option<SlowestTask>);
+
+impl SlowestCache {
+    pub fn get(&self, conn: &mut DbConn, service_id: &str) -> AppResult<Option<SlowestTask>> {
+        let writes = crate::store::task::writes();
+        if let Some((w, at, slowest)) = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(service_id)
+        {
+            if *w == writes && at.elapsed() < SLOWEST_RECHECK {
+                return Ok(slowest.clone());
+            }
+        }
+        let slowest = slowest_task(conn, service_id)?;
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            service_id.to_string(),
+            (writes, Instant::now(), slowest.clone()),
+        );
+        Ok(slowest)
+    }
+}
+
+/// The task type of a service with the longest median from the plan's start to done.
+fn slowest_task(conn: &mut DbConn, service_id: &str) -> AppResult<Option<SlowestTask>> {
     let tasks: Vec<(String, PrimitiveDateTime, Option<Date>)> = golive_tasks::table
         .inner_join(agreements::table)
         .filter(agreements::service_id.eq(service_id))
@@ -113,7 +142,7 @@ pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
             }
         }
     }
-    let slowest_task = by_kind
+    Ok(by_kind
         .into_iter()
         .filter_map(|(kind, mut d)| {
             d.sort_unstable();
@@ -124,13 +153,7 @@ pub fn of_service(conn: &mut DbConn, service_id: &str) -> AppResult<LeadTimes> {
             kind,
             label: kind.title(),
             median_days,
-        });
-    Ok(LeadTimes {
-        live: lead.live,
-        median_days: lead.median_days,
-        p90_days: lead.p90_days,
-        slowest_task,
-    })
+        }))
 }
 
 #[cfg(test)]

@@ -127,6 +127,8 @@ pub fn month_key(d: Date) -> i32 {
 #[derive(Default)]
 pub struct RolloutCache {
     current: Mutex<Option<Arc<Snapshot>>>,
+    /// Each service's slowest task type (`lead::of_service`).
+    pub slowest: super::lead::SlowestCache,
     /// The last CSV export: of which snapshot, for which filter.
     csv: Mutex<Option<CsvExport>>,
 }
@@ -542,6 +544,14 @@ impl Snapshot {
                 Arc::new(days.into_iter().map(super::lead::Lead::of).collect())
             })
             .clone()
+    }
+
+    /// The lead times of one service (none measured if it is not in the snapshot).
+    pub fn lead_of(&self, service_id: &str) -> super::lead::Lead {
+        self.service_index
+            .get(service_id)
+            .and_then(|&i| self.lead_times().get(i as usize).cloned())
+            .unwrap_or_default()
     }
 
     /// One municipality's row: the services it has anything with (by name), and their

@@ -85,7 +85,7 @@ pub fn contract_data(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<Con
     let dnrw = Organisation::kommunalvertreter(conn)?;
     let reference_of = |conn: &mut DbConn, id: &Option<String>| -> AppResult<Option<String>> {
         id.as_deref()
-            .map(|id| Agreement::find(conn, id).map(|l| l.reference))
+            .map(|id| Agreement::reference_of(conn, id))
             .transpose()
     };
     let links = json!({
@@ -238,7 +238,7 @@ fn avv_roles(
     };
     let outbound = a.direction == crate::domain::Direction::Outbound;
     let ekv_reference = match &a.ekv_id {
-        Some(id) => Some(Agreement::find(conn, id)?.reference),
+        Some(id) => Some(Agreement::reference_of(conn, id)?),
         None => None,
     };
     let (controller, intermediary) = match (a.kind, outbound) {

@@ -128,6 +128,19 @@ impl Agreement {
             })
     }
 
+    /// Only the reference (Aktenzeichen) of agreement `id`: what a contract text cites of
+    /// a linked agreement, without reading its other 31 columns.
+    pub fn reference_of(conn: &mut DbConn, id: &str) -> AppResult<String> {
+        agreements::table
+            .find(id)
+            .select(agreements::reference)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::not_found(format!("Es gibt keine Vereinbarung mit der Id {id}."))
+            })
+    }
+
     /// The agreement if `scope` may see it; otherwise the same 404 as for a missing one.
     pub fn find_in(conn: &mut DbConn, scope: &super::Scope, id: &str) -> AppResult<Agreement> {
         let a = Agreement::find(conn, id)?;

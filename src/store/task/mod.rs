@@ -202,6 +202,7 @@ impl Task {
         on: Date,
         actor: &str,
     ) -> AppResult<()> {
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let evidence = json!({ "note": "vor Einführung des Registers außerhalb erledigt" });
         diesel::update(golive_tasks::table.filter(golive_tasks::agreement_id.eq(&a.id)))
             .set((
@@ -254,6 +255,7 @@ impl Task {
     }
 
     pub(crate) fn save(&mut self, conn: &mut DbConn, expected: i32) -> AppResult<()> {
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.lock_version = expected + 1;
         self.updated_at = now();
         let n = diesel::update(
@@ -375,4 +377,13 @@ pub(crate) fn ags_of(conn: &mut DbConn, a: &Agreement) -> AppResult<String> {
         Some(m) => Municipality::find(conn, m)?.ags,
         None => a.external_party_ags.clone().unwrap_or_default(),
     })
+}
+
+/// Task changes this process made (`Task::save`, `record_done_outside`): caches of task
+/// statistics (`actions::rollout::lead`) look again after one.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many task changes this process has made so far.
+pub fn writes() -> u64 {
+    WRITES.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -45,7 +45,7 @@ pub(super) async fn service_page(
                 page,
             )?;
             let rollout = crate::web::rollout::service_counts(&*snapshot.get(conn)?, &s.id);
-            let lead = crate::actions::rollout::lead::of_service(conn, &s.id)?;
+            let lead = crate::actions::rollout::lead::of_service(conn, &snapshot, &s.id)?;
             Ok((s.view(None)?, status, eas, rollout, lead))
         })
         .await?;
