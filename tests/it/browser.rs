@@ -524,7 +524,8 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         assert!(text(&c).await.contains("Bitte prüfen Sie Ihre Angaben"), "{}", text(&c).await);
         audit.check(&c, "entwurf-ekv-fehler").await;
         goto(&c, &base, "/vereinbarungen/00000000-0000-4000-8000-000000000000").await;
-        assert!(text(&c).await.contains("Es gibt keine Vereinbarung"), "{}", text(&c).await);
+        assert!(text(&c).await.contains("Es gibt keine Vereinbarung."), "{}", text(&c).await);
+        assert!(!text(&c).await.contains("00000000-"), "no internal id on the page");
         audit.check(&c, "fehlerseite-404").await;
         goto(&c, &base, "/").await;
         click(&c, "form[action='/abmelden'] button").await;

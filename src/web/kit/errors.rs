@@ -65,9 +65,11 @@ pub fn error_html(
         _ => ("Fehler", "Die Anfrage konnte nicht bearbeitet werden."),
     };
     let message = if status.code >= 500 {
-        default
+        default.to_string()
     } else {
-        message.unwrap_or(default)
+        message
+            .map(without_ids)
+            .unwrap_or_else(|| default.to_string())
     };
     let session = req.local_cache(|| None::<Session>);
     let mut context = session
@@ -83,4 +85,36 @@ pub fn error_html(
         )),
     };
     (status, html)
+}
+
+/// A message for a page: " mit der Id <internal id>" (the store's words, which the API
+/// keeps) left out, since users never see or type those ids.
+fn without_ids(message: &str) -> String {
+    const MARK: &str = " mit der Id ";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARK.len()..];
+        let id_len = after
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+            .unwrap_or(after.len());
+        rest = &after[id_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pages_leave_internal_ids_out() {
+        assert_eq!(
+            super::without_ids(
+                "Es gibt keine Vereinbarung mit der Id 00000000-0000-4000-8000-000000000000."
+            ),
+            "Es gibt keine Vereinbarung."
+        );
+        assert_eq!(super::without_ids("Nicht gefunden."), "Nicht gefunden.");
+    }
 }
