@@ -75,9 +75,10 @@ fn at(values: &[i64], p: f64) -> Option<i64> {
 pub fn of_service(
     conn: &mut DbConn,
     rollout: &super::snapshot::RolloutCache,
+    snapshot: &super::snapshot::Snapshot,
     service_id: &str,
 ) -> AppResult<LeadTimes> {
-    let lead = rollout.get(conn)?.lead_of(service_id);
+    let lead = snapshot.lead_of(service_id);
     let slowest_task = rollout.slowest.get(conn, service_id)?;
     Ok(LeadTimes {
         live: lead.live,

@@ -28,7 +28,7 @@ pub(super) async fn service_page(
     session.staff()?;
     let id = id?;
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
-    let snapshot = state.rollout.clone();
+    let cache = state.rollout.clone();
     let (service, status, eas, rollout, lead) = state
         .db
         .read(move |conn| {
@@ -44,8 +44,9 @@ pub(super) async fn service_page(
                 },
                 page,
             )?;
-            let rollout = crate::web::rollout::service_counts(&*snapshot.get(conn)?, &s.id);
-            let lead = crate::actions::rollout::lead::of_service(conn, &snapshot, &s.id)?;
+            let current = cache.get(conn)?;
+            let rollout = crate::web::rollout::service_counts(&current, &s.id);
+            let lead = crate::actions::rollout::lead::of_service(conn, &cache, &current, &s.id)?;
             Ok((s.view(None)?, status, eas, rollout, lead))
         })
         .await?;

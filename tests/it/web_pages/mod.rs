@@ -128,29 +128,52 @@ fn submit_own(app: &TestApp, user: &WebUser, id: &str) {
     );
 }
 
-/// Files Köln's Einzelabruf for Wohngeld through the form (a draft on its page).
-fn file_wohngeld(app: &TestApp, user: &WebUser, wohngeld: &str, cert: &str) -> WebPage {
-    app.web_multipart(
-        user,
-        "/kommune/einzelabruf",
-        &[
-            ("dienst", Part::Text(wohngeld)),
-            (
-                "p[zustaendige_stelle_url]",
-                Part::Text("https://www.stadt-koeln.de/wohngeld"),
-            ),
-            ("p[kontakt_email]", Part::Text("wohngeld@stadt-koeln.de")),
-            (
-                "wappen",
-                Part::File("Wappen Köln.svg", WAPPEN_SVG.as_bytes()),
-            ),
-            ("zertifikat", Part::File("dvdv.pem", cert.as_bytes())),
+/// The fields of Köln's Wohngeld form: the service's parameters, then `files` (the
+/// uploads, or the ids of files kept from a refused try), then the contact person unless
+/// `contact` is false.
+fn wohngeld_form<'a>(
+    wohngeld: &'a str,
+    files: [(&'a str, Part<'a>); 2],
+    contact: bool,
+) -> Vec<(&'a str, Part<'a>)> {
+    let mut parts = vec![
+        ("dienst", Part::Text(wohngeld)),
+        (
+            "p[zustaendige_stelle_url]",
+            Part::Text("https://www.stadt-koeln.de/wohngeld"),
+        ),
+        ("p[kontakt_email]", Part::Text("wohngeld@stadt-koeln.de")),
+    ];
+    parts.extend(files);
+    if contact {
+        parts.extend([
             ("kontakt_name", Part::Text("Erika Mustermann")),
             (
                 "kontakt_email",
                 Part::Text("erika.mustermann@stadt-koeln.de"),
             ),
             ("kontakt_telefon", Part::Text("0221 221-0")),
-        ],
+        ]);
+    }
+    parts
+}
+
+/// The coat of arms and certificate Köln uploads with its Einzelabruf.
+fn wohngeld_files(cert: &str) -> [(&'static str, Part<'_>); 2] {
+    [
+        (
+            "wappen",
+            Part::File("Wappen Köln.svg", WAPPEN_SVG.as_bytes()),
+        ),
+        ("zertifikat", Part::File("dvdv.pem", cert.as_bytes())),
+    ]
+}
+
+/// Files Köln's Einzelabruf for Wohngeld through the form (a draft on its page).
+fn file_wohngeld(app: &TestApp, user: &WebUser, wohngeld: &str, cert: &str) -> WebPage {
+    app.web_multipart(
+        user,
+        "/kommune/einzelabruf",
+        &wohngeld_form(wohngeld, wohngeld_files(cert), true),
     )
 }
