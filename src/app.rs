@@ -168,6 +168,10 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         districts: std::sync::Arc::new(crate::store::data_version::Versioned::new([
             crate::store::data_version::MUNICIPALITIES,
         ])),
+        offered_services: std::sync::Arc::new(crate::store::data_version::Versioned::new([
+            crate::store::data_version::SERVICES,
+            crate::store::data_version::ORGANISATIONS,
+        ])),
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
         base_url: config.base_url.clone(),

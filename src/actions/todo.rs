@@ -31,14 +31,15 @@ pub const WAITING_DAYS: i64 = 7;
 pub struct List<T> {
     /// How many there are, at most `COUNT_CAP` + 1 for the lists that can be long.
     pub total: i64,
-    /// More than `COUNT_CAP`: the page says "über 1.000".
+    /// More than `COUNT_CAP`: the page says "mehr als 100".
     pub more: bool,
     pub items: Vec<T>,
 }
 
 /// The most a to-do list counts (at national scale 30,000 agreements can wait for
-/// signatures; counting them all would cost more than the page).
-pub const COUNT_CAP: i64 = 1000;
+/// signatures; counting them all would cost more than the page, and beyond a hundred the
+/// list behind the link, with its own count and filters, is where the work is planned).
+pub const COUNT_CAP: i64 = 100;
 
 impl<T> List<T> {
     fn new(total: i64, items: Vec<T>) -> List<T> {
@@ -91,11 +92,7 @@ fn listed(
     ids: impl FnOnce(&mut DbConn) -> QueryResult<Vec<String>>,
 ) -> AppResult<List<AgreementView>> {
     let ids = ids(conn)?;
-    let items = ids
-        .iter()
-        .take(SHOWN as usize)
-        .map(|id| Agreement::find(conn, id)?.view(conn, false))
-        .collect::<AppResult<Vec<_>>>()?;
+    let items = Agreement::views(conn, &ids[..ids.len().min(SHOWN as usize)])?;
     Ok(List::new(ids.len() as i64, items))
 }
 
@@ -235,16 +232,19 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
         .limit(SHOWN)
         .select((attachments::agreement_id, attachments::expires_at))
         .load(conn)?;
-    let mut certificates = Vec::new();
-    for (id, expires) in cert_rows {
-        if let Some(expires_at) = expires {
-            let a = Agreement::find(conn, &id)?;
-            certificates.push(ExpiringCertificate {
-                agreement: a.view(conn, false)?,
+    let ids: Vec<String> = cert_rows.iter().map(|(id, _)| id.clone()).collect();
+    let expiry: std::collections::HashMap<String, Option<PrimitiveDateTime>> =
+        cert_rows.into_iter().collect();
+    let certificates = Agreement::views(conn, &ids)?
+        .into_iter()
+        .filter_map(|agreement| {
+            let expires_at = (*expiry.get(&agreement.id)?)?;
+            Some(ExpiringCertificate {
+                agreement,
                 expires_at,
-            });
-        }
-    }
+            })
+        })
+        .collect();
 
     // Mail that could not be sent: not sent, with an error.
     let failed = || {

@@ -21,6 +21,9 @@ pub struct AppState {
     pub districts: std::sync::Arc<
         crate::store::data_version::Versioned<crate::store::municipality::Districts, 1>,
     >,
+    /// The services on offer with their operators' names (what a municipality can call),
+    /// kept until a service or an organisation changes.
+    pub offered_services: std::sync::Arc<crate::store::data_version::Versioned<Offered, 2>>,
     /// Agreements by kind and status for the staff start page.
     pub counts: std::sync::Arc<crate::store::agreement::CountsCache>,
     /// The d-NRW seal for the final documents.
@@ -34,6 +37,9 @@ pub struct AppState {
     /// The public texts (Impressum, Datenschutz, Barrierefreiheit) and the contact.
     pub legal: std::sync::Arc<LegalTexts>,
 }
+
+/// The services on offer, each with its operator's name.
+pub type Offered = Vec<(crate::store::service::Service, Option<String>)>;
 
 /// The public texts as configured (`legal_texts_dir`) or shipped (`templates/legal/`).
 #[derive(Debug, Clone)]

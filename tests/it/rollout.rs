@@ -389,3 +389,26 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
         assert!(page.text().contains("Filter ungültig"), "{bad}");
     }
 }
+
+/// A look for changed Einzelabrufe that finds nothing new moves the snapshot's horizon on
+/// (the same snapshot is kept): else the writes of a burst, a bulk load say, would be read
+/// again by every request until the next write.
+#[test]
+fn a_look_that_finds_nothing_new_moves_the_snapshots_horizon_on() {
+    let app = TestApp::with_demo();
+    four_states(&app);
+    let cache = nachnutzung::actions::rollout::snapshot::RolloutCache::default();
+    let db = app.db();
+    let first = db.read_blocking(|c| cache.get(c)).unwrap();
+    // The first look after the load applies the EAs just written, in a new snapshot.
+    let second = db.read_blocking(|c| cache.get(c)).unwrap();
+    let before = second.looked_up_to();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let third = db.read_blocking(|c| cache.get(c)).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&second, &third), "nothing changed");
+    assert!(
+        third.looked_up_to() > before,
+        "the horizon stayed at {before}"
+    );
+    assert!(first.looked_up_to() <= before);
+}

@@ -106,12 +106,40 @@ pub struct Snapshot {
     municipality_index: HashMap<String, usize>,
     service_index: HashMap<String, u32>,
     fingerprint: Fingerprint,
-    /// Until when changes were looked for, and the rows applied within the slack since.
-    seen_up_to: PrimitiveDateTime,
-    applied: HashMap<String, (i32, PrimitiveDateTime)>,
+    /// Until when changes were looked for, and the rows applied within the slack since:
+    /// moved on by every look, also one that finds nothing new (else a burst of writes,
+    /// a bulk load say, would be read again by every request until the next write).
+    seen: SeenCell,
     /// Per service, the lead times of its live pairs: worked out on first use, once per
     /// snapshot (a refresh starts a new one).
     lead: OnceLock<Arc<Vec<super::lead::Lead>>>,
+}
+
+/// How far a snapshot has looked for changed Einzelabrufe.
+#[derive(Debug, Clone)]
+struct Seen {
+    up_to: PrimitiveDateTime,
+    applied: HashMap<String, (i32, PrimitiveDateTime)>,
+}
+
+/// [`Seen`], moved on in place by a look that changes nothing else.
+#[derive(Debug)]
+struct SeenCell(Mutex<Seen>);
+
+impl SeenCell {
+    fn new(seen: Seen) -> SeenCell {
+        SeenCell(Mutex::new(seen))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Clone for SeenCell {
+    fn clone(&self) -> SeenCell {
+        SeenCell::new(self.lock().clone())
+    }
 }
 
 /// Where the position of a cell in `Cell::ALL` is stored.
@@ -311,8 +339,10 @@ impl Snapshot {
             municipalities: munis,
             units,
             fingerprint,
-            seen_up_to: started,
-            applied: HashMap::new(),
+            seen: SeenCell::new(Seen {
+                up_to: started,
+                applied: HashMap::new(),
+            }),
             lead: OnceLock::new(),
         };
         let mut per_muni: Vec<Vec<PairCell>> = vec![Vec::new(); snapshot.municipalities.len()];
@@ -380,11 +410,16 @@ impl Snapshot {
         self.unit_live[u] = Arc::new(live);
     }
 
+    /// Until when changes to Einzelabrufe were looked for.
+    pub fn looked_up_to(&self) -> PrimitiveDateTime {
+        self.seen.lock().up_to
+    }
+
     /// A new snapshot with the Einzelabrufe written since the last look, or `None` when
     /// nothing changed.
     fn refreshed(&self, conn: &mut DbConn) -> AppResult<Option<Snapshot>> {
         let started = crate::store::now();
-        let since = self.seen_up_to - SLACK;
+        let since = self.seen.lock().up_to - SLACK;
         let changed: Vec<(String, i32, Option<String>, PrimitiveDateTime)> = agreements::table
             .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
             .filter(agreements::updated_at.ge(since))
@@ -395,19 +430,29 @@ impl Snapshot {
                 agreements::updated_at,
             ))
             .load(conn)?;
-        let new: Vec<&(String, i32, Option<String>, PrimitiveDateTime)> = changed
-            .iter()
-            .filter(|(id, v, _, _)| self.applied.get(id).map(|a| a.0) != Some(*v))
-            .collect();
+        let moved_on = |seen: &mut Seen| {
+            seen.up_to = started;
+            seen.applied.retain(|_, (_, at)| *at >= started - SLACK);
+        };
+        let new: Vec<&(String, i32, Option<String>, PrimitiveDateTime)> = {
+            let seen = self.seen.lock();
+            changed
+                .iter()
+                .filter(|(id, v, _, _)| seen.applied.get(id).map(|a| a.0) != Some(*v))
+                .collect()
+        };
         if new.is_empty() {
+            moved_on(&mut self.seen.lock());
             return Ok(None);
         }
         let mut next = self.clone();
         next.lead = OnceLock::new();
-        next.seen_up_to = started;
-        next.applied.retain(|_, (_, at)| *at >= since);
-        for (id, v, _, at) in &new {
-            next.applied.insert(id.clone(), (*v, *at));
+        {
+            let mut seen = next.seen.lock();
+            moved_on(&mut seen);
+            for (id, v, _, at) in &new {
+                seen.applied.insert(id.clone(), (*v, *at));
+            }
         }
         let touched: HashSet<&str> = new
             .iter()

@@ -319,6 +319,26 @@ impl Agreement {
         })
     }
 
+    /// The list views (names and links, no terms) of the agreements `ids`, in that order:
+    /// one query for the rows and one per kind of name, however many there are (a start
+    /// page's lists read their few items this way, not one agreement at a time).
+    pub fn views(conn: &mut DbConn, ids: &[String]) -> AppResult<Vec<AgreementView>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<Agreement> = agreements::table
+            .filter(agreements::id.eq_any(ids))
+            .select(Agreement::as_select())
+            .load(conn)?;
+        let names = Names::load(conn, &rows)?;
+        let mut by_id: HashMap<&str, &Agreement> =
+            rows.iter().map(|a| (a.id.as_str(), a)).collect();
+        ids.iter()
+            .filter_map(|id| by_id.remove(id.as_str()))
+            .map(|a| a.view_with(&names, None))
+            .collect()
+    }
+
     /// One page of the agreements `scope` may see that match the filter, newest first.
     pub fn list(
         conn: &mut DbConn,
@@ -376,14 +396,25 @@ impl Agreement {
             }
             q
         };
-        let total: i64 = match cap {
-            None => build().count().get_result(conn)?,
-            // created_at is in every index the list is read from: no table rows.
-            Some(cap) => build()
-                .select(agreements::created_at)
-                .limit(cap + 1)
-                .load::<PrimitiveDateTime>(conn)?
-                .len() as i64,
+        let (total, page) = match cap {
+            None => (build().count().get_result(conn)?, page),
+            // A constant per row: the filters' indexes answer it without table rows or
+            // decoding a column. The pages end where the count stops: a page beyond
+            // them (typed into the address) shows the last one, instead of skipping
+            // hundreds of thousands of entries.
+            Some(cap) => {
+                let total = build()
+                    .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                    .limit(cap + 1)
+                    .load::<i32>(conn)?
+                    .len() as i64;
+                let last = ((total.min(cap) + page.per_page - 1) / page.per_page).max(1);
+                let page = Page {
+                    page: page.page.min(last),
+                    ..page
+                };
+                (total, page)
+            }
         };
         let rows: Vec<Agreement> = build()
             .select(Agreement::as_select())

@@ -80,6 +80,7 @@ async fn home_view(
 ) -> AppResult<Page> {
     let municipality_id = own_municipality(session)?;
     let scope = session.scope();
+    let offered = state.offered_services.clone();
     let (municipality, standing, agreements, services, tasks, rv_signed_by_us, to_sign) = state
         .db
         .read(move |conn| {
@@ -107,7 +108,7 @@ async fn home_view(
                     to_sign.push(a.clone());
                 }
             }
-            let services = Service::list_with_operator(conn, true)?;
+            let services = offered.get(conn, |c| Service::list_with_operator(c, true))?;
             let pending = crate::store::task::TaskFilter {
                 pending: true,
                 ..Default::default()
@@ -139,7 +140,7 @@ async fn home_view(
         .collect();
     let search = crate::domain::Search::new(&choice.q);
     let mut callable = Vec::new();
-    for (s, operator) in &services {
+    for (s, operator) in services.iter() {
         // NRW's own services are not called through d-NRW by NRW municipalities; those
         // with an active Einzelabruf are in the table above.
         if s.availability()? != Availability::Available || s.is_nrw_service() {

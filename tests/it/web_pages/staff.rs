@@ -89,6 +89,13 @@ fn staff_pages_filter_municipalities_and_show_a_services_einzelabrufe() {
         "{}",
         dashboard.text()
     );
+
+    // A page beyond the last (typed into the address) shows the last one, not nothing.
+    let all = app.web_get(Some(&clerk), "/vereinbarungen");
+    let beyond = app.web_get(Some(&clerk), "/vereinbarungen?seite=999");
+    assert_eq!(beyond.status, Status::Ok);
+    assert!(!cells(&all.body).is_empty());
+    assert_eq!(cells(&beyond.body), cells(&all.body));
 }
 
 #[test]
