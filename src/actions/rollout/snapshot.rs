@@ -159,7 +159,16 @@ pub struct RolloutCache {
     pub slowest: super::lead::SlowestCache,
     /// The last CSV export: of which snapshot, for which filter.
     csv: Mutex<Option<CsvExport>>,
+    /// The page's content per query, of one snapshot and day (`page`).
+    pages: Mutex<Option<KeptPages>>,
 }
+
+/// Rendered contents of the roll-out page: of which snapshot and day, by query.
+type KeptPages = (Arc<Snapshot>, Date, HashMap<String, Arc<String>>);
+
+/// The most queries whose page content is kept (all are dropped when a new one would
+/// exceed it: searches are many, the drill-down pages few).
+const KEPT_PAGES: usize = 256;
 
 /// A CSV export made: of which snapshot, for which filter.
 type CsvExport = (Arc<Snapshot>, CsvFilter, Arc<String>);
@@ -190,6 +199,39 @@ impl RolloutCache {
 }
 
 impl RolloutCache {
+    /// The page content for `key` (the query) as of `snapshot` and `today`: kept from an
+    /// earlier request, or `build` (outside the lock) and kept. A new snapshot or day
+    /// drops what was kept.
+    pub fn page(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        today: Date,
+        key: &str,
+        build: impl FnOnce() -> AppResult<String>,
+    ) -> AppResult<Arc<String>> {
+        {
+            let slot = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((s, day, pages)) = slot.as_ref() {
+                if Arc::ptr_eq(s, snapshot) && *day == today {
+                    if let Some(page) = pages.get(key) {
+                        return Ok(page.clone());
+                    }
+                }
+            }
+        }
+        let page = Arc::new(build()?);
+        let mut slot = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        let current = matches!(slot.as_ref(), Some((s, day, pages))
+            if Arc::ptr_eq(s, snapshot) && *day == today && pages.len() < KEPT_PAGES);
+        if !current {
+            *slot = Some((snapshot.clone(), today, HashMap::new()));
+        }
+        if let Some((_, _, pages)) = slot.as_mut() {
+            pages.insert(key.to_string(), page.clone());
+        }
+        Ok(page)
+    }
+
     /// The matrix as CSV (as `super::to_csv`), made once per snapshot and filter, and
     /// served from here without a copy.
     pub fn csv(&self, conn: &mut DbConn, filter: &CsvFilter) -> AppResult<Arc<String>> {

@@ -126,7 +126,14 @@ struct Names {
 }
 
 impl Names {
+    /// The names, and the linked agreements' references and status.
     fn load(conn: &mut DbConn, rows: &[Agreement]) -> AppResult<Names> {
+        Names::load_with(conn, rows, true)
+    }
+
+    /// As `load`, the links only with `links` (the pages' lists don't show them; at
+    /// national scale a municipality's ~90 Einzelabrufe link to ~90 EKVs).
+    fn load_with(conn: &mut DbConn, rows: &[Agreement], links: bool) -> AppResult<Names> {
         let ids = |f: fn(&Agreement) -> Option<&String>| -> Vec<String> {
             let mut v: Vec<String> = rows.iter().filter_map(f).cloned().collect();
             v.sort();
@@ -138,6 +145,7 @@ impl Names {
         let service_ids = ids(|a| a.service_id.as_ref());
         let mut link_ids: Vec<String> = rows
             .iter()
+            .filter(|_| links)
             .flat_map(|a| [&a.ioev_id, &a.rv_id, &a.ekv_id])
             .filter_map(|x| x.clone())
             .collect();
@@ -319,7 +327,7 @@ impl Agreement {
         })
     }
 
-    /// The list views (names and links, no terms) of the agreements `ids`, in that order:
+    /// The list views (names, no links or terms) of the agreements `ids`, in that order:
     /// one query for the rows and one per kind of name, however many there are (a start
     /// page's lists read their few items this way, not one agreement at a time).
     pub fn views(conn: &mut DbConn, ids: &[String]) -> AppResult<Vec<AgreementView>> {
@@ -330,7 +338,7 @@ impl Agreement {
             .filter(agreements::id.eq_any(ids))
             .select(Agreement::as_select())
             .load(conn)?;
-        let names = Names::load(conn, &rows)?;
+        let names = Names::load_with(conn, &rows, false)?;
         let mut by_id: HashMap<&str, &Agreement> =
             rows.iter().map(|a| (a.id.as_str(), a)).collect();
         ids.iter()
@@ -346,10 +354,21 @@ impl Agreement {
         filter: &Filter,
         page: Page,
     ) -> AppResult<Paged<AgreementView>> {
-        Agreement::list_counted(conn, scope, filter, page, None)
+        Agreement::list_counted(conn, scope, filter, page, None, true)
     }
 
-    /// As `list`, but counting at most `LIST_COUNT_CAP` + 1 (counting a million
+    /// As `list`, without the links (an agreement page shows them; the pages' lists
+    /// don't, and leave them empty).
+    pub fn list_unlinked(
+        conn: &mut DbConn,
+        scope: &Scope,
+        filter: &Filter,
+        page: Page,
+    ) -> AppResult<Paged<AgreementView>> {
+        Agreement::list_counted(conn, scope, filter, page, None, false)
+    }
+
+    /// As `list_unlinked`, but counting at most `LIST_COUNT_CAP` + 1 (counting a million
     /// agreements for "Seite 1 von 20.000" costs more than the page): a `total` above the
     /// cap means "more than that".
     pub fn list_capped(
@@ -358,7 +377,7 @@ impl Agreement {
         filter: &Filter,
         page: Page,
     ) -> AppResult<Paged<AgreementView>> {
-        Agreement::list_counted(conn, scope, filter, page, Some(LIST_COUNT_CAP))
+        Agreement::list_counted(conn, scope, filter, page, Some(LIST_COUNT_CAP), false)
     }
 
     fn list_counted(
@@ -367,6 +386,7 @@ impl Agreement {
         filter: &Filter,
         page: Page,
         cap: Option<i64>,
+        links: bool,
     ) -> AppResult<Paged<AgreementView>> {
         let build = || {
             let mut q = agreements::table.into_boxed();
@@ -422,7 +442,7 @@ impl Agreement {
             .limit(page.per_page)
             .offset(page.offset())
             .load(conn)?;
-        let names = Names::load(conn, &rows)?;
+        let names = Names::load_with(conn, &rows, links)?;
         let items = rows
             .iter()
             .map(|a| a.view_with(&names, None))
@@ -456,7 +476,7 @@ impl Agreement {
             .limit(limit)
             .select(Agreement::as_select())
             .load(conn)?;
-        let names = Names::load(conn, &rows)?;
+        let names = Names::load_with(conn, &rows, false)?;
         rows.iter().map(|a| a.view_with(&names, None)).collect()
     }
 }

@@ -34,7 +34,7 @@ pub(super) async fn service_page(
         .read(move |conn| {
             let s = Service::find(conn, &id)?;
             let status = s.status(conn)?;
-            let eas = Agreement::list(
+            let eas = Agreement::list_unlinked(
                 conn,
                 &Scope::All,
                 &Filter {

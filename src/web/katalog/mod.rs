@@ -57,7 +57,7 @@ fn body(catalog: &Catalog, q: &str) -> AppResult<String> {
         groups[group].push(s);
     }
     let [inbound_available, inbound_soon, outbound_available, outbound_soon] = groups;
-    render_html(
+    crate::web::render_html(
         "catalog_body.html",
         json!({
             "inbound_available": inbound_available,
@@ -76,13 +76,6 @@ fn page(session: Option<&Session>, body: &str) -> AppResult<Page> {
     let mut ctx = public_context(session, "Katalog der Online-Dienste")?;
     ctx["body"] = json!(body);
     Ok(render("catalog.html", ctx))
-}
-
-fn render_html(name: &str, ctx: serde_json::Value) -> AppResult<String> {
-    let failed = |e: tera::Error| AppError::internal(format!("template {name}: {e:?}"));
-    crate::web::pages()
-        .render(name, &tera::Context::from_serialize(ctx).map_err(failed)?)
-        .map_err(failed)
 }
 
 /// `/katalog?q=`: offered services, other Länder's for NRW municipalities first, then

@@ -44,6 +44,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "tasks.html",
             "task.html",
             "rollout.html",
+            "rollout_body.html",
             "calendar.html",
             "draft_form.html",
             "ea_draft_form.html",
@@ -185,6 +186,16 @@ pub(crate) fn render(name: &str, context: Value) -> Page {
             ))
         }
     }
+}
+
+/// A part of a page (kept content: the catalogue's, the roll-out's), as text to put
+/// into its page.
+pub(crate) fn render_html(name: &str, ctx: Value) -> crate::error::AppResult<String> {
+    let failed =
+        |e: tera::Error| crate::error::AppError::internal(format!("template {name}: {e:?}"));
+    pages()
+        .render(name, &tera::Context::from_value(ctx).map_err(failed)?)
+        .map_err(failed)
 }
 
 pub(crate) fn refused(status: Status, title: &str, message: &str, back: &str) -> Page {

@@ -35,7 +35,7 @@ pub(super) fn own_municipality(session: &Session) -> AppResult<String> {
 /// All agreements of the municipality (a municipality has a handful, never hundreds).
 pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<AgreementView>> {
     let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-    Ok(Agreement::list(conn, scope, &Filter::default(), page)?.items)
+    Ok(Agreement::list_unlinked(conn, scope, &Filter::default(), page)?.items)
 }
 
 /// Services one can still call, per page of `/kommune`.

@@ -188,7 +188,7 @@ async fn municipality_view(
             let m = Municipality::find(conn, &id)?;
             let membership = Membership::of(conn, &m.id)?;
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-            let agreements = Agreement::list(
+            let agreements = Agreement::list_unlinked(
                 conn,
                 &Scope::All,
                 &Filter {

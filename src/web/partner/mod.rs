@@ -181,7 +181,7 @@ async fn partner_view(
                 return Err(AppError::not_found("d-NRW selbst ist kein Partner."));
             }
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-            let agreements = Agreement::list(
+            let agreements = Agreement::list_unlinked(
                 conn,
                 &Scope::All,
                 &Filter {

@@ -69,27 +69,35 @@ async fn matrix(
     let cache = state.rollout.clone();
     let snapshot = state.db.read(move |conn| cache.get(conn)).await?;
     let today = crate::store::today();
-    let o = overview::build(&snapshot, &asked, today);
+    // The content depends on the snapshot, the day and the query only: kept per query
+    // until the roll-out changes (the page around it is the user's).
+    let key = format!("{asked:?}");
+    let body = state.rollout.page(&snapshot, today, &key, || {
+        let o = overview::build(&snapshot, &asked, today);
+        let mut ctx = json!({});
+        ctx["charts"] = charts::all(&o);
+        ctx["o"] = json!(o);
+        ctx["states"] = json!(Cell::ALL
+            .into_iter()
+            .filter(|c| *c != Cell::Nothing)
+            .map(|c| json!({ "state": c.as_str(), "label": c.label() }))
+            .collect::<Vec<_>>());
+        ctx["filter"] = json!({
+            "land": asked.land, "rb": asked.rb, "kreis": asked.kreis,
+            "q": asked.q, "dienst": asked.dienst,
+        });
+        ctx["query"] = json!(asked.with(&[]));
+        ctx["rows_query"] = json!(asked.with(&[("dseite", &o.services_page.to_string())]));
+        ctx["services_query"] = json!(asked.with(&[("seite", &o.rows_page.to_string())]));
+        ctx["csv_query"] = json!(format!(
+            "rb={}&kreis={}",
+            crate::web::fields::urlencode(asked.rb.as_deref().unwrap_or("")),
+            crate::web::fields::urlencode(asked.kreis.as_deref().unwrap_or(""))
+        ));
+        crate::web::render_html("rollout_body.html", ctx)
+    })?;
     let mut ctx = page_context(&session, "Roll-out")?;
-    ctx["charts"] = charts::all(&o);
-    ctx["o"] = json!(o);
-    ctx["states"] = json!(Cell::ALL
-        .into_iter()
-        .filter(|c| *c != Cell::Nothing)
-        .map(|c| json!({ "state": c.as_str(), "label": c.label() }))
-        .collect::<Vec<_>>());
-    ctx["filter"] = json!({
-        "land": asked.land, "rb": asked.rb, "kreis": asked.kreis,
-        "q": asked.q, "dienst": asked.dienst,
-    });
-    ctx["query"] = json!(asked.with(&[]));
-    ctx["rows_query"] = json!(asked.with(&[("dseite", &o.services_page.to_string())]));
-    ctx["services_query"] = json!(asked.with(&[("seite", &o.rows_page.to_string())]));
-    ctx["csv_query"] = json!(format!(
-        "rb={}&kreis={}",
-        crate::web::fields::urlencode(asked.rb.as_deref().unwrap_or("")),
-        crate::web::fields::urlencode(asked.kreis.as_deref().unwrap_or(""))
-    ));
+    ctx["body"] = json!(body.as_str());
     Ok(crate::web::render("rollout.html", ctx))
 }
 

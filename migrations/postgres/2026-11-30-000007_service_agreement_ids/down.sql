@@ -1,0 +1,1 @@
+DROP INDEX agreements_service_ids;
