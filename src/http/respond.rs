@@ -72,6 +72,60 @@ impl<'r> Responder<'r, 'static> for CachedText {
     }
 }
 
+/// Gzipped bytes kept in memory (the roll-out's CSV), sent as they are with
+/// `Content-Encoding: gzip` to a client that takes it ([`AcceptsGzip`]).
+pub struct CachedGzip(pub Arc<Vec<u8>>, pub ContentType);
+
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'r> Responder<'r, 'static> for CachedGzip {
+    fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        let len = self.0.len();
+        rocket::Response::build()
+            .header(self.1)
+            .raw_header("Content-Encoding", "gzip")
+            .sized_body(len, std::io::Cursor::new(SharedBytes(self.0)))
+            .max_chunk_size(len.max(4096))
+            .ok()
+    }
+}
+
+/// Whether the client takes gzip: `Accept-Encoding` names `gzip` (or `*`) without
+/// `q=0`. Browsers always do.
+pub struct AcceptsGzip(pub bool);
+
+impl AcceptsGzip {
+    pub fn of(header: &str) -> bool {
+        header.split(',').any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for AcceptsGzip {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(AcceptsGzip(
+            req.headers().get("Accept-Encoding").any(AcceptsGzip::of),
+        ))
+    }
+}
+
 /// A sealed PDF as stored: that of the version in force (the current one), or of
 /// `?version=n` (e.g. a signed amendment that does not apply yet).
 pub struct SealedPdf {
@@ -90,5 +144,21 @@ impl<'r> rocket::response::Responder<'r, 'static> for SealedPdf {
             .raw_header("Cache-Control", "private, no-store")
             .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
             .ok()
+    }
+}
+
+#[cfg(test)]
+mod gzip_tests {
+    use super::AcceptsGzip;
+
+    #[test]
+    fn gzip_is_taken_when_named_without_q_zero() {
+        assert!(AcceptsGzip::of("gzip, deflate, br"));
+        assert!(AcceptsGzip::of("br;q=1.0, GZIP;q=0.5"));
+        assert!(AcceptsGzip::of("*"));
+        assert!(!AcceptsGzip::of("gzip;q=0"));
+        assert!(!AcceptsGzip::of("deflate, br"));
+        assert!(!AcceptsGzip::of("identity"));
+        assert!(!AcceptsGzip::of(""));
     }
 }

@@ -392,23 +392,88 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
 
 /// A look for changed Einzelabrufe that finds nothing new moves the snapshot's horizon on
 /// (the same snapshot is kept): else the writes of a burst, a bulk load say, would be read
-/// again by every request until the next write.
+/// again by every request until the next write. Without a write in this process the
+/// snapshot looks at most once per `LOOK_EVERY`; after one, at once.
 #[test]
 fn a_look_that_finds_nothing_new_moves_the_snapshots_horizon_on() {
+    use nachnutzung::actions::rollout::snapshot::{RolloutCache, LOOK_EVERY};
     let app = TestApp::with_demo();
-    four_states(&app);
-    let cache = nachnutzung::actions::rollout::snapshot::RolloutCache::default();
+    let wohngeld = four_states(&app);
+    let cache = RolloutCache::default();
     let db = app.db();
-    let first = db.read_blocking(|c| cache.get(c)).unwrap();
-    // The first look after the load applies the EAs just written, in a new snapshot.
-    let second = db.read_blocking(|c| cache.get(c)).unwrap();
+    let get = || db.read_blocking(|c| cache.get(c)).unwrap();
+    let first = get();
+    // Within LOOK_EVERY and without a write here: no look.
+    assert_eq!(get().looked_up_to(), first.looked_up_to());
+    // Later, a look: it applies the EAs written just before the load, in a new snapshot.
+    std::thread::sleep(LOOK_EVERY + std::time::Duration::from_millis(50));
+    let second = get();
     let before = second.looked_up_to();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let third = db.read_blocking(|c| cache.get(c)).unwrap();
+    assert!(before > first.looked_up_to());
+    // The next finds nothing new: the same snapshot, its horizon moved on.
+    std::thread::sleep(LOOK_EVERY + std::time::Duration::from_millis(50));
+    let third = get();
     assert!(std::sync::Arc::ptr_eq(&second, &third), "nothing changed");
     assert!(
         third.looked_up_to() > before,
         "the horizon stayed at {before}"
     );
-    assert!(first.looked_up_to() <= before);
+    // A write in this process is looked for at once: Dortmund's EA ends.
+    let dortmund = app.municipality("05913000");
+    let eas = app.ok(
+        "GET",
+        &format!("/api/v1/agreements?kind=ea&municipality_id={dortmund}&service_id={wohngeld}"),
+        None,
+    );
+    let id = eas["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, v) = app.post(
+        &format!("/api/v1/agreements/{id}/transitions"),
+        json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
+    );
+    assert_eq!(status, Status::Ok, "{v}");
+    let fourth = get();
+    assert!(
+        !std::sync::Arc::ptr_eq(&third, &fourth),
+        "the write shows at once"
+    );
+    assert!(fourth.looked_up_to() > third.looked_up_to());
+}
+
+/// The roll-out's CSV goes gzipped to a browser (it asks for gzip), the same bytes as
+/// unzipped to a client that doesn't; both say they vary with `Accept-Encoding`.
+#[test]
+fn the_csv_download_is_gzipped_for_browsers_and_the_same_unzipped() {
+    let app = TestApp::with_demo();
+    four_states(&app);
+    let clerk = app.signed_in(json!({
+        "email": "clara@d-nrw.example", "name": "Clara Sachbearbeiterin", "role": "clerk"
+    }));
+    let get =
+        |encoding: Option<&str>| {
+            let mut req = app.client.get("/rollout.csv?rb=Arnsberg").private_cookie(
+                rocket::http::Cookie::new("nnr_sitzung", clerk.cookie_value()),
+            );
+            if let Some(e) = encoding {
+                req = req.header(Header::new("Accept-Encoding", e.to_string()));
+            }
+            let res = req.dispatch();
+            assert_eq!(res.status(), Status::Ok);
+            assert_eq!(res.headers().get_one("Vary"), Some("Accept-Encoding"));
+            let gzip = res.headers().get_one("Content-Encoding") == Some("gzip");
+            (gzip, res.into_bytes().unwrap())
+        };
+    let (zipped, plain) = get(None);
+    assert!(!zipped);
+    assert!(String::from_utf8_lossy(&plain).contains("Dortmund"));
+    let (zipped, bytes) = get(Some("gzip, deflate, br"));
+    assert!(zipped);
+    assert!(bytes.len() < plain.len());
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+    // Twice: the kept bytes again.
+    assert_eq!(get(Some("gzip")).1, bytes);
+    let (zipped, _) = get(Some("gzip;q=0, identity"));
+    assert!(!zipped);
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::actions::rollout::{overview, snapshot, Cell, RolloutFilter};
 use crate::domain::text::Checked;
 use crate::error::{AppError, AppResult};
-use crate::http::respond::CachedText;
+use crate::http::respond::{AcceptsGzip, CachedGzip, CachedText};
 use crate::http::state::AppState;
 
 mod charts;
@@ -104,13 +104,20 @@ async fn matrix(
 #[derive(Responder)]
 pub(crate) enum CsvOrPage {
     Csv(Vec<u8>, ContentType, Header<'static>),
-    /// A CSV kept in memory (the roll-out's), written without a copy.
-    Cached(CachedText, Header<'static>),
+    /// A CSV kept in memory (the roll-out's), written without a copy; `Vary`, since the
+    /// same address answers gzipped to clients that take it.
+    Cached(CachedText, Header<'static>, Header<'static>),
+    /// The same, gzipped.
+    Gzipped(CachedGzip, Header<'static>, Header<'static>),
     Page(Page),
 }
 
 fn csv_type() -> ContentType {
     ContentType::new("text", "csv").with_params(("charset", "utf-8"))
+}
+
+fn vary() -> Header<'static> {
+    Header::new("Vary", "Accept-Encoding")
 }
 
 fn attachment(name: &str) -> Header<'static> {
@@ -128,7 +135,12 @@ impl CsvOrPage {
 
     /// A cached CSV download named `name`.
     fn cached(text: std::sync::Arc<String>, name: &str) -> CsvOrPage {
-        CsvOrPage::Cached(CachedText(text, csv_type()), attachment(name))
+        CsvOrPage::Cached(CachedText(text, csv_type()), attachment(name), vary())
+    }
+
+    /// A cached, gzipped CSV download named `name`.
+    fn gzipped(bytes: std::sync::Arc<Vec<u8>>, name: &str) -> CsvOrPage {
+        CsvOrPage::Gzipped(CachedGzip(bytes, csv_type()), attachment(name), vary())
     }
 }
 
@@ -138,6 +150,7 @@ async fn matrix_csv(
     session: Option<Session>,
     rb: Option<&str>,
     kreis: Option<&str>,
+    gzip: AcceptsGzip,
 ) -> AppResult<CsvOrPage> {
     let Some(session) = session else {
         return Ok(CsvOrPage::Page(Page::to("/anmelden")));
@@ -149,6 +162,13 @@ async fn matrix_csv(
         kreis: filter.kreis_ags,
     };
     let cache = state.rollout.clone();
+    if gzip.0 {
+        let bytes = state
+            .db
+            .read(move |conn| cache.csv_gzip(conn, &filter))
+            .await?;
+        return Ok(CsvOrPage::gzipped(bytes, "rollout.csv"));
+    }
     let bytes = state.db.read(move |conn| cache.csv(conn, &filter)).await?;
     Ok(CsvOrPage::cached(bytes, "rollout.csv"))
 }
