@@ -141,6 +141,58 @@ pub struct Db {
 
 pub type PooledConn = PooledConnection<Manager>;
 
+/// Write transactions of this process that committed (`Db::write_blocking`).
+static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The open write transactions of this process, by number, with when each began.
+static OPEN_WRITES: std::sync::Mutex<std::collections::BTreeMap<u64, time::PrimitiveDateTime>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+static NEXT_WRITE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions of this process have committed so far: a cache of rows
+/// that others write too (the roll-out snapshot) looks again at once after one.
+pub fn write_commits() -> u64 {
+    COMMITS.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// When the oldest write transaction of this process still open began: rows it writes
+/// carry a time from then on, but show only when it commits, so a cache that follows
+/// rows by their write time must not look past it.
+pub fn oldest_open_write() -> Option<time::PrimitiveDateTime> {
+    OPEN_WRITES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .min()
+        .copied()
+}
+
+/// An open write transaction in [`OPEN_WRITES`], until dropped (also on a panic).
+struct OpenWrite(u64);
+
+impl OpenWrite {
+    fn begin() -> OpenWrite {
+        let n = NEXT_WRITE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // UTC, as the rows' times (`store::now`, which is a floor above).
+        let now = time::OffsetDateTime::now_utc();
+        OPEN_WRITES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(n, time::PrimitiveDateTime::new(now.date(), now.time()));
+        OpenWrite(n)
+    }
+}
+
+impl Drop for OpenWrite {
+    fn drop(&mut self) {
+        OPEN_WRITES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
 impl Db {
     /// Opens the pool (creating the SQLite file and its folder if needed).
     pub fn open(url: &DbUrl, pool_size: u32) -> AppResult<Db> {
@@ -236,14 +288,22 @@ impl Db {
     }
 
     /// A write transaction (blocking). On SQLite writers queue on a process-wide lock.
+    /// While it runs its start is among [`oldest_open_write`]; when it commits,
+    /// [`write_commits`] counts it.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
+        let open = OpenWrite::begin();
         let mut conn = self.conn()?;
         let _guard = match self.backend() {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
         };
         let conn: &mut DbConn = &mut conn;
-        conn.transaction(f)
+        let result = conn.transaction(f);
+        drop(open);
+        if result.is_ok() {
+            COMMITS.fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+        result
     }
 
     /// `read_blocking` on Rocket's blocking thread pool.

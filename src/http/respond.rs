@@ -96,22 +96,38 @@ impl<'r> Responder<'r, 'static> for CachedGzip {
     }
 }
 
-/// Whether the client takes gzip: `Accept-Encoding` names `gzip` (or `*`) without
-/// `q=0`. Browsers always do.
+/// Whether the client takes gzip: `Accept-Encoding` names `gzip` with a weight above
+/// zero, or does not name it and allows `*` (RFC 9110, 12.5.3). Browsers always do.
 pub struct AcceptsGzip(pub bool);
 
 impl AcceptsGzip {
     pub fn of(header: &str) -> bool {
-        header.split(',').any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
+        // Each coding with its weight (1 without `q=`).
+        let weights: Vec<(&str, f32)> = header
+            .split(',')
+            .map(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let coding = parts.next().unwrap_or("");
+                let q = parts
+                    .find_map(|p| {
+                        let (k, v) = p.split_once('=')?;
+                        k.trim()
+                            .eq_ignore_ascii_case("q")
+                            .then(|| v.trim().parse::<f32>().ok())?
+                    })
+                    .unwrap_or(1.0);
+                (coding, q)
+            })
+            .collect();
+        let weight = |name: &str| {
+            weights
+                .iter()
+                .find(|(c, _)| c.eq_ignore_ascii_case(name))
+                .map(|(_, q)| *q)
+        };
+        weight("gzip")
+            .or_else(|| weight("*"))
+            .is_some_and(|q| q > 0.0)
     }
 }
 
@@ -157,6 +173,12 @@ mod gzip_tests {
         assert!(AcceptsGzip::of("br;q=1.0, GZIP;q=0.5"));
         assert!(AcceptsGzip::of("*"));
         assert!(!AcceptsGzip::of("gzip;q=0"));
+        assert!(!AcceptsGzip::of("gzip;Q=0.0"));
+        assert!(
+            !AcceptsGzip::of("gzip;q=0, *"),
+            "gzip's own weight wins over *"
+        );
+        assert!(!AcceptsGzip::of("*;q=0"));
         assert!(!AcceptsGzip::of("deflate, br"));
         assert!(!AcceptsGzip::of("identity"));
         assert!(!AcceptsGzip::of(""));

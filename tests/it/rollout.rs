@@ -439,6 +439,47 @@ fn a_look_that_finds_nothing_new_moves_the_snapshots_horizon_on() {
     assert!(fourth.looked_up_to() > third.looked_up_to());
 }
 
+/// A write transaction of this process that is still open holds the snapshot's horizon
+/// at its start (its rows carry earlier times than its commit); once it commits, the next
+/// request looks at once.
+#[test]
+fn an_open_write_transaction_holds_the_snapshots_horizon() {
+    use nachnutzung::actions::rollout::snapshot::{RolloutCache, LOOK_EVERY};
+    let app = TestApp::with_demo();
+    let cache = RolloutCache::default();
+    let db = app.db();
+    let get = || db.read_blocking(|c| cache.get(c)).unwrap();
+    get();
+    let (began, release) = (
+        std::sync::mpsc::channel::<()>(),
+        std::sync::mpsc::channel::<()>(),
+    );
+    let writer = {
+        let db = app.db();
+        let (tell, wait) = (began.0, release.1);
+        std::thread::spawn(move || {
+            db.write_blocking(|_| {
+                tell.send(()).unwrap();
+                wait.recv().unwrap();
+                Ok(())
+            })
+            .unwrap();
+        })
+    };
+    began.1.recv().unwrap();
+    let open_by = nachnutzung::store::now();
+    std::thread::sleep(LOOK_EVERY + std::time::Duration::from_millis(50));
+    let during = get().looked_up_to();
+    assert!(
+        during <= open_by,
+        "{during} is past the open transaction ({open_by})"
+    );
+    release.0.send(()).unwrap();
+    writer.join().unwrap();
+    let after = get().looked_up_to();
+    assert!(after > open_by, "the commit is looked for at once: {after}");
+}
+
 /// The roll-out's CSV goes gzipped to a browser (it asks for gzip), the same bytes as
 /// unzipped to a client that doesn't; both say they vary with `Accept-Encoding`.
 #[test]

@@ -2,16 +2,21 @@
 //! scale (11,000 municipalities × 600 services, 1,000,000 Einzelabrufe), where the grouped
 //! query over all Einzelabrufe takes about a second.
 //!
-//! Kept exact on every request, also when another instance wrote:
+//! Kept exact, also when another instance wrote:
 //!
 //! - Municipalities and services are small: their change counters (`store::data_version`,
 //!   bumped by triggers on every write) are read on each request, one row each; a change
 //!   rebuilds the snapshot.
-//! - Einzelabrufe are many: each request asks for the ones written since the last look
+//! - Einzelabrufe are many: the snapshot asks for the ones written since its last look
 //!   (`updated_at`, index `agreements_changed`; every write goes through
-//!   `Agreement::save`, which sets it), looking `SLACK` further back so a transaction that
-//!   committed late is not missed, and ranks again only the (municipality, service) pairs
-//!   they belong to. Rows already applied at the same `lock_version` are skipped.
+//!   `Agreement::save`, which sets it), at once after a write transaction of this process
+//!   committed (`db::write_commits`) and otherwise at most every `LOOK_EVERY`, so
+//!   another instance's change shows within a second. Each look reaches `SLACK` further
+//!   back so a transaction that committed late is not missed, and never past the start
+//!   of this process's open write transactions (`db::oldest_open_write`); another
+//!   process's write transactions must commit within `SLACK`. Only the (municipality,
+//!   service) pairs of what was found are ranked again; rows already applied at the same
+//!   `lock_version` are skipped.
 //!
 //! A snapshot is never changed in place: a change makes a new one sharing the untouched
 //! rows (`Arc`), so readers keep a consistent picture.
@@ -125,16 +130,16 @@ pub struct Snapshot {
 struct Seen {
     up_to: PrimitiveDateTime,
     applied: HashMap<String, (i32, PrimitiveDateTime)>,
-    /// This process's agreement writes (`store::agreement::writes`) before the last
-    /// look, and when it was.
+    /// This process's committed write transactions (`db::write_commits`) before the
+    /// last look, and when it was.
     writes: u64,
     looked: std::time::Instant,
 }
 
 impl Seen {
-    /// Whether the last look still holds: no write here since, and not `LOOK_EVERY` old.
+    /// Whether the last look still holds: no commit here since, and not `LOOK_EVERY` old.
     fn current(&self) -> bool {
-        self.writes == crate::store::agreement::writes() && self.looked.elapsed() < LOOK_EVERY
+        self.writes == crate::db::write_commits() && self.looked.elapsed() < LOOK_EVERY
     }
 }
 
@@ -296,6 +301,18 @@ impl RolloutCache {
     }
 }
 
+/// Up to when a look now has seen every row: now, or the start of this process's oldest
+/// write transaction still open (its rows carry earlier times than its commit; the daily
+/// job runs for a while). Another process's write transactions must commit within
+/// `SLACK`.
+fn horizon() -> PrimitiveDateTime {
+    let now = crate::store::now();
+    match crate::db::oldest_open_write() {
+        Some(open) if open < now => open,
+        _ => now,
+    }
+}
+
 fn fingerprint(conn: &mut DbConn) -> AppResult<Fingerprint> {
     use crate::store::data_version::{current, MUNICIPALITIES, SERVICES};
     current(conn, [MUNICIPALITIES, SERVICES])
@@ -330,8 +347,8 @@ fn pairs(conn: &mut DbConn, municipalities: Option<&[&str]>) -> AppResult<Vec<Pa
 
 impl Snapshot {
     fn load(conn: &mut DbConn, fingerprint: Fingerprint) -> AppResult<Snapshot> {
-        let started = crate::store::now();
-        let writes = crate::store::agreement::writes();
+        let writes = crate::db::write_commits();
+        let started = horizon();
         let svc_rows: Vec<(String, String, String)> = services::table
             .select((services::id, services::name, services::availability))
             .order(services::name)
@@ -508,8 +525,8 @@ impl Snapshot {
     /// A new snapshot with the Einzelabrufe written since the last look, or `None` when
     /// nothing changed.
     fn refreshed(&self, conn: &mut DbConn) -> AppResult<Option<Snapshot>> {
-        let started = crate::store::now();
-        let (writes, looked) = (crate::store::agreement::writes(), std::time::Instant::now());
+        let (writes, looked) = (crate::db::write_commits(), std::time::Instant::now());
+        let horizon = horizon();
         let since = self.seen.lock().up_to - SLACK;
         let changed: Vec<(String, i32, Option<String>, PrimitiveDateTime)> = agreements::table
             .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))
@@ -522,10 +539,10 @@ impl Snapshot {
             ))
             .load(conn)?;
         let moved_on = |seen: &mut Seen| {
-            seen.up_to = started;
+            seen.up_to = horizon;
             seen.writes = writes;
             seen.looked = looked;
-            seen.applied.retain(|_, (_, at)| *at >= started - SLACK);
+            seen.applied.retain(|_, (_, at)| *at >= horizon - SLACK);
         };
         let new: Vec<&(String, i32, Option<String>, PrimitiveDateTime)> = {
             let seen = self.seen.lock();
