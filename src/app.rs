@@ -159,11 +159,14 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         settings: config.jobs.clone(),
         order: config.signing_order,
     };
+    let rollout = std::sync::Arc::new(crate::actions::rollout::snapshot::RolloutCache::new(
+        db.write_log(),
+    ));
     let state = AppState {
         db,
         staff_token_hash: token.as_deref().map(token_hash),
         catalog: Default::default(),
-        rollout: Default::default(),
+        rollout,
         counts: Default::default(),
         districts: std::sync::Arc::new(crate::store::data_version::Versioned::new([
             crate::store::data_version::MUNICIPALITIES,

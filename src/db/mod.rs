@@ -137,59 +137,61 @@ pub struct Db {
     /// SQLite allows one writer at a time; taking this lock before a write transaction
     /// turns "database is locked" races into orderly waiting.
     write_lock: Arc<std::sync::Mutex<()>>,
+    /// The write transactions through this pool.
+    writes: Arc<WriteLog>,
 }
 
 pub type PooledConn = PooledConnection<Manager>;
 
-/// Write transactions of this process that committed (`Db::write_blocking`).
-static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The open write transactions of this process, by number, with when each began.
-static OPEN_WRITES: std::sync::Mutex<std::collections::BTreeMap<u64, time::PrimitiveDateTime>> =
-    std::sync::Mutex::new(std::collections::BTreeMap::new());
-
-static NEXT_WRITE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// How many write transactions of this process have committed so far: a cache of rows
-/// that others write too (the roll-out snapshot) looks again at once after one.
-pub fn write_commits() -> u64 {
-    COMMITS.load(std::sync::atomic::Ordering::Acquire)
+/// The write transactions of one database pool (`Db::write_blocking`): how many
+/// committed, and when each open one began. A cache of rows that others write too (the
+/// roll-out snapshot) looks again at once after a commit, and not past the start of an
+/// open transaction (its rows carry earlier times than its commit).
+#[derive(Debug, Default)]
+pub struct WriteLog {
+    commits: std::sync::atomic::AtomicU64,
+    next: std::sync::atomic::AtomicU64,
+    open: std::sync::Mutex<std::collections::BTreeMap<u64, time::PrimitiveDateTime>>,
 }
 
-/// When the oldest write transaction of this process still open began: rows it writes
-/// carry a time from then on, but show only when it commits, so a cache that follows
-/// rows by their write time must not look past it.
-pub fn oldest_open_write() -> Option<time::PrimitiveDateTime> {
-    OPEN_WRITES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .min()
-        .copied()
-}
+impl WriteLog {
+    /// How many write transactions have committed so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Acquire)
+    }
 
-/// An open write transaction in [`OPEN_WRITES`], until dropped (also on a panic).
-struct OpenWrite(u64);
+    /// When the oldest write transaction still open began.
+    pub fn oldest_open(&self) -> Option<time::PrimitiveDateTime> {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .min()
+            .copied()
+    }
 
-impl OpenWrite {
-    fn begin() -> OpenWrite {
-        let n = NEXT_WRITE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    fn begin(&self) -> OpenWrite<'_> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // UTC, as the rows' times (`store::now`, which is a floor above).
         let now = time::OffsetDateTime::now_utc();
-        OPEN_WRITES
+        self.open
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(n, time::PrimitiveDateTime::new(now.date(), now.time()));
-        OpenWrite(n)
+        OpenWrite(self, n)
     }
 }
 
-impl Drop for OpenWrite {
+/// An open write transaction in its [`WriteLog`], until dropped (also on a panic).
+struct OpenWrite<'a>(&'a WriteLog, u64);
+
+impl Drop for OpenWrite<'_> {
     fn drop(&mut self) {
-        OPEN_WRITES
+        self.0
+            .open
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.0);
+            .remove(&self.1);
     }
 }
 
@@ -220,7 +222,13 @@ impl Db {
             pool,
             url: url.clone(),
             write_lock: Arc::new(std::sync::Mutex::new(())),
+            writes: Arc::new(WriteLog::default()),
         })
+    }
+
+    /// The write transactions through this pool.
+    pub fn write_log(&self) -> Arc<WriteLog> {
+        self.writes.clone()
     }
 
     pub fn backend(&self) -> Backend {
@@ -288,10 +296,9 @@ impl Db {
     }
 
     /// A write transaction (blocking). On SQLite writers queue on a process-wide lock.
-    /// While it runs its start is among [`oldest_open_write`]; when it commits,
-    /// [`write_commits`] counts it.
+    /// While it runs its start is in the [`WriteLog`]; when it commits, the log counts it.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
-        let open = OpenWrite::begin();
+        let open = self.writes.begin();
         let mut conn = self.conn()?;
         let _guard = match self.backend() {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
@@ -301,7 +308,9 @@ impl Db {
         let result = conn.transaction(f);
         drop(open);
         if result.is_ok() {
-            COMMITS.fetch_add(1, std::sync::atomic::Ordering::Release);
+            self.writes
+                .commits
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
         }
         result
     }

@@ -399,8 +399,8 @@ fn a_look_that_finds_nothing_new_moves_the_snapshots_horizon_on() {
     use nachnutzung::actions::rollout::snapshot::{RolloutCache, LOOK_EVERY};
     let app = TestApp::with_demo();
     let wohngeld = four_states(&app);
-    let cache = RolloutCache::default();
-    let db = app.db();
+    let db = app.app_db();
+    let cache = RolloutCache::new(db.write_log());
     let get = || db.read_blocking(|c| cache.get(c)).unwrap();
     let first = get();
     // Within LOOK_EVERY and without a write here: no look.
@@ -446,8 +446,8 @@ fn a_look_that_finds_nothing_new_moves_the_snapshots_horizon_on() {
 fn an_open_write_transaction_holds_the_snapshots_horizon() {
     use nachnutzung::actions::rollout::snapshot::{RolloutCache, LOOK_EVERY};
     let app = TestApp::with_demo();
-    let cache = RolloutCache::default();
-    let db = app.db();
+    let db = app.app_db();
+    let cache = RolloutCache::new(db.write_log());
     let get = || db.read_blocking(|c| cache.get(c)).unwrap();
     get();
     let (began, release) = (
@@ -455,7 +455,7 @@ fn an_open_write_transaction_holds_the_snapshots_horizon() {
         std::sync::mpsc::channel::<()>(),
     );
     let writer = {
-        let db = app.db();
+        let db = app.app_db();
         let (tell, wait) = (began.0, release.1);
         std::thread::spawn(move || {
             db.write_blocking(|_| {

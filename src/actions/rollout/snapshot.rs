@@ -10,10 +10,10 @@
 //! - Einzelabrufe are many: the snapshot asks for the ones written since its last look
 //!   (`updated_at`, index `agreements_changed`; every write goes through
 //!   `Agreement::save`, which sets it), at once after a write transaction of this process
-//!   committed (`db::write_commits`) and otherwise at most every `LOOK_EVERY`, so
-//!   another instance's change shows within a second. Each look reaches `SLACK` further
-//!   back so a transaction that committed late is not missed, and never past the start
-//!   of this process's open write transactions (`db::oldest_open_write`); another
+//!   committed (`db::WriteLog`) and otherwise at most every `LOOK_EVERY`, so another
+//!   instance's change shows within a second. Each look reaches `SLACK` further back so
+//!   a transaction that committed late is not missed, and never past the start of this
+//!   process's open write transactions (`WriteLog::oldest_open`); another
 //!   process's write transactions must commit within `SLACK`. Only the (municipality,
 //!   service) pairs of what was found are ranked again; rows already applied at the same
 //!   `lock_version` are skipped.
@@ -130,16 +130,16 @@ pub struct Snapshot {
 struct Seen {
     up_to: PrimitiveDateTime,
     applied: HashMap<String, (i32, PrimitiveDateTime)>,
-    /// This process's committed write transactions (`db::write_commits`) before the
-    /// last look, and when it was.
+    /// The write transactions committed here (`db::WriteLog::commits`) before the last
+    /// look, and when it was.
     writes: u64,
     looked: std::time::Instant,
 }
 
 impl Seen {
     /// Whether the last look still holds: no commit here since, and not `LOOK_EVERY` old.
-    fn current(&self) -> bool {
-        self.writes == crate::db::write_commits() && self.looked.elapsed() < LOOK_EVERY
+    fn current(&self, log: &crate::db::WriteLog) -> bool {
+        self.writes == log.commits() && self.looked.elapsed() < LOOK_EVERY
     }
 }
 
@@ -173,9 +173,10 @@ pub fn month_key(d: Date) -> i32 {
     d.year() * 12 + i32::from(u8::from(d.month())) - 1
 }
 
-#[derive(Default)]
 pub struct RolloutCache {
     current: Mutex<Option<Arc<Snapshot>>>,
+    /// The write transactions of the database it reads (`Db::write_log`).
+    writes: Arc<crate::db::WriteLog>,
     /// Each service's slowest task type (`lead::of_service`).
     pub slowest: super::lead::SlowestCache,
     /// The last CSV export: of which snapshot, for which filter.
@@ -206,18 +207,30 @@ pub struct CsvFilter {
 }
 
 impl RolloutCache {
+    /// A cache of the roll-out of the database whose writes `writes` logs.
+    pub fn new(writes: Arc<crate::db::WriteLog>) -> RolloutCache {
+        RolloutCache {
+            current: Mutex::new(None),
+            writes,
+            slowest: Default::default(),
+            csv: Mutex::new(None),
+            pages: Mutex::new(None),
+        }
+    }
+
     /// The roll-out as it is now in the database.
     pub fn get(&self, conn: &mut DbConn) -> AppResult<Arc<Snapshot>> {
         let fp = fingerprint(conn)?;
+        let log = &*self.writes;
         // One refresh at a time; the others wait and then take its result.
         let mut slot = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let next = match slot.as_ref() {
-            Some(s) if s.fingerprint == fp && s.seen.lock().current() => return Ok(s.clone()),
-            Some(s) if s.fingerprint == fp => match s.refreshed(conn)? {
+            Some(s) if s.fingerprint == fp && s.seen.lock().current(log) => return Ok(s.clone()),
+            Some(s) if s.fingerprint == fp => match s.refreshed(conn, log)? {
                 Some(next) => Arc::new(next),
                 None => return Ok(s.clone()),
             },
-            _ => Arc::new(Snapshot::load(conn, fp)?),
+            _ => Arc::new(Snapshot::load(conn, fp, log)?),
         };
         *slot = Some(next.clone());
         Ok(next)
@@ -305,9 +318,9 @@ impl RolloutCache {
 /// write transaction still open (its rows carry earlier times than its commit; the daily
 /// job runs for a while). Another process's write transactions must commit within
 /// `SLACK`.
-fn horizon() -> PrimitiveDateTime {
+fn horizon(log: &crate::db::WriteLog) -> PrimitiveDateTime {
     let now = crate::store::now();
-    match crate::db::oldest_open_write() {
+    match log.oldest_open() {
         Some(open) if open < now => open,
         _ => now,
     }
@@ -346,9 +359,13 @@ fn pairs(conn: &mut DbConn, municipalities: Option<&[&str]>) -> AppResult<Vec<Pa
 }
 
 impl Snapshot {
-    fn load(conn: &mut DbConn, fingerprint: Fingerprint) -> AppResult<Snapshot> {
-        let writes = crate::db::write_commits();
-        let started = horizon();
+    fn load(
+        conn: &mut DbConn,
+        fingerprint: Fingerprint,
+        log: &crate::db::WriteLog,
+    ) -> AppResult<Snapshot> {
+        let writes = log.commits();
+        let started = horizon(log);
         let svc_rows: Vec<(String, String, String)> = services::table
             .select((services::id, services::name, services::availability))
             .order(services::name)
@@ -524,9 +541,13 @@ impl Snapshot {
 
     /// A new snapshot with the Einzelabrufe written since the last look, or `None` when
     /// nothing changed.
-    fn refreshed(&self, conn: &mut DbConn) -> AppResult<Option<Snapshot>> {
-        let (writes, looked) = (crate::db::write_commits(), std::time::Instant::now());
-        let horizon = horizon();
+    fn refreshed(
+        &self,
+        conn: &mut DbConn,
+        log: &crate::db::WriteLog,
+    ) -> AppResult<Option<Snapshot>> {
+        let (writes, looked) = (log.commits(), std::time::Instant::now());
+        let horizon = horizon(log);
         let since = self.seen.lock().up_to - SLACK;
         let changed: Vec<(String, i32, Option<String>, PrimitiveDateTime)> = agreements::table
             .filter(agreements::kind.eq(AgreementKind::Ea.as_str()))

@@ -187,6 +187,16 @@ impl TestApp {
         nachnutzung::db::Db::open(&url, 1).unwrap()
     }
 
+    /// The database pool the application itself uses (its write log included).
+    pub fn app_db(&self) -> nachnutzung::db::Db {
+        self.client
+            .rocket()
+            .state::<nachnutzung::http::state::AppState>()
+            .expect("the application's state")
+            .db
+            .clone()
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
     }
