@@ -53,45 +53,44 @@ impl<'r> Responder<'r, 'static> for AppError {
 /// write it in 4 KiB chunks).
 pub struct CachedText(pub Arc<String>, pub ContentType);
 
-struct Shared(Arc<String>);
+/// Gzipped bytes kept in memory (the roll-out's CSV), sent as they are with
+/// `Content-Encoding: gzip` to a client that takes it ([`AcceptsGzip`]), like
+/// [`CachedText`].
+pub struct CachedGzip(pub Arc<Vec<u8>>, pub ContentType);
 
-impl AsRef<[u8]> for Shared {
+/// Kept bytes as a body, without a copy.
+struct Shared<T>(Arc<T>);
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for Shared<T> {
     fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+        (*self.0).as_ref()
     }
+}
+
+/// A response of kept bytes, written in one piece.
+fn shared<T: AsRef<[u8]> + Send + Sync + 'static>(
+    bytes: Arc<T>,
+    content_type: ContentType,
+) -> rocket::response::Builder<'static> {
+    let len = (*bytes).as_ref().len();
+    let mut response = rocket::Response::build();
+    response
+        .header(content_type)
+        .sized_body(len, std::io::Cursor::new(Shared(bytes)))
+        .max_chunk_size(len.max(4096));
+    response
 }
 
 impl<'r> Responder<'r, 'static> for CachedText {
     fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
-        let len = self.0.len();
-        rocket::Response::build()
-            .header(self.1)
-            .sized_body(len, std::io::Cursor::new(Shared(self.0)))
-            .max_chunk_size(len.max(4096))
-            .ok()
-    }
-}
-
-/// Gzipped bytes kept in memory (the roll-out's CSV), sent as they are with
-/// `Content-Encoding: gzip` to a client that takes it ([`AcceptsGzip`]).
-pub struct CachedGzip(pub Arc<Vec<u8>>, pub ContentType);
-
-struct SharedBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
+        shared(self.0, self.1).ok()
     }
 }
 
 impl<'r> Responder<'r, 'static> for CachedGzip {
     fn respond_to(self, _req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
-        let len = self.0.len();
-        rocket::Response::build()
-            .header(self.1)
+        shared(self.0, self.1)
             .raw_header("Content-Encoding", "gzip")
-            .sized_body(len, std::io::Cursor::new(SharedBytes(self.0)))
-            .max_chunk_size(len.max(4096))
             .ok()
     }
 }

@@ -5,6 +5,15 @@ use crate::common::*;
 use rocket::http::{Header, Status};
 use serde_json::{json, Value};
 
+/// Ends the agreement `id` (a change of the specialist procedure).
+fn end(app: &TestApp, id: &str) {
+    let (status, v) = app.post(
+        &format!("/api/v1/agreements/{id}/transitions"),
+        json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
+    );
+    assert_eq!(status, Status::Ok, "{v}");
+}
+
 /// The demo (Dortmund live with Wohngeld, Düsseldorf's EA requested), plus Essen's EA in
 /// force and Bochum's terminated. Returns Wohngeld's id.
 fn four_states(app: &TestApp) -> String {
@@ -17,14 +26,7 @@ fn four_states(app: &TestApp) -> String {
             "parameters": wohngeld_parameters()
         }));
         if terminate {
-            let (status, v) = app.post(
-                &format!(
-                    "/api/v1/agreements/{}/transitions",
-                    ea["id"].as_str().unwrap()
-                ),
-                json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
-            );
-            assert_eq!(status, Status::Ok, "{v}");
+            end(app, ea["id"].as_str().unwrap());
         }
     }
     wohngeld
@@ -333,11 +335,7 @@ fn the_rollout_page_draws_what_its_tables_say_and_drills_down_to_the_municipalit
         None,
     );
     let id = eas["items"][0]["id"].as_str().unwrap().to_string();
-    let (status, v) = app.post(
-        &format!("/api/v1/agreements/{id}/transitions"),
-        json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
-    );
-    assert_eq!(status, Status::Ok, "{v}");
+    end(&app, &id);
     let html = app.web_get(Some(&clerk), "/rollout").body;
     let bar = between(&html, &format!("<g data-dienst=\"{wohngeld}\""), "</g>");
     assert!(
@@ -426,11 +424,7 @@ fn a_look_that_finds_nothing_new_moves_the_snapshots_horizon_on() {
         None,
     );
     let id = eas["items"][0]["id"].as_str().unwrap().to_string();
-    let (status, v) = app.post(
-        &format!("/api/v1/agreements/{id}/transitions"),
-        json!({ "action": "terminate", "reason": "Wechsel des Fachverfahrens" }),
-    );
-    assert_eq!(status, Status::Ok, "{v}");
+    end(&app, &id);
     let fourth = get();
     assert!(
         !std::sync::Arc::ptr_eq(&third, &fourth),

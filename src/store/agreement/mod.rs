@@ -323,11 +323,6 @@ pub fn check_lock(agreement: &Agreement, given: Option<i32>) -> AppResult<()> {
 /// agreements compare it to notice their own process's changes at once.
 static WRITES: AtomicU64 = AtomicU64::new(0);
 
-/// How many agreement writes this process has made so far.
-pub fn writes() -> u64 {
-    WRITES.load(Ordering::Relaxed)
-}
-
 /// Counts an agreement write of this process (creation; `save` counts itself).
 pub fn wrote() {
     WRITES.fetch_add(1, Ordering::Relaxed);
