@@ -24,11 +24,12 @@ use crate::store::agreement::contract::contract_text;
 use crate::store::agreement::Agreement;
 use crate::store::audit::{self, AuditEvent, Change};
 use crate::store::document::{info, Document, DocumentInfo};
+use crate::store::looked_up;
 use crate::store::municipality::Municipality;
 use crate::store::organisation::Organisation;
 use crate::store::signature::Signature;
 use crate::store::user::User;
-use crate::store::{new_id, now, Page, Scope};
+use crate::store::{new_id, now, Scope};
 
 /// The unsealed draft of the current version of agreement `id`, if `scope` may see it:
 /// every page marked ENTWURF, with the signatures given so far (API and web pages).
@@ -63,32 +64,69 @@ pub struct Prepared {
 /// Who acted, as the evidence page names them: a person with their role and
 /// organisation, never an id ("user:…") or an internal word ("seed").
 pub fn actor_label(conn: &mut DbConn, actor: &str) -> AppResult<String> {
-    if let Some(email) = actor.strip_prefix("user:") {
-        return Ok(match User::find_by_email(conn, email)? {
-            Some(u) => {
-                let organisation = match (&u.municipality_id, &u.organisation_id) {
-                    (Some(m), _) => Some(Municipality::find(conn, m)?.display_name()),
-                    (None, Some(o)) => Some(Organisation::find(conn, o)?.name),
-                    (None, None) => None,
-                };
-                match organisation {
-                    Some(org) => format!("{} – {}, {org}", u.name, u.role.label()),
-                    None => format!("{} – {}", u.name, u.role.label()),
+    let mut labels = actor_labels(conn, [actor])?;
+    Ok(labels.remove(actor).unwrap_or_default())
+}
+
+/// [`actor_label`] for each of `actors`, in at most three queries however many there are
+/// (their accounts, then those accounts' municipalities and organisations).
+pub fn actor_labels<'a>(
+    conn: &mut DbConn,
+    actors: impl IntoIterator<Item = &'a str>,
+) -> AppResult<std::collections::HashMap<String, String>> {
+    let actors: std::collections::BTreeSet<&str> = actors.into_iter().collect();
+    let email = |actor: &str| actor.strip_prefix("user:").map(|e| e.trim().to_lowercase());
+    let emails: Vec<String> = actors.iter().filter_map(|a| email(a)).collect();
+    let users: std::collections::HashMap<String, User> = User::find_by_emails(conn, &emails)?
+        .into_iter()
+        .map(|u| (u.email.clone(), u))
+        .collect();
+    let ids = |f: fn(&User) -> Option<&String>| -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = users.values().filter_map(f).collect();
+        set.into_iter().cloned().collect()
+    };
+    let municipalities: std::collections::HashMap<String, String> =
+        Municipality::find_many(conn, &ids(|u| u.municipality_id.as_ref()))?
+            .into_iter()
+            .map(|m| (m.id.clone(), m.display_name()))
+            .collect();
+    let organisations: std::collections::HashMap<String, String> =
+        Organisation::find_many(conn, &ids(|u| u.organisation_id.as_ref()))?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+    let label = |actor: &str| -> AppResult<String> {
+        if let Some(email) = email(actor) {
+            return Ok(match users.get(&email) {
+                Some(u) => {
+                    let organisation = match (&u.municipality_id, &u.organisation_id) {
+                        (Some(m), _) => Some(looked_up(&municipalities, m, "municipality")?),
+                        (None, Some(o)) => Some(looked_up(&organisations, o, "organisation")?),
+                        (None, None) => None,
+                    };
+                    match organisation {
+                        Some(org) => format!("{} – {}, {org}", u.name, u.role.label()),
+                        None => format!("{} – {}", u.name, u.role.label()),
+                    }
                 }
-            }
-            None => "ein nicht mehr geführtes Benutzerkonto".to_string(),
-        });
-    }
-    if let Some(name) = actor.strip_prefix("staff:") {
-        return Ok(format!("{name} (d-NRW, über die Schnittstelle)"));
-    }
-    Ok(match actor {
-        "staff-token" => "d-NRW (Zugang der Schnittstelle)",
-        "seed" => "Übernahme des Bestands in das Register",
-        "cli" => "d-NRW (Verwaltung des Registers)",
-        _ => "das Register (automatisch)",
-    }
-    .to_string())
+                None => "ein nicht mehr geführtes Benutzerkonto".to_string(),
+            });
+        }
+        if let Some(name) = actor.strip_prefix("staff:") {
+            return Ok(format!("{name} (d-NRW, über die Schnittstelle)"));
+        }
+        Ok(match actor {
+            "staff-token" => "d-NRW (Zugang der Schnittstelle)",
+            "seed" => "Übernahme des Bestands in das Register",
+            "cli" => "d-NRW (Verwaltung des Registers)",
+            _ => "das Register (automatisch)",
+        }
+        .to_string())
+    };
+    actors
+        .iter()
+        .map(|a| Ok((a.to_string(), label(a)?)))
+        .collect()
 }
 
 /// The PDF's Subject: "Einzelabruf (EA) zwischen Stadt Dortmund und d-NRW AöR".
@@ -154,26 +192,18 @@ pub fn prepare(
     if signed_outside.is_some() {
         lines.clear();
     }
-    let events = AuditEvent::list(
-        conn,
-        Some(&a.id),
-        Page {
-            page: 1,
-            per_page: 200,
-        },
-    )?
-    .items
-    .into_iter()
-    .map(|e| {
-        Ok(EvidenceEvent {
+    let history = AuditEvent::of_entity(conn, &a.id, 200)?;
+    let actors = actor_labels(conn, history.iter().map(|e| e.actor.as_str()))?;
+    let events = history
+        .into_iter()
+        .map(|e| EvidenceEvent {
             at: berlin::german_date_time(e.at),
-            actor: actor_label(conn, &e.actor)?,
+            actor: actors.get(&e.actor).cloned().unwrap_or_default(),
             action: e.note.unwrap_or_else(|| {
                 crate::domain::agreement::audit_action_label(&e.action).to_string()
             }),
         })
-    })
-    .collect::<AppResult<Vec<_>>>()?;
+        .collect();
     Ok(Prepared {
         agreement: a.clone(),
         text,

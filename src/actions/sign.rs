@@ -114,19 +114,83 @@ pub fn check_may_sign(
     a: &Agreement,
     user: &User,
 ) -> AppResult<()> {
-    let Some(no) = pending_version(conn, a)? else {
+    let pending = pending_version(conn, a)?;
+    let signatures = match pending {
+        Some(no) => Signature::of_version(conn, &a.id, no)?,
+        None => Vec::new(),
+    };
+    check_may_sign_with(conn, order, a, user, pending, &signatures)
+}
+
+/// [`check_may_sign`] with the pending version and its signatures already read.
+fn check_may_sign_with(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    a: &Agreement,
+    user: &User,
+    pending: Option<i32>,
+    signatures: &[Signature],
+) -> AppResult<()> {
+    if pending.is_none() {
         return Err(DomainError::Transition(format!(
             "{} wartet nicht auf Unterschriften.",
             a.reference
         ))
         .into());
-    };
+    }
     let party = party_of_user(conn, a, user)?;
-    let signed: Vec<Party> = Signature::of_version(conn, &a.id, no)?
-        .iter()
-        .map(|s| s.party)
-        .collect();
+    let signed: Vec<Party> = signatures.iter().map(|s| s.party).collect();
     Ok(order.check(a.kind, party, &signed)?)
+}
+
+/// What the agreement page asks of the signing, from one read of the agreement, its
+/// documents and the signatures: the state of the pending (else the current) version,
+/// whether the user may sign it now (or why not), and whether they may decline it.
+pub struct ForPage {
+    pub state: SigningState,
+    pub may_sign: Result<(), String>,
+    pub may_decline: bool,
+}
+
+/// [`state`], [`may_sign_now`] and `decline::may_decline` for the agreement page.
+pub fn for_page(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    a: &Agreement,
+    user: &User,
+    documents: &[DocumentInfo],
+) -> AppResult<ForPage> {
+    let pending = pending_version(conn, a)?;
+    let no = pending.unwrap_or(a.current_version);
+    let signatures = Signature::of_version(conn, &a.id, no)?;
+    let state = state_of(conn, order, a, pending, no, &signatures, documents)?;
+    let may_sign = match check_may_sign_with(conn, order, a, user, pending, &signatures) {
+        Ok(()) => Ok(()),
+        Err(e) if e.http_status() < 500 => Err(e.message),
+        Err(e) => return Err(e),
+    };
+    // A declining side declines the version that waits (the current one while awaiting
+    // signatures, else the open amendment): the pending version, whose signatures are
+    // read. Without one, only an agreement in another state needs its own look.
+    let may_decline = match pending {
+        Some(_) => match party_of_user(conn, a, user) {
+            Ok(party) => !signatures.iter().any(|s| s.party == party),
+            Err(_) => false,
+        },
+        None if matches!(
+            a.status,
+            Status::AwaitingSignatures | Status::Signed | Status::InForce
+        ) =>
+        {
+            false
+        }
+        None => crate::actions::decline::may_decline(conn, a, user)?,
+    };
+    Ok(ForPage {
+        state,
+        may_sign,
+        may_decline,
+    })
 }
 
 /// `POST /api/v1/agreements/{id}/signatures`
@@ -206,20 +270,31 @@ pub fn state(
         }
         None => pending.unwrap_or(a.current_version),
     };
-    let kind = a.kind;
     let signatures = Signature::of_version(conn, &a.id, no)?;
+    let documents = document::Document::list(conn, &a.id)?;
+    state_of(conn, order, &a, pending, no, &signatures, &documents)
+}
+
+/// The signing state of version `no` of `a`, from its signatures and the agreement's
+/// documents.
+fn state_of(
+    conn: &mut DbConn,
+    order: SigningOrder,
+    a: &Agreement,
+    pending: Option<i32>,
+    no: i32,
+    signatures: &[Signature],
+    documents: &[DocumentInfo],
+) -> AppResult<SigningState> {
     let mut required = Vec::new();
     for party in order.parties() {
         required.push(RequiredSignature {
             party,
-            label: party.label(kind, a.direction),
-            organisation: party_name(conn, &a, party)?,
+            label: party.label(a.kind, a.direction),
+            organisation: party_name(conn, a, party)?,
             signature: signatures.iter().find(|s| s.party == party).cloned(),
         });
     }
-    let document = document::Document::list(conn, &a.id)?
-        .into_iter()
-        .find(|d| d.version_no == no);
     Ok(SigningState {
         agreement_id: a.id.clone(),
         reference: a.reference.clone(),
@@ -227,7 +302,7 @@ pub fn state(
         order,
         open: pending == Some(no),
         required,
-        document,
+        document: documents.iter().find(|d| d.version_no == no).cloned(),
     })
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -103,20 +103,32 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
-/// Establishes connections of the backend the URL chose (never "whichever accepts it").
+/// Establishes connections of the backend the URL chose (never "whichever accepts it"),
+/// each counting the statements it runs into the pool's [`Db::queries`].
 #[derive(Debug, Clone)]
-pub struct Manager(DbUrl);
+pub struct Manager {
+    url: DbUrl,
+    queries: Arc<std::sync::atomic::AtomicU64>,
+}
 
 impl diesel::r2d2::ManageConnection for Manager {
     type Connection = DbConn;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, Self::Error> {
-        let conn = match self.0.backend {
-            Backend::Postgres => PgConnection::establish(&self.0.target).map(DbConn::Postgres),
-            Backend::Sqlite => SqliteConnection::establish(&self.0.target).map(DbConn::Sqlite),
-        };
-        conn.map_err(diesel::r2d2::Error::ConnectionError)
+        let target = &self.url.target;
+        let mut conn = match self.url.backend {
+            Backend::Postgres => PgConnection::establish(target).map(DbConn::Postgres),
+            Backend::Sqlite => SqliteConnection::establish(target).map(DbConn::Sqlite),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)?;
+        let queries = self.queries.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::FinishQuery { .. } = event {
+                queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
@@ -139,6 +151,9 @@ pub struct Db {
     write_lock: Arc<std::sync::Mutex<()>>,
     /// The write transactions through this pool.
     writes: Arc<WriteLog>,
+    /// How many statements the pool's connections have run (BEGIN and COMMIT included):
+    /// on PostgreSQL each one is a round trip.
+    queries: Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub type PooledConn = PooledConnection<Manager>;
@@ -212,18 +227,28 @@ impl Db {
             Backend::Sqlite => pool_size.clamp(1, 8),
             Backend::Postgres => pool_size.max(1),
         };
+        let queries = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let pool = Pool::builder()
             .max_size(size)
             .connection_timeout(Duration::from_secs(15))
             .connection_customizer(Box::new(SqlitePragmas))
-            .build(Manager(url.clone()))
+            .build(Manager {
+                url: url.clone(),
+                queries: queries.clone(),
+            })
             .map_err(|e| AppError::internal(format!("cannot open database: {e}")))?;
         Ok(Db {
             pool,
             url: url.clone(),
             write_lock: Arc::new(std::sync::Mutex::new(())),
             writes: Arc::new(WriteLog::default()),
+            queries,
         })
+    }
+
+    /// How many statements this pool's connections have run so far.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The write transactions through this pool.

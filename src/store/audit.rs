@@ -57,6 +57,19 @@ impl AuditEvent {
         }
     }
 
+    /// The first `limit` events of one entity, in order (without counting them).
+    pub fn of_entity(conn: &mut DbConn, entity_id: &str, limit: i64) -> AppResult<Vec<AuditView>> {
+        Ok(audit_events::table
+            .filter(audit_events::entity_id.eq(entity_id))
+            .select(AuditEvent::as_select())
+            .order((audit_events::seq, audit_events::at))
+            .limit(limit)
+            .load(conn)?
+            .iter()
+            .map(AuditEvent::view)
+            .collect())
+    }
+
     pub fn list(
         conn: &mut DbConn,
         entity_id: Option<&str>,

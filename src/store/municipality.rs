@@ -124,6 +124,17 @@ impl Municipality {
             .ok_or_else(|| AppError::not_found(format!("Es gibt keine Kommune mit der Id {id}.")))
     }
 
+    /// The municipalities with these ids (those that exist), in one query.
+    pub fn find_many(conn: &mut DbConn, ids: &[String]) -> AppResult<Vec<Municipality>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(municipalities::table
+            .filter(municipalities::id.eq_any(ids))
+            .select(Municipality::as_select())
+            .load(conn)?)
+    }
+
     /// The municipality with this AGS; anything but eight digits names none.
     pub fn find_by_ags(conn: &mut DbConn, ags: &str) -> AppResult<Option<Municipality>> {
         if ags.len() != 8 || !ags.bytes().all(|b| b.is_ascii_digit()) {

@@ -117,6 +117,17 @@ impl Organisation {
     }
 
     /// d-NRW, the Kommunalvertreter.NRW (one party of every agreement).
+    /// The organisations with these ids (those that exist), in one query.
+    pub fn find_many(conn: &mut DbConn, ids: &[String]) -> AppResult<Vec<Organisation>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(organisations::table
+            .filter(organisations::id.eq_any(ids))
+            .select(Organisation::as_select())
+            .load(conn)?)
+    }
+
     pub fn kommunalvertreter(conn: &mut DbConn) -> AppResult<Organisation> {
         organisations::table
             .filter(organisations::is_self.eq(true))

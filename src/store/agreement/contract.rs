@@ -20,17 +20,26 @@ use crate::store::service::Service;
 /// went to signature, or (a draft) as the registry's data make it now.
 pub fn contract_text(conn: &mut DbConn, a: &Agreement, no: i32) -> AppResult<ContractText> {
     let version = a.version(conn, no)?;
-    if let (Some(text), Some(sha256)) = (version.text, version.text_sha256) {
+    contract_text_of(conn, a, &version)
+}
+
+/// As `contract_text`, of a version read already.
+pub fn contract_text_of(
+    conn: &mut DbConn,
+    a: &Agreement,
+    version: &super::AgreementVersion,
+) -> AppResult<ContractText> {
+    if let (Some(text), Some(sha256)) = (&version.text, &version.text_sha256) {
         return Ok(ContractText {
             agreement_id: a.id.clone(),
             reference: a.reference.clone(),
-            version_no: no,
+            version_no: version.version_no,
             templates: serde_json::from_str(version.text_templates.as_deref().unwrap_or("[]"))?,
-            text,
-            sha256,
+            text: text.clone(),
+            sha256: sha256.clone(),
         });
     }
-    render(&contract_data(conn, a, no)?)
+    render(&contract_data(conn, a, version.version_no)?)
 }
 
 /// Writes the fixed text of version `no` again: for an agreement recorded as signed

@@ -206,8 +206,18 @@ impl Names {
 impl Agreement {
     /// The agreement with names, links, terms and, with `detail`, versions and history.
     pub fn view(&self, conn: &mut DbConn, detail: bool) -> AppResult<AgreementView> {
-        let names = Names::load(conn, std::slice::from_ref(self))?;
         let versions = self.versions(conn)?;
+        self.view_of(conn, &versions, detail)
+    }
+
+    /// As `view`, from its versions read already (`Agreement::versions`).
+    pub fn view_of(
+        &self,
+        conn: &mut DbConn,
+        versions: &[super::AgreementVersion],
+        detail: bool,
+    ) -> AppResult<AgreementView> {
+        let names = Names::load(conn, std::slice::from_ref(self))?;
         let terms = versions
             .iter()
             .find(|v| v.version_no == self.current_version)
@@ -233,17 +243,7 @@ impl Agreement {
                     })
                     .collect::<AppResult<_>>()?,
             );
-            view.history = Some(
-                AuditEvent::list(
-                    conn,
-                    Some(&self.id),
-                    Page {
-                        page: 1,
-                        per_page: 1000,
-                    },
-                )?
-                .items,
-            );
+            view.history = Some(AuditEvent::of_entity(conn, &self.id, 1000)?);
         }
         Ok(view)
     }
@@ -422,12 +422,21 @@ impl Agreement {
             // decoding a column. The pages end where the count stops: a page beyond
             // them (typed into the address) shows the last one, instead of skipping
             // hundreds of thousands of entries.
+            //
+            // First whether there is a row beyond the cap (one row comes back, not the
+            // cap's worth: on PostgreSQL each is sent over the wire); only if not, the
+            // exact count, of at most `cap` rows.
             Some(cap) => {
-                let total = build()
+                let beyond = build()
                     .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-                    .limit(cap + 1)
-                    .load::<i32>(conn)?
-                    .len() as i64;
+                    .offset(cap)
+                    .limit(1)
+                    .load::<i32>(conn)?;
+                let total = if beyond.is_empty() {
+                    build().count().get_result(conn)?
+                } else {
+                    cap + 1
+                };
                 let last = ((total.min(cap) + page.per_page - 1) / page.per_page).max(1);
                 let page = Page {
                     page: page.page.min(last),

@@ -114,6 +114,20 @@ pub fn views(conn: &mut DbConn, rows: Vec<Task>) -> AppResult<Vec<TaskView>> {
         v.dedup();
         v
     }
+    // Nothing to look up is no round trip.
+    fn unless_empty<T: Default>(
+        ids: &[String],
+        load: impl FnOnce() -> AppResult<T>,
+    ) -> AppResult<T> {
+        if ids.is_empty() {
+            Ok(T::default())
+        } else {
+            load()
+        }
+    }
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let agreement_ids = ids(rows.iter().map(|t| Some(&t.agreement_id)));
     let facts: Vec<AgreementFacts> = agreements::table
         .filter(agreements::id.eq_any(&agreement_ids))
@@ -122,43 +136,51 @@ pub fn views(conn: &mut DbConn, rows: Vec<Task>) -> AppResult<Vec<TaskView>> {
     let agreement_map: HashMap<String, AgreementFacts> =
         facts.into_iter().map(|r| (r.id.clone(), r)).collect();
     let service_ids = ids(agreement_map.values().map(|r| r.service_id.as_ref()));
-    let service_names: HashMap<String, String> = services::table
-        .filter(services::id.eq_any(&service_ids))
-        .select((services::id, services::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    let service_names: HashMap<String, String> = unless_empty(&service_ids, || {
+        Ok(services::table
+            .filter(services::id.eq_any(&service_ids))
+            .select((services::id, services::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect())
+    })?;
     let muni_ids = ids(rows
         .iter()
         .map(|t| t.owner_municipality_id.as_ref())
         .chain(agreement_map.values().map(|r| r.municipality_id.as_ref())));
-    let muni_names: HashMap<String, String> = municipalities::table
-        .filter(municipalities::id.eq_any(&muni_ids))
-        .select(Municipality::as_select())
-        .load::<Municipality>(conn)?
-        .into_iter()
-        .map(|m| (m.id.clone(), m.display_name()))
-        .collect();
+    let muni_names: HashMap<String, String> = unless_empty(&muni_ids, || {
+        Ok(municipalities::table
+            .filter(municipalities::id.eq_any(&muni_ids))
+            .select(Municipality::as_select())
+            .load::<Municipality>(conn)?
+            .into_iter()
+            .map(|m| (m.id.clone(), m.display_name()))
+            .collect())
+    })?;
     let org_ids = ids(rows.iter().map(|t| t.owner_organisation_id.as_ref()));
-    let orgs: HashMap<String, (String, bool)> = organisations::table
-        .filter(organisations::id.eq_any(&org_ids))
-        .select((
-            organisations::id,
-            organisations::name,
-            organisations::is_self,
-        ))
-        .load::<(String, String, bool)>(conn)?
-        .into_iter()
-        .map(|(id, name, is_self)| (id, (name, is_self)))
-        .collect();
+    let orgs: HashMap<String, (String, bool)> = unless_empty(&org_ids, || {
+        Ok(organisations::table
+            .filter(organisations::id.eq_any(&org_ids))
+            .select((
+                organisations::id,
+                organisations::name,
+                organisations::is_self,
+            ))
+            .load::<(String, String, bool)>(conn)?
+            .into_iter()
+            .map(|(id, name, is_self)| (id, (name, is_self)))
+            .collect())
+    })?;
     let contact_ids = ids(rows.iter().map(|t| t.contact_id.as_ref()));
-    let contact_map: BTreeMap<String, Contact> = contacts::table
-        .filter(contacts::id.eq_any(&contact_ids))
-        .select(Contact::as_select())
-        .load::<Contact>(conn)?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
+    let contact_map: BTreeMap<String, Contact> = unless_empty(&contact_ids, || {
+        Ok(contacts::table
+            .filter(contacts::id.eq_any(&contact_ids))
+            .select(Contact::as_select())
+            .load::<Contact>(conn)?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect())
+    })?;
     let day = today();
     rows.into_iter()
         .map(|t| {

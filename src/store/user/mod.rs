@@ -131,6 +131,17 @@ impl User {
             .optional()?)
     }
 
+    /// The users with these e-mail addresses (lower case, as stored), in one query.
+    pub fn find_by_emails(conn: &mut DbConn, emails: &[String]) -> AppResult<Vec<User>> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(users::table
+            .filter(users::email.eq_any(emails))
+            .select(User::as_select())
+            .load(conn)?)
+    }
+
     pub fn list(conn: &mut DbConn) -> AppResult<Vec<UserView>> {
         users::table
             .select(User::as_select())

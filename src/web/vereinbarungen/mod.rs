@@ -17,14 +17,14 @@ mod zertifikat;
 use rocket::{get, State};
 use serde_json::{json, Value};
 
-use crate::actions::documents::actor_label;
+use crate::actions::documents::actor_labels;
 use crate::domain::account::Role;
 use crate::domain::membership::{self, Standing};
 use crate::domain::{AgreementKind, Status as AgreementStatus, VersionStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::params::AgreementId;
 use crate::http::state::AppState;
-use crate::store::agreement::contract::contract_text;
+use crate::store::agreement::contract::{contract_text, contract_text_of};
 use crate::store::agreement::{Agreement, AgreementView, Filter};
 use crate::store::attachment::Attachment;
 use crate::store::contact::Contact;
@@ -248,16 +248,19 @@ pub(super) async fn agreement_page(
         .db
         .read(move |conn| {
             let a = Agreement::find_in(conn, &scope, &id)?;
-            let view = a.view(conn, true)?;
-            let signing = crate::actions::sign::state(conn, order, &a.id, None)?;
+            let versions = a.versions(conn)?;
+            let view = a.view_of(conn, &versions, true)?;
             let documents = Document::list(conn, &a.id)?;
+            let crate::actions::sign::ForPage {
+                state: signing,
+                may_sign,
+                may_decline,
+            } = crate::actions::sign::for_page(conn, order, &a, &user, &documents)?;
             let attachments = Attachment::list(conn, &a.id)?;
             let defs = match &a.service_id {
                 Some(s) => Service::find(conn, s)?.parameter_defs()?,
                 None => Vec::new(),
             };
-            let may_sign = crate::actions::sign::may_sign_now(conn, order, &a, &user)?;
-            let may_decline = crate::actions::decline::may_decline(conn, &a, &user)?;
             // Staff may record the signature of the partner's authorised contacts.
             let signatories = if staff {
                 match (&a.municipality_id, &a.counterparty_id) {
@@ -272,13 +275,18 @@ pub(super) async fn agreement_page(
                 Vec::new()
             };
             let tasks = crate::store::task::of_agreement_views(conn, &a.id)?;
-            let contract = contract_text(conn, &a, signing.version_no);
-            let mut actors = std::collections::HashMap::new();
-            for e in view.history.as_deref().unwrap_or_default() {
-                if !actors.contains_key(&e.actor) {
-                    actors.insert(e.actor.clone(), actor_label(conn, &e.actor)?);
-                }
-            }
+            let contract = match versions.iter().find(|v| v.version_no == signing.version_no) {
+                Some(version) => contract_text_of(conn, &a, version),
+                None => contract_text(conn, &a, signing.version_no),
+            };
+            let actors = actor_labels(
+                conn,
+                view.history
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| e.actor.as_str()),
+            )?;
             let standing = match &a.municipality_id {
                 Some(m) if membership::applies_to(a.kind, true) => {
                     Some(Membership::standing(conn, m)?)

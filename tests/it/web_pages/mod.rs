@@ -10,6 +10,7 @@ mod accounts;
 mod agreements;
 mod municipality;
 mod public;
+mod queries;
 mod reuse;
 mod signing;
 mod staff;
