@@ -162,7 +162,32 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     let rollout = std::sync::Arc::new(crate::actions::rollout::snapshot::RolloutCache::new(
         db.write_log(),
     ));
+    let mail_transport = match config.mail.mail_transport {
+        crate::mail::TransportKind::Smtp => {
+            format!("smtp {}:{}", config.mail.smtp_host, config.mail.smtp_port)
+        }
+        crate::mail::TransportKind::Folder => format!(
+            "folder {}",
+            config
+                .mail
+                .mail_folder
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("mail"))
+                .display()
+        ),
+    };
+    let metrics_token_hash = match config.metrics_token.as_deref().map(str::trim) {
+        Some(t) if t.len() < MIN_TOKEN_LEN => {
+            return Err(AppError::bad_request(format!(
+                "metrics_token ist zu kurz: mindestens {MIN_TOKEN_LEN} Zeichen."
+            )))
+        }
+        Some(t) => Some(token_hash(t)),
+        None => None,
+    };
     let state = AppState {
+        metrics_token_hash,
+        mail_transport,
         db,
         staff_token_hash: token.as_deref().map(token_hash),
         catalog: Default::default(),
@@ -189,14 +214,24 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
             .map_err(AppError::bad_request)?
         }),
     };
+    // The start message goes to standard output, or (JSON log) to standard error, so that
+    // standard output carries only JSON lines.
+    let json_log = config.log_format == crate::config::LogFormat::Json;
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            if json_log { eprintln!($($arg)*) } else { println!($($arg)*) }
+        };
+    }
     Ok(rocket::custom(figment)
         .manage(state)
         .manage(crate::http::ErrorPages(crate::web::error_html))
         .mount("/", crate::api::routes())
         .mount("/", crate::web::routes())
+        .mount("/", crate::http::ops::routes())
         .mount("/static", rocket::fs::FileServer::from(static_dir()))
         .register("/api", crate::api::catchers())
         .register("/", crate::web::catchers())
+        .attach(crate::http::telemetry::Telemetry)
         .attach(crate::http::QueryGate)
         .attach(AdHoc::on_liftoff(
             "Postausgang und Erinnerungen",
@@ -205,29 +240,32 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         .attach(AdHoc::on_liftoff("Startmeldung", move |rocket| {
             Box::pin(async move {
                 let cfg = rocket.config();
-                println!();
-                println!(
+                say!();
+                say!(
                     "Nachnutzungsregister läuft auf http://{}:{}",
-                    cfg.address, cfg.port
+                    cfg.address,
+                    cfg.port
                 );
-                println!(
+                say!(
                     "  Katalog (öffentlich): http://{}:{}/katalog",
-                    cfg.address, cfg.port
+                    cfg.address,
+                    cfg.port
                 );
                 if let Some(password) = &demo_logins {
-                    println!(
+                    say!(
                         "  Demo-Anmeldungen (http://{}:{}/anmelden), Passwort für alle: {password}",
-                        cfg.address, cfg.port
+                        cfg.address,
+                        cfg.port
                     );
                     for (email, name, _, _) in crate::demo::DEMO_USERS {
-                        println!("    {email:<38} {name}");
+                        say!("    {email:<38} {name}");
                     }
                 }
                 match &token {
-                    Some(t) => println!("  Staff-Zugang (Demo): Authorization: Bearer {t}"),
-                    None => println!("  Kein Staff-Token konfiguriert: die API ist nur lesbar."),
+                    Some(t) => say!("  Staff-Zugang (Demo): Authorization: Bearer {t}"),
+                    None => say!("  Kein Staff-Token konfiguriert: die API ist nur lesbar."),
                 }
-                println!();
+                say!();
             })
         })))
 }

@@ -120,6 +120,36 @@ fn figment(cli: &Cli) -> Figment {
     }
 }
 
+/// The log of a running server: one line per request (`http::telemetry`) and the
+/// application's messages. `text`: request lines as readable text beside Rocket's own
+/// log. `json`: one JSON object per line on standard output, the application's `log`
+/// messages included; Rocket's own log is off then (its lines are not JSON).
+fn init_log(figment: Figment, config: &Config) -> Figment {
+    use crate::config::LogFormat;
+    match config.log_format {
+        LogFormat::Text => {
+            let subscriber = tracing_subscriber::fmt()
+                .with_target(false)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            // A second server in this process keeps the first one's log.
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            figment
+        }
+        LogFormat::Json => {
+            // `try_init` also sends the `log` crate's records (ours) into this layer.
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_max_level(tracing::Level::INFO)
+                .try_init();
+            figment.merge(("log_level", "off"))
+        }
+    }
+}
+
 fn fail(e: AppError) -> ExitCode {
     eprintln!("Fehler: {}", e.message);
     if let Some(cause) = e.cause {
@@ -327,6 +357,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), AppError> {
 }
 
 fn serve(figment: Figment, config: &Config) -> Result<(), AppError> {
+    let figment = init_log(figment, config);
     let db = app::open_db(config)?;
     let rocket = app::rocket(figment, config, db)?;
     rocket::execute(async move { rocket.launch().await })

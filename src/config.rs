@@ -65,6 +65,21 @@ pub struct Config {
     /// The outbox worker's and the reminder job's timing (`jobs.rs`).
     #[serde(flatten)]
     pub jobs: JobSettings,
+    /// Bearer token for `GET /metrics` (at least 24 characters). Without it, only a
+    /// client on this machine that comes without a proxy may read the metrics.
+    pub metrics_token: Option<String>,
+    /// `text` (default: readable lines) or `json` (one JSON object per line, for a log
+    /// collector): the request log and the application's messages.
+    pub log_format: LogFormat,
+}
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// When the background work runs (`jobs.rs`); several instances may run it together.
@@ -116,6 +131,8 @@ impl Default for Config {
             legal_texts_dir: None,
             mail: Default::default(),
             jobs: Default::default(),
+            metrics_token: None,
+            log_format: LogFormat::Text,
         }
     }
 }

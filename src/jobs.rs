@@ -52,6 +52,10 @@ impl Background {
                         })
                     })
                     .await;
+                    crate::metrics::METRICS.reminder_runs.inc();
+                    if !matches!(run, Ok(Ok(_))) {
+                        crate::metrics::METRICS.reminder_errors.inc();
+                    }
                     if let Ok(Err(e)) = run {
                         log::error!("reminder job: {}", e.message);
                     }

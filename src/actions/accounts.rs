@@ -121,6 +121,7 @@ pub fn login(db: &Db, email: &Email, password: &Secret, ip: &str) -> AppResult<L
         db.write_blocking(|conn| reserve_login(conn, &email, ip))?
     };
     if let Some(wait) = reserved {
+        crate::metrics::METRICS.logins_throttled.inc();
         return Ok(LoginOutcome::Throttled(wait));
     }
     let user = db
@@ -139,7 +140,10 @@ pub fn login(db: &Db, email: &Email, password: &Secret, ip: &str) -> AppResult<L
             db.write_blocking(|conn| clear_login(conn, &email, ip))?;
             Ok(LoginOutcome::Success(Box::new(u)))
         }
-        _ => Ok(LoginOutcome::Refused),
+        _ => {
+            crate::metrics::METRICS.logins_failed.inc();
+            Ok(LoginOutcome::Refused)
+        }
     }
 }
 

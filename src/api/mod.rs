@@ -159,6 +159,7 @@ async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
             .ok_or_else(|| AppError::unauthorized("Das Token ist ungültig oder widerrufen."))?;
         let role = user.role;
         let scope = user.scope()?;
+        crate::http::telemetry::identify(req, &user.id);
         return Ok(Caller {
             actor: format!("user:{}", user.email),
             auth_method: format!("persönliches API-Token „{}“ von {}", t.name, user.email),
@@ -191,6 +192,7 @@ async fn authenticate(req: &Request<'_>) -> AppResult<Caller> {
         .filter(|a| !a.is_empty())
         .map(|a| format!("staff:{a}"))
         .unwrap_or_else(|| "staff-token".to_string());
+    crate::http::telemetry::identify(req, "staff-token");
     Ok(Caller {
         actor,
         auth_method: "Bootstrap-Staff-Token über die JSON-API".into(),

@@ -154,6 +154,16 @@ pub struct Db {
     /// How many statements the pool's connections have run (BEGIN and COMMIT included):
     /// on PostgreSQL each one is a round trip.
     queries: Arc<std::sync::atomic::AtomicU64>,
+    /// Callers waiting for a connection now.
+    waiting: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// The pool as `/metrics` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub waiting: i64,
 }
 
 pub type PooledConn = PooledConnection<Manager>;
@@ -243,6 +253,7 @@ impl Db {
             write_lock: Arc::new(std::sync::Mutex::new(())),
             writes: Arc::new(WriteLog::default()),
             queries,
+            waiting: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         })
     }
 
@@ -261,9 +272,40 @@ impl Db {
     }
 
     pub fn conn(&self) -> AppResult<PooledConn> {
-        self.pool
-            .get()
-            .map_err(|e| AppError::unavailable(format!("no database connection: {e}")))
+        use std::sync::atomic::Ordering;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let conn = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        conn.map_err(|e| AppError::unavailable(format!("no database connection: {e}")))
+    }
+
+    /// The pool's connections, those idle, and the callers waiting for one.
+    pub fn pool_state(&self) -> PoolState {
+        let s = self.pool.state();
+        PoolState {
+            connections: s.connections,
+            idle: s.idle_connections,
+            waiting: self
+                .waiting
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(0),
+        }
+    }
+
+    /// How many of the backend's migrations are not applied (on the blocking pool).
+    pub async fn pending_migrations(self) -> AppResult<usize> {
+        let migrations = match self.backend() {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        self.read(move |conn| {
+            let pending = match conn {
+                DbConn::Postgres(pg) => pg.pending_migrations(migrations).map(|p| p.len()),
+                DbConn::Sqlite(lite) => lite.pending_migrations(migrations).map(|p| p.len()),
+            };
+            pending.map_err(|e| AppError::internal(format!("migrations unreadable: {e}")))
+        })
+        .await
     }
 
     /// Runs all pending migrations of the backend. On PostgreSQL under an advisory lock

@@ -11,9 +11,11 @@ use rocket::{Data, Request};
 
 use crate::error::AppError;
 
+pub mod ops;
 pub mod params;
 pub mod respond;
 pub mod state;
+pub mod telemetry;
 
 pub use respond::ErrorPages;
 

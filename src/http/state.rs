@@ -36,6 +36,10 @@ pub struct AppState {
     pub qes_anchors: std::sync::Arc<Vec<Vec<u8>>>,
     /// The public texts (Impressum, Datenschutz, Barrierefreiheit) and the contact.
     pub legal: std::sync::Arc<LegalTexts>,
+    /// SHA-256 of `metrics_token`; `None`: `/metrics` only from this machine.
+    pub metrics_token_hash: Option<[u8; 32]>,
+    /// How mail leaves (`/health/ready` names it): `folder …` or `smtp host:port`.
+    pub mail_transport: String,
 }
 
 /// The services on offer, each with its operator's name.

@@ -239,6 +239,7 @@ impl Sealer {
 
     /// Seals a PDF in the name of `name` at `time`.
     pub fn seal(&self, pdf: &[u8], name: &str, time: OffsetDateTime) -> Result<Vec<u8>, SealError> {
+        let _timer = crate::metrics::METRICS.seal_duration.start_timer();
         let stamp = |s: &[u8]| self.stamp(s);
         let stamper: Option<cms::Stamper<'_>> =
             self.tsa.as_ref().map(|_| &stamp as cms::Stamper<'_>);
@@ -252,6 +253,7 @@ impl Sealer {
         name: &str,
         time: OffsetDateTime,
     ) -> Result<Vec<u8>, SealError> {
+        let _timer = crate::metrics::METRICS.seal_duration.start_timer();
         let stamp = |s: &[u8]| self.stamp(s);
         let stamper: Option<cms::Stamper<'_>> =
             self.tsa.as_ref().map(|_| &stamp as cms::Stamper<'_>);

@@ -53,6 +53,11 @@ impl DocumentInfo {
 }
 
 impl Document {
+    /// How many documents are stored.
+    pub fn count(conn: &mut DbConn) -> AppResult<i64> {
+        Ok(documents::table.count().get_result(conn)?)
+    }
+
     /// The sealed PDF of a version, if there is one.
     pub fn of_version(
         conn: &mut DbConn,

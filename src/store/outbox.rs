@@ -82,6 +82,38 @@ pub fn enqueue(
     Ok(rows.len())
 }
 
+/// How the outbox stands, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Health {
+    /// Not sent yet (failed ones that are tried again included).
+    pub waiting: i64,
+    /// Not sent, and the last try failed.
+    pub failed: i64,
+    /// Seconds since the oldest waiting mail was written (0 when none waits).
+    pub oldest_age_seconds: i64,
+}
+
+pub fn health(conn: &mut DbConn) -> AppResult<Health> {
+    let waiting = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let failed = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .filter(outbox::last_error.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let oldest: Option<PrimitiveDateTime> = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .select(diesel::dsl::min(outbox::created_at))
+        .first(conn)?;
+    Ok(Health {
+        waiting,
+        failed,
+        oldest_age_seconds: oldest.map_or(0, |t| (now() - t).whole_seconds().max(0)),
+    })
+}
+
 /// Counts of the outbox: (waiting, sent).
 pub fn counts(conn: &mut DbConn) -> AppResult<(i64, i64)> {
     let waiting = outbox::table

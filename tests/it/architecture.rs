@@ -10,6 +10,7 @@ use std::path::Path;
 const FLOORS: &[&[&str]] = &[
     &["domain"],
     &["error"],
+    &["metrics"],
     &["mail"],
     &["config"],
     &["seal"],

@@ -296,3 +296,98 @@ fn the_first_admin_and_her_token_come_from_the_command_line() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn serve_with_log_format_json_writes_one_json_line_per_request_without_secrets() {
+    let dir = temp_dir();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let token = "json-log-staff-token-0123456789";
+    let mut child = bin()
+        .env(
+            "NACHNUTZUNG_DATABASE_URL",
+            format!("sqlite://{}", dir.join("serve.db").display()),
+        )
+        .env("NACHNUTZUNG_DATA_DIR", &dir)
+        .env("NACHNUTZUNG_LOG_FORMAT", "json")
+        .env("NACHNUTZUNG_STAFF_TOKEN", token)
+        .env("NACHNUTZUNG_SEED_DEMO_AGREEMENTS", "false")
+        .env("ROCKET_PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let result = std::panic::catch_unwind(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let up = TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && get(port, "/health/live", None).starts_with("HTTP/1.1 200");
+            if up {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET /api/v1/agreements?kind=ea HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nX-Request-Id: cli-json-1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("x-request-id: cli-json-1"),
+            "{answer}"
+        );
+        // Every line on standard output is one JSON object; the request's names its
+        // method, route template, status, duration, user and id.
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let line = loop {
+            let l = rx
+                .recv_timeout(Duration::from_millis(200))
+                .unwrap_or_default();
+            if !l.is_empty() {
+                lines.push(l.clone());
+                if l.contains("cli-json-1") {
+                    break l;
+                }
+            }
+            assert!(Instant::now() < deadline, "no log line: {lines:?}");
+        };
+        for l in &lines {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert!(v.is_object(), "{l}");
+            assert!(!l.contains(token), "the token in the log: {l}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["method"], "GET", "{line}");
+        assert_eq!(v["route"], "/api/v1/agreements", "{line}");
+        assert_eq!(v["status"], 200, "{line}");
+        assert_eq!(v["user"], "staff-token", "{line}");
+        assert_eq!(v["request_id"], "cli-json-1", "{line}");
+        assert!(v["duration_ms"].as_f64().is_some(), "{line}");
+        assert_eq!(v["level"], "INFO", "{line}");
+        assert!(v["timestamp"].is_string(), "{line}");
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -19,6 +19,7 @@ mod hardening;
 mod mail;
 mod membership;
 mod national;
+mod ops;
 mod parties;
 mod pdf;
 mod qes;

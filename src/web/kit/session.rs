@@ -146,6 +146,7 @@ impl<'r> FromRequest<'r> for Session {
         match state.db.read(move |conn| User::find(conn, &user_id)).await {
             // Any change to the account (password, reset, disabling) ends its sessions.
             Ok(user) if !user.disabled && user.lock_version == stamp => {
+                crate::http::telemetry::identify(req, &user.id);
                 let session = Session { user, csrf };
                 // Error pages of this request show the user's navigation (`error_html`).
                 req.local_cache(|| Some(session.clone()));

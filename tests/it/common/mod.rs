@@ -107,6 +107,16 @@ impl TestApp {
         TestApp::start(f, database_url, cleanup)
     }
 
+    /// Reference data, with the configuration changed by `edit` (settings of any type).
+    pub fn with_figment(
+        demo: bool,
+        edit: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+    ) -> TestApp {
+        let (database_url, cleanup) = fresh_database();
+        let f = edit(figment(&database_url, demo));
+        TestApp::start(f, database_url, cleanup)
+    }
+
     /// The data folder of every test app (it holds the shared TEST seal).
     pub fn data_dir() -> std::path::PathBuf {
         std::env::temp_dir().join("nachnutzung-test-data")

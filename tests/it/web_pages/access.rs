@@ -81,6 +81,11 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", "/datenschutz".into(), none, PUBLIC),
         ("GET", "/barrierefreiheit".into(), none, PUBLIC),
         ("GET", "/barrierefreiheit/danke".into(), none, PUBLIC),
+        // The operator's: health for the load balancer; the metrics not to a client
+        // from elsewhere, logged in or not (tests/it/ops.rs).
+        ("GET", "/health/live".into(), none, PUBLIC),
+        ("GET", "/health/ready".into(), none, PUBLIC),
+        ("GET", "/metrics".into(), none, [403; 6]),
         // The feedback form: users' session token lets them in (422: no message); a
         // visitor without the form's cookie token is refused.
         (
