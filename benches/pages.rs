@@ -313,7 +313,7 @@ fn main() {
         ),
         (
             // Beyond the last page (200, where the count stops): shows the last.
-            "/vereinbarungen?art=ea&seite=2000 (→ 200)",
+            "/vereinbarungen?art=ea&seite=2000 (→ 20)",
             one("/vereinbarungen?art=ea&seite=2000"),
         ),
         ("/vereinbarungen/{EA}", each("/vereinbarungen/", &ids.eas)),

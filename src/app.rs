@@ -200,6 +200,13 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
             crate::store::data_version::SERVICES,
             crate::store::data_version::ORGANISATIONS,
         ])),
+        municipality_keys: std::sync::Arc::new(crate::store::data_version::Versioned::new([
+            crate::store::data_version::MUNICIPALITIES,
+        ])),
+        all_services: std::sync::Arc::new(crate::store::data_version::Versioned::new([
+            crate::store::data_version::SERVICES,
+            crate::store::data_version::ORGANISATIONS,
+        ])),
         sealer: std::sync::Arc::new(sealer),
         signing_order: config.signing_order,
         base_url: config.base_url.clone(),

@@ -21,9 +21,16 @@ pub struct AppState {
     pub districts: std::sync::Arc<
         crate::store::data_version::Versioned<crate::store::municipality::Districts, 1>,
     >,
+    /// Every municipality's search key, for the staff list's name search.
+    pub municipality_keys: std::sync::Arc<
+        crate::store::data_version::Versioned<Vec<crate::store::municipality::SearchKey>, 1>,
+    >,
     /// The services on offer with their operators' names (what a municipality can call),
     /// kept until a service or an organisation changes.
     pub offered_services: std::sync::Arc<crate::store::data_version::Versioned<Offered, 2>>,
+    /// Every service with its operator's name (staff's list of services), kept the same
+    /// way.
+    pub all_services: std::sync::Arc<crate::store::data_version::Versioned<Offered, 2>>,
     /// Agreements by kind and status for the staff start page.
     pub counts: std::sync::Arc<crate::store::agreement::CountsCache>,
     /// The d-NRW seal for the final documents.

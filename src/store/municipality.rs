@@ -35,6 +35,18 @@ pub struct Municipality {
     pub updated_at: PrimitiveDateTime,
 }
 
+/// What a name search of the municipality list reads of each municipality.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = municipalities)]
+pub struct SearchKey {
+    pub id: String,
+    pub ags: String,
+    pub search_name: String,
+    pub kind: MunicipalityKind,
+    pub kreis_ags: Option<String>,
+    pub regierungsbezirk: String,
+}
+
 /// Filters of the municipality list.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -240,6 +252,76 @@ impl Municipality {
         Err(refuse(format!(
             "Mehrere Kommunen passen zu „{text}“: {list}{more}. Geben Sie den vollen Namen oder den AGS an."
         )))
+    }
+
+    /// What a name search needs of every municipality, ordered by AGS (kept in memory by
+    /// the staff list: a substring search otherwise reads all 11,000 search keys in the
+    /// database on every request).
+    pub fn search_keys(conn: &mut DbConn) -> AppResult<Vec<SearchKey>> {
+        Ok(municipalities::table
+            .select(SearchKey::as_select())
+            .order(municipalities::ags)
+            .load(conn)?)
+    }
+
+    /// As `list`; a name search (without the Träger and RV filters, which ask the
+    /// database) is answered from `keys` (`search_keys`), reading only the page's rows.
+    pub fn list_searched(
+        conn: &mut DbConn,
+        filter: &Checked<Filter>,
+        page: Page,
+        keys: &[SearchKey],
+    ) -> AppResult<Paged<Municipality>> {
+        let Some(q) = &filter.q else {
+            return Municipality::list(conn, filter, page);
+        };
+        if filter.traeger.is_some() || filter.rv.is_some() {
+            return Municipality::list(conn, filter, page);
+        }
+        let q = search_key(q);
+        let matching: Vec<&SearchKey> =
+            keys.iter()
+                .filter(|k| {
+                    k.search_name.contains(&q)
+                        && filter
+                            .ags
+                            .as_ref()
+                            .is_none_or(|a| k.ags.starts_with(a.as_str()))
+                        && filter
+                            .kind
+                            .as_ref()
+                            .is_none_or(|kind| k.kind.as_str() == kind)
+                        && filter
+                            .regierungsbezirk
+                            .as_ref()
+                            .is_none_or(|rb| &k.regierungsbezirk == rb)
+                        && filter.kreis_ags.as_ref().is_none_or(|kreis| {
+                            k.kreis_ags.as_ref() == Some(kreis) || &k.ags == kreis
+                        })
+                })
+                .collect();
+        let total = matching.len() as i64;
+        let ids: Vec<&str> = matching
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(usize::try_from(page.per_page).unwrap_or(0))
+            .map(|k| k.id.as_str())
+            .collect();
+        let items = if ids.is_empty() {
+            Vec::new()
+        } else {
+            municipalities::table
+                .filter(municipalities::id.eq_any(ids))
+                .select(Municipality::as_select())
+                .order(municipalities::ags)
+                .load(conn)?
+        };
+        Ok(Paged {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        })
     }
 
     pub fn list(

@@ -232,3 +232,84 @@ fn seeding_again_adds_nothing() {
     assert_eq!(before, after);
     assert_eq!(after.0, 427);
 }
+
+#[test]
+fn the_name_search_from_memory_finds_what_the_database_finds() {
+    use nachnutzung::domain::text::Checked;
+    use nachnutzung::store::municipality::{Filter, Municipality};
+    use nachnutzung::store::Page;
+    let app = TestApp::new();
+    let db = app.db();
+    let filters = [
+        Filter {
+            q: Some("berg".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("MÜN".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("stadt".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("e".into()),
+            regierungsbezirk: Some("Arnsberg".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("n".into()),
+            kreis_ags: Some("05334".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("r".into()),
+            kind: Some("kreis".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("a".into()),
+            ags: Some("0551".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("100%_".into()),
+            ..Filter::default()
+        },
+        Filter {
+            q: Some("gibt es nicht".into()),
+            ..Filter::default()
+        },
+    ];
+    let pages = [
+        Page::new(Some(1), Some(20)).unwrap(),
+        Page::new(Some(3), Some(20)).unwrap(),
+    ];
+    db.read_blocking(|conn| {
+        let keys = Municipality::search_keys(conn)?;
+        assert!(
+            keys.len() > 390,
+            "NRW's municipalities and Kreise: {}",
+            keys.len()
+        );
+        for filter in &filters {
+            let checked = Checked::new(filter.clone())?;
+            for page in pages {
+                let from_db = Municipality::list(conn, &checked, page)?;
+                let from_memory = Municipality::list_searched(conn, &checked, page, &keys)?;
+                let ids = |p: &nachnutzung::store::Paged<Municipality>| {
+                    p.items.iter().map(|m| m.ags.clone()).collect::<Vec<_>>()
+                };
+                assert_eq!(from_db.total, from_memory.total, "{filter:?}");
+                assert_eq!(ids(&from_db), ids(&from_memory), "{filter:?} {page:?}");
+            }
+        }
+        // The searches above are not all empty.
+        let berg =
+            Municipality::list_searched(conn, &Checked::new(filters[0].clone())?, pages[0], &keys)?;
+        assert!(berg.total > 20, "{}", berg.total);
+        Ok(())
+    })
+    .unwrap();
+}

@@ -124,11 +124,13 @@ async fn list(
         Err(e) => return Ok(session.refused_by(&e, "Suche nicht möglich", "/dienste")),
     };
     let search = crate::domain::Search::new(&q);
+    let all = state.all_services.clone();
     let (services, total, page, pages) = state
         .db
         .read(move |conn| {
-            let matching: Vec<_> = Service::list_with_operator(conn, false)?
-                .into_iter()
+            let all = all.get(conn, |c| Service::list_with_operator(c, false))?;
+            let matching: Vec<_> = all
+                .iter()
                 .filter(|(s, _)| {
                     search.matches(
                         [Some(s.name.as_str()), s.ozg_name.as_deref()]

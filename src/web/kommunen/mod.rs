@@ -112,10 +112,16 @@ async fn municipalities(
     };
     let page = Paging::new(Some(seite.unwrap_or(1).max(1)), Some(PER_PAGE))?;
     let cache = state.districts.clone();
+    let keys = state.municipality_keys.clone();
     let (listed, rvs, standings, filters) = state
         .db
         .read(move |conn| {
-            let listed = Municipality::list(conn, &f, page)?;
+            let listed = if f.q.is_some() {
+                let keys = keys.get(conn, Municipality::search_keys)?;
+                Municipality::list_searched(conn, &f, page, &keys)?
+            } else {
+                Municipality::list(conn, &f, page)?
+            };
             let ids: Vec<String> = listed.items.iter().map(|m| m.id.clone()).collect();
             let rvs = Municipality::rv_status(conn, &ids)?;
             let standings = Membership::standings(conn, &ids)?;
