@@ -38,22 +38,6 @@ pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<
     Ok(Agreement::list_unlinked(conn, scope, &Filter::default(), page)?.items)
 }
 
-/// An agreement as this page's lists show it. The full view carries terms, links and
-/// stamps the page never reads: at national scale (about 90 Einzelabrufe per
-/// municipality) turning them into the template's context took a third of the page.
-fn row(a: &AgreementView) -> Value {
-    json!({
-        "id": a.id,
-        "kind_label": a.kind_label,
-        "reference": a.reference,
-        "service": a.service,
-        "status": a.status,
-        "status_label": a.status_label,
-        "effective_from": a.effective_from,
-        "live_on": a.live_on,
-    })
-}
-
 /// Services one can still call, per page of `/kommune`.
 const SERVICES_PER_PAGE: usize = 20;
 
@@ -204,7 +188,10 @@ async fn home_view(
     ctx["rv"] = json!(rv);
     ctx["rv_in_force"] = json!(rv_in_force);
     ctx["rv_signed_by_us"] = json!(rv_signed_by_us);
-    ctx["eas"] = json!(eas.iter().map(|a| row(a)).collect::<Vec<_>>());
+    ctx["eas"] = json!(eas
+        .iter()
+        .map(|a| crate::web::agreement_row(a))
+        .collect::<Vec<_>>());
     ctx["services"] = json!(shown);
     ctx["services_total"] = json!(callable_total);
     ctx["services_page"] = json!(page);
@@ -223,8 +210,8 @@ async fn home_view(
         .iter()
         .partition(|t| t.owner_type == "municipality" && t.owner.id == municipality.id);
     ctx["todo"] = json!({
-        "to_sign": to_sign.iter().map(row).collect::<Vec<_>>(),
-        "drafts": drafts.iter().map(|a| row(a)).collect::<Vec<_>>(),
+        "to_sign": to_sign.iter().map(crate::web::agreement_row).collect::<Vec<_>>(),
+        "drafts": drafts.iter().map(|a| crate::web::agreement_row(a)).collect::<Vec<_>>(),
         "tasks": ours,
         "nothing": to_sign.is_empty() && drafts.is_empty() && ours.is_empty(),
     });

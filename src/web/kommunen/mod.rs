@@ -246,7 +246,10 @@ async fn municipality_view(
     let contact = refused.values_for("contact", crate::web::ContactForm::blank);
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
-    ctx["agreements"] = json!(agreements);
+    ctx["agreements"] = json!(agreements
+        .iter()
+        .map(crate::web::agreement_row)
+        .collect::<Vec<_>>());
     ctx["contacts"] = json!(contacts);
     ctx["rollout"] = json!(rollout);
     ctx["edit"] = edit;

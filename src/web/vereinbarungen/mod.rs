@@ -98,7 +98,11 @@ async fn list(
     let more = listed.total > cap;
     let pages = (listed.total.min(cap) + PER_PAGE - 1) / PER_PAGE;
     let mut ctx = page_context(&session, "Vereinbarungen")?;
-    ctx["agreements"] = json!(listed.items);
+    ctx["agreements"] = json!(listed
+        .items
+        .iter()
+        .map(crate::web::agreement_row)
+        .collect::<Vec<_>>());
     ctx["total"] = json!(listed.total.min(cap));
     ctx["more"] = json!(more);
     ctx["page"] = json!(listed.page);
