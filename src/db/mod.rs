@@ -362,8 +362,12 @@ impl Db {
         f(&mut conn)
     }
 
-    /// A write transaction (blocking). On SQLite writers queue on a process-wide lock.
-    /// While it runs its start is in the [`WriteLog`]; when it commits, the log counts it.
+    /// A write transaction (blocking). On SQLite writers queue on a process-wide lock,
+    /// and the transaction begins IMMEDIATE: it takes the file's write lock at once, so a
+    /// writer in another process (the CLI beside the server) waits its turn (busy
+    /// timeout) instead of meeting "database is locked" when a transaction that read
+    /// first wants to write. While it runs its start is in the [`WriteLog`]; when it
+    /// commits, the log counts it.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
         let open = self.writes.begin();
         let mut conn = self.conn()?;
@@ -372,7 +376,10 @@ impl Db {
             Backend::Postgres => None,
         };
         let conn: &mut DbConn = &mut conn;
-        let result = conn.transaction(f);
+        let result = match conn {
+            DbConn::Sqlite(_) => immediate_transaction(conn, f),
+            DbConn::Postgres(_) => conn.transaction(f),
+        };
         drop(open);
         if result.is_ok() {
             self.writes
@@ -402,6 +409,30 @@ impl Db {
         rocket::tokio::task::spawn_blocking(move || db.write_blocking(f))
             .await
             .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+}
+
+/// `Connection::transaction` begun with `BEGIN IMMEDIATE` (SQLite): as diesel's own
+/// `SqliteConnection::immediate_transaction`, for the connection enum the models use.
+fn immediate_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> AppResult<T>,
+) -> AppResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(lite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    type Manager = <DbConn as Connection>::TransactionManager;
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
     }
 }
 
