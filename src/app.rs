@@ -162,19 +162,11 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     let rollout = std::sync::Arc::new(crate::actions::rollout::snapshot::RolloutCache::new(
         db.write_log(),
     ));
+    // Named, not described: `/health/ready` is public, and the relay's address or the
+    // server's folders are nobody's business there.
     let mail_transport = match config.mail.mail_transport {
-        crate::mail::TransportKind::Smtp => {
-            format!("smtp {}:{}", config.mail.smtp_host, config.mail.smtp_port)
-        }
-        crate::mail::TransportKind::Folder => format!(
-            "folder {}",
-            config
-                .mail
-                .mail_folder
-                .clone()
-                .unwrap_or_else(|| config.data_dir.join("mail"))
-                .display()
-        ),
+        crate::mail::TransportKind::Smtp => "smtp",
+        crate::mail::TransportKind::Folder => "folder",
     };
     let metrics_token_hash = match config.metrics_token.as_deref().map(str::trim) {
         Some(t) if t.len() < MIN_TOKEN_LEN => {

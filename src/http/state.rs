@@ -45,8 +45,8 @@ pub struct AppState {
     pub legal: std::sync::Arc<LegalTexts>,
     /// SHA-256 of `metrics_token`; `None`: `/metrics` only from this machine.
     pub metrics_token_hash: Option<[u8; 32]>,
-    /// How mail leaves (`/health/ready` names it): `folder …` or `smtp host:port`.
-    pub mail_transport: String,
+    /// How mail leaves (`/health/ready` names it): `folder` or `smtp`.
+    pub mail_transport: &'static str,
 }
 
 /// The services on offer, each with its operator's name.
