@@ -143,6 +143,11 @@ fn staff_record_a_municipalitys_trägerschaft_and_address_and_add_a_contact_with
     let koeln = app.municipality("05315000");
     let path = format!("/kommunen/{koeln}");
     let page = app.web_get(Some(&clerk), &path);
+    assert!(
+        page.text().contains("Einwohner 1.087.863"),
+        "the population with thousands separators: {}",
+        page.text()
+    );
     let lock = {
         let at = page.body.find("name=\"lock_version\" value=\"").unwrap() + 27;
         page.body[at..].split('"').next().unwrap().to_string()
