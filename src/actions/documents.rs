@@ -61,15 +61,10 @@ pub struct Prepared {
     pub annex: Annex,
 }
 
-/// Who acted, as the evidence page names them: a person with their role and
-/// organisation, never an id ("user:…") or an internal word ("seed").
-pub fn actor_label(conn: &mut DbConn, actor: &str) -> AppResult<String> {
-    let mut labels = actor_labels(conn, [actor])?;
-    Ok(labels.remove(actor).unwrap_or_default())
-}
-
-/// [`actor_label`] for each of `actors`, in at most three queries however many there are
-/// (their accounts, then those accounts' municipalities and organisations).
+/// Who acted, for each of `actors`, as the evidence page and the agreement page name
+/// them: a person with their role and organisation, never an id ("user:…") or an
+/// internal word ("seed"). In at most three queries however many there are (their
+/// accounts, then those accounts' municipalities and organisations).
 pub fn actor_labels<'a>(
     conn: &mut DbConn,
     actors: impl IntoIterator<Item = &'a str>,

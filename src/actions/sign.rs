@@ -89,25 +89,9 @@ pub(crate) fn party_of_user(conn: &mut DbConn, a: &Agreement, user: &User) -> Ap
     }
 }
 
-/// Whether `user` may sign the pending version of `a` now; `Err` carries the reason (not
-/// waiting for signatures, not entitled, not their turn, signed already) for a page to
-/// show. The signing itself checks all of this again.
-pub fn may_sign_now(
-    conn: &mut DbConn,
-    order: SigningOrder,
-    a: &Agreement,
-    user: &User,
-) -> AppResult<Result<(), String>> {
-    match check_may_sign(conn, order, a, user) {
-        Ok(()) => Ok(Ok(())),
-        Err(e) if e.http_status() < 500 => Ok(Err(e.message)),
-        Err(e) => Err(e),
-    }
-}
-
-/// The checks of [`may_sign_now`] as errors of their kind (409 not waiting or not their
-/// turn, 403 not entitled), in the order the signing makes them: a page asks for the
-/// password only when a signature could follow.
+/// Whether `user` may sign the pending version of `a` now, as errors of their kind (409
+/// not waiting or not their turn, 403 not entitled), in the order the signing makes them:
+/// a page asks for the password only when a signature could follow.
 pub fn check_may_sign(
     conn: &mut DbConn,
     order: SigningOrder,
@@ -145,14 +129,15 @@ fn check_may_sign_with(
 
 /// What the agreement page asks of the signing, from one read of the agreement, its
 /// documents and the signatures: the state of the pending (else the current) version,
-/// whether the user may sign it now (or why not), and whether they may decline it.
+/// whether the user may sign it now (`Err`: the reason, for the page to show; the signing
+/// itself checks all of this again), and whether they may decline it.
 pub struct ForPage {
     pub state: SigningState,
     pub may_sign: Result<(), String>,
     pub may_decline: bool,
 }
 
-/// [`state`], [`may_sign_now`] and `decline::may_decline` for the agreement page.
+/// [`state`], [`check_may_sign`] and `decline::may_decline` for the agreement page.
 pub fn for_page(
     conn: &mut DbConn,
     order: SigningOrder,

@@ -294,10 +294,7 @@ impl Db {
 
     /// How many of the backend's migrations are not applied (on the blocking pool).
     pub async fn pending_migrations(self) -> AppResult<usize> {
-        let migrations = match self.backend() {
-            Backend::Sqlite => SQLITE_MIGRATIONS,
-            Backend::Postgres => POSTGRES_MIGRATIONS,
-        };
+        let migrations = self.migrations();
         self.read(move |conn| {
             let pending = match conn {
                 DbConn::Postgres(pg) => pg.pending_migrations(migrations).map(|p| p.len()),
@@ -308,16 +305,21 @@ impl Db {
         .await
     }
 
+    /// The embedded migrations of this pool's backend.
+    fn migrations(&self) -> EmbeddedMigrations {
+        match self.backend() {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        }
+    }
+
     /// Runs all pending migrations of the backend. On PostgreSQL under an advisory lock
     /// ([`MIGRATION_LOCK`]), so instances starting together on one database migrate it
     /// once, one after the other: the first applies, the others find nothing pending. On
     /// SQLite in one IMMEDIATE transaction, which holds the file's write lock.
     pub fn migrate(&self) -> AppResult<()> {
         let mut conn = self.conn()?;
-        let migrations = match self.backend() {
-            Backend::Sqlite => SQLITE_MIGRATIONS,
-            Backend::Postgres => POSTGRES_MIGRATIONS,
-        };
+        let migrations = self.migrations();
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
             AppError::internal(format!("migration failed: {e}"))
         };
