@@ -73,21 +73,27 @@ fn get(port: u16, path: &str, token: Option<&str>) -> String {
     response
 }
 
-#[test]
-fn serve_prints_url_and_demo_token_and_answers() {
-    let dir = temp_dir();
+/// `nachnutzung serve` on a free loopback port with its own SQLite file in `dir`, and
+/// `env` besides: the child, its port, and its standard output line by line.
+fn serve(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut child = bin()
-        .env(
-            "NACHNUTZUNG_DATABASE_URL",
-            format!("sqlite://{}", dir.join("serve.db").display()),
-        )
-        .env("NACHNUTZUNG_DATA_DIR", &dir)
-        .env("ROCKET_PORT", port.to_string())
-        .env("ROCKET_LOG_LEVEL", "off")
+    let mut cmd = bin();
+    cmd.env(
+        "NACHNUTZUNG_DATABASE_URL",
+        format!("sqlite://{}", dir.join("serve.db").display()),
+    )
+    .env("NACHNUTZUNG_DATA_DIR", dir)
+    .env("ROCKET_PORT", port.to_string());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -99,6 +105,23 @@ fn serve_prints_url_and_demo_token_and_answers() {
             let _ = tx.send(line);
         }
     });
+    (child, port, rx)
+}
+
+/// Stops the server, removes its folder, and passes on the test's panic if it had one.
+fn stop(mut child: std::process::Child, dir: &std::path::Path, result: std::thread::Result<()>) {
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn serve_prints_url_and_demo_token_and_answers() {
+    let dir = temp_dir();
+    let (child, port, rx) = serve(&dir, &[("ROCKET_LOG_LEVEL", "off")]);
     let mut url = None;
     let mut token = None;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -152,12 +175,7 @@ fn serve_prints_url_and_demo_token_and_answers() {
             assert_eq!(mode & 0o077, 0, "seal key readable by others: {mode:o}");
         }
     });
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::remove_dir_all(&dir).unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    stop(child, &dir, result);
 }
 
 fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -300,32 +318,15 @@ fn the_first_admin_and_her_token_come_from_the_command_line() {
 #[test]
 fn serve_with_log_format_json_writes_one_json_line_per_request_without_secrets() {
     let dir = temp_dir();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let token = "json-log-staff-token-0123456789";
-    let mut child = bin()
-        .env(
-            "NACHNUTZUNG_DATABASE_URL",
-            format!("sqlite://{}", dir.join("serve.db").display()),
-        )
-        .env("NACHNUTZUNG_DATA_DIR", &dir)
-        .env("NACHNUTZUNG_LOG_FORMAT", "json")
-        .env("NACHNUTZUNG_STAFF_TOKEN", token)
-        .env("NACHNUTZUNG_SEED_DEMO_AGREEMENTS", "false")
-        .env("ROCKET_PORT", port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (child, port, rx) = serve(
+        &dir,
+        &[
+            ("NACHNUTZUNG_LOG_FORMAT", "json"),
+            ("NACHNUTZUNG_STAFF_TOKEN", token),
+            ("NACHNUTZUNG_SEED_DEMO_AGREEMENTS", "false"),
+        ],
+    );
     let result = std::panic::catch_unwind(|| {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -384,10 +385,5 @@ fn serve_with_log_format_json_writes_one_json_line_per_request_without_secrets()
         assert_eq!(v["level"], "INFO", "{line}");
         assert!(v["timestamp"].is_string(), "{line}");
     });
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::remove_dir_all(&dir).unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    stop(child, &dir, result);
 }
