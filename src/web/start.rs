@@ -45,7 +45,7 @@ pub async fn intermediary_start(state: &State<AppState>, session: &Session) -> A
             let provided = crate::actions::rollout::provided_by(conn, &org)?;
             let rollout = cache.get(conn)?.service_totals(&provided);
             let page = Paging::new(Some(1), Some(INTERMEDIARY_ROWS))?;
-            let listed = Agreement::list_unlinked(conn, &scope, &Filter::default(), page)?;
+            let listed = Agreement::rows(conn, &scope, &Filter::default(), page, None)?;
             let documents = listed
                 .items
                 .iter()

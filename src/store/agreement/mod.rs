@@ -3,8 +3,10 @@
 //! lifecycle are use cases in `actions::agreement`.
 
 pub mod contract;
+mod row;
 mod view;
 
+pub use row::AgreementRow;
 pub use view::{AgreementView, Filter, LIST_COUNT_CAP};
 
 use std::sync::atomic::{AtomicU64, Ordering};

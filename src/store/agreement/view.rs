@@ -118,6 +118,41 @@ pub struct Filter {
     pub counterparty_id: Option<String>,
 }
 
+/// Narrows a boxed query over `agreements` (alone or joined) to what `scope` may see
+/// and `filter` asks for.
+macro_rules! filter_agreements {
+    ($query:expr, $scope:expr, $filter:expr) => {{
+        let (scope, filter): (&Scope, &Filter) = ($scope, $filter);
+        let mut q = $query;
+        match scope {
+            Scope::All => {}
+            Scope::Municipality(m) => {
+                q = q.filter(agreements::municipality_id.eq(m.clone()));
+            }
+            Scope::Intermediary(o) => {
+                q = q.filter(agreements::counterparty_id.eq(o.clone()));
+            }
+        }
+        if let Some(k) = filter.kind {
+            q = q.filter(agreements::kind.eq(k));
+        }
+        if let Some(s) = filter.status {
+            q = q.filter(agreements::status.eq(s));
+        }
+        if let Some(id) = &filter.municipality_id {
+            q = q.filter(agreements::municipality_id.eq(id.clone()));
+        }
+        if let Some(id) = &filter.service_id {
+            q = q.filter(agreements::service_id.eq(id.clone()));
+        }
+        if let Some(id) = &filter.counterparty_id {
+            q = q.filter(agreements::counterparty_id.eq(id.clone()));
+        }
+        q
+    }};
+}
+pub(super) use filter_agreements;
+
 /// Names of the parties and links of a set of agreements, loaded in one query each.
 #[derive(Default)]
 struct Names {
@@ -136,23 +171,38 @@ impl Names {
     /// As `load`, the links only with `links` (the pages' lists don't show them; at
     /// national scale a municipality's ~90 Einzelabrufe link to ~90 EKVs).
     fn load_with(conn: &mut DbConn, rows: &[Agreement], links: bool) -> AppResult<Names> {
-        let ids = |f: fn(&Agreement) -> Option<&String>| -> Vec<String> {
-            let mut v: Vec<String> = rows.iter().filter_map(f).cloned().collect();
+        Names::load_ids(
+            conn,
+            rows.iter().map(|a| a.counterparty_id.as_ref()),
+            rows.iter().map(|a| a.municipality_id.as_ref()),
+            rows.iter().map(|a| a.service_id.as_ref()),
+            rows.iter()
+                .filter(|_| links)
+                .flat_map(|a| [&a.ioev_id, &a.rv_id, &a.ekv_id])
+                .map(Option::as_ref),
+        )
+    }
+
+    /// The names of the organisations, municipalities and services, and the linked
+    /// agreements, that the rows refer to (each id list may repeat and hold `None`).
+    fn load_ids<'a>(
+        conn: &mut DbConn,
+        orgs: impl Iterator<Item = Option<&'a String>>,
+        munis: impl Iterator<Item = Option<&'a String>>,
+        services: impl Iterator<Item = Option<&'a String>>,
+        links: impl Iterator<Item = Option<&'a String>>,
+    ) -> AppResult<Names> {
+        let ids = |it: &mut dyn Iterator<Item = Option<&'a String>>| -> Vec<String> {
+            let mut v: Vec<String> = it.flatten().cloned().collect();
             v.sort();
             v.dedup();
             v
         };
-        let org_ids = ids(|a| a.counterparty_id.as_ref());
-        let muni_ids = ids(|a| a.municipality_id.as_ref());
-        let service_ids = ids(|a| a.service_id.as_ref());
-        let mut link_ids: Vec<String> = rows
-            .iter()
-            .filter(|_| links)
-            .flat_map(|a| [&a.ioev_id, &a.rv_id, &a.ekv_id])
-            .filter_map(|x| x.clone())
-            .collect();
-        link_ids.sort();
-        link_ids.dedup();
+        let (mut orgs, mut munis, mut services, mut links) = (orgs, munis, services, links);
+        let org_ids = ids(&mut orgs);
+        let muni_ids = ids(&mut munis);
+        let service_ids = ids(&mut services);
+        let link_ids = ids(&mut links);
         let mut names = Names::default();
         if !org_ids.is_empty() {
             names.orgs = organisations::table
@@ -356,70 +406,50 @@ impl Agreement {
         filter: &Filter,
         page: Page,
     ) -> AppResult<Paged<AgreementView>> {
-        Agreement::list_counted(conn, scope, filter, page, None, true)
+        let (total, page) = Agreement::counted(conn, scope, filter, page, None)?;
+        let rows: Vec<Agreement> = Agreement::filtered(scope, filter)
+            .select(Agreement::as_select())
+            .order((agreements::created_at.desc(), agreements::reference.desc()))
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load(conn)?;
+        let names = Names::load(conn, &rows)?;
+        let items = rows
+            .iter()
+            .map(|a| a.view_with(&names, None))
+            .collect::<AppResult<_>>()?;
+        Ok(Paged {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        })
     }
 
-    /// As `list`, without the links (an agreement page shows them; the pages' lists
-    /// don't, and leave them empty).
-    pub fn list_unlinked(
-        conn: &mut DbConn,
+    /// The agreements `scope` may see that match the filter, as a query to go on with.
+    pub(super) fn filtered(
         scope: &Scope,
         filter: &Filter,
-        page: Page,
-    ) -> AppResult<Paged<AgreementView>> {
-        Agreement::list_counted(conn, scope, filter, page, None, false)
+    ) -> agreements::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
+        filter_agreements!(agreements::table.into_boxed(), scope, filter)
     }
 
-    /// As `list_unlinked`, but counting at most `LIST_COUNT_CAP` + 1 (counting a million
-    /// agreements for "Seite 1 von 20.000" costs more than the page): a `total` above the
-    /// cap means "more than that".
-    pub fn list_capped(
-        conn: &mut DbConn,
-        scope: &Scope,
-        filter: &Filter,
-        page: Page,
-    ) -> AppResult<Paged<AgreementView>> {
-        Agreement::list_counted(conn, scope, filter, page, Some(LIST_COUNT_CAP), false)
-    }
-
-    fn list_counted(
+    /// How many agreements match (with `cap`, at most `cap` + 1), and the page to show:
+    /// with a cap, a page beyond the counted ones is the last.
+    pub(super) fn counted(
         conn: &mut DbConn,
         scope: &Scope,
         filter: &Filter,
         page: Page,
         cap: Option<i64>,
-        links: bool,
-    ) -> AppResult<Paged<AgreementView>> {
-        let build = || {
-            let mut q = agreements::table.into_boxed();
-            match scope {
-                Scope::All => {}
-                Scope::Municipality(m) => {
-                    q = q.filter(agreements::municipality_id.eq(m.clone()));
-                }
-                Scope::Intermediary(o) => {
-                    q = q.filter(agreements::counterparty_id.eq(o.clone()));
-                }
-            }
-            if let Some(k) = filter.kind {
-                q = q.filter(agreements::kind.eq(k));
-            }
-            if let Some(s) = filter.status {
-                q = q.filter(agreements::status.eq(s));
-            }
-            if let Some(id) = &filter.municipality_id {
-                q = q.filter(agreements::municipality_id.eq(id.clone()));
-            }
-            if let Some(id) = &filter.service_id {
-                q = q.filter(agreements::service_id.eq(id.clone()));
-            }
-            if let Some(id) = &filter.counterparty_id {
-                q = q.filter(agreements::counterparty_id.eq(id.clone()));
-            }
-            q
-        };
-        let (total, page) = match cap {
-            None => (build().count().get_result(conn)?, page),
+    ) -> AppResult<(i64, Page)> {
+        Ok(match cap {
+            None => (
+                Agreement::filtered(scope, filter)
+                    .count()
+                    .get_result(conn)?,
+                page,
+            ),
             // A constant per row: the filters' indexes answer it without table rows or
             // decoding a column. The pages end where the count stops: a page beyond
             // them (typed into the address) shows the last one, instead of skipping
@@ -429,13 +459,15 @@ impl Agreement {
             // cap's worth: on PostgreSQL each is sent over the wire); only if not, the
             // exact count, of at most `cap` rows.
             Some(cap) => {
-                let beyond = build()
+                let beyond = Agreement::filtered(scope, filter)
                     .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
                     .offset(cap)
                     .limit(1)
                     .load::<i32>(conn)?;
                 let total = if beyond.is_empty() {
-                    build().count().get_result(conn)?
+                    Agreement::filtered(scope, filter)
+                        .count()
+                        .get_result(conn)?
                 } else {
                     cap + 1
                 };
@@ -446,23 +478,6 @@ impl Agreement {
                 };
                 (total, page)
             }
-        };
-        let rows: Vec<Agreement> = build()
-            .select(Agreement::as_select())
-            .order((agreements::created_at.desc(), agreements::reference.desc()))
-            .limit(page.per_page)
-            .offset(page.offset())
-            .load(conn)?;
-        let names = Names::load_with(conn, &rows, links)?;
-        let items = rows
-            .iter()
-            .map(|a| a.view_with(&names, None))
-            .collect::<AppResult<_>>()?;
-        Ok(Paged {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total,
         })
     }
 

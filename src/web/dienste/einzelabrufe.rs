@@ -34,7 +34,7 @@ pub(super) async fn service_page(
         .read(move |conn| {
             let s = Service::find(conn, &id)?;
             let status = s.status(conn)?;
-            let eas = Agreement::list_unlinked(
+            let eas = Agreement::rows(
                 conn,
                 &Scope::All,
                 &Filter {
@@ -43,6 +43,7 @@ pub(super) async fn service_page(
                     ..Filter::default()
                 },
                 page,
+                None,
             )?;
             let current = cache.get(conn)?;
             let rollout = crate::web::rollout::service_counts(&current, &s.id);

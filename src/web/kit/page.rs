@@ -244,24 +244,3 @@ pub(crate) fn public_context(session: Option<&Session>, title: &str) -> AppResul
         None => Ok(json!({ "title": title, "user": null, "nav": {} })),
     }
 }
-
-/// An agreement as the pages' lists show it (the fields their templates read). The full
-/// view also carries terms, links and stamps no list shows: at national scale (about 90
-/// agreements on a municipality's page, 50 per page of the agreement list) turning those
-/// into the template's context took a seventh of the page.
-pub fn agreement_row(a: &crate::store::agreement::AgreementView) -> serde_json::Value {
-    serde_json::json!({
-        "id": a.id,
-        "kind_label": a.kind_label,
-        "reference": a.reference,
-        "status": a.status,
-        "status_label": a.status_label,
-        "counterparty": a.counterparty,
-        "municipality": a.municipality,
-        "external_party": a.external_party,
-        "service": a.service,
-        "non_member_reason": a.non_member_reason,
-        "effective_from": a.effective_from,
-        "live_on": a.live_on,
-    })
-}

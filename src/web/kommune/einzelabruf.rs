@@ -20,7 +20,7 @@ use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::http::state::AppState;
-use crate::store::agreement::AgreementView;
+use crate::store::agreement::AgreementRow;
 use crate::store::membership::Membership;
 use crate::store::pending_upload::{self, Kept};
 use crate::store::service::Service;
@@ -33,7 +33,7 @@ use crate::web::{form_errors, form_outcome, form_session, page_context, signed_i
 struct FormData {
     service: Service,
     rv_in_force: bool,
-    existing: Option<AgreementView>,
+    existing: Option<AgreementRow>,
     standing: Standing,
 }
 

@@ -14,7 +14,7 @@ use crate::domain::text::Checked;
 use crate::domain::{AgreementKind, Availability, Status as AgreementStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
-use crate::store::agreement::{Agreement, AgreementView, Filter};
+use crate::store::agreement::{Agreement, AgreementRow, Filter};
 use crate::store::membership::Membership;
 use crate::store::municipality::Municipality;
 use crate::store::service::Service;
@@ -33,9 +33,9 @@ pub(super) fn own_municipality(session: &Session) -> AppResult<String> {
 }
 
 /// All agreements of the municipality (a municipality has a handful, never hundreds).
-pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<AgreementView>> {
+pub(super) fn own_agreements(conn: &mut DbConn, scope: &Scope) -> AppResult<Vec<AgreementRow>> {
     let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-    Ok(Agreement::list_unlinked(conn, scope, &Filter::default(), page)?.items)
+    Ok(Agreement::rows(conn, scope, &Filter::default(), page, None)?.items)
 }
 
 /// Services one can still call, per page of `/kommune`.
@@ -134,7 +134,7 @@ async fn home_view(
         .iter()
         .find(|a| a.kind == AgreementKind::Rv && a.status.is_active());
     let rv_in_force = rv.is_some_and(|a| a.status == AgreementStatus::InForce);
-    let eas: Vec<&AgreementView> = agreements
+    let eas: Vec<&AgreementRow> = agreements
         .iter()
         .filter(|a| a.kind == AgreementKind::Ea)
         .collect();
@@ -188,10 +188,7 @@ async fn home_view(
     ctx["rv"] = json!(rv);
     ctx["rv_in_force"] = json!(rv_in_force);
     ctx["rv_signed_by_us"] = json!(rv_signed_by_us);
-    ctx["eas"] = json!(eas
-        .iter()
-        .map(|a| crate::web::agreement_row(a))
-        .collect::<Vec<_>>());
+    ctx["eas"] = json!(eas);
     ctx["services"] = json!(shown);
     ctx["services_total"] = json!(callable_total);
     ctx["services_page"] = json!(page);
@@ -201,7 +198,7 @@ async fn home_view(
     ctx["may_sign"] = json!(session.user.may_sign);
     // What the municipality has to do: sign, submit its drafts, its own go-live tasks
     // (most urgent first; those of d-NRW and the provider are shown as information).
-    let drafts: Vec<&AgreementView> = agreements
+    let drafts: Vec<&AgreementRow> = agreements
         .iter()
         .filter(|a| a.status == AgreementStatus::Draft)
         .collect();
@@ -210,8 +207,8 @@ async fn home_view(
         .iter()
         .partition(|t| t.owner_type == "municipality" && t.owner.id == municipality.id);
     ctx["todo"] = json!({
-        "to_sign": to_sign.iter().map(crate::web::agreement_row).collect::<Vec<_>>(),
-        "drafts": drafts.iter().map(|a| crate::web::agreement_row(a)).collect::<Vec<_>>(),
+        "to_sign": to_sign,
+        "drafts": drafts,
         "tasks": ours,
         "nothing": to_sign.is_empty() && drafts.is_empty() && ours.is_empty(),
     });

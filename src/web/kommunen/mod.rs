@@ -194,7 +194,7 @@ async fn municipality_view(
             let m = Municipality::find(conn, &id)?;
             let membership = Membership::of(conn, &m.id)?;
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-            let agreements = Agreement::list_unlinked(
+            let agreements = Agreement::rows(
                 conn,
                 &Scope::All,
                 &Filter {
@@ -202,6 +202,7 @@ async fn municipality_view(
                     ..Filter::default()
                 },
                 page,
+                None,
             )?
             .items;
             let contacts = Contact::of_municipality(conn, &m.id)?;
@@ -246,10 +247,7 @@ async fn municipality_view(
     let contact = refused.values_for("contact", crate::web::ContactForm::blank);
     ctx["kommune"] = json!(m);
     ctx["name"] = json!(m.display_name());
-    ctx["agreements"] = json!(agreements
-        .iter()
-        .map(crate::web::agreement_row)
-        .collect::<Vec<_>>());
+    ctx["agreements"] = json!(agreements);
     ctx["contacts"] = json!(contacts);
     ctx["rollout"] = json!(rollout);
     ctx["edit"] = edit;

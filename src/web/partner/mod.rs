@@ -181,7 +181,7 @@ async fn partner_view(
                 return Err(AppError::not_found("d-NRW selbst ist kein Partner."));
             }
             let page = Paging::new(Some(1), Some(Paging::MAX_PER_PAGE))?;
-            let agreements = Agreement::list_unlinked(
+            let agreements = Agreement::rows(
                 conn,
                 &Scope::All,
                 &Filter {
@@ -189,6 +189,7 @@ async fn partner_view(
                     ..Filter::default()
                 },
                 page,
+                None,
             )?
             .items;
             let contacts = Contact::of_organisation(conn, &o.id)?;

@@ -92,17 +92,21 @@ async fn list(
     let f = filter.clone();
     let listed = state
         .db
-        .read(move |conn| Agreement::list_capped(conn, &scope, &f, page))
+        .read(move |conn| {
+            Agreement::rows(
+                conn,
+                &scope,
+                &f,
+                page,
+                Some(crate::store::agreement::LIST_COUNT_CAP),
+            )
+        })
         .await?;
     let cap = crate::store::agreement::LIST_COUNT_CAP;
     let more = listed.total > cap;
     let pages = (listed.total.min(cap) + PER_PAGE - 1) / PER_PAGE;
     let mut ctx = page_context(&session, "Vereinbarungen")?;
-    ctx["agreements"] = json!(listed
-        .items
-        .iter()
-        .map(crate::web::agreement_row)
-        .collect::<Vec<_>>());
+    ctx["agreements"] = json!(listed.items);
     ctx["total"] = json!(listed.total.min(cap));
     ctx["more"] = json!(more);
     ctx["page"] = json!(listed.page);
