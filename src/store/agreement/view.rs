@@ -118,41 +118,6 @@ pub struct Filter {
     pub counterparty_id: Option<String>,
 }
 
-/// Narrows a boxed query over `agreements` (alone or joined) to what `scope` may see
-/// and `filter` asks for.
-macro_rules! filter_agreements {
-    ($query:expr, $scope:expr, $filter:expr) => {{
-        let (scope, filter): (&Scope, &Filter) = ($scope, $filter);
-        let mut q = $query;
-        match scope {
-            Scope::All => {}
-            Scope::Municipality(m) => {
-                q = q.filter(agreements::municipality_id.eq(m.clone()));
-            }
-            Scope::Intermediary(o) => {
-                q = q.filter(agreements::counterparty_id.eq(o.clone()));
-            }
-        }
-        if let Some(k) = filter.kind {
-            q = q.filter(agreements::kind.eq(k));
-        }
-        if let Some(s) = filter.status {
-            q = q.filter(agreements::status.eq(s));
-        }
-        if let Some(id) = &filter.municipality_id {
-            q = q.filter(agreements::municipality_id.eq(id.clone()));
-        }
-        if let Some(id) = &filter.service_id {
-            q = q.filter(agreements::service_id.eq(id.clone()));
-        }
-        if let Some(id) = &filter.counterparty_id {
-            q = q.filter(agreements::counterparty_id.eq(id.clone()));
-        }
-        q
-    }};
-}
-pub(super) use filter_agreements;
-
 /// Names of the parties and links of a set of agreements, loaded in one query each.
 #[derive(Default)]
 struct Names {
@@ -431,7 +396,32 @@ impl Agreement {
         scope: &Scope,
         filter: &Filter,
     ) -> agreements::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
-        filter_agreements!(agreements::table.into_boxed(), scope, filter)
+        let mut q = agreements::table.into_boxed();
+        match scope {
+            Scope::All => {}
+            Scope::Municipality(m) => {
+                q = q.filter(agreements::municipality_id.eq(m.clone()));
+            }
+            Scope::Intermediary(o) => {
+                q = q.filter(agreements::counterparty_id.eq(o.clone()));
+            }
+        }
+        if let Some(k) = filter.kind {
+            q = q.filter(agreements::kind.eq(k));
+        }
+        if let Some(s) = filter.status {
+            q = q.filter(agreements::status.eq(s));
+        }
+        if let Some(id) = &filter.municipality_id {
+            q = q.filter(agreements::municipality_id.eq(id.clone()));
+        }
+        if let Some(id) = &filter.service_id {
+            q = q.filter(agreements::service_id.eq(id.clone()));
+        }
+        if let Some(id) = &filter.counterparty_id {
+            q = q.filter(agreements::counterparty_id.eq(id.clone()));
+        }
+        q
     }
 
     /// How many agreements match (with `cap`, at most `cap` + 1), and the page to show:
