@@ -478,6 +478,30 @@ macro_rules! insert_batch {
     }};
 }
 
+/// Drops SQLite's value samples of the unique indexes (if this SQLite keeps samples) and
+/// has the connection load the statistics again (`Db::optimize`).
+fn drop_value_samples(conn: &mut DbConn) -> AppResult<()> {
+    use diesel::sql_types::BigInt;
+    use diesel::{QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let found: Found = diesel::sql_query(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
+    )
+    .get_result(conn)?;
+    if found.n > 0 {
+        conn.batch_execute(
+            "DELETE FROM sqlite_stat4 WHERE idx IN (SELECT i.name FROM sqlite_master t, \
+             pragma_index_list(t.name) i WHERE t.type = 'table' AND i.\"unique\" = 1); \
+             ANALYZE sqlite_schema",
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,28 +528,4 @@ mod tests {
         assert!(DbUrl::parse("sqlite://").is_err());
         assert!(DbUrl::parse("").is_err());
     }
-}
-
-/// Drops SQLite's value samples of the unique indexes (if this SQLite keeps samples) and
-/// has the connection load the statistics again (`Db::optimize`).
-fn drop_value_samples(conn: &mut DbConn) -> AppResult<()> {
-    use diesel::sql_types::BigInt;
-    use diesel::{QueryableByName, RunQueryDsl};
-    #[derive(QueryableByName)]
-    struct Found {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let found: Found = diesel::sql_query(
-        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
-    )
-    .get_result(conn)?;
-    if found.n > 0 {
-        conn.batch_execute(
-            "DELETE FROM sqlite_stat4 WHERE idx IN (SELECT i.name FROM sqlite_master t, \
-             pragma_index_list(t.name) i WHERE t.type = 'table' AND i.\"unique\" = 1); \
-             ANALYZE sqlite_schema",
-        )?;
-    }
-    Ok(())
 }

@@ -131,8 +131,9 @@ impl Agreement {
         // The page's ids first (the filters' indexes, skipping `offset` entries without
         // joining them), then those rows with the names in one statement. Looking the
         // names up afterwards took a statement per kind of name, each with the ~90 ids
-        // bound, and SQLite parses such a statement anew each time (its planner looks
-        // at the bound values): that cost more than reading the names.
+        // bound: a statement with a list of values is prepared anew at each run (its
+        // length varies, so diesel keeps no prepared copy), which cost more than
+        // reading the names.
         let order = (agreements::created_at.desc(), agreements::reference.desc());
         let page_ids = Agreement::filtered(scope, filter)
             .select(agreements::id)

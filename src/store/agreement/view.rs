@@ -136,38 +136,23 @@ impl Names {
     /// As `load`, the links only with `links` (the pages' lists don't show them; at
     /// national scale a municipality's ~90 Einzelabrufe link to ~90 EKVs).
     fn load_with(conn: &mut DbConn, rows: &[Agreement], links: bool) -> AppResult<Names> {
-        Names::load_ids(
-            conn,
-            rows.iter().map(|a| a.counterparty_id.as_ref()),
-            rows.iter().map(|a| a.municipality_id.as_ref()),
-            rows.iter().map(|a| a.service_id.as_ref()),
-            rows.iter()
-                .filter(|_| links)
-                .flat_map(|a| [&a.ioev_id, &a.rv_id, &a.ekv_id])
-                .map(Option::as_ref),
-        )
-    }
-
-    /// The names of the organisations, municipalities and services, and the linked
-    /// agreements, that the rows refer to (each id list may repeat and hold `None`).
-    fn load_ids<'a>(
-        conn: &mut DbConn,
-        orgs: impl Iterator<Item = Option<&'a String>>,
-        munis: impl Iterator<Item = Option<&'a String>>,
-        services: impl Iterator<Item = Option<&'a String>>,
-        links: impl Iterator<Item = Option<&'a String>>,
-    ) -> AppResult<Names> {
-        let ids = |it: &mut dyn Iterator<Item = Option<&'a String>>| -> Vec<String> {
-            let mut v: Vec<String> = it.flatten().cloned().collect();
+        let ids = |f: fn(&Agreement) -> Option<&String>| -> Vec<String> {
+            let mut v: Vec<String> = rows.iter().filter_map(f).cloned().collect();
             v.sort();
             v.dedup();
             v
         };
-        let (mut orgs, mut munis, mut services, mut links) = (orgs, munis, services, links);
-        let org_ids = ids(&mut orgs);
-        let muni_ids = ids(&mut munis);
-        let service_ids = ids(&mut services);
-        let link_ids = ids(&mut links);
+        let org_ids = ids(|a| a.counterparty_id.as_ref());
+        let muni_ids = ids(|a| a.municipality_id.as_ref());
+        let service_ids = ids(|a| a.service_id.as_ref());
+        let mut link_ids: Vec<String> = rows
+            .iter()
+            .filter(|_| links)
+            .flat_map(|a| [&a.ioev_id, &a.rv_id, &a.ekv_id])
+            .filter_map(|x| x.clone())
+            .collect();
+        link_ids.sort();
+        link_ids.dedup();
         let mut names = Names::default();
         if !org_ids.is_empty() {
             names.orgs = organisations::table
