@@ -134,7 +134,7 @@ impl Agreement {
         // bound: a statement with a list of values is prepared anew at each run (its
         // length varies, so diesel keeps no prepared copy), which cost more than
         // reading the names.
-        let order = (agreements::created_at.desc(), agreements::reference.desc());
+        let order = Agreement::newest_first();
         let page_ids = Agreement::filtered(scope, filter)
             .select(agreements::id)
             .order(order)

@@ -359,7 +359,7 @@ impl Agreement {
         let (total, page) = Agreement::counted(conn, scope, filter, page, None)?;
         let rows: Vec<Agreement> = Agreement::filtered(scope, filter)
             .select(Agreement::as_select())
-            .order((agreements::created_at.desc(), agreements::reference.desc()))
+            .order(Agreement::newest_first())
             .limit(page.per_page)
             .offset(page.offset())
             .load(conn)?;
@@ -374,6 +374,15 @@ impl Agreement {
             per_page: page.per_page,
             total,
         })
+    }
+
+    /// The order of the lists of agreements, the API's and the pages': newest first, the
+    /// reference breaking ties.
+    pub(super) fn newest_first() -> (
+        diesel::dsl::Desc<agreements::created_at>,
+        diesel::dsl::Desc<agreements::reference>,
+    ) {
+        (agreements::created_at.desc(), agreements::reference.desc())
     }
 
     /// The agreements `scope` may see that match the filter, as a query to go on with.
