@@ -374,21 +374,7 @@ fn four_processes_migrating_an_empty_database_together_all_succeed() {
         .unwrap()
         .count() as i64;
     let db = Db::open(&DbUrl::parse(&url).unwrap(), 1).unwrap();
-    let applied: i64 = db
-        .read_blocking(|conn| {
-            use diesel::RunQueryDsl;
-            #[derive(diesel::QueryableByName)]
-            struct N {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                n: i64,
-            }
-            Ok(
-                diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
-                    .get_result::<N>(conn)?
-                    .n,
-            )
-        })
-        .unwrap();
+    let applied = number(&db, "SELECT COUNT(*) AS n FROM __diesel_schema_migrations");
     assert_eq!(applied, migrations);
     std::fs::remove_dir_all(&dir).unwrap();
 }

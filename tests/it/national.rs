@@ -27,17 +27,7 @@ fn generated_dataset_follows_the_model() {
         // The planner keeps its value samples, but none for unique indexes: with them,
         // SQLite prepares every lookup by id anew at each run (`Db::optimize`).
         use diesel::connection::SimpleConnection;
-        use diesel::RunQueryDsl;
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let count = |sql: &str| -> i64 {
-            app.db()
-                .read_blocking(|c| Ok(diesel::sql_query(sql).get_result::<N>(c)?.n))
-                .expect(sql)
-        };
+        let count = |sql: &str| number(&app.db(), sql);
         let unique_samples = "SELECT count(*) AS n FROM sqlite_stat4 WHERE idx IN \
             (SELECT i.name FROM sqlite_master t, pragma_index_list(t.name) i \
              WHERE t.type = 'table' AND i.\"unique\" = 1)";

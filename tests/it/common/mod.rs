@@ -1049,3 +1049,15 @@ pub fn cells(html: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The number a query answers as its one column `n` (`SELECT count(*) AS n …`).
+pub fn number(db: &nachnutzung::db::Db, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    db.read_blocking(|c| Ok(diesel::sql_query(sql).get_result::<N>(c)?.n))
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+}
