@@ -9,7 +9,7 @@ use time::PrimitiveDateTime;
 use super::agreement::Agreement;
 use super::municipality::Municipality;
 use super::organisation::Organisation;
-use crate::db::schema::signatures;
+use crate::db::schema::{agreement_versions, signatures};
 use crate::db::DbConn;
 use crate::domain::signing::Party;
 use crate::error::AppResult;
@@ -77,6 +77,27 @@ impl Signature {
             .order(signatures::position)
             .load(conn)?)
     }
+}
+
+/// Of these agreements, the versions the partner has signed, as (agreement, version):
+/// one statement, from the flag `actions::sign` keeps on each version.
+pub fn partner_signed(
+    conn: &mut DbConn,
+    agreement_ids: &[String],
+) -> AppResult<std::collections::HashSet<(String, i32)>> {
+    if agreement_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(agreement_versions::table
+        .filter(agreement_versions::agreement_id.eq_any(agreement_ids))
+        .filter(agreement_versions::partner_signed.eq(true))
+        .select((
+            agreement_versions::agreement_id,
+            agreement_versions::version_no,
+        ))
+        .load::<(String, i32)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// The name of the organisation that signs as `party`.

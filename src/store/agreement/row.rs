@@ -124,23 +124,43 @@ impl Agreement {
         conn: &mut DbConn,
         scope: &Scope,
         filter: &Filter,
-        page: Page,
+        mut page: Page,
         cap: Option<i64>,
     ) -> AppResult<Paged<AgreementRow>> {
-        let (total, page) = Agreement::counted(conn, scope, filter, page, cap)?;
         // The page's ids first (the filters' indexes, skipping `offset` entries without
         // joining them), then those rows with the names in one statement. Looking the
         // names up afterwards took a statement per kind of name, each with the ~90 ids
-        // bound: a statement with a list of values is prepared anew at each run (its
-        // length varies, so diesel keeps no prepared copy), which cost more than
-        // reading the names.
+        // bound (on SQLite a statement with a list of values is prepared anew at each
+        // run: its length varies, so diesel keeps no prepared copy).
         let order = Agreement::newest_first();
-        let page_ids = Agreement::filtered(scope, filter)
-            .select(agreements::id)
-            .order(order)
-            .limit(page.per_page)
-            .offset(page.offset())
-            .load::<String>(conn)?;
+        let ids = |conn: &mut DbConn, page: Page| {
+            Agreement::filtered(scope, filter)
+                .select(agreements::id)
+                .order(order)
+                .limit(page.per_page)
+                .offset(page.offset())
+                .load::<String>(conn)
+        };
+        // A first page that is not full is the whole list: its length is the count (a
+        // municipality's or a service's agreements, "Meine Kommune"), one statement
+        // fewer. Otherwise counted first, which may move the page (`cap`).
+        let first = if page.page == 1 {
+            Some(ids(conn, page)?)
+        } else {
+            None
+        };
+        let (total, page_ids) = match first {
+            Some(first) if (first.len() as i64) < page.per_page => (first.len() as i64, first),
+            first => {
+                let (total, counted_page) = Agreement::counted(conn, scope, filter, page, cap)?;
+                let page_ids = match first {
+                    Some(first) if counted_page.page == page.page => first,
+                    _ => ids(conn, counted_page)?,
+                };
+                page = counted_page;
+                (total, page_ids)
+            }
+        };
         let items = agreements::table
             .left_join(services::table.on(services::id.nullable().eq(agreements::service_id)))
             .left_join(

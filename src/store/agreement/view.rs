@@ -444,7 +444,7 @@ impl Agreement {
             // exact count, of at most `cap` rows.
             Some(cap) => {
                 let beyond = Agreement::filtered(scope, filter)
-                    .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                    .select(1.into_sql::<diesel::sql_types::Integer>())
                     .offset(cap)
                     .limit(1)
                     .load::<i32>(conn)?;

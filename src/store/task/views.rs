@@ -30,6 +30,60 @@ pub struct TaskFilter {
     pub service_id: Option<String>,
 }
 
+/// Tasks joined with their agreements in force.
+type InForce = diesel::dsl::Filter<
+    diesel::dsl::InnerJoin<golive_tasks::table, agreements::table>,
+    diesel::dsl::Eq<agreements::status, &'static str>,
+>;
+
+/// The tasks `scope` may see that match the filter, as a query to go on with.
+fn filtered<'a>(
+    scope: &'a Scope,
+    filter: &'a TaskFilter,
+) -> diesel::dsl::IntoBoxed<'a, InForce, <DbConn as diesel::Connection>::Backend> {
+    let mut q = golive_tasks::table
+        .inner_join(agreements::table)
+        .filter(agreements::status.eq(Status::InForce.as_str()))
+        .into_boxed();
+    match scope {
+        Scope::All => {}
+        Scope::Municipality(m) => q = q.filter(agreements::municipality_id.eq(m)),
+        Scope::Intermediary(o) => q = q.filter(agreements::counterparty_id.eq(o)),
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(golive_tasks::status.eq(s));
+    }
+    if filter.pending || filter.overdue {
+        q = q.filter(golive_tasks::status.ne(TaskStatus::Done.as_str()));
+    }
+    if filter.overdue {
+        q = q.filter(golive_tasks::due_on.lt(today()));
+    }
+    if let Some(id) = &filter.agreement_id {
+        q = q.filter(golive_tasks::agreement_id.eq(id));
+    }
+    if let Some(id) = &filter.municipality_id {
+        q = q.filter(agreements::municipality_id.eq(id));
+    }
+    if let Some(id) = &filter.service_id {
+        q = q.filter(agreements::service_id.eq(id));
+    }
+    q
+}
+
+/// Most urgent first: due date, then plan order.
+type Urgent = (
+    golive_tasks::due_on,
+    golive_tasks::agreement_id,
+    golive_tasks::position,
+);
+
+const URGENT: Urgent = (
+    golive_tasks::due_on,
+    golive_tasks::agreement_id,
+    golive_tasks::position,
+);
+
 /// Tasks `scope` may see, most urgent first (due date, then plan order).
 pub fn list(
     conn: &mut DbConn,
@@ -37,45 +91,9 @@ pub fn list(
     filter: &TaskFilter,
     page: Page,
 ) -> AppResult<Paged<TaskView>> {
-    macro_rules! query {
-        () => {{
-            let mut q = golive_tasks::table
-                .inner_join(agreements::table)
-                .filter(agreements::status.eq(Status::InForce.as_str()))
-                .into_boxed();
-            match scope {
-                Scope::All => {}
-                Scope::Municipality(m) => q = q.filter(agreements::municipality_id.eq(m)),
-                Scope::Intermediary(o) => q = q.filter(agreements::counterparty_id.eq(o)),
-            }
-            if let Some(s) = filter.status {
-                q = q.filter(golive_tasks::status.eq(s));
-            }
-            if filter.pending || filter.overdue {
-                q = q.filter(golive_tasks::status.ne(TaskStatus::Done.as_str()));
-            }
-            if filter.overdue {
-                q = q.filter(golive_tasks::due_on.lt(today()));
-            }
-            if let Some(id) = &filter.agreement_id {
-                q = q.filter(golive_tasks::agreement_id.eq(id));
-            }
-            if let Some(id) = &filter.municipality_id {
-                q = q.filter(agreements::municipality_id.eq(id));
-            }
-            if let Some(id) = &filter.service_id {
-                q = q.filter(agreements::service_id.eq(id));
-            }
-            q
-        }};
-    }
-    let total: i64 = query!().count().get_result(conn)?;
-    let rows: Vec<Task> = query!()
-        .order((
-            golive_tasks::due_on,
-            golive_tasks::agreement_id,
-            golive_tasks::position,
-        ))
+    let total: i64 = filtered(scope, filter).count().get_result(conn)?;
+    let rows: Vec<Task> = filtered(scope, filter)
+        .order(URGENT)
         .limit(page.per_page)
         .offset(page.offset())
         .select(Task::as_select())
@@ -86,6 +104,25 @@ pub fn list(
         per_page: page.per_page,
         total,
     })
+}
+
+/// The first `shown` tasks of the list as views, and how many there are counting up to
+/// `cap` + 1, in one statement (a start page's to-do list: "mehr als 100").
+pub fn first(
+    conn: &mut DbConn,
+    scope: &Scope,
+    filter: &TaskFilter,
+    shown: i64,
+    cap: i64,
+) -> AppResult<(i64, Vec<TaskView>)> {
+    let mut rows: Vec<Task> = filtered(scope, filter)
+        .order(URGENT)
+        .limit(cap + 1)
+        .select(Task::as_select())
+        .load(conn)?;
+    let total = rows.len() as i64;
+    rows.truncate(shown.max(0) as usize);
+    Ok((total, views(conn, rows)?))
 }
 
 /// The tasks of one agreement as views (plan order).

@@ -69,6 +69,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
         t.register_filter("zeit", zeit);
         t.register_filter("anzahl", anzahl);
         t.register_filter("tausender", tausender);
+        t.register_filter("ton", ton);
         t
     })
 }
@@ -145,6 +146,29 @@ pub(crate) fn tausender(
         .as_i64()
         .ok_or_else(|| tera::Error::msg(format!("tausender: {value} ist keine ganze Zahl")))?;
     Ok(Value::String(crate::domain::grammar::number(n)))
+}
+
+/// The KERN badge tone of a state (`m::status`): green when it holds or is done, amber
+/// while it waits for someone, red when it ended or is stuck, grey for a draft or an open
+/// task. (A filter, not a lookup in the macro: a list of ninety agreements asks it ninety
+/// times, and Tera builds a template's list literals at each asking.)
+pub(crate) fn tone(state: &str) -> &'static str {
+    match state {
+        "in_force" | "available" | "done" | "live" => "success",
+        "awaiting_signatures" | "signed" | "coming_soon" | "in_progress" | "requested" => "warning",
+        "terminated" | "expired" | "cancelled" | "withdrawn" | "blocked" => "danger",
+        _ => "info",
+    }
+}
+
+/// `{{ status | ton }}`: [`tone`].
+pub(crate) fn ton(
+    value: &Value,
+    _: &std::collections::HashMap<String, Value>,
+) -> tera::Result<Value> {
+    Ok(Value::String(
+        tone(value.as_str().unwrap_or_default()).to_string(),
+    ))
 }
 
 /// What a page handler answers.
@@ -242,5 +266,46 @@ pub(crate) fn public_context(session: Option<&Session>, title: &str) -> AppResul
     match session {
         Some(s) => page_context(s, title),
         None => Ok(json!({ "title": title, "user": null, "nav": {} })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The badge of a state, as `m::status` renders it.
+    fn badge(state: &str) -> String {
+        let mut t = pages().clone();
+        t.add_raw_template(
+            "badge-test.html",
+            r#"{% import "macros.html" as m %}{{ m::status(s=s, label="L") }}"#,
+        )
+        .expect("template");
+        let mut ctx = tera::Context::new();
+        ctx.insert("s", state);
+        t.render("badge-test.html", &ctx).expect("render")
+    }
+
+    #[test]
+    fn a_state_badge_is_green_amber_red_or_grey() {
+        for (state, tone) in [
+            ("in_force", "success"),
+            ("live", "success"),
+            ("done", "success"),
+            ("awaiting_signatures", "warning"),
+            ("requested", "warning"),
+            ("in_progress", "warning"),
+            ("terminated", "danger"),
+            ("blocked", "danger"),
+            ("withdrawn", "danger"),
+            ("draft", "info"),
+            ("open", "info"),
+        ] {
+            let html = badge(state);
+            assert!(
+                html.contains(&format!("kern-badge--{tone} status status-{state}\"")),
+                "{state}: {html}"
+            );
+        }
     }
 }

@@ -91,16 +91,16 @@ async fn home_view(
             // whether it has signed the RV that waits for signatures.
             let mut to_sign = Vec::new();
             let mut rv_signed_by_us = false;
-            for a in agreements
+            let awaiting: Vec<&AgreementRow> = agreements
                 .iter()
                 .filter(|a| a.status == AgreementStatus::AwaitingSignatures)
-            {
-                let ours = crate::store::signature::Signature::has_signed(
-                    conn,
-                    &a.id,
-                    a.current_version,
-                    crate::domain::signing::Party::Partner,
-                )?;
+                .collect();
+            let signed = crate::store::signature::partner_signed(
+                conn,
+                &awaiting.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+            )?;
+            for a in awaiting {
+                let ours = signed.contains(&(a.id.clone(), a.current_version));
                 if a.kind == AgreementKind::Rv {
                     rv_signed_by_us = ours;
                 }
