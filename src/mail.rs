@@ -33,6 +33,25 @@ pub const KINDS: [&str; 12] = [
     "account_invitation",
 ];
 
+/// What a kind of mail is about, in German (the outbox page's column and filter).
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "ea_filed" => "Einzelabruf eingegangen",
+        "in_force" => "Vereinbarung in Kraft",
+        "signature_waiting" => "Unterschrift erbeten",
+        "signature_declined" => "Unterschrift abgelehnt",
+        "sealed" => "Dokument gesiegelt",
+        "task_assigned" => "Aufgabe zugewiesen",
+        "task_overdue" => "Aufgabe überfällig",
+        "certificate_expiring" => "DVDV-Zertifikat läuft ab",
+        "account_created" => "Zugang angelegt",
+        "accessibility_feedback" => "Rückmeldung zur Barrierefreiheit",
+        "ekv_requested" => "Nachnutzung angefragt (EKV)",
+        "account_invitation" => "Einladung",
+        _ => "Sonstige",
+    }
+}
+
 macro_rules! email_templates {
     ($($kind:literal),* $(,)?) => {
         [$(
@@ -297,6 +316,13 @@ impl Mailer {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_kind_of_mail_has_its_own_german_label() {
+        let labels: std::collections::HashSet<&str> = KINDS.iter().map(|k| kind_label(k)).collect();
+        assert_eq!(labels.len(), KINDS.len());
+        assert!(!labels.contains("Sonstige"));
+    }
 
     #[test]
     fn every_kind_renders_in_german_with_its_link_and_escapes_html() {

@@ -6,10 +6,10 @@ use time::{Duration, PrimitiveDateTime};
 
 use crate::db::schema::outbox;
 use crate::db::{Db, DbConn};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::mail::{Mailer, Outgoing};
 use crate::store::now;
-use crate::store::outbox::OutboxRow;
+use crate::store::outbox::{MailRow, MailState, OutboxRow};
 
 /// How long a claimed mail is reserved for the worker that claimed it. A worker claims
 /// one mail at a time, and one send is bounded by the SMTP timeout of each of its round
@@ -177,6 +177,69 @@ pub fn deliver_due(
         finish(db, worker, row, result)?;
     }
     Ok(total)
+}
+
+/// "Erneut senden": a failed mail is due again now (its attempts and last error stay
+/// until the next try, which the worker makes on its next round), recorded in the audit
+/// log with who asked. Refused for a mail that was sent, has not failed, or is being sent
+/// right now.
+pub fn retry(conn: &mut DbConn, id: &str, actor: &str) -> AppResult<MailRow> {
+    conn.transaction(|conn| {
+        let before = crate::store::outbox::find(conn, id)?;
+        match before.state() {
+            MailState::Sent => {
+                return Err(AppError::conflict("Diese E-Mail wurde bereits versandt."))
+            }
+            MailState::Waiting => {
+                return Err(AppError::conflict(
+                    "Diese E-Mail ist nicht fehlgeschlagen; sie wartet auf den Versand.",
+                ))
+            }
+            MailState::Failed if before.in_delivery() => {
+                return Err(AppError::conflict(
+                    "Diese E-Mail wird gerade versandt; bitte laden Sie die Seite gleich neu.",
+                ))
+            }
+            MailState::Failed => {}
+        }
+        let t = now();
+        let changed = diesel::update(
+            outbox::table
+                .filter(outbox::id.eq(id))
+                .filter(outbox::sent_at.is_null())
+                .filter(
+                    outbox::locked_until
+                        .is_null()
+                        .or(outbox::locked_until.le(t)),
+                ),
+        )
+        .set(outbox::next_attempt_at.eq(t))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::conflict(
+                "Diese E-Mail wurde inzwischen versandt oder wird gerade versandt.",
+            ));
+        }
+        crate::store::audit::record(
+            conn,
+            crate::store::audit::Change {
+                actor,
+                action: "mail_retry",
+                entity_type: "outbox",
+                entity_id: id,
+                before: Some(serde_json::json!({
+                    "next_attempt_at": crate::store::timestamp(before.next_attempt_at),
+                    "attempts": before.attempts,
+                    "last_error": before.last_error,
+                })),
+                after: Some(serde_json::json!({
+                    "next_attempt_at": crate::store::timestamp(t),
+                })),
+                note: Some(format!("„{}“ an {}", before.subject, before.recipient)),
+            },
+        )?;
+        crate::store::outbox::find(conn, id)
+    })
 }
 
 #[cfg(test)]

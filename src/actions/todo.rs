@@ -4,6 +4,9 @@
 
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
+use diesel::sql_types::Text;
+use std::collections::HashMap;
+
 use serde::Serialize;
 use time::{Duration, PrimitiveDateTime};
 
@@ -15,7 +18,7 @@ use crate::domain::{AgreementKind, Direction, Status};
 use crate::error::AppResult;
 use crate::store::agreement::{Agreement, AgreementView};
 use crate::store::task::{TaskFilter, TaskView};
-use crate::store::{now, Page, Scope};
+use crate::store::{now, Scope};
 
 /// How many items each list shows (the count says how many there are).
 pub const SHOWN: i64 = 8;
@@ -83,25 +86,48 @@ pub struct ClerkTodos {
     pub new_einzelabrufe: List<AgreementView>,
     /// Other Länder's requests to re-use an NRW service: outbound EKV drafts.
     pub ekv_requests: List<AgreementView>,
+    /// Mail not sent yet and not failed (the outbox's "Wartend").
+    pub waiting_mail: i64,
 }
 
-/// A list from the ids (a query for at most `COUNT_CAP` + 1 agreements in the order
-/// shown): their number and the first [`SHOWN`] as views.
-fn listed(
-    conn: &mut DbConn,
-    ids: impl FnOnce(&mut DbConn) -> QueryResult<Vec<String>>,
-) -> AppResult<List<AgreementView>> {
-    let ids = ids(conn)?;
-    let items = Agreement::views(conn, &ids[..ids.len().min(SHOWN as usize)])?;
-    Ok(List::new(ids.len() as i64, items))
+/// The ids of one list (at most `COUNT_CAP` + 1, in the order shown), before their views
+/// are read: all lists' shown agreements are read together (`Agreement::views` once, not
+/// a handful of statements per list).
+struct Ids(Vec<String>);
+
+impl Ids {
+    fn shown(&self) -> &[String] {
+        &self.0[..self.0.len().min(SHOWN as usize)]
+    }
+
+    /// The list: the number of ids and the first [`SHOWN`] views.
+    fn list(self, views: &HashMap<String, AgreementView>) -> List<AgreementView> {
+        let items = self
+            .shown()
+            .iter()
+            .filter_map(|id| views.get(id).cloned())
+            .collect();
+        List::new(self.0.len() as i64, items)
+    }
+}
+
+/// The views of the agreements the lists show, by id: one read for all lists.
+fn views_of(conn: &mut DbConn, lists: &[&[String]]) -> AppResult<HashMap<String, AgreementView>> {
+    let mut ids: Vec<String> = lists.iter().flat_map(|l| l.iter().cloned()).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(Agreement::views(conn, &ids)?
+        .into_iter()
+        .map(|v| (v.id.clone(), v))
+        .collect())
 }
 
 /// Everything on a clerk's start page.
 pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
-    let page = Page::new(Some(1), Some(SHOWN))?;
     let tasks = |conn: &mut DbConn, filter: TaskFilter| -> AppResult<List<TaskView>> {
-        let p = crate::store::task::list(conn, &Scope::All, &filter, page)?;
-        Ok(List::new(p.total, p.items))
+        let (total, items) =
+            crate::store::task::first(conn, &Scope::All, &filter, SHOWN, COUNT_CAP)?;
+        Ok(List::new(total, items))
     };
     let overdue_tasks = tasks(
         conn,
@@ -138,143 +164,149 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
     } else {
         due
     };
-    let signatures_due = listed(conn, |c| {
-        due.order(agreements::submitted_at.asc())
-            .select(agreements::id)
-            .limit(COUNT_CAP + 1)
-            .load(c)
-    })?;
+    let signatures_due = Ids(due
+        .order(agreements::submitted_at.asc())
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?);
 
     // Waiting for the other side for more than WAITING_DAYS days.
     let before = now() - Duration::days(WAITING_DAYS);
-    let waiting_for_partner = listed(conn, |c| {
-        current
-            .filter(awaiting)
-            .filter(agreements::submitted_at.lt(before))
-            .filter(agreement_versions::partner_signed.eq(false))
-            .order(agreements::submitted_at.asc())
-            .select(agreements::id)
-            .limit(COUNT_CAP + 1)
-            .load(c)
-    })?;
+    let waiting_for_partner = Ids(current
+        .filter(awaiting)
+        .filter(agreements::submitted_at.lt(before))
+        .filter(agreement_versions::partner_signed.eq(false))
+        .order(agreements::submitted_at.asc())
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?);
 
     // Signed, not in force (a precondition failed, or a later day was set).
-    let to_activate = listed(conn, |c| {
-        agreements::table
-            .filter(agreements::status.eq(Status::Signed.as_str()))
-            .order(agreements::signed_on.asc())
-            .select(agreements::id)
-            .limit(COUNT_CAP + 1)
-            .load(c)
-    })?;
+    let to_activate = Ids(agreements::table
+        .filter(agreements::status.eq(Status::Signed.as_str()))
+        .order(agreements::signed_on.asc())
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?);
 
     // Einzelabrufe filed in the last two weeks that still wait for signatures.
     let since = now() - Duration::days(14);
-    let new_einzelabrufe = listed(conn, |c| {
-        agreements::table
-            .filter(agreements::kind.eq(AgreementKind::Ea))
-            .filter(awaiting)
-            .filter(agreements::submitted_at.ge(since))
-            .order(agreements::submitted_at.desc())
-            .select(agreements::id)
-            .limit(COUNT_CAP + 1)
-            .load(c)
-    })?;
+    let new_einzelabrufe = Ids(agreements::table
+        .filter(agreements::kind.eq(AgreementKind::Ea))
+        .filter(awaiting)
+        .filter(agreements::submitted_at.ge(since))
+        .order(agreements::submitted_at.desc())
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?);
 
     // Other Länder's requests to re-use NRW services (`actions::reuse`): outbound EKV
     // drafts an intermediary's user made, oldest first, until d-NRW puts them to
     // signature (d-NRW's own drafts are its own work, not a request).
-    let intermediaries =
-        users::table
-            .filter(users::role.eq("intermediary"))
-            .select(diesel::dsl::sql::<diesel::sql_types::Text>(
-                "'user:' || users.email",
-            ));
-    let ekv_requests = listed(conn, |c| {
-        agreements::table
-            .filter(agreements::kind.eq(AgreementKind::Ekv))
-            .filter(agreements::status.eq(Status::Draft.as_str()))
-            .filter(agreements::direction.eq(Direction::Outbound.as_str()))
-            .filter(agreements::created_by.eq_any(intermediaries))
-            .order(agreements::created_at.asc())
-            .select(agreements::id)
-            .limit(COUNT_CAP + 1)
-            .load(c)
-    })?;
+    // (`'user:' || email` with the prefix bound, not as literal SQL, so that the statement
+    // is prepared once per connection.)
+    let intermediaries = users::table
+        .filter(users::role.eq("intermediary"))
+        .select("user:".into_sql::<Text>().concat(users::email));
+    let ekv_requests = Ids(agreements::table
+        .filter(agreements::kind.eq(AgreementKind::Ekv))
+        .filter(agreements::status.eq(Status::Draft.as_str()))
+        .filter(agreements::direction.eq(Direction::Outbound.as_str()))
+        .filter(agreements::created_by.eq_any(intermediaries))
+        .order(agreements::created_at.asc())
+        .select(agreements::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?);
 
     // The newest DVDV certificate of a running Einzelabruf ending within 60 days.
     let limit = now() + Duration::days(CERTIFICATE_DAYS);
     let newer = diesel::alias!(attachments as newer);
-    let expiring = || {
-        attachments::table
-            .inner_join(agreements::table)
-            .filter(attachments::kind.eq("dvdv_certificate"))
-            .filter(attachments::expires_at.le(limit))
-            .filter(agreements::status.eq_any([Status::Signed.as_str(), Status::InForce.as_str()]))
-            .filter(not(exists(
-                newer
-                    .filter(
-                        newer
-                            .field(attachments::agreement_id)
-                            .eq(attachments::agreement_id),
-                    )
-                    .filter(newer.field(attachments::kind).eq("dvdv_certificate"))
-                    .filter(
-                        newer
-                            .field(attachments::created_at)
-                            .gt(attachments::created_at),
-                    ),
-            )))
-    };
-    let cert_total = expiring().count().get_result(conn)?;
-    let cert_rows: Vec<(String, Option<PrimitiveDateTime>)> = expiring()
+    let mut cert_rows: Vec<(String, Option<PrimitiveDateTime>)> = attachments::table
+        .inner_join(agreements::table)
+        .filter(attachments::kind.eq("dvdv_certificate"))
+        .filter(attachments::expires_at.le(limit))
+        .filter(agreements::status.eq_any([Status::Signed.as_str(), Status::InForce.as_str()]))
+        .filter(not(exists(
+            newer
+                .filter(
+                    newer
+                        .field(attachments::agreement_id)
+                        .eq(attachments::agreement_id),
+                )
+                .filter(newer.field(attachments::kind).eq("dvdv_certificate"))
+                .filter(
+                    newer
+                        .field(attachments::created_at)
+                        .gt(attachments::created_at),
+                ),
+        )))
         .order(attachments::expires_at.asc())
-        .limit(SHOWN)
+        .limit(COUNT_CAP + 1)
         .select((attachments::agreement_id, attachments::expires_at))
         .load(conn)?;
-    let ids: Vec<String> = cert_rows.iter().map(|(id, _)| id.clone()).collect();
-    let expiry: std::collections::HashMap<String, Option<PrimitiveDateTime>> =
-        cert_rows.into_iter().collect();
-    let certificates = Agreement::views(conn, &ids)?
+    let cert_total = cert_rows.len() as i64;
+    cert_rows.truncate(SHOWN as usize);
+    let cert_ids: Vec<String> = cert_rows.iter().map(|(id, _)| id.clone()).collect();
+    let views = views_of(
+        conn,
+        &[
+            signatures_due.shown(),
+            waiting_for_partner.shown(),
+            to_activate.shown(),
+            new_einzelabrufe.shown(),
+            ekv_requests.shown(),
+            &cert_ids,
+        ],
+    )?;
+    let certificates = cert_rows
         .into_iter()
-        .filter_map(|agreement| {
-            let expires_at = (*expiry.get(&agreement.id)?)?;
+        .filter_map(|(id, expires_at)| {
             Some(ExpiringCertificate {
-                agreement,
-                expires_at,
+                agreement: views.get(&id)?.clone(),
+                expires_at: expires_at?,
             })
         })
         .collect();
 
-    // Mail that could not be sent: not sent, with an error.
-    let failed = || {
+    // Mail not sent yet, and how much of it failed at its last try (one statement); the
+    // failed ones, oldest first.
+    let (unsent, failed_total): (i64, i64) = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::count(outbox::last_error),
+        ))
+        .first(conn)?;
+    let waiting_mail = unsent - failed_total;
+    let failed_rows = if failed_total == 0 {
+        Vec::new()
+    } else {
         outbox::table
             .filter(outbox::sent_at.is_null())
             .filter(outbox::last_error.is_not_null())
+            .order(outbox::created_at.asc())
+            .limit(SHOWN)
+            .select((
+                outbox::recipient,
+                outbox::subject,
+                outbox::attempts,
+                outbox::last_error,
+                outbox::created_at,
+            ))
+            .load::<FailedMail>(conn)?
     };
-    let failed_total = failed().count().get_result(conn)?;
-    let failed_rows = failed()
-        .order(outbox::created_at.asc())
-        .limit(SHOWN)
-        .select((
-            outbox::recipient,
-            outbox::subject,
-            outbox::attempts,
-            outbox::last_error,
-            outbox::created_at,
-        ))
-        .load::<FailedMail>(conn)?;
 
     Ok(ClerkTodos {
         overdue_tasks,
-        signatures_due,
+        signatures_due: signatures_due.list(&views),
         failed_mail: List::new(failed_total, failed_rows),
         certificates: List::new(cert_total, certificates),
         blocked_tasks,
-        to_activate,
-        waiting_for_partner,
-        new_einzelabrufe,
-        ekv_requests,
+        to_activate: to_activate.list(&views),
+        waiting_for_partner: waiting_for_partner.list(&views),
+        new_einzelabrufe: new_einzelabrufe.list(&views),
+        ekv_requests: ekv_requests.list(&views),
+        waiting_mail,
     })
 }
 

@@ -69,6 +69,8 @@ path_ids!(
     TokenId,
     /// An uploaded file (coat of arms, DVDV certificate).
     AttachmentId,
+    /// A mail in the outbox.
+    MailId,
 );
 
 /// An optional id in a query (`?service_id=`): a UUID, or a 422 naming the field.

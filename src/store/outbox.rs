@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use time::PrimitiveDateTime;
 
-use super::{new_id, now};
+use super::{new_id, now, Page, Paged};
 use crate::db::schema::outbox;
 use crate::db::DbConn;
 use crate::error::AppResult;
@@ -125,4 +125,165 @@ pub fn counts(conn: &mut DbConn) -> AppResult<(i64, i64)> {
         .count()
         .get_result(conn)?;
     Ok((waiting, sent))
+}
+
+/// Where a mail stands, as the outbox page (`/post`) sorts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    /// Not sent, not tried yet or (after `Erneut senden`) due again without an error.
+    Waiting,
+    /// Not sent; the last try failed (the worker tries again after its back-off).
+    Failed,
+    Sent,
+}
+
+impl MailState {
+    pub const ALL: [MailState; 3] = [MailState::Waiting, MailState::Failed, MailState::Sent];
+
+    /// The word in the page's address (`/post?zustand=fehlgeschlagen`).
+    pub fn key(self) -> &'static str {
+        match self {
+            MailState::Waiting => "wartend",
+            MailState::Failed => "fehlgeschlagen",
+            MailState::Sent => "versandt",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MailState::Waiting => "Wartend",
+            MailState::Failed => "Fehlgeschlagen",
+            MailState::Sent => "Versandt",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<MailState> {
+        MailState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    fn of(row: &MailRow) -> MailState {
+        match (&row.sent_at, &row.last_error) {
+            (Some(_), _) => MailState::Sent,
+            (None, Some(_)) => MailState::Failed,
+            (None, None) => MailState::Waiting,
+        }
+    }
+}
+
+/// A mail as the outbox page lists it (no body: an invitation's body holds its one-time
+/// link until it is sent).
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = outbox)]
+pub struct MailRow {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    #[serde(with = "super::ts")]
+    pub created_at: PrimitiveDateTime,
+    pub attempts: i32,
+    #[serde(with = "super::ts")]
+    pub next_attempt_at: PrimitiveDateTime,
+    #[serde(with = "super::ts::option")]
+    pub locked_until: Option<PrimitiveDateTime>,
+    #[serde(with = "super::ts::option")]
+    pub sent_at: Option<PrimitiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+impl MailRow {
+    pub fn state(&self) -> MailState {
+        MailState::of(self)
+    }
+
+    /// Being sent right now: a worker holds its lease.
+    pub fn in_delivery(&self) -> bool {
+        self.sent_at.is_none() && self.locked_until.is_some_and(|t| t > now())
+    }
+}
+
+/// Which mails the outbox page lists.
+#[derive(Debug, Clone)]
+pub struct MailFilter {
+    pub state: MailState,
+    /// One of [`mail::KINDS`], or all kinds.
+    pub kind: Option<String>,
+    /// Part of the recipient's address (addresses are kept in lower case).
+    pub recipient: String,
+}
+
+/// One page of the mails that match: waiting ones in the order they are due, failed ones
+/// oldest first (they wait longest), sent ones newest first.
+pub fn list(conn: &mut DbConn, filter: &MailFilter, page: Page) -> AppResult<Paged<MailRow>> {
+    let query = || {
+        let mut q = outbox::table.into_boxed();
+        q = match filter.state {
+            MailState::Waiting => q
+                .filter(outbox::sent_at.is_null())
+                .filter(outbox::last_error.is_null()),
+            MailState::Failed => q
+                .filter(outbox::sent_at.is_null())
+                .filter(outbox::last_error.is_not_null()),
+            MailState::Sent => q.filter(outbox::sent_at.is_not_null()),
+        };
+        if let Some(kind) = &filter.kind {
+            q = q.filter(outbox::kind.eq(kind.clone()));
+        }
+        let recipient = filter.recipient.trim().to_lowercase();
+        if !recipient.is_empty() {
+            q = q.filter(
+                outbox::recipient
+                    .like(format!(
+                        "%{}%",
+                        super::municipality::escape_like(&recipient)
+                    ))
+                    .escape('\\'),
+            );
+        }
+        q
+    };
+    let total: i64 = query().count().get_result(conn)?;
+    let ordered = match filter.state {
+        MailState::Waiting => query().order((outbox::next_attempt_at.asc(), outbox::id.asc())),
+        MailState::Failed => query().order((outbox::created_at.asc(), outbox::id.asc())),
+        MailState::Sent => query().order((outbox::sent_at.desc(), outbox::id.asc())),
+    };
+    let items = ordered
+        .select(MailRow::as_select())
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    Ok(Paged {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// How many mails are in each state, in [`MailState::ALL`]'s order.
+pub fn state_counts(conn: &mut DbConn) -> AppResult<[i64; 3]> {
+    let (unsent, failed): (i64, i64) = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::count(outbox::last_error),
+        ))
+        .first(conn)?;
+    let sent = outbox::table
+        .filter(outbox::sent_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok([unsent - failed, failed, sent])
+}
+
+/// One mail for the outbox page.
+pub fn find(conn: &mut DbConn, id: &str) -> AppResult<MailRow> {
+    outbox::table
+        .find(id)
+        .select(MailRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| crate::error::AppError::not_found("Diese E-Mail gibt es nicht."))
 }

@@ -8,7 +8,7 @@
 //!   (`kommune`);
 //! - agreements (`vereinbarungen`), go-live tasks and the calendar (`aufgaben`);
 //! - d-NRW staff: municipalities (`kommunen`), services (`dienste`), partners
-//!   (`partner`), the roll-out (`rollout`), users (`benutzer`).
+//!   (`partner`), the roll-out (`rollout`), users (`benutzer`), the outbox (`post`).
 //!
 //! What the areas share is in `kit` (the session guard and CSRF, page rendering, form
 //! errors, filters, error pages) and `fields` (form fields several areas use); this file
@@ -35,6 +35,7 @@ mod kit;
 mod kommune;
 mod kommunen;
 mod partner;
+mod post;
 mod pruefen;
 mod rollout;
 mod sitzung;
@@ -60,6 +61,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(aufgaben::routes());
     r.extend(rollout::routes());
     r.extend(benutzer::routes());
+    r.extend(post::routes());
     r.extend(pruefen::routes());
     r.extend(hinweise::routes());
     r

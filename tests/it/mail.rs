@@ -664,3 +664,153 @@ fn a_reminder_with_nobody_to_tell_waits_until_somebody_is_there() {
     assert_eq!(run().signatures, 1, "now there is somebody");
     assert_eq!(run().signatures, 0, "and only once");
 }
+
+/// The outbox page's rows, as (recipient, subject) of each table row.
+fn outbox_rows(page: &str) -> Vec<String> {
+    page.split("<tr><td class=\"kern-table__cell\" data-label=\"Betreff und Art\">")
+        .skip(1)
+        .map(|row| row.split("</tr>").next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn staff_see_failed_mail_in_the_outbox_and_send_it_again() {
+    let app = TestApp::new();
+    let clerk =
+        app.signed_in(json!({ "email": "clerk@d-nrw.de", "name": "Carl Clerk", "role": "clerk" }));
+    let mut server = SmtpServer::new();
+    // Everything queued so far (the clerk's own account mail) goes out.
+    server.start();
+    deliver(&app, &server);
+    server.stop();
+    for i in 0..3 {
+        app.user(json!({ "email": format!("user{i}@d-nrw.de"), "name": format!("User {i}"), "role": "clerk" }));
+    }
+    // Nobody listens: the three fail.
+    let d = deliver(&app, &server);
+    assert_eq!((d.sent, d.failed), (0, 3));
+
+    // The failed tab is where /post opens; each row says why and offers a retry.
+    let page = app.web_get(Some(&clerk), "/post");
+    assert_eq!(page.status, Status::Ok);
+    let html = page.body.clone();
+    assert!(html.contains("Fehlgeschlagen (3)"), "{html}");
+    assert!(
+        html.contains("Versandt (1)") && html.contains("Wartend (0)"),
+        "{html}"
+    );
+    let rows = outbox_rows(&html);
+    assert_eq!(rows.len(), 3, "{html}");
+    for row in &rows {
+        assert!(row.contains("Erneut senden"), "{row}");
+        assert!(
+            row.contains("Connection refused") || row.contains("onnect"),
+            "{row}"
+        );
+        assert!(row.contains("data-label=\"Versuche\">1<"), "{row}");
+    }
+    // No internal kind names on the page: the kind is German.
+    assert!(!page.text().contains("account_"), "{}", page.text());
+
+    // Filters: by recipient, by kind; a value that is none is a German 422.
+    let one = app.web_get(Some(&clerk), "/post?zustand=fehlgeschlagen&an=USER1");
+    assert_eq!(outbox_rows(&one.body).len(), 1, "{}", one.body);
+    assert!(one.text().contains("user1@d-nrw.de"));
+    let kind = app.web_get(Some(&clerk), "/post?zustand=fehlgeschlagen&art=sealed");
+    assert!(kind
+        .text()
+        .contains("Keine E-Mail ist fehlgeschlagen. (in dieser Auswahl)"));
+    let bad = app.web_get(Some(&clerk), "/post?zustand=verloren");
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(
+        bad.text().contains("„verloren“ ist kein Zustand"),
+        "{}",
+        bad.text()
+    );
+    let bad = app.web_get(Some(&clerk), "/post?art=spam");
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(bad.text().contains("„spam“ ist keine Art von E-Mail"));
+
+    // The start page counts what waits and what failed, and links here.
+    let start = app.web_get(Some(&clerk), "/").body;
+    assert!(
+        start.contains("0 E-Mails warten auf den Versand</a>")
+            && start.contains("3 E-Mails sind fehlgeschlagen</a>"),
+        "{start}"
+    );
+    assert!(
+        start.contains("an user0@d-nrw.de: 1 Versuch, zuletzt"),
+        "{start}"
+    );
+    assert!(
+        start.contains("href=\"/post?zustand=fehlgeschlagen\""),
+        "{start}"
+    );
+
+    // "Erneut senden" for user1's mail: due now, audited; the next round sends only it
+    // (the other two wait for their back-off).
+    let id = db(&app)
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::outbox;
+            Ok(outbox::table
+                .filter(outbox::recipient.eq("user1@d-nrw.de"))
+                .select(outbox::id)
+                .first::<String>(c)?)
+        })
+        .unwrap();
+    let without_token = app.web_post_raw(Some(&clerk), &format!("/post/{id}/erneut"), "");
+    assert_eq!(without_token.status, Status::Forbidden);
+    let done = app.web_post(Some(&clerk), &format!("/post/{id}/erneut"), &[]);
+    assert_eq!(done.status, Status::Ok, "{}", done.text());
+    assert!(done
+        .text()
+        .contains("an user1@d-nrw.de wird beim nächsten Durchgang"));
+    let audit = db(&app)
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::audit_events;
+            Ok(audit_events::table
+                .filter(audit_events::action.eq("mail_retry"))
+                .select((audit_events::actor, audit_events::entity_id))
+                .load::<(String, String)>(c)?)
+        })
+        .unwrap();
+    assert_eq!(audit, [("user:clerk@d-nrw.de".to_string(), id.clone())]);
+    server.start();
+    let d = deliver(&app, &server);
+    assert_eq!((d.sent, d.failed), (1, 0));
+    let received = server.received();
+    assert_eq!(received.len(), 2, "the clerk's own mail and user1's");
+    assert_eq!(received[1]["to"][0], "user1@d-nrw.de");
+
+    // It is listed as sent now, at its second try; sending it again is refused.
+    let sent = app
+        .web_get(Some(&clerk), "/post?zustand=versandt&an=user1")
+        .text();
+    assert!(sent.contains("beim 2. Versuch"), "{sent}");
+    let again = app.web_post(Some(&clerk), &format!("/post/{id}/erneut"), &[]);
+    assert_eq!(again.status, Status::Conflict);
+    assert!(again.text().contains("bereits versandt"));
+    assert!(app
+        .web_get(Some(&clerk), "/post")
+        .text()
+        .contains("Fehlgeschlagen (2)"));
+    // An id that is none, a mail that does not exist: 404.
+    let missing = app.web_post(
+        Some(&clerk),
+        &format!("/post/{}/erneut", uuid::Uuid::new_v4()),
+        &[],
+    );
+    assert_eq!(missing.status, Status::NotFound);
+
+    // Only d-NRW's staff see the outbox.
+    let koeln = app.municipality("05315000");
+    let erika = app.signed_in(json!({ "email": "erika@stadt-koeln.de", "name": "Erika Köln", "role": "municipality", "municipality_id": koeln }));
+    assert_eq!(app.web_get(Some(&erika), "/post").status, Status::Forbidden);
+    assert_eq!(
+        app.web_post(Some(&erika), &format!("/post/{id}/erneut"), &[])
+            .status,
+        Status::Forbidden
+    );
+}

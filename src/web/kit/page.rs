@@ -63,6 +63,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
             "invitation.html",
             "confirm_end.html",
             "confirm_lock.html",
+            "outbox.html",
         ])
         .expect("web templates compile");
         t.register_filter("datum", datum);

@@ -307,6 +307,15 @@ fn every_page_answers_every_role_as_the_table_says() {
         ("GET", format!("/dienste/{s}/bearbeiten"), none, STAFF),
         ("POST", format!("/dienste/{s}/bearbeiten"), none, STAFF_FORM),
         ("GET", "/benutzer".into(), none, ADMIN),
+        ("GET", "/post".into(), none, STAFF),
+        ("GET", "/post?zustand=versandt".into(), none, STAFF),
+        // Sending again a mail that does not exist (a user's id is no mail's).
+        (
+            "POST",
+            format!("/post/{target}/erneut"),
+            none,
+            [303, 404, 404, 403, 403, 403],
+        ),
         // Inviting again (before the lock below: a locked account is not invited).
         (
             "POST",
@@ -549,6 +558,7 @@ fn every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
             vec![("zeichnen", "true")],
         ),
         (admin, format!("/benutzer/{}/einladung", koeln.id), vec![]),
+        (admin, format!("/post/{task}/erneut"), vec![]),
         (
             admin,
             format!("/einladung/{}", "ab".repeat(32)),
