@@ -2,6 +2,42 @@
 //! contract data and the JSON view. Creating, editing and moving them through their
 //! lifecycle are use cases in `actions::agreement`.
 
+/// `q` (a boxed query whose source includes `agreements`: the table, or the table joined
+/// with the names of a list's rows) narrowed to what `scope` may see and what the
+/// `Filter` asks for. One definition for the count, the ids and the joined rows.
+macro_rules! scoped_and_filtered {
+    ($q:expr, $scope:expr, $filter:expr) => {{
+        let (scope, filter): (&$crate::store::Scope, &$crate::store::agreement::Filter) =
+            ($scope, $filter);
+        let mut q = $q;
+        match scope {
+            $crate::store::Scope::All => {}
+            $crate::store::Scope::Municipality(m) => {
+                q = q.filter(agreements::municipality_id.eq(m.clone()));
+            }
+            $crate::store::Scope::Intermediary(o) => {
+                q = q.filter(agreements::counterparty_id.eq(o.clone()));
+            }
+        }
+        if let Some(k) = filter.kind {
+            q = q.filter(agreements::kind.eq(k));
+        }
+        if let Some(s) = filter.status {
+            q = q.filter(agreements::status.eq(s));
+        }
+        if let Some(id) = &filter.municipality_id {
+            q = q.filter(agreements::municipality_id.eq(id.clone()));
+        }
+        if let Some(id) = &filter.service_id {
+            q = q.filter(agreements::service_id.eq(id.clone()));
+        }
+        if let Some(id) = &filter.counterparty_id {
+            q = q.filter(agreements::counterparty_id.eq(id.clone()));
+        }
+        q
+    }};
+}
+
 pub mod contract;
 mod row;
 mod view;

@@ -127,67 +127,72 @@ impl Agreement {
         mut page: Page,
         cap: Option<i64>,
     ) -> AppResult<Paged<AgreementRow>> {
-        // The page's ids first (the filters' indexes, skipping `offset` entries without
-        // joining them), then those rows with the names in one statement. Looking the
-        // names up afterwards took a statement per kind of name, each with the ~90 ids
-        // bound (on SQLite a statement with a list of values is prepared anew at each
-        // run: its length varies, so diesel keeps no prepared copy).
         let order = Agreement::newest_first();
-        let ids = |conn: &mut DbConn, page: Page| {
-            Agreement::filtered(scope, filter)
+        // The rows with the names of their service, municipality and organisation joined:
+        // one statement for the page (looking the names up afterwards took one per kind
+        // of name).
+        let joined = || {
+            agreements::table
+                .left_join(services::table.on(services::id.nullable().eq(agreements::service_id)))
+                .left_join(
+                    municipalities::table.on(municipalities::id
+                        .nullable()
+                        .eq(agreements::municipality_id)),
+                )
+                .left_join(
+                    organisations::table
+                        .on(organisations::id.nullable().eq(agreements::counterparty_id)),
+                )
+                .select((
+                    Listed::as_select(),
+                    services::name.nullable(),
+                    municipalities::name.nullable(),
+                    municipalities::ags.nullable(),
+                    organisations::name.nullable(),
+                ))
+                .order(order)
+                .into_boxed()
+        };
+        type Joined = (
+            Listed,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let (total, rows): (i64, Vec<Joined>) = if page.page == 1 {
+            // The first page straight from the filters' indexes (the planner walks the
+            // order's index and stops at the page's end, or sorts the few rows of a
+            // selective filter). A first page that is not full is the whole list: its
+            // length is the count (a municipality's or a service's agreements, "Meine
+            // Kommune").
+            let rows: Vec<Joined> = scoped_and_filtered!(joined(), scope, filter)
+                .limit(page.per_page)
+                .load(conn)?;
+            let total = if (rows.len() as i64) < page.per_page {
+                rows.len() as i64
+            } else {
+                Agreement::counted(conn, scope, filter, page, cap)?.0
+            };
+            (total, rows)
+        } else {
+            // A later page: counted first (with a cap, a page beyond the count shows the
+            // last), then the page's ids from the filters' indexes, skipping `offset`
+            // entries without joining them, then those rows.
+            let (total, counted_page) = Agreement::counted(conn, scope, filter, page, cap)?;
+            page = counted_page;
+            let page_ids = Agreement::filtered(scope, filter)
                 .select(agreements::id)
                 .order(order)
                 .limit(page.per_page)
                 .offset(page.offset())
-                .load::<String>(conn)
+                .load::<String>(conn)?;
+            let rows = joined()
+                .filter(agreements::id.eq_any(page_ids))
+                .load(conn)?;
+            (total, rows)
         };
-        // A first page that is not full is the whole list: its length is the count (a
-        // municipality's or a service's agreements, "Meine Kommune"), one statement
-        // fewer. Otherwise counted first, which may move the page (`cap`).
-        let first = if page.page == 1 {
-            Some(ids(conn, page)?)
-        } else {
-            None
-        };
-        let (total, page_ids) = match first {
-            Some(first) if (first.len() as i64) < page.per_page => (first.len() as i64, first),
-            first => {
-                let (total, counted_page) = Agreement::counted(conn, scope, filter, page, cap)?;
-                let page_ids = match first {
-                    Some(first) if counted_page.page == page.page => first,
-                    _ => ids(conn, counted_page)?,
-                };
-                page = counted_page;
-                (total, page_ids)
-            }
-        };
-        let items = agreements::table
-            .left_join(services::table.on(services::id.nullable().eq(agreements::service_id)))
-            .left_join(
-                municipalities::table.on(municipalities::id
-                    .nullable()
-                    .eq(agreements::municipality_id)),
-            )
-            .left_join(
-                organisations::table
-                    .on(organisations::id.nullable().eq(agreements::counterparty_id)),
-            )
-            .filter(agreements::id.eq_any(&page_ids))
-            .select((
-                Listed::as_select(),
-                services::name.nullable(),
-                municipalities::name.nullable(),
-                municipalities::ags.nullable(),
-                organisations::name.nullable(),
-            ))
-            .order(order)
-            .load::<(
-                Listed,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            )>(conn)?
+        let items = rows
             .into_iter()
             .map(|(a, service, muni, ags, org)| a.row(service, muni.zip(ags), org))
             .collect::<AppResult<_>>()?;

@@ -390,32 +390,7 @@ impl Agreement {
         scope: &Scope,
         filter: &Filter,
     ) -> agreements::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
-        let mut q = agreements::table.into_boxed();
-        match scope {
-            Scope::All => {}
-            Scope::Municipality(m) => {
-                q = q.filter(agreements::municipality_id.eq(m.clone()));
-            }
-            Scope::Intermediary(o) => {
-                q = q.filter(agreements::counterparty_id.eq(o.clone()));
-            }
-        }
-        if let Some(k) = filter.kind {
-            q = q.filter(agreements::kind.eq(k));
-        }
-        if let Some(s) = filter.status {
-            q = q.filter(agreements::status.eq(s));
-        }
-        if let Some(id) = &filter.municipality_id {
-            q = q.filter(agreements::municipality_id.eq(id.clone()));
-        }
-        if let Some(id) = &filter.service_id {
-            q = q.filter(agreements::service_id.eq(id.clone()));
-        }
-        if let Some(id) = &filter.counterparty_id {
-            q = q.filter(agreements::counterparty_id.eq(id.clone()));
-        }
-        q
+        scoped_and_filtered!(agreements::table.into_boxed(), scope, filter)
     }
 
     /// How many agreements match (with `cap`, at most `cap` + 1), and the page to show:
