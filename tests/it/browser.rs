@@ -305,6 +305,18 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     )
     .unwrap();
 
+    // A mail that could not be sent: the clerk's outbox shows it with "Erneut senden".
+    app.db()
+        .write_blocking(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(
+                "UPDATE outbox SET last_error = '550 5.1.1 mailbox unavailable', attempts = 2 \
+                 WHERE id IN (SELECT id FROM outbox ORDER BY created_at LIMIT 1)",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+
     let (app_port, driver_port) = (free_port(), free_port());
     let rocket = nachnutzung::app::build(app.served_on(app_port)).expect("server builds");
     let _driver = Driver(
@@ -510,6 +522,12 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
         audit.check(&c, "dienst-bearbeiten").await;
         goto(&c, &base, "/vereinbarungen").await;
         audit.check(&c, "vereinbarungen").await;
+        goto(&c, &base, "/post").await;
+        assert!(text(&c).await.contains("550 5.1.1 mailbox unavailable"), "{}", text(&c).await);
+        audit.check(&c, "postausgang").await;
+        click(&c, "main form[action$='/erneut'] button").await;
+        assert!(text(&c).await.contains("erneut gesendet"), "{}", text(&c).await);
+        audit.check(&c, "postausgang-erneut").await;
         goto(&c, &base, &format!("{rv_path}/aenderung")).await;
         audit.check(&c, "aenderung").await;
         // "Kündigen …" asks first, on a page of its own.
