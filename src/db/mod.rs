@@ -90,9 +90,9 @@ impl DbUrl {
 #[derive(Debug)]
 struct SqlitePragmas;
 
-impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
-        if let DbConn::Sqlite(c) = conn {
+impl CustomizeConnection<PoolConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut PoolConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = &mut conn.conn {
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
@@ -111,11 +111,41 @@ pub struct Manager {
     queries: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// A connection of the pool, with what the pool needs to know to trust it without asking
+/// the server.
+pub struct PoolConn {
+    conn: DbConn,
+    /// When it last came back to the pool whole.
+    returned: Option<std::time::Instant>,
+    /// A statement failed since the last check (set by the connection's instrumentation).
+    failed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::ops::Deref for PoolConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+/// A connection that came back to the pool this recently, with no failed statement since,
+/// is handed out again without a `SELECT 1` first. Under load every connection is reused
+/// within milliseconds, and the check was a round trip before every page's reads (on
+/// PostgreSQL two of a page's eight or so); a connection that sat longer is checked, so a
+/// restarted server or a connection a firewall dropped is noticed before it is used.
+pub const TRUSTED_FOR: Duration = Duration::from_secs(2);
+
 impl diesel::r2d2::ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = PoolConn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, Self::Error> {
+    fn connect(&self) -> Result<PoolConn, Self::Error> {
         let target = &self.url.target;
         let mut conn = match self.url.backend {
             Backend::Postgres => PgConnection::establish(target).map(DbConn::Postgres),
@@ -123,20 +153,44 @@ impl diesel::r2d2::ManageConnection for Manager {
         }
         .map_err(diesel::r2d2::Error::ConnectionError)?;
         let queries = self.queries.clone();
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failing = failed.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::FinishQuery { .. } = event {
+            if let InstrumentationEvent::FinishQuery { error, .. } = event {
                 queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if error.is_some() {
+                    failing.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         });
-        Ok(conn)
+        Ok(PoolConn {
+            conn,
+            returned: None,
+            failed,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), Self::Error> {
+        let recent = conn.returned.is_some_and(|t| t.elapsed() < TRUSTED_FOR);
+        if recent && !conn.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        conn.failed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+    /// Called as a connection comes back: one left inside a transaction (a panic in the
+    /// middle of one) is dropped; the others are remembered as returned now.
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        if std::thread::panicking() || conn.conn.is_broken() {
+            return true;
+        }
+        conn.returned = Some(std::time::Instant::now());
         false
     }
 }
@@ -323,7 +377,7 @@ impl Db {
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
             AppError::internal(format!("migration failed: {e}"))
         };
-        match &mut *conn {
+        match &mut **conn {
             DbConn::Postgres(pg) => {
                 pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
                 let result = pg

@@ -229,7 +229,7 @@ fn documents_render_and_verify_on_the_command_line() {
             nachnutzung::db::schema::agreements::reference,
             nachnutzung::db::schema::documents::pdf,
         ))
-        .first(&mut db.conn().unwrap())
+        .first::<(String, Vec<u8>)>(&mut **db.conn().unwrap())
         .unwrap();
     let file = dir.join("vertrag.pdf");
     std::fs::write(&file, &pdf).unwrap();

@@ -239,3 +239,91 @@ fn the_reminder_job_is_counted() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// The pool hands a connection that came back a moment ago out again without a
+/// `SELECT 1` (a round trip before every page's reads), and checks one that sat longer
+/// or whose last statement failed: a connection the server dropped (a restart, a
+/// firewall) is replaced before a caller uses it. On PostgreSQL the server ends the
+/// pool's connection; on SQLite the file is always there, so only the counting shows.
+#[test]
+fn the_pool_checks_a_connection_only_after_a_pause_or_a_failure() {
+    let app = TestApp::new();
+    let db = nachnutzung::db::Db::open(
+        &nachnutzung::db::DbUrl::parse(&app.database_url).unwrap(),
+        1,
+    )
+    .unwrap();
+    let read = |db: &nachnutzung::db::Db| {
+        db.read_blocking(|c| {
+            use diesel::prelude::*;
+            Ok(nachnutzung::db::schema::municipalities::table
+                .count()
+                .get_result::<i64>(c)?)
+        })
+    };
+    read(&db).unwrap();
+    // Reused at once: one statement, no check before it.
+    let before = db.queries();
+    read(&db).unwrap();
+    assert_eq!(
+        db.queries() - before,
+        1,
+        "no SELECT 1 for a connection just returned"
+    );
+    // After a pause: checked first.
+    std::thread::sleep(nachnutzung::db::TRUSTED_FOR + std::time::Duration::from_millis(200));
+    let before = db.queries();
+    read(&db).unwrap();
+    assert_eq!(db.queries() - before, 2, "SELECT 1, then the read");
+    // After a failed statement: checked first, even at once.
+    let failed = db.read_blocking(|c| {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("SELECT * FROM no_such_table")?;
+        Ok(())
+    });
+    assert!(failed.is_err());
+    let before = db.queries();
+    read(&db).unwrap();
+    assert_eq!(db.queries() - before, 2, "checked after a failure");
+
+    if app.is_postgres() {
+        // The server ends the pool's connection (as a restart would): after a pause the
+        // check notices, and the read runs on a new connection.
+        let ended = |db: &nachnutzung::db::Db| {
+            let admin = nachnutzung::db::Db::open(
+                &nachnutzung::db::DbUrl::parse(&app.database_url).unwrap(),
+                1,
+            )
+            .unwrap();
+            let pid = db
+                .read_blocking(|c| {
+                    use diesel::prelude::*;
+                    Ok(
+                        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                            "pg_backend_pid()",
+                        ))
+                        .get_result::<i32>(c)?,
+                    )
+                })
+                .unwrap();
+            admin
+                .read_blocking(move |c| {
+                    use diesel::connection::SimpleConnection;
+                    c.batch_execute(&format!("SELECT pg_terminate_backend({pid})"))?;
+                    Ok(())
+                })
+                .unwrap();
+        };
+        ended(&db);
+        std::thread::sleep(nachnutzung::db::TRUSTED_FOR + std::time::Duration::from_millis(200));
+        assert!(
+            read(&db).is_ok(),
+            "a dropped connection is replaced after a pause"
+        );
+        // Ended right after use: the first read may meet the closed connection (it
+        // fails, nothing is written); the one after it is checked and replaced.
+        ended(&db);
+        let _ = read(&db);
+        assert!(read(&db).is_ok(), "replaced after the failure");
+    }
+}

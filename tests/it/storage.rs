@@ -31,16 +31,17 @@ macro_rules! round_trip {
 #[test]
 fn every_stored_enum_round_trips_and_unknown_text_is_an_error() {
     let app = TestApp::new();
-    let mut c = app.db().conn().unwrap();
-    round_trip!(&mut c, AgreementKind, AgreementKind::ALL);
-    round_trip!(&mut c, Status, Status::ALL);
-    round_trip!(&mut c, VersionStatus, VersionStatus::ALL);
-    round_trip!(&mut c, Direction, [Direction::Inbound, Direction::Outbound]);
-    round_trip!(&mut c, Role, Role::ALL);
-    round_trip!(&mut c, TaskKind, TaskKind::ALL);
-    round_trip!(&mut c, TaskStatus, TaskStatus::ALL);
+    let mut pooled = app.db().conn().unwrap();
+    let c: &mut nachnutzung::db::DbConn = &mut pooled;
+    round_trip!(c, AgreementKind, AgreementKind::ALL);
+    round_trip!(c, Status, Status::ALL);
+    round_trip!(c, VersionStatus, VersionStatus::ALL);
+    round_trip!(c, Direction, [Direction::Inbound, Direction::Outbound]);
+    round_trip!(c, Role, Role::ALL);
+    round_trip!(c, TaskKind, TaskKind::ALL);
+    round_trip!(c, TaskStatus, TaskStatus::ALL);
     round_trip!(
-        &mut c,
+        c,
         MunicipalityKind,
         [
             MunicipalityKind::Gemeinde,
@@ -49,8 +50,8 @@ fn every_stored_enum_round_trips_and_unknown_text_is_an_error() {
             MunicipalityKind::Kreis,
         ]
     );
-    round_trip!(&mut c, Party, [Party::Partner, Party::Dnrw]);
-    let unknown = diesel::select(sql::<Text>("'in_kraft'")).get_result::<Status>(&mut c);
+    round_trip!(c, Party, [Party::Partner, Party::Dnrw]);
+    let unknown = diesel::select(sql::<Text>("'in_kraft'")).get_result::<Status>(c);
     let message = format!("{:?}", unknown.unwrap_err());
     assert!(
         message.contains(r#"unknown Status \"in_kraft\""#),
