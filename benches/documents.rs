@@ -145,7 +145,7 @@ fn main() {
         data_dir: dir.join("data"),
         ..Default::default()
     };
-    let sealer = nachnutzung::app::sealer(&config).unwrap();
+    let sealer = nachnutzung::seal::Sealer::from_config(&config).unwrap();
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -14,10 +14,52 @@ use crate::seal::Sealer;
 
 use crate::http::state::{token_hash, AppState};
 
-/// The seal named in the configuration (or the local TEST seal). A seal that cannot be
-/// loaded stops the start with a message for the operator.
-pub fn sealer(config: &Config) -> AppResult<Sealer> {
-    Sealer::from_config(config).map_err(|e| AppError::bad_request(e.to_string()))
+/// The seal named in the configuration, or the TEST seal: on PostgreSQL the one all
+/// instances share in the database (its key under a password derived from the shared
+/// `secret_key`), on SQLite the data folder's. A seal that cannot be loaded stops the
+/// start with a message for the operator.
+pub fn sealer(config: &Config, figment: &Figment, db: &Db) -> AppResult<Sealer> {
+    let failed = |e: crate::seal::SealError| AppError::bad_request(e.to_string());
+    if config.seal_pkcs12.is_some() || db.backend() != Backend::Postgres {
+        return Sealer::from_config(config).map_err(failed);
+    }
+    let Some(secret) = configured_secret(figment) else {
+        // Only a debug build gets here (a release build on PostgreSQL refuses to start
+        // without a key, `with_secret_key`): one instance, its own TEST seal.
+        log::warn!(
+            "no secret_key on PostgreSQL: the TEST seal is this instance's own (data folder)"
+        );
+        return Sealer::from_config(config).map_err(failed);
+    };
+    let password = crate::store::test_seal::password(&secret);
+    let der = db.write_blocking(|conn| crate::store::test_seal::ensure(conn, &password))?;
+    Sealer::from_config_with(config, Some((&der, &password))).map_err(failed)
+}
+
+/// The configured `secret_key` as configured (text or bytes), unless absent or all zero.
+pub fn configured_secret(figment: &Figment) -> Option<Vec<u8>> {
+    let raw = match figment.extract_inner::<String>("secret_key") {
+        Ok(text) => text.into_bytes(),
+        Err(_) => figment.extract_inner::<Vec<u8>>("secret_key").ok()?,
+    };
+    let usable = figment
+        .extract_inner::<rocket::config::SecretKey>("secret_key")
+        .is_ok_and(|k| !k.is_zero());
+    usable.then_some(raw)
+}
+
+/// Whether an instance may start without a configured `secret_key`: on PostgreSQL the
+/// instances must share one (the session cookies, the shared TEST seal), so a release
+/// build refuses; a debug build runs alone with a random one.
+pub fn require_secret_key(backend: Backend, configured: bool, release: bool) -> AppResult<()> {
+    if backend == Backend::Postgres && !configured && release {
+        return Err(AppError::bad_request(
+            "Auf PostgreSQL braucht jede Instanz denselben secret_key (ROCKET_SECRET_KEY, \
+             z. B. openssl rand -base64 64): er verschlüsselt die Sitzungen und schützt das \
+             gemeinsame TEST-Siegel. Ohne ihn startet die Anwendung nicht.",
+        ));
+    }
+    Ok(())
 }
 
 /// Opens the database named in the configuration and applies the migrations.
@@ -77,6 +119,7 @@ fn with_secret_key(figment: Figment, config: &Config, backend: Backend) -> AppRe
     let configured = figment
         .extract_inner::<rocket::config::SecretKey>("secret_key")
         .is_ok_and(|k| !k.is_zero());
+    require_secret_key(backend, configured, !cfg!(debug_assertions))?;
     if configured || backend == Backend::Postgres {
         return Ok(figment);
     }
@@ -133,7 +176,7 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
     if config.seed_reference_data {
         db.write_blocking(crate::seed::reference_data)?;
     }
-    let sealer = sealer(config)?;
+    let sealer = sealer(config, &figment, &db)?;
     if config.seed_demo_agreements {
         let seal = crate::demo::Seal {
             sealer: &sealer,
@@ -159,6 +202,8 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         settings: config.jobs.clone(),
         order: config.signing_order,
     };
+    let stopper = crate::jobs::Stopper::default();
+    let stop_db = db.clone();
     let rollout = std::sync::Arc::new(crate::actions::rollout::snapshot::RolloutCache::new(
         db.write_log(),
     ));
@@ -232,10 +277,32 @@ pub fn rocket(figment: Figment, config: &Config, db: Db) -> AppResult<Rocket<Bui
         .register("/", crate::web::catchers())
         .attach(crate::http::telemetry::Telemetry)
         .attach(crate::http::QueryGate)
-        .attach(AdHoc::on_liftoff(
-            "Postausgang und Erinnerungen",
-            move |_| Box::pin(async move { background.spawn() }),
-        ))
+        .attach(AdHoc::on_liftoff("Postausgang und Erinnerungen", {
+            let stopper = stopper.clone();
+            move |_| Box::pin(async move { background.spawn(stopper) })
+        }))
+        // SIGTERM (or Ctrl-C): Rocket takes no new requests and gives the running ones
+        // its grace and mercy periods; meanwhile the background loop claims no further
+        // mail, its round ends (at most as long as those periods), and the leases it
+        // still holds are given back. Then the process exits 0.
+        .attach(AdHoc::on_shutdown("Postausgang anhalten", move |rocket| {
+            Box::pin(async move {
+                let s = &rocket.config().shutdown;
+                let bound = std::time::Duration::from_secs(u64::from(s.grace) + u64::from(s.mercy));
+                let report = stopper.stop(&stop_db, bound).await;
+                match report.released {
+                    Ok(n) => log::info!(
+                        "shutdown: background work {}, {n} mail lease(s) given back",
+                        if report.finished {
+                            "ended"
+                        } else {
+                            "still running, not awaited"
+                        }
+                    ),
+                    Err(e) => log::error!("shutdown: mail leases not given back: {}", e.message),
+                }
+            })
+        }))
         .attach(AdHoc::on_liftoff("Startmeldung", move |rocket| {
             Box::pin(async move {
                 let cfg = rocket.config();
@@ -278,6 +345,25 @@ pub fn build(figment: Figment) -> AppResult<Rocket<Build>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_release_build_on_postgresql_needs_a_secret_key() {
+        let refused = super::require_secret_key(crate::db::Backend::Postgres, false, true)
+            .expect_err("refused");
+        assert!(
+            refused.message.contains("ROCKET_SECRET_KEY")
+                && refused.message.contains("startet die Anwendung nicht"),
+            "{}",
+            refused.message
+        );
+        for (backend, configured, release) in [
+            (crate::db::Backend::Postgres, true, true),
+            (crate::db::Backend::Postgres, false, false),
+            (crate::db::Backend::Sqlite, false, true),
+        ] {
+            assert!(super::require_secret_key(backend, configured, release).is_ok());
+        }
+    }
+
     use super::*;
 
     fn config(dir: &Path, token: Option<&str>) -> Config {

@@ -165,17 +165,17 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(AppError::bad_request(e)),
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Verify { file, json } => return verify(&config, &file, json),
+        Command::Verify { file, json } => return verify(&config, &figment, &file, json),
         Command::Documents {
             command: DocumentsCommand::Render { service, threads },
-        } => render_documents(&config, &service, threads),
+        } => render_documents(&config, &figment, &service, threads),
         Command::User { command } => user(&config, command),
         Command::Serve => serve(figment, &config),
         Command::Migrate => app::open_db(&config).map(|_| println!("Migrationen angewendet.")),
         Command::Seed { demo } => app::open_db(&config).and_then(|db| {
             db.write_blocking(crate::seed::reference_data)?;
             if demo || config.seed_demo_agreements {
-                let sealer = app::sealer(&config)?;
+                let sealer = app::sealer(&config, &figment, &db)?;
                 let seal = crate::demo::Seal {
                     sealer: &sealer,
                     order: config.signing_order,
@@ -216,13 +216,13 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn verify(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
+fn verify(config: &Config, figment: &Figment, file: &std::path::Path, json: bool) -> ExitCode {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => return fail(AppError::bad_request(format!("{}: {e}", file.display()))),
     };
     let result = app::open_db(config).and_then(|db| {
-        let sealer = app::sealer(config)?;
+        let sealer = app::sealer(config, figment, &db)?;
         let anchors = app::qes_anchors(config)?;
         db.read_blocking(|conn| crate::actions::documents::verify(conn, &sealer, &bytes, &anchors))
     });
@@ -271,11 +271,12 @@ fn verify(config: &Config, file: &std::path::Path, json: bool) -> ExitCode {
 
 fn render_documents(
     config: &Config,
+    figment: &Figment,
     service: &str,
     threads: Option<usize>,
 ) -> Result<(), AppError> {
     let db = app::open_db(config)?;
-    let sealer = app::sealer(config)?;
+    let sealer = app::sealer(config, figment, &db)?;
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

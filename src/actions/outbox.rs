@@ -144,9 +144,22 @@ pub fn deliver_due(
     worker: &str,
     lease_secs: i64,
 ) -> AppResult<Delivery> {
+    deliver_due_until(db, mailer, from, worker, lease_secs, &|| false)
+}
+
+/// [`deliver_due`], claiming no further mail once `stop` says so (the instance shuts
+/// down: the mail being sent is finished and marked).
+pub fn deliver_due_until(
+    db: &Db,
+    mailer: &Mailer,
+    from: &str,
+    worker: &str,
+    lease_secs: i64,
+    stop: &dyn Fn() -> bool,
+) -> AppResult<Delivery> {
     let mut total = Delivery::default();
     let mut failed_in_a_row = 0;
-    while failed_in_a_row < FAILURES_PER_ROUND {
+    while failed_in_a_row < FAILURES_PER_ROUND && !stop() {
         let rows = db.write_blocking(|conn| claim(conn, worker, 1, lease_secs))?;
         let Some(row) = rows.first() else {
             break;
@@ -177,6 +190,21 @@ pub fn deliver_due(
         finish(db, worker, row, result)?;
     }
     Ok(total)
+}
+
+/// Gives back the leases `worker` holds on mails it has not sent (at shutdown): another
+/// instance's worker may claim them at once. Their attempts stay counted.
+pub fn release(conn: &mut DbConn, worker: &str) -> AppResult<usize> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::locked_by.eq(worker))
+            .filter(outbox::sent_at.is_null()),
+    )
+    .set((
+        outbox::locked_until.eq(None::<PrimitiveDateTime>),
+        outbox::locked_by.eq(None::<String>),
+    ))
+    .execute(conn)?)
 }
 
 /// "Erneut senden": a failed mail is due again now (its attempts and last error stay

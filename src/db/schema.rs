@@ -396,6 +396,15 @@ diesel::joinable!(memberships -> municipalities (municipality_id));
 diesel::joinable!(qes_signatures -> agreements (agreement_id));
 diesel::joinable!(qes_signatures -> documents (document_id));
 
+diesel::table! {
+    test_seal (id) {
+        id -> Integer,
+        pkcs12 -> Binary,
+        ca_pem -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     municipalities,

@@ -203,12 +203,22 @@ impl Sealer {
     /// From the configuration: the PKCS#12 file named there, or the TEST CA of the data
     /// folder (created on first start).
     pub fn from_config(config: &crate::config::Config) -> Result<Sealer, SealError> {
-        let signer = match &config.seal_pkcs12 {
-            Some(path) => SoftwareSigner::from_pkcs12_file(
+        Sealer::from_config_with(config, None)
+    }
+
+    /// As [`Sealer::from_config`]; without `seal_pkcs12`, the TEST seal is `shared` (its
+    /// PKCS#12 and password, kept in the database for all instances) when given.
+    pub fn from_config_with(
+        config: &crate::config::Config,
+        shared: Option<(&[u8], &str)>,
+    ) -> Result<Sealer, SealError> {
+        let signer = match (&config.seal_pkcs12, shared) {
+            (Some(path), _) => SoftwareSigner::from_pkcs12_file(
                 path,
                 config.seal_pkcs12_password.as_deref().unwrap_or(""),
             )?,
-            None => {
+            (None, Some((der, password))) => SoftwareSigner::from_pkcs12(der, password)?,
+            (None, None) => {
                 let files = testca::ensure(&config.data_dir.join("seal-test"))?;
                 SoftwareSigner::from_pkcs12_file(&files.pkcs12, &files.password)?
             }

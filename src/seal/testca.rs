@@ -5,6 +5,11 @@
 //! - `test-ca.pem`: the TEST CA's certificate (give it to a validator as trust anchor),
 //! - `seal-test.p12` and `seal-test.password`: the seal key with its certificate and the CA.
 //!
+//! On PostgreSQL, where several instances share one database, the TEST seal is kept in
+//! the database instead (`store::test_seal`): created once by the first instance, its
+//! PKCS#12 under a password derived from the instances' shared secret key, so a document
+//! sealed by one instance verifies on every other.
+//!
 //! Both subjects say TEST. The seal certificate has the key usages digitalSignature and
 //! nonRepudiation (critical). RSA-3072, SHA-256.
 
@@ -109,6 +114,28 @@ pub fn generate() -> Result<(PKey<Private>, X509, X509), SealError> {
     Ok((key, cert.build(), ca))
 }
 
+/// A new TEST CA and seal, the seal's key and chain as PKCS#12 under `password`.
+pub struct Built {
+    pub pkcs12: Vec<u8>,
+    pub ca_pem: String,
+}
+
+pub fn build(password: &str) -> Result<Built, SealError> {
+    let (key, cert, ca) = generate()?;
+    let mut cas = Stack::new()?;
+    cas.push(ca.clone())?;
+    let p12 = Pkcs12::builder()
+        .name("TEST-Siegel d-NRW Nachnutzungsregister")
+        .pkey(&key)
+        .cert(&cert)
+        .ca(cas)
+        .build2(password)?;
+    Ok(Built {
+        pkcs12: p12.to_der()?,
+        ca_pem: String::from_utf8_lossy(&ca.to_pem()?).into_owned(),
+    })
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
     crate::config::write_private_file(path, bytes)
         .map_err(|e| SealError::Key(format!("{}: {e}", path.display())))
@@ -130,18 +157,10 @@ pub fn ensure(dir: &Path) -> Result<TestCaFiles, SealError> {
         fs::create_dir_all(parent).map_err(fail)?;
         let tmp = parent.join(format!(".seal-test-{}", uuid::Uuid::new_v4().simple()));
         fs::create_dir(&tmp).map_err(fail)?;
-        let (key, cert, ca) = generate()?;
         let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-        let mut cas = Stack::new()?;
-        cas.push(ca.clone())?;
-        let p12 = Pkcs12::builder()
-            .name("TEST-Siegel d-NRW Nachnutzungsregister")
-            .pkey(&key)
-            .cert(&cert)
-            .ca(cas)
-            .build2(&password)?;
-        fs::write(tmp.join("test-ca.pem"), ca.to_pem()?).map_err(fail)?;
-        write_private(&tmp.join("seal-test.p12"), &p12.to_der()?)?;
+        let built = build(&password)?;
+        fs::write(tmp.join("test-ca.pem"), &built.ca_pem).map_err(fail)?;
+        write_private(&tmp.join("seal-test.p12"), &built.pkcs12)?;
         write_private(&tmp.join("seal-test.password"), password.as_bytes())?;
         if fs::rename(&tmp, dir).is_err() {
             // Another process was first (or `dir` exists but is incomplete: say so).

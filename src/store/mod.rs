@@ -17,6 +17,7 @@ pub mod reference;
 pub mod service;
 pub mod signature;
 pub mod task;
+pub mod test_seal;
 pub mod user;
 
 use time::format_description::well_known::Rfc3339;

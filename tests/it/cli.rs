@@ -387,3 +387,147 @@ fn serve_with_log_format_json_writes_one_json_line_per_request_without_secrets()
     });
     stop(child, &dir, result);
 }
+
+/// SIGTERM: the server takes no new requests, its mail worker finishes the mail it is
+/// sending and claims no other, the leases it still holds are given back, and the process
+/// exits 0 within Rocket's grace and mercy periods (2 + 3 s) plus the send in flight.
+#[test]
+fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
+    use diesel::prelude::*;
+    use nachnutzung::db::schema::outbox;
+
+    let dir = temp_dir();
+    // A slow relay: two seconds per message, so a send is in flight when SIGTERM comes.
+    let mut smtp = crate::mail::SmtpServer::slow(2.0);
+    smtp.start();
+    let smtp_port = smtp.port.to_string();
+    let url = format!("sqlite://{}", dir.join("serve.db").display());
+    let db_at =
+        || nachnutzung::db::Db::open(&nachnutzung::db::DbUrl::parse(&url).unwrap(), 1).unwrap();
+    // Five mails wait before the server starts (the schema first).
+    let out = bin()
+        .arg("--database-url")
+        .arg(&url)
+        .arg("migrate")
+        .env("NACHNUTZUNG_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db_at()
+        .write_blocking(|c| {
+            for i in 0..5 {
+                let email = format!("person{i}@example.org");
+                nachnutzung::store::outbox::enqueue(
+                    c,
+                    "account_created",
+                    std::slice::from_ref(&email),
+                    &serde_json::json!({ "name": format!("Person {i}"), "email": email, "role": "Kommune", "link": "http://127.0.0.1:8000/anmelden" }),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (mut child, port, rx) = serve(
+        &dir,
+        &[
+            ("ROCKET_LOG_LEVEL", "off"),
+            ("NACHNUTZUNG_SEED_DEMO_AGREEMENTS", "false"),
+            ("NACHNUTZUNG_MAIL_TRANSPORT", "smtp"),
+            ("NACHNUTZUNG_SMTP_HOST", "127.0.0.1"),
+            ("NACHNUTZUNG_SMTP_PORT", &smtp_port),
+            ("NACHNUTZUNG_SMTP_SECURITY", "none"),
+            ("NACHNUTZUNG_MAIL_WORKER_INTERVAL_SECS", "1"),
+            ("NACHNUTZUNG_REMINDER_INTERVAL_SECS", "0"),
+        ],
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                if line.starts_with("Nachnutzungsregister läuft auf ") {
+                    break;
+                }
+            }
+        }
+        let total: i64 = db_at()
+            .read_blocking(|c| Ok(outbox::table.count().get_result(c)?))
+            .unwrap();
+        assert!(total >= 5, "{total}");
+        // The worker has claimed a mail and is sending it.
+        let leased = || -> i64 {
+            db_at()
+                .read_blocking(|c| {
+                    Ok(outbox::table
+                        .filter(outbox::locked_by.is_not_null())
+                        .filter(outbox::sent_at.is_null())
+                        .count()
+                        .get_result(c)?)
+                })
+                .unwrap()
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while leased() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(leased(), 1, "one mail in flight");
+        assert!(get(port, "/health/live", None).starts_with("HTTP/1.1 200"));
+
+        let term = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(15),
+                "still running 15 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit status after SIGTERM: {status:?}");
+        // No new connections after it stopped.
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+
+        // The mail in flight went out and is marked sent; no other was claimed; no lease
+        // is left, so another instance takes the rest at once.
+        let (sent, unsent, leases): (i64, i64, i64) = db_at()
+            .read_blocking(|c| {
+                let sent = outbox::table
+                    .filter(outbox::sent_at.is_not_null())
+                    .count()
+                    .get_result(c)?;
+                let unsent = outbox::table
+                    .filter(outbox::sent_at.is_null())
+                    .count()
+                    .get_result(c)?;
+                let leases = outbox::table
+                    .filter(outbox::locked_by.is_not_null())
+                    .filter(outbox::sent_at.is_null())
+                    .count()
+                    .get_result(c)?;
+                Ok((sent, unsent, leases))
+            })
+            .unwrap();
+        assert!(sent >= 1, "the mail in flight was finished");
+        assert_eq!(sent + unsent, total);
+        assert!(
+            unsent >= 1,
+            "no further mail claimed after SIGTERM: {sent} sent"
+        );
+        assert_eq!(leases, 0, "leases given back");
+        assert_eq!(
+            smtp.received().len() as i64,
+            sent,
+            "each sent mail arrived once"
+        );
+    }));
+    stop(child, &dir, result);
+}

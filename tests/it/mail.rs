@@ -18,9 +18,9 @@ use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 
 /// aiosmtpd on a free loopback port, writing what it receives into a folder.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Option<Child>,
-    port: u16,
+    pub(crate) port: u16,
     folder: PathBuf,
     /// Seconds the server waits before accepting each message (a slow relay).
     delay: f64,
@@ -35,7 +35,7 @@ fn free_port() -> u16 {
 }
 
 impl SmtpServer {
-    fn new() -> SmtpServer {
+    pub(crate) fn new() -> SmtpServer {
         let folder = std::env::temp_dir().join(format!("nnr-smtp-{}", uuid::Uuid::new_v4()));
         SmtpServer {
             child: None,
@@ -46,13 +46,13 @@ impl SmtpServer {
     }
 
     /// A slow relay: `delay` seconds per message.
-    fn slow(delay: f64) -> SmtpServer {
+    pub(crate) fn slow(delay: f64) -> SmtpServer {
         let mut server = SmtpServer::new();
         server.delay = delay;
         server
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/server.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -94,7 +94,7 @@ impl SmtpServer {
     }
 
     /// Everything received so far.
-    fn received(&self) -> Vec<Value> {
+    pub(crate) fn received(&self) -> Vec<Value> {
         let Ok(dir) = std::fs::read_dir(&self.folder) else {
             return Vec::new();
         };

@@ -423,7 +423,7 @@ fn bulk_sealing_of_a_service_covers_every_signed_ea_once_and_is_idempotent() {
         data_dir: TestApp::data_dir(),
         ..Default::default()
     };
-    let sealer = nachnutzung::app::sealer(&config).unwrap();
+    let sealer = nachnutzung::seal::Sealer::from_config(&config).unwrap();
     let order = Default::default();
     let services = app.ok("GET", "/api/v1/services", None);
     let mut sealed_total = 0;
@@ -781,7 +781,7 @@ fn a_configured_pkcs12_with_an_ecdsa_key_seals_and_a_wrong_password_is_a_clear_e
         seal_pkcs12_password: Some("falsch".into()),
         ..Default::default()
     };
-    let err = nachnutzung::app::sealer(&config)
+    let err = nachnutzung::seal::Sealer::from_config(&config)
         .err()
         .expect("wrong password refused");
     assert!(
@@ -823,4 +823,81 @@ fn long_names_of_the_signatories_do_not_stop_the_last_signature() {
     let by = a["signed_by"].as_str().unwrap();
     assert!(by.chars().count() > 200, "{by}");
     assert!(by.contains("Sonnenberg-Hohenstein") && by.contains("Schulze-Oberhausen"));
+}
+
+/// Instances on one PostgreSQL database without `seal_pkcs12` share one TEST seal, kept
+/// in the database under a password derived from their shared secret key: a document
+/// sealed by one verifies as trusted on another with its own data folder; an instance
+/// with another key cannot open it and refuses to start. On SQLite the seal stays in the
+/// data folder and nothing is stored in the database.
+#[test]
+fn instances_on_one_postgresql_database_share_one_test_seal() {
+    const SECRET: &str =
+        "hPRYyVRiMyxpw5sBB1XeCMN1kjsCXSw6D3dKA39dXH6cS/0LX1JB0JeZYXR8QvQ3zM4fMT6NMnPzqtvBLyZ1BA==";
+    const OTHER: &str =
+        "Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYg==";
+    let folder = |name: &str| {
+        std::env::temp_dir().join(format!("nnr-seal-{name}-{}", uuid::Uuid::new_v4().simple()))
+    };
+    let (dir_a, dir_b, dir_c) = (folder("a"), folder("b"), folder("c"));
+    let a = TestApp::with_figment(false, |f| {
+        f.merge(("secret_key", SECRET))
+            .merge(("data_dir", dir_a.display().to_string()))
+    });
+    let stored = number(&a.db(), "SELECT COUNT(*) AS n FROM test_seal");
+    if !a.is_postgres() {
+        assert_eq!(stored, 0, "SQLite keeps its TEST seal in the data folder");
+        assert!(dir_a.join("seal-test").join("test-ca.pem").exists());
+        let _ = std::fs::remove_dir_all(&dir_a);
+        return;
+    }
+    assert_eq!(stored, 1);
+    assert!(
+        !dir_a.join("seal-test").exists(),
+        "no data-folder seal on PostgreSQL with a secret key"
+    );
+
+    // A sealed document from instance A …
+    let koeln = a.municipality("05315000");
+    let rv = a.in_force(json!({ "kind": "rv", "municipality_id": koeln }));
+    let pdf = a.document(rv["id"].as_str().unwrap());
+    let (status, own) = a.verify(&pdf);
+    assert_eq!(status, Status::Ok, "{own}");
+    assert_eq!(own["seal"]["trusted"], true, "{own}");
+
+    // … is trusted by instance B (same database and key, its own data folder).
+    let b = rocket::local::blocking::Client::untracked(
+        a.instance_with(|f| {
+            f.merge(("secret_key", SECRET))
+                .merge(("data_dir", dir_b.display().to_string()))
+        })
+        .unwrap_or_else(|e| panic!("instance B: {e}")),
+    )
+    .unwrap();
+    let res = b
+        .post("/api/v1/verify")
+        .header(rocket::http::ContentType::PDF)
+        .body(&pdf)
+        .dispatch();
+    assert_eq!(res.status(), Status::Ok);
+    let there: Value = res.into_json().unwrap();
+    assert_eq!(there["seal"]["trusted"], true, "{there}");
+    assert_eq!(there["seal_valid"], own["seal_valid"], "{there}");
+    assert_eq!(number(&a.db(), "SELECT COUNT(*) AS n FROM test_seal"), 1);
+
+    // An instance with another key cannot open the shared seal: it does not start.
+    let refused = a
+        .instance_with(|f| {
+            f.merge(("secret_key", OTHER))
+                .merge(("data_dir", dir_c.display().to_string()))
+        })
+        .expect_err("another key refused");
+    assert!(
+        refused.message.contains("PKCS#12-Datei nicht lesbar"),
+        "{}",
+        refused.message
+    );
+    for dir in [dir_a, dir_b, dir_c] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

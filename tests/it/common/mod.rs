@@ -190,6 +190,15 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("build: {e} {:?}", e.cause))
     }
 
+    /// Another instance on this test's database with its configuration changed by `edit`
+    /// (its own data folder, a secret key, …): built, or the start's refusal.
+    pub fn instance_with(
+        &self,
+        edit: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+    ) -> Result<rocket::Rocket<rocket::Build>, nachnutzung::error::AppError> {
+        nachnutzung::app::build(edit(figment(&self.database_url, false)))
+    }
+
     /// The application's database, opened beside it with one connection: for what a
     /// test reads or prepares directly.
     pub fn db(&self) -> nachnutzung::db::Db {

@@ -1,0 +1,54 @@
+//! The TEST seal shared by the instances on one PostgreSQL database (table `test_seal`,
+//! one row): created by the first instance that needs it, read by the others. Its PKCS#12
+//! is protected by a password derived from the instances' shared secret key, which is
+//! never stored; a database copied without the key holds no usable seal key.
+
+use diesel::prelude::*;
+
+use crate::db::schema::test_seal;
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult};
+
+/// The PKCS#12 password for the shared TEST seal: derived from the configured secret key
+/// (as configured: the same text or bytes on every instance give the same password).
+pub fn password(secret: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"nachnutzung: shared TEST seal\0");
+    h.update(secret);
+    hex::encode(h.finalize())
+}
+
+/// The shared TEST seal's PKCS#12 (under [`password`]), created now if there is none. Two
+/// instances creating it at once: the second's insert meets the first's row and it uses
+/// that one.
+pub fn ensure(conn: &mut DbConn, password: &str) -> AppResult<Vec<u8>> {
+    let stored = |conn: &mut DbConn| -> AppResult<Option<Vec<u8>>> {
+        Ok(test_seal::table
+            .filter(test_seal::id.eq(1))
+            .select(test_seal::pkcs12)
+            .first::<Vec<u8>>(conn)
+            .optional()?)
+    };
+    if let Some(p12) = stored(conn)? {
+        return Ok(p12);
+    }
+    let built = crate::seal::testca::build(password)
+        .map_err(|e| AppError::internal(format!("TEST seal: {e}")))?;
+    let inserted = diesel::insert_into(test_seal::table)
+        .values((
+            test_seal::id.eq(1),
+            test_seal::pkcs12.eq(&built.pkcs12),
+            test_seal::ca_pem.eq(&built.ca_pem),
+            test_seal::created_at.eq(super::now()),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(built.pkcs12),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => stored(conn)?.ok_or_else(|| AppError::internal("test_seal: row vanished")),
+        Err(e) => Err(e.into()),
+    }
+}
