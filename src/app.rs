@@ -24,8 +24,10 @@ pub fn sealer(config: &Config, figment: &Figment, db: &Db) -> AppResult<Sealer> 
         return Sealer::from_config(config).map_err(failed);
     }
     let Some(secret) = configured_secret(figment) else {
-        // Only a debug build gets here (a release build on PostgreSQL refuses to start
-        // without a key, `with_secret_key`): one instance, its own TEST seal.
+        // A release build refuses (the server, and the CLI's verify and render, which
+        // would otherwise seal or check with a seal no instance uses); a debug build runs
+        // alone with its own TEST seal.
+        require_secret_key(Backend::Postgres, false, !cfg!(debug_assertions))?;
         log::warn!(
             "no secret_key on PostgreSQL: the TEST seal is this instance's own (data folder)"
         );
