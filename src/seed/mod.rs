@@ -43,8 +43,15 @@ fn field<'a>(row: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty() && !s.starts_with("not found"))
 }
 
-/// Inserts what is missing of the reference data.
+/// Inserts what is missing of the reference data. Call inside a write transaction: on
+/// PostgreSQL it first takes a transaction-scoped advisory lock (per schema), so instances
+/// starting together on an empty database seed one after the other, the later ones
+/// finding everything there (without it, the second failed on a unique name).
 pub fn reference_data(conn: &mut DbConn) -> AppResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute("SELECT pg_advisory_xact_lock(1852731763, hashtext(current_schema()))")?;
+    }
     organisations(conn)?;
     municipalities(conn)?;
     services(conn)?;

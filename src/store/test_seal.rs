@@ -2,6 +2,8 @@
 //! one row): created by the first instance that needs it, read by the others. Its PKCS#12
 //! is protected by a password derived from the instances' shared secret key, which is
 //! never stored; a database copied without the key holds no usable seal key.
+//! (On SQLite the TEST seal stays in the data folder; the table exists on both backends,
+//! one schema.)
 
 use diesel::prelude::*;
 
@@ -19,36 +21,31 @@ pub fn password(secret: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// The shared TEST seal's PKCS#12 (under [`password`]), created now if there is none. Two
-/// instances creating it at once: the second's insert meets the first's row and it uses
-/// that one.
+/// The shared TEST seal's PKCS#12 (under [`password`]), created now if there is none.
+/// Call inside a write transaction: on PostgreSQL a transaction-scoped advisory lock (per
+/// schema) lets instances starting together create it once, the later ones finding it.
 pub fn ensure(conn: &mut DbConn, password: &str) -> AppResult<Vec<u8>> {
-    let stored = |conn: &mut DbConn| -> AppResult<Option<Vec<u8>>> {
-        Ok(test_seal::table
-            .filter(test_seal::id.eq(1))
-            .select(test_seal::pkcs12)
-            .first::<Vec<u8>>(conn)
-            .optional()?)
-    };
-    if let Some(p12) = stored(conn)? {
+    if let DbConn::Postgres(pg) = conn {
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute("SELECT pg_advisory_xact_lock(1852731764, hashtext(current_schema()))")?;
+    }
+    let stored = test_seal::table
+        .filter(test_seal::id.eq(1))
+        .select(test_seal::pkcs12)
+        .first::<Vec<u8>>(conn)
+        .optional()?;
+    if let Some(p12) = stored {
         return Ok(p12);
     }
     let built = crate::seal::testca::build(password)
         .map_err(|e| AppError::internal(format!("TEST seal: {e}")))?;
-    let inserted = diesel::insert_into(test_seal::table)
+    diesel::insert_into(test_seal::table)
         .values((
             test_seal::id.eq(1),
             test_seal::pkcs12.eq(&built.pkcs12),
             test_seal::ca_pem.eq(&built.ca_pem),
             test_seal::created_at.eq(super::now()),
         ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(built.pkcs12),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => stored(conn)?.ok_or_else(|| AppError::internal("test_seal: row vanished")),
-        Err(e) => Err(e.into()),
-    }
+        .execute(conn)?;
+    Ok(built.pkcs12)
 }

@@ -10,6 +10,7 @@ mod api_errors;
 mod architecture;
 mod browser;
 mod cli;
+mod cluster;
 mod concurrency;
 mod contracts;
 mod exports;

@@ -20,7 +20,12 @@ pub struct TestApp {
 
 pub enum Cleanup {
     Sqlite(std::path::PathBuf),
-    Postgres { base: String, schema: String },
+    Postgres {
+        base: String,
+        schema: String,
+    },
+    /// Another owner removes it (`TestApp::attach`).
+    Nothing,
 }
 
 impl Drop for Cleanup {
@@ -34,6 +39,7 @@ impl Drop for Cleanup {
                     let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
                 }
             }
+            Cleanup::Nothing => {}
         }
     }
 }
@@ -115,6 +121,16 @@ impl TestApp {
         let (database_url, cleanup) = fresh_database();
         let f = edit(figment(&database_url, demo));
         TestApp::start(f, database_url, cleanup)
+    }
+
+    /// An in-process instance on a database that others created and remove (the cluster
+    /// test's), its configuration changed by `edit`.
+    pub fn attach(
+        database_url: &str,
+        edit: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+    ) -> TestApp {
+        let f = edit(figment(database_url, false));
+        TestApp::start(f, database_url.to_string(), Cleanup::Nothing)
     }
 
     /// The data folder of every test app (it holds the shared TEST seal).
