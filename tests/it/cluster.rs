@@ -2,8 +2,9 @@
 //! production runs them: both start together on an empty database; a session begun
 //! through the proxy works on both; sixteen racing Einzelabrufe split across both create
 //! exactly one; a document sealed by one instance is trusted by the other; both outbox
-//! workers deliver each mail exactly once to a real SMTP server; a catalogue change on
-//! one is served by the other at once; one instance killed with SIGKILL in the middle of a
+//! workers deliver each mail exactly once to a real SMTP server; both reminder jobs remind
+//! of an occasion once; a catalogue change on one is served by the other at once; one
+//! instance killed with SIGKILL in the middle of a
 //! burst of writes leaves nothing half-written, and the other goes on.
 //!
 //! On PostgreSQL only (`.ci/run` runs the suite on both backends): an SQLite file belongs
@@ -52,7 +53,9 @@ fn instance(url: &str, port: u16, dir: &std::path::Path, smtp_port: u16) -> Proc
             .env("NACHNUTZUNG_SMTP_PORT", smtp_port.to_string())
             .env("NACHNUTZUNG_SMTP_SECURITY", "none")
             .env("NACHNUTZUNG_MAIL_WORKER_INTERVAL_SECS", "1")
-            .env("NACHNUTZUNG_REMINDER_INTERVAL_SECS", "0")
+            // Both run the reminder job every second; a signature is reminded of at once.
+            .env("NACHNUTZUNG_REMINDER_INTERVAL_SECS", "1")
+            .env("NACHNUTZUNG_SIGNATURE_REMINDER_DAYS", "0")
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_SECRET_KEY", SECRET)
@@ -373,7 +376,26 @@ fn two_instances_behind_nginx_share_sessions_data_and_work() {
         "each mail exactly once (workers seen: {workers})"
     );
 
-    // 6. SIGKILL one instance in the middle of a burst of writes through the proxy.
+    // 6. Both instances run the reminder job every second: Essen's RV, waiting for Essen's
+    // signature, is reminded of once.
+    let essen = app.municipality("05113000");
+    app.user(json!({ "email": "ob@essen.de", "name": "OB Essen", "role": "municipality", "municipality_id": essen, "may_sign": true }));
+    let rv = app.create(json!({ "kind": "rv", "municipality_id": essen }));
+    let rv_id = rv["id"].as_str().unwrap().to_string();
+    assert_eq!(app.step(&rv_id, "submit").0, rocket::http::Status::Ok);
+    let occasions = format!(
+        "SELECT COUNT(*) AS n FROM reminders WHERE occasion LIKE 'signature_waiting:{rv_id}:%'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while number(&db, &occasions) == 0 {
+        assert!(Instant::now() < deadline, "no reminder");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Several more rounds of both.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(number(&db, &occasions), 1, "one reminder per occasion");
+
+    // 7. SIGKILL one instance in the middle of a burst of writes through the proxy.
     let burst = std::thread::spawn({
         let base = base.clone();
         move || {
