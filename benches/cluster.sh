@@ -36,7 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-secret=$(openssl rand -base64 64 | tr -d '\n')
+# A fixed key for the bench database (its shared TEST seal is created under it on the
+# first run; another key could not open it). Not a secret: a bench-only database.
+secret=${BENCH_SECRET_KEY:-bmFjaG51dHp1bmdzcmVnaXN0ZXItYmVuY2gta2V5LW5pY2h0LWdlaGVpbS1udXItZnVlci1iZW5jaG1hcmtzLg==}
 start() {
   mkdir -p "$work/$1"
   NACHNUTZUNG_DATABASE_URL="$DB" NACHNUTZUNG_DATA_DIR="$work/$1" \
@@ -104,9 +106,13 @@ request = function()
   return wrk.format("GET", paths[i], { ["Cookie"] = "nnr_sitzung=$session" })
 end
 LUA
-for p in / /vereinbarungen /kommunen /dienste /aufgaben /katalog /rollout; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: nnr_sitzung=$session" "http://127.0.0.1:$PROXY$p")
-  [ "$code" = 200 ] || { echo "$p answered $code"; exit 1; }
+# Each page once on each instance first: both build their caches (the roll-out's
+# snapshot of a million cells takes seconds) before anything is measured.
+for port in "$PORT_A" "$PORT_B"; do
+  for p in / /vereinbarungen "/vereinbarungen?art=ea" /kommunen /dienste /aufgaben /partner /katalog /rollout; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: nnr_sitzung=$session" "http://127.0.0.1:$port$p")
+    [ "$code" = 200 ] || { echo "$p on $port answered $code"; exit 1; }
+  done
 done
 
 run() {

@@ -56,9 +56,10 @@ pub fn configured_secret(figment: &Figment) -> Option<Vec<u8>> {
 pub fn require_secret_key(backend: Backend, configured: bool, release: bool) -> AppResult<()> {
     if backend == Backend::Postgres && !configured && release {
         return Err(AppError::bad_request(
-            "Auf PostgreSQL braucht jede Instanz denselben secret_key (ROCKET_SECRET_KEY, \
-             z. B. openssl rand -base64 64): er verschlüsselt die Sitzungen und schützt das \
-             gemeinsame TEST-Siegel. Ohne ihn startet die Anwendung nicht.",
+            "Auf PostgreSQL braucht jede Instanz denselben gültigen secret_key \
+             (ROCKET_SECRET_KEY: 32 oder 64 zufällige Bytes in Base64, z. B. openssl rand \
+             -base64 64): er verschlüsselt die Sitzungen und schützt das gemeinsame \
+             TEST-Siegel. Ohne ihn startet die Anwendung nicht.",
         ));
     }
     Ok(())
