@@ -48,7 +48,9 @@ impl Stopper {
         self.inner
             .stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.inner.wake.notify_waiters();
+        // One waiter (the loop); a permit is kept if it is in the middle of a round, so its
+        // next wait ends at once instead of after the interval.
+        self.inner.wake.notify_one();
         let task = self
             .inner
             .task
@@ -108,10 +110,12 @@ impl Background {
             .worker
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(worker.clone());
-        let tick = std::time::Duration::from_secs(if every == 0 {
-            remind_every
-        } else {
-            every.min(remind_every.max(1))
+        // The shorter of the two intervals that are on (with reminders off, the loop ran
+        // every second whatever the mail interval said).
+        let tick = std::time::Duration::from_secs(match (every, remind_every) {
+            (0, r) => r,
+            (e, 0) => e,
+            (e, r) => e.min(r),
         });
         let stop = stopper.clone();
         let task = rocket::tokio::spawn(async move {

@@ -440,7 +440,8 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
             ("NACHNUTZUNG_SMTP_HOST", "127.0.0.1"),
             ("NACHNUTZUNG_SMTP_PORT", &smtp_port),
             ("NACHNUTZUNG_SMTP_SECURITY", "none"),
-            ("NACHNUTZUNG_MAIL_WORKER_INTERVAL_SECS", "1"),
+            // A long interval: the stop must wake the loop, not wait for its next round.
+            ("NACHNUTZUNG_MAIL_WORKER_INTERVAL_SECS", "30"),
             ("NACHNUTZUNG_REMINDER_INTERVAL_SECS", "0"),
         ],
     );
@@ -493,6 +494,13 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(status.success(), "exit status after SIGTERM: {status:?}");
+        // The mail in flight (at most 2 s) and no more: not Rocket's grace and mercy
+        // (5 s), which the stop would wait out if it did not wake the loop.
+        assert!(
+            stopped.elapsed() < Duration::from_millis(4500),
+            "took {:?} to stop",
+            stopped.elapsed()
+        );
         // No new connections after it stopped.
         assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 
