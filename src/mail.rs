@@ -52,6 +52,42 @@ pub fn kind_label(kind: &str) -> &'static str {
     }
 }
 
+/// What a failed send's error (as the outbox keeps it: the SMTP library's text, or ours)
+/// means, in German, for staff who read it on `/post` and the start page.
+pub fn error_summary(error: &str) -> &'static str {
+    let e = error.to_lowercase();
+    if e.starts_with("empfänger") {
+        "Die Empfängeradresse ist ungültig."
+    } else if e.starts_with("absender") {
+        "Die Absenderadresse (mail_from) ist ungültig."
+    } else if e.contains("permanent error") || starts_with_code(&e, '5') {
+        "Der Mailserver hat die E-Mail abgelehnt."
+    } else if e.contains("transient error") || starts_with_code(&e, '4') {
+        "Der Mailserver hat die E-Mail vorübergehend abgelehnt."
+    } else if e.contains("tls") || e.contains("certificate") || e.contains("handshake") {
+        "Die verschlüsselte Verbindung zum Mailserver kam nicht zustande."
+    } else if e.contains("connection")
+        || e.contains("timed out")
+        || e.contains("timeout")
+        || e.contains("resolve")
+        || e.contains("dns")
+    {
+        "Der Mailserver ist nicht erreichbar."
+    } else {
+        "Der Versand ist fehlgeschlagen."
+    }
+}
+
+/// "550 mailbox unavailable": an SMTP reply code of class `class` first.
+fn starts_with_code(e: &str, class: char) -> bool {
+    let b = e.as_bytes();
+    b.len() >= 4
+        && b[0] == class as u8
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && (b[3] == b' ' || b[3] == b'-')
+}
+
 macro_rules! email_templates {
     ($($kind:literal),* $(,)?) => {
         [$(
@@ -316,6 +352,39 @@ impl Mailer {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_failed_send_is_explained_in_german() {
+        for (error, summary) in [
+            (
+                "Connection error: Connection refused (os error 111)",
+                "Der Mailserver ist nicht erreichbar.",
+            ),
+            (
+                "permanent error (550): mailbox unavailable",
+                "Der Mailserver hat die E-Mail abgelehnt.",
+            ),
+            (
+                "550 5.1.1 mailbox unavailable",
+                "Der Mailserver hat die E-Mail abgelehnt.",
+            ),
+            (
+                "transient error (421): try again later",
+                "Der Mailserver hat die E-Mail vorübergehend abgelehnt.",
+            ),
+            (
+                "Empfänger x: invalid email address",
+                "Die Empfängeradresse ist ungültig.",
+            ),
+            (
+                "tls handshake failed",
+                "Die verschlüsselte Verbindung zum Mailserver kam nicht zustande.",
+            ),
+            ("something else", "Der Versand ist fehlgeschlagen."),
+        ] {
+            assert_eq!(error_summary(error), summary, "{error}");
+        }
+    }
 
     #[test]
     fn every_kind_of_mail_has_its_own_german_label() {

@@ -704,6 +704,10 @@ fn staff_see_failed_mail_in_the_outbox_and_send_it_again() {
     for row in &rows {
         assert!(row.contains("Erneut senden"), "{row}");
         assert!(
+            row.contains("Der Mailserver ist nicht erreichbar."),
+            "{row}"
+        );
+        assert!(
             row.contains("Connection refused") || row.contains("onnect"),
             "{row}"
         );
@@ -739,7 +743,7 @@ fn staff_see_failed_mail_in_the_outbox_and_send_it_again() {
         "{start}"
     );
     assert!(
-        start.contains("an user0@d-nrw.de: 1 Versuch, zuletzt"),
+        start.contains("an user0@d-nrw.de: 1 Versuch. Der Mailserver ist nicht erreichbar."),
         "{start}"
     );
     assert!(

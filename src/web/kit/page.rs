@@ -71,6 +71,7 @@ pub(crate) fn pages() -> &'static tera::Tera {
         t.register_filter("anzahl", anzahl);
         t.register_filter("tausender", tausender);
         t.register_filter("ton", ton);
+        t.register_filter("mailfehler", mailfehler);
         t
     })
 }
@@ -169,6 +170,17 @@ pub(crate) fn ton(
 ) -> tera::Result<Value> {
     Ok(Value::String(
         tone(value.as_str().unwrap_or_default()).to_string(),
+    ))
+}
+
+/// `{{ mail.last_error | mailfehler }}`: what a failed send means, in German
+/// ([`crate::mail::error_summary`]).
+pub(crate) fn mailfehler(
+    value: &Value,
+    _: &std::collections::HashMap<String, Value>,
+) -> tera::Result<Value> {
+    Ok(Value::String(
+        crate::mail::error_summary(value.as_str().unwrap_or_default()).to_string(),
     ))
 }
 
