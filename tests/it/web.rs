@@ -240,7 +240,7 @@ fn five_failures_throttle_the_account_and_the_ip() {
         assert_eq!(status, Status::Unauthorized);
     }
     let (status, html) = attempt("opfer@dortmund.de", PASSWORD, "198.51.100.7");
-    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(status, Status::TooManyRequests);
     assert!(
         html.contains("Zu viele fehlgeschlagene Anmeldungen"),
         "{html}"
@@ -254,7 +254,7 @@ fn five_failures_throttle_the_account_and_the_ip() {
         attempt(&format!("{who}@dortmund.de"), "geraten", "192.0.2.99");
     }
     let (status, html) = attempt("f@dortmund.de", PASSWORD, "192.0.2.99");
-    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(status, Status::TooManyRequests);
     assert!(html.contains("Zu viele"), "{html}");
     // … but not from elsewhere.
     let (status, _) = attempt("f@dortmund.de", PASSWORD, "192.0.2.100");

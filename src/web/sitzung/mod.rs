@@ -88,7 +88,7 @@ async fn login(
             .await
             .map_err(|e| AppError::internal(format!("login task failed: {e}")))??;
             match login_error(outcome, cookies) {
-                Ok(message) => (Status::Unauthorized, message),
+                Ok(refusal) => refusal,
                 Err(redirect) => return Ok(redirect),
             }
         }
@@ -112,9 +112,10 @@ async fn login(
     )
 }
 
-/// The login page's message for an attempt that did not succeed; a success sets the
-/// session and redirects (`Err` carries the redirect).
-fn login_error(outcome: LoginOutcome, cookies: &CookieJar<'_>) -> Result<String, Page> {
+/// The login page's status and message for an attempt that did not succeed (401 for a
+/// wrong e-mail or password, 429 while throttled); a success sets the session and
+/// redirects (`Err` carries the redirect).
+fn login_error(outcome: LoginOutcome, cookies: &CookieJar<'_>) -> Result<(Status, String), Page> {
     Ok(match outcome {
         LoginOutcome::Success(u) => {
             cookies.remove_private(LOGIN_CSRF);
@@ -122,10 +123,16 @@ fn login_error(outcome: LoginOutcome, cookies: &CookieJar<'_>) -> Result<String,
             let to = if u.must_change_password { "/passwort" } else { "/" };
             return Err(Page::Redirect(Box::new(Redirect::to(to))));
         }
-        LoginOutcome::Refused => "E-Mail-Adresse oder Passwort sind nicht richtig.".to_string(),
-        LoginOutcome::Throttled(seconds) => format!(
-            "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {} und versuchen Sie es dann erneut.",
-            if seconds >= 120 { format!("{} Minuten", (seconds + 59) / 60) } else { format!("{seconds} Sekunden") }
+        LoginOutcome::Refused => (
+            Status::Unauthorized,
+            "E-Mail-Adresse oder Passwort sind nicht richtig.".to_string(),
+        ),
+        LoginOutcome::Throttled(seconds) => (
+            Status::TooManyRequests,
+            format!(
+                "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {} und versuchen Sie es dann erneut.",
+                if seconds >= 120 { format!("{} Minuten", (seconds + 59) / 60) } else { format!("{seconds} Sekunden") }
+            ),
         ),
     })
 }
