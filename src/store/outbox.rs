@@ -215,7 +215,24 @@ pub struct MailFilter {
 
 /// One page of the mails that match: waiting ones in the order they are due, failed ones
 /// oldest first (they wait longest), sent ones newest first.
+/// The most the outbox page counts: the sent mail of a national installation runs into
+/// millions, and counting them costs more than the page. Beyond it the page says "mehr
+/// als 10.000" and its pages end there.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// One page of the mails that match (see [`list_capped`]), counted up to [`COUNT_CAP`].
 pub fn list(conn: &mut DbConn, filter: &MailFilter, page: Page) -> AppResult<Paged<MailRow>> {
+    list_capped(conn, filter, page, COUNT_CAP)
+}
+
+/// One page of the mails that match, newest sent first etc.; `total` is exact up to `cap`
+/// and `cap` + 1 beyond it ("more than `cap`").
+pub fn list_capped(
+    conn: &mut DbConn,
+    filter: &MailFilter,
+    page: Page,
+    cap: i64,
+) -> AppResult<Paged<MailRow>> {
     let query = || {
         let mut q = outbox::table.into_boxed();
         q = match filter.state {
@@ -243,7 +260,18 @@ pub fn list(conn: &mut DbConn, filter: &MailFilter, page: Page) -> AppResult<Pag
         }
         q
     };
-    let total: i64 = query().count().get_result(conn)?;
+    // First whether there is a row beyond the cap (one row comes back), only then the
+    // exact count of at most `cap` rows.
+    let beyond = query()
+        .select(outbox::id)
+        .offset(cap)
+        .limit(1)
+        .load::<String>(conn)?;
+    let total: i64 = if beyond.is_empty() {
+        query().count().get_result(conn)?
+    } else {
+        cap + 1
+    };
     let ordered = match filter.state {
         MailState::Waiting => query().order((outbox::next_attempt_at.asc(), outbox::id.asc())),
         MailState::Failed => query().order((outbox::created_at.asc(), outbox::id.asc())),
@@ -264,6 +292,12 @@ pub fn list(conn: &mut DbConn, filter: &MailFilter, page: Page) -> AppResult<Pag
 
 /// How many mails are in each state, in [`MailState::ALL`]'s order.
 pub fn state_counts(conn: &mut DbConn) -> AppResult<[i64; 3]> {
+    state_counts_capped(conn, COUNT_CAP)
+}
+
+/// [`state_counts`] with the sent mail counted up to `cap` (`cap` + 1: more than that).
+/// The unsent ones are few (they are sent within minutes) and counted exactly.
+pub fn state_counts_capped(conn: &mut DbConn, cap: i64) -> AppResult<[i64; 3]> {
     let (unsent, failed): (i64, i64) = outbox::table
         .filter(outbox::sent_at.is_null())
         .select((
@@ -271,10 +305,20 @@ pub fn state_counts(conn: &mut DbConn) -> AppResult<[i64; 3]> {
             diesel::dsl::count(outbox::last_error),
         ))
         .first(conn)?;
-    let sent = outbox::table
+    let beyond = outbox::table
         .filter(outbox::sent_at.is_not_null())
-        .count()
-        .get_result(conn)?;
+        .select(outbox::id)
+        .offset(cap)
+        .limit(1)
+        .load::<String>(conn)?;
+    let sent = if beyond.is_empty() {
+        outbox::table
+            .filter(outbox::sent_at.is_not_null())
+            .count()
+            .get_result(conn)?
+    } else {
+        cap + 1
+    };
     Ok([unsent - failed, failed, sent])
 }
 

@@ -818,3 +818,59 @@ fn staff_see_failed_mail_in_the_outbox_and_send_it_again() {
         Status::Forbidden
     );
 }
+
+/// The outbox counts its sent mail only up to a cap (a national installation sends
+/// millions): beyond it, "more than the cap", and the list's pages end there.
+#[test]
+fn the_outbox_counts_sent_mail_up_to_a_cap() {
+    use nachnutzung::store::outbox::{list_capped, state_counts_capped, MailFilter, MailState};
+    let app = TestApp::new();
+    queue_accounts(&app, "gesendet", 4);
+    db(&app)
+        .write_blocking(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("UPDATE outbox SET sent_at = created_at")?;
+            Ok(())
+        })
+        .unwrap();
+    let sent = db(&app)
+        .read_blocking(|c| Ok(state_counts_capped(c, 100)?[2]))
+        .unwrap();
+    assert!(sent >= 4, "{sent}");
+    let capped = db(&app)
+        .read_blocking(|c| Ok(state_counts_capped(c, 2)?[2]))
+        .unwrap();
+    assert_eq!(capped, 3, "more than two");
+    let page = nachnutzung::store::Page::new(Some(1), Some(50)).unwrap();
+    let listed = db(&app)
+        .read_blocking(|c| {
+            list_capped(
+                c,
+                &MailFilter {
+                    state: MailState::Sent,
+                    kind: None,
+                    recipient: "gesendet".into(),
+                },
+                page,
+                2,
+            )
+        })
+        .unwrap();
+    assert_eq!(listed.total, 3, "counted up to the cap");
+    assert_eq!(listed.items.len(), 4, "the page shows its rows");
+    let exact = db(&app)
+        .read_blocking(|c| {
+            list_capped(
+                c,
+                &MailFilter {
+                    state: MailState::Sent,
+                    kind: None,
+                    recipient: "gesendet".into(),
+                },
+                page,
+                10,
+            )
+        })
+        .unwrap();
+    assert_eq!(exact.total, 4);
+}

@@ -79,7 +79,8 @@ async fn outbox(
             ))
         })
         .await?;
-    let pages = ((listed.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let cap = crate::store::outbox::COUNT_CAP;
+    let pages = ((listed.total.min(cap) + PER_PAGE - 1) / PER_PAGE).max(1);
     let query = |state: MailState| {
         format!(
             "zustand={}&art={}&an={}",
@@ -95,7 +96,8 @@ async fn outbox(
         .map(|(s, n)| json!({
             "key": s.key(),
             "label": s.label(),
-            "n": n,
+            "n": n.min(cap),
+            "more": n > cap,
             "current": *s == filter.state,
             "query": query(*s),
         }))
@@ -112,7 +114,8 @@ async fn outbox(
     ctx["an"] = json!(filter.recipient);
     ctx["filtered"] = json!(filter.kind.is_some() || !filter.recipient.is_empty());
     ctx["rows"] = json!(listed.items.iter().map(row).collect::<Vec<_>>());
-    ctx["total"] = json!(listed.total);
+    ctx["total"] = json!(listed.total.min(cap));
+    ctx["more"] = json!(listed.total > cap);
     ctx["page"] = json!(listed.page);
     ctx["pages"] = json!(pages);
     ctx["query"] = json!(query(filter.state));
