@@ -270,13 +270,7 @@ pub fn clerk(conn: &mut DbConn, order: SigningOrder) -> AppResult<ClerkTodos> {
 
     // Mail not sent yet, and how much of it failed at its last try (one statement); the
     // failed ones, oldest first.
-    let (unsent, failed_total): (i64, i64) = outbox::table
-        .filter(outbox::sent_at.is_null())
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::count(outbox::last_error),
-        ))
-        .first(conn)?;
+    let (unsent, failed_total) = crate::store::outbox::unsent(conn)?;
     let waiting_mail = unsent - failed_total;
     let failed_rows = if failed_total == 0 {
         Vec::new()

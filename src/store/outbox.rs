@@ -94,15 +94,7 @@ pub struct Health {
 }
 
 pub fn health(conn: &mut DbConn) -> AppResult<Health> {
-    let waiting = outbox::table
-        .filter(outbox::sent_at.is_null())
-        .count()
-        .get_result(conn)?;
-    let failed = outbox::table
-        .filter(outbox::sent_at.is_null())
-        .filter(outbox::last_error.is_not_null())
-        .count()
-        .get_result(conn)?;
+    let (waiting, failed) = unsent(conn)?;
     let oldest: Option<PrimitiveDateTime> = outbox::table
         .filter(outbox::sent_at.is_null())
         .select(diesel::dsl::min(outbox::created_at))
@@ -111,6 +103,39 @@ pub fn health(conn: &mut DbConn) -> AppResult<Health> {
         waiting,
         failed,
         oldest_age_seconds: oldest.map_or(0, |t| (now() - t).whole_seconds().max(0)),
+    })
+}
+
+/// Mail not sent yet (failed ones that are tried again included), and how much of it
+/// failed at its last try: (unsent, failed), in one statement. For `/metrics`, the outbox
+/// page and the clerk's start page.
+pub fn unsent(conn: &mut DbConn) -> AppResult<(i64, i64)> {
+    Ok(outbox::table
+        .filter(outbox::sent_at.is_null())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::count(outbox::last_error),
+        ))
+        .first(conn)?)
+}
+
+/// How many rows `query` matches, counted up to `cap`: `cap` + 1 means more than that.
+/// First whether a row lies beyond the cap (one row comes back), only then the exact
+/// count of at most `cap` rows.
+fn counted_up_to(
+    conn: &mut DbConn,
+    query: impl Fn() -> outbox::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend>,
+    cap: i64,
+) -> AppResult<i64> {
+    let beyond = query()
+        .select(outbox::id)
+        .offset(cap)
+        .limit(1)
+        .load::<String>(conn)?;
+    Ok(if beyond.is_empty() {
+        query().count().get_result(conn)?
+    } else {
+        cap + 1
     })
 }
 
@@ -260,18 +285,7 @@ pub fn list_capped(
         }
         q
     };
-    // First whether there is a row beyond the cap (one row comes back), only then the
-    // exact count of at most `cap` rows.
-    let beyond = query()
-        .select(outbox::id)
-        .offset(cap)
-        .limit(1)
-        .load::<String>(conn)?;
-    let total: i64 = if beyond.is_empty() {
-        query().count().get_result(conn)?
-    } else {
-        cap + 1
-    };
+    let total = counted_up_to(conn, query, cap)?;
     let ordered = match filter.state {
         MailState::Waiting => query().order((outbox::next_attempt_at.asc(), outbox::id.asc())),
         MailState::Failed => query().order((outbox::created_at.asc(), outbox::id.asc())),
@@ -298,27 +312,16 @@ pub fn state_counts(conn: &mut DbConn) -> AppResult<[i64; 3]> {
 /// [`state_counts`] with the sent mail counted up to `cap` (`cap` + 1: more than that).
 /// The unsent ones are few (they are sent within minutes) and counted exactly.
 pub fn state_counts_capped(conn: &mut DbConn, cap: i64) -> AppResult<[i64; 3]> {
-    let (unsent, failed): (i64, i64) = outbox::table
-        .filter(outbox::sent_at.is_null())
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::count(outbox::last_error),
-        ))
-        .first(conn)?;
-    let beyond = outbox::table
-        .filter(outbox::sent_at.is_not_null())
-        .select(outbox::id)
-        .offset(cap)
-        .limit(1)
-        .load::<String>(conn)?;
-    let sent = if beyond.is_empty() {
-        outbox::table
-            .filter(outbox::sent_at.is_not_null())
-            .count()
-            .get_result(conn)?
-    } else {
-        cap + 1
-    };
+    let (unsent, failed) = unsent(conn)?;
+    let sent = counted_up_to(
+        conn,
+        || {
+            outbox::table
+                .filter(outbox::sent_at.is_not_null())
+                .into_boxed()
+        },
+        cap,
+    )?;
     Ok([unsent - failed, failed, sent])
 }
 
