@@ -12,7 +12,6 @@
 //!
 //! Missing chromium, chromedriver or axe-core make the test fail, not skip.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -25,14 +24,6 @@ use serde_json::{json, Value};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
 const WAPPEN_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 12"><title>Wappen</title><path d="M0 0h10v8l-5 4-5-4z" fill="#c00"/></svg>"##;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn wait_for_port(port: u16, what: &str) {
     for _ in 0..200 {
@@ -306,16 +297,7 @@ fn a_municipality_files_an_einzelabruf_in_the_browser_and_every_page_is_accessib
     .unwrap();
 
     // A mail that could not be sent: the clerk's outbox shows it with "Erneut senden".
-    app.db()
-        .write_blocking(|c| {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute(
-                "UPDATE outbox SET last_error = '550 5.1.1 mailbox unavailable', attempts = 2 \
-                 WHERE id IN (SELECT id FROM outbox ORDER BY created_at LIMIT 1)",
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    app.fail_oldest_mail("550 5.1.1 mailbox unavailable", 2);
 
     let (app_port, driver_port) = (free_port(), free_port());
     let rocket = nachnutzung::app::build(app.served_on(app_port)).expect("server builds");

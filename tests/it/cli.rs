@@ -79,10 +79,7 @@ fn serve(
     dir: &std::path::Path,
     env: &[(&str, &str)],
 ) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::common::free_port();
     let mut cmd = bin();
     cmd.env(
         "NACHNUTZUNG_DATABASE_URL",
@@ -402,8 +399,6 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
     smtp.start();
     let smtp_port = smtp.port.to_string();
     let url = format!("sqlite://{}", dir.join("serve.db").display());
-    let db_at =
-        || nachnutzung::db::Db::open(&nachnutzung::db::DbUrl::parse(&url).unwrap(), 1).unwrap();
     // Five mails wait before the server starts (the schema first).
     let out = bin()
         .arg("--database-url")
@@ -417,8 +412,9 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    db_at()
-        .write_blocking(|c| {
+    // One pool of one connection for all the test's reads and writes.
+    let db = nachnutzung::db::Db::open(&nachnutzung::db::DbUrl::parse(&url).unwrap(), 1).unwrap();
+    db.write_blocking(|c| {
             for i in 0..5 {
                 let email = format!("person{i}@example.org");
                 nachnutzung::store::outbox::enqueue(
@@ -454,21 +450,20 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
                 }
             }
         }
-        let total: i64 = db_at()
+        let total: i64 = db
             .read_blocking(|c| Ok(outbox::table.count().get_result(c)?))
             .unwrap();
         assert!(total >= 5, "{total}");
         // The worker has claimed a mail and is sending it.
         let leased = || -> i64 {
-            db_at()
-                .read_blocking(|c| {
-                    Ok(outbox::table
-                        .filter(outbox::locked_by.is_not_null())
-                        .filter(outbox::sent_at.is_null())
-                        .count()
-                        .get_result(c)?)
-                })
-                .unwrap()
+            db.read_blocking(|c| {
+                Ok(outbox::table
+                    .filter(outbox::locked_by.is_not_null())
+                    .filter(outbox::sent_at.is_null())
+                    .count()
+                    .get_result(c)?)
+            })
+            .unwrap()
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while leased() == 0 && Instant::now() < deadline {
@@ -506,7 +501,7 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
 
         // The mail in flight went out and is marked sent; no other was claimed; no lease
         // is left, so another instance takes the rest at once.
-        let (sent, unsent, leases): (i64, i64, i64) = db_at()
+        let (sent, unsent, leases): (i64, i64, i64) = db
             .read_blocking(|c| {
                 let sent = outbox::table
                     .filter(outbox::sent_at.is_not_null())

@@ -31,14 +31,6 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn instance(url: &str, port: u16, dir: &std::path::Path, smtp_port: u16) -> Proc {
     Proc(
         Command::new(env!("CARGO_BIN_EXE_nachnutzung"))

@@ -761,16 +761,7 @@ fn every_form_field_refuses_nul_overlong_text_and_invalid_utf8() {
     .collect();
     let ea_page = format!("/vereinbarungen/{}", ea["id"].as_str().unwrap());
     // A mail that failed: the outbox page offers to send it again.
-    app.db()
-        .write_blocking(|c| {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute(
-                "UPDATE outbox SET last_error = '550 mailbox unavailable', attempts = 1 \
-                 WHERE id IN (SELECT id FROM outbox ORDER BY created_at LIMIT 1)",
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    app.fail_oldest_mail("550 mailbox unavailable", 1);
 
     // Each form once per method, kind of action and set of fields, with the user whose
     // page offered it.

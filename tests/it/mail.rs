@@ -26,14 +26,6 @@ pub(crate) struct SmtpServer {
     delay: f64,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl SmtpServer {
     pub(crate) fn new() -> SmtpServer {
         let folder = std::env::temp_dir().join(format!("nnr-smtp-{}", uuid::Uuid::new_v4()));
@@ -842,35 +834,25 @@ fn the_outbox_counts_sent_mail_up_to_a_cap() {
         .unwrap();
     assert_eq!(capped, 3, "more than two");
     let page = nachnutzung::store::Page::new(Some(1), Some(50)).unwrap();
-    let listed = db(&app)
-        .read_blocking(|c| {
-            list_capped(
-                c,
-                &MailFilter {
-                    state: MailState::Sent,
-                    kind: None,
-                    recipient: "gesendet".into(),
-                },
-                page,
-                2,
-            )
-        })
-        .unwrap();
+    let sent_list = |cap: i64| {
+        db(&app)
+            .read_blocking(|c| {
+                list_capped(
+                    c,
+                    &MailFilter {
+                        state: MailState::Sent,
+                        kind: None,
+                        recipient: "gesendet".into(),
+                    },
+                    page,
+                    cap,
+                )
+            })
+            .unwrap()
+    };
+    let listed = sent_list(2);
     assert_eq!(listed.total, 3, "counted up to the cap");
     assert_eq!(listed.items.len(), 4, "the page shows its rows");
-    let exact = db(&app)
-        .read_blocking(|c| {
-            list_capped(
-                c,
-                &MailFilter {
-                    state: MailState::Sent,
-                    kind: None,
-                    recipient: "gesendet".into(),
-                },
-                page,
-                10,
-            )
-        })
-        .unwrap();
+    let exact = sent_list(10);
     assert_eq!(exact.total, 4);
 }

@@ -44,6 +44,15 @@ impl Drop for Cleanup {
     }
 }
 
+/// A free port on the loopback interface (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A fresh database URL for one test, and what to remove afterwards.
 pub fn fresh_database() -> (String, Cleanup) {
     let tag = uuid::Uuid::new_v4().simple().to_string();
@@ -213,6 +222,23 @@ impl TestApp {
         edit: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
     ) -> Result<rocket::Rocket<rocket::Build>, nachnutzung::error::AppError> {
         nachnutzung::app::build(edit(figment(&self.database_url, false)))
+    }
+
+    /// The oldest mail of the outbox as if its sends had failed `attempts` times, the last
+    /// with `error` (what the outbox page and the start page show for failed mail).
+    pub fn fail_oldest_mail(&self, error: &str, attempts: i32) {
+        let sql = format!(
+            "UPDATE outbox SET last_error = '{}', attempts = {attempts} \
+             WHERE id IN (SELECT id FROM outbox ORDER BY created_at LIMIT 1)",
+            error.replace('\'', "''")
+        );
+        self.db()
+            .write_blocking(move |c| {
+                use diesel::connection::SimpleConnection;
+                c.batch_execute(&sql)?;
+                Ok(())
+            })
+            .unwrap();
     }
 
     /// The application's database, opened beside it with one connection: for what a

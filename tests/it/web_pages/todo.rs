@@ -142,7 +142,7 @@ fn each_kind_of_to_do_appears_when_due_and_goes_when_done() {
     assert!(!start(&app, &clerk).contains("DVDV-Zertifikate"));
 
     // A mail the outbox could not send.
-    db_exec(&app, "UPDATE outbox SET last_error = '550 mailbox unavailable', attempts = 3 WHERE id IN (SELECT id FROM outbox ORDER BY created_at LIMIT 1)".into());
+    app.fail_oldest_mail("550 mailbox unavailable", 3);
     let page = start(&app, &clerk);
     assert!(
         page.contains("E-Mails, die nicht zugestellt werden konnten (1)")
