@@ -19,8 +19,21 @@ use crate::http::state::{token_hash, AppState};
 /// `secret_key`), on SQLite the data folder's. A seal that cannot be loaded stops the
 /// start with a message for the operator.
 pub fn sealer(config: &Config, figment: &Figment, db: &Db) -> AppResult<Sealer> {
+    sealer_with(config, figment, db.backend(), |password| {
+        db.write_blocking(|conn| crate::store::test_seal::ensure(conn, password))
+    })
+}
+
+/// As [`sealer`], the shared TEST seal got by `shared` (from its password): `restore`
+/// reads it inside its own transaction, where the seal that came with a backup is.
+pub fn sealer_with(
+    config: &Config,
+    figment: &Figment,
+    backend: Backend,
+    shared: impl FnOnce(&str) -> AppResult<Vec<u8>>,
+) -> AppResult<Sealer> {
     let failed = |e: crate::seal::SealError| AppError::bad_request(e.to_string());
-    if config.seal_pkcs12.is_some() || db.backend() != Backend::Postgres {
+    if config.seal_pkcs12.is_some() || backend != Backend::Postgres {
         return Sealer::from_config(config).map_err(failed);
     }
     let Some(secret) = configured_secret(figment) else {
@@ -34,7 +47,7 @@ pub fn sealer(config: &Config, figment: &Figment, db: &Db) -> AppResult<Sealer> 
         return Sealer::from_config(config).map_err(failed);
     };
     let password = crate::store::test_seal::password(&secret);
-    let der = db.write_blocking(|conn| crate::store::test_seal::ensure(conn, &password))?;
+    let der = shared(&password)?;
     Sealer::from_config_with(config, Some((&der, &password))).map_err(failed)
 }
 

@@ -1,6 +1,7 @@
 //! Database access: one connection enum over SQLite and PostgreSQL, a pool, the embedded
 //! migrations, and the helpers every model uses (`Db::read`, `Db::write`).
 
+pub mod backup;
 pub mod schema;
 pub mod types;
 
@@ -348,15 +349,20 @@ impl Db {
 
     /// How many of the backend's migrations are not applied (on the blocking pool).
     pub async fn pending_migrations(self) -> AppResult<usize> {
+        rocket::tokio::task::spawn_blocking(move || self.pending_migrations_blocking())
+            .await
+            .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// How many of the backend's migrations are not applied (blocking).
+    pub fn pending_migrations_blocking(&self) -> AppResult<usize> {
         let migrations = self.migrations();
-        self.read(move |conn| {
-            let pending = match conn {
-                DbConn::Postgres(pg) => pg.pending_migrations(migrations).map(|p| p.len()),
-                DbConn::Sqlite(lite) => lite.pending_migrations(migrations).map(|p| p.len()),
-            };
-            pending.map_err(|e| AppError::internal(format!("migrations unreadable: {e}")))
-        })
-        .await
+        let mut conn = self.conn()?;
+        let pending = match &mut **conn {
+            DbConn::Postgres(pg) => pg.pending_migrations(migrations).map(|p| p.len()),
+            DbConn::Sqlite(lite) => lite.pending_migrations(migrations).map(|p| p.len()),
+        };
+        pending.map_err(|e| AppError::internal(format!("migrations unreadable: {e}")))
     }
 
     /// The embedded migrations of this pool's backend.

@@ -8,6 +8,7 @@ mod access;
 mod accounts;
 mod api_errors;
 mod architecture;
+mod backup;
 mod browser;
 mod cli;
 mod cluster;

@@ -1,0 +1,405 @@
+//! `nachnutzung backup` and `nachnutzung restore`, run as the operator runs them (the
+//! binary): a backup restores into an empty database of the same backend and of the other
+//! one, every table equal (rows and checksum), every sealed document verifying, the
+//! restored registry working (logins, API tokens, documents); a backup taken while the
+//! server writes is consistent; and what must not be loaded is refused with the target
+//! left as it was.
+
+use std::process::Command;
+
+use crate::common::*;
+use nachnutzung::actions::accounts::LoginOutcome;
+use nachnutzung::db::backup::{table_sums, TableSum};
+use nachnutzung::db::{Db, DbUrl};
+use nachnutzung::domain::text::{Email, Secret};
+use rocket::http::Status;
+use serde_json::{json, Value};
+
+fn run(url: &str, args: &[&str]) -> (bool, String) {
+    run_in(url, args, &TestApp::data_dir())
+}
+
+/// The binary on `url`, with `data_dir` as its data folder (the TEST seal's home).
+fn run_in(url: &str, args: &[&str], data_dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nachnutzung"))
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env("NACHNUTZUNG_DATA_DIR", data_dir)
+        .env_remove("ROCKET_SECRET_KEY")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn db(url: &str) -> Db {
+    Db::open(&DbUrl::parse(url).unwrap(), 2).unwrap()
+}
+
+fn sums(url: &str) -> Vec<TableSum> {
+    table_sums(&db(url)).unwrap()
+}
+
+/// A SQLite database of its own (whatever backend this run tests).
+fn sqlite_database() -> (String, Cleanup) {
+    let dir = std::env::temp_dir().join(format!(
+        "nachnutzung-backup-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    (
+        format!("sqlite://{}", dir.join("register.db").display()),
+        Cleanup::Sqlite(dir),
+    )
+}
+
+fn backup_file() -> (std::path::PathBuf, Cleanup) {
+    let dir = std::env::temp_dir().join(format!(
+        "nachnutzung-backupfile-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    (dir.join("sicherung.db"), Cleanup::Sqlite(dir))
+}
+
+fn login(url: &str, email: &str, password: &str) -> LoginOutcome {
+    let email = Email::parse("email", email).unwrap();
+    let password = Secret::parse("password", password).unwrap();
+    nachnutzung::actions::accounts::login(&db(url), &email, &password, "192.0.2.44").unwrap()
+}
+
+/// A registry with something in most tables: the demo agreements (sealed documents,
+/// go-live tasks, the audit log), a membership, accounts with a password and an API
+/// token, an invitation (and its mail in the outbox), a failed login.
+struct Source {
+    app: TestApp,
+    password: String,
+    token: String,
+    documents: Vec<(String, Vec<u8>)>,
+}
+
+fn source(app: TestApp) -> Source {
+    let essen = app.municipality("05113000");
+    app.record_membership(
+        &essen,
+        "traeger",
+        json!({ "council_decision_on": "2021-03-15", "accession_declared_on": "2021-04-01",
+                "capital_cents": 250000, "capital_paid_on": "2021-05-01" }),
+    );
+    let (_, password) = app.user(json!({
+        "email": "sicherung@d-nrw.de", "name": "Sachbearbeiterin Sicherung", "role": "clerk"
+    }));
+    let token = app.token_for("sicherung@d-nrw.de");
+    app.invited_clerk("neu@d-nrw.de");
+    assert!(matches!(
+        login(
+            &app.database_url,
+            "sicherung@d-nrw.de",
+            "falsch-falsch-falsch"
+        ),
+        LoginOutcome::Refused
+    ));
+    let with_document: Vec<String> = app
+        .db()
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::documents;
+            Ok(documents::table
+                .select(documents::agreement_id)
+                .distinct()
+                .load::<String>(c)?)
+        })
+        .unwrap();
+    let documents: Vec<(String, Vec<u8>)> = with_document
+        .into_iter()
+        .map(|id| {
+            let pdf = app.document(&id);
+            (id, pdf)
+        })
+        .collect();
+    assert!(!documents.is_empty(), "the demo has sealed documents");
+    Source {
+        app,
+        password,
+        token,
+        documents,
+    }
+}
+
+/// Backs up `source`, restores into the empty `target` and checks the result.
+fn round_trip(source: &Source, target_url: &str) {
+    let (file, _cleanup) = backup_file();
+    let file_arg = file.to_str().unwrap();
+    let before = sums(&source.app.database_url);
+    for t in [
+        "documents",
+        "audit_events",
+        "users",
+        "api_tokens",
+        "memberships",
+        "outbox",
+    ] {
+        let rows = before.iter().find(|s| s.name == t).unwrap().rows;
+        assert!(rows > 0, "the source has rows in {t}");
+    }
+    let (ok, out) = run(&source.app.database_url, &["backup", file_arg]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Sicherung geschrieben"), "{out}");
+    let audit = before.iter().find(|s| s.name == "audit_events").unwrap();
+    assert!(
+        out.contains(&format!(
+            "Protokoll: {} Einträge, SHA-256 {}",
+            audit.rows, audit.sha256
+        )),
+        "the backup names the audit log's count and checksum: {out}"
+    );
+
+    let (ok, out) = run(target_url, &["restore", file_arg]);
+    assert!(ok, "{out}");
+    let documents = before.iter().find(|s| s.name == "documents").unwrap().rows;
+    assert!(
+        out.contains(&format!(
+            "{documents} gesiegelte Dokumente geprüft: alle gültig"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("wie in der Sicherung"), "{out}");
+
+    // Every table, row for row: the restored database's sums are the source's.
+    assert_eq!(sums(target_url), before, "every table as in the source");
+
+    // The restored registry works: the password and the token, the documents.
+    assert!(matches!(
+        login(target_url, "sicherung@d-nrw.de", &source.password),
+        LoginOutcome::Success(_)
+    ));
+    let restored = TestApp::attach(target_url, |f| f);
+    let (status, me) = restored.send_as(&source.token, "GET", "/api/v1/me", None);
+    assert_eq!(status, Status::Ok, "{me}");
+    assert_eq!(me["user"]["email"], "sicherung@d-nrw.de", "{me}");
+    for (id, pdf) in &source.documents {
+        assert_eq!(
+            &restored.document(id),
+            pdf,
+            "document of {id} byte for byte"
+        );
+        let (status, v) = restored.verify(pdf);
+        assert_eq!(status, Status::Ok, "{v}");
+        assert_eq!(v["seal_valid"], true, "{v}");
+        assert_eq!(v["issued_by_registry"], true, "{v}");
+    }
+    let audit_of = |app: &TestApp| -> Value { app.ok("GET", "/api/v1/audit?per_page=1", None) };
+    assert_eq!(audit_of(&restored)["total"], audit_of(&source.app)["total"]);
+}
+
+#[test]
+fn a_backup_restores_into_an_empty_database_of_this_backend() {
+    let source = source(TestApp::with_demo());
+    let (target, _cleanup) = fresh_database();
+    round_trip(&source, &target);
+}
+
+/// SQLite → PostgreSQL and PostgreSQL → SQLite (on the PostgreSQL run; the SQLite run
+/// has no PostgreSQL to go to).
+#[test]
+fn a_backup_restores_into_the_other_backend() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        eprintln!("no TEST_DATABASE_URL: SQLite ↔ PostgreSQL is tested on the PostgreSQL run");
+        return;
+    }
+    // PostgreSQL → SQLite.
+    let on_postgres = source(TestApp::with_demo());
+    assert!(on_postgres.app.is_postgres());
+    let (lite, _c1) = sqlite_database();
+    round_trip(&on_postgres, &lite);
+
+    // SQLite → PostgreSQL.
+    let (lite_source, c2) = sqlite_database();
+    let on_sqlite = source(TestApp::attach(&lite_source, |f| {
+        f.merge(("seed_demo_agreements", true))
+    }));
+    let (pg, _c3) = fresh_database();
+    assert!(pg.starts_with("postgres"));
+    round_trip(&on_sqlite, &pg);
+    drop(on_sqlite);
+    drop(c2);
+}
+
+/// The server creates accounts (each with its audit record) while the backup runs: the
+/// backup is one consistent moment, so every account in it has its record and the other
+/// way round, and it restores.
+#[test]
+fn a_backup_taken_while_the_server_writes_is_one_consistent_moment() {
+    let app = TestApp::new();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (server, stop) = (app.db(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                server
+                    .write_blocking(|c| {
+                        nachnutzung::domain::text::Checked::new(
+                            nachnutzung::actions::accounts::NewUser {
+                                email: format!("laufend{n}@d-nrw.de"),
+                                name: "Laufend".into(),
+                                role: "clerk".into(),
+                                invite: true,
+                                ..Default::default()
+                            },
+                        )?
+                        .create(c, "test")
+                    })
+                    .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    // Some accounts before, some during.
+    while number(&app.db(), "SELECT count(*) AS n FROM users") < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (file, _cleanup) = backup_file();
+    let (ok, out) = run(&app.database_url, &["backup", file.to_str().unwrap()]);
+    let written = {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap()
+    };
+    assert!(ok, "{out}");
+    let (target, _c) = fresh_database();
+    let (ok, out) = run(&target, &["restore", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let restored = db(&target);
+    let users = number(&restored, "SELECT count(*) AS n FROM users");
+    let created = number(
+        &restored,
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'create_user'",
+    );
+    assert_eq!(users, created, "each account with its audit record");
+    assert!(users >= 5, "the accounts before the backup are in it");
+    assert!(
+        users <= written,
+        "no account the server had not written ({users} of {written})"
+    );
+}
+
+#[test]
+fn restore_refuses_what_it_must_not_load_and_leaves_the_target_as_it_was() {
+    let app = TestApp::with_demo();
+    let (file, _cleanup) = backup_file();
+    let file_arg = file.to_str().unwrap();
+    let (ok, out) = run(&app.database_url, &["backup", file_arg]);
+    assert!(ok, "{out}");
+
+    // The backup overwrites nothing.
+    let (ok, out) = run(&app.database_url, &["backup", file_arg]);
+    assert!(!ok);
+    assert!(
+        out.contains("existiert bereits; eine Sicherung überschreibt nichts"),
+        "{out}"
+    );
+
+    // Not into a database that holds data: the source itself, unchanged.
+    let before = sums(&app.database_url);
+    let (ok, out) = run(&app.database_url, &["restore", file_arg]);
+    assert!(!ok);
+    assert!(
+        out.contains("Die Zieldatenbank ist nicht leer (Tabelle organisations"),
+        "{out}"
+    );
+    assert_eq!(sums(&app.database_url), before);
+
+    let empty_after = |url: &str| {
+        assert!(
+            sums(url).iter().all(|t| t.rows == 0),
+            "the target is still empty"
+        )
+    };
+
+    // A file that is not a backup.
+    let (target, _c) = fresh_database();
+    let other = file.with_file_name("kein.db");
+    std::fs::write(&other, "Nachnutzungsregister").unwrap();
+    let (ok, out) = run(&target, &["restore", other.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        out.contains("ist keine Sicherung des Nachnutzungsregisters"),
+        "{out}"
+    );
+
+    // A backup changed after it was written: a signature's name.
+    let changed = file.with_file_name("veraendert.db");
+    std::fs::copy(&file, &changed).unwrap();
+    let edit = db(&format!("sqlite://{}", changed.display()));
+    number(&edit, "SELECT count(*) AS n FROM signatures");
+    edit.read_blocking(|c| {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute(
+            "DROP TRIGGER signatures_no_update; \
+             UPDATE signatures SET signer_name = 'Jemand anderes' WHERE rowid = 1",
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    drop(edit);
+    let (ok, out) = run(&target, &["restore", changed.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        out.contains(
+            "Die Sicherung ist beschädigt oder wurde verändert: Tabelle signatures: gleich viele \
+             Zeilen (2), aber andere Inhalte (Prüfsumme). Nichts wurde geladen."
+        ),
+        "{out}"
+    );
+    empty_after(&target);
+
+    // A backup of a newer program.
+    let newer = file.with_file_name("neuer.db");
+    std::fs::copy(&file, &newer).unwrap();
+    let edit = db(&format!("sqlite://{}", newer.display()));
+    edit.read_blocking(|c| {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000001')",
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    drop(edit);
+    let (ok, out) = run(&target, &["restore", newer.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        out.contains("stammt von einem neueren Programm (Schema 20991231000001)"),
+        "{out}"
+    );
+    empty_after(&target);
+
+    // Into an installation with another seal: its documents would not verify there, so
+    // nothing is loaded, and the message names the seal and what to configure.
+    let other_seal = std::env::temp_dir().join(format!(
+        "nachnutzung-anderes-siegel-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let (ok, out) = run_in(&target, &["restore", file_arg], &other_seal);
+    let _ = std::fs::remove_dir_all(&other_seal);
+    assert!(!ok);
+    assert!(
+        out.contains("besteht die Prüfung nach dem Laden nicht (Siegel nicht vertrauenswürdig")
+            && out.contains("Nichts wurde geladen")
+            && out.contains("TEST-Siegel")
+            && out.contains("seal_trusted_certificates"),
+        "{out}"
+    );
+    empty_after(&target);
+
+    // And the untouched backup still restores.
+    let (ok, out) = run(&target, &["restore", file_arg]);
+    assert!(ok, "{out}");
+    assert_eq!(sums(&target), before);
+}
