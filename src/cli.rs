@@ -303,15 +303,21 @@ fn audit_line(tables: &[crate::db::backup::TableSum]) -> String {
     }
 }
 
+/// `3.040,5 MB`.
+fn megabytes(bytes: u64) -> String {
+    let tenths = (bytes + 50_000) / 100_000;
+    format!("{},{} MB", thousands((tenths / 10) as usize), tenths % 10)
+}
+
 fn backup(config: &Config, file: &std::path::Path) -> Result<(), AppError> {
     let url = DbUrl::parse(&config.database_url).map_err(AppError::bad_request)?;
     let db = crate::db::Db::open(&url, 2)?;
     let report = crate::db::backup::backup(&db, file)?;
     let m = &report.manifest;
     println!(
-        "Sicherung geschrieben: {} ({} MB)",
+        "Sicherung geschrieben: {} ({})",
         report.file.display(),
-        format!("{:.1}", report.bytes as f64 / 1e6).replace('.', ",")
+        megabytes(report.bytes)
     );
     println!(
         "  Quelle: {}, Schema {}, {} Zeilen in {} Tabellen",
@@ -325,11 +331,23 @@ fn backup(config: &Config, file: &std::path::Path) -> Result<(), AppError> {
 }
 
 fn restore(config: &Config, figment: &Figment, file: &std::path::Path) -> Result<(), AppError> {
-    // The file is checked before anything is created in the target.
+    // The file and the seal's configuration are checked before anything is created in
+    // the target or copied: a restore of a national registry takes minutes.
     crate::db::backup::read_manifest(file)?;
-    let db = app::open_db(config)?;
+    let backend = DbUrl::parse(&config.database_url)
+        .map_err(AppError::bad_request)?
+        .backend;
+    app::require_secret_key(
+        backend,
+        app::configured_secret(figment).is_some(),
+        !cfg!(debug_assertions),
+    )?;
+    if config.seal_pkcs12.is_some() || backend == crate::db::Backend::Sqlite {
+        crate::seal::Sealer::from_config(config)
+            .map_err(|e| AppError::bad_request(e.to_string()))?;
+    }
     let anchors = app::qes_anchors(config)?;
-    let backend = db.backend();
+    let db = app::open_db(config)?;
     let report = crate::db::backup::restore(
         &db,
         file,
@@ -469,4 +487,14 @@ fn serve(figment: Figment, config: &Config) -> Result<(), AppError> {
     rocket::execute(async move { rocket.launch().await })
         .map(|_| ())
         .map_err(|e| AppError::internal(format!("server stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_are_written_the_german_way() {
+        assert_eq!(super::megabytes(1_640_000), "1,6 MB");
+        assert_eq!(super::megabytes(3_040_512_000), "3.040,5 MB");
+        assert_eq!(super::megabytes(0), "0,0 MB");
+    }
 }

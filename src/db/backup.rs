@@ -281,15 +281,8 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Reads a table's rows in pages (whole, if its key has several columns: a small table),
-/// in key order, handing each page to `each`.
-fn read_rows(
-    conn: &mut DbConn,
-    table: &Table,
-    cols: &[Column],
-    mut each: impl FnMut(Vec<Vec<Val>>) -> AppResult<()>,
-) -> AppResult<()> {
-    let backend = backend_of(conn);
+/// The SQL of a row as one JSON array of its columns (binary data in hex).
+fn row_as_json(backend: Backend, cols: &[Column]) -> String {
     let exprs = cols
         .iter()
         .map(|c| match (backend, c.kind) {
@@ -299,10 +292,22 @@ fn read_rows(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let array = match backend {
+    match backend {
         Backend::Sqlite => format!("json_array({exprs})"),
         Backend::Postgres => format!("json_build_array({exprs})::text"),
-    };
+    }
+}
+
+/// Reads a table's rows in pages (whole, if its key has several columns: a small table),
+/// in key order, handing each page to `each`.
+fn read_rows(
+    conn: &mut DbConn,
+    table: &Table,
+    cols: &[Column],
+    mut each: impl FnMut(Vec<Vec<Val>>) -> AppResult<()>,
+) -> AppResult<()> {
+    let backend = backend_of(conn);
+    let array = row_as_json(backend, cols);
     let order = table
         .key
         .iter()
@@ -680,9 +685,11 @@ fn copy_all(from: &mut DbConn, to: &mut DbConn) -> AppResult<Vec<TableSum>> {
 }
 
 /// Copies a table whose rows refer to each other (an Einzelabruf to its EKV and RV, an
-/// EKV to its IÖV) in rounds: each reads the table page by page and inserts the rows whose
-/// referred-to rows are in, so every foreign key holds at its insert; memory holds the
-/// ids, not the rows. Rounds: the depth of the references plus one.
+/// EKV to its IÖV). First the rows that others refer to (a few thousand IÖV, RV and EKV
+/// among a million Einzelabrufe), read by id and inserted in rounds, each round the rows
+/// whose referred-to rows are in; then one pass over the whole table for the rest, whose
+/// references all lie among the first. Every foreign key holds at its insert, and the
+/// table is read once (and the referred-to rows once more).
 fn copy_in_rounds(
     from: &mut DbConn,
     to: &mut DbConn,
@@ -707,42 +714,81 @@ fn copy_in_rounds(
         Val::Text(s) => Some(s.clone()),
         _ => None,
     };
-    let mut done: HashSet<String> = HashSet::new();
-    let mut first = true;
-    loop {
-        let mut seen = 0usize;
-        let before = done.len();
-        read_rows(from, t, source, |page| {
-            seen += page.len();
-            if first {
-                page.iter().for_each(|r| summer.add(r));
-            }
-            let ready: Vec<Vec<Val>> = page
+    let refs_in = |row: &[Val], done: &HashSet<String>| {
+        refs.iter()
+            .all(|&i| id(&row[i]).is_none_or(|target| done.contains(&target)))
+    };
+    let backend = backend_of(from);
+    let mut referred: Vec<String> = Vec::new();
+    for r in t.self_refs {
+        let sql = format!(
+            "SELECT DISTINCT {c} AS name FROM {} WHERE {c} IS NOT NULL",
+            quoted(t.name),
+            c = quoted(r)
+        );
+        referred.extend(
+            diesel::sql_query(sql)
+                .load::<NameRow>(from)?
                 .into_iter()
-                .filter(|row| {
-                    id(&row[key]).is_some_and(|k| !done.contains(&k))
-                        && refs
-                            .iter()
-                            .all(|&i| id(&row[i]).is_none_or(|target| done.contains(&target)))
-                })
-                .collect();
-            let ids: Vec<String> = ready.iter().filter_map(|r| id(&r[key])).collect();
-            insert_rows(to, t.name, insert_cols, ready)?;
-            done.extend(ids);
-            Ok(())
-        })?;
-        first = false;
-        if done.len() == seen {
-            return Ok(());
+                .map(|r| r.name),
+        );
+    }
+    referred.sort_unstable();
+    referred.dedup();
+    let mut waiting = Vec::new();
+    for chunk in referred.chunks(500) {
+        let marks = (1..=chunk.len())
+            .map(|i| match backend {
+                Backend::Sqlite => "?".to_string(),
+                Backend::Postgres => format!("${i}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = diesel::sql_query(format!(
+            "SELECT {} AS j FROM {} WHERE {} IN ({marks})",
+            row_as_json(backend, source),
+            quoted(t.name),
+            quoted(t.key[0])
+        ))
+        .into_boxed::<MultiBackend>();
+        for r in chunk {
+            q = q.bind::<Text, _>(r.clone());
         }
-        if done.len() == before {
+        for row in q.load::<JsonRow>(from)? {
+            waiting.push(parse_row(t.name, source, &row.j)?);
+        }
+    }
+    let mut done: HashSet<String> = HashSet::new();
+    while !waiting.is_empty() {
+        let before = waiting.len();
+        let (ready, rest): (Vec<_>, Vec<_>) =
+            waiting.into_iter().partition(|row| refs_in(row, &done));
+        done.extend(ready.iter().filter_map(|r| id(&r[key])));
+        insert_rows(to, t.name, insert_cols, ready)?;
+        waiting = rest;
+        if waiting.len() == before {
             return Err(failed(format!(
-                "{}: {} Zeilen verweisen auf Zeilen, die fehlen oder im Kreis zurückverweisen.",
-                t.name,
-                seen - done.len()
+                "{}: {before} Zeilen verweisen auf Zeilen, die fehlen oder im Kreis \
+                 zurückverweisen.",
+                t.name
             )));
         }
     }
+    read_rows(from, t, source, |page| {
+        page.iter().for_each(|r| summer.add(r));
+        let rest: Vec<Vec<Val>> = page
+            .into_iter()
+            .filter(|row| id(&row[key]).is_none_or(|k| !done.contains(&k)))
+            .collect();
+        if let Some(row) = rest.iter().find(|row| !refs_in(row, &done)) {
+            return Err(failed(format!(
+                "{}: die Zeile {:?} verweist auf eine Zeile, die fehlt.",
+                t.name,
+                id(&row[key]).unwrap_or_default()
+            )));
+        }
+        insert_rows(to, t.name, insert_cols, rest)
+    })
 }
 
 /// The first table whose sum differs, as a German sentence.
@@ -916,8 +962,12 @@ pub struct RestoreReport {
 
 /// Reads and checks a backup file's manifest (without changing the file).
 pub fn read_manifest(file: &Path) -> AppResult<Manifest> {
-    let head = std::fs::read(file)
-        .map(|b| b.get(..16).map(|h| h.to_vec()).unwrap_or_default())
+    let mut head = [0u8; 16];
+    std::fs::File::open(file)
+        .and_then(|mut f| {
+            use std::io::Read;
+            f.read(&mut head)
+        })
         .map_err(|e| failed(format!("{}: {e}", file.display())))?;
     let not_a_backup = || {
         failed(format!(
@@ -925,7 +975,7 @@ pub fn read_manifest(file: &Path) -> AppResult<Manifest> {
             file.display()
         ))
     };
-    if head != b"SQLite format 3\0" {
+    if &head != b"SQLite format 3\0" {
         return Err(not_a_backup());
     }
     let mut conn = open_file(file)?;
@@ -948,6 +998,45 @@ pub fn read_manifest(file: &Path) -> AppResult<Manifest> {
     Ok(manifest)
 }
 
+/// A file removed when dropped (the migrated copy of an older backup).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether the backup's schema lacks migrations of this program (refused if it has
+/// migrations this program does not know).
+fn needs_migrations(conn: &mut DbConn) -> AppResult<bool> {
+    let DbConn::Sqlite(c) = conn else {
+        return Err(AppError::internal("a backup is a SQLite file"));
+    };
+    let unreadable = |e| AppError::internal(format!("migrations unreadable: {e}"));
+    let applied: HashSet<String> =
+        MigrationHarness::<diesel::sqlite::Sqlite>::applied_migrations(c)
+            .map_err(unreadable)?
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+    let ours: HashSet<String> =
+        diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(
+            &SQLITE_MIGRATIONS,
+        )
+        .map_err(unreadable)?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    if let Some(newer) = applied.iter().find(|v| !ours.contains(*v)) {
+        return Err(failed(format!(
+            "Die Sicherung stammt von einem neueren Programm (Schema {newer}); \
+             bitte mit diesem oder einem neueren wiederherstellen."
+        )));
+    }
+    Ok(ours.iter().any(|v| !applied.contains(v)))
+}
+
 /// Loads the backup `file` into the empty database `db` (migrated by the caller). The
 /// sealer is built by `sealer` on the target's connection inside the restore's
 /// transaction (so that a TEST seal that came with the backup is the one used).
@@ -958,60 +1047,32 @@ pub fn restore(
     anchors: &[Vec<u8>],
 ) -> AppResult<RestoreReport> {
     let manifest = read_manifest(file)?;
-    // A copy, brought to this program's schema; the backup itself is not changed.
-    let work = std::env::temp_dir().join(format!(
-        "nachnutzung-restore-{}.db",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::copy(file, &work).map_err(|e| failed(format!("{}: {e}", file.display())))?;
-    let result = restore_from(db, &work, &manifest, sealer, anchors);
-    let _ = std::fs::remove_file(&work);
-    result.map(|(tables, documents_verified)| RestoreReport {
-        manifest,
-        tables,
-        documents_verified,
-    })
-}
-
-fn restore_from(
-    db: &Db,
-    work: &Path,
-    manifest: &Manifest,
-    sealer: impl FnOnce(&mut DbConn) -> AppResult<crate::seal::Sealer>,
-    anchors: &[Vec<u8>],
-) -> AppResult<(Vec<TableSum>, u64)> {
-    let mut file = open_file(work)?;
-    if let Some(diff) = compare(&manifest.tables, &sums(&mut file)?) {
+    let mut source = open_file(file)?;
+    if let Some(diff) = compare(&manifest.tables, &sums(&mut source)?) {
         return Err(failed(format!(
             "Die Sicherung ist beschädigt oder wurde verändert: {diff}. Nichts wurde geladen."
         )));
     }
-    if let DbConn::Sqlite(c) = &mut file {
-        let known: HashSet<String> =
-            MigrationHarness::<diesel::sqlite::Sqlite>::applied_migrations(c)
-                .map_err(|e| AppError::internal(format!("migrations unreadable: {e}")))?
-                .iter()
-                .map(|v| v.to_string())
-                .collect();
-        let ours: HashSet<String> =
-            diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(
-                &SQLITE_MIGRATIONS,
-            )
-            .map_err(|e| AppError::internal(format!("migrations unreadable: {e}")))?
-            .iter()
-            .map(|m| m.name().version().to_string())
-            .collect();
-        if let Some(newer) = known.iter().find(|v| !ours.contains(*v)) {
-            return Err(failed(format!(
-                "Die Sicherung stammt von einem neueren Programm (Schema {newer}); \
-                 bitte mit diesem oder einem neueren wiederherstellen."
-            )));
+    // An older backup is read from a copy brought to this program's schema; the backup
+    // itself is never changed.
+    let mut _copy = None;
+    let expected = if needs_migrations(&mut source)? {
+        let work = TempFile(std::env::temp_dir().join(format!(
+            "nachnutzung-restore-{}.db",
+            uuid::Uuid::new_v4().simple()
+        )));
+        std::fs::copy(file, &work.0).map_err(|e| failed(format!("{}: {e}", file.display())))?;
+        source = open_file(&work.0)?;
+        _copy = Some(work);
+        if let DbConn::Sqlite(c) = &mut source {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| AppError::internal(format!("migration failed: {e}")))?;
         }
-        c.run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|e| AppError::internal(format!("migration failed: {e}")))?;
-    }
-    let expected = sums(&mut file)?;
-    db.write_blocking(|target| {
+        sums(&mut source)?
+    } else {
+        manifest.tables.clone()
+    };
+    let (tables, documents_verified) = db.write_blocking(|target| {
         for t in TABLES {
             #[derive(QueryableByName)]
             struct N {
@@ -1029,8 +1090,16 @@ fn restore_from(
                 )));
             }
         }
-        copy_all(&mut file, target)?;
-        let restored = sums(target)?;
+        // SQLite: a page cache large enough that one long transaction does not write the
+        // same index pages to the WAL over and over (256 MB; the default is 2 MB).
+        if let DbConn::Sqlite(_) = target {
+            target.batch_execute("PRAGMA cache_size = -262144")?;
+        }
+        let copied = copy_all(&mut source, target).and_then(|_| sums(target));
+        if let DbConn::Sqlite(_) = target {
+            target.batch_execute("PRAGMA cache_size = -2000")?;
+        }
+        let restored = copied?;
         if let Some(diff) = compare(&expected, &restored) {
             return Err(AppError::internal(format!(
                 "restored rows differ from the backup: {diff}"
@@ -1039,6 +1108,11 @@ fn restore_from(
         let sealer = sealer(target)?;
         let verified = verify_documents(target, &sealer, anchors)?;
         Ok((restored, verified))
+    })?;
+    Ok(RestoreReport {
+        manifest,
+        tables,
+        documents_verified,
     })
 }
 
