@@ -85,7 +85,7 @@ impl SmtpServer {
         Mailer::from_settings(&settings, "http://127.0.0.1:8000", &self.folder).unwrap()
     }
 
-    /// Everything received so far.
+    /// Everything received so far, in the order it arrived.
     pub(crate) fn received(&self) -> Vec<Value> {
         let Ok(dir) = std::fs::read_dir(&self.folder) else {
             return Vec::new();

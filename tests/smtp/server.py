@@ -11,6 +11,7 @@ import email.policy
 import json
 import os
 import sys
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -36,7 +37,11 @@ class Handler:
             "html": html.get_content() if html else "",
         }
         self.count += 1
-        path = os.path.join(self.folder, f"{os.getpid()}-{self.count:06d}.json")
+        # Named by arrival time first: the files of a restarted server (another pid, which
+        # may have fewer digits) still sort after the earlier ones.
+        path = os.path.join(
+            self.folder, f"{time.time_ns():020d}-{os.getpid()}-{self.count:06d}.json"
+        )
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump(record, f)
         os.rename(path + ".tmp", path)
