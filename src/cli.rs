@@ -311,6 +311,12 @@ fn megabytes(bytes: u64) -> String {
 
 fn backup(config: &Config, file: &std::path::Path) -> Result<(), AppError> {
     let url = DbUrl::parse(&config.database_url).map_err(AppError::bad_request)?;
+    if url.backend == crate::db::Backend::Sqlite && !std::path::Path::new(&url.target).exists() {
+        return Err(AppError::bad_request(format!(
+            "Die Datenbank {} gibt es nicht: nichts zu sichern.",
+            url.target
+        )));
+    }
     let db = crate::db::Db::open(&url, 2)?;
     let report = crate::db::backup::backup(&db, file)?;
     let m = &report.manifest;
@@ -348,16 +354,12 @@ fn restore(config: &Config, figment: &Figment, file: &std::path::Path) -> Result
     }
     let anchors = app::qes_anchors(config)?;
     let db = app::open_db(config)?;
-    let report = crate::db::backup::restore(
-        &db,
-        file,
-        |conn| {
-            app::sealer_with(config, figment, backend, |password| {
-                crate::store::test_seal::ensure(conn, password)
-            })
-        },
-        &anchors,
-    )?;
+    let report = crate::db::backup::restore(&db, file, |conn| {
+        let sealer = app::sealer_with(config, figment, backend, |password| {
+            crate::store::test_seal::ensure(conn, password)
+        })?;
+        crate::actions::documents::verify_all(conn, &sealer, &anchors)
+    })?;
     db.optimize()?;
     let m = &report.manifest;
     println!(

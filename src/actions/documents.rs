@@ -503,3 +503,37 @@ fn issued_prefix(
     }
     Ok(None)
 }
+
+/// Verifies every sealed document of the database, one at a time: the seal holds and is
+/// trusted, and the registry knows the document (`restore`, before it commits). The first
+/// failure is the error.
+pub fn verify_all(conn: &mut DbConn, sealer: &Sealer, anchors: &[Vec<u8>]) -> AppResult<u64> {
+    use crate::db::schema::agreements;
+    let ids: Vec<String> = documents::table
+        .select(documents::id)
+        .order(documents::id)
+        .load(conn)?;
+    for id in &ids {
+        let (reference, pdf): (String, Vec<u8>) = documents::table
+            .inner_join(agreements::table)
+            .filter(documents::id.eq(id))
+            .select((agreements::reference, documents::pdf))
+            .first(conn)?;
+        let v = verify(conn, sealer, &pdf, anchors)?;
+        if !(v.seal_valid && v.issued_by_registry) {
+            let mut why = v.seal.problems.clone();
+            if !v.seal.trusted {
+                why.insert(0, "Siegel nicht vertrauenswürdig".into());
+            }
+            return Err(AppError::bad_request(format!(
+                "Das gesiegelte Dokument zu {reference} besteht die Prüfung nach dem Laden \
+                 nicht ({}). Nichts wurde geladen. Es trägt das Siegel „{}“: diese \
+                 Installation muss dasselbe Siegel verwenden (seal_pkcs12) oder ihm vertrauen \
+                 (seal_trusted_certificates).",
+                why.join("; "),
+                v.seal.signer.clone().unwrap_or_default()
+            )));
+        }
+    }
+    Ok(ids.len() as u64)
+}

@@ -922,7 +922,10 @@ fn write_backup(db: &Db, part: &Path) -> AppResult<Manifest> {
     }
     let manifest = Manifest {
         format: FORMAT.to_string(),
-        created_at: crate::store::now().to_string(),
+        created_at: {
+            let now = time::OffsetDateTime::now_utc();
+            PrimitiveDateTime::new(now.date(), now.time()).to_string()
+        },
         source: match db.backend() {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
@@ -957,6 +960,7 @@ pub struct RestoreReport {
     pub manifest: Manifest,
     /// The sums of the restored database (after this program's migrations).
     pub tables: Vec<TableSum>,
+    /// What the caller's check counted (the sealed documents verified).
     pub documents_verified: u64,
 }
 
@@ -1037,14 +1041,14 @@ fn needs_migrations(conn: &mut DbConn) -> AppResult<bool> {
     Ok(ours.iter().any(|v| !applied.contains(v)))
 }
 
-/// Loads the backup `file` into the empty database `db` (migrated by the caller). The
-/// sealer is built by `sealer` on the target's connection inside the restore's
-/// transaction (so that a TEST seal that came with the backup is the one used).
+/// Loads the backup `file` into the empty database `db` (migrated by the caller). When
+/// every table's rows and checksum are as in the backup, `check` runs on the target inside
+/// the restore's transaction (the CLI verifies every sealed document there, with a TEST
+/// seal that came with the backup); its error undoes the restore, its count is reported.
 pub fn restore(
     db: &Db,
     file: &Path,
-    sealer: impl FnOnce(&mut DbConn) -> AppResult<crate::seal::Sealer>,
-    anchors: &[Vec<u8>],
+    check: impl FnOnce(&mut DbConn) -> AppResult<u64>,
 ) -> AppResult<RestoreReport> {
     let manifest = read_manifest(file)?;
     let mut source = open_file(file)?;
@@ -1105,8 +1109,7 @@ pub fn restore(
                 "restored rows differ from the backup: {diff}"
             )));
         }
-        let sealer = sealer(target)?;
-        let verified = verify_documents(target, &sealer, anchors)?;
+        let verified = check(target)?;
         Ok((restored, verified))
     })?;
     Ok(RestoreReport {
@@ -1114,44 +1117,6 @@ pub fn restore(
         tables,
         documents_verified,
     })
-}
-
-/// Verifies every sealed document of the database, one at a time: the seal holds and is
-/// trusted, and the registry knows the document. The first failure is the error.
-fn verify_documents(
-    conn: &mut DbConn,
-    sealer: &crate::seal::Sealer,
-    anchors: &[Vec<u8>],
-) -> AppResult<u64> {
-    use super::schema::documents;
-    use diesel::prelude::*;
-    let ids: Vec<String> = documents::table
-        .select(documents::id)
-        .order(documents::id)
-        .load(conn)?;
-    for id in &ids {
-        let (reference, pdf): (String, Vec<u8>) = documents::table
-            .inner_join(super::schema::agreements::table)
-            .filter(documents::id.eq(id))
-            .select((super::schema::agreements::reference, documents::pdf))
-            .first(conn)?;
-        let v = crate::actions::documents::verify(conn, sealer, &pdf, anchors)?;
-        if !(v.seal_valid && v.issued_by_registry) {
-            let mut why = v.seal.problems.clone();
-            if !v.seal.trusted {
-                why.insert(0, "Siegel nicht vertrauenswürdig".into());
-            }
-            return Err(failed(format!(
-                "Das gesiegelte Dokument zu {reference} besteht die Prüfung nach dem Laden \
-                 nicht ({}). Nichts wurde geladen. Es trägt das Siegel „{}“: diese \
-                 Installation muss dasselbe Siegel verwenden (seal_pkcs12) oder ihm vertrauen \
-                 (seal_trusted_certificates).",
-                why.join("; "),
-                v.seal.signer.clone().unwrap_or_default()
-            )));
-        }
-    }
-    Ok(ids.len() as u64)
 }
 
 #[cfg(test)]

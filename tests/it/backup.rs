@@ -297,6 +297,17 @@ fn restore_refuses_what_it_must_not_load_and_leaves_the_target_as_it_was() {
     let (ok, out) = run(&app.database_url, &["backup", file_arg]);
     assert!(ok, "{out}");
 
+    // Nothing to back up where there is no database (and none is created).
+    let (missing, _m) = sqlite_database();
+    let (ok, out) = run(
+        &missing,
+        &["backup", file.with_file_name("x.db").to_str().unwrap()],
+    );
+    assert!(!ok);
+    assert!(out.contains("gibt es nicht: nichts zu sichern"), "{out}");
+    let path = missing.strip_prefix("sqlite://").unwrap();
+    assert!(!std::path::Path::new(path).exists());
+
     // The backup overwrites nothing.
     let (ok, out) = run(&app.database_url, &["backup", file_arg]);
     assert!(!ok);
