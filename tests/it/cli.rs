@@ -454,7 +454,13 @@ fn sigterm_ends_the_server_cleanly_and_gives_back_its_mail_leases() {
             .read_blocking(|c| Ok(outbox::table.count().get_result(c)?))
             .unwrap();
         assert!(total >= 5, "{total}");
-        // The worker has claimed a mail and is sending it.
+        // The worker is sending a mail: its data has reached the (slow) relay. (A mail it
+        // has only claimed may be given back unsent when the stop comes first.)
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while smtp.receiving() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(smtp.receiving(), 1, "one mail on its way");
         let leased = || -> i64 {
             db.read_blocking(|c| {
                 Ok(outbox::table

@@ -31,6 +31,27 @@ impl Drop for Proc {
     }
 }
 
+/// nginx is stopped with SIGTERM: its master then ends its worker (killed with SIGKILL,
+/// the master left the worker running, one more after every run).
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn instance(url: &str, port: u16, dir: &std::path::Path, smtp_port: u16) -> Proc {
     Proc(
         Command::new(env!("CARGO_BIN_EXE_nachnutzung"))
@@ -60,7 +81,7 @@ fn instance(url: &str, port: u16, dir: &std::path::Path, smtp_port: u16) -> Proc
 }
 
 /// Debian's nginx in front of both, round robin, in a folder of its own.
-fn nginx(dir: &std::path::Path, port: u16, upstreams: &[u16]) -> Proc {
+fn nginx(dir: &std::path::Path, port: u16, upstreams: &[u16]) -> Nginx {
     let servers: String = upstreams
         .iter()
         .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;\n"))
@@ -77,7 +98,7 @@ fn nginx(dir: &std::path::Path, port: u16, upstreams: &[u16]) -> Proc {
            proxy_next_upstream error timeout;\n  }}\n }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    Proc(
+    Nginx(
         Command::new("/usr/sbin/nginx")
             .arg("-p")
             .arg(dir)

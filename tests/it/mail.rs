@@ -85,6 +85,19 @@ impl SmtpServer {
         Mailer::from_settings(&settings, "http://127.0.0.1:8000", &self.folder).unwrap()
     }
 
+    /// How many messages a slow server has begun to receive (their data arrived).
+    pub(crate) fn receiving(&self) -> usize {
+        std::fs::read_dir(&self.folder)
+            .map(|dir| {
+                dir.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "receiving"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// Everything received so far, in the order it arrived.
     pub(crate) fn received(&self) -> Vec<Value> {
         let Ok(dir) = std::fs::read_dir(&self.folder) else {

@@ -3,7 +3,8 @@
 Usage: python3 server.py PORT DIR [DELAY]. Each message received is written to DIR as one JSON
 file (envelope recipients, decoded subject, Message-ID, plain and HTML parts); prints
 "ready" once it listens and stops when its stdin closes. DELAY (seconds) makes it a slow
-sink: it waits that long before accepting each message.
+sink: it waits that long before accepting each message, having written a ".receiving"
+mark into DIR as the message's data arrived.
 """
 import asyncio
 import email
@@ -24,6 +25,9 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
+            # The message is on its way: a mark for tests that need a mail in flight.
+            mark = os.path.join(self.folder, f"{time.time_ns():020d}-{os.getpid()}.receiving")
+            open(mark, "w").close()
             await asyncio.sleep(self.delay)
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = msg.get_body(("plain",))
