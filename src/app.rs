@@ -48,7 +48,14 @@ pub fn sealer_with(
     };
     let password = crate::store::test_seal::password(&secret);
     let der = shared(&password)?;
-    Sealer::from_config_with(config, Some((&der, &password))).map_err(failed)
+    Sealer::from_config_with(config, Some((&der, &password))).map_err(|e| {
+        AppError::bad_request(format!(
+            "Das gemeinsame TEST-Siegel in der Datenbank lässt sich mit diesem secret_key nicht \
+             öffnen ({e}): jede Instanz braucht denselben secret_key wie die, die es angelegt \
+             hat (nach einer Wiederherstellung: den der Quelle), oder ein eigenes Siegel \
+             (seal_pkcs12)."
+        ))
+    })
 }
 
 /// The configured `secret_key` as configured (text or bytes), unless absent or all zero.

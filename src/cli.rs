@@ -360,7 +360,6 @@ fn restore(config: &Config, figment: &Figment, file: &std::path::Path) -> Result
         })?;
         crate::actions::documents::verify_all(conn, &sealer, &anchors)
     })?;
-    db.optimize()?;
     let m = &report.manifest;
     println!(
         "Wiederhergestellt aus {} (Sicherung vom {} UTC, Quelle {}):",
@@ -391,6 +390,24 @@ fn restore(config: &Config, figment: &Figment, file: &std::path::Path) -> Result
         "  {} gesiegelte Dokumente geprüft: alle gültig und vom Register ausgestellt",
         thousands(report.documents_verified as usize)
     );
+    let waiting = db.read_blocking(crate::store::outbox::unsent)?;
+    if waiting.0 > 0 {
+        let count = match waiting.0 {
+            1 => "1 Mail wartet und geht".to_string(),
+            n => format!("{} Mails warten und gehen", thousands(n as usize)),
+        };
+        println!(
+            "  Postausgang: {count} hinaus, sobald ein Server auf dieser Datenbank läuft \
+             (für ein Testsystem vorher mail_transport = \"folder\" setzen)."
+        );
+    }
+    // The planner's statistics (the data is committed; a failure here is only reported).
+    if let Err(e) = db.optimize() {
+        eprintln!(
+            "Hinweis: Statistiken nicht aktualisiert (ANALYZE): {}",
+            e.message
+        );
+    }
     Ok(())
 }
 

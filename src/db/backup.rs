@@ -286,7 +286,11 @@ fn row_as_json(backend: Backend, cols: &[Column]) -> String {
     let exprs = cols
         .iter()
         .map(|c| match (backend, c.kind) {
-            (Backend::Sqlite, Kind::Blob) => format!("hex({})", quoted(&c.name)),
+            // hex(NULL) is '' in SQLite: a NULL stays NULL.
+            (Backend::Sqlite, Kind::Blob) => format!(
+                "CASE WHEN {c} IS NULL THEN NULL ELSE hex({c}) END",
+                c = quoted(&c.name)
+            ),
             (Backend::Postgres, Kind::Blob) => format!("encode({}, 'hex')", quoted(&c.name)),
             _ => quoted(&c.name),
         })
@@ -447,15 +451,15 @@ fn bind(q: Boxed<'_>, kind: Kind, value: Val) -> AppResult<Boxed<'_>> {
         (Kind::Text, Val::Text(s)) => q.bind::<Text, _>(s),
         (Kind::Bool, Val::Bool(b)) => q.bind::<Bool, _>(b),
         (Kind::Int, Val::Int(i)) => q.bind::<Integer, _>(
-            i32::try_from(i).map_err(|_| failed(format!("{i} ist zu groß für die Spalte")))?,
+            i32::try_from(i).map_err(|_| failed("eine Zahl ist zu groß für die Spalte"))?,
         ),
         (Kind::BigInt, Val::Int(i)) => q.bind::<BigInt, _>(i),
         (Kind::Timestamp, Val::Ts(t)) => q.bind::<Timestamp, _>(t),
         (Kind::Date, Val::Date(d)) => q.bind::<Date, _>(d),
         (Kind::Blob, Val::Blob(b)) => q.bind::<Binary, _>(b),
-        (kind, value) => {
+        (kind, _) => {
             return Err(failed(format!(
-                "Ein Wert passt nicht zur Spalte ({value:?} für {kind:?})."
+                "ein Wert passt nicht zur Spalte (erwartet: {kind:?})"
             )))
         }
     })
@@ -527,7 +531,8 @@ fn insert_rows(
         .into_boxed::<MultiBackend>();
         for row in chunk {
             for (value, col) in row.into_iter().zip(cols) {
-                q = bind(q, col.kind, value)?;
+                q = bind(q, col.kind, value)
+                    .map_err(|e| failed(format!("{table}.{}: {}", col.name, e.message)))?;
             }
         }
         q.execute(conn)?;
@@ -622,7 +627,12 @@ impl Summer {
 
 /// Every table's rows and checksum, as the connection's database holds them.
 fn sums(conn: &mut DbConn) -> AppResult<Vec<TableSum>> {
-    TABLES
+    sums_of(conn, TABLES)
+}
+
+/// The rows and checksum of `tables`.
+fn sums_of(conn: &mut DbConn, tables: &[Table]) -> AppResult<Vec<TableSum>> {
+    tables
         .iter()
         .map(|t| {
             let cols = columns(conn, t.name)?;
@@ -780,11 +790,10 @@ fn copy_in_rounds(
             .into_iter()
             .filter(|row| id(&row[key]).is_none_or(|k| !done.contains(&k)))
             .collect();
-        if let Some(row) = rest.iter().find(|row| !refs_in(row, &done)) {
+        if rest.iter().any(|row| !refs_in(row, &done)) {
             return Err(failed(format!(
-                "{}: die Zeile {:?} verweist auf eine Zeile, die fehlt.",
-                t.name,
-                id(&row[key]).unwrap_or_default()
+                "{}: eine Zeile verweist auf eine Zeile, die fehlt.",
+                t.name
             )));
         }
         insert_rows(to, t.name, insert_cols, rest)
@@ -812,7 +821,10 @@ fn compare(expected: &[TableSum], found: &[TableSum]) -> Option<String> {
             Some(_) => {}
         }
     }
-    None
+    found
+        .keys()
+        .find(|name| !expected.iter().any(|e| e.name == **name))
+        .map(|name| format!("Tabelle {name} ist hinzugekommen"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -839,10 +851,11 @@ fn newest_migration(conn: &mut DbConn) -> AppResult<String> {
         .unwrap_or_default())
 }
 
-/// The backup file's partial name while it is written (renamed when complete).
+/// The backup file's name while it is written, unique to this run (linked to its name
+/// when complete).
 fn partial(file: &Path) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
-    name.push(".teil");
+    name.push(format!(".{}.teil", uuid::Uuid::new_v4().simple()));
     file.with_file_name(name)
 }
 
@@ -862,18 +875,54 @@ pub fn backup(db: &Db, file: &Path) -> AppResult<BackupReport> {
             file.display()
         )));
     }
-    if db.pending_migrations_blocking()? > 0 {
-        return Err(failed(
-            "Die Datenbank ist nicht auf dem Stand dieses Programms: erst `nachnutzung migrate` \
-             (oder mit dem Programm sichern, das die Datenbank zuletzt benutzt hat).",
-        ));
+    let folder = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(failed(format!(
+            "Den Ordner {} gibt es nicht.",
+            folder.display()
+        )));
+    }
+    let not_ours = "Die Datenbank ist nicht auf dem Stand dieses Programms";
+    let (unknown, lacking) = db.read_blocking(schema_against_ours)?;
+    if let Some(newer) = unknown.first() {
+        return Err(failed(format!(
+            "{not_ours}: ein neueres Programm hat sie migriert (Schema {newer}). Bitte mit \
+             dem Programm sichern, das die Datenbank benutzt; dieses kennt nicht alle ihre \
+             Tabellen."
+        )));
+    }
+    if lacking {
+        return Err(failed(format!(
+            "{not_ours}: erst `nachnutzung migrate` (oder mit dem Programm sichern, das die \
+             Datenbank zuletzt benutzt hat)."
+        )));
+    }
+    let unlisted = db.read_blocking(unlisted_tables)?;
+    if !unlisted.is_empty() {
+        return Err(failed(format!(
+            "{not_ours}: die Tabellen {} kennt die Sicherung nicht.",
+            unlisted.join(", ")
+        )));
     }
     let part = partial(file);
-    let _ = std::fs::remove_file(&part);
     let result = write_backup(db, &part);
     match result {
         Ok(manifest) => {
-            std::fs::rename(&part, file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
+            // A link, not a rename: it fails if FILE appeared in the meantime.
+            let linked = std::fs::hard_link(&part, file);
+            let _ = std::fs::remove_file(&part);
+            linked.map_err(|e| {
+                failed(format!(
+                    "{}: {e}; eine Sicherung überschreibt nichts.",
+                    file.display()
+                ))
+            })?;
+            if let Ok(dir) = std::fs::File::open(folder) {
+                let _ = dir.sync_all();
+            }
             let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
             Ok(BackupReport {
                 file: file.to_path_buf(),
@@ -894,8 +943,9 @@ fn write_backup(db: &Db, part: &Path) -> AppResult<Manifest> {
     let schema = newest_migration(source)?;
     let read_sums = match source {
         DbConn::Sqlite(_) => {
-            let target = part.to_string_lossy().replace('\'', "''");
-            source.batch_execute(&format!("VACUUM INTO '{target}'"))?;
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<Text, _>(part.to_string_lossy())
+                .execute(source)?;
             None
         }
         DbConn::Postgres(_) => {
@@ -911,21 +961,30 @@ fn write_backup(db: &Db, part: &Path) -> AppResult<Manifest> {
             Some(read)
         }
     };
+    // It holds password and token hashes and sealed documents: for its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(part, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| failed(format!("{}: {e}", part.display())))?;
+    }
     let mut file = open_file(part)?;
     let written = sums(&mut file)?;
     if let Some(read) = read_sums {
         if let Some(diff) = compare(&read, &written) {
-            return Err(AppError::internal(format!(
-                "backup file differs from what was read: {diff}"
+            return Err(failed(format!(
+                "Die Sicherung weicht von dem ab, was gelesen wurde ({diff}); sie wurde \
+                 nicht geschrieben."
             )));
         }
     }
     let manifest = Manifest {
         format: FORMAT.to_string(),
-        created_at: {
-            let now = time::OffsetDateTime::now_utc();
-            PrimitiveDateTime::new(now.date(), now.time()).to_string()
-        },
+        created_at: time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .map_err(|e| AppError::internal(e.to_string()))?,
         source: match db.backend() {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
@@ -966,13 +1025,12 @@ pub struct RestoreReport {
 
 /// Reads and checks a backup file's manifest (without changing the file).
 pub fn read_manifest(file: &Path) -> AppResult<Manifest> {
+    use std::io::Read;
     let mut head = [0u8; 16];
     std::fs::File::open(file)
-        .and_then(|mut f| {
-            use std::io::Read;
-            f.read(&mut head)
-        })
-        .map_err(|e| failed(format!("{}: {e}", file.display())))?;
+        .map_err(|e| failed(format!("{}: {e}", file.display())))?
+        .read_exact(&mut head)
+        .ok();
     let not_a_backup = || {
         failed(format!(
             "{} ist keine Sicherung des Nachnutzungsregisters (`nachnutzung backup`).",
@@ -1011,34 +1069,63 @@ impl Drop for TempFile {
     }
 }
 
+/// The database's applied migrations this program does not know, and whether it lacks
+/// some of this program's.
+fn schema_against_ours(conn: &mut DbConn) -> AppResult<(Vec<String>, bool)> {
+    use diesel::migration::MigrationSource;
+    let unreadable = |e| AppError::internal(format!("migrations unreadable: {e}"));
+    let (applied, ours): (Vec<String>, HashSet<String>) = match conn {
+        DbConn::Sqlite(c) => (
+            MigrationHarness::<diesel::sqlite::Sqlite>::applied_migrations(c)
+                .map_err(unreadable)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            {
+                let list: Vec<Box<dyn diesel::migration::Migration<diesel::sqlite::Sqlite>>> =
+                    SQLITE_MIGRATIONS.migrations().map_err(unreadable)?;
+                list.iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            },
+        ),
+        DbConn::Postgres(c) => (
+            MigrationHarness::<diesel::pg::Pg>::applied_migrations(c)
+                .map_err(unreadable)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            {
+                let list: Vec<Box<dyn diesel::migration::Migration<diesel::pg::Pg>>> =
+                    super::POSTGRES_MIGRATIONS
+                        .migrations()
+                        .map_err(unreadable)?;
+                list.iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            },
+        ),
+    };
+    let unknown: Vec<String> = applied
+        .iter()
+        .filter(|v| !ours.contains(*v))
+        .cloned()
+        .collect();
+    let lacking = ours.iter().any(|v| !applied.contains(v));
+    Ok((unknown, lacking))
+}
+
 /// Whether the backup's schema lacks migrations of this program (refused if it has
 /// migrations this program does not know).
 fn needs_migrations(conn: &mut DbConn) -> AppResult<bool> {
-    let DbConn::Sqlite(c) = conn else {
-        return Err(AppError::internal("a backup is a SQLite file"));
-    };
-    let unreadable = |e| AppError::internal(format!("migrations unreadable: {e}"));
-    let applied: HashSet<String> =
-        MigrationHarness::<diesel::sqlite::Sqlite>::applied_migrations(c)
-            .map_err(unreadable)?
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-    let ours: HashSet<String> =
-        diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(
-            &SQLITE_MIGRATIONS,
-        )
-        .map_err(unreadable)?
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect();
-    if let Some(newer) = applied.iter().find(|v| !ours.contains(*v)) {
+    let (unknown, lacking) = schema_against_ours(conn)?;
+    if let Some(newer) = unknown.first() {
         return Err(failed(format!(
             "Die Sicherung stammt von einem neueren Programm (Schema {newer}); \
              bitte mit diesem oder einem neueren wiederherstellen."
         )));
     }
-    Ok(ours.iter().any(|v| !applied.contains(v)))
+    Ok(lacking)
 }
 
 /// Loads the backup `file` into the empty database `db` (migrated by the caller). When
@@ -1051,49 +1138,62 @@ pub fn restore(
     check: impl FnOnce(&mut DbConn) -> AppResult<u64>,
 ) -> AppResult<RestoreReport> {
     let manifest = read_manifest(file)?;
+    // Quick refusals first: checking the file takes minutes at national scale.
+    db.read_blocking(ensure_empty)?;
     let mut source = open_file(file)?;
-    if let Some(diff) = compare(&manifest.tables, &sums(&mut source)?) {
+    // The file against its own manifest: the tables it lists (an older backup may lack a
+    // table a later migration added; one this program does not know is refused).
+    let listed: Vec<Table> = manifest
+        .tables
+        .iter()
+        .map(|t| {
+            TABLES
+                .iter()
+                .find(|k| k.name == t.name)
+                .copied()
+                .ok_or_else(|| {
+                    failed(format!(
+                        "Die Sicherung enthält die Tabelle {}, die dieses Programm nicht kennt.",
+                        t.name
+                    ))
+                })
+        })
+        .collect::<AppResult<_>>()?;
+    if let Some(diff) = compare(&manifest.tables, &sums_of(&mut source, &listed)?) {
         return Err(failed(format!(
             "Die Sicherung ist beschädigt oder wurde verändert: {diff}. Nichts wurde geladen."
         )));
     }
     // An older backup is read from a copy brought to this program's schema; the backup
-    // itself is never changed.
-    let mut _copy = None;
+    // itself is never changed. (Declared before the connection: dropped after it.)
+    let mut copy: Option<TempFile> = None;
     let expected = if needs_migrations(&mut source)? {
         let work = TempFile(std::env::temp_dir().join(format!(
             "nachnutzung-restore-{}.db",
             uuid::Uuid::new_v4().simple()
         )));
         std::fs::copy(file, &work.0).map_err(|e| failed(format!("{}: {e}", file.display())))?;
-        source = open_file(&work.0)?;
-        _copy = Some(work);
-        if let DbConn::Sqlite(c) = &mut source {
-            c.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| AppError::internal(format!("migration failed: {e}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&work.0, std::fs::Permissions::from_mode(0o600));
         }
+        let mut migrated = open_file(&work.0)?;
+        copy = Some(work);
+        if let DbConn::Sqlite(c) = &mut migrated {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| {
+                failed(format!(
+                    "Die Sicherung lässt sich nicht auf den Stand dieses Programms bringen: {e}"
+                ))
+            })?;
+        }
+        source = migrated;
         sums(&mut source)?
     } else {
         manifest.tables.clone()
     };
-    let (tables, documents_verified) = db.write_blocking(|target| {
-        for t in TABLES {
-            #[derive(QueryableByName)]
-            struct N {
-                #[diesel(sql_type = BigInt)]
-                n: i64,
-            }
-            let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {}", quoted(t.name)))
-                .get_result::<N>(target)?
-                .n;
-            if n > 0 {
-                return Err(AppError::conflict(format!(
-                    "Die Zieldatenbank ist nicht leer (Tabelle {}: {n} Zeilen). \
-                     Eine Sicherung wird nur in eine leere Datenbank geladen; nichts wurde geändert.",
-                    t.name
-                )));
-            }
-        }
+    let result = db.write_blocking(|target| {
+        ensure_empty(target)?;
         // SQLite: a page cache large enough that one long transaction does not write the
         // same index pages to the WAL over and over (256 MB; the default is 2 MB).
         if let DbConn::Sqlite(_) = target {
@@ -1101,22 +1201,48 @@ pub fn restore(
         }
         let copied = copy_all(&mut source, target).and_then(|_| sums(target));
         if let DbConn::Sqlite(_) = target {
-            target.batch_execute("PRAGMA cache_size = -2000")?;
+            let _ = target.batch_execute("PRAGMA cache_size = -2000");
         }
         let restored = copied?;
         if let Some(diff) = compare(&expected, &restored) {
-            return Err(AppError::internal(format!(
-                "restored rows differ from the backup: {diff}"
+            return Err(failed(format!(
+                "Die geladenen Zeilen weichen von der Sicherung ab ({diff}). Nichts wurde \
+                 geladen."
             )));
         }
         let verified = check(target)?;
         Ok((restored, verified))
-    })?;
+    });
+    drop(source);
+    drop(copy);
+    let (tables, documents_verified) = result?;
     Ok(RestoreReport {
         manifest,
         tables,
         documents_verified,
     })
+}
+
+/// Refuses a database that holds rows in any of the backup's tables.
+fn ensure_empty(conn: &mut DbConn) -> AppResult<()> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    for t in TABLES {
+        let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {}", quoted(t.name)))
+            .get_result::<N>(conn)?
+            .n;
+        if n > 0 {
+            return Err(AppError::conflict(format!(
+                "Die Zieldatenbank ist nicht leer (Tabelle {}: {n} Zeilen). Eine Sicherung \
+                 wird nur in eine leere Datenbank geladen; nichts wurde geändert.",
+                t.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

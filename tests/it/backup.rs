@@ -21,14 +21,26 @@ fn run(url: &str, args: &[&str]) -> (bool, String) {
 
 /// The binary on `url`, with `data_dir` as its data folder (the TEST seal's home).
 fn run_in(url: &str, args: &[&str], data_dir: &std::path::Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nachnutzung"))
-        .arg("--database-url")
+    run_keyed(url, args, data_dir, None)
+}
+
+/// As [`run_in`], with `secret` as `ROCKET_SECRET_KEY`.
+fn run_keyed(
+    url: &str,
+    args: &[&str],
+    data_dir: &std::path::Path,
+    secret: Option<&str>,
+) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nachnutzung"));
+    cmd.arg("--database-url")
         .arg(url)
         .args(args)
         .env("NACHNUTZUNG_DATA_DIR", data_dir)
-        .env_remove("ROCKET_SECRET_KEY")
-        .output()
-        .unwrap();
+        .env_remove("ROCKET_SECRET_KEY");
+    if let Some(key) = secret {
+        cmd.env("ROCKET_SECRET_KEY", key);
+    }
+    let out = cmd.output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -73,6 +85,44 @@ fn login(url: &str, email: &str, password: &str) -> LoginOutcome {
     nachnutzung::actions::accounts::login(&db(url), &email, &password, "192.0.2.44").unwrap()
 }
 
+const EDGE_TEXT: &str = "Zweckverband „Ä'ö\"ü“ \\ 😀 e\u{301} \u{2028} Ende";
+
+type OrgRow = (
+    String,
+    String,
+    Option<String>,
+    bool,
+    Option<String>,
+    Option<String>,
+    time::PrimitiveDateTime,
+);
+
+/// The edge rows, loaded as typed values (independently of the backup's own checksums).
+fn edge_rows(url: &str) -> (Vec<OrgRow>, Vec<(String, i32, i64)>) {
+    db(url)
+        .read_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::{organisations, reference_counters};
+            let orgs = organisations::table
+                .order(organisations::id)
+                .select((
+                    organisations::id,
+                    organisations::name,
+                    organisations::legal_form,
+                    organisations::is_provider,
+                    organisations::address,
+                    organisations::note,
+                    organisations::created_at,
+                ))
+                .load::<OrgRow>(c)?;
+            let counters = reference_counters::table
+                .order((reference_counters::prefix, reference_counters::year))
+                .load::<(String, i32, i64)>(c)?;
+            Ok((orgs, counters))
+        })
+        .unwrap()
+}
+
 /// A registry with something in most tables: the demo agreements (sealed documents,
 /// go-live tasks, the audit log), a membership, accounts with a password and an API
 /// token, an invitation (and its mail in the outbox), a failed login.
@@ -104,6 +154,40 @@ fn source(app: TestApp) -> Source {
         ),
         LoginOutcome::Refused
     ));
+    // Values at the edges: text that is hard to carry (quotes, backslash, emoji, a line
+    // separator, combining marks), an empty text beside a NULL, a whole second, a large
+    // number.
+    app.db()
+        .write_blocking(|c| {
+            use diesel::prelude::*;
+            use nachnutzung::db::schema::{organisations, reference_counters};
+            let second = time::macros::datetime!(2026-03-01 08:00:00);
+            diesel::insert_into(organisations::table)
+                .values((
+                    organisations::id.eq("randwerte"),
+                    organisations::name.eq(EDGE_TEXT),
+                    organisations::legal_form.eq(Some("")),
+                    organisations::is_intermediary.eq(false),
+                    organisations::is_provider.eq(true),
+                    organisations::is_self.eq(false),
+                    organisations::states.eq("[]"),
+                    organisations::address.eq(None::<String>),
+                    organisations::note.eq(Some("{\"json\": [1, 2]}")),
+                    organisations::lock_version.eq(0),
+                    organisations::created_at.eq(second),
+                    organisations::updated_at.eq(second),
+                ))
+                .execute(c)?;
+            diesel::insert_into(reference_counters::table)
+                .values((
+                    reference_counters::prefix.eq("RAND"),
+                    reference_counters::year.eq(2026),
+                    reference_counters::last_value.eq(i64::MAX - 7),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
     let with_document: Vec<String> = app
         .db()
         .read_blocking(|c| {
@@ -147,9 +231,20 @@ fn round_trip(source: &Source, target_url: &str) {
         let rows = before.iter().find(|s| s.name == t).unwrap().rows;
         assert!(rows > 0, "the source has rows in {t}");
     }
+    let edges = edge_rows(&source.app.database_url);
+    assert!(edges
+        .0
+        .iter()
+        .any(|o| o.1 == EDGE_TEXT && o.2.as_deref() == Some("")));
     let (ok, out) = run(&source.app.database_url, &["backup", file_arg]);
     assert!(ok, "{out}");
     assert!(out.contains("Sicherung geschrieben"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "for its owner only");
+    }
     let audit = before.iter().find(|s| s.name == "audit_events").unwrap();
     assert!(
         out.contains(&format!(
@@ -168,10 +263,29 @@ fn round_trip(source: &Source, target_url: &str) {
         )),
         "{out}"
     );
-    assert!(out.contains("wie in der Sicherung"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Protokoll: {} Einträge, SHA-256 {} – wie in der Sicherung\n",
+            audit.rows, audit.sha256
+        )),
+        "{out}"
+    );
+    let waiting = number(
+        &source.app.db(),
+        "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL",
+    );
+    assert!(waiting >= 2, "the invitation's mail among them");
+    assert!(
+        out.contains(&format!(
+            "Postausgang: {waiting} Mails warten und gehen hinaus"
+        )),
+        "waiting mail is named: {out}"
+    );
 
-    // Every table, row for row: the restored database's sums are the source's.
+    // Every table, row for row: the restored database's sums are the source's, and the
+    // edge values, loaded as typed values, are the same.
     assert_eq!(sums(target_url), before, "every table as in the source");
+    assert_eq!(edge_rows(target_url), edges);
 
     // The restored registry works: the password and the token, the documents.
     assert!(matches!(
@@ -413,4 +527,128 @@ fn restore_refuses_what_it_must_not_load_and_leaves_the_target_as_it_was() {
     let (ok, out) = run(&target, &["restore", file_arg]);
     assert!(ok, "{out}");
     assert_eq!(sums(&target), before);
+}
+
+/// A backup of an older program (here: before the table `test_seal` came) is brought to
+/// this program's schema on a copy and restores; the backup file stays as it was. A
+/// database migrated by a newer program is not backed up by this one (it would miss that
+/// program's tables).
+#[test]
+fn an_older_backup_restores_and_a_newer_database_is_not_backed_up() {
+    let app = TestApp::with_demo();
+    let (file, _cleanup) = backup_file();
+    let (ok, out) = run(&app.database_url, &["backup", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let older = db(&format!("sqlite://{}", file.display()));
+    older
+        .read_blocking(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(
+                "DROP TABLE test_seal; \
+                 DELETE FROM __diesel_schema_migrations WHERE version = '20261130000008'; \
+                 UPDATE backup_manifest SET manifest = json_remove(manifest, \
+                   '$.tables[' || (SELECT key FROM json_each(manifest, '$.tables') \
+                                   WHERE json_extract(value, '$.name') = 'test_seal') || ']')",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    drop(older);
+    let before = std::fs::read(&file).unwrap();
+    let (target, _c) = fresh_database();
+    let (ok, out) = run(&target, &["restore", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("– wie in der Sicherung\n"), "{out}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the backup is not changed"
+    );
+    let restored = sums(&target);
+    let source = sums(&app.database_url);
+    assert_eq!(restored, source, "the same rows, test_seal empty on both");
+
+    // A database a newer program migrated.
+    app.db()
+        .read_blocking(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(
+                "INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000001')",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let again = file.with_file_name("neu.db");
+    let (ok, out) = run(&app.database_url, &["backup", again.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        out.contains("ein neueres Programm hat sie migriert (Schema 20991231000001)"),
+        "{out}"
+    );
+    assert!(!again.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".teil"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// On PostgreSQL the instances' shared TEST seal (in the database, under the secret key)
+/// comes along: with the source's key every document verifies on the target, with
+/// another key nothing is loaded and the message says which key is needed.
+#[test]
+fn a_shared_test_seal_comes_along_and_needs_the_source_key() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        eprintln!("no TEST_DATABASE_URL: the shared TEST seal exists on PostgreSQL only");
+        return;
+    }
+    const SECRET: &str =
+        "hPRYyVRiMyxpw5sBB1XeCMN1kjsCXSw6D3dKA39dXH6cS/0LX1JB0JeZYXR8QvQ3zM4fMT6NMnPzqtvBLyZ1BA==";
+    const OTHER: &str =
+        "Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYg==";
+    let folder = |name: &str| {
+        std::env::temp_dir().join(format!(
+            "nnr-backup-{name}-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+    };
+    let (source_dir, target_dir) = (folder("quelle"), folder("ziel"));
+    let app = TestApp::with_figment(true, |f| {
+        f.merge(("secret_key", SECRET))
+            .merge(("data_dir", source_dir.display().to_string()))
+    });
+    assert_eq!(number(&app.db(), "SELECT COUNT(*) AS n FROM test_seal"), 1);
+    let documents = number(&app.db(), "SELECT COUNT(*) AS n FROM documents");
+    assert!(documents > 0);
+    let (file, _cleanup) = backup_file();
+    let file_arg = file.to_str().unwrap();
+    let (ok, out) = run_keyed(&app.database_url, &["backup", file_arg], &source_dir, None);
+    assert!(ok, "{out}");
+
+    let (target, _c) = fresh_database();
+    let (ok, out) = run_keyed(&target, &["restore", file_arg], &target_dir, Some(OTHER));
+    assert!(!ok);
+    assert!(
+        out.contains("lässt sich mit diesem secret_key nicht öffnen")
+            && out.contains("den der Quelle"),
+        "{out}"
+    );
+    assert!(sums(&target).iter().all(|t| t.rows == 0), "nothing loaded");
+
+    let (ok, out) = run_keyed(&target, &["restore", file_arg], &target_dir, Some(SECRET));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{documents} gesiegelte Dokumente geprüft: alle gültig"
+        )),
+        "{out}"
+    );
+    assert!(
+        !target_dir.join("seal-test").exists(),
+        "the database's seal, not a new one"
+    );
+    for dir in [source_dir, target_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
