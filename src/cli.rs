@@ -361,10 +361,16 @@ fn restore(config: &Config, figment: &Figment, file: &std::path::Path) -> Result
         crate::actions::documents::verify_all(conn, &sealer, &anchors)
     })?;
     let m = &report.manifest;
+    // The manifest's time is UTC; people read Berlin time.
+    let taken = time::PrimitiveDateTime::parse(
+        &m.created_at,
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    )
+    .map(crate::domain::berlin::german_date_time)
+    .unwrap_or_else(|_| format!("{} UTC", m.created_at));
     println!(
-        "Wiederhergestellt aus {} (Sicherung vom {} UTC, Quelle {}):",
+        "Wiederhergestellt aus {} (Sicherung vom {taken}, Quelle {}):",
         file.display(),
-        m.created_at.split('.').next().unwrap_or(&m.created_at),
         backend_name(&m.source)
     );
     let rows: u64 = report.tables.iter().map(|t| t.rows).sum();

@@ -256,6 +256,11 @@ fn round_trip(source: &Source, target_url: &str) {
 
     let (ok, out) = run(target_url, &["restore", file_arg]);
     assert!(ok, "{out}");
+    assert!(
+        out.contains("(Sicherung vom ")
+            && (out.contains(" Uhr (MEZ), Quelle ") || out.contains(" Uhr (MESZ), Quelle ")),
+        "the backup's time in Berlin: {out}"
+    );
     let documents = before.iter().find(|s| s.name == "documents").unwrap().rows;
     assert!(
         out.contains(&format!(
