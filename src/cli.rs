@@ -362,8 +362,9 @@ fn restore(config: &Config, figment: &Figment, file: &std::path::Path) -> Result
     })?;
     let m = &report.manifest;
     // The manifest's time is UTC; people read Berlin time.
+    let whole_seconds = m.created_at.split('.').next().unwrap_or(&m.created_at);
     let taken = time::PrimitiveDateTime::parse(
-        &m.created_at,
+        whole_seconds,
         time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
     )
     .map(crate::domain::berlin::german_date_time)
