@@ -277,6 +277,14 @@ fn columns(conn: &mut DbConn, table: &str) -> AppResult<Vec<Column>> {
         .collect()
 }
 
+/// The `n`-th bind parameter (from 1) in the backend's SQL.
+fn bind_mark(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    }
+}
+
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -338,10 +346,7 @@ fn read_rows(
     } else {
         2000
     };
-    let placeholder = match backend {
-        Backend::Sqlite => "?",
-        Backend::Postgres => "$1",
-    };
+    let placeholder = bind_mark(backend, 1);
     let mut after: Option<Val> = None;
     loop {
         let query = match &after {
@@ -513,10 +518,7 @@ fn insert_rows(
                     .iter()
                     .map(|_| {
                         n += 1;
-                        match backend {
-                            Backend::Sqlite => "?".to_string(),
-                            Backend::Postgres => format!("${n}"),
-                        }
+                        bind_mark(backend, n)
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
@@ -748,10 +750,7 @@ fn copy_in_rounds(
     let mut waiting = Vec::new();
     for chunk in referred.chunks(500) {
         let marks = (1..=chunk.len())
-            .map(|i| match backend {
-                Backend::Sqlite => "?".to_string(),
-                Backend::Postgres => format!("${i}"),
-            })
+            .map(|i| bind_mark(backend, i))
             .collect::<Vec<_>>()
             .join(", ");
         let mut q = diesel::sql_query(format!(
@@ -839,16 +838,7 @@ pub struct BackupReport {
 }
 
 fn newest_migration(conn: &mut DbConn) -> AppResult<String> {
-    let applied = match conn {
-        DbConn::Sqlite(c) => c.applied_migrations(),
-        DbConn::Postgres(c) => c.applied_migrations(),
-    }
-    .map_err(|e| AppError::internal(format!("migrations unreadable: {e}")))?;
-    Ok(applied
-        .iter()
-        .map(|v| v.to_string())
-        .max()
-        .unwrap_or_default())
+    Ok(versions_of(conn)?.0.into_iter().max().unwrap_or_default())
 }
 
 /// The backup file's name while it is written, unique to this run (linked to its name
@@ -1069,43 +1059,45 @@ impl Drop for TempFile {
     }
 }
 
+/// The versions of the migrations the database has applied, and of this program's.
+fn migration_versions<DB, C>(
+    conn: &mut C,
+    ours: diesel_migrations::EmbeddedMigrations,
+) -> AppResult<(Vec<String>, HashSet<String>)>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    diesel_migrations::EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    use diesel::migration::MigrationSource;
+    let unreadable = |e| AppError::internal(format!("migrations unreadable: {e}"));
+    let applied = conn
+        .applied_migrations()
+        .map_err(unreadable)?
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let ours = ours
+        .migrations()
+        .map_err(unreadable)?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    Ok((applied, ours))
+}
+
+/// [`migration_versions`] for the connection's backend.
+fn versions_of(conn: &mut DbConn) -> AppResult<(Vec<String>, HashSet<String>)> {
+    match conn {
+        DbConn::Sqlite(c) => migration_versions(c, SQLITE_MIGRATIONS),
+        DbConn::Postgres(c) => migration_versions(c, super::POSTGRES_MIGRATIONS),
+    }
+}
+
 /// The database's applied migrations this program does not know, and whether it lacks
 /// some of this program's.
 fn schema_against_ours(conn: &mut DbConn) -> AppResult<(Vec<String>, bool)> {
-    use diesel::migration::MigrationSource;
-    let unreadable = |e| AppError::internal(format!("migrations unreadable: {e}"));
-    let (applied, ours): (Vec<String>, HashSet<String>) = match conn {
-        DbConn::Sqlite(c) => (
-            MigrationHarness::<diesel::sqlite::Sqlite>::applied_migrations(c)
-                .map_err(unreadable)?
-                .iter()
-                .map(|v| v.to_string())
-                .collect(),
-            {
-                let list: Vec<Box<dyn diesel::migration::Migration<diesel::sqlite::Sqlite>>> =
-                    SQLITE_MIGRATIONS.migrations().map_err(unreadable)?;
-                list.iter()
-                    .map(|m| m.name().version().to_string())
-                    .collect()
-            },
-        ),
-        DbConn::Postgres(c) => (
-            MigrationHarness::<diesel::pg::Pg>::applied_migrations(c)
-                .map_err(unreadable)?
-                .iter()
-                .map(|v| v.to_string())
-                .collect(),
-            {
-                let list: Vec<Box<dyn diesel::migration::Migration<diesel::pg::Pg>>> =
-                    super::POSTGRES_MIGRATIONS
-                        .migrations()
-                        .map_err(unreadable)?;
-                list.iter()
-                    .map(|m| m.name().version().to_string())
-                    .collect()
-            },
-        ),
-    };
+    let (applied, ours) = versions_of(conn)?;
     let unknown: Vec<String> = applied
         .iter()
         .filter(|v| !ours.contains(*v))

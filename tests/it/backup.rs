@@ -53,6 +53,17 @@ fn db(url: &str) -> Db {
     Db::open(&DbUrl::parse(url).unwrap(), 2).unwrap()
 }
 
+/// Runs `sql` on the database (or backup file) at `url`, bypassing the application.
+fn execute(url: &str, sql: &str) {
+    db(url)
+        .read_blocking(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(sql)?;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+}
+
 fn sums(url: &str) -> Vec<TableSum> {
     table_sums(&db(url)).unwrap()
 }
@@ -466,18 +477,11 @@ fn restore_refuses_what_it_must_not_load_and_leaves_the_target_as_it_was() {
     // A backup changed after it was written: a signature's name.
     let changed = file.with_file_name("veraendert.db");
     std::fs::copy(&file, &changed).unwrap();
-    let edit = db(&format!("sqlite://{}", changed.display()));
-    number(&edit, "SELECT count(*) AS n FROM signatures");
-    edit.read_blocking(|c| {
-        use diesel::connection::SimpleConnection;
-        c.batch_execute(
-            "DROP TRIGGER signatures_no_update; \
-             UPDATE signatures SET signer_name = 'Jemand anderes' WHERE rowid = 1",
-        )?;
-        Ok(())
-    })
-    .unwrap();
-    drop(edit);
+    execute(
+        &format!("sqlite://{}", changed.display()),
+        "DROP TRIGGER signatures_no_update; \
+         UPDATE signatures SET signer_name = 'Jemand anderes' WHERE rowid = 1",
+    );
     let (ok, out) = run(&target, &["restore", changed.to_str().unwrap()]);
     assert!(!ok);
     assert!(
@@ -492,16 +496,10 @@ fn restore_refuses_what_it_must_not_load_and_leaves_the_target_as_it_was() {
     // A backup of a newer program.
     let newer = file.with_file_name("neuer.db");
     std::fs::copy(&file, &newer).unwrap();
-    let edit = db(&format!("sqlite://{}", newer.display()));
-    edit.read_blocking(|c| {
-        use diesel::connection::SimpleConnection;
-        c.batch_execute(
-            "INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000001')",
-        )?;
-        Ok(())
-    })
-    .unwrap();
-    drop(edit);
+    execute(
+        &format!("sqlite://{}", newer.display()),
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000001')",
+    );
     let (ok, out) = run(&target, &["restore", newer.to_str().unwrap()]);
     assert!(!ok);
     assert!(
@@ -544,21 +542,14 @@ fn an_older_backup_restores_and_a_newer_database_is_not_backed_up() {
     let (file, _cleanup) = backup_file();
     let (ok, out) = run(&app.database_url, &["backup", file.to_str().unwrap()]);
     assert!(ok, "{out}");
-    let older = db(&format!("sqlite://{}", file.display()));
-    older
-        .read_blocking(|c| {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute(
-                "DROP TABLE test_seal; \
-                 DELETE FROM __diesel_schema_migrations WHERE version = '20261130000008'; \
-                 UPDATE backup_manifest SET manifest = json_remove(manifest, \
-                   '$.tables[' || (SELECT key FROM json_each(manifest, '$.tables') \
-                                   WHERE json_extract(value, '$.name') = 'test_seal') || ']')",
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    drop(older);
+    execute(
+        &format!("sqlite://{}", file.display()),
+        "DROP TABLE test_seal; \
+         DELETE FROM __diesel_schema_migrations WHERE version = '20261130000008'; \
+         UPDATE backup_manifest SET manifest = json_remove(manifest, \
+           '$.tables[' || (SELECT key FROM json_each(manifest, '$.tables') \
+                           WHERE json_extract(value, '$.name') = 'test_seal') || ']')",
+    );
     let before = std::fs::read(&file).unwrap();
     let (target, _c) = fresh_database();
     let (ok, out) = run(&target, &["restore", file.to_str().unwrap()]);
@@ -574,15 +565,10 @@ fn an_older_backup_restores_and_a_newer_database_is_not_backed_up() {
     assert_eq!(restored, source, "the same rows, test_seal empty on both");
 
     // A database a newer program migrated.
-    app.db()
-        .read_blocking(|c| {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute(
-                "INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000001')",
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    execute(
+        &app.database_url,
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000001')",
+    );
     let again = file.with_file_name("neu.db");
     let (ok, out) = run(&app.database_url, &["backup", again.to_str().unwrap()]);
     assert!(!ok);
